@@ -1,0 +1,3 @@
+from perfaudit.cli import main
+
+main()

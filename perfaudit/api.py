@@ -1,0 +1,82 @@
+"""The Python API. The CLI is a thin layer over these functions."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+import pathspec
+
+from perfaudit.config import Config, enabled_codes, load_config
+from perfaudit.engine.analyze import FileResult
+from perfaudit.engine.discover import SourceFile, discover, module_name
+from perfaudit.engine.runner import Job, read_and_analyze, run_files
+from perfaudit.model import Finding, ScanResult
+from perfaudit.rules import ALL_RULES, all_meta, instantiate
+
+
+def selected_codes(config: Config) -> frozenset[str]:
+    defaults = {r.code: r.default_enabled for r in ALL_RULES}
+    return enabled_codes(config, defaults)
+
+
+def scan(
+    paths: Sequence[str] = (".",),
+    config: Config | None = None,
+    *,
+    workers: int | None = None,
+    stdin: bytes | None = None,
+    stdin_filename: str = "-",
+    on_progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> ScanResult:
+    """Scan ``paths`` (files or folders) and return every finding, sorted.
+
+    ``config`` defaults to the nearest `[tool.perfaudit]`. With ``stdin``, those bytes are
+    scanned as ``stdin_filename`` instead of reading ``paths``.
+    """
+    if config is None:
+        config = load_config(start=paths[0] if paths else None)
+    codes = selected_codes(config)
+    project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
+    job = Job(config=config, codes=codes, facts=bool(project_codes))
+    results: list[FileResult] = []
+    if stdin is not None:
+        mod, is_pkg = module_name(stdin_filename) if stdin_filename != "-" else ("stdin", False)
+        src = SourceFile(stdin_filename, mod, is_pkg)
+        results.append(read_and_analyze(src, stdin, job, instantiate(codes)))
+        n_files = 1
+    else:
+        files = discover(paths, config)
+        n_files = len(files)
+        if on_total:
+            on_total(n_files)
+        results.extend(run_files(files, job, workers=workers, on_progress=on_progress))
+    findings = [f for res in results for f in res.findings]
+    if project_codes:
+        from perfaudit.engine.index import ProjectIndex
+        from perfaudit.engine.analyze import is_suppressed
+
+        index = ProjectIndex(results)
+        by_path = {r.path: r for r in results}
+        for f in index.transitive_findings():
+            if not is_suppressed(by_path[f.path].noqa, f):
+                findings.append(f)
+    findings = _apply_per_file_ignores(findings, config)
+    findings.sort(key=Finding.sort_key)
+    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta())
+
+
+def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:
+    if not config.per_file_ignores:
+        return findings
+    specs = [(pathspec.PathSpec.from_lines("gitwildmatch", [pat]), codes)
+             for pat, codes in config.per_file_ignores]
+    out = []
+    for f in findings:
+        rel = os.path.relpath(os.path.abspath(f.path), config.root).replace(os.sep, "/")
+        if any(spec.match_file(rel) and any(f.code.startswith(c) for c in codes)
+               for spec, codes in specs):
+            continue
+        out.append(f)
+    return out

@@ -1,0 +1,190 @@
+"""The command line: a thin layer of Typer commands over `perfaudit.api`."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import Annotated, NoReturn, TextIO
+
+import click
+import typer
+
+from perfaudit import __version__
+from perfaudit.errors import EXIT_INTERNAL, EXIT_USAGE, PerfauditError
+
+app = typer.Typer(
+    name="perfaudit",
+    help="Find and fix the performance and resource bugs that make Python services slow "
+         "and leaky.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"perfaudit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """perfaudit: static analysis, codemods and profiling for Python performance bugs."""
+
+
+def _open_output(output: str | None) -> TextIO:
+    if output is None:
+        return sys.stdout
+    try:
+        return open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    except OSError as exc:
+        raise PerfauditError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _use_color(out: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return out.isatty()
+
+
+@app.command()
+def scan(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Files or folders to scan (default: the current folder); `-` reads stdin.",
+        show_default=False)] = None,
+    select: Annotated[list[str] | None, typer.Option(
+        help="Rules to run, by code or prefix (`PA1`, `PA101`); comma lists allowed.")] = None,
+    extend_select: Annotated[list[str] | None, typer.Option(
+        help="Rules to add to the selection.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(
+        help="Rules to skip, by code or prefix.")] = None,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="Output format: text or json.")] = "text",
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Write the report to this file.")] = None,
+    exit_zero: Annotated[bool, typer.Option(
+        help="Exit 0 even when there are findings.")] = False,
+    statistics: Annotated[bool, typer.Option(
+        help="Show counts per rule, and a hotspot table (findings x complexity).")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="Print only the summary (text format).")] = False,
+    config: Annotated[str | None, typer.Option(
+        help="Read settings from this TOML file instead of the nearest pyproject.toml.")
+    ] = None,
+    stdin_filename: Annotated[str | None, typer.Option(
+        help="The name to report for code read from stdin (`-`).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-j", help="Worker processes (default: one per core).", min=1)] = None,
+) -> None:
+    """Scan Python files for performance and resource bugs."""
+    from perfaudit import api
+    from perfaudit.config import load_config
+    from perfaudit.reporters import Options, get_reporter
+
+    targets = paths or ["."]
+    reporter = get_reporter(output_format)
+    cfg = load_config(config, start=None if "-" in targets else targets[0])
+    cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
+    if targets == ["-"]:
+        result = api.scan(config=cfg, stdin=sys.stdin.buffer.read(),
+                          stdin_filename=stdin_filename or "-")
+    elif "-" in targets:
+        raise PerfauditError("`-` (stdin) cannot be combined with other paths")
+    else:
+        result = api.scan(targets, cfg, workers=workers)
+    if statistics:
+        from perfaudit.complexity import function_complexity
+
+        result.complexity = function_complexity(result.findings)
+    out = _open_output(output)
+    try:
+        reporter.render(result, out, Options(
+            color=output is None and _use_color(out), statistics=statistics, quiet=quiet))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    raise typer.Exit(result.exit_code(exit_zero=exit_zero))
+
+
+@app.command("rules")
+def list_rules(
+    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    """List every rule: code, name, fix availability and summary."""
+    import json
+
+    from perfaudit.rules import ALL_RULES
+
+    rows = [(r.code, r.name, r.fix.value, r.summary) for r in ALL_RULES]
+    if output_format == "json":
+        typer.echo(json.dumps([{"code": c, "name": n, "fix": f, "summary": s}
+                               for c, n, f, s in rows], indent=2))
+        return
+    if output_format != "text":
+        raise PerfauditError(f"unknown format `{output_format}` (choose from text, json)")
+    for code, name, fix, summary in rows:
+        fix_txt = {"none": "no fix", "safe": "fix", "unsafe": "unsafe fix"}[fix]
+        typer.echo(f"{code}  {name:<40} {fix_txt:<10} {summary}")
+
+
+@app.command()
+def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. PA101.")]) -> None:
+    """Explain a rule: what it detects, why it costs, and a bad and a good example."""
+    from perfaudit.rules import RULES_BY_CODE
+
+    rule = RULES_BY_CODE.get(code.upper())
+    if rule is None:
+        raise PerfauditError(f"unknown rule `{code}` (see `perfaudit rules`)")
+    meta = rule.meta()
+    typer.echo(meta.doc)
+    bad = next((e for e in rule.examples if not e.good), None)
+    good = next((e for e in rule.examples if e.good), None)
+    if bad is not None:
+        shown = _EXPECT.sub("", bad.code)
+        typer.echo("\n## Flagged (from the tested examples)\n```python\n" + shown + "```")
+        if bad.fixed:
+            typer.echo("\n## After `perfaudit fix`\n```python\n" + bad.fixed + "```")
+    if good is not None:
+        typer.echo("\n## Not flagged\n```python\n" + good.code + "```")
+    typer.echo(f"\nFix: {meta.fix.value}")
+
+
+_EXPECT = re.compile(r"  # expect: [A-Z0-9, ]+$", re.MULTILINE)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"perfaudit: error: {message}\n")
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: every failure ends as one line on stderr and a documented exit code."""
+    command = typer.main.get_command(app)
+    try:
+        rc = command.main(args=argv, prog_name="perfaudit", standalone_mode=False)
+    except PerfauditError as exc:
+        _fail(exc.message, exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), EXIT_USAGE)
+    except click.exceptions.Abort:
+        _fail("aborted", EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # a bug in perfaudit: one line, never a traceback
+        if os.environ.get("PERFAUDIT_DEBUG"):
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} "
+              "(set PERFAUDIT_DEBUG=1 for a traceback)", EXIT_INTERNAL)
+    sys.exit(rc if isinstance(rc, int) else 0)

@@ -1,0 +1,262 @@
+"""`[tool.perfaudit]` configuration: loading, validation and rule selection."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from perfaudit.errors import PerfauditError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    ".git", ".hg", ".svn", ".bzr", ".venv", "venv", ".tox", ".nox", ".eggs", "*.egg-info",
+    "build", "dist", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache",
+    ".ruff_cache", ".perfaudit_cache", "site-packages", "__pypackages__", "_build", "buck-out",
+)
+
+ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
+
+
+@dataclass(frozen=True)
+class BlockingRow:
+    """One user-added row of the blocking table."""
+
+    code: str
+    call: str
+    instead: str = "`await asyncio.to_thread(...)`"
+
+
+@dataclass(frozen=True)
+class Config:
+    select: tuple[str, ...] | None = None
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    blocking: tuple[BlockingRow, ...] = ()
+    async_backend: str = "asyncio"
+    respect_gitignore: bool = True
+    #: the folder holding the pyproject.toml the config came from (or the cwd)
+    root: str = field(default_factory=os.getcwd)
+    #: the config file read, if any
+    source: str | None = None
+
+    def analysis_key(self) -> str:
+        """A digest of everything that changes per-file analysis results (for the cache)."""
+        payload = json.dumps(
+            {"blocking": [(r.code, r.call, r.instead) for r in self.blocking],
+             "async_backend": self.async_backend},
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def with_overrides(
+        self,
+        *,
+        select: Sequence[str] | None = None,
+        extend_select: Sequence[str] | None = None,
+        ignore: Sequence[str] | None = None,
+    ) -> Config:
+        cfg = self
+        if select:
+            cfg = replace(cfg, select=tuple(_split(select)), extend_select=())
+        if extend_select:
+            cfg = replace(cfg, extend_select=cfg.extend_select + tuple(_split(extend_select)))
+        if ignore:
+            cfg = replace(cfg, ignore=cfg.ignore + tuple(_split(ignore)))
+        return cfg
+
+
+def _split(values: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out.extend(p.strip().upper() for p in v.split(",") if p.strip())
+    return out
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
+    """Resolve select/extend-select/ignore (codes or prefixes) against the registry.
+
+    ``all_codes`` maps each code to whether it is on by default. The most specific
+    selector wins; on a tie, ignore wins.
+    """
+    selectors = list(cfg.select) if cfg.select is not None else None
+    extend = list(cfg.extend_select)
+    for sel in [*(selectors or []), *extend, *cfg.ignore]:
+        if not any(code.startswith(sel) for code in all_codes) and sel not in ("ALL",):
+            raise PerfauditError(f"unknown rule selector `{sel}` (see `perfaudit rules`)")
+
+    def best(code: str, sels: Iterable[str]) -> int:
+        n = 0
+        for s in sels:
+            if s == "ALL":
+                n = max(n, 1)
+            elif code.startswith(s):
+                n = max(n, len(s) + 1)
+        return n
+
+    out = set()
+    for code, default_on in all_codes.items():
+        if selectors is None:
+            sel_len = 1 if default_on else 0
+        else:
+            sel_len = best(code, selectors)
+        sel_len = max(sel_len, best(code, extend))
+        if sel_len and sel_len > best(code, cfg.ignore):
+            out.add(code)
+    return frozenset(out)
+
+
+# --------------------------------------------------------------------------- loading
+
+_KNOWN_KEYS = {
+    "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
+    "blocking", "async-backend", "respect-gitignore",
+}
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest pyproject.toml with a [tool.perfaudit] table, walking up from ``start``."""
+    start = start.resolve()
+    if start.is_file():
+        start = start.parent
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+                continue
+            if "perfaudit" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_config(config_file: str | os.PathLike[str] | None = None,
+                start: str | os.PathLike[str] | None = None) -> Config:
+    """Load ``config_file``, or the nearest pyproject.toml from ``start`` (default: cwd)."""
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise PerfauditError(f"config file not found: {path}")
+    else:
+        found = find_config_file(Path(start) if start is not None else Path.cwd())
+        if found is None:
+            return Config()
+        path = found
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise PerfauditError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PerfauditError(f"{path}: cannot read config: {exc}") from None
+    table = data.get("tool", {}).get("perfaudit")
+    if table is None:
+        if path.name == "pyproject.toml":
+            table = {}
+        else:  # a standalone perfaudit.toml holds the keys at top level
+            table = data
+    return config_from_table(table, root=str(path.resolve().parent), source=str(path))
+
+
+def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
+                      source: str | None = None) -> Config:
+    """Validate a `[tool.perfaudit]` table and build a Config. Errors name the key."""
+    where = f"{source}: " if source else ""
+    if not isinstance(table, Mapping):
+        raise PerfauditError(f"{where}[tool.perfaudit] must be a table")
+    for key in table:
+        if key not in _KNOWN_KEYS:
+            raise PerfauditError(f"{where}unknown key `{key}` in [tool.perfaudit]")
+
+    def str_list(key: str) -> tuple[str, ...] | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise PerfauditError(f"{where}`{key}` must be a list of strings")
+        return tuple(value)
+
+    kwargs: dict[str, Any] = {}
+    sel = str_list("select")
+    if sel is not None:
+        kwargs["select"] = tuple(s.upper() for s in sel)
+    for key, attr in (("extend-select", "extend_select"), ("ignore", "ignore")):
+        v = str_list(key)
+        if v is not None:
+            kwargs[attr] = tuple(s.upper() for s in v)
+    for key, attr in (("exclude", "exclude"), ("extend-exclude", "extend_exclude")):
+        v = str_list(key)
+        if v is not None:
+            kwargs[attr] = v
+    if "per-file-ignores" in table:
+        pfi = table["per-file-ignores"]
+        if not isinstance(pfi, Mapping):
+            raise PerfauditError(f"{where}`per-file-ignores` must be a table of glob = [codes]")
+        rows = []
+        for pattern, codes in pfi.items():
+            if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+                raise PerfauditError(
+                    f"{where}`per-file-ignores.\"{pattern}\"` must be a list of rule codes")
+            rows.append((pattern, tuple(c.upper() for c in codes)))
+        kwargs["per_file_ignores"] = tuple(rows)
+    if "blocking" in table:
+        kwargs["blocking"] = _blocking_rows(table["blocking"], where)
+    if "async-backend" in table:
+        backend = table["async-backend"]
+        if backend not in ASYNC_BACKENDS:
+            raise PerfauditError(
+                f"{where}`async-backend` must be one of {', '.join(ASYNC_BACKENDS)}, "
+                f"not {backend!r}")
+        kwargs["async_backend"] = backend
+    if "respect-gitignore" in table:
+        if not isinstance(table["respect-gitignore"], bool):
+            raise PerfauditError(f"{where}`respect-gitignore` must be true or false")
+        kwargs["respect_gitignore"] = table["respect-gitignore"]
+    if root is not None:
+        kwargs["root"] = root
+    return Config(source=source, **kwargs)
+
+
+_BLOCKING_CODES = ("PA101", "PA102", "PA103", "PA104", "PA105")
+
+
+def _blocking_rows(value: Any, where: str) -> tuple[BlockingRow, ...]:
+    """`[tool.perfaudit.blocking]`: `PA105 = ["mydb.query", {call = "x.y", instead = "z"}]`."""
+    if not isinstance(value, Mapping):
+        raise PerfauditError(f"{where}`blocking` must be a table of CODE = [dotted names]")
+    rows = []
+    for code, calls in value.items():
+        if code not in _BLOCKING_CODES:
+            raise PerfauditError(
+                f"{where}`blocking.{code}`: code must be one of {', '.join(_BLOCKING_CODES)}")
+        if not isinstance(calls, list):
+            raise PerfauditError(f"{where}`blocking.{code}` must be a list")
+        for item in calls:
+            if isinstance(item, str):
+                call, instead = item, "`await asyncio.to_thread(...)`"
+            elif isinstance(item, Mapping) and isinstance(item.get("call"), str):
+                call = item["call"]
+                instead = str(item.get("instead", "`await asyncio.to_thread(...)`"))
+            else:
+                raise PerfauditError(
+                    f"{where}`blocking.{code}` items must be dotted names or "
+                    "{{call = \"...\", instead = \"...\"}}")
+            if not call or any(not part.isidentifier() for part in call.split(".")):
+                raise PerfauditError(f"{where}`blocking.{code}`: {call!r} is not a dotted name")
+            rows.append(BlockingRow(code=code, call=call, instead=instead))
+    return tuple(rows)

@@ -1,0 +1,178 @@
+"""Find the files to scan: `.py`/`.pyi` under the given paths, minus excludes and .gitignore."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pathspec
+
+from perfaudit.config import Config
+from perfaudit.errors import PerfauditError
+
+SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    path: str  # as shown to the user (relative to the cwd where possible)
+    module: str  # dotted module name, derived from the package layout
+    is_package: bool
+
+
+def _spec(patterns: Sequence[str]) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+
+
+class _GitIgnores:
+    """The .gitignore files from the repository root down to each folder."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, pathspec.PathSpec | None] = {}
+
+    def _load(self, folder: str) -> pathspec.PathSpec | None:
+        if folder not in self._cache:
+            spec = None
+            gi = os.path.join(folder, ".gitignore")
+            if os.path.isfile(gi):
+                try:
+                    with open(gi, encoding="utf-8", errors="replace") as fh:
+                        spec = _spec(fh.read().splitlines())
+                except OSError:
+                    spec = None
+            self._cache[folder] = spec
+        return self._cache[folder]
+
+    def ignored(self, path: str, is_dir: bool, chain: Sequence[str]) -> bool:
+        for folder in chain:
+            spec = self._load(folder)
+            if spec is None:
+                continue
+            rel = os.path.relpath(path, folder).replace(os.sep, "/")
+            if is_dir:
+                rel += "/"
+            if spec.match_file(rel):
+                return True
+        return False
+
+
+def _repo_chain(folder: str) -> list[str]:
+    """Folders from the enclosing git repository's root down to ``folder``."""
+    chain = []
+    cur = os.path.abspath(folder)
+    while True:
+        chain.append(cur)
+        if os.path.exists(os.path.join(cur, ".git")):
+            return list(reversed(chain))
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return [os.path.abspath(folder)]  # not in a repository: only local .gitignores
+        cur = parent
+
+
+def module_name(path: str, _cache: dict[str, tuple[str, ...]] | None = None) -> tuple[str, bool]:
+    """Dotted module name from the package layout (folders with `__init__.py`)."""
+    p = os.path.abspath(path)
+    folder, fname = os.path.split(p)
+    stem = fname.rsplit(".", 1)[0]
+    is_package = stem == "__init__"
+    parts: list[str] = [] if is_package else [stem]
+    cache = _cache if _cache is not None else {}
+    if folder in cache:
+        pkg = cache[folder]
+    else:
+        pkg_parts: list[str] = []
+        cur = folder
+        while os.path.isfile(os.path.join(cur, "__init__.py")) or os.path.isfile(
+                os.path.join(cur, "__init__.pyi")):
+            pkg_parts.append(os.path.basename(cur))
+            parent = os.path.dirname(cur)
+            if parent == cur:
+                break
+            cur = parent
+        pkg = tuple(reversed(pkg_parts))
+        cache[folder] = pkg
+    return ".".join([*pkg, *parts]), is_package
+
+
+def _display(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith(".." + os.sep + "..") else rel
+
+
+def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
+    """Files under ``paths``. Explicit file arguments are always scanned."""
+    excludes = _spec([*config.exclude, *config.extend_exclude])
+    gitignores = _GitIgnores() if config.respect_gitignore else None
+    root = config.root
+    seen: set[str] = set()
+    out: list[SourceFile] = []
+    mod_cache: dict[str, tuple[str, ...]] = {}
+
+    def add(path: str) -> None:
+        key = os.path.realpath(path)
+        if key in seen:
+            return
+        seen.add(key)
+        mod, is_pkg = module_name(path, mod_cache)
+        out.append(SourceFile(_display(path), mod, is_pkg))
+
+    def excluded(path: str, name: str, is_dir: bool) -> bool:
+        if excludes.match_file(name + ("/" if is_dir else "")):
+            return True
+        try:
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+        except ValueError:
+            rel = name
+        if not rel.startswith("../") and excludes.match_file(rel + ("/" if is_dir else "")):
+            return True
+        return is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg"))
+
+    for arg in paths:
+        if not os.path.exists(arg):
+            raise PerfauditError(f"path does not exist: {arg}")
+        if os.path.isfile(arg):
+            add(arg)
+            continue
+        chain = _repo_chain(arg) if gitignores is not None else []
+        for item in _walk(arg, chain, excluded, gitignores):
+            add(item)
+    out.sort(key=lambda f: f.path)
+    return out
+
+
+def _walk(top: str, chain: list[str], excluded: object,
+          gitignores: _GitIgnores | None) -> Iterator[str]:
+    stack = [(top, chain)]
+    is_excluded = excluded  # callable(path, name, is_dir)
+    while stack:
+        folder, fchain = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        sub_chain = fchain if fchain and fchain[-1] == os.path.abspath(folder) else [
+            *fchain, os.path.abspath(folder)]
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if not is_dir and not entry.name.endswith(SUFFIXES):
+                continue
+            if is_excluded(entry.path, entry.name, is_dir):  # type: ignore[operator]
+                continue
+            if gitignores is not None and gitignores.ignored(
+                    os.path.abspath(entry.path), is_dir, sub_chain):
+                continue
+            if is_dir:
+                stack.append((entry.path, sub_chain))
+            elif entry.is_file():
+                yield entry.path
+
+

@@ -1,0 +1,308 @@
+"""Parse source bytes into a stdlib `ast` tree, fast, whatever Python the code targets.
+
+`ast.parse` is ~12x faster than LibCST but knows only the grammar of the running Python.
+Code written for a newer Python (PEP 695 type parameters and `type` statements, PEP 701
+f-strings, PEP 758 unparenthesized `except A, B:`) is first *repaired*: the offending construct is rewritten in place to
+same-length text the running parser accepts (type parameter lists become spaces, an
+f-string gets the other quote character or becomes a blank plain string). Line numbers
+never move and columns move only on a repaired `type` line. When no repair works, LibCST
+(which knows the newer grammar) decides: if it parses the file the file is skipped as
+unanalysable, never reported as a parse error; if it does not, the error is real.
+"""
+
+from __future__ import annotations
+
+import ast
+import codecs
+import re
+import warnings
+from dataclasses import dataclass
+
+_MAX_REPAIRS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    message: str
+    line: int
+    column: int
+
+
+@dataclass(slots=True)
+class Parsed:
+    tree: ast.Module | None
+    text: str
+    error: ParseError | None = None
+    #: True when the file is valid for a newer Python but could not be analysed here
+    skipped: bool = False
+    repaired: bool = False
+
+
+_COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
+def decode(data: bytes) -> str:
+    """Decode like the interpreter does: BOM, then a PEP 263 cookie, else UTF-8."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8")
+    encoding = "utf-8"
+    for line in data.split(b"\n", 2)[:2]:
+        m = _COOKIE.match(line)
+        if m:
+            encoding = m.group(1).decode("ascii")
+            break
+        if line.strip() and not line.lstrip().startswith(b"#"):
+            break
+    return data.decode(encoding)
+
+
+def parse(data: bytes) -> Parsed:
+    try:
+        text = decode(data)
+    except (UnicodeDecodeError, LookupError) as exc:
+        return Parsed(None, "", ParseError(f"cannot decode file: {exc}", 1, 1))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Parsed(ast.parse(text), text)
+    except SyntaxError as exc:
+        first = exc
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        return Parsed(None, text, ParseError(str(exc), 1, 1))
+    repaired = _repair_loop(text, first)
+    if repaired is not None:
+        return Parsed(repaired, text, repaired=True)
+    # No repair: ask LibCST, which knows newer grammars, whether the file is valid.
+    if _libcst_accepts(text):
+        return Parsed(None, text, skipped=True)
+    return Parsed(None, text, ParseError(_message(first), first.lineno or 1,
+                                         (first.offset or 1)))
+
+
+def _message(exc: SyntaxError) -> str:
+    return f"SyntaxError: {exc.msg}"
+
+
+def _libcst_accepts(text: str) -> bool:
+    import libcst
+
+    try:
+        libcst.parse_module(text)
+    except Exception:  # libcst raises ParserSyntaxError and, rarely, others
+        return False
+    return True
+
+
+def _repair_loop(text: str, exc: SyntaxError) -> ast.Module | None:
+    lines = text.splitlines(keepends=True)
+    seen: set[tuple[int, int]] = set()
+    for _ in range(_MAX_REPAIRS):
+        lineno = exc.lineno or 0
+        key = (lineno, len(seen))
+        if lineno < 1 or lineno > len(lines) or key in seen:
+            return None
+        seen.add(key)
+        if not _repair_line(lines, lineno - 1):
+            return None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return ast.parse("".join(lines))
+        except SyntaxError as again:
+            exc = again
+        except (ValueError, RecursionError, MemoryError):
+            return None
+    return None
+
+
+_TYPE_PARAMS = re.compile(r"^(\s*(?:async\s+def|def|class)\s+\w+\s*)\[")
+_TYPE_STMT = re.compile(r"^(\s*)type(\s+)(\w+)(\s*)(\[|=)")
+_EXCEPT_TUPLE = re.compile(r"^(\s*except\*?)(\s+)([^:#]+,[^:#]+?)(\s*):")
+_STR_START = re.compile(r"(?i)(?<![\w])([rbuf]{0,2})('''|\"\"\"|'|\")")
+
+
+def _repair_line(lines: list[str], idx: int) -> bool:
+    """Rewrite the newer-Python construct on line ``idx`` in place; False if none found."""
+    line = lines[idx]
+    m = _TYPE_PARAMS.match(line)
+    if m:
+        return _blank_brackets(lines, idx, m.end(1))
+    m = _TYPE_STMT.match(line)
+    if m:
+        indent, sp, name, sp2, tok = m.groups()
+        # `type X[T] = v` -> `X         = v`: same length, same indentation
+        rest = line[m.end(5) - 1:]
+        head = indent + name + " " * (4 + len(sp) + len(sp2))
+        lines[idx] = head + rest
+        if tok == "[":
+            return _blank_brackets(lines, idx, len(head))
+        return True
+    m = _EXCEPT_TUPLE.match(line)
+    if m:  # PEP 758 `except A, B:` -> `except(A, B):` (one character longer)
+        lines[idx] = m.group(1) + "(" + " " * (len(m.group(2)) - 1) + m.group(3) + ")" \
+            + m.group(4) + ":" + line[m.end():]
+        return True
+    return _repair_fstrings(lines, idx)
+
+
+def _blank_brackets(lines: list[str], idx: int, start: int) -> bool:
+    """Replace the bracketed text starting at lines[idx][start] == '[' with spaces."""
+    depth = 0
+    i, col = idx, start
+    while i < len(lines):
+        line = lines[i]
+        chars = list(line)
+        while col < len(chars):
+            ch = chars[col]
+            if ch == "[":
+                depth += 1
+            elif ch == "]":
+                depth -= 1
+            if ch not in "\r\n":
+                chars[col] = " "
+            if depth == 0:
+                lines[i] = "".join(chars)
+                return True
+            col += 1
+        # the brackets go on past this line: join the lines with a backslash continuation
+        nl = len(chars) - len(line.rstrip("\r\n"))
+        if nl == 0 or len(chars) - nl == 0:
+            return False
+        chars[len(chars) - nl - 1] = "\\"
+        lines[i] = "".join(chars)
+        i, col = i + 1, 0
+    return False
+
+
+def _repair_fstrings(lines: list[str], idx: int) -> bool:
+    """Rewrite every PEP 701 f-string that starts on line ``idx``."""
+    text = "".join(lines)
+    offsets = [0]
+    for ln in lines:
+        offsets.append(offsets[-1] + len(ln))
+    pos, end_of_line = offsets[idx], offsets[idx + 1]
+    changed = False
+    while pos < end_of_line:
+        ch = text[pos]
+        if ch == "#":
+            break
+        m = _STR_START.match(text, pos)
+        if m is None:
+            pos += 1
+            continue
+        prefix, quote = m.group(1).lower(), m.group(2)
+        body = m.end()
+        if "f" in prefix:
+            end = _scan_fstring(text, body, quote, "r" in prefix)
+            if end is None:
+                return changed
+            piece = text[pos:end]
+            new = _rewrite_fstring(piece, len(prefix), quote)
+            if new is None:
+                return changed
+            text = text[:pos] + new + text[end:]
+            changed = True
+            pos = end
+        else:
+            end = _scan_plain(text, body, quote, "r" in prefix)
+            if end is None:
+                return changed
+            pos = end
+    if changed:
+        lines[:] = text.splitlines(keepends=True)
+    return changed
+
+
+def _scan_plain(text: str, i: int, quote: str, raw: bool) -> int | None:
+    n = len(text)
+    while i < n:
+        if text.startswith(quote, i):
+            return i + len(quote)
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "\n" and len(quote) == 1:
+            return None
+        i += 1
+    return None
+
+
+def _scan_fstring(text: str, i: int, quote: str, raw: bool, close: str | None = None) -> int | None:
+    """Return the index after the f-string's closing quote (or after ``close`` in a spec)."""
+    n = len(text)
+    while i < n:
+        if close is None and text.startswith(quote, i):
+            return i + len(quote)
+        ch = text[i]
+        if close is not None and ch == close:
+            return i
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "{":
+            if text.startswith("{{", i):
+                i += 2
+                continue
+            j = _scan_field(text, i + 1, quote, raw)
+            if j is None:
+                return None
+            i = j
+            continue
+        i += 1
+    return None
+
+
+def _scan_field(text: str, i: int, quote: str, raw: bool) -> int | None:
+    """Scan a replacement field after its '{'; return the index after its '}'."""
+    depth = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        m = _STR_START.match(text, i) if ch in "'\"rRbBuUfF" else None
+        if m is not None:
+            prefix, q = m.group(1).lower(), m.group(2)
+            end = (_scan_fstring(text, m.end(), q, "r" in prefix) if "f" in prefix
+                   else _scan_plain(text, m.end(), q, "r" in prefix))
+            if end is None:
+                return None
+            i = end
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "}":
+            if depth == 0:
+                return i + 1
+            depth -= 1
+        elif ch == ":" and depth == 0 and not text.startswith(":=", i):
+            spec_end = _scan_fstring(text, i + 1, quote, raw, close="}")
+            if spec_end is None:
+                return None
+            return spec_end + 1
+        i += 1
+    return None
+
+
+def _rewrite_fstring(piece: str, plen: int, quote: str) -> str | None:
+    """Same-length replacement that the running parser accepts."""
+    inner = piece[plen + len(quote):-len(quote)]
+    other = {"'": '"', '"': "'", "'''": '"""', '"""': "'''"}[quote]
+    if other[0] not in inner and "\\" not in inner and "#" not in inner and "\n" not in inner:
+        try:
+            candidate = piece[:plen] + other + inner + other
+            ast.parse(candidate, mode="eval")
+            return candidate
+        except SyntaxError:
+            pass
+    blank = "".join(c if c == "\n" else " " for c in inner)
+    if "\n" in piece:
+        body = blank + " " * (plen + 2 * len(quote) - 6) if len(quote) == 3 else None
+        if body is None:
+            if len(piece) < 6:
+                return None
+            core = "".join(c if c == "\n" else " " for c in piece[3:-3])
+            return '"""' + core + '"""'
+        return '"""' + body + '"""'
+    return '"' + blank + '"' + " " * (plen + 2 * len(quote) - 2)

@@ -1,0 +1,74 @@
+"""Plain data passed between the layers. Imports nothing from perfaudit."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class FixKind(str, enum.Enum):
+    """How a rule's fix may be applied (ruff's Applicability)."""
+
+    NONE = "none"
+    SAFE = "safe"
+    UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A source range. Lines and columns are 1-based; end_column is exclusive."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: str
+    code: str
+    name: str
+    message: str
+    span: Span
+    severity: str = "warning"
+    fixable: bool = False
+    #: first line of the statement holding the finding (for `# noqa` on multi-line statements)
+    stmt_line: int = 0
+    #: name of the enclosing function (qualified within the module), for hotspot statistics
+    function: str = ""
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.span.line, self.span.column, self.code)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMeta:
+    code: str
+    name: str
+    summary: str
+    fix: FixKind
+    doc: str
+    default_enabled: bool = True
+
+
+@dataclass(slots=True)
+class ScanResult:
+    findings: list[Finding] = field(default_factory=list)
+    files_scanned: int = 0
+    rules: dict[str, RuleMeta] = field(default_factory=dict)
+    #: findings suppressed by a baseline file, and baseline entries no longer found
+    baseline_matched: int = 0
+    baseline_stale: int = 0
+    #: functions (path, qualified name) -> (line, cyclomatic complexity), filled by --statistics
+    complexity: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def parse_errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.code == "PA000"]
+
+    def exit_code(self, *, exit_zero: bool = False) -> int:
+        """0 when clean, 1 when there are findings (0 with ``exit_zero``)."""
+        if self.findings and not exit_zero:
+            return 1
+        return 0

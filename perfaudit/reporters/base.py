@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import ClassVar, TextIO
+
+from perfaudit.model import ScanResult
+
+
+@dataclass(frozen=True)
+class Options:
+    color: bool = False
+    statistics: bool = False
+    quiet: bool = False
+    #: terminal width for text output
+    width: int = 100
+
+
+class Reporter:
+    name: ClassVar[str]
+    suffix: ClassVar[str]
+
+    def render(self, result: ScanResult, out: TextIO, options: Options) -> None:
+        raise NotImplementedError
+
+
+def counts_by_code(result: ScanResult) -> list[tuple[str, str, int, bool]]:
+    """(code, name, count, fixable) per rule with findings, by count then code."""
+    counter = Counter(f.code for f in result.findings)
+    rows = []
+    for code, n in counter.items():
+        meta = result.rules.get(code)
+        rows.append((code, meta.name if meta else "", n,
+                     bool(meta and meta.fix.value != "none")))
+    rows.sort(key=lambda r: (-r[2], r[0]))
+    return rows

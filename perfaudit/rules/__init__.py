@@ -1,0 +1,38 @@
+"""The rule registry: every rule, sorted by code. This tuple is the single source of truth."""
+
+from __future__ import annotations
+
+from perfaudit.engine.rulebase import Rule
+from perfaudit.model import FixKind, RuleMeta
+from perfaudit.rules.pa101_blocking_file_io_in_async import BlockingFileIoInAsync
+from perfaudit.rules.pa102_blocking_http_in_async import BlockingHttpInAsync
+from perfaudit.rules.pa103_blocking_sleep_in_async import BlockingSleepInAsync
+from perfaudit.rules.pa104_blocking_subprocess_in_async import BlockingSubprocessInAsync
+from perfaudit.rules.pa105_blocking_db_in_async import BlockingDbInAsync
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    BlockingFileIoInAsync,
+    BlockingHttpInAsync,
+    BlockingSleepInAsync,
+    BlockingSubprocessInAsync,
+    BlockingDbInAsync,
+)
+
+PARSE_ERROR = RuleMeta(
+    code="PA000", name="parse-error", summary="the file cannot be decoded or parsed",
+    fix=FixKind.NONE,
+    doc="PA000 parse-error\n\n## What it does\nReports a file that cannot be decoded or "
+        "parsed, with the parser's line and message. The scan goes on with the other files.",
+)
+
+RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
+
+
+def all_meta() -> dict[str, RuleMeta]:
+    out = {PARSE_ERROR.code: PARSE_ERROR}
+    out.update({r.code: r.meta() for r in ALL_RULES})
+    return out
+
+
+def instantiate(codes: frozenset[str]) -> list[Rule]:
+    return [r() for r in ALL_RULES if r.code in codes and not r.project_wide]

@@ -1,0 +1,86 @@
+"""The API tables under the top-level `rules/` folder (shipped as `perfaudit._tables`)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from perfaudit.config import BlockingRow, Config
+from perfaudit.errors import PerfauditError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TABLE_FILES = ("blocking.toml", "types.toml")
+
+
+def read_table(name: str) -> dict[str, Any]:
+    """Parse one shipped TOML table."""
+    try:
+        text = resources.files("perfaudit._tables").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):  # running from a bare source tree
+        text = (Path(__file__).resolve().parent.parent / "rules" / name).read_text(
+            encoding="utf-8")
+    return tomllib.loads(text)
+
+
+@dataclass(frozen=True)
+class BlockingEntry:
+    code: str
+    call: str
+    instead: str
+
+
+@dataclass(frozen=True)
+class Tables:
+    blocking: Mapping[str, BlockingEntry]
+    classes: frozenset[str]
+    aliases: Mapping[str, str]
+    returns: Mapping[str, str]
+    attributes: Mapping[str, str]
+    truediv: frozenset[str]
+
+    def canonical(self, qual: str) -> str:
+        """Map a re-export or alias to the name the tables use (longest prefix first)."""
+        if qual in self.aliases:
+            return self.aliases[qual]
+        head, _, tail = qual.rpartition(".")
+        while head:
+            if head in self.aliases:
+                return self.aliases[head] + qual[len(head):]
+            head, _, _ = head.rpartition(".")
+        return qual
+
+
+@functools.lru_cache(maxsize=8)
+def _load(extra: tuple[BlockingRow, ...]) -> Tables:
+    blocking_data = read_table("blocking.toml")
+    types_data = read_table("types.toml")
+    blocking: dict[str, BlockingEntry] = {}
+    for group in blocking_data.get("group", []):
+        for call in group["calls"]:
+            blocking[call] = BlockingEntry(group["code"], call, group["instead"])
+    for row in extra:
+        blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
+    return Tables(
+        blocking=blocking,
+        classes=frozenset(types_data.get("classes", [])),
+        aliases=dict(types_data.get("aliases", {})),
+        returns=dict(types_data.get("returns", {})),
+        attributes=dict(types_data.get("attributes", {})),
+        truediv=frozenset(types_data.get("truediv", {}).get("types", [])),
+    )
+
+
+def load_tables(config: Config) -> Tables:
+    try:
+        return _load(config.blocking)
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:  # a broken install
+        raise PerfauditError(f"cannot load perfaudit's API tables: {exc}") from None
