@@ -4,8 +4,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from perfaudit.api import scan  # noqa: E402
-from perfaudit.config import Config, load_config  # noqa: E402
-from perfaudit.model import Finding, ScanResult, Span  # noqa: E402
+from perfaudit.api import scan
+from perfaudit.config import Config, load_config
+from perfaudit.model import Finding, ScanResult, Span
 
 __all__ = ["Config", "Finding", "ScanResult", "Span", "__version__", "load_config", "scan"]

@@ -54,8 +54,8 @@ def scan(
         results.extend(run_files(files, job, workers=workers, on_progress=on_progress))
     findings = [f for res in results for f in res.findings]
     if project_codes:
-        from perfaudit.engine.index import ProjectIndex
         from perfaudit.engine.analyze import is_suppressed
+        from perfaudit.engine.index import ProjectIndex
 
         index = ProjectIndex(results)
         by_path = {r.path: r for r in results}
@@ -70,7 +70,7 @@ def scan(
 def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:
     if not config.per_file_ignores:
         return findings
-    specs = [(pathspec.PathSpec.from_lines("gitwildmatch", [pat]), codes)
+    specs = [(pathspec.PathSpec.from_lines("gitignore", [pat]), codes)
              for pat, codes in config.per_file_ignores]
     out = []
     for f in findings:

@@ -7,7 +7,6 @@ import re
 import sys
 from typing import Annotated, NoReturn, TextIO
 
-import click
 import typer
 
 from perfaudit import __version__
@@ -42,7 +41,7 @@ def _open_output(output: str | None) -> TextIO:
     if output is None:
         return sys.stdout
     try:
-        return open(output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+        return open(output, "w", encoding="utf-8", newline="\n")
     except OSError as exc:
         raise PerfauditError(f"cannot write {output}: {exc.strerror or exc}") from None
 
@@ -172,17 +171,17 @@ def main(argv: list[str] | None = None) -> None:
         rc = command.main(args=argv, prog_name="perfaudit", standalone_mode=False)
     except PerfauditError as exc:
         _fail(exc.message, exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        _fail(exc.format_message(), EXIT_USAGE)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _fail("aborted", EXIT_USAGE)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # a bug in perfaudit: one line, never a traceback
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click usage error
+            _fail(exc.format_message(), EXIT_USAGE)
         if os.environ.get("PERFAUDIT_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} "

@@ -111,10 +111,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 
     out = set()
     for code, default_on in all_codes.items():
-        if selectors is None:
-            sel_len = 1 if default_on else 0
-        else:
-            sel_len = best(code, selectors)
+        sel_len = (1 if default_on else 0) if selectors is None else best(code, selectors)
         sel_len = max(sel_len, best(code, extend))
         if sel_len and sel_len > best(code, cfg.ignore):
             out.add(code)
@@ -165,11 +162,8 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
     except (OSError, UnicodeDecodeError) as exc:
         raise PerfauditError(f"{path}: cannot read config: {exc}") from None
     table = data.get("tool", {}).get("perfaudit")
-    if table is None:
-        if path.name == "pyproject.toml":
-            table = {}
-        else:  # a standalone perfaudit.toml holds the keys at top level
-            table = data
+    if table is None:  # a standalone perfaudit.toml holds the keys at top level
+        table = {} if path.name == "pyproject.toml" else data
     return config_from_table(table, root=str(path.resolve().parent), source=str(path))
 
 

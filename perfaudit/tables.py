@@ -28,7 +28,8 @@ def read_table(name: str) -> dict[str, Any]:
     except (ModuleNotFoundError, FileNotFoundError):  # running from a bare source tree
         text = (Path(__file__).resolve().parent.parent / "rules" / name).read_text(
             encoding="utf-8")
-    return tomllib.loads(text)
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class Tables:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
         if qual in self.aliases:
             return self.aliases[qual]
-        head, _, tail = qual.rpartition(".")
+        head, _, _tail = qual.rpartition(".")
         while head:
             if head in self.aliases:
                 return self.aliases[head] + qual[len(head):]

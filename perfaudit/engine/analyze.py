@@ -19,7 +19,6 @@ from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, resolve
 from perfaudit.model import Finding, Span
 from perfaudit.tables import BlockingEntry, Tables, load_tables
 
-
 # --------------------------------------------------------------------------- facts
 
 
@@ -300,7 +299,7 @@ class Analyzer:
         for r in self.loop_rules:
             r.on_loop_stmt(self.ctx, node, self.scope)
         if type(node) is ast.While:
-            self.visit(node.test)  # type: ignore[attr-defined]
+            self.visit(node.test)
         else:
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -22,17 +22,17 @@ class SourceFile:
     is_package: bool
 
 
-def _spec(patterns: Sequence[str]) -> pathspec.PathSpec:
-    return pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+def _spec(patterns: Sequence[str]) -> pathspec.PathSpec[Any]:
+    return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
 class _GitIgnores:
     """The .gitignore files from the repository root down to each folder."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, pathspec.PathSpec | None] = {}
+        self._cache: dict[str, pathspec.PathSpec[Any] | None] = {}
 
-    def _load(self, folder: str) -> pathspec.PathSpec | None:
+    def _load(self, folder: str) -> pathspec.PathSpec[Any] | None:
         if folder not in self._cache:
             spec = None
             gi = os.path.join(folder, ".gitignore")
@@ -122,14 +122,21 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
         mod, is_pkg = module_name(path, mod_cache)
         out.append(SourceFile(_display(path), mod, is_pkg))
 
+    plain = {p for p in (*config.exclude, *config.extend_exclude)
+             if not any(c in p for c in "*?[/!\\")}
+    base = root
+
     def excluded(path: str, name: str, is_dir: bool) -> bool:
-        if excludes.match_file(name + ("/" if is_dir else "")):
+        if name in plain:
+            return True
+        suffix = "/" if is_dir else ""
+        if excludes.match_file(name + suffix):
             return True
         try:
-            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            rel = os.path.relpath(path, base).replace(os.sep, "/")
         except ValueError:
             rel = name
-        if not rel.startswith("../") and excludes.match_file(rel + ("/" if is_dir else "")):
+        if not rel.startswith("../") and excludes.match_file(rel + suffix):
             return True
         return is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
@@ -140,6 +147,11 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
             add(arg)
             continue
         chain = _repo_chain(arg) if gitignores is not None else []
+        # A folder named on the command line is scanned even if it is excluded itself:
+        # its contents are then matched relative to it, not to the project root.
+        arg_rel = os.path.relpath(arg, root).replace(os.sep, "/")
+        base = arg if (arg_rel != "." and not arg_rel.startswith("../")
+                       and excludes.match_file(arg_rel + "/")) else root
         for item in _walk(arg, chain, excluded, gitignores):
             add(item)
     out.sort(key=lambda f: f.path)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import Union
 
 from perfaudit.tables import Tables
 
-Sym = Union[tuple[str, str], None]
+Sym = tuple[str, str] | None
 # A binding: (kind, payload...). Kinds: import, value, with, def, class, self, cls, unknown,
 # global.
 Binding = tuple[object, ...]
@@ -279,7 +278,10 @@ def resolve(node: ast.expr, scope: Scope) -> Sym:
             return None
         if f[0] == "class":  # a class of the scanned project
             return ("inst", f[1])
-        return call_result(f[1], scope.module.tables)
+        known = call_result(f[1], scope.module.tables)
+        # Otherwise it may be a project class: `Store(x).get()` -> `app.Store.get`, which
+        # only the project index (and tables naming that exact method) will ever match.
+        return known if known is not None else ("inst", f[1])
     if t is ast.BinOp and type(node.op) is ast.Div:  # type: ignore[attr-defined]
         left = resolve(node.left, scope)  # type: ignore[attr-defined]
         if left is not None and left[0] == "inst" and left[1] in scope.module.tables.truediv:

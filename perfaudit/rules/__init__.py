@@ -9,6 +9,7 @@ from perfaudit.rules.pa102_blocking_http_in_async import BlockingHttpInAsync
 from perfaudit.rules.pa103_blocking_sleep_in_async import BlockingSleepInAsync
 from perfaudit.rules.pa104_blocking_subprocess_in_async import BlockingSubprocessInAsync
 from perfaudit.rules.pa105_blocking_db_in_async import BlockingDbInAsync
+from perfaudit.rules.pa106_transitive_blocking_in_async import TransitiveBlockingInAsync
 
 ALL_RULES: tuple[type[Rule], ...] = (
     BlockingFileIoInAsync,
@@ -16,6 +17,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     BlockingSleepInAsync,
     BlockingSubprocessInAsync,
     BlockingDbInAsync,
+    TransitiveBlockingInAsync,
 )
 
 PARSE_ERROR = RuleMeta(

@@ -1,0 +1,128 @@
+"""The project index: cross-file facts (who calls what) and the transitive-blocking pass.
+
+Per-file analysis emits `FuncFacts` (each function's direct blocking calls and its other
+resolved calls) and each module's import table. This pass, which sees every file, resolves
+calls across modules (following re-exports), finds every sync function that reaches a
+blocking call, and reports the calls to them made on the event loop, with a shortest chain.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator
+
+from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.model import Finding, Span
+
+CODE = "PA106"
+NAME = "transitive-blocking-in-async"
+_MAX_ALIAS_HOPS = 16
+
+
+class ProjectIndex:
+    def __init__(self, results: Iterable[FileResult]) -> None:
+        self.funcs: dict[str, FuncFacts] = {}
+        self.path_of: dict[str, str] = {}
+        self.module_of: dict[str, str] = {}
+        self.imports: dict[str, dict[str, str]] = {}
+        for res in results:
+            if res.module:
+                self.imports[res.module] = res.imports
+            for fn in res.functions:
+                self.funcs[fn.qual] = fn
+                self.path_of[fn.qual] = res.path
+                self.module_of[fn.qual] = res.module
+        self._resolved: dict[str, str | None] = {}
+
+    def resolve(self, qual: str) -> str | None:
+        """The project function a dotted name denotes, following re-exports; or None."""
+        if qual in self._resolved:
+            return self._resolved[qual]
+        self._resolved[qual] = None
+        result = self._resolve(qual)
+        self._resolved[qual] = result
+        return result
+
+    def _resolve(self, qual: str) -> str | None:
+        for _ in range(_MAX_ALIAS_HOPS):
+            if qual in self.funcs:
+                return qual
+            init = qual + ".__init__"
+            if init in self.funcs:
+                return init
+            # `pkg.mod.name.rest`: is `name` imported into module `pkg.mod` from elsewhere?
+            parts = qual.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                module = ".".join(parts[:i])
+                table = self.imports.get(module)
+                if table is not None:
+                    target = table.get(parts[i])
+                    if target is None:
+                        return None
+                    qual = ".".join([target, *parts[i + 1:]])
+                    break
+            else:
+                return None
+        return None
+
+    def blocking_chains(self) -> dict[str, tuple[str | None, tuple[str, str, int]]]:
+        """For each sync function that blocks: (next function on a shortest chain or None,
+        the direct blocking call at the end of the chain: (code, callee, line))."""
+        callers: dict[str, list[str]] = {}
+        out: dict[str, tuple[str | None, tuple[str, str, int]]] = {}
+        queue: deque[str] = deque()
+        for qual, fn in sorted(self.funcs.items()):
+            if fn.is_async:
+                continue
+            if fn.direct:
+                out[qual] = (None, fn.direct[0])
+                queue.append(qual)
+            for callee, *_ in fn.calls:
+                target = self.resolve(callee)
+                if target is not None and target != qual and not self.funcs[target].is_async:
+                    callers.setdefault(target, []).append(qual)
+        while queue:  # breadth-first from the blocking calls: every chain found is shortest
+            cur = queue.popleft()
+            for caller in callers.get(cur, ()):
+                if caller not in out:
+                    out[caller] = (cur, out[cur][1])
+                    queue.append(caller)
+        return out
+
+    def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]
+              ) -> tuple[list[str], tuple[str, str, int], str]:
+        names = []
+        cur: str | None = qual
+        last = qual
+        while cur is not None:
+            names.append(self.display(cur))
+            last = cur
+            cur = chains[cur][0]
+        return names, chains[qual][1], self.path_of[last]
+
+    def display(self, qual: str) -> str:
+        module = self.module_of.get(qual, "")
+        short = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+        return short.replace(".<locals>.", ".").removesuffix(".__init__")
+
+    def transitive_findings(self) -> Iterator[Finding]:
+        chains = self.blocking_chains()
+        for qual, fn in self.funcs.items():
+            if not fn.is_async:
+                continue
+            module = self.module_of[qual]
+            fn_name = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+                target = self.resolve(callee)
+                if target is None or target not in chains:
+                    continue
+                names, (_code, blocker, bline), bpath = self.chain(target, chains)
+                blocker = blocker.removeprefix("builtins.")
+                path_txt = bpath.replace("\\", "/")
+                message = (f"`{names[0]}()` blocks the event loop: "
+                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline}); "
+                           "run it with `await asyncio.to_thread(...)` or make it async")
+                yield Finding(
+                    path=self.path_of[qual], code=CODE, name=NAME, message=message,
+                    span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
+                    function=fn_name)

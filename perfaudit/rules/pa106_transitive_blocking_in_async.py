@@ -1,0 +1,65 @@
+from perfaudit.engine.rulebase import Example, Rule
+
+
+class TransitiveBlockingInAsync(Rule):
+    """PA106 transitive-blocking-in-async
+
+    ## What it does
+    Flags a call, in the body of an `async def`, to a sync function or method of the
+    scanned project that makes a PA101-PA105 blocking call itself or through further
+    project functions, in the same module or another. The message shows a shortest chain:
+    `load_config()` blocks the event loop: load_config -> read_yaml -> open()
+    (app/config.py:12).
+
+    ## Why is this bad?
+    Wrapping a blocking call in a helper does not make it non-blocking: the event loop
+    still waits for the disk, the network or the child process. These are the blocking
+    calls that per-call linters (ruff's ASYNC rules, flake8-async) cannot see.
+
+    ## Example
+    ```python
+    def read_config(path):
+        with open(path) as f:
+            return f.read()
+
+    async def handler():
+        return read_config("app.toml")
+    ```
+    Use instead:
+    ```python
+    async def handler():
+        return await asyncio.to_thread(read_config, "app.toml")
+    ```
+
+    ## Notes
+    Calls are resolved through imports (absolute and relative), re-exports, module
+    attributes and `self.method()` within a class. A helper only ever handed to
+    `asyncio.to_thread`/`run_in_executor` is not reported: it is never called on the loop.
+    The analysis does not follow inheritance or calls through unknown objects (misses, not
+    false alarms).
+    """
+
+    code = "PA106"
+    name = "transitive-blocking-in-async"
+    summary = "an `async def` calls a project function that blocks (through any depth)"
+    project_wide = True
+    examples = (
+        Example.bad("""
+            import json
+            def read_yaml(path):
+                with open(path) as f:
+                    return f.read()
+            def load_config():
+                return read_yaml("app.yaml")
+            async def handler():
+                return load_config()  # expect: PA106
+        """),
+        Example.ok("""
+            import asyncio
+            def load_config():
+                with open("app.yaml") as f:
+                    return f.read()
+            async def handler():
+                return await asyncio.to_thread(load_config)
+        """),
+    )
