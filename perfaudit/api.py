@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Sequence
 
 import pathspec
 
 from perfaudit.config import Config, enabled_codes, load_config
-from perfaudit.engine.analyze import FileResult
+from perfaudit.engine.analyze import FileResult, is_suppressed
+from perfaudit.engine.cache import Cache
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.runner import Job, read_and_analyze, run_files
 from perfaudit.model import Finding, ScanResult
@@ -29,11 +31,14 @@ def scan(
     stdin_filename: str = "-",
     on_progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    cache: bool = True,
+    cache_dir: str | None = None,
 ) -> ScanResult:
     """Scan ``paths`` (files or folders) and return every finding, sorted.
 
     ``config`` defaults to the nearest `[tool.perfaudit]`. With ``stdin``, those bytes are
-    scanned as ``stdin_filename`` instead of reading ``paths``.
+    scanned as ``stdin_filename`` instead of reading ``paths``. Per-file results are cached
+    in ``cache_dir`` (default `<project root>/.perfaudit_cache`) unless ``cache`` is False.
     """
     if config is None:
         config = load_config(start=paths[0] if paths else None)
@@ -51,10 +56,10 @@ def scan(
         n_files = len(files)
         if on_total:
             on_total(n_files)
-        results.extend(run_files(files, job, workers=workers, on_progress=on_progress))
+        results = _analyze_files(files, job, config, codes, cache, cache_dir, workers,
+                                 on_progress)
     findings = [f for res in results for f in res.findings]
     if project_codes:
-        from perfaudit.engine.analyze import is_suppressed
         from perfaudit.engine.index import ProjectIndex
 
         index = ProjectIndex(results)
@@ -65,6 +70,63 @@ def scan(
     findings = _apply_per_file_ignores(findings, config)
     findings.sort(key=Finding.sort_key)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta())
+
+
+def _analyze_files(files: Sequence[SourceFile], job: Job, config: Config,
+                   codes: frozenset[str], use_cache: bool, cache_dir: str | None,
+                   workers: int | None,
+                   on_progress: Callable[[int], None] | None) -> list[FileResult]:
+    store: Cache | None = None
+    if use_cache:
+        key = hashlib.sha256(
+            f"{config.analysis_key()}|{sorted(codes)}|{job.facts}".encode()
+        ).hexdigest()[:16]
+        store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
+    results: list[FileResult] = []
+    todo: list[tuple[SourceFile, str | None]] = []
+    abspaths: dict[str, str] = {}
+    for src in files:
+        if store is not None:
+            ap = os.path.abspath(src.path)
+            abspaths[src.path] = ap
+            try:
+                st = os.stat(ap)
+            except OSError:
+                todo.append((src, None))
+                continue
+            hit = store.lookup(ap, st, src.path)
+            if hit is not None:
+                results.append(hit)
+                if on_progress:
+                    on_progress(1)
+                continue
+            entry = store.entries.get(ap)
+            todo.append((src, entry[2] if entry else None))
+        else:
+            todo.append((src, None))
+    for src, (res, digest, mtime, size) in run_files(todo, job, workers=workers):
+        if on_progress:
+            on_progress(1)
+        if store is not None:
+            ap = abspaths[src.path]
+            if res is None:  # same bytes as cached: reuse
+                res = (store.lookup_hash(ap, digest, _Stat(mtime, size), src.path)  # type: ignore[arg-type]
+                       or read_and_analyze(src, None, job, instantiate(codes)))
+            elif mtime >= 0:
+                store.store(ap, _Stat(mtime, size), digest, res)  # type: ignore[arg-type]
+        if res is not None:
+            results.append(res)
+    if store is not None:
+        store.save()
+    return results
+
+
+class _Stat:
+    """The two stat fields the cache keys on."""
+
+    def __init__(self, mtime_ns: int, size: int) -> None:
+        self.st_mtime_ns = mtime_ns
+        self.st_size = size
 
 
 def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:

@@ -82,6 +82,12 @@ def scan(
         help="The name to report for code read from stdin (`-`).")] = None,
     workers: Annotated[int | None, typer.Option(
         "--workers", "-j", help="Worker processes (default: one per core).", min=1)] = None,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Do not read or write the result cache.")] = False,
+    cache_dir: Annotated[str | None, typer.Option(
+        help="Cache folder (default: .perfaudit_cache at the project root).")] = None,
+    isolated: Annotated[bool, typer.Option(
+        help="Ignore every configuration file.")] = False,
 ) -> None:
     """Scan Python files for performance and resource bugs."""
     from perfaudit import api
@@ -90,7 +96,12 @@ def scan(
 
     targets = paths or ["."]
     reporter = get_reporter(output_format)
-    cfg = load_config(config, start=None if "-" in targets else targets[0])
+    if isolated:
+        from perfaudit.config import Config
+
+        cfg = Config()
+    else:
+        cfg = load_config(config, start=None if "-" in targets else targets[0])
     cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
     if targets == ["-"]:
         result = api.scan(config=cfg, stdin=sys.stdin.buffer.read(),
@@ -98,7 +109,8 @@ def scan(
     elif "-" in targets:
         raise PerfauditError("`-` (stdin) cannot be combined with other paths")
     else:
-        result = api.scan(targets, cfg, workers=workers)
+        result = api.scan(targets, cfg, workers=workers, cache=not no_cache,
+                          cache_dir=cache_dir)
     if statistics:
         from perfaudit.complexity import function_complexity
 

@@ -33,7 +33,7 @@ class Finding:
     span: Span
     severity: str = "warning"
     fixable: bool = False
-    #: first line of the statement holding the finding (for `# noqa` on multi-line statements)
+    #: first line of the statement holding the finding (suppression comments may sit there)
     stmt_line: int = 0
     #: name of the enclosing function (qualified within the module), for hotspot statistics
     function: str = ""

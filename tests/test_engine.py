@@ -120,10 +120,11 @@ def test_parallel_and_serial_runs_agree(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
     files = discover([str(tmp_path)], cfg)
     job = Job(cfg, ALL, facts=True)
-    serial = sorted((f for r in run_files(files, job, workers=1) for f in r.findings),
-                    key=lambda f: f.sort_key())
-    parallel = sorted((f for r in run_files(files, job, workers=2) for f in r.findings),
-                      key=lambda f: f.sort_key())
+    items = [(f, None) for f in files]
+    serial = sorted((f for _, (r, *_) in run_files(items, job, workers=1) if r
+                     for f in r.findings), key=lambda f: f.sort_key())
+    parallel = sorted((f for _, (r, *_) in run_files(items, job, workers=2) if r
+                       for f in r.findings), key=lambda f: f.sort_key())
     assert serial == parallel and len(serial) == 53
 
 

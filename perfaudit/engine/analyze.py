@@ -159,14 +159,10 @@ _COMP_NODES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _LOOP_NODES = (ast.For, ast.AsyncFor, ast.While)
 
 
-class Analyzer:
-    """One traversal; rules hook in through `on_call`, `on_function`, `on_module`, ..."""
+class _Dispatch:
+    """Which rule hooks to call for what; built once per (rule set, tables)."""
 
-    def __init__(self, ctx: FileContext, rules: Sequence[Rule], facts: bool) -> None:
-        self.ctx = ctx
-        self.rules = rules
-        self.want_facts = facts
-        tables = ctx.tables
+    def __init__(self, rules: Sequence[Rule], tables: Tables) -> None:
         self.call_rules: dict[str, list[Rule]] = {}
         self.any_call_rules: list[Rule] = []
         self.func_rules = [r for r in rules if r.hooks_function]
@@ -180,6 +176,49 @@ class Analyzer:
             else:
                 for q in interest:
                     self.call_rules.setdefault(q, []).append(r)
+
+
+_DISPATCH: dict[tuple[tuple[int, ...], int], tuple[Sequence[Rule], Tables, _Dispatch]] = {}
+
+
+def _dispatch(rules: Sequence[Rule], tables: Tables) -> _Dispatch:
+    key = (tuple(id(r) for r in rules), id(tables))
+    hit = _DISPATCH.get(key)
+    if hit is None:
+        if len(_DISPATCH) > 32:
+            _DISPATCH.clear()
+        hit = (rules, tables, _Dispatch(rules, tables))  # keeps the keyed objects alive
+        _DISPATCH[key] = hit
+    return hit[2]
+
+
+#: node types that can hold nothing a rule looks at
+_LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass,
+                     ast.Break, ast.Continue, ast.Import, ast.ImportFrom, ast.Global,
+                     ast.Nonlocal, ast.alias})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(t: type) -> tuple[str, ...]:
+    f = _FIELDS.get(t)
+    if f is None:
+        f = tuple(n for n in t._fields if n not in ("ctx", "type_comment"))  # type: ignore[attr-defined]
+        _FIELDS[t] = f
+    return f
+
+
+class Analyzer:
+    """One traversal; rules hook in through `on_call`, `on_function`, `on_module`, ..."""
+
+    def __init__(self, ctx: FileContext, rules: Sequence[Rule], facts: bool) -> None:
+        self.ctx = ctx
+        self.rules = rules
+        self.want_facts = facts
+        tables = ctx.tables
+        d = _dispatch(rules, tables)
+        self.call_rules, self.any_call_rules = d.call_rules, d.any_call_rules
+        self.func_rules, self.loop_rules, self.stmt_rules = (
+            d.func_rules, d.loop_rules, d.stmt_rules)
         self.blocking = tables.blocking
         self.functions: list[FuncFacts] = []
         self.scope: Scope
@@ -232,14 +271,16 @@ class Analyzer:
         self.generic(node)
 
     def generic(self, node: ast.AST) -> None:
-        for name in node._fields:
+        leaves = _LEAVES
+        visit = self.visit
+        for name in _fields(type(node)):
             v = getattr(node, name, None)
             if type(v) is list:
                 for x in v:
-                    if isinstance(x, ast.AST):
-                        self.visit(x)
-            elif isinstance(v, ast.AST) and name != "ctx":
-                self.visit(v)
+                    if x is not None and type(x) not in leaves and isinstance(x, ast.AST):
+                        visit(x)
+            elif v is not None and type(v) not in leaves and isinstance(v, ast.AST):
+                visit(v)
 
     def _visit_args(self, args: ast.arguments) -> None:
         for d in (*args.defaults, *args.kw_defaults):

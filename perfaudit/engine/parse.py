@@ -61,26 +61,31 @@ def parse(data: bytes) -> Parsed:
         text = decode(data)
     except (UnicodeDecodeError, LookupError) as exc:
         return Parsed(None, "", ParseError(f"cannot decode file: {exc}", 1, 1))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return Parsed(ast.parse(text), text)
-    except SyntaxError as exc:
-        first = exc
-    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
-        return Parsed(None, text, ParseError(str(exc), 1, 1))
+    first = _try_parse(text)
+    if isinstance(first, ast.Module):
+        return Parsed(first, text)
+    if first.message.startswith("!"):  # NUL bytes, absurd nesting
+        return Parsed(None, text, ParseError(first.message[1:], 1, 1))
     repaired = _repair_loop(text, first)
     if repaired is not None:
         return Parsed(repaired, text, repaired=True)
     # No repair: ask LibCST, which knows newer grammars, whether the file is valid.
     if _libcst_accepts(text):
         return Parsed(None, text, skipped=True)
-    return Parsed(None, text, ParseError(_message(first), first.lineno or 1,
-                                         (first.offset or 1)))
+    return Parsed(None, text, first)
 
 
-def _message(exc: SyntaxError) -> str:
-    return f"SyntaxError: {exc.msg}"
+def _try_parse(text: str) -> ast.Module | ParseError:
+    """The tree, or the error as plain data. (Keeping a SyntaxError would keep its
+    traceback's frames, and with them every tree, alive in a reference cycle.)"""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text)
+    except SyntaxError as exc:
+        return ParseError(f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return ParseError(f"!{exc}", 1, 1)
 
 
 def _libcst_accepts(text: str) -> bool:
@@ -93,25 +98,23 @@ def _libcst_accepts(text: str) -> bool:
     return True
 
 
-def _repair_loop(text: str, exc: SyntaxError) -> ast.Module | None:
+def _repair_loop(text: str, err: ParseError) -> ast.Module | None:
     lines = text.splitlines(keepends=True)
     seen: set[tuple[int, int]] = set()
     for _ in range(_MAX_REPAIRS):
-        lineno = exc.lineno or 0
+        lineno = err.line
         key = (lineno, len(seen))
         if lineno < 1 or lineno > len(lines) or key in seen:
             return None
         seen.add(key)
         if not _repair_line(lines, lineno - 1):
             return None
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return ast.parse("".join(lines))
-        except SyntaxError as again:
-            exc = again
-        except (ValueError, RecursionError, MemoryError):
+        result = _try_parse("".join(lines))
+        if isinstance(result, ast.Module):
+            return result
+        if result.message.startswith("!"):
             return None
+        err = result
     return None
 
 

@@ -14,8 +14,9 @@ import builtins
 from perfaudit.tables import Tables
 
 Sym = tuple[str, str] | None
-# A binding: (kind, payload...). Kinds: import, value, with, def, class, self, cls, unknown,
-# global.
+# A binding: (kind, payload). Kinds: import, value, with, def, class, self, cls, unknown,
+# global. A value is resolved in the scope that holds the binding (no back reference, so
+# scopes form no reference cycles and are freed as soon as a file is done).
 Binding = tuple[object, ...]
 
 BUILTIN_NAMES = frozenset(dir(builtins))
@@ -82,18 +83,14 @@ def collect_bindings(scope: Scope) -> dict[str, list[Binding]]:
     out: dict[str, list[Binding]] = {}
     node = scope.node
     mod = scope.module
+    # (no nested recursive helpers here: a closure that refers to itself is a reference
+    # cycle, which would keep every scope and syntax tree alive until the cyclic GC runs)
 
     def add(name: str, b: Binding) -> None:
         out.setdefault(name, []).append(b)
 
     def target(t: ast.expr, value: ast.expr | None, kind: str = "value") -> None:
-        if isinstance(t, ast.Name):
-            add(t.id, (kind, value, scope) if value is not None else _UNKNOWN)
-        elif isinstance(t, (ast.Tuple, ast.List)):
-            for elt in t.elts:
-                target(elt.value if isinstance(elt, ast.Starred) else elt, None)
-        elif isinstance(t, ast.Starred):
-            target(t.value, None)
+        _bind_target(out, t, value, kind)
 
     if scope.kind in ("function", "lambda"):
         args = node.args  # type: ignore[attr-defined]
@@ -194,6 +191,17 @@ def collect_bindings(scope: Scope) -> dict[str, list[Binding]]:
     return out
 
 
+def _bind_target(out: dict[str, list[Binding]], t: ast.expr, value: ast.expr | None,
+                 kind: str) -> None:
+    if isinstance(t, ast.Name):
+        out.setdefault(t.id, []).append((kind, value) if value is not None else _UNKNOWN)
+    elif isinstance(t, (ast.Tuple, ast.List)):
+        for elt in t.elts:
+            _bind_target(out, elt.value if isinstance(elt, ast.Starred) else elt, None, kind)
+    elif isinstance(t, ast.Starred):
+        _bind_target(out, t.value, None, kind)
+
+
 # --------------------------------------------------------------------------- resolution
 
 
@@ -235,7 +243,7 @@ def _eval_bindings(name: str, binds: list[Binding], scope: Scope) -> Sym:
         elif kind == "class":
             sym = ("class", str(b[1]))
         elif kind == "value" or kind == "with":
-            sym = resolve(b[1], b[2])  # type: ignore[arg-type]
+            sym = resolve(b[1], scope)  # type: ignore[arg-type]
         elif kind == "self":
             sym = ("inst", str(b[1]))
         elif kind == "cls":
