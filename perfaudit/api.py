@@ -12,9 +12,25 @@ from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
 from perfaudit.engine.cache import Cache
 from perfaudit.engine.discover import SourceFile, discover, module_name
-from perfaudit.engine.runner import Job, read_and_analyze, run_files
+from perfaudit.engine.pipeline import analyze_files
+from perfaudit.engine.runner import Job, read_and_analyze
 from perfaudit.model import Finding, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
+from perfaudit.tables import Tables, load_tables
+
+
+def prefilter_tokens(codes: frozenset[str], tables: Tables
+                     ) -> tuple[tuple[str, bytes], ...] | None:
+    """Patterns one of which must match a file for any selected rule to report in it."""
+    tokens: set[tuple[str, bytes]] = set()
+    for rule in ALL_RULES:
+        if rule.code not in codes:
+            continue
+        toks = rule.tokens(tables)
+        if toks is None:
+            return None
+        tokens.update(toks)
+    return tuple(sorted(tokens))
 
 
 def selected_codes(config: Config) -> frozenset[str]:
@@ -44,7 +60,8 @@ def scan(
         config = load_config(start=paths[0] if paths else None)
     codes = selected_codes(config)
     project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
-    job = Job(config=config, codes=codes, facts=bool(project_codes))
+    job = Job(config=config, codes=codes, facts=bool(project_codes),
+              tokens=prefilter_tokens(codes, load_tables(config)))
     results: list[FileResult] = []
     if stdin is not None:
         mod, is_pkg = module_name(stdin_filename) if stdin_filename != "-" else ("stdin", False)
@@ -56,8 +73,15 @@ def scan(
         n_files = len(files)
         if on_total:
             on_total(n_files)
-        results = _analyze_files(files, job, config, codes, cache, cache_dir, workers,
-                                 on_progress)
+        store = None
+        if cache:
+            key = hashlib.sha256(f"{config.analysis_key()}|{sorted(codes)}|{job.facts}".encode()
+                                 ).hexdigest()[:16]
+            store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
+        results = analyze_files(files, job, cache=store, workers=workers,
+                                on_progress=on_progress)
+        if store is not None:
+            store.save()
     findings = [f for res in results for f in res.findings]
     if project_codes:
         from perfaudit.engine.index import ProjectIndex
@@ -70,63 +94,6 @@ def scan(
     findings = _apply_per_file_ignores(findings, config)
     findings.sort(key=Finding.sort_key)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta())
-
-
-def _analyze_files(files: Sequence[SourceFile], job: Job, config: Config,
-                   codes: frozenset[str], use_cache: bool, cache_dir: str | None,
-                   workers: int | None,
-                   on_progress: Callable[[int], None] | None) -> list[FileResult]:
-    store: Cache | None = None
-    if use_cache:
-        key = hashlib.sha256(
-            f"{config.analysis_key()}|{sorted(codes)}|{job.facts}".encode()
-        ).hexdigest()[:16]
-        store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
-    results: list[FileResult] = []
-    todo: list[tuple[SourceFile, str | None]] = []
-    abspaths: dict[str, str] = {}
-    for src in files:
-        if store is not None:
-            ap = os.path.abspath(src.path)
-            abspaths[src.path] = ap
-            try:
-                st = os.stat(ap)
-            except OSError:
-                todo.append((src, None))
-                continue
-            hit = store.lookup(ap, st, src.path)
-            if hit is not None:
-                results.append(hit)
-                if on_progress:
-                    on_progress(1)
-                continue
-            entry = store.entries.get(ap)
-            todo.append((src, entry[2] if entry else None))
-        else:
-            todo.append((src, None))
-    for src, (res, digest, mtime, size) in run_files(todo, job, workers=workers):
-        if on_progress:
-            on_progress(1)
-        if store is not None:
-            ap = abspaths[src.path]
-            if res is None:  # same bytes as cached: reuse
-                res = (store.lookup_hash(ap, digest, _Stat(mtime, size), src.path)  # type: ignore[arg-type]
-                       or read_and_analyze(src, None, job, instantiate(codes)))
-            elif mtime >= 0:
-                store.store(ap, _Stat(mtime, size), digest, res)  # type: ignore[arg-type]
-        if res is not None:
-            results.append(res)
-    if store is not None:
-        store.save()
-    return results
-
-
-class _Stat:
-    """The two stat fields the cache keys on."""
-
-    def __init__(self, mtime_ns: int, size: int) -> None:
-        self.st_mtime_ns = mtime_ns
-        self.st_size = size
 
 
 def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:

@@ -54,12 +54,12 @@ def test_module_names_follow_packages(tmp_path: Path) -> None:
 
 
 def test_parse_error_is_one_finding_and_the_scan_goes_on(tmp_path: Path) -> None:
-    (tmp_path / "bad.py").write_text("def f(:\n    pass\n")
+    (tmp_path / "bad.py").write_text("import os\ndef f(:\n    pass\n")
     (tmp_path / "good.py").write_text(SLEEPY)
     (tmp_path / "latin.py").write_bytes(b"x = '\xe9'\n")
     result = scan([str(tmp_path)], _cfg(tmp_path))
     by_file = {(Path(f.path).name, f.code, f.span.line) for f in result.findings}
-    assert ("bad.py", "PA000", 1) in by_file
+    assert ("bad.py", "PA000", 2) in by_file
     assert ("good.py", "PA103", 3) in by_file
     assert any(n == "latin.py" and c == "PA000" for n, c, _ in by_file)
     assert result.exit_code() == 1

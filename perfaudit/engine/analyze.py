@@ -82,16 +82,16 @@ _NOQA = re.compile(
 def parse_noqa(text: str) -> dict[int, frozenset[str] | None]:
     """`# noqa` comments: line -> codes (None for a bare noqa)."""
     out: dict[int, frozenset[str] | None] = {}
-    if "noqa" not in text and "NOQA" not in text:
+    lower = text.lower()
+    if "noqa" not in lower:
         return out
-    for i, line in enumerate(text.splitlines(), 1):
-        if "#" not in line:
-            continue
-        m = _NOQA.search(line)
-        if m:
-            codes = m.group("codes")
-            out[i] = (frozenset(c.strip().upper() for c in codes.split(","))
-                      if codes else None)
+    line, pos = 1, 0
+    for m in _NOQA.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        codes = m.group("codes")
+        out[line] = (frozenset(c.strip().upper() for c in codes.split(","))
+                     if codes else None)
     return out
 
 

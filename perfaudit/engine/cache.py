@@ -20,9 +20,20 @@ from perfaudit import __version__
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.model import Finding, Span
 
-_MAGIC = "perfaudit-cache-1"
+_MAGIC = "perfaudit-cache-2"
 
-Entry = tuple[int, int, str, tuple[Any, ...]]  # mtime_ns, size, content hash, result
+#: mtime_ns, size, content hash, packed result (None: the file was filtered out)
+Entry = tuple[int, int, str, tuple[Any, ...] | None]
+
+
+class _Filtered:
+    """Marks a file that no rule could match (and that named no blocking function)."""
+
+    def __repr__(self) -> str:
+        return "FILTERED"
+
+
+FILTERED = _Filtered()
 
 
 def content_hash(data: bytes) -> str:
@@ -64,6 +75,8 @@ class Cache:
         self.folder = folder
         self.file = os.path.join(folder, f"{__version__}-{key}.marshal")
         self.entries: dict[str, Entry] = {}
+        #: the blocking-function names the filtered entries were checked against
+        self.names: frozenset[bytes] = frozenset()
         self.dirty = False
         self._load()
 
@@ -71,39 +84,55 @@ class Cache:
         try:
             with open(self.file, "rb") as fh:
                 data = marshal.load(fh)
-            if (isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC
-                    and isinstance(data[1], dict)):
-                self.entries = data[1]
+            if (isinstance(data, tuple) and len(data) == 3 and data[0] == _MAGIC
+                    and isinstance(data[1], dict) and isinstance(data[2], frozenset)):
+                self.entries, self.names = data[1], data[2]
         except (OSError, EOFError, ValueError, TypeError):
-            self.entries = {}
+            self.entries, self.names = {}, frozenset()
 
-    def lookup(self, abspath: str, st: os.stat_result, display: str) -> FileResult | None:
-        """A cached result if the file is unchanged by size and mtime."""
+    def lookup(self, abspath: str, mtime_ns: int, size: int,
+               display: str) -> FileResult | _Filtered | None:
+        """The cached outcome if the file is unchanged by size and mtime."""
         e = self.entries.get(abspath)
-        if e is None or e[0] != st.st_mtime_ns or e[1] != st.st_size:
+        if e is None or e[0] != mtime_ns or e[1] != size:
             return None
+        return self._outcome(e, display)
+
+    def lookup_hash(self, abspath: str, digest: str, mtime_ns: int, size: int,
+                    display: str) -> FileResult | _Filtered | None:
+        """The cached outcome for the same content (the mtime changed, the bytes did not)."""
+        e = self.entries.get(abspath)
+        if e is None or e[2] != digest:
+            return None
+        out = self._outcome(e, display)
+        if out is not None:
+            self.entries[abspath] = (mtime_ns, size, digest, e[3])
+            self.dirty = True
+        return out
+
+    @staticmethod
+    def _outcome(e: Entry, display: str) -> FileResult | _Filtered | None:
+        if e[3] is None:
+            return FILTERED
         try:
             return _unpack(display, e[3])
         except (ValueError, TypeError, KeyError):  # a foreign or damaged entry
             return None
 
-    def lookup_hash(self, abspath: str, digest: str, st: os.stat_result,
-                    display: str) -> FileResult | None:
-        """A cached result for the same content (the mtime changed, the bytes did not)."""
+    def known_digest(self, abspath: str) -> str | None:
         e = self.entries.get(abspath)
-        if e is None or e[2] != digest:
-            return None
-        try:
-            res = _unpack(display, e[3])
-        except (ValueError, TypeError, KeyError):
-            return None
-        self.entries[abspath] = (st.st_mtime_ns, st.st_size, digest, e[3])
-        self.dirty = True
-        return res
+        return e[2] if e is not None else None
 
-    def store(self, abspath: str, st: os.stat_result, digest: str, res: FileResult) -> None:
-        self.entries[abspath] = (st.st_mtime_ns, st.st_size, digest, _pack(res))
+    def store(self, abspath: str, mtime_ns: int, size: int, digest: str,
+              res: FileResult | None) -> None:
+        """Record a result, or (``res`` None) that the file was filtered out."""
+        self.entries[abspath] = (mtime_ns, size, digest, _pack(res) if res is not None else None)
         self.dirty = True
+
+    def set_names(self, names: frozenset[bytes]) -> None:
+        if names != self.names:
+            self.names = names
+            self.dirty = True
 
     def save(self) -> None:
         if not self.dirty:
@@ -117,7 +146,7 @@ class Cache:
             fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".marshal")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    marshal.dump((_MAGIC, self.entries), fh)
+                    marshal.dump((_MAGIC, self.entries, self.names), fh)
                 os.replace(tmp, self.file)
             except BaseException:
                 try:

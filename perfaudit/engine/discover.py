@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,9 @@ class _GitIgnores:
                     spec = None
             self._cache[folder] = spec
         return self._cache[folder]
+
+    def has_spec(self, folder: str) -> bool:
+        return self._load(folder) is not None
 
     def ignored(self, path: str, is_dir: bool, chain: Sequence[str]) -> bool:
         for folder in chain:
@@ -114,37 +117,43 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
     out: list[SourceFile] = []
     mod_cache: dict[str, tuple[str, ...]] = {}
 
-    def add(path: str) -> None:
-        key = os.path.realpath(path)
+    def add(path: str, explicit: bool = False) -> None:
+        key = os.path.realpath(path) if explicit else os.path.abspath(path)
         if key in seen:
             return
         seen.add(key)
         mod, is_pkg = module_name(path, mod_cache)
         out.append(SourceFile(_display(path), mod, is_pkg))
 
-    plain = {p for p in (*config.exclude, *config.extend_exclude)
-             if not any(c in p for c in "*?[/!\\")}
+    patterns = (*config.exclude, *config.extend_exclude)
+    # plain names are a set lookup; name globs match the name; only patterns with a slash
+    # need the path relative to the root (computed only then)
+    plain = {p for p in patterns if not any(c in p for c in "*?[/!\\")}
+    name_globs = [p for p in patterns if p not in plain and "/" not in p.rstrip("/")]
+    name_spec = _spec(name_globs) if name_globs else None
+    path_spec = excludes if len(plain) + len(name_globs) < len(patterns) else None
     base = root
 
     def excluded(path: str, name: str, is_dir: bool) -> bool:
         if name in plain:
             return True
         suffix = "/" if is_dir else ""
-        if excludes.match_file(name + suffix):
+        if name_spec is not None and name_spec.match_file(name + suffix):
             return True
-        try:
-            rel = os.path.relpath(path, base).replace(os.sep, "/")
-        except ValueError:
-            rel = name
-        if not rel.startswith("../") and excludes.match_file(rel + suffix):
-            return True
+        if path_spec is not None:
+            try:
+                rel = os.path.relpath(path, base).replace(os.sep, "/")
+            except ValueError:
+                rel = name
+            if not rel.startswith("../") and path_spec.match_file(rel + suffix):
+                return True
         return is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
     for arg in paths:
         if not os.path.exists(arg):
             raise PerfauditError(f"path does not exist: {arg}")
         if os.path.isfile(arg):
-            add(arg)
+            add(arg, explicit=True)
             continue
         chain = _repo_chain(arg) if gitignores is not None else []
         # A folder named on the command line is scanned even if it is excluded itself:
@@ -158,33 +167,38 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
     return out
 
 
-def _walk(top: str, chain: list[str], excluded: object,
+def _walk(top: str, chain: list[str], excluded: Callable[[str, str, bool], bool],
           gitignores: _GitIgnores | None) -> Iterator[str]:
+    """Files below ``top``; symbolic links to folders are not followed (no cycles)."""
     stack = [(top, chain)]
-    is_excluded = excluded  # callable(path, name, is_dir)
     while stack:
         folder, fchain = stack.pop()
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
             continue
-        sub_chain = fchain if fchain and fchain[-1] == os.path.abspath(folder) else [
-            *fchain, os.path.abspath(folder)]
+        sub_chain = fchain
+        if gitignores is not None:
+            absfolder = os.path.abspath(folder)
+            if not fchain or fchain[-1] != absfolder:
+                sub_chain = [*fchain, absfolder]
+            check_git = any(gitignores.has_spec(f) for f in sub_chain)
+        else:
+            check_git = False
         for entry in entries:
             try:
-                is_dir = entry.is_dir()
+                is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
             if not is_dir and not entry.name.endswith(SUFFIXES):
                 continue
-            if is_excluded(entry.path, entry.name, is_dir):  # type: ignore[operator]
+            if excluded(entry.path, entry.name, is_dir):
                 continue
-            if gitignores is not None and gitignores.ignored(
+            if check_git and gitignores is not None and gitignores.ignored(
                     os.path.abspath(entry.path), is_dir, sub_chain):
                 continue
             if is_dir:
                 stack.append((entry.path, sub_chain))
             elif entry.is_file():
                 yield entry.path
-
-

@@ -89,6 +89,18 @@ class ProjectIndex:
                     queue.append(caller)
         return out
 
+    def blocking_tokens(self) -> frozenset[bytes]:
+        """Names a file must mention to call a blocking project function: the function's
+        name, or for a method its class's name (the caller must construct the class)."""
+        out = set()
+        for qual in self.blocking_chains():
+            if ".<locals>." in qual:
+                continue  # callable only from its own file, which is analysed already
+            module = self.module_of.get(qual, "")
+            rest = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+            out.add(rest.split(".", 1)[0].encode())
+        return frozenset(out)
+
     def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]
               ) -> tuple[list[str], tuple[str, str, int], str]:
         names = []

@@ -70,6 +70,13 @@ class Rule:
                         doc=textwrap.dedent(cls.__doc__ or "").strip(),
                         default_enabled=cls.default_enabled)
 
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[tuple[str, bytes]] | None:
+        """Prefilter: `("lit", b"...")` substrings and `("re", b"...")` regular expressions
+        (multi-line mode), one of which must occur in a file for this rule to report in
+        it; checked on the bytes before parsing. None: the rule may match any file."""
+        return None
+
     def call_interest(self, tables: Tables) -> Collection[str] | None:
         """The callee names `on_call` wants, or None for every call."""
         return None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterator, Sequence
+import re
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ from perfaudit.config import Config
 from perfaudit.engine.analyze import FileResult, analyze_source
 from perfaudit.engine.cache import content_hash
 from perfaudit.engine.discover import SourceFile
+from perfaudit.engine.parse import decode
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
 
@@ -26,11 +28,33 @@ class Job:
     config: Config
     codes: frozenset[str]
     facts: bool
+    #: regular expressions (bytes, multi-line); a file none of them matches cannot hold a
+    #: finding of any per-file rule, and is not parsed. None: parse every file.
+    tokens: tuple[tuple[str, bytes], ...] | None = None
+
+    def prefilter(self) -> Prefilter | None:
+        if self.tokens is None:
+            return None
+        pf = _PREFILTERS.get(self.tokens)
+        if pf is None:
+            pf = _PREFILTERS[self.tokens] = Prefilter(self.tokens)
+        return pf
+
+
+class Prefilter:
+    """Substrings first (fast), then regular expressions."""
+
+    def __init__(self, tokens: tuple[tuple[str, bytes], ...]) -> None:
+        self.literals = tuple(t for kind, t in tokens if kind == "lit")
+        self.patterns = tuple(re.compile(t, re.MULTILINE) for kind, t in tokens if kind == "re")
+
+    def matches(self, data: bytes) -> bool:
+        return (any(t in data for t in self.literals)
+                or any(p.search(data) is not None for p in self.patterns))
 
 
 _worker_state: dict[str, object] = {}
-#: analysis makes no reference cycles, so the cyclic GC runs only now and then, as a backstop
-_GC_EVERY = 10**9
+_PREFILTERS: dict[tuple[tuple[str, bytes], ...], Prefilter] = {}
 
 
 def _make_rules(codes: frozenset[str]) -> list[Rule]:
@@ -40,7 +64,7 @@ def _make_rules(codes: frozenset[str]) -> list[Rule]:
 
 
 def _init_worker(job: Job) -> None:
-    gc.disable()  # trees are short-lived; the cyclic GC only costs time here
+    gc.disable()  # analysis makes no reference cycles: the cyclic GC would only cost time
     _worker_state["job"] = job
     _worker_state["rules"] = _make_rules(job.codes)
 
@@ -66,55 +90,106 @@ def unreadable(src: SourceFile, exc: OSError) -> FileResult:
     return res
 
 
-#: what a worker sends back: the result (None when the content hash matched the cache),
-#: the content hash, the file's mtime_ns and size
-Outcome = tuple[FileResult | None, str, int, int]
+#: what a worker sends back for one file: (result, content hash, mtime_ns, size, status).
+#: status: "analyzed"; "same" (the content hash matched the cache: result is None);
+#: "filtered" (no rule can match: result is None); "error" (unreadable).
+Outcome = tuple[FileResult | None, str, int, int, str]
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _task(src: SourceFile, known_digest: str | None, job: Job,
-          rules: Sequence[Rule]) -> Outcome:
+def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[Rule],
+          names: frozenset[bytes] | None) -> Outcome:
+    """Read one file; analyse it unless the cache has it or no rule can match it.
+
+    With ``names`` (a later round), the file is analysed only if it mentions one of them.
+    """
     try:
         with open(src.path, "rb") as fh:
             st = os.fstat(fh.fileno())
             data = fh.read()
     except OSError as exc:
-        return unreadable(src, exc), "", -1, -1
+        return unreadable(src, exc), "", -1, -1, "error"
     digest = content_hash(data)
-    if digest == known_digest:
-        return None, digest, st.st_mtime_ns, st.st_size
-    return read_and_analyze(src, data, job, rules), digest, st.st_mtime_ns, st.st_size
+    if names is not None:
+        if names.isdisjoint(_WORD.findall(data)):
+            return None, digest, st.st_mtime_ns, st.st_size, "filtered"
+    elif digest == known_digest:
+        return None, digest, st.st_mtime_ns, st.st_size, "same"
+    else:
+        pf = job.prefilter()
+        if pf is not None and not pf.matches(data) and _decodes(data):
+            return None, digest, st.st_mtime_ns, st.st_size, "filtered"
+    res = read_and_analyze(src, data, job, rules)
+    return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
 
 
-def _work(item: tuple[SourceFile, str | None]) -> Outcome:
-    job = _worker_state["job"]
-    rules = _worker_state["rules"]
-    n = _worker_state["n"] = int(_worker_state.get("n", 0)) + 1  # type: ignore[call-overload]
-    if n % _GC_EVERY == 0:
-        gc.collect()
-    return _task(item[0], item[1], job, rules)  # type: ignore[arg-type]
+def _decodes(data: bytes) -> bool:
+    """Undecodable files are always analysed, so that they are reported (PA000)."""
+    try:
+        decode(data)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
 
 
-def run_files(items: Sequence[tuple[SourceFile, str | None]], job: Job, *,
-              workers: int | None = None) -> Iterator[tuple[SourceFile, Outcome]]:
-    """Analyse files; ``items`` pairs each file with the content hash the cache knows.
+Item = tuple[SourceFile, str | None]
 
-    Results stream back in input order.
+
+def _work(task: tuple[list[Item], frozenset[bytes] | None]) -> list[Outcome]:
+    items, names = task
+    job: Job = _worker_state["job"]  # type: ignore[assignment]
+    rules: list[Rule] = _worker_state["rules"]  # type: ignore[assignment]
+    return [_task(src, known, job, rules, names) for src, known in items]
+
+
+class Runner:
+    """Analyses batches of files, in worker processes when there are many.
+
+    The pool starts on first need and serves every round of a scan.
     """
-    n_workers = workers if workers is not None else (os.cpu_count() or 1)
-    if n_workers <= 1 or len(items) < PARALLEL_THRESHOLD:
-        rules = _make_rules(job.codes)
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for i, (src, known) in enumerate(items, 1):
-                if i % _GC_EVERY == 0:
-                    gc.collect()
-                yield src, _task(src, known, job, rules)
-        finally:
-            if was_enabled:
-                gc.enable()
-        return
-    chunk = max(4, min(64, len(items) // (n_workers * 8) or 1))
-    with ProcessPoolExecutor(max_workers=n_workers, initializer=_init_worker,
-                             initargs=(job,)) as pool:
-        yield from zip((src for src, _ in items), pool.map(_work, items, chunksize=chunk))
+
+    def __init__(self, job: Job, workers: int | None = None) -> None:
+        self.job = job
+        self.n_workers = workers if workers is not None else (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self._rules: list[Rule] | None = None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def run(self, items: Sequence[Item], names: frozenset[bytes] | None = None
+            ) -> Iterator[tuple[SourceFile, Outcome]]:
+        """Results stream back in input order."""
+        if self.n_workers <= 1 or len(items) < PARALLEL_THRESHOLD:
+            if self._rules is None:
+                self._rules = _make_rules(self.job.codes)
+            was_enabled = gc.isenabled()
+            gc.disable()
+            try:
+                for src, known in items:
+                    yield src, _task(src, known, self.job, self._rules, names)
+            finally:
+                if was_enabled:
+                    gc.enable()
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.n_workers,
+                                             initializer=_init_worker, initargs=(self.job,))
+        size = max(4, min(64, len(items) // (self.n_workers * 8) or 1))
+        batches = [list(items[i:i + size]) for i in range(0, len(items), size)]
+        for batch, outcomes in zip(batches, self._pool.map(
+                _work, [(b, names) for b in batches])):
+            yield from zip((src for src, _ in batch), outcomes)
+
+
+def run_files(items: Sequence[Item], job: Job, *, workers: int | None = None
+              ) -> Iterator[tuple[SourceFile, Outcome]]:
+    """One round over ``items`` (a convenience for tests and simple callers)."""
+    with Runner(job, workers) as runner:
+        yield from runner.run(items)

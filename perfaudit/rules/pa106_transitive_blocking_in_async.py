@@ -1,4 +1,8 @@
+from collections.abc import Collection
+
 from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.rules._blocking import blocking_tokens
+from perfaudit.tables import Tables
 
 
 class TransitiveBlockingInAsync(Rule):
@@ -63,3 +67,9 @@ class TransitiveBlockingInAsync(Rule):
                 return await asyncio.to_thread(load_config)
         """),
     )
+
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[tuple[str, bytes]]:
+        # Round 1 needs the files that may block directly; the files that merely call a
+        # blocking project function are found by name in later rounds (engine/pipeline.py).
+        return blocking_tokens(tables)

@@ -1,0 +1,111 @@
+"""From a list of files to per-file results: cache, prefilter, rounds, parallel workers.
+
+Round 1 analyses every file that some rule could match (a cheap byte-level prefilter) and
+that the cache does not already hold. Files filtered out can still matter to the project-
+wide rule PA106: a file that *mentions* a blocking project function may call it. Later
+rounds analyse exactly those files, until no new blocking function appears. Results are the
+same as analysing every file (tested), at a fraction of the cost.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+
+from perfaudit.engine.analyze import FileResult
+from perfaudit.engine.cache import FILTERED, Cache
+from perfaudit.engine.discover import SourceFile
+from perfaudit.engine.index import ProjectIndex
+from perfaudit.engine.runner import Item, Job, Runner
+
+_MAX_ROUNDS = 64
+
+
+def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
+                  workers: int | None = None,
+                  on_progress: Callable[[int], None] | None = None) -> list[FileResult]:
+    results: list[FileResult] = []
+    todo: list[Item] = []
+    #: filtered-out files -> the blocking names they were already checked against
+    pending: dict[str, tuple[SourceFile, frozenset[bytes]]] = {}
+    abspath = {src.path: os.path.abspath(src.path) for src in files}
+
+    def done(n: int = 1) -> None:
+        if on_progress:
+            on_progress(n)
+
+    for src in files:
+        if cache is not None:
+            ap = abspath[src.path]
+            try:
+                st = os.stat(ap)
+            except OSError:
+                todo.append((src, None))
+                continue
+            hit = cache.lookup(ap, st.st_mtime_ns, st.st_size, src.path)
+            if hit is FILTERED:
+                pending[src.path] = (src, cache.names)
+                done()
+                continue
+            if isinstance(hit, FileResult):
+                results.append(hit)
+                done()
+                continue
+            todo.append((src, cache.known_digest(ap)))
+        else:
+            todo.append((src, None))
+
+    with Runner(job, workers) as runner:
+        for src, (res, digest, mtime, size, status) in runner.run(todo):
+            done()
+            if status == "same" and cache is not None:
+                out = cache.lookup_hash(abspath[src.path], digest, mtime, size, src.path)
+                if out is FILTERED:
+                    pending[src.path] = (src, cache.names)
+                    continue
+                if isinstance(out, FileResult):
+                    results.append(out)
+                    continue
+                # a damaged entry: analyse for real
+                ((_, (res, digest, mtime, size, status)),) = list(runner.run([(src, None)]))
+            if status == "filtered":
+                pending[src.path] = (src, frozenset())
+            if cache is not None and status in ("analyzed", "filtered"):
+                cache.store(abspath[src.path], mtime, size, digest, res)
+            if res is not None:
+                results.append(res)
+
+        if job.facts:
+            _later_rounds(runner, results, pending, cache, abspath)
+    return results
+
+
+def _later_rounds(runner: Runner, results: list[FileResult],
+                  pending: dict[str, tuple[SourceFile, frozenset[bytes]]],
+                  cache: Cache | None, abspath: dict[str, str]) -> None:
+    names = ProjectIndex(results).blocking_tokens()
+    for _ in range(_MAX_ROUNDS):
+        groups: dict[frozenset[bytes], list[Item]] = {}
+        for src, seen in pending.values():
+            new = names - seen
+            if new:
+                groups.setdefault(new, []).append((src, None))
+        if not groups:
+            break
+        hits = False
+        for group_names, items in groups.items():
+            for src, (res, digest, mtime, size, status) in runner.run(items, group_names):
+                if status == "filtered":
+                    pending[src.path] = (src, names)
+                    continue
+                pending.pop(src.path, None)
+                if res is not None:
+                    results.append(res)
+                    hits = True
+                if cache is not None and status == "analyzed":
+                    cache.store(abspath[src.path], mtime, size, digest, res)
+        if not hits:
+            break
+        names = ProjectIndex(results).blocking_tokens()
+    if cache is not None:
+        cache.set_names(names)

@@ -1,0 +1,130 @@
+"""The cache and the prefilter rounds never change the findings."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from perfaudit.api import scan
+from perfaudit.config import Config
+from perfaudit.engine import runner
+
+
+def _project(root: Path) -> None:
+    pkg = root / "app"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    # io.py blocks directly; middle.py only calls it (no blocking token at all);
+    # api.py is async and calls middle (no token either): found in later rounds.
+    (pkg / "io.py").write_text("def read_cfg(p):\n    with open(p) as f:\n        return f.read()\n")
+    (pkg / "middle.py").write_text("from app.io import read_cfg\n\ndef settings():\n"
+                                   "    return read_cfg('a')\n")
+    (pkg / "api.py").write_text("from app.middle import settings\n\nasync def handler():\n"
+                                "    return settings()\n")
+    (pkg / "other.py").write_text("def unrelated():\n    return 1\n")
+    (pkg / "sleepy.py").write_text("import time\nasync def f():\n    time.sleep(1)\n")
+
+
+def _keys(result: object) -> list[tuple[str, int, str, str]]:
+    return [(Path(f.path).name, f.span.line, f.code, f.message)
+            for f in result.findings]  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    _project(tmp_path)
+    return tmp_path
+
+
+def test_prefilter_rounds_find_the_same_as_analysing_everything(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = Config(root=str(project))
+    filtered = _keys(scan([str(project)], cfg, cache=False))
+    assert ("api.py", 4, "PA106") in [k[:3] for k in filtered]
+    monkeypatch.setattr("perfaudit.api.prefilter_tokens", lambda codes, tables: None)
+    assert _keys(scan([str(project)], cfg, cache=False)) == filtered
+
+
+def test_fixtures_same_with_and_without_prefilter(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parent.parent / "fixtures"
+    cfg = Config(root=str(root), exclude=())
+    with_filter = _keys(scan([str(root)], cfg, cache=False))
+    monkeypatch.setattr("perfaudit.api.prefilter_tokens", lambda codes, tables: None)
+    assert _keys(scan([str(root)], cfg, cache=False)) == with_filter
+
+
+def _touch(path: Path, text: str) -> None:
+    path.write_text(text)
+    t = time.time() + 5  # a different mtime even on coarse file systems
+    os.utime(path, (t, t))
+
+
+def test_cache_cold_warm_and_edits(project: Path, tmp_path_factory: pytest.TempPathFactory
+                                   ) -> None:
+    cache_dir = str(tmp_path_factory.mktemp("cache"))
+    cfg = Config(root=str(project))
+    uncached = _keys(scan([str(project)], cfg, cache=False))
+    cold = _keys(scan([str(project)], cfg, cache_dir=cache_dir))
+    warm = _keys(scan([str(project)], cfg, cache_dir=cache_dir))
+    assert cold == warm == uncached
+    assert os.path.exists(os.path.join(cache_dir, ".gitignore"))
+
+    # an edit that removes a finding is not served stale
+    _touch(project / "app" / "sleepy.py", "import asyncio\nasync def f():\n"
+                                            "    await asyncio.sleep(1)\n")
+    after = _keys(scan([str(project)], cfg, cache_dir=cache_dir))
+    assert not any(k[0] == "sleepy.py" for k in after)
+
+    # a change to an imported module re-evaluates PA106 in its (unchanged) importers
+    _touch(project / "app" / "io.py", "def read_cfg(p):\n    return p\n")
+    assert not any(k[2] == "PA106" for k in _keys(scan([str(project)], cfg,
+                                                        cache_dir=cache_dir)))
+    _touch(project / "app" / "io.py", "def read_cfg(p):\n    return open(p).read()\n")
+    again = _keys(scan([str(project)], cfg, cache_dir=cache_dir))
+    assert [k[:3] for k in again if k[2] == "PA106"] == [("api.py", 4, "PA106")]
+    assert again == _keys(scan([str(project)], cfg, cache=False))
+
+    # a file that newly calls a blocking function, with no blocking token of its own
+    _touch(project / "app" / "other.py", "from app.middle import settings\n"
+                                          "async def g():\n    return settings()\n")
+    assert ("other.py", 3, "PA106") in [k[:3] for k in _keys(
+        scan([str(project)], cfg, cache_dir=cache_dir))]
+
+
+def test_corrupt_or_foreign_cache_is_ignored(project: Path,
+                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache_dir = tmp_path_factory.mktemp("cache")
+    cfg = Config(root=str(project))
+    expected = _keys(scan([str(project)], cfg, cache_dir=str(cache_dir)))
+    for f in cache_dir.glob("*.marshal"):
+        f.write_bytes(b"\x00garbage" * 10)
+    assert _keys(scan([str(project)], cfg, cache_dir=str(cache_dir))) == expected
+    for f in cache_dir.glob("*.marshal"):
+        f.write_bytes(b"")
+    assert _keys(scan([str(project)], cfg, cache_dir=str(cache_dir))) == expected
+
+
+def test_config_change_uses_another_cache(project: Path,
+                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    cache_dir = str(tmp_path_factory.mktemp("cache"))
+    base = Config(root=str(project))
+    scan([str(project)], base, cache_dir=cache_dir)
+    extra = replace(base, blocking=(*base.blocking,))
+    only_sleep = replace(extra, select=("PA103",))
+    assert [k[2] for k in _keys(scan([str(project)], only_sleep, cache_dir=cache_dir))] == [
+        "PA103"]
+
+
+def test_parallel_rounds_agree_with_serial(tmp_path: Path) -> None:
+    for i in range(runner.PARALLEL_THRESHOLD + 10):
+        pkg = tmp_path / f"p{i}"
+        pkg.mkdir()
+        _project(pkg)
+    cfg = Config(root=str(tmp_path))
+    serial = _keys(scan([str(tmp_path)], cfg, cache=False, workers=1))
+    parallel = _keys(scan([str(tmp_path)], cfg, cache=False, workers=2))
+    assert serial == parallel and len(serial) > 0
