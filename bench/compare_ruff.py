@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sdist import sdist  # noqa: E402
+from _sdist import sdist
 
 MAPPING = {"ASYNC210": "PA102", "ASYNC220": "PA104", "ASYNC221": "PA104",
            "ASYNC222": "PA104", "ASYNC230": "PA101", "ASYNC251": "PA103"}

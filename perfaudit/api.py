@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -12,6 +13,7 @@ from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
 from perfaudit.engine.cache import Cache
 from perfaudit.engine.discover import SourceFile, discover, module_name
+from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
 from perfaudit.model import Finding, ScanResult
@@ -56,6 +58,22 @@ def scan(
     scanned as ``stdin_filename`` instead of reading ``paths``. Per-file results are cached
     in ``cache_dir`` (default `<project root>/.perfaudit_cache`) unless ``cache`` is False.
     """
+    # A scan builds many small acyclic objects (cached results, project facts) that the
+    # cyclic GC would only rescan again and again: it is paused, and restored on the way out.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _scan(paths, config, workers, stdin, stdin_filename, on_progress, on_total,
+                     cache, cache_dir)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
+          stdin: bytes | None, stdin_filename: str,
+          on_progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None,
+          cache: bool, cache_dir: str | None) -> ScanResult:
     if config is None:
         config = load_config(start=paths[0] if paths else None)
     codes = selected_codes(config)
@@ -63,6 +81,9 @@ def scan(
     job = Job(config=config, codes=codes, facts=bool(project_codes),
               tokens=prefilter_tokens(codes, load_tables(config)))
     results: list[FileResult] = []
+    index: ProjectIndex | None = None
+    store: Cache | None = None
+    state = ""
     if stdin is not None:
         mod, is_pkg = module_name(stdin_filename) if stdin_filename != "-" else ("stdin", False)
         src = SourceFile(stdin_filename, mod, is_pkg)
@@ -73,27 +94,45 @@ def scan(
         n_files = len(files)
         if on_total:
             on_total(n_files)
-        store = None
         if cache:
-            key = hashlib.sha256(f"{config.analysis_key()}|{sorted(codes)}|{job.facts}".encode()
-                                 ).hexdigest()[:16]
+            key = hashlib.sha256(
+                f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
+                f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
             store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
-        results = analyze_files(files, job, cache=store, workers=workers,
-                                on_progress=on_progress)
-        if store is not None:
-            store.save()
+            state = _tree_state(files)
+            cached = store.load_snapshot(state)
+            if cached is not None:
+                if on_progress:
+                    on_progress(n_files)
+                return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta())
+        results, index = analyze_files(files, job, cache=store, workers=workers,
+                                       on_progress=on_progress)
     findings = [f for res in results for f in res.findings]
     if project_codes:
-        from perfaudit.engine.index import ProjectIndex
-
-        index = ProjectIndex(results)
+        if index is None:
+            index = ProjectIndex(results)
         by_path = {r.path: r for r in results}
         for f in index.transitive_findings():
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
     findings = _apply_per_file_ignores(findings, config)
     findings.sort(key=Finding.sort_key)
+    if store is not None:
+        store.save()
+        store.save_snapshot(state, findings)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta())
+
+
+def _tree_state(files: Sequence[SourceFile]) -> str:
+    """A digest of every file's path, size and mtime: equal means nothing changed."""
+    h = hashlib.blake2b(digest_size=16)
+    for src in files:
+        try:
+            st = os.stat(src.path)
+            h.update(f"{src.path}\0{src.module}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(f"{src.path}\0missing\n".encode())
+    return h.hexdigest()
 
 
 def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:

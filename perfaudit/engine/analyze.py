@@ -32,9 +32,11 @@ class FuncFacts:
     line: int
     #: blocking calls made directly in the body: (code, callee, line)
     direct: list[tuple[str, str, int]] = field(default_factory=list)
-    #: other resolved calls: (callee qual, line, col, end_line, end_col, stmt_line).
-    #: For an async function only the calls that run on the event loop.
+    #: async function: its other resolved calls that run on the event loop, as
+    #: (callee qual, line, col, end_line, end_col, stmt_line)
     calls: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
+    #: sync function: the distinct names it calls (the edges of the call graph)
+    callees: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -395,8 +397,12 @@ class Analyzer:
         if ff is not None and qual is not None:
             if entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
-            elif (not qual.startswith("builtins.")
-                  and (self.on_loop or not ff.is_async)):
+            elif qual.startswith("builtins."):
+                pass
+            elif not ff.is_async:
+                if qual not in ff.callees:
+                    ff.callees.append(qual)
+            elif self.on_loop:
                 stmt_line = self.stmt.lineno if self.stmt is not None else node.lineno
                 ff.calls.append((qual, node.lineno, node.col_offset,
                                  node.end_lineno or node.lineno, node.end_col_offset or 0,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import sys
 import tempfile
 from typing import Any
 
@@ -20,7 +21,7 @@ from perfaudit import __version__
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.model import Finding, Span
 
-_MAGIC = "perfaudit-cache-2"
+_MAGIC = "perfaudit-cache-3"
 
 #: mtime_ns, size, content hash, packed result (None: the file was filtered out)
 Entry = tuple[int, int, str, tuple[Any, ...] | None]
@@ -41,13 +42,18 @@ def content_hash(data: bytes) -> str:
 
 
 def _pack(res: FileResult) -> tuple[Any, ...]:
+    # interned strings are written once per file by marshal and shared when loaded
+    i = sys.intern
     return (
         res.module,
         [(f.code, f.name, f.message, f.span.line, f.span.column, f.span.end_line,
           f.span.end_column, f.severity, f.fixable, f.stmt_line, f.function)
          for f in res.findings],
-        [(fn.qual, fn.name, fn.is_async, fn.line, fn.direct, fn.calls) for fn in res.functions],
-        res.imports,
+        [(i(fn.qual), fn.name, fn.is_async, fn.line,
+          [(code, i(callee), line) for code, callee, line in fn.direct],
+          [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees])
+         for fn in res.functions],
+        {i(k): i(v) for k, v in res.imports.items()},
         {line: (tuple(sorted(codes)) if codes is not None else None)
          for line, codes in res.noqa.items()},
         res.skipped,
@@ -61,9 +67,8 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
         findings=[Finding(path=path, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
                           severity=sev, fixable=fx, stmt_line=sl, function=fn)
                   for c, n, m, l1, c1, l2, c2, sev, fx, sl, fn in findings],
-        functions=[FuncFacts(q, n, a, ln, [tuple(d) for d in direct],  # type: ignore[misc]
-                             [tuple(c) for c in calls])  # type: ignore[misc]
-                   for q, n, a, ln, direct, calls in functions],
+        functions=[FuncFacts(q, n, a, ln, direct, calls, callees)
+                   for q, n, a, ln, direct, calls, callees in functions],
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},
         skipped=skipped,
@@ -74,16 +79,46 @@ class Cache:
     def __init__(self, folder: str, key: str) -> None:
         self.folder = folder
         self.file = os.path.join(folder, f"{__version__}-{key}.marshal")
+        self.snapshot_file = os.path.join(folder, f"{__version__}-{key}.snapshot")
         self.entries: dict[str, Entry] = {}
         #: the blocking-function names the filtered entries were checked against
         self.names: frozenset[bytes] = frozenset()
         self.dirty = False
-        self._load()
+        self._loaded = False
+        self._snapshot: tuple[str, list[Finding]] | None = None
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("entries", "names") and not object.__getattribute__(self, "_loaded"):
+            object.__setattr__(self, "_loaded", True)
+            object.__getattribute__(self, "_load")()
+        return object.__getattribute__(self, name)
+
+    # -- whole-scan snapshot: when no file changed, the final findings are reused as they
+    #    are, without loading the per-file entries or re-running the project pass.
+
+    def load_snapshot(self, state: str) -> list[Finding] | None:
+        try:
+            with open(self.snapshot_file, "rb") as fh:
+                data = marshal.loads(fh.read())
+            if (not isinstance(data, tuple) or len(data) != 3 or data[0] != _MAGIC
+                    or data[1] != state):
+                return None
+            return [Finding(path=p, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
+                            severity=sev, fixable=fx, stmt_line=sl, function=fn)
+                    for p, c, n, m, l1, c1, l2, c2, sev, fx, sl, fn in data[2]]
+        except (OSError, EOFError, ValueError, TypeError):
+            return None
+
+    def save_snapshot(self, state: str, findings: list[Finding]) -> None:
+        packed = [(f.path, f.code, f.name, f.message, f.span.line, f.span.column,
+                   f.span.end_line, f.span.end_column, f.severity, f.fixable, f.stmt_line,
+                   f.function) for f in findings]
+        self._atomic_write(self.snapshot_file, (_MAGIC, state, packed))
 
     def _load(self) -> None:
         try:
             with open(self.file, "rb") as fh:
-                data = marshal.load(fh)
+                data = marshal.loads(fh.read())
             if (isinstance(data, tuple) and len(data) == 3 and data[0] == _MAGIC
                     and isinstance(data[1], dict) and isinstance(data[2], frozenset)):
                 self.entries, self.names = data[1], data[2]
@@ -135,19 +170,21 @@ class Cache:
             self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
+        if self.dirty:
+            self._atomic_write(self.file, (_MAGIC, self.entries, self.names))
+
+    def _atomic_write(self, target: str, payload: object) -> None:
         try:
             os.makedirs(self.folder, exist_ok=True)
             gi = os.path.join(self.folder, ".gitignore")
             if not os.path.exists(gi):
                 with open(gi, "w", encoding="utf-8") as fh:
                     fh.write("# created by perfaudit\n*\n")
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".marshal")
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as fh:
-                    marshal.dump((_MAGIC, self.entries, self.names), fh)
-                os.replace(tmp, self.file)
+                    marshal.dump(payload, fh)  # type: ignore[arg-type]
+                os.replace(tmp, target)
             except BaseException:
                 try:
                     os.unlink(tmp)

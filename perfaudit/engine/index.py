@@ -33,6 +33,7 @@ class ProjectIndex:
                 self.path_of[fn.qual] = res.path
                 self.module_of[fn.qual] = res.module
         self._resolved: dict[str, str | None] = {}
+        self._chains: dict[str, tuple[str | None, tuple[str, str, int]]] | None = None
 
     def resolve(self, qual: str) -> str | None:
         """The project function a dotted name denotes, following re-exports; or None."""
@@ -68,6 +69,11 @@ class ProjectIndex:
     def blocking_chains(self) -> dict[str, tuple[str | None, tuple[str, str, int]]]:
         """For each sync function that blocks: (next function on a shortest chain or None,
         the direct blocking call at the end of the chain: (code, callee, line))."""
+        if self._chains is None:
+            self._chains = self._blocking_chains()
+        return self._chains
+
+    def _blocking_chains(self) -> dict[str, tuple[str | None, tuple[str, str, int]]]:
         callers: dict[str, list[str]] = {}
         out: dict[str, tuple[str | None, tuple[str, str, int]]] = {}
         queue: deque[str] = deque()
@@ -77,7 +83,7 @@ class ProjectIndex:
             if fn.direct:
                 out[qual] = (None, fn.direct[0])
                 queue.append(qual)
-            for callee, *_ in fn.calls:
+            for callee in fn.callees:
                 target = self.resolve(callee)
                 if target is not None and target != qual and not self.funcs[target].is_async:
                     callers.setdefault(target, []).append(qual)

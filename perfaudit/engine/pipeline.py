@@ -23,7 +23,9 @@ _MAX_ROUNDS = 64
 
 def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                   workers: int | None = None,
-                  on_progress: Callable[[int], None] | None = None) -> list[FileResult]:
+                  on_progress: Callable[[int], None] | None = None
+                  ) -> tuple[list[FileResult], ProjectIndex | None]:
+    """Every file's result, and (when project facts were asked for) the project index."""
     results: list[FileResult] = []
     todo: list[Item] = []
     #: filtered-out files -> the blocking names they were already checked against
@@ -75,15 +77,15 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
             if res is not None:
                 results.append(res)
 
-        if job.facts:
-            _later_rounds(runner, results, pending, cache, abspath)
-    return results
+        index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
+    return results, index
 
 
 def _later_rounds(runner: Runner, results: list[FileResult],
                   pending: dict[str, tuple[SourceFile, frozenset[bytes]]],
-                  cache: Cache | None, abspath: dict[str, str]) -> None:
-    names = ProjectIndex(results).blocking_tokens()
+                  cache: Cache | None, abspath: dict[str, str]) -> ProjectIndex:
+    index = ProjectIndex(results)
+    names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
         groups: dict[frozenset[bytes], list[Item]] = {}
         for src, seen in pending.values():
@@ -106,6 +108,8 @@ def _later_rounds(runner: Runner, results: list[FileResult],
                     cache.store(abspath[src.path], mtime, size, digest, res)
         if not hits:
             break
-        names = ProjectIndex(results).blocking_tokens()
+        index = ProjectIndex(results)
+        names = index.blocking_tokens()
     if cache is not None:
         cache.set_names(names)
+    return index

@@ -184,8 +184,8 @@ class Runner:
         size = max(4, min(64, len(items) // (self.n_workers * 8) or 1))
         batches = [list(items[i:i + size]) for i in range(0, len(items), size)]
         for batch, outcomes in zip(batches, self._pool.map(
-                _work, [(b, names) for b in batches])):
-            yield from zip((src for src, _ in batch), outcomes)
+                _work, [(b, names) for b in batches]), strict=False):
+            yield from zip((src for src, _ in batch), outcomes, strict=False)
 
 
 def run_files(items: Sequence[Item], job: Job, *, workers: int | None = None
