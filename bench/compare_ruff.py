@@ -21,19 +21,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _sdist import sdist
 
 MAPPING = {"ASYNC210": "PA102", "ASYNC220": "PA104", "ASYNC221": "PA104",
-           "ASYNC222": "PA104", "ASYNC230": "PA101", "ASYNC251": "PA103"}
+           "ASYNC222": "PA104", "ASYNC230": "PA101", "ASYNC240": "PA101", "ASYNC251": "PA103"}
 
 
 def main() -> int:
     spec = sys.argv[1] if len(sys.argv) > 1 else "homeassistant==2026.11.0"
     tree = sdist(spec)
-    ruff = shutil.which("ruff") or "ruff"
-    r = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--select", ",".join(MAPPING),
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    r = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--ignore-noqa",
+                        "--preview", "--select", ",".join(MAPPING),
                         "--output-format", "json", "--exit-zero", str(tree)],
                        capture_output=True, text=True, check=True)
     ruff_hits = {(Path(d["filename"]).resolve(), d["location"]["row"], MAPPING[d["code"]]):
                  d["code"] for d in json.loads(r.stdout)}
-    p = subprocess.run([sys.executable, "-m", "perfaudit", "scan", "--isolated",
+    p = subprocess.run([sys.executable, "-m", "perfaudit", "scan", "--isolated", "--disable-noqa",
                         "--select", "PA101,PA102,PA103,PA104", "--format", "json",
                         "--exit-zero", "--no-cache", str(tree)],
                        capture_output=True, text=True, check=True)
@@ -50,6 +51,8 @@ def main() -> int:
     print(f"perfaudit only:         {len(extra)}  by code: {dict(Counter(c for *_, c in extra))}")
     for path, line, code in missed:
         print(f"  missed {ruff_hits[(path, line, code)]}->{code} {path.relative_to(tree)}:{line}")
+    for path, line, code in sorted(extra):
+        print(f"  perfaudit only {code} {path.relative_to(tree)}:{line}")
     return 0
 
 

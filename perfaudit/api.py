@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 
-import pathspec
 
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
@@ -138,6 +137,8 @@ def _tree_state(files: Sequence[SourceFile]) -> str:
 def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:
     if not config.per_file_ignores:
         return findings
+    import pathspec
+
     specs = [(pathspec.PathSpec.from_lines("gitignore", [pat]), codes)
              for pat, codes in config.per_file_ignores]
     out = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -88,6 +89,8 @@ def scan(
         help="Cache folder (default: .perfaudit_cache at the project root).")] = None,
     isolated: Annotated[bool, typer.Option(
         help="Ignore every configuration file.")] = False,
+    disable_noqa: Annotated[bool, typer.Option(
+        "--ignore-noqa", "--disable-noqa", help="Ignore `# noqa` comments.")] = False,
 ) -> None:
     """Scan Python files for performance and resource bugs."""
     from perfaudit import api
@@ -103,6 +106,8 @@ def scan(
     else:
         cfg = load_config(config, start=None if "-" in targets else targets[0])
     cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
+    if disable_noqa:
+        cfg = dataclasses.replace(cfg, disable_noqa=True)
     if targets == ["-"]:
         result = api.scan(config=cfg, stdin=sys.stdin.buffer.read(),
                           stdin_filename=stdin_filename or "-")

@@ -47,6 +47,8 @@ class Config:
     blocking: tuple[BlockingRow, ...] = ()
     async_backend: str = "asyncio"
     respect_gitignore: bool = True
+    #: ignore `# noqa` comments (report everything)
+    disable_noqa: bool = False
     #: the folder holding the pyproject.toml the config came from (or the cwd)
     root: str = field(default_factory=os.getcwd)
     #: the config file read, if any
@@ -56,7 +58,7 @@ class Config:
         """A digest of everything that changes per-file analysis results (for the cache)."""
         payload = json.dumps(
             {"blocking": [(r.code, r.call, r.instead) for r in self.blocking],
-             "async_backend": self.async_backend},
+             "async_backend": self.async_backend, "disable_noqa": self.disable_noqa},
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

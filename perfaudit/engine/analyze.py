@@ -448,6 +448,6 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
-    result.noqa = parse_noqa(parsed.text)
+    result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text)
     result.findings = [f for f in ctx.findings if not is_suppressed(result.noqa, f)]
     return result

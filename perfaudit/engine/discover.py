@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pathspec
 
 from perfaudit.config import Config
 from perfaudit.errors import PerfauditError
@@ -22,7 +23,9 @@ class SourceFile:
     is_package: bool
 
 
-def _spec(patterns: Sequence[str]) -> pathspec.PathSpec[Any]:
+def _spec(patterns: Sequence[str]) -> Any:
+    import pathspec  # only for .gitignore files and path patterns (keeps start-up fast)
+
     return pathspec.PathSpec.from_lines("gitignore", patterns)
 
 
@@ -30,9 +33,9 @@ class _GitIgnores:
     """The .gitignore files from the repository root down to each folder."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, pathspec.PathSpec[Any] | None] = {}
+        self._cache: dict[str, Any] = {}
 
-    def _load(self, folder: str) -> pathspec.PathSpec[Any] | None:
+    def _load(self, folder: str) -> Any:
         if folder not in self._cache:
             spec = None
             gi = os.path.join(folder, ".gitignore")
@@ -101,6 +104,10 @@ def module_name(path: str, _cache: dict[str, tuple[str, ...]] | None = None) -> 
 
 
 def _display(path: str) -> str:
+    if not os.path.isabs(path):  # found under a relative argument: already relative
+        norm = os.path.normpath(path)
+        if not norm.startswith(".." + os.sep + ".."):
+            return norm
     try:
         rel = os.path.relpath(path)
     except ValueError:  # another drive on Windows
@@ -110,7 +117,7 @@ def _display(path: str) -> str:
 
 def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
     """Files under ``paths``. Explicit file arguments are always scanned."""
-    excludes = _spec([*config.exclude, *config.extend_exclude])
+    patterns = (*config.exclude, *config.extend_exclude)
     gitignores = _GitIgnores() if config.respect_gitignore else None
     root = config.root
     seen: set[str] = set()
@@ -125,20 +132,24 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
         mod, is_pkg = module_name(path, mod_cache)
         out.append(SourceFile(_display(path), mod, is_pkg))
 
-    patterns = (*config.exclude, *config.extend_exclude)
-    # plain names are a set lookup; name globs match the name; only patterns with a slash
-    # need the path relative to the root (computed only then)
-    plain = {p for p in patterns if not any(c in p for c in "*?[/!\\")}
-    name_globs = [p for p in patterns if p not in plain and "/" not in p.rstrip("/")]
-    name_spec = _spec(name_globs) if name_globs else None
-    path_spec = excludes if len(plain) + len(name_globs) < len(patterns) else None
+    # plain names are a set lookup; name globs match the name (fnmatch); only patterns with
+    # a slash need the path relative to the root, and pathspec (loaded only then)
+    plain = {p.rstrip("/") for p in patterns
+             if not any(c in p.rstrip("/") for c in "*?[/!\\")}
+    name_globs = [p.rstrip("/") for p in patterns
+                  if p.rstrip("/") not in plain and "/" not in p.rstrip("/") and p[:1] != "!"]
+    name_rx = (re.compile("|".join(fnmatch.translate(g) for g in name_globs))
+               if name_globs else None)
+    path_patterns = [p for p in patterns if p.rstrip("/") not in plain
+                     and p.rstrip("/") not in name_globs]
+    path_spec = _spec(path_patterns) if path_patterns else None
     base = root
 
     def excluded(path: str, name: str, is_dir: bool) -> bool:
         if name in plain:
             return True
         suffix = "/" if is_dir else ""
-        if name_spec is not None and name_spec.match_file(name + suffix):
+        if name_rx is not None and name_rx.match(name):
             return True
         if path_spec is not None:
             try:
@@ -160,11 +171,20 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
         # its contents are then matched relative to it, not to the project root.
         arg_rel = os.path.relpath(arg, root).replace(os.sep, "/")
         base = arg if (arg_rel != "." and not arg_rel.startswith("../")
-                       and excludes.match_file(arg_rel + "/")) else root
+                       and _excluded_rel(arg_rel, plain, name_rx, path_spec)) else root
         for item in _walk(arg, chain, excluded, gitignores):
             add(item)
     out.sort(key=lambda f: f.path)
     return out
+
+
+def _excluded_rel(rel: str, plain: set[str], name_rx: re.Pattern[str] | None,
+                  path_spec: Any) -> bool:
+    """Is the folder ``rel`` (relative to the root) excluded, by any of its parts?"""
+    parts = rel.split("/")
+    if any(p in plain or (name_rx is not None and name_rx.match(p)) for p in parts):
+        return True
+    return path_spec is not None and bool(path_spec.match_file(rel + "/"))
 
 
 def _walk(top: str, chain: list[str], excluded: Callable[[str, str, bool], bool],
@@ -175,7 +195,7 @@ def _walk(top: str, chain: list[str], excluded: Callable[[str, str, bool], bool]
         folder, fchain = stack.pop()
         try:
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)  # the caller sorts the files found
         except OSError:
             continue
         sub_chain = fchain

@@ -1,17 +1,21 @@
-"""Human output: findings grouped by file, the source line with the span marked."""
+"""Human output: findings grouped by file, the source line with the span marked.
+
+On a terminal the output is rendered with rich (colour, tables). Elsewhere (pipes, files,
+CI logs, `NO_COLOR`) the same lines are written as plain text without importing rich,
+which keeps a warm scan's start-up short.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
 from typing import TextIO
 
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
 from perfaudit.engine.parse import decode
 from perfaudit.model import Finding, ScanResult
 from perfaudit.reporters.base import Options, Reporter, counts_by_code
+
+#: a line is a list of (text, style) segments; style "" is plain
+Line = list[tuple[str, str]]
 
 
 def _source_lines(path: str) -> list[str] | None:
@@ -33,73 +37,126 @@ def _snippet(f: Finding, lines: list[str] | None) -> list[str]:
     return [f"{gutter} | {src}", f"{' ' * 5} | {' ' * start}{'^' * (end - start)}"]
 
 
+def finding_lines(result: ScanResult) -> list[Line]:
+    out: list[Line] = []
+    for path, group in groupby(result.findings, key=lambda f: f.path):
+        lines = _source_lines(path)
+        for f in group:
+            style = "bold red" if f.severity == "error" else "bold yellow"
+            line: Line = [(f.path, "bold"), (f":{f.span.line}:{f.span.column}: ", ""),
+                          (f.code, style)]
+            if f.fixable:
+                line.append((" [*]", "cyan"))
+            line.append((f" {f.message}", ""))
+            out.append(line)
+            out.extend([[(ln, "dim")] for ln in _snippet(f, lines)])
+        out.append([])
+    return out
+
+
+def summary_lines(result: ScanResult) -> list[Line]:
+    n = len(result.findings)
+    files = len({f.path for f in result.findings})
+    scanned = f"{result.files_scanned} file{'s' if result.files_scanned != 1 else ''} scanned"
+    if n == 0:
+        return [[("No findings", "green"), (f" ({scanned}).", "")]]
+    fixable = sum(1 for f in result.findings if f.fixable)
+    line: Line = [("Found ", ""), (str(n), "bold"),
+                  (f" finding{'s' if n != 1 else ''} in {files} "
+                   f"file{'s' if files != 1 else ''} ({scanned}).", "")]
+    if fixable:
+        line.append((f" {fixable} fixable with `perfaudit fix` (marked [*]).", ""))
+    out = [line]
+    if result.baseline_matched or result.baseline_stale:
+        out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
+                     f"{result.baseline_stale} baseline entr(y/ies) now fixed.", "")])
+    return out
+
+
+def statistics_rows(result: ScanResult) -> list[tuple[str, str, str, str]]:
+    return [(str(n), code, name, "yes" if fixable else "")
+            for code, name, n, fixable in counts_by_code(result)]
+
+
+def hotspot_rows(result: ScanResult, limit: int = 15) -> list[tuple[str, str, str, str]]:
+    per_fn: dict[tuple[str, str], int] = {}
+    for f in result.findings:
+        if f.function:
+            per_fn[(f.path, f.function)] = per_fn.get((f.path, f.function), 0) + 1
+    rows = []
+    for key, n in per_fn.items():
+        line, cc = result.complexity.get(key, (0, 1))
+        rows.append((n * cc, n, cc, key[0], line, key[1]))
+    rows.sort(key=lambda r: (-r[0], r[3], r[4]))
+    return [(str(score), str(n), str(cc), f"{path}:{line} {fn}")
+            for score, n, cc, path, line, fn in rows[:limit]]
+
+
+_STATS_HEAD = ("count", "code", "name", "fix")
+_HOT_HEAD = ("score", "findings", "complexity", "function")
+_HOT_TITLE = "Hotspots: findings x cyclomatic complexity (radon)"
+
+
 class TextReporter(Reporter):
     name = "text"
     suffix = ".txt"
 
     def render(self, result: ScanResult, out: TextIO, options: Options) -> None:
-        console = Console(file=out, force_terminal=options.color, no_color=not options.color,
-                          highlight=False, soft_wrap=True, width=options.width)
-        if not options.quiet:
-            for path, group in groupby(result.findings, key=lambda f: f.path):
-                lines = _source_lines(path)
-                for f in group:
-                    style = "bold red" if f.severity == "error" else "bold yellow"
-                    fix = " [cyan]\\[*][/]" if f.fixable else ""
-                    console.print(
-                        f"[bold]{escape(f.path)}[/]:{f.span.line}:{f.span.column}: "
-                        f"[{style}]{f.code}[/]{fix} {escape(f.message)}")
-                    for ln in _snippet(f, lines):
-                        console.print(f"[dim]{escape(ln)}[/]" if "|" in ln[:8] else escape(ln))
-                console.print()
-        if options.statistics:
-            self._statistics(result, console)
-        self._summary(result, console)
-
-    def _statistics(self, result: ScanResult, console: Console) -> None:
-        table = Table(title="Findings by rule", show_edge=False)
-        table.add_column("count", justify="right")
-        table.add_column("code")
-        table.add_column("name")
-        table.add_column("fix")
-        for code, name, n, fixable in counts_by_code(result):
-            table.add_row(str(n), code, name, "yes" if fixable else "")
-        console.print(table)
-        if result.complexity:
-            self._hotspots(result, console)
-        console.print()
-
-    def _hotspots(self, result: ScanResult, console: Console) -> None:
-        per_fn: dict[tuple[str, str], int] = {}
-        for f in result.findings:
-            if f.function:
-                per_fn[(f.path, f.function)] = per_fn.get((f.path, f.function), 0) + 1
-        rows = []
-        for key, n in per_fn.items():
-            line, cc = result.complexity.get(key, (0, 1))
-            rows.append((n * cc, n, cc, key[0], line, key[1]))
-        rows.sort(key=lambda r: (-r[0], r[3], r[4]))
-        table = Table(title="Hotspots: findings x cyclomatic complexity (radon)",
-                      show_edge=False)
-        for col in ("score", "findings", "complexity", "function"):
-            table.add_column(col, justify="right" if col != "function" else "left")
-        for score, n, cc, path, line, fn in rows[:15]:
-            table.add_row(str(score), str(n), str(cc), f"{escape(path)}:{line} {escape(fn)}")
-        console.print(table)
-
-    def _summary(self, result: ScanResult, console: Console) -> None:
-        n = len(result.findings)
-        files = len({f.path for f in result.findings})
-        scanned = f"{result.files_scanned} file{'s' if result.files_scanned != 1 else ''} scanned"
-        if n == 0:
-            console.print(f"[green]No findings[/] ({scanned}).")
+        body = [] if options.quiet else finding_lines(result)
+        if options.color:
+            self._render_rich(result, out, options, body)
             return
-        fixable = sum(1 for f in result.findings if f.fixable)
-        msg = (f"Found [bold]{n}[/] finding{'s' if n != 1 else ''} in {files} "
-               f"file{'s' if files != 1 else ''} ({scanned}).")
-        if fixable:
-            msg += f" {fixable} fixable with `perfaudit fix` (marked \\[*])."
-        console.print(msg)
-        if result.baseline_matched or result.baseline_stale:
-            console.print(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
-                          f"{result.baseline_stale} baseline entr(y/ies) now fixed.")
+        for line in body:
+            out.write("".join(text for text, _ in line) + "\n")
+        if options.statistics:
+            out.write(_plain_table("Findings by rule", _STATS_HEAD, statistics_rows(result)))
+            if result.complexity:
+                out.write(_plain_table(_HOT_TITLE, _HOT_HEAD, hotspot_rows(result)))
+            out.write("\n")
+        for line in summary_lines(result):
+            out.write("".join(text for text, _ in line) + "\n")
+
+    def _render_rich(self, result: ScanResult, out: TextIO, options: Options,
+                     body: list[Line]) -> None:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=True,
+                          width=options.width)
+
+        def emit(line: Line) -> None:
+            console.print(Text.assemble(*[(t, s) if s else t for t, s in line]))
+
+        for line in body:
+            emit(line)
+        if options.statistics:
+            for title, head, rows in (("Findings by rule", _STATS_HEAD, statistics_rows(result)),
+                                      (_HOT_TITLE, _HOT_HEAD, hotspot_rows(result))):
+                if not rows or (head is _HOT_HEAD and not result.complexity):
+                    continue
+                table = Table(title=title, show_edge=False)
+                for col in head:
+                    table.add_column(col, justify="left" if col in ("code", "name", "function")
+                                     else "right")
+                for row in rows:
+                    table.add_row(*row)
+                console.print(table)
+            console.print()
+        for line in summary_lines(result):
+            emit(line)
+
+
+def _plain_table(title: str, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    if not rows:
+        return ""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    left = {"code", "name", "function"}
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) if h in left else c.rjust(w)
+                         for c, w, h in zip(cells, widths, head)).rstrip()
+
+    lines = [title, fmt(head), "  ".join("-" * w for w in widths)]
+    lines.extend(fmt(r) for r in rows)
+    return "\n".join(lines) + "\n"
