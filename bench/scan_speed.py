@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sdist import sdist  # noqa: E402
+from _sdist import sdist
 
 CODEBASES = {"django": "django==6.1.3", "homeassistant": "homeassistant==2026.11.0"}
 RUFF_SELECT = "ASYNC,SIM115,S113,B019,RUF006,FURB101,FURB103,PERF"

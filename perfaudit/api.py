@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 
-
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
 from perfaudit.engine.cache import Cache

@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-
 from perfaudit.config import Config
 from perfaudit.errors import PerfauditError
 

@@ -6,8 +6,8 @@ import gc
 import os
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from perfaudit.config import Config
 from perfaudit.engine.analyze import FileResult, analyze_source
@@ -16,6 +16,9 @@ from perfaudit.engine.discover import SourceFile
 from perfaudit.engine.parse import decode
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 #: below this many files, worker processes cost more than they save
 PARALLEL_THRESHOLD = 64
@@ -179,6 +182,8 @@ class Runner:
                     gc.enable()
             return
         if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor  # only when there is work
+
             self._pool = ProcessPoolExecutor(max_workers=self.n_workers,
                                              initializer=_init_worker, initargs=(self.job,))
         size = max(4, min(64, len(items) // (self.n_workers * 8) or 1))

@@ -7,6 +7,7 @@ which keeps a warm scan's start-up short.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import groupby
 from typing import TextIO
 
@@ -147,7 +148,7 @@ class TextReporter(Reporter):
             emit(line)
 
 
-def _plain_table(title: str, head: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _plain_table(title: str, head: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     if not rows:
         return ""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
@@ -155,7 +156,7 @@ def _plain_table(title: str, head: tuple[str, ...], rows: list[tuple[str, ...]])
 
     def fmt(cells: tuple[str, ...]) -> str:
         return "  ".join(c.ljust(w) if h in left else c.rjust(w)
-                         for c, w, h in zip(cells, widths, head)).rstrip()
+                         for c, w, h in zip(cells, widths, head, strict=False)).rstrip()
 
     lines = [title, fmt(head), "  ".join("-" * w for w in widths)]
     lines.extend(fmt(r) for r in rows)
