@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TABLE_FILES = ("blocking.toml", "types.toml")
+TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml")
+
+
+def table_paths() -> list[str]:
+    """File-system paths of the shipped tables (for the cache's code fingerprint)."""
+    out = []
+    for name in TABLE_FILES:
+        try:
+            ref = resources.files("perfaudit._tables").joinpath(name)
+            out.append(str(ref))
+        except (ModuleNotFoundError, TypeError):
+            out.append(str(Path(__file__).resolve().parent.parent / "rules" / name))
+    return out
 
 
 def read_table(name: str) -> dict[str, Any]:
@@ -47,6 +59,15 @@ class Tables:
     returns: Mapping[str, str]
     attributes: Mapping[str, str]
     truediv: frozenset[str]
+    #: pools.toml
+    request_functions: frozenset[str] = frozenset()
+    timeouts: Mapping[str, int] = field(default_factory=dict)
+    clients: frozenset[str] = frozenset()
+    client_requests: frozenset[str] = frozenset()
+    db_connects: frozenset[str] = frozenset()
+    #: resources.toml: constructor -> (code, methods that release it)
+    resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    borrowers: frozenset[str] = frozenset()
 
     def canonical(self, qual: str) -> str:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
@@ -64,6 +85,12 @@ class Tables:
 def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     blocking_data = read_table("blocking.toml")
     types_data = read_table("types.toml")
+    pools = read_table("pools.toml")
+    res_data = read_table("resources.toml")
+    timeouts = {call: int(group["positional"]) for group in pools.get("timeout", [])
+                for call in group["calls"]}
+    resources = {call: (group["code"], frozenset(group["close"]))
+                 for group in res_data.get("resource", []) for call in group["calls"]}
     blocking: dict[str, BlockingEntry] = {}
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
@@ -77,6 +104,13 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         returns=dict(types_data.get("returns", {})),
         attributes=dict(types_data.get("attributes", {})),
         truediv=frozenset(types_data.get("truediv", {}).get("types", [])),
+        request_functions=frozenset(pools.get("request_functions", [])),
+        timeouts=timeouts,
+        clients=frozenset(pools.get("clients", [])),
+        client_requests=frozenset(pools.get("client_requests", [])),
+        db_connects=frozenset(pools.get("db_connects", [])),
+        resources=resources,
+        borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),
     )
 
 

@@ -170,6 +170,7 @@ class _Dispatch:
         self.func_rules = [r for r in rules if r.hooks_function]
         self.loop_rules = [r for r in rules if r.hooks_loop]
         self.stmt_rules = [r for r in rules if r.hooks_stmt]
+        self.iter_rules = [r for r in rules if r.hooks_iter]
         for r in rules:
             interest = r.call_interest(tables)
             if interest is None:
@@ -198,7 +199,7 @@ def _dispatch(rules: Sequence[Rule], tables: Tables) -> _Dispatch:
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass,
                      ast.Break, ast.Continue, ast.Import, ast.ImportFrom, ast.Global,
                      ast.Nonlocal, ast.alias})
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, tuple[str, ...]] = {}  # noqa: PA402 (keyed by AST node class: bounded)
 
 
 def _fields(t: type) -> tuple[str, ...]:
@@ -219,8 +220,8 @@ class Analyzer:
         tables = ctx.tables
         d = _dispatch(rules, tables)
         self.call_rules, self.any_call_rules = d.call_rules, d.any_call_rules
-        self.func_rules, self.loop_rules, self.stmt_rules = (
-            d.func_rules, d.loop_rules, d.stmt_rules)
+        self.func_rules, self.loop_rules, self.stmt_rules, self.iter_rules = (
+            d.func_rules, d.loop_rules, d.stmt_rules, d.iter_rules)
         self.blocking = tables.blocking
         self.functions: list[FuncFacts] = []
         self.scope: Scope
@@ -344,6 +345,8 @@ class Analyzer:
         if type(node) is ast.While:
             self.visit(node.test)
         else:
+            for r in self.iter_rules:
+                r.on_iter(self.ctx, node.iter, self.scope)  # type: ignore[attr-defined]
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
@@ -354,6 +357,8 @@ class Analyzer:
     def visit_comp(self, node: ast.AST) -> None:
         gens: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
         # the first iterable is evaluated in the enclosing scope
+        for r in self.iter_rules:
+            r.on_iter(self.ctx, gens[0].iter, self.scope)
         self.visit(gens[0].iter)
         scope = Scope("comp", node, self.scope, self.scope.qual, self.scope.module,
                       is_async=self.scope.is_async, class_qual=None)
@@ -369,6 +374,8 @@ class Analyzer:
         self.loop_depth += 1
         for i, g in enumerate(gens):
             if i:
+                for r in self.iter_rules:
+                    r.on_iter(self.ctx, g.iter, self.scope)
                 self.visit(g.iter)
             for cond in g.ifs:
                 self.visit(cond)

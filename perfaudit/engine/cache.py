@@ -10,6 +10,7 @@ never corrupt the cache; an unreadable, corrupt or foreign cache is ignored.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import marshal
 import os
@@ -35,6 +36,26 @@ class _Filtered:
 
 
 FILTERED = _Filtered()
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Size and mtime of perfaudit's own code and tables: a changed rule (an upgrade, or a
+    developer's edit) never reuses results computed by the old code."""
+    import perfaudit
+    from perfaudit.tables import table_paths
+
+    h = hashlib.blake2b(digest_size=8)
+    h.update(__version__.encode())
+    pkg = os.path.dirname(perfaudit.__file__)
+    paths = [os.path.join(d, f) for d, _, fs in os.walk(pkg) for f in fs if f.endswith(".py")]
+    for p in sorted([*paths, *table_paths()]):
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        h.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
 
 def content_hash(data: bytes) -> str:
@@ -78,6 +99,7 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
 class Cache:
     def __init__(self, folder: str, key: str) -> None:
         self.folder = folder
+        key = f"{key}-{code_fingerprint()}"
         self.file = os.path.join(folder, f"{__version__}-{key}.marshal")
         self.snapshot_file = os.path.join(folder, f"{__version__}-{key}.snapshot")
         self.entries: dict[str, Entry] = {}
@@ -172,6 +194,21 @@ class Cache:
     def save(self) -> None:
         if self.dirty:
             self._atomic_write(self.file, (_MAGIC, self.entries, self.names))
+            self._prune()
+
+    def _prune(self, keep: int = 8) -> None:
+        """Drop the oldest caches (other configs, older perfaudit code) beyond ``keep``."""
+        try:
+            files = [os.path.join(self.folder, f) for f in os.listdir(self.folder)
+                     if f.endswith(".marshal")]
+            files.sort(key=os.path.getmtime, reverse=True)
+            for old in files[keep:]:
+                os.unlink(old)
+                snap = old[: -len(".marshal")] + ".snapshot"
+                if os.path.exists(snap):
+                    os.unlink(snap)
+        except OSError:
+            pass
 
     def _atomic_write(self, target: str, payload: object) -> None:
         try:

@@ -59,6 +59,7 @@ class Rule:
     hooks_loop: ClassVar[bool] = False
     hooks_stmt: ClassVar[bool] = False
     hooks_end: ClassVar[bool] = False
+    hooks_iter: ClassVar[bool] = False
 
     @property
     def fixable(self) -> bool:
@@ -93,6 +94,9 @@ class Rule:
 
     def on_loop_stmt(self, ctx: FileContext, node: ast.AST, scope: Scope) -> None:
         """Called for each `for`/`async for`/`while` statement."""
+
+    def on_iter(self, ctx: FileContext, node: ast.expr, scope: Scope) -> None:
+        """Called for the iterable of each `for` loop and comprehension."""
 
     def on_stmt(self, ctx: FileContext, node: ast.stmt, scope: Scope) -> None:
         """Called for every statement."""

@@ -10,6 +10,17 @@ from perfaudit.rules.pa103_blocking_sleep_in_async import BlockingSleepInAsync
 from perfaudit.rules.pa104_blocking_subprocess_in_async import BlockingSubprocessInAsync
 from perfaudit.rules.pa105_blocking_db_in_async import BlockingDbInAsync
 from perfaudit.rules.pa106_transitive_blocking_in_async import TransitiveBlockingInAsync
+from perfaudit.rules.pa201_request_without_session_in_loop import RequestWithoutSessionInLoop
+from perfaudit.rules.pa202_client_created_per_call import ClientCreatedPerCall
+from perfaudit.rules.pa203_db_connection_per_call import DbConnectionPerCall
+from perfaudit.rules.pa204_http_call_without_timeout import HttpCallWithoutTimeout
+from perfaudit.rules.pa301_open_without_context_manager import OpenWithoutContextManager
+from perfaudit.rules.pa302_open_read_oneliner import OpenReadOneliner
+from perfaudit.rules.pa303_unclosed_resource import UnclosedResource
+from perfaudit.rules.pa304_dangling_task import DanglingTask
+from perfaudit.rules.pa401_cache_on_method import CacheOnMethod
+from perfaudit.rules.pa402_unbounded_module_cache import UnboundedModuleCache
+from perfaudit.rules.pa403_eager_readlines import EagerReadlines
 
 ALL_RULES: tuple[type[Rule], ...] = (
     BlockingFileIoInAsync,
@@ -18,6 +29,17 @@ ALL_RULES: tuple[type[Rule], ...] = (
     BlockingSubprocessInAsync,
     BlockingDbInAsync,
     TransitiveBlockingInAsync,
+    RequestWithoutSessionInLoop,
+    ClientCreatedPerCall,
+    DbConnectionPerCall,
+    HttpCallWithoutTimeout,
+    OpenWithoutContextManager,
+    OpenReadOneliner,
+    UnclosedResource,
+    DanglingTask,
+    CacheOnMethod,
+    UnboundedModuleCache,
+    EagerReadlines,
 )
 
 PARSE_ERROR = RuleMeta(

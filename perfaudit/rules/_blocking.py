@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Rule
+from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
 
 
@@ -14,31 +14,12 @@ def display(qual: str) -> str:
     return qual[len("builtins."):] if qual.startswith("builtins.") else qual
 
 
-def blocking_tokens(tables: Tables, codes: Collection[str] | None = None
-                    ) -> list[tuple[str, bytes]]:
+def blocking_tokens(tables: Tables, codes: Collection[str] | None = None) -> list[Token]:
     """Prefilter tokens: a call resolves to a table row only through an import of the
     row's root module (`import os`, `import sys, os`, `from os.path import x`), or for
     builtins through a call by bare name (`open(`)."""
-    roots: set[str] = set()
-    builtin_names: set[str] = set()
-    for qual, entry in tables.blocking.items():
-        if codes is not None and entry.code not in codes:
-            continue
-        root, _, rest = qual.partition(".")
-        if root == "builtins":
-            builtin_names.add(rest.split(".", 1)[0])
-        else:
-            roots.add(root)
-    out: list[tuple[str, bytes]] = []
-    if roots:
-        alt = "|".join(sorted(map(re.escape, roots), key=len, reverse=True)).encode()
-        imports = (rb"(?:from[ \t]+(?:" + alt + rb")\b|import[ \t]+(?:[^\n#;]*[ ,(])?(?:"
-                   + alt + rb")\b)")
-        # anchored at line starts (fast), and after `;` for `x = 1; import os`
-        out.append(("re", rb"^(?:\xef\xbb\xbf)?[ \t\f]*" + imports))
-        out.append(("re", rb";[ \t\f]*" + imports))
-    out.extend(("lit", f"{name}(".encode()) for name in sorted(builtin_names))
-    return out
+    return call_tokens(q for q, e in tables.blocking.items()
+                       if codes is None or e.code in codes)
 
 
 class BlockingCallRule(Rule):
@@ -47,7 +28,7 @@ class BlockingCallRule(Rule):
     hooks_call = True
 
     @classmethod
-    def tokens(cls, tables: Tables) -> Collection[tuple[str, bytes]]:
+    def tokens(cls, tables: Tables) -> Collection[Token]:
         return blocking_tokens(tables, (cls.code,))
 
     def call_interest(self, tables: Tables) -> Collection[str]:

@@ -1,0 +1,180 @@
+"""Resource lifecycle analysis shared by PA301 (files) and PA303 (other resources).
+
+For each local bound once to a resource constructor in a function, classify every use of
+the name. Any use perfaudit cannot account for (passed to an unknown call, returned,
+stored, aliased, captured by a nested function) means ownership may escape: no finding.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from perfaudit.engine.analyze import FileContext
+from perfaudit.engine.scope import Scope
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+@dataclass
+class Leak:
+    call: ast.Call
+    stmt: ast.stmt
+    qual: str
+    name: str
+    #: "never" (no release at all) or "unsafe" (released, but not on every path)
+    kind: str
+
+
+def walk_local(fn: ast.AST) -> Iterator[ast.AST]:
+    """Like `ast.walk`, but does not enter nested functions, lambdas and classes."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _SCOPES):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _parents(fn: ast.AST) -> dict[ast.AST, ast.AST]:
+    parents: dict[ast.AST, ast.AST] = {}
+    for node in ast.walk(fn):
+        for child in ast.iter_child_nodes(node):
+            parents[child] = node
+    return parents
+
+
+def _enclosing_stmt(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> ast.stmt | None:
+    cur: ast.AST | None = node
+    while cur is not None and not isinstance(cur, ast.stmt):
+        cur = parents.get(cur)
+    return cur
+
+
+def _in_finally_or_handler(node: ast.AST, parents: dict[ast.AST, ast.AST],
+                           stop: ast.AST) -> bool:
+    child, cur = node, parents.get(node)
+    while cur is not None and cur is not stop:
+        if isinstance(cur, ast.Try) and any(child is s for s in cur.finalbody):
+            return True
+        if isinstance(cur, ast.ExceptHandler):
+            return True
+        child, cur = cur, parents.get(cur)
+    return False
+
+
+def _crosses_scope(node: ast.AST, parents: dict[ast.AST, ast.AST], stop: ast.AST) -> bool:
+    cur = parents.get(node)
+    while cur is not None and cur is not stop:
+        if isinstance(cur, _SCOPES):
+            return True
+        cur = parents.get(cur)
+    return False
+
+
+def find_leaks(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+               code: str) -> Iterator[Leak]:
+    tables = ctx.tables
+    candidates: list[tuple[str, ast.Call, ast.stmt, str]] = []
+    assigned: dict[str, int] = {}
+    for node in walk_local(fn):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Name):
+                        assigned[sub.id] = assigned.get(sub.id, 0) + 1
+            value = node.value
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name) and isinstance(value, ast.Call)):
+                sym = ctx.resolve(value.func, scope)
+                if sym is not None and sym[0] != "inst":
+                    row = tables.resources.get(sym[1])
+                    if row is not None and row[0] == code:
+                        candidates.append((node.targets[0].id, value, node, sym[1]))
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith,
+                               ast.NamedExpr)):
+            for sub in ast.walk(node.target if isinstance(node, (ast.For, ast.AsyncFor,
+                                                                 ast.NamedExpr))
+                                else ast.Tuple(elts=[i.optional_vars for i in node.items
+                                                     if i.optional_vars is not None])):
+                if isinstance(sub, ast.Name):
+                    assigned[sub.id] = assigned.get(sub.id, 0) + 1
+    if not candidates:
+        return
+    parents = _parents(fn)
+    for name, call, stmt, qual in candidates:
+        if assigned.get(name, 0) != 1:
+            continue  # rebound somewhere: ownership is not clear
+        if isinstance(parents.get(stmt), ast.Module):
+            continue
+        verdict = _classify(name, stmt, fn, parents, tables.resources[qual][1], ctx, scope)
+        if verdict is not None:
+            yield Leak(call, stmt, qual, name, verdict)
+
+
+def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, ast.AST],
+              close: frozenset[str], ctx: FileContext, scope: Scope) -> str | None:
+    """None (managed, escapes or safely closed), "never" or "unsafe"."""
+    closes: list[ast.Call] = []
+    safe_close = False
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Name) and node.id == name) or node is _target(assign):
+            continue
+        if _crosses_scope(node, parents, fn):
+            return None  # captured by a nested function or lambda
+        parent = parents.get(node)
+        if isinstance(parent, ast.withitem) and parent.context_expr is node:
+            return None
+        if isinstance(parent, ast.Attribute) and parent.value is node:
+            grand = parents.get(parent)
+            if parent.attr in close:
+                if isinstance(grand, ast.Call) and grand.func is parent:
+                    if _in_finally_or_handler(grand, parents, fn):
+                        safe_close = True
+                    closes.append(grand)
+                    continue
+                return None  # `atexit.register(f.close)`: released elsewhere
+            if parent.attr in ("__exit__", "__enter__", "detach"):
+                return None
+            continue  # a method call or attribute read: still ours
+        if isinstance(parent, ast.keyword):
+            parent = parents.get(parent)
+        if isinstance(parent, ast.Call) and parent.func is not node:
+            sym = ctx.resolve(parent.func, scope)
+            if sym is not None and sym[0] != "inst" and sym[1] in ctx.tables.borrowers:
+                continue
+            return None  # handed to a call that may take ownership
+        if isinstance(parent, (ast.Return, ast.Yield, ast.YieldFrom, ast.Assign,
+                               ast.AnnAssign, ast.Tuple, ast.List, ast.Set, ast.Dict,
+                               ast.Starred, ast.NamedExpr, ast.Global, ast.Nonlocal,
+                               ast.Await, ast.IfExp, ast.BoolOp)):
+            return None
+    if safe_close:
+        return None
+    if not closes:
+        return "never"
+    # closed outside `finally`: fine only when nothing between opening and closing can raise
+    for c in closes:
+        st = _enclosing_stmt(c, parents)
+        body = _body_of(assign, parents)
+        if st is not None and body is not None and st in body:
+            if body.index(st) == body.index(assign) + 1:
+                return None
+    return "unsafe"
+
+
+def _target(assign: ast.stmt) -> ast.AST | None:
+    return assign.targets[0] if isinstance(assign, ast.Assign) else None
+
+
+def _body_of(stmt: ast.stmt, parents: dict[ast.AST, ast.AST]) -> list[ast.stmt] | None:
+    parent = parents.get(stmt)
+    if parent is None:
+        return None
+    for field in ("body", "orelse", "finalbody"):
+        body = getattr(parent, field, None)
+        if isinstance(body, list) and any(s is stmt for s in body):
+            return body
+    return None

@@ -1,0 +1,33 @@
+"""Prefilter tokens shared by the rules (see `Rule.tokens`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+Token = tuple[str, bytes]
+
+
+def roots_of(quals: Iterable[str]) -> set[str]:
+    return {q.partition(".")[0] for q in quals}
+
+
+def import_tokens(roots: Iterable[str]) -> list[Token]:
+    """A name from module R resolves only through an import of R: `import R`,
+    `import a, R`, `from R.x import y` (at a line start, or after `;`)."""
+    roots = sorted({r for r in roots if r and r != "builtins"}, key=len, reverse=True)
+    if not roots:
+        return []
+    alt = "|".join(map(re.escape, roots)).encode()
+    imports = (rb"(?:from[ \t]+(?:" + alt + rb")\b|import[ \t]+(?:[^\n#;]*[ ,(])?(?:"
+               + alt + rb")\b)")
+    return [("re", rb"^(?:\xef\xbb\xbf)?[ \t\f]*" + imports), ("re", rb";[ \t\f]*" + imports)]
+
+
+def call_tokens(quals: Iterable[str]) -> list[Token]:
+    """Tokens for calls to ``quals``: imports of their roots, `name(` for builtins."""
+    quals = list(quals)
+    out = import_tokens(roots_of(quals))
+    out.extend(("lit", q.split(".")[1].encode() + b"(") for q in sorted(quals)
+               if q.startswith("builtins."))
+    return out

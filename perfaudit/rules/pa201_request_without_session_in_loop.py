@@ -1,0 +1,69 @@
+from collections.abc import Collection
+
+from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.rules._blocking import display
+from perfaudit.rules._tokens import Token, call_tokens
+from perfaudit.tables import Tables
+
+
+class RequestWithoutSessionInLoop(Rule):
+    """PA201 request-without-session-in-loop
+
+    ## What it does
+    Flags the module-level request functions of `requests` and `httpx` (`requests.get`,
+    `httpx.post`, ...) called inside a `for`/`while` loop or a comprehension.
+
+    ## Why is this bad?
+    Each module-level call builds a new connection pool, opens a new TCP connection (and
+    a TLS handshake for https), makes one request and throws it all away. In a loop that
+    is one handshake per item: often most of the time spent. A `Session`/`Client` keeps
+    connections alive and reuses them.
+
+    ## Example
+    ```python
+    for url in urls:
+        pages.append(requests.get(url, timeout=5).text)
+    ```
+    Use instead:
+    ```python
+    with requests.Session() as session:
+        for url in urls:
+            pages.append(session.get(url, timeout=5).text)
+    ```
+    """
+
+    code = "PA201"
+    name = "request-without-session-in-loop"
+    summary = "module-level `requests`/`httpx` call in a loop opens a new connection each time"
+    hooks_call = True
+    examples = (
+        Example.bad("""
+            import requests
+            def fetch_all(urls):
+                return [requests.get(u, timeout=5).text for u in urls]  # expect: PA201
+        """),
+        Example.ok("""
+            import requests
+            def fetch_all(urls):
+                with requests.Session() as session:
+                    return [session.get(u, timeout=5).text for u in urls]
+        """),
+    )
+
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[Token]:
+        return call_tokens(tables.request_functions)
+
+    def call_interest(self, tables: Tables) -> Collection[str]:
+        return tables.request_functions
+
+    def on_call(self, ctx: FileContext, site: CallSite) -> None:
+        if site.loop_depth == 0 or site.qual is None:
+            return
+        lib = site.qual.split(".", 1)[0]
+        client = "requests.Session()" if lib == "requests" else "httpx.Client()"
+        ctx.report(self, site.node,
+                   f"`{display(site.qual)}` in a loop opens a new connection (and TLS "
+                   f"handshake) per iteration; create one `{client}` before the loop and "
+                   "reuse it", stmt=site.stmt)

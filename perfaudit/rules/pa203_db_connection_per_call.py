@@ -1,0 +1,71 @@
+from collections.abc import Collection
+
+from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.rules._tokens import Token, call_tokens
+from perfaudit.tables import Tables
+
+
+class DbConnectionPerCall(Rule):
+    """PA203 db-connection-per-call
+
+    ## What it does
+    Flags a database connection or client (`sqlite3`, `psycopg2`, `psycopg`, `pymysql`,
+    `mysql.connector`, `asyncpg` connect, `redis.Redis()`/`redis.from_url`,
+    `pymongo.MongoClient`, `sqlalchemy.create_engine`) created inside a loop or a
+    comprehension.
+
+    ## Why is this bad?
+    Connecting costs a network round trip or more (authentication, TLS, server-side
+    process start for PostgreSQL): far more than a typical query. A client like
+    `MongoClient` or an SQLAlchemy engine is a whole connection pool with background
+    threads. Created per item, that cost is paid per item.
+
+    ## Example
+    ```python
+    for user_id in ids:
+        conn = psycopg2.connect(DSN)
+        conn.cursor().execute("update ...", (user_id,))
+    ```
+    Use instead:
+    ```python
+    conn = psycopg2.connect(DSN)
+    for user_id in ids:
+        conn.cursor().execute("update ...", (user_id,))
+    ```
+    """
+
+    code = "PA203"
+    name = "db-connection-per-call"
+    summary = "a database connection or client is created inside a loop"
+    hooks_call = True
+    examples = (
+        Example.bad("""
+            import sqlite3
+            def save(rows):
+                for row in rows:
+                    conn = sqlite3.connect("app.db")  # expect: PA203
+                    conn.execute("insert into t values (?)", row)
+        """),
+        Example.ok("""
+            import sqlite3
+            def save(rows):
+                conn = sqlite3.connect("app.db")
+                for row in rows:
+                    conn.execute("insert into t values (?)", row)
+        """),
+    )
+
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[Token]:
+        return call_tokens(tables.db_connects)
+
+    def call_interest(self, tables: Tables) -> Collection[str]:
+        return tables.db_connects
+
+    def on_call(self, ctx: FileContext, site: CallSite) -> None:
+        if site.loop_depth and site.qual is not None:
+            ctx.report(self, site.node,
+                       f"`{site.qual}` inside a loop connects again on every iteration; "
+                       "connect once before the loop (or use a pool) and reuse it",
+                       stmt=site.stmt)

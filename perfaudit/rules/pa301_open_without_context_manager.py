@@ -1,0 +1,83 @@
+import ast
+from collections.abc import Collection
+
+from perfaudit.engine.analyze import FileContext
+from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.engine.scope import Scope
+from perfaudit.rules._blocking import display
+from perfaudit.rules._lifecycle import find_leaks
+from perfaudit.rules._tokens import Token, call_tokens
+from perfaudit.tables import Tables
+
+
+class OpenWithoutContextManager(Rule):
+    """PA301 open-without-context-manager
+
+    ## What it does
+    Flags `f = open(...)` (or `io.open`, `codecs.open`) bound to a local that is not used
+    as a context manager and not closed on every path. A `close()` outside `finally`
+    counts only when nothing between the open and the close can raise.
+
+    ## Why is this bad?
+    An exception between `open` and `close` leaks the file descriptor until the garbage
+    collector finds the object: on PyPy or with reference cycles that can be much later,
+    and a busy service runs out of descriptors ("Too many open files").
+
+    ## Example
+    ```python
+    def load(path):
+        f = open(path)
+        data = f.read()
+        f.close()
+        return data
+    ```
+    Use instead:
+    ```python
+    def load(path):
+        with open(path) as f:
+            return f.read()
+    ```
+
+    ## Notes
+    No finding when the file object is returned, stored on an object, captured by a
+    nested function or handed to a call that may take ownership of it: it is then the
+    receiver's to close.
+    """
+
+    code = "PA301"
+    name = "open-without-context-manager"
+    summary = "a file opened into a local is not closed on every path"
+    hooks_function = True
+    examples = (
+        Example.bad("""
+            def load(path):
+                f = open(path)  # expect: PA301
+                data = f.read()
+                f.close()
+                return data
+        """),
+        Example.ok("""
+            def load(path):
+                with open(path) as f:
+                    return f.read()
+        """),
+        Example.ok("""
+            def opener(path):
+                f = open(path)
+                return f
+        """),
+    )
+
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[Token]:
+        return call_tokens(q for q, (code, _) in tables.resources.items() if code == cls.code)
+
+    def on_function(self, ctx: FileContext, node: ast.FunctionDef | ast.AsyncFunctionDef,
+                    scope: Scope) -> None:
+        for leak in find_leaks(ctx, node, scope, self.code):
+            how = ("is never closed" if leak.kind == "never"
+                   else "is closed outside `finally`, so an exception before `close()` leaks it")
+            ctx.report(self, leak.call,
+                       f"file `{leak.name}` from `{display(leak.qual)}()` {how} (a file "
+                       "descriptor leak); use `with "
+                       f"{display(leak.qual)}(...) as {leak.name}:`", stmt=leak.stmt)

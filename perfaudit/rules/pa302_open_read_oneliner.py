@@ -1,0 +1,85 @@
+import ast
+from collections.abc import Collection
+
+from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.rules._tokens import Token, call_tokens
+from perfaudit.tables import Tables
+
+_OPENERS = frozenset({"builtins.open", "io.open", "codecs.open"})
+_METHODS = ("read", "readlines", "readline", "write", "writelines")
+_CONSUMERS = frozenset({"json.load", "json.dump", "pickle.load", "pickle.dump",
+                        "yaml.safe_load", "yaml.load", "tomllib.load"})
+
+
+class OpenReadOneliner(Rule):
+    """PA302 open-read-oneliner
+
+    ## What it does
+    Flags `open(...).read()`, `.readlines()`, `.write(...)` and friends, and
+    `json.load(open(...))`/`pickle.load(open(...))`: a file object that is never bound to
+    a name and so is never closed explicitly.
+
+    ## Why is this bad?
+    The file is closed only when the garbage collector reclaims the object: immediately
+    on CPython in the simple case, but not on PyPy, not while a traceback holds the frame,
+    and a pending `write` may not be flushed when you expect. Python warns with
+    `ResourceWarning: unclosed file`.
+
+    ## Example
+    ```python
+    config = json.load(open("config.json"))
+    text = open(path).read()
+    ```
+    Use instead:
+    ```python
+    config = json.loads(Path("config.json").read_text())
+    text = Path(path).read_text()
+    ```
+    """
+
+    code = "PA302"
+    name = "open-read-oneliner"
+    summary = "`open(...).read()`-style file object is never closed explicitly"
+    hooks_call = True
+    examples = (
+        Example.bad("""
+            import json
+            def load(path):
+                return json.load(open(path))  # expect: PA302
+        """),
+        Example.ok("""
+            from pathlib import Path
+            def load(path):
+                return Path(path).read_text()
+        """),
+    )
+
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[Token]:
+        return call_tokens(_OPENERS)
+
+    def call_interest(self, tables: Tables) -> Collection[str]:
+        return [*(f"io.IOBase.{m}" for m in _METHODS), *_CONSUMERS]
+
+    def on_call(self, ctx: FileContext, site: CallSite) -> None:
+        node = site.node
+        inner: ast.expr | None = None
+        if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Call):
+            inner = node.func.value
+            what = f"`open(...).{node.func.attr}()`"
+        elif site.qual in _CONSUMERS and node.args and isinstance(node.args[-1 if site.qual
+                                                                  in ("json.dump", "pickle.dump")
+                                                                  and len(node.args) > 1
+                                                                  else 0], ast.Call):
+            inner = node.args[1 if site.qual in ("json.dump", "pickle.dump") else 0]
+            what = f"`{site.qual}(open(...))`"
+        if not isinstance(inner, ast.Call):
+            return
+        sym = ctx.resolve(inner.func, site.scope)
+        if sym is None or sym[0] == "inst" or sym[1] not in _OPENERS:
+            return
+        ctx.report(self, inner,
+                   f"{what} never closes the file explicitly (closed only by the garbage "
+                   "collector); use `Path(...).read_text()`/`write_text()` or a `with` block",
+                   stmt=site.stmt)

@@ -1,0 +1,80 @@
+import ast
+from collections.abc import Collection
+
+from perfaudit.engine.analyze import FileContext
+from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.engine.scope import Scope
+from perfaudit.rules._tokens import Token
+from perfaudit.tables import Tables
+
+_FILE = "io.IOBase"
+
+
+class EagerReadlines(Rule):
+    """PA403 eager-readlines
+
+    ## What it does
+    Flags iterating `f.readlines()` or `f.read().splitlines()` of a file object in a
+    `for` loop or comprehension.
+
+    ## Why is this bad?
+    Both read the whole file into memory (a list of every line) before the first
+    iteration: peak memory grows with the file. A file object is already an iterator over
+    its lines, read in chunks.
+
+    ## Example
+    ```python
+    with open(path) as f:
+        for line in f.readlines():
+            handle(line)
+    ```
+    Use instead:
+    ```python
+    with open(path) as f:
+        for line in f:
+            handle(line)
+    ```
+    """
+
+    code = "PA403"
+    name = "eager-readlines"
+    summary = "iterating `f.readlines()` loads the whole file into memory"
+    hooks_iter = True
+    examples = (
+        Example.bad("""
+            def count(path):
+                with open(path) as f:
+                    return sum(1 for line in f.readlines() if line.strip())  # expect: PA403
+        """),
+        Example.ok("""
+            def count(path):
+                with open(path) as f:
+                    return sum(1 for line in f if line.strip())
+        """),
+    )
+
+    @classmethod
+    def tokens(cls, tables: Tables) -> Collection[Token]:
+        return [("lit", b"readlines"), ("lit", b"splitlines")]
+
+    def on_iter(self, ctx: FileContext, node: ast.expr, scope: Scope) -> None:
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and not node.args):
+            return
+        attr = node.func.attr
+        target = node.func.value
+        if attr == "readlines":
+            what = "readlines()"
+        elif (attr == "splitlines" and isinstance(target, ast.Call)
+              and isinstance(target.func, ast.Attribute) and target.func.attr == "read"
+              and not target.args):
+            target = target.func.value
+            what = "read().splitlines()"
+        else:
+            return
+        sym = ctx.resolve(target, scope)
+        if sym is None or sym != ("inst", _FILE):
+            return
+        ctx.report(self, node,
+                   f"iterating `.{what}` reads the whole file into a list first (peak memory "
+                   "grows with the file); iterate over the file object itself")
