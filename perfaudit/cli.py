@@ -140,15 +140,17 @@ def list_rules(
     from perfaudit.rules import ALL_RULES
 
     rows = [(r.code, r.name, r.fix.value, r.summary) for r in ALL_RULES]
+    default = {r.code: r.default_enabled for r in ALL_RULES}
     if output_format == "json":
-        typer.echo(json.dumps([{"code": c, "name": n, "fix": f, "summary": s}
-                               for c, n, f, s in rows], indent=2))
+        typer.echo(json.dumps([{"code": c, "name": n, "fix": f, "summary": s,
+                                "default": default[c]} for c, n, f, s in rows], indent=2))
         return
     if output_format != "text":
         raise PerfauditError(f"unknown format `{output_format}` (choose from text, json)")
     for code, name, fix, summary in rows:
         fix_txt = {"none": "no fix", "safe": "fix", "unsafe": "unsafe fix"}[fix]
-        typer.echo(f"{code}  {name:<40} {fix_txt:<10} {summary}")
+        opt = "" if default[code] else " (opt-in: off by default)"
+        typer.echo(f"{code}  {name:<40} {fix_txt:<10} {summary}{opt}")
 
 
 @app.command()

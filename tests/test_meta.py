@@ -63,8 +63,9 @@ def test_readme_rule_table_is_current() -> None:
 def rules_table() -> str:
     rows = ["| code | name | fix | summary |", "|---|---|---|---|"]
     for r in ALL_RULES:
+        opt = "" if r.default_enabled else " (opt-in: off by default)"
         rows.append(f"| {r.code} | {r.name} | {'no' if r.fix.value == 'none' else r.fix.value} | "
-                    f"{r.summary} |")
+                    f"{r.summary}{opt} |")
     return "\n".join(rows)
 
 

@@ -199,7 +199,7 @@ def _dispatch(rules: Sequence[Rule], tables: Tables) -> _Dispatch:
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass,
                      ast.Break, ast.Continue, ast.Import, ast.ImportFrom, ast.Global,
                      ast.Nonlocal, ast.alias})
-_FIELDS: dict[type, tuple[str, ...]] = {}  # noqa: PA402 (keyed by AST node class: bounded)
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _fields(t: type) -> tuple[str, ...]:

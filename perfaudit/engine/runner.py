@@ -57,7 +57,7 @@ class Prefilter:
 
 
 _worker_state: dict[str, object] = {}
-_PREFILTERS: dict[tuple[tuple[str, bytes], ...], Prefilter] = {}  # noqa: PA402 (one per config)
+_PREFILTERS: dict[tuple[tuple[str, bytes], ...], Prefilter] = {}
 
 
 def _make_rules(codes: frozenset[str]) -> list[Rule]:

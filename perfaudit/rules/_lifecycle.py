@@ -156,13 +156,33 @@ def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, a
     if not closes:
         return "never"
     # closed outside `finally`: fine only when nothing between opening and closing can raise
+    body = _body_of(assign, parents)
     for c in closes:
         st = _enclosing_stmt(c, parents)
-        body = _body_of(assign, parents)
-        if st is not None and body is not None and st in body:
-            if body.index(st) == body.index(assign) + 1:
+        if st is not None and body is not None and any(s is st for s in body):
+            start = next(i for i, s in enumerate(body) if s is assign)
+            end = next(i for i, s in enumerate(body) if s is st)
+            if end > start and all(_cannot_raise(s) for s in body[start + 1:end]):
                 return None
     return "unsafe"
+
+
+def _plain_value(e: ast.expr) -> bool:
+    """A constant, a name, or an attribute read of a name (`f.name`): cannot raise."""
+    while isinstance(e, ast.Attribute):
+        e = e.value
+    return isinstance(e, (ast.Name, ast.Constant))
+
+
+def _cannot_raise(st: ast.stmt) -> bool:
+    if isinstance(st, ast.Pass):
+        return True
+    if isinstance(st, ast.Assign):
+        return all(isinstance(t, ast.Name) for t in st.targets) and _plain_value(st.value)
+    if isinstance(st, ast.AnnAssign):
+        return isinstance(st.target, ast.Name) and (st.value is None or
+                                                     _plain_value(st.value))
+    return False
 
 
 def _target(assign: ast.stmt) -> ast.AST | None:
