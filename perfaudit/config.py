@@ -47,7 +47,7 @@ class Config:
     blocking: tuple[BlockingRow, ...] = ()
     async_backend: str = "asyncio"
     respect_gitignore: bool = True
-    #: ignore `# noqa` comments (report everything)
+    #: ignore suppression comments (report everything)
     disable_noqa: bool = False
     #: the folder holding the pyproject.toml the config came from (or the cwd)
     root: str = field(default_factory=os.getcwd)
