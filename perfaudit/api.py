@@ -87,9 +87,11 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         src = SourceFile(stdin_filename, mod, is_pkg)
         results.append(read_and_analyze(src, stdin, job, instantiate(codes)))
         n_files = 1
+        scanned = [stdin_filename]
     else:
         files = discover(paths, config)
         n_files = len(files)
+        scanned = [f.path for f in files]
         if on_total:
             on_total(n_files)
         if cache:
@@ -102,7 +104,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
             if cached is not None:
                 if on_progress:
                     on_progress(n_files)
-                return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta())
+                return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
+                                  paths=[f.path for f in files])
         results, index = analyze_files(files, job, cache=store, workers=workers,
                                        on_progress=on_progress)
     findings = [f for res in results for f in res.findings]
@@ -118,7 +121,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
-    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta())
+    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
+                      paths=scanned)
 
 
 def _tree_state(files: Sequence[SourceFile]) -> str:

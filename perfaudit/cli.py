@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
 import sys
+from collections.abc import Callable, Iterator
 from typing import Annotated, NoReturn, TextIO
 
 import typer
@@ -67,7 +69,7 @@ def scan(
     ignore: Annotated[list[str] | None, typer.Option(
         help="Rules to skip, by code or prefix.")] = None,
     output_format: Annotated[str, typer.Option(
-        "--format", help="Output format: text or json.")] = "text",
+        "--format", help="Output format: text, json, sarif, github or junit.")] = "text",
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Write the report to this file.")] = None,
     exit_zero: Annotated[bool, typer.Option(
@@ -91,6 +93,10 @@ def scan(
         help="Ignore every configuration file.")] = False,
     disable_noqa: Annotated[bool, typer.Option(
         "--ignore-noqa", "--disable-noqa", help="Ignore `# noqa` comments.")] = False,
+    baseline: Annotated[str | None, typer.Option(
+        help="Report only findings not recorded in this baseline file.")] = None,
+    write_baseline: Annotated[str | None, typer.Option(
+        help="Record the current findings in this baseline file and exit 0.")] = None,
 ) -> None:
     """Scan Python files for performance and resource bugs."""
     from perfaudit import api
@@ -114,8 +120,19 @@ def scan(
     elif "-" in targets:
         raise PerfauditError("`-` (stdin) cannot be combined with other paths")
     else:
-        result = api.scan(targets, cfg, workers=workers, cache=not no_cache,
-                          cache_dir=cache_dir)
+        with _progress(output_format, output) as (on_total, on_progress):
+            result = api.scan(targets, cfg, workers=workers, cache=not no_cache,
+                              cache_dir=cache_dir, on_total=on_total, on_progress=on_progress)
+    if write_baseline:
+        from perfaudit import baseline as baseline_mod
+
+        n = baseline_mod.write(result, write_baseline)
+        typer.echo(f"Wrote {n} finding(s) to {write_baseline}.", err=True)
+        raise typer.Exit(0)
+    if baseline:
+        from perfaudit import baseline as baseline_mod
+
+        result = baseline_mod.apply(result, baseline)
     if statistics:
         from perfaudit.complexity import function_complexity
 
@@ -128,6 +145,38 @@ def scan(
         if out is not sys.stdout:
             out.close()
     raise typer.Exit(result.exit_code(exit_zero=exit_zero))
+
+
+_PROGRESS_MIN_FILES = 500
+
+
+@contextlib.contextmanager
+def _progress(output_format: str, output: str | None) -> Iterator[
+        tuple[Callable[[int], None] | None, Callable[[int], None] | None]]:
+    """A rich progress bar on stderr for big scans, only on a terminal and never in CI."""
+    if (output_format != "text" or os.environ.get("CI") or os.environ.get("NO_COLOR")
+            or not sys.stderr.isatty()):
+        yield None, None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    progress = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(),
+                        transient=True, console=Console(stderr=True))
+    task = progress.add_task("scan", total=None)
+
+    def on_total(n: int) -> None:
+        if n >= _PROGRESS_MIN_FILES:
+            progress.start()
+        progress.update(task, total=n)
+
+    def on_progress(n: int) -> None:
+        progress.advance(task, n)
+
+    try:
+        yield on_total, on_progress
+    finally:
+        progress.stop()
 
 
 @app.command("rules")

@@ -56,6 +56,8 @@ class RuleMeta:
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     files_scanned: int = 0
+    #: the paths scanned, as reported
+    paths: list[str] = field(default_factory=list)
     rules: dict[str, RuleMeta] = field(default_factory=dict)
     #: findings suppressed by a baseline file, and baseline entries no longer found
     baseline_matched: int = 0

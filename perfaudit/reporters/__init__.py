@@ -7,12 +7,18 @@ from typing import TextIO
 from perfaudit.errors import PerfauditError
 from perfaudit.model import ScanResult
 from perfaudit.reporters.base import Options, Reporter
+from perfaudit.reporters.github import GithubReporter
 from perfaudit.reporters.json_ import JsonReporter
+from perfaudit.reporters.junit import JunitReporter
+from perfaudit.reporters.sarif import SarifReporter
 from perfaudit.reporters.text import TextReporter
 
 REPORTERS: dict[str, type[Reporter]] = {
     "text": TextReporter,
     "json": JsonReporter,
+    "sarif": SarifReporter,
+    "github": GithubReporter,
+    "junit": JunitReporter,
 }
 
 

@@ -1,0 +1,96 @@
+"""Baselines: adopt perfaudit on a legacy code base by recording today's findings.
+
+Each finding is keyed by (path, code, fingerprint), where the fingerprint hashes the code
+of the finding's line (whitespace-normalised) and the function it is in, not its line
+number: lines inserted above a known finding do not bring it back. Identical keys are
+counted, so a second copy of a known problem in the same function is still reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import Counter
+from dataclasses import replace
+from typing import Any
+
+from perfaudit import __version__
+from perfaudit.engine.parse import decode
+from perfaudit.errors import PerfauditError
+from perfaudit.model import Finding, ScanResult
+
+VERSION = 1
+Key = tuple[str, str, str]
+
+
+def _lines(path: str, cache: dict[str, list[str]]) -> list[str]:
+    if path not in cache:
+        try:
+            with open(path, "rb") as fh:
+                cache[path] = decode(fh.read()).splitlines()
+        except (OSError, UnicodeDecodeError, LookupError):
+            cache[path] = []
+    return cache[path]
+
+
+def fingerprint(f: Finding, lines: list[str]) -> str:
+    text = lines[f.span.line - 1] if 0 < f.span.line <= len(lines) else ""
+    payload = f"{f.code}\0{f.function}\0{' '.join(text.split())}"
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _key(f: Finding, cache: dict[str, list[str]]) -> Key:
+    return (f.path.replace(os.sep, "/"), f.code, fingerprint(f, _lines(f.path, cache)))
+
+
+def write(result: ScanResult, path: str) -> int:
+    cache: dict[str, list[str]] = {}
+    entries = [{"path": k[0], "code": k[1], "fingerprint": k[2], "line": f.span.line,
+                "message": f.message}
+               for f in result.findings if f.code != "PA000"
+               for k in [_key(f, cache)]]
+    data = {"version": VERSION, "tool": {"name": "perfaudit", "version": __version__},
+            "findings": entries}
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    except OSError as exc:
+        raise PerfauditError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
+    return len(entries)
+
+
+def _load(path: str) -> Counter[Key]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data: Any = json.load(fh)
+    except FileNotFoundError:
+        raise PerfauditError(f"baseline file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise PerfauditError(f"cannot read baseline {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("version") != VERSION or not isinstance(
+            data.get("findings"), list):
+        raise PerfauditError(f"{path} is not a perfaudit baseline (version {VERSION})")
+    try:
+        return Counter((str(e["path"]), str(e["code"]), str(e["fingerprint"]))
+                       for e in data["findings"])
+    except (KeyError, TypeError):
+        raise PerfauditError(f"{path}: malformed baseline entry") from None
+
+
+def apply(result: ScanResult, path: str) -> ScanResult:
+    """Drop the findings the baseline knows; count matches and stale entries."""
+    known = _load(path)
+    cache: dict[str, list[str]] = {}
+    kept: list[Finding] = []
+    matched = 0
+    for f in result.findings:
+        k = _key(f, cache)
+        if known[k] > 0:
+            known[k] -= 1
+            matched += 1
+        else:
+            kept.append(f)
+    return replace(result, findings=kept, baseline_matched=matched,
+                   baseline_stale=sum(known.values()))
