@@ -6,6 +6,7 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
@@ -14,7 +15,8 @@ from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
-from perfaudit.model import Finding, ScanResult
+from perfaudit.fixes.apply import FileFix, fix_file, write_atomic
+from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
 from perfaudit.tables import Tables, load_tables
 
@@ -151,4 +153,72 @@ def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Fin
                for spec, codes in specs):
             continue
         out.append(f)
+    return out
+
+
+@dataclass
+class FixResult:
+    """What `fix` did: per file, the original and fixed bytes and the findings applied."""
+
+    files: dict[str, FileFix] = field(default_factory=dict)
+    #: the findings left after fixing (what `scan` would now report)
+    remaining: ScanResult = field(default_factory=ScanResult)
+    #: files left unchanged because their fix was unsafe to write: path -> reason
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> list[FileFix]:
+        return [f for f in self.files.values() if f.changed]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for ff in self.changed:
+            for f in ff.applied:
+                out.setdefault(ff.path, {}).setdefault(f.code, 0)
+                out[ff.path][f.code] += 1
+        return out
+
+
+MAX_ROUNDS = 5
+
+
+def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
+        unsafe: bool = False, write: bool = True, workers: int | None = None) -> FixResult:
+    """Apply the fixes of the findings in ``paths`` (safe ones; unsafe too with ``unsafe``).
+
+    With ``write=False`` nothing is written: ``FixResult.files`` holds the would-be output
+    (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
+    """
+    if config is None:
+        config = load_config(start=paths[0] if paths else None)
+    codes = selected_codes(config)
+    kinds = {r.code: r.fix for r in ALL_RULES}
+    out = FixResult()
+    for _ in range(MAX_ROUNDS):
+        result = scan(paths, config, workers=workers, cache=False)
+        todo: dict[str, list[Finding]] = {}
+        for f in result.findings:
+            kind = kinds.get(f.code, FixKind.NONE)
+            if f.code not in codes or f.path in out.errors:
+                continue
+            if (kind is FixKind.SAFE and f.fixable) or (unsafe and kind is FixKind.UNSAFE):
+                todo.setdefault(f.path, []).append(f)
+        applied_any = False
+        for path, findings in todo.items():
+            ff = fix_file(path, findings, config.async_backend)
+            if ff.error:
+                out.errors[path] = ff.error
+                continue
+            if not ff.changed:
+                continue
+            applied_any = True
+            prev = out.files.get(path)
+            if prev is not None:
+                ff = FileFix(path, prev.original, ff.fixed, [*prev.applied, *ff.applied])
+            out.files[path] = ff
+            if write:
+                write_atomic(path, ff.fixed)
+        if not applied_any or not write:
+            break
+    out.remaining = scan(paths, config, workers=workers, cache=False) if write else result
     return out

@@ -8,12 +8,15 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
 from perfaudit import __version__
 from perfaudit.errors import EXIT_INTERNAL, EXIT_USAGE, PerfauditError
+
+if TYPE_CHECKING:
+    from perfaudit.config import Config
 
 app = typer.Typer(
     name="perfaudit",
@@ -93,6 +96,10 @@ def scan(
         help="Ignore every configuration file.")] = False,
     disable_noqa: Annotated[bool, typer.Option(
         "--ignore-noqa", "--disable-noqa", help="Ignore `# noqa` comments.")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="Apply safe fixes first (as `perfaudit fix`), then report.")] = False,
+    unsafe_fixes: Annotated[bool, typer.Option(
+        help="With --fix: also apply unsafe fixes.")] = False,
     baseline: Annotated[str | None, typer.Option(
         help="Report only findings not recorded in this baseline file.")] = None,
     write_baseline: Annotated[str | None, typer.Option(
@@ -100,20 +107,22 @@ def scan(
 ) -> None:
     """Scan Python files for performance and resource bugs."""
     from perfaudit import api
-    from perfaudit.config import load_config
     from perfaudit.reporters import Options, get_reporter
 
     targets = paths or ["."]
     reporter = get_reporter(output_format)
-    if isolated:
-        from perfaudit.config import Config
-
-        cfg = Config()
-    else:
-        cfg = load_config(config, start=None if "-" in targets else targets[0])
-    cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
+    cfg = _config(config, isolated, targets).with_overrides(
+        select=select, extend_select=extend_select, ignore=ignore)
     if disable_noqa:
         cfg = dataclasses.replace(cfg, disable_noqa=True)
+    if fix and "-" not in targets:
+        from perfaudit import api as _api
+
+        fixed = _api.fix(targets, cfg, unsafe=unsafe_fixes)
+        for path, why in fixed.errors.items():
+            sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+        n = sum(len(ff.applied) for ff in fixed.changed)
+        sys.stderr.write(f"Fixed {n} finding(s) in {len(fixed.changed)} file(s).\n")
     if targets == ["-"]:
         result = api.scan(config=cfg, stdin=sys.stdin.buffer.read(),
                           stdin_filename=stdin_filename or "-")
@@ -177,6 +186,67 @@ def _progress(output_format: str, output: str | None) -> Iterator[
         yield on_total, on_progress
     finally:
         progress.stop()
+
+
+@app.command("fix")
+def fix_command(
+    paths: Annotated[list[str] | None, typer.Argument(
+        help="Files or folders to fix (default: the current folder).",
+        show_default=False)] = None,
+    select: Annotated[list[str] | None, typer.Option(
+        help="Rules to fix, by code or prefix.")] = None,
+    extend_select: Annotated[list[str] | None, typer.Option(
+        help="Rules to add to the selection.")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(help="Rules not to fix.")] = None,
+    unsafe_fixes: Annotated[bool, typer.Option(
+        help="Also apply unsafe fixes (PA102, PA105, PA106 to `asyncio.to_thread`).")] = False,
+    diff: Annotated[bool, typer.Option(
+        help="Print a unified diff and write nothing; exit 1 if there would be changes.")
+    ] = False,
+    exit_zero: Annotated[bool, typer.Option(
+        help="Exit 0 even when findings remain after fixing.")] = False,
+    config: Annotated[str | None, typer.Option(help="Read settings from this TOML file.")
+                      ] = None,
+    isolated: Annotated[bool, typer.Option(help="Ignore every configuration file.")] = False,
+) -> None:
+    """Apply the fixes of the findings that have one, keeping formatting and comments."""
+    targets = paths or ["."]
+    cfg = _config(config, isolated, targets).with_overrides(
+        select=select, extend_select=extend_select, ignore=ignore)
+    raise typer.Exit(_run_fix(targets, cfg, unsafe_fixes, diff, exit_zero))
+
+
+def _config(config: str | None, isolated: bool, targets: list[str]) -> Config:
+    from perfaudit.config import Config, load_config
+
+    if isolated:
+        return Config()
+    return load_config(config, start=None if "-" in targets else targets[0])
+
+
+def _run_fix(targets: list[str], cfg: Config, unsafe: bool, diff: bool,
+             exit_zero: bool) -> int:
+    from perfaudit import api
+    from perfaudit.reporters import Options, get_reporter
+
+    result = api.fix(targets, cfg, unsafe=unsafe, write=not diff)
+    if diff:
+        for ff in result.changed:
+            sys.stdout.write(ff.diff())
+        for path, why in result.errors.items():
+            sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+        return 1 if result.changed else 0
+    counts = result.counts()
+    for path in sorted(counts):
+        detail = ", ".join(f"{code} x{n}" for code, n in sorted(counts[path].items()))
+        sys.stdout.write(f"fixed {path}: {detail}\n")
+    for path, why in result.errors.items():
+        sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+    total = sum(sum(c.values()) for c in counts.values())
+    sys.stdout.write(f"Fixed {total} finding(s) in {len(counts)} file(s).\n")
+    remaining = result.remaining
+    get_reporter("text").render(remaining, sys.stdout, Options(color=_use_color(sys.stdout)))
+    return remaining.exit_code(exit_zero=exit_zero)
 
 
 @app.command("rules")

@@ -63,7 +63,8 @@ class Rule:
 
     @property
     def fixable(self) -> bool:
-        return self.fix is not FixKind.NONE
+        """Whether `perfaudit fix` applies this rule's fix by default (a safe fix)."""
+        return self.fix is FixKind.SAFE
 
     @classmethod
     def meta(cls) -> RuleMeta:

@@ -40,4 +40,8 @@ class BlockingCallRule(Rule):
             return
         ctx.report(self, site.node,
                    f"`{display(entry.call)}` blocks the event loop; use {entry.instead}",
-                   stmt=site.stmt)
+                   stmt=site.stmt, fixable=self.fixable and self.fixable_call(entry.call))
+
+    def fixable_call(self, call: str) -> bool:
+        """Whether this call's rewrite to `await asyncio.to_thread(...)` is safe."""
+        return True

@@ -1,4 +1,5 @@
 from perfaudit.engine.rulebase import Example
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import BlockingCallRule
 
 
@@ -33,6 +34,7 @@ class BlockingFileIoInAsync(BlockingCallRule):
     """
 
     code = "PA101"
+    fix = FixKind.SAFE
     name = "blocking-file-io-in-async"
     summary = "synchronous file I/O in an `async def` blocks the event loop"
     examples = (
@@ -50,3 +52,8 @@ class BlockingFileIoInAsync(BlockingCallRule):
                 return await asyncio.to_thread(Path(path).read_text)
         """),
     )
+
+    def fixable_call(self, call: str) -> bool:
+        # `open()` returns a file used afterwards (often in `with`): running only the
+        # open in a thread would still do the reads on the loop. Left for a human.
+        return call not in ("builtins.open", "io.open", "codecs.open", "pathlib.Path.open")

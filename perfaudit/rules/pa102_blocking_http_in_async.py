@@ -1,4 +1,5 @@
 from perfaudit.engine.rulebase import Example
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import BlockingCallRule
 
 
@@ -28,6 +29,7 @@ class BlockingHttpInAsync(BlockingCallRule):
     """
 
     code = "PA102"
+    fix = FixKind.UNSAFE
     name = "blocking-http-in-async"
     summary = "synchronous HTTP request in an `async def` blocks the event loop"
     examples = (

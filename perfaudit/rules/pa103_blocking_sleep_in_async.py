@@ -1,4 +1,5 @@
 from perfaudit.engine.rulebase import Example
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import BlockingCallRule
 
 
@@ -24,6 +25,7 @@ class BlockingSleepInAsync(BlockingCallRule):
     """
 
     code = "PA103"
+    fix = FixKind.SAFE
     name = "blocking-sleep-in-async"
     summary = "`time.sleep` in an `async def` blocks the event loop"
     examples = (

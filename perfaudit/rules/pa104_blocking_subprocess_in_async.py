@@ -1,4 +1,5 @@
 from perfaudit.engine.rulebase import Example
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import BlockingCallRule
 
 
@@ -27,6 +28,7 @@ class BlockingSubprocessInAsync(BlockingCallRule):
     """
 
     code = "PA104"
+    fix = FixKind.SAFE
     name = "blocking-subprocess-in-async"
     summary = "synchronous subprocess call in an `async def` blocks the event loop"
     examples = (

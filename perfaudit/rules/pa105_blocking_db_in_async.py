@@ -1,4 +1,5 @@
 from perfaudit.engine.rulebase import Example
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import BlockingCallRule
 
 
@@ -31,6 +32,7 @@ class BlockingDbInAsync(BlockingCallRule):
     """
 
     code = "PA105"
+    fix = FixKind.UNSAFE
     name = "blocking-db-in-async"
     summary = "synchronous database call in an `async def` blocks the event loop"
     examples = (

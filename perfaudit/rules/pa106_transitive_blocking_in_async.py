@@ -1,6 +1,7 @@
 from collections.abc import Collection
 
 from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import blocking_tokens
 from perfaudit.tables import Tables
 
@@ -44,6 +45,7 @@ class TransitiveBlockingInAsync(Rule):
     """
 
     code = "PA106"
+    fix = FixKind.UNSAFE
     name = "transitive-blocking-in-async"
     summary = "an `async def` calls a project function that blocks (through any depth)"
     project_wide = True

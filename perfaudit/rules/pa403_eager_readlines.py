@@ -4,6 +4,7 @@ from collections.abc import Collection
 from perfaudit.engine.analyze import FileContext
 from perfaudit.engine.rulebase import Example, Rule
 from perfaudit.engine.scope import Scope
+from perfaudit.model import FixKind
 from perfaudit.rules._tokens import Token
 from perfaudit.tables import Tables
 
@@ -34,9 +35,15 @@ class EagerReadlines(Rule):
         for line in f:
             handle(line)
     ```
+
+    ## Fix safety
+    Safe for `for line in f.readlines():` in a `for` statement, rewritten to
+    `for line in f:` (the same lines, with their endings). Comprehensions and
+    `read().splitlines()` (which drops line endings) are not rewritten.
     """
 
     code = "PA403"
+    fix = FixKind.SAFE
     name = "eager-readlines"
     summary = "iterating `f.readlines()` loads the whole file into memory"
     hooks_iter = True
@@ -75,6 +82,9 @@ class EagerReadlines(Rule):
         sym = ctx.resolve(target, scope)
         if sym is None or sym != ("inst", _FILE):
             return
+        # `for line in f.readlines()` -> `for line in f` keeps the lines as they were;
+        # `read().splitlines()` drops the line endings, so that one is left to a human
         ctx.report(self, node,
                    f"iterating `.{what}` reads the whole file into a list first (peak memory "
-                   "grows with the file); iterate over the file object itself")
+                   "grows with the file); iterate over the file object itself",
+                   fixable=attr == "readlines")

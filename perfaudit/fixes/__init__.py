@@ -1,0 +1,1 @@
+"""Fixes: LibCST rewrites driven by findings (never by re-running analysis)."""

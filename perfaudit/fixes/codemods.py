@@ -1,0 +1,145 @@
+"""The rewrites. Each finding is matched to its CST node by position; a node that does
+not match exactly, or whose rewrite could change meaning, is left alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import libcst as cst
+import libcst.helpers
+from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider
+
+from perfaudit.model import Finding
+
+#: codes whose call sites become `await <backend>.to_thread(...)`
+TO_THREAD = frozenset({"PA101", "PA102", "PA104", "PA105", "PA106"})
+SLEEP = {"asyncio": ("asyncio", "sleep"), "anyio": ("anyio", "sleep"),
+         "trio": ("trio", "sleep")}
+THREAD = {"asyncio": ("asyncio", "to_thread"), "anyio": ("anyio", "to_thread.run_sync"),
+          "trio": ("trio", "to_thread.run_sync")}
+
+
+class FixTransformer(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
+
+    def __init__(self, findings: Sequence[Finding], backend: str,
+                 module_aliases: Mapping[str, str]) -> None:
+        super().__init__()
+        self.by_pos: dict[tuple[int, int, int, int], list[Finding]] = {}
+        for f in findings:
+            key = (f.span.line, f.span.column, f.span.end_line, f.span.end_column)
+            self.by_pos.setdefault(key, []).append(f)
+        self.backend = backend
+        self.aliases = dict(module_aliases)
+        self.applied: list[Finding] = []
+        self.needed_imports: set[str] = set()
+        self._generator_depth = 0
+        self._lambda_depth = 0
+
+    # contexts where `await` cannot be added without changing meaning
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._generator_depth += 1
+
+    def leave_GeneratorExp(self, original: cst.GeneratorExp,
+                           updated: cst.GeneratorExp) -> cst.GeneratorExp:
+        self._generator_depth -= 1
+        return updated
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._lambda_depth += 1
+
+    def leave_Lambda(self, original: cst.Lambda, updated: cst.Lambda) -> cst.Lambda:
+        self._lambda_depth -= 1
+        return updated
+
+    def _module(self, name: str) -> str:
+        self.needed_imports.add(name)
+        return self.aliases.get(name, name)
+
+    def _pos(self, node: cst.CSTNode) -> tuple[int, int, int, int]:
+        """The node's span as findings report it (1-based, end exclusive), without the
+        parentheses around it (the ast positions exclude them too)."""
+        r: CodeRange = self.get_metadata(PositionProvider, node)
+        return (r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        found = self.by_pos.get(self._pos(original))
+        if not found or self._generator_depth or self._lambda_depth:
+            return updated
+        for f in found:
+            new: cst.BaseExpression | None = None
+            if f.code == "PA103":
+                new = self._sleep(updated)
+            elif f.code in TO_THREAD:
+                new = self._to_thread(updated)
+            if new is not None:
+                self.applied.append(f)
+                return self._parenthesize(original, new)
+        return updated
+
+    def _sleep(self, call: cst.Call) -> cst.BaseExpression | None:
+        if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
+            return None
+        mod, fn = SLEEP[self.backend]
+        func = cst.Attribute(value=cst.Name(self._module(mod)), attr=cst.Name(fn))
+        return cst.Await(expression=call.with_changes(func=func))
+
+    def _to_thread(self, call: cst.Call) -> cst.BaseExpression | None:
+        has_kw = any(a.keyword is not None or a.star == "**" for a in call.args)
+        if self.backend != "asyncio" and has_kw:
+            return None  # anyio/trio run_sync take no keyword arguments
+        mod, fn = THREAD[self.backend]
+        func: cst.BaseExpression = cst.Name(self._module(mod))
+        for part in fn.split("."):
+            func = cst.Attribute(value=func, attr=cst.Name(part))
+        # the callable becomes the first argument; the call's own arguments keep their
+        # commas, comments and line breaks exactly (a trailing comma stays trailing)
+        first = cst.Arg(value=call.func, comma=cst.Comma(
+            whitespace_after=cst.SimpleWhitespace(" ")) if call.args else
+            cst.MaybeSentinel.DEFAULT)
+        fixed = [first, *call.args]
+        return cst.Await(expression=cst.Call(func=func, args=fixed,
+                                             whitespace_before_args=call.whitespace_before_args))
+
+    def _parenthesize(self, original: cst.Call, new: cst.BaseExpression) -> cst.BaseExpression:
+        """`await` binds looser than attribute access, calls and subscripts."""
+        parent = self.get_metadata(ParentNodeProvider, original, None)
+        tight = (isinstance(parent, cst.Attribute) and parent.value is original) or (
+            isinstance(parent, cst.Subscript) and parent.value is original) or (
+            isinstance(parent, cst.Call) and parent.func is original) or (
+            isinstance(parent, (cst.BinaryOperation, cst.UnaryOperation)))
+        if tight and not original.lpar:
+            return new.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+        if original.lpar:
+            return new.with_changes(lpar=original.lpar, rpar=original.rpar)
+        return new
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
+        it = original.iter
+        if not isinstance(it, cst.Call):
+            return updated
+        found = self.by_pos.get(self._pos(it))
+        if not found or not any(f.code == "PA403" for f in found):
+            return updated
+        if (isinstance(it.func, cst.Attribute) and it.func.attr.value == "readlines"
+                and not it.args and not it.lpar):
+            self.applied.extend(f for f in found if f.code == "PA403")
+            return updated.with_changes(iter=it.func.value)
+        return updated
+
+
+def module_aliases(module: cst.Module) -> dict[str, str]:
+    """`import asyncio as aio` at module level -> {"asyncio": "aio"} (reuse the alias)."""
+    out: dict[str, str] = {}
+    for st in module.body:
+        if isinstance(st, cst.SimpleStatementLine):
+            for small in st.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        name = cst.helpers.get_full_name_for_node(alias.name) or ""
+                        if alias.asname is not None and isinstance(alias.asname.name,
+                                                                   cst.Name):
+                            out.setdefault(name, alias.asname.name.value)
+                        else:
+                            out.setdefault(name, name)
+    return out
