@@ -1,0 +1,144 @@
+"""`perfaudit fix` guarantees: behaviour kept, formatting kept, files never lost."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import hypothesmith
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from perfaudit.api import fix, scan
+from perfaudit.config import Config
+from perfaudit.fixes import apply as apply_mod
+
+FIX_PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
+
+
+def _run(path: Path) -> str:
+    r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
+                       timeout=60, check=True)
+    return r.stdout
+
+
+@pytest.mark.parametrize("program", sorted(FIX_PROGRAMS.glob("*.py")), ids=lambda p: p.name)
+def test_fixed_programs_behave_the_same(program: Path, tmp_path: Path) -> None:
+    dest = tmp_path / program.name
+    shutil.copy2(program, dest)
+    before = _run(dest)
+    result = fix([str(dest)], Config(root=str(tmp_path)), unsafe=True, workers=1)
+    assert result.changed, "the program should have something to fix"
+    assert dest.read_bytes() != program.read_bytes()
+    assert _run(dest) == before
+    again = fix([str(dest)], Config(root=str(tmp_path)), unsafe=True, workers=1)
+    assert not again.changed
+
+
+SRC = "import time\n\n\nasync def f():\n    time.sleep(1)  # keep me\n    return 'x'\n"
+
+
+def test_crlf_bom_cookie_and_mode_survive(tmp_path: Path) -> None:
+    crlf = tmp_path / "crlf.py"
+    crlf.write_bytes(b"\xef\xbb\xbf" + SRC.replace("\n", "\r\n").encode())
+    os.chmod(crlf, 0o751)
+    cookie = tmp_path / "cookie.py"
+    cookie.write_bytes(b"# -*- coding: latin-1 -*-\n" + SRC.replace("'x'", "'\xe9'").encode(
+        "latin-1"))
+    fix([str(tmp_path)], Config(root=str(tmp_path)), workers=1)
+    out = crlf.read_bytes()
+    assert out.startswith(b"\xef\xbb\xbf") and b"\r\n" in out and b"\n" not in out.replace(
+        b"\r\n", b"")
+    assert b"await asyncio.sleep(1)  # keep me" in out
+    assert stat.S_IMODE(os.stat(crlf).st_mode) == 0o751
+    c = cookie.read_bytes()
+    assert c.startswith(b"# -*- coding: latin-1 -*-\n") and b"'\xe9'" in c
+    assert b"await asyncio.sleep(1)" in c
+
+
+def test_import_reuses_alias_and_goes_after_docstring_and_future(tmp_path: Path) -> None:
+    a = tmp_path / "a.py"
+    a.write_text('"""Doc."""\nfrom __future__ import annotations\n\nimport time\n\n\n'
+                 "async def f():\n    time.sleep(1)\n    return time.time()\n")
+    b = tmp_path / "b.py"
+    b.write_text("import asyncio as aio\nimport time\n\n\nasync def f():\n    time.sleep(1)\n")
+    fix([str(tmp_path)], Config(root=str(tmp_path)), workers=1)
+    text = a.read_text()
+    assert text.index("import asyncio") > text.index("from __future__")
+    assert "import time" in text  # still used
+    assert text.count("import asyncio") == 1
+    assert b.read_text() == "import asyncio as aio\n\n\nasync def f():\n    await aio.sleep(1)\n"
+
+
+def test_a_fix_that_would_not_compile_leaves_the_file_untouched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    before = f.read_bytes()
+    monkeypatch.setattr(apply_mod, "rewrite",
+                        lambda src, findings, backend: (b"def (:\n", list(findings)))
+    result = fix([str(f)], Config(root=str(tmp_path)), workers=1)
+    assert f.read_bytes() == before
+    assert "would not compile" in result.errors[str(f)]
+
+
+def test_crash_during_write_keeps_the_original(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    before = f.read_bytes()
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(apply_mod.os, "replace", boom)
+    with pytest.raises(OSError):
+        fix([str(f)], Config(root=str(tmp_path)), workers=1)
+    assert f.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]  # no temp file left behind
+
+
+def test_unsafe_fixes_need_the_flag(tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text("import requests\n\n\nasync def f(u):\n    return requests.get(u, timeout=1)\n")
+    assert not fix([str(f)], Config(root=str(tmp_path)), workers=1).changed
+    fix([str(f)], Config(root=str(tmp_path)), unsafe=True, workers=1)
+    assert "await asyncio.to_thread(requests.get, u, timeout=1)" in f.read_text()
+
+
+def test_diff_mode_writes_nothing(tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    result = fix([str(f)], Config(root=str(tmp_path)), write=False, workers=1)
+    assert f.read_text() == SRC
+    (ff,) = result.changed
+    assert "+    await asyncio.sleep(1)  # keep me" in ff.diff()
+
+
+def test_anyio_backend(tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    fix([str(f)], Config(root=str(tmp_path), async_backend="anyio"), workers=1)
+    assert "await anyio.sleep(1)" in f.read_text() and "import anyio" in f.read_text()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(hypothesmith.from_grammar())
+def test_fix_on_generated_modules(source: str) -> None:
+    data = source.encode("utf-8", "surrogatepass")
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "perfaudit-fix-fuzz"
+    tmp.mkdir(exist_ok=True)
+    f = tmp / "m.py"
+    f.write_bytes(data)
+    result = scan([str(f)], Config(root=str(tmp)), cache=False)
+    fixable = [x for x in result.findings if x.fixable]
+    ff = apply_mod.fix_file(str(f), fixable, "asyncio")
+    if not fixable:
+        assert ff.fixed == data
+    else:
+        assert apply_mod.compiles(ff.fixed) is None
