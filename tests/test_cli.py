@@ -31,7 +31,7 @@ def test_exit_codes(project: Path) -> None:
     assert run("scan", "clean.py", cwd=project).returncode == 0
     r = run("scan", cwd=project)
     assert r.returncode == 1
-    assert "app.py:3:5: PA103 `time.sleep` blocks the event loop" in r.stdout
+    assert "app.py:3:5: PA103 [*] `time.sleep` blocks the event loop" in r.stdout
     assert "    3 |     time.sleep(1)" in r.stdout
     assert "Found 1 finding in 1 file (2 files scanned)." in r.stdout
     assert run("scan", "--exit-zero", cwd=project).returncode == 0
@@ -99,3 +99,35 @@ def test_rules_and_explain(project: Path) -> None:
 def test_no_color_when_piped(project: Path) -> None:
     r = run("scan", cwd=project)
     assert "\x1b[" not in r.stdout
+
+
+def test_fix_diff_then_fix(project: Path) -> None:
+    d = run("fix", "--diff", cwd=project)
+    assert d.returncode == 1 and "+    await asyncio.sleep(1)" in d.stdout
+    assert (project / "app.py").read_text() == SLEEPY
+    f = run("fix", cwd=project)
+    assert f.returncode == 0, f.stdout + f.stderr
+    assert "fixed app.py: PA103 x1" in f.stdout and "No findings" in f.stdout
+    assert run("fix", "--diff", cwd=project).returncode == 0
+    assert run("scan", cwd=project).returncode == 0
+
+
+def test_scan_fix_flag(project: Path) -> None:
+    r = run("scan", "--fix", cwd=project)
+    assert r.returncode == 0 and "Fixed 1 finding(s) in 1 file(s)." in r.stderr
+
+
+@pytest.mark.parametrize(("fmt", "needle"), [
+    ("sarif", '"ruleId": "PA103"'), ("github", "::warning file=app.py,line=3"),
+    ("junit", '<failure type="PA103"'), ("json", '"code": "PA103"')])
+def test_formats_via_cli(project: Path, fmt: str, needle: str) -> None:
+    r = run("scan", "--format", fmt, "-o", f"out.{fmt}", cwd=project)
+    assert r.returncode == 1 and r.stdout == ""
+    assert needle in (project / f"out.{fmt}").read_text()
+
+
+def test_baseline_via_cli(project: Path) -> None:
+    w = run("scan", "--write-baseline", "base.json", cwd=project)
+    assert w.returncode == 0 and "Wrote 1 finding(s)" in w.stderr
+    r = run("scan", "--baseline", "base.json", cwd=project)
+    assert r.returncode == 0 and "1 known finding(s) hidden" in r.stdout

@@ -60,14 +60,15 @@ def summary_lines(result: ScanResult) -> list[Line]:
     files = len({f.path for f in result.findings})
     scanned = f"{result.files_scanned} file{'s' if result.files_scanned != 1 else ''} scanned"
     if n == 0:
-        return [[("No findings", "green"), (f" ({scanned}).", "")]]
-    fixable = sum(1 for f in result.findings if f.fixable)
-    line: Line = [("Found ", ""), (str(n), "bold"),
-                  (f" finding{'s' if n != 1 else ''} in {files} "
-                   f"file{'s' if files != 1 else ''} ({scanned}).", "")]
-    if fixable:
-        line.append((f" {fixable} fixable with `perfaudit fix` (marked [*]).", ""))
-    out = [line]
+        out: list[Line] = [[("No findings", "green"), (f" ({scanned}).", "")]]
+    else:
+        fixable = sum(1 for f in result.findings if f.fixable)
+        line: Line = [("Found ", ""), (str(n), "bold"),
+                      (f" finding{'s' if n != 1 else ''} in {files} "
+                       f"file{'s' if files != 1 else ''} ({scanned}).", "")]
+        if fixable:
+            line.append((f" {fixable} fixable with `perfaudit fix` (marked [*]).", ""))
+        out = [line]
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
                      f"{result.baseline_stale} baseline entr(y/ies) now fixed.", "")])
