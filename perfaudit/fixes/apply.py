@@ -16,7 +16,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
-from perfaudit.fixes.codemods import FixTransformer, module_aliases
+from perfaudit.fixes.codemods import FixTransformer, module_aliases, pathlib_path_name
 from perfaudit.model import Finding
 
 
@@ -43,7 +43,8 @@ def rewrite(source: bytes, findings: Sequence[Finding], backend: str) -> tuple[b
     """Rewrite ``source`` for ``findings``; returns the new bytes and what was applied."""
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    transformer = FixTransformer(findings, backend, module_aliases(module))
+    transformer = FixTransformer(findings, backend, module_aliases(module),
+                                 pathlib_path_name(module))
     new = wrapper.visit(transformer)
     if not transformer.applied:
         return source, []

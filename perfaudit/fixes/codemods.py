@@ -9,6 +9,7 @@ import libcst as cst
 import libcst.helpers
 from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider
 
+from perfaudit.fixes.plans import pathlib_method
 from perfaudit.model import Finding
 
 #: codes whose call sites become `await <backend>.to_thread(...)`
@@ -23,7 +24,7 @@ class FixTransformer(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
 
     def __init__(self, findings: Sequence[Finding], backend: str,
-                 module_aliases: Mapping[str, str]) -> None:
+                 module_aliases: Mapping[str, str], path_name: str | None = None) -> None:
         super().__init__()
         self.by_pos: dict[tuple[int, int, int, int], list[Finding]] = {}
         for f in findings:
@@ -31,6 +32,8 @@ class FixTransformer(cst.CSTTransformer):
             self.by_pos.setdefault(key, []).append(f)
         self.backend = backend
         self.aliases = dict(module_aliases)
+        #: the local name of `pathlib.Path` (`from pathlib import Path`), if any
+        self.path_name = path_name
         self.applied: list[Finding] = []
         self.needed_imports: set[str] = set()
         self._generator_depth = 0
@@ -63,11 +66,21 @@ class FixTransformer(cst.CSTTransformer):
         return (r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        func = original.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+            inner_found = self.by_pos.get(self._pos(func.value))
+            if inner_found and any(f.code == "PA302" for f in inner_found):
+                rewritten = self._pathlib(updated)
+                if rewritten is not None:
+                    self.applied.extend(f for f in inner_found if f.code == "PA302")
+                    return rewritten
         found = self.by_pos.get(self._pos(original))
         if not found or self._generator_depth or self._lambda_depth:
             return updated
         for f in found:
             new: cst.BaseExpression | None = None
+            if f.code == "PA302":
+                continue  # rewritten from the enclosing `.read()`/`.write()` call
             if f.code == "PA103":
                 new = self._sleep(updated)
             elif f.code in TO_THREAD:
@@ -100,6 +113,52 @@ class FixTransformer(cst.CSTTransformer):
         fixed = [first, *call.args]
         return cst.Await(expression=cst.Call(func=func, args=fixed,
                                              whitespace_before_args=call.whitespace_before_args))
+
+    def _pathlib(self, call: cst.Call) -> cst.BaseExpression | None:
+        """`open(p, mode, **kw).read()` -> `pathlib.Path(p).read_text(**kw)` (see plans)."""
+        func = call.func
+        assert isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)
+        inner = func.value
+        mode: str | None = None
+        positional = [a for a in inner.args if a.keyword is None]
+        keywords = [a for a in inner.args if a.keyword is not None]
+        if any(a.star for a in (*inner.args, *call.args)):
+            return None
+        if len(positional) == 2:
+            m = positional[1].value
+            if not isinstance(m, cst.SimpleString) or m.prefix:
+                return None
+            mode = m.evaluated_value if isinstance(m.evaluated_value, str) else None
+            if mode is None:
+                return None
+        for k in keywords:
+            assert k.keyword is not None
+            if k.keyword.value == "mode":
+                if not isinstance(k.value, cst.SimpleString) or k.value.prefix:
+                    return None
+                ev = k.value.evaluated_value
+                mode = ev if isinstance(ev, str) else None
+                if mode is None:
+                    return None
+        target = pathlib_method(func.attr.value, sum(1 for a in call.args if a.keyword is None),
+                                any(a.keyword is not None for a in call.args), len(positional),
+                                mode, {k.keyword.value for k in keywords if k.keyword})
+        if target is None:
+            return None
+        path_call = cst.Call(func=self._path_ref(), args=[positional[0].with_changes(
+            comma=cst.MaybeSentinel.DEFAULT)])
+        kept = [k for k in keywords if k.keyword is not None and k.keyword.value != "mode"]
+        args = [*call.args, *kept]
+        args = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) if i == len(args) - 1 else
+                a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                for i, a in enumerate(args)]
+        return call.with_changes(func=cst.Attribute(value=path_call, attr=cst.Name(target)),
+                                 args=args)
+
+    def _path_ref(self) -> cst.BaseExpression:
+        if self.path_name is not None:
+            return cst.Name(self.path_name)
+        return cst.Attribute(value=cst.Name(self._module("pathlib")), attr=cst.Name("Path"))
 
     def _parenthesize(self, original: cst.Call, new: cst.BaseExpression) -> cst.BaseExpression:
         """`await` binds looser than attribute access, calls and subscripts."""
@@ -143,3 +202,21 @@ def module_aliases(module: cst.Module) -> dict[str, str]:
                         else:
                             out.setdefault(name, name)
     return out
+
+
+def pathlib_path_name(module: cst.Module) -> str | None:
+    """The name `pathlib.Path` is imported as at module level (`from pathlib import Path`)."""
+    for st in module.body:
+        if isinstance(st, cst.SimpleStatementLine):
+            for small in st.body:
+                if (isinstance(small, cst.ImportFrom) and small.relative == ()
+                        and small.module is not None
+                        and cst.helpers.get_full_name_for_node(small.module) == "pathlib"
+                        and not isinstance(small.names, cst.ImportStar)):
+                    for alias in small.names:
+                        if cst.helpers.get_full_name_for_node(alias.name) == "Path":
+                            if alias.asname is not None and isinstance(alias.asname.name,
+                                                                       cst.Name):
+                                return alias.asname.name.value
+                            return "Path"
+    return None

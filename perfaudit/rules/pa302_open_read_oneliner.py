@@ -3,6 +3,8 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.fixes.plans import pathlib_method
+from perfaudit.model import FixKind
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
 
@@ -36,9 +38,16 @@ class OpenReadOneliner(Rule):
     config = json.loads(Path("config.json").read_text())
     text = Path(path).read_text()
     ```
+
+    ## Fix safety
+    Safe for `open(p).read()`, `open(p, "rb").read()`, `open(p, "w").write(s)` and
+    `open(p, "wb").write(b)` (with `encoding`/`errors`, and `newline` when writing):
+    rewritten to `pathlib.Path(p).read_text()`, `read_bytes()`, `write_text(s)`,
+    `write_bytes(b)`, which open, use and close the file. Other forms are left as they are.
     """
 
     code = "PA302"
+    fix = FixKind.SAFE
     name = "open-read-oneliner"
     summary = "`open(...).read()`-style file object is never closed explicitly"
     hooks_call = True
@@ -79,7 +88,29 @@ class OpenReadOneliner(Rule):
         sym = ctx.resolve(inner.func, site.scope)
         if sym is None or sym[0] == "inst" or sym[1] not in _OPENERS:
             return
+        fixable = (sym[1] == "builtins.open" and isinstance(node.func, ast.Attribute)
+                   and _plan(node, inner) is not None)
         ctx.report(self, inner,
                    f"{what} never closes the file explicitly (closed only by the garbage "
                    "collector); use `Path(...).read_text()`/`write_text()` or a `with` block",
-                   stmt=site.stmt)
+                   stmt=site.stmt, fixable=fixable)
+
+
+def _plan(outer: ast.Call, inner: ast.Call) -> str | None:
+    mode: str | None = None
+    if len(inner.args) == 2:
+        m = inner.args[1]
+        if not (isinstance(m, ast.Constant) and isinstance(m.value, str)):
+            return None
+        mode = m.value
+    for k in inner.keywords:
+        if k.arg == "mode":
+            if not (isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)):
+                return None
+            mode = k.value.value
+    if any(k.arg is None for k in inner.keywords) or any(
+            isinstance(a, ast.Starred) for a in (*inner.args, *outer.args)):
+        return None
+    assert isinstance(outer.func, ast.Attribute)
+    return pathlib_method(outer.func.attr, len(outer.args), bool(outer.keywords),
+                          len(inner.args), mode, {str(k.arg) for k in inner.keywords})
