@@ -25,6 +25,9 @@ class Leak:
     name: str
     #: "never" (no release at all) or "unsafe" (released, but not on every path)
     kind: str
+    #: the `with` rewrite applies: one `name.close()` statement later in the same block,
+    #: and no use of the name after it
+    with_fixable: bool = False
 
 
 def walk_local(fn: ast.AST) -> Iterator[ast.AST]:
@@ -111,7 +114,8 @@ def find_leaks(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, sco
             continue
         verdict = _classify(name, stmt, fn, parents, tables.resources[qual][1], ctx, scope)
         if verdict is not None:
-            yield Leak(call, stmt, qual, name, verdict)
+            yield Leak(call, stmt, qual, name, verdict,
+                       verdict == "unsafe" and _with_fixable(name, stmt, parents))
 
 
 def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, ast.AST],
@@ -198,3 +202,29 @@ def _body_of(stmt: ast.stmt, parents: dict[ast.AST, ast.AST]) -> list[ast.stmt] 
         if isinstance(body, list) and any(s is stmt for s in body):
             return body
     return None
+
+
+def _with_fixable(name: str, assign: ast.stmt, parents: dict[ast.AST, ast.AST]) -> bool:
+    body = _body_of(assign, parents)
+    if body is None:
+        return False
+    start = next(i for i, s in enumerate(body) if s is assign)
+    closes = [i for i, s in enumerate(body) if i > start and _is_close_stmt(s, name)]
+    if len(closes) != 1 or closes[0] == start + 1:
+        return False
+    end = closes[0]
+    between_and_after = [*body[start + 1:end], *body[end + 1:]]
+    after = body[end + 1:]
+    uses_after = any(isinstance(n, ast.Name) and n.id == name
+                     for st in after for n in ast.walk(st))
+    closes_inside = sum(1 for st in between_and_after for n in ast.walk(st)
+                        if isinstance(n, ast.Attribute) and n.attr == "close"
+                        and isinstance(n.value, ast.Name) and n.value.id == name)
+    return not uses_after and closes_inside == 0
+
+
+def _is_close_stmt(st: ast.stmt, name: str) -> bool:
+    return (isinstance(st, ast.Expr) and isinstance(st.value, ast.Call)
+            and not st.value.args and not st.value.keywords
+            and isinstance(st.value.func, ast.Attribute) and st.value.func.attr == "close"
+            and isinstance(st.value.func.value, ast.Name) and st.value.func.value.id == name)

@@ -4,6 +4,7 @@ from collections.abc import Collection
 from perfaudit.engine.analyze import FileContext
 from perfaudit.engine.rulebase import Example, Rule
 from perfaudit.engine.scope import Scope
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
 from perfaudit.rules._lifecycle import find_leaks
 from perfaudit.rules._tokens import Token, call_tokens
@@ -38,6 +39,11 @@ class OpenWithoutContextManager(Rule):
             return f.read()
     ```
 
+    ## Fix safety
+    Safe when the file is closed by a `f.close()` statement later in the same block and
+    not used after it: the statements in between become the body of
+    `with open(...) as f:` and the `close()` goes. Otherwise no fix is offered.
+
     ## Notes
     No finding when the file object is returned, stored on an object, captured by a
     nested function or handed to a call that may take ownership of it: it is then the
@@ -45,6 +51,7 @@ class OpenWithoutContextManager(Rule):
     """
 
     code = "PA301"
+    fix = FixKind.SAFE
     name = "open-without-context-manager"
     summary = "a file opened into a local is not closed on every path"
     hooks_function = True
@@ -80,4 +87,5 @@ class OpenWithoutContextManager(Rule):
             ctx.report(self, leak.call,
                        f"file `{leak.name}` from `{display(leak.qual)}()` {how} (a file "
                        "descriptor leak); use `with "
-                       f"{display(leak.qual)}(...) as {leak.name}:`", stmt=leak.stmt)
+                       f"{display(leak.qual)}(...) as {leak.name}:`", stmt=leak.stmt,
+                       fixable=leak.with_fixable)
