@@ -39,6 +39,7 @@ class FixTransformer(cst.CSTTransformer):
         self._generator_depth = 0
         self._with_starts: dict[int, tuple[str, list[Finding]]] = {}
         self._closes: dict[int, str] = {}
+        self._session_calls: dict[int, tuple[str, str, list[Finding]]] = {}
         self._lambda_depth = 0
 
     # contexts where `await` cannot be added without changing meaning
@@ -90,7 +91,53 @@ class FixTransformer(cst.CSTTransformer):
             if new is not None:
                 self.applied.append(f)
                 return self._parenthesize(original, new)
+        pa201 = [f for f in found if f.code == "PA201"]
+        if pa201:
+            method = (updated.func.attr.value if isinstance(updated.func, cst.Attribute)
+                      else updated.func.value if isinstance(updated.func, cst.Name) else None)
+            lib = pa201[0].message.split("`")[1].split(".")[0]
+            if method is not None and lib in ("requests", "httpx"):
+                self._session_calls[id(updated)] = (lib, method, pa201)
         return updated
+
+    # -- PA201: module-level request functions in a loop -> one Session around it -------
+
+    def leave_FunctionDef(self, original: cst.FunctionDef,
+                          updated: cst.FunctionDef) -> cst.FunctionDef:
+        if not self._session_calls or not isinstance(updated.body, cst.IndentedBlock):
+            return updated
+        body = list(updated.body.body)
+        used = set(_identifiers(updated))
+        changed = False
+        for i, st in enumerate(body):
+            marked = [self._session_calls[id(n)] for n in _walk(st)
+                      if id(n) in self._session_calls]
+            libs = {lib for lib, _, _ in marked}
+            if len(libs) != 1:
+                continue
+            lib = libs.pop()
+            var = "session" if lib == "requests" else "client"
+            n = 1
+            while var in used:
+                var, n = f"{var.rstrip('_0123456789')}_{n}", n + 1
+            used.add(var)
+            ids = {id(node) for node in _walk(st) if id(node) in self._session_calls}
+            st2 = st.visit(_UseSession(ids, var))
+            ctor = cst.Call(func=cst.Attribute(value=cst.Name(self._module(lib)),
+                                               attr=cst.Name("Session" if lib == "requests"
+                                                             else "Client")))
+            assert isinstance(st2, cst.BaseStatement)
+            body[i] = cst.With(items=[cst.WithItem(item=ctor, asname=cst.AsName(
+                name=cst.Name(var)))], body=cst.IndentedBlock(body=[st2.with_changes(
+                    leading_lines=[])]), leading_lines=getattr(st, "leading_lines", ()))
+            for _, _, findings in marked:
+                self.applied.extend(findings)
+            for k in ids:
+                self._session_calls.pop(k, None)
+            changed = True
+        if not changed:
+            return updated
+        return updated.with_changes(body=updated.body.with_changes(body=body))
 
     def _sleep(self, call: cst.Call) -> cst.BaseExpression | None:
         if len(call.args) != 1 or call.args[0].keyword is not None or call.args[0].star:
@@ -244,6 +291,37 @@ class FixTransformer(cst.CSTTransformer):
             self.applied.extend(f for f in found if f.code == "PA403")
             return updated.with_changes(iter=it.func.value)
         return updated
+
+
+class _UseSession(cst.CSTTransformer):
+    """`requests.get(...)` (marked by id) -> `session.get(...)`."""
+
+    def __init__(self, ids: set[int], var: str) -> None:
+        super().__init__()
+        self.ids = ids
+        self.var = var
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if id(original) not in self.ids:
+            return updated
+        method = (original.func.attr.value if isinstance(original.func, cst.Attribute)
+                  else original.func.value if isinstance(original.func, cst.Name) else "")
+        return updated.with_changes(func=cst.Attribute(value=cst.Name(self.var),
+                                                       attr=cst.Name(method)))
+
+
+def _walk(node: cst.CSTNode) -> list[cst.CSTNode]:
+    out: list[cst.CSTNode] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(n.children)
+    return out
+
+
+def _identifiers(node: cst.CSTNode) -> list[str]:
+    return [n.value for n in _walk(node) if isinstance(n, cst.Name)]
 
 
 def module_aliases(module: cst.Module) -> dict[str, str]:

@@ -2,6 +2,7 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -31,9 +32,17 @@ class RequestWithoutSessionInLoop(Rule):
         for url in urls:
             pages.append(session.get(url, timeout=5).text)
     ```
+
+    ## Fix safety
+    Safe: the outermost statement of the function holding the loop is wrapped in
+    `with requests.Session() as session:` (`httpx.Client() as client` for httpx) and the
+    calls become `session.get(...)`: same arguments, same results, one connection pool.
+    One difference: cookies set by a response are now sent with later requests of the loop.
+    Calls in a loop at module level are not rewritten.
     """
 
     code = "PA201"
+    fix = FixKind.SAFE
     name = "request-without-session-in-loop"
     summary = "module-level `requests`/`httpx` call in a loop opens a new connection each time"
     hooks_call = True
@@ -63,7 +72,11 @@ class RequestWithoutSessionInLoop(Rule):
             return
         lib = site.qual.split(".", 1)[0]
         client = "requests.Session()" if lib == "requests" else "httpx.Client()"
+        scope = site.scope
+        while scope.kind == "comp" and scope.parent is not None:
+            scope = scope.parent
+        in_function = scope.kind == "function"  # the fix wraps a statement of a function
         ctx.report(self, site.node,
                    f"`{display(site.qual)}` in a loop opens a new connection (and TLS "
                    f"handshake) per iteration; create one `{client}` before the loop and "
-                   "reuse it", stmt=site.stmt)
+                   "reuse it", stmt=site.stmt, fixable=in_function)
