@@ -71,8 +71,9 @@ class CacheOnMethod(Rule):
         if names & {"builtins.staticmethod", "builtins.classmethod"}:
             return
         args = node.args
-        if not (args.posonlyargs or args.args):
-            return
+        params = [*args.posonlyargs, *args.args]
+        if not params or params[0].arg in ("cls", "mcs", "metacls", "klass"):
+            return  # no `self`: a class-level cache (wrapped by a classproperty or the like)
         for d in node.decorator_list:
             target = d.func if isinstance(d, ast.Call) else d
             sym = ctx.resolve(target, parent)
