@@ -7,6 +7,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
@@ -15,7 +16,6 @@ from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
-from perfaudit.fixes.apply import FileFix, fix_file, write_atomic
 from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
 from perfaudit.tables import Tables, load_tables
@@ -156,6 +156,10 @@ def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Fin
     return out
 
 
+if TYPE_CHECKING:
+    from perfaudit.fixes.apply import FileFix
+
+
 @dataclass
 class FixResult:
     """What `fix` did: per file, the original and fixed bytes and the findings applied."""
@@ -189,6 +193,8 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     With ``write=False`` nothing is written: ``FixResult.files`` holds the would-be output
     (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
     """
+    from perfaudit.fixes.apply import FileFix, fix_file, write_atomic  # LibCST: only here
+
     if config is None:
         config = load_config(start=paths[0] if paths else None)
     codes = selected_codes(config)
@@ -205,7 +211,7 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 todo.setdefault(f.path, []).append(f)
         applied_any = False
         for path, findings in todo.items():
-            ff = fix_file(path, findings, config.async_backend)
+            ff = fix_file(path, findings, config.async_backend, config.async_file_backend)
             if ff.error:
                 out.errors[path] = ff.error
                 continue

@@ -46,6 +46,8 @@ class Config:
     per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     blocking: tuple[BlockingRow, ...] = ()
     async_backend: str = "asyncio"
+    #: "aiofiles": fix `with open(...)` blocks in async code to `async with aiofiles.open`
+    async_file_backend: str = "none"
     respect_gitignore: bool = True
     #: ignore suppression comments (report everything)
     disable_noqa: bool = False
@@ -58,7 +60,8 @@ class Config:
         """A digest of everything that changes per-file analysis results (for the cache)."""
         payload = json.dumps(
             {"blocking": [(r.code, r.call, r.instead) for r in self.blocking],
-             "async_backend": self.async_backend, "disable_noqa": self.disable_noqa},
+             "async_backend": self.async_backend, "disable_noqa": self.disable_noqa,
+             "async_file_backend": self.async_file_backend},
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -124,7 +127,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
-    "blocking", "async-backend", "respect-gitignore",
+    "blocking", "async-backend", "respect-gitignore", "async-file-backend",
 }
 
 
@@ -219,6 +222,12 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
                 f"{where}`async-backend` must be one of {', '.join(ASYNC_BACKENDS)}, "
                 f"not {backend!r}")
         kwargs["async_backend"] = backend
+    if "async-file-backend" in table:
+        fb = table["async-file-backend"]
+        if fb not in ("none", "aiofiles"):
+            raise PerfauditError(
+                f"{where}`async-file-backend` must be \"none\" or \"aiofiles\", not {fb!r}")
+        kwargs["async_file_backend"] = fb
     if "respect-gitignore" in table:
         if not isinstance(table["respect-gitignore"], bool):
             raise PerfauditError(f"{where}`respect-gitignore` must be true or false")

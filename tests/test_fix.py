@@ -80,7 +80,7 @@ def test_a_fix_that_would_not_compile_leaves_the_file_untouched(
     f.write_text(SRC)
     before = f.read_bytes()
     monkeypatch.setattr(apply_mod, "rewrite",
-                        lambda src, findings, backend: (b"def (:\n", list(findings)))
+                        lambda src, findings, *backends: (b"def (:\n", list(findings)))
     result = fix([str(f)], Config(root=str(tmp_path)), workers=1)
     assert f.read_bytes() == before
     (why,) = result.errors.values()

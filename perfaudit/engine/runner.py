@@ -48,8 +48,11 @@ class Prefilter:
     """Substrings first (fast), then regular expressions."""
 
     def __init__(self, tokens: tuple[tuple[str, bytes], ...]) -> None:
+        from perfaudit.rules._tokens import import_regexes
+
         self.literals = tuple(t for kind, t in tokens if kind == "lit")
-        self.patterns = tuple(re.compile(t, re.MULTILINE) for kind, t in tokens if kind == "re")
+        self.patterns = (*import_regexes(t for kind, t in tokens if kind == "import"),
+                         *(re.compile(t, re.MULTILINE) for kind, t in tokens if kind == "re"))
 
     def matches(self, data: bytes) -> bool:
         return (any(t in data for t in self.literals)

@@ -16,7 +16,12 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
-from perfaudit.fixes.codemods import FixTransformer, module_aliases, pathlib_path_name
+from perfaudit.fixes.codemods import (
+    FixTransformer,
+    _identifiers,
+    module_aliases,
+    pathlib_path_name,
+)
 from perfaudit.model import Finding
 
 
@@ -38,13 +43,14 @@ class FileFix:
         return "".join(difflib.unified_diff(a, b, f"a/{self.path}", f"b/{self.path}"))
 
 
-def rewrite(source: bytes, findings: Sequence[Finding], backend: str) -> tuple[bytes,
-                                                                                list[Finding]]:
+def rewrite(source: bytes, findings: Sequence[Finding], backend: str,
+            file_backend: str = "none") -> tuple[bytes, list[Finding]]:
     """Rewrite ``source`` for ``findings``; returns the new bytes and what was applied."""
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     transformer = FixTransformer(findings, backend, module_aliases(module),
-                                 pathlib_path_name(module))
+                                 pathlib_path_name(module), file_backend)
+    transformer.used_names = set(_identifiers(module))
     new = wrapper.visit(transformer)
     if not transformer.applied:
         return source, []
@@ -75,11 +81,12 @@ def compiles(data: bytes) -> str | None:
         return str(exc)
 
 
-def fix_file(path: str, findings: Sequence[Finding], backend: str) -> FileFix:
+def fix_file(path: str, findings: Sequence[Finding], backend: str,
+             file_backend: str = "none") -> FileFix:
     with open(path, "rb") as fh:
         original = fh.read()
     try:
-        fixed, applied = rewrite(original, findings, backend)
+        fixed, applied = rewrite(original, findings, backend, file_backend)
     except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
         return FileFix(path, original, original, error=f"cannot rewrite: {exc}"[:200])
     if not applied:

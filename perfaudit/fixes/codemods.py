@@ -14,6 +14,8 @@ from perfaudit.model import Finding
 
 #: codes whose call sites become `await <backend>.to_thread(...)`
 TO_THREAD = frozenset({"PA101", "PA102", "PA104", "PA105", "PA106"})
+#: PA101 findings on `open()` are fixed only as a whole `with` block (aiofiles backend)
+_OPEN_MESSAGES = ("`open`", "`io.open`", "`codecs.open`", "`pathlib.Path.open`")
 SLEEP = {"asyncio": ("asyncio", "sleep"), "anyio": ("anyio", "sleep"),
          "trio": ("trio", "sleep")}
 THREAD = {"asyncio": ("asyncio", "to_thread"), "anyio": ("anyio", "to_thread.run_sync"),
@@ -24,7 +26,8 @@ class FixTransformer(cst.CSTTransformer):
     METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
 
     def __init__(self, findings: Sequence[Finding], backend: str,
-                 module_aliases: Mapping[str, str], path_name: str | None = None) -> None:
+                 module_aliases: Mapping[str, str], path_name: str | None = None,
+                 file_backend: str = "none") -> None:
         super().__init__()
         self.by_pos: dict[tuple[int, int, int, int], list[Finding]] = {}
         for f in findings:
@@ -34,12 +37,14 @@ class FixTransformer(cst.CSTTransformer):
         self.aliases = dict(module_aliases)
         #: the local name of `pathlib.Path` (`from pathlib import Path`), if any
         self.path_name = path_name
+        self.file_backend = file_backend
         self.applied: list[Finding] = []
         self.needed_imports: set[str] = set()
         self._generator_depth = 0
         self._with_starts: dict[int, tuple[str, list[Finding]]] = {}
         self._closes: dict[int, str] = {}
         self._session_calls: dict[int, tuple[str, str, list[Finding]]] = {}
+        self.used_names: set[str] = set()
         self._lambda_depth = 0
 
     # contexts where `await` cannot be added without changing meaning
@@ -86,7 +91,7 @@ class FixTransformer(cst.CSTTransformer):
                 continue  # rewritten from the enclosing `.read()`/`.write()` call
             if f.code == "PA103":
                 new = self._sleep(updated)
-            elif f.code in TO_THREAD:
+            elif f.code in TO_THREAD and not f.message.startswith(_OPEN_MESSAGES):
                 new = self._to_thread(updated)
             if new is not None:
                 self.applied.append(f)
@@ -225,10 +230,13 @@ class FixTransformer(cst.CSTTransformer):
     # -- PA301: `f = open(...)` ... `f.close()` in one block -> `with open(...) as f:` ----
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
-                                  updated: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+                                  updated: cst.SimpleStatementLine) -> cst.BaseStatement:
         if len(original.body) != 1:
             return updated
         small = original.body[0]
+        hoisted = self._hoist_open(original, updated)
+        if hoisted is not None:
+            return hoisted
         if (isinstance(small, cst.Assign) and len(small.targets) == 1
                 and isinstance(small.targets[0].target, cst.Name)
                 and isinstance(small.value, cst.Call)):
@@ -242,6 +250,47 @@ class FixTransformer(cst.CSTTransformer):
               and isinstance(small.value.func.value, cst.Name)):
             self._closes[id(updated)] = small.value.func.value.value
         return updated
+
+    def _hoist_open(self, original: cst.SimpleStatementLine,
+                    updated: cst.SimpleStatementLine) -> cst.BaseStatement | None:
+        """PA302 fallback: `x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`."""
+        small, new_small = original.body[0], updated.body[0]
+        value = getattr(small, "value", None)
+        if not isinstance(small, (cst.Assign, cst.Expr, cst.Return)) or not isinstance(
+                value, cst.Call):
+            return None
+        if isinstance(small, cst.Assign) and not all(
+                isinstance(t.target, cst.Name) for t in small.targets):
+            return None
+        candidates = [a.value for a in value.args if isinstance(a.value, cst.Call)]
+        if isinstance(value.func, cst.Attribute) and isinstance(value.func.value, cst.Call):
+            candidates.append(value.func.value)
+        for inner in candidates:
+            found = [f for f in self.by_pos.get(self._pos(inner), []) if f.code == "PA302"]
+            if not found or any(f in self.applied for f in found):
+                continue
+            others = [a.value for a in value.args if a.value is not inner]
+            receiver = value.func.value if isinstance(value.func, cst.Attribute) else None
+            if not all(_plain(e) for e in others) or (
+                    receiver is not None and receiver is not inner and not _plain(receiver)):
+                return None
+            if not all(_plain(a.value) for a in inner.args) or any(a.star for a in inner.args):
+                return None
+            var = _fresh("f", self.used_names)
+            self.used_names.add(var)
+            new_value = getattr(new_small, "value", None)
+            assert isinstance(new_value, cst.Call)
+            swapped = new_value.visit(_ReplaceCall(self._pos_of_new(inner), var))
+            new_stmt = updated.with_changes(
+                body=[new_small.with_changes(value=swapped)], leading_lines=[])
+            self.applied.extend(found)
+            return cst.With(items=[cst.WithItem(item=inner, asname=cst.AsName(
+                name=cst.Name(var)))], body=cst.IndentedBlock(body=[new_stmt]),
+                leading_lines=original.leading_lines)
+        return None
+
+    def _pos_of_new(self, inner: cst.Call) -> str:
+        return cst.Module(body=[]).code_for_node(inner)
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock,
                             updated: cst.IndentedBlock) -> cst.IndentedBlock:
@@ -279,6 +328,32 @@ class FixTransformer(cst.CSTTransformer):
             i += 1
         return updated.with_changes(body=body) if changed else updated
 
+    # -- PA101 with aiofiles: `with open(...) as f:` -> `async with aiofiles.open(...)` -----
+
+    def leave_With(self, original: cst.With, updated: cst.With) -> cst.With:
+        if self.file_backend != "aiofiles" or len(original.items) != 1 or original.asynchronous:
+            return updated
+        item = original.items[0]
+        call = item.item
+        if not isinstance(call, cst.Call) or item.asname is None or not isinstance(
+                item.asname.name, cst.Name):
+            return updated
+        found = self.by_pos.get(self._pos(call))
+        mine = [f for f in (found or []) if f.code == "PA101"]
+        if not mine:
+            return updated
+        name = item.asname.name.value
+        new_call = updated.items[0].item
+        assert isinstance(new_call, cst.Call)
+        func = cst.Attribute(value=cst.Name(self._module("aiofiles")), attr=cst.Name("open"))
+        body = updated.body.visit(_AwaitFileUses(name))
+        assert isinstance(body, cst.BaseSuite)
+        self.applied.extend(mine)
+        return updated.with_changes(
+            asynchronous=cst.Asynchronous(),
+            items=[updated.items[0].with_changes(item=new_call.with_changes(func=func))],
+            body=body)
+
     def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
         it = original.iter
         if not isinstance(it, cst.Call):
@@ -290,6 +365,56 @@ class FixTransformer(cst.CSTTransformer):
                 and not it.args and not it.lpar):
             self.applied.extend(f for f in found if f.code == "PA403")
             return updated.with_changes(iter=it.func.value)
+        return updated
+
+
+def _plain(e: cst.BaseExpression) -> bool:
+    while isinstance(e, cst.Attribute):
+        e = e.value
+    return isinstance(e, (cst.Name, cst.SimpleString, cst.Integer, cst.Float))
+
+
+def _fresh(base: str, used: set[str]) -> str:
+    name, n = base, 1
+    while name in used:
+        name, n = f"{base}_{n}", n + 1
+    return name
+
+
+class _ReplaceCall(cst.CSTTransformer):
+    """Replace the (first) call whose code is ``code`` by the name ``var``."""
+
+    def __init__(self, code: str, var: str) -> None:
+        super().__init__()
+        self.code = code
+        self.var = var
+        self.done = False
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not self.done and cst.Module(body=[]).code_for_node(original) == self.code:
+            self.done = True
+            return cst.Name(self.var)
+        return updated
+
+
+class _AwaitFileUses(cst.CSTTransformer):
+    """Inside an aiofiles block: `f.read()` -> `await f.read()`, `for x in f` -> `async for`.
+    (The rule checked that these are the only uses of `f`.)"""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        f = original.func
+        if (isinstance(f, cst.Attribute) and isinstance(f.value, cst.Name)
+                and f.value.value == self.name):
+            return cst.Await(expression=updated)
+        return updated
+
+    def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
+        if isinstance(original.iter, cst.Name) and original.iter.value == self.name:
+            return updated.with_changes(asynchronous=cst.Asynchronous())
         return updated
 
 

@@ -8,11 +8,13 @@ stored, aliased, captured by a nested function) means ownership may escape: no f
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from perfaudit.engine.analyze import FileContext
+from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import Scope
+from perfaudit.tables import Tables
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
@@ -76,10 +78,58 @@ def _crosses_scope(node: ast.AST, parents: dict[ast.AST, ast.AST], stop: ast.AST
     return False
 
 
-def find_leaks(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
-               code: str) -> Iterator[Leak]:
+class LeakRule(Rule):
+    """Base of PA301/PA303: candidates come from calls to the rule's constructors that are
+    bound to a local (`x = open(...)`); only their functions are analysed, after the
+    traversal of the file."""
+
+    hooks_call = True
+    hooks_module = True
+    hooks_end = True
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Scope, ast.Call, ast.Assign, str]] = []
+
+    def call_interest(self, tables: Tables) -> Collection[str]:
+        return [q for q, (code, _) in tables.resources.items() if code == self.code]
+
+    def on_module(self, ctx: FileContext, tree: ast.Module, scope: Scope) -> None:
+        self._pending = []
+
+    def on_call(self, ctx: FileContext, site: CallSite) -> None:
+        st = site.stmt
+        if (site.qual is not None and site.scope.kind == "function"
+                and isinstance(st, ast.Assign) and st.value is site.node
+                and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+            self._pending.append((site.scope, site.node, st, site.qual))
+
+    def on_end(self, ctx: FileContext, scope: Scope) -> None:
+        pending, self._pending = self._pending, []
+        by_fn: dict[int, list[tuple[Scope, ast.Call, ast.Assign, str]]] = {}
+        for item in pending:
+            by_fn.setdefault(id(item[0].node), []).append(item)
+        for items in by_fn.values():
+            fn_scope = items[0][0]
+            for leak in find_leaks(ctx, fn_scope, [(st.targets[0].id, call, st, qual)  # type: ignore[attr-defined]
+                                                   for _, call, st, qual in items]):
+                ctx.function = _function_name(fn_scope)
+                self.report_leak(ctx, leak)
+        ctx.function = ""
+
+    def report_leak(self, ctx: FileContext, leak: Leak) -> None:
+        raise NotImplementedError
+
+
+def _function_name(scope: Scope) -> str:
+    module = scope.module.name
+    q = scope.qual
+    return q[len(module) + 1:] if module and q.startswith(module + ".") else q
+
+
+def find_leaks(ctx: FileContext, scope: Scope,
+               candidates: list[tuple[str, ast.Call, ast.stmt, str]]) -> Iterator[Leak]:
+    fn = scope.node
     tables = ctx.tables
-    candidates: list[tuple[str, ast.Call, ast.stmt, str]] = []
     assigned: dict[str, int] = {}
     for node in walk_local(fn):
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -88,30 +138,20 @@ def find_leaks(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, sco
                 for sub in ast.walk(t):
                     if isinstance(sub, ast.Name):
                         assigned[sub.id] = assigned.get(sub.id, 0) + 1
-            value = node.value
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name) and isinstance(value, ast.Call)):
-                sym = ctx.resolve(value.func, scope)
-                if sym is not None and sym[0] != "inst":
-                    row = tables.resources.get(sym[1])
-                    if row is not None and row[0] == code:
-                        candidates.append((node.targets[0].id, value, node, sym[1]))
-        elif isinstance(node, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith,
-                               ast.NamedExpr)):
-            for sub in ast.walk(node.target if isinstance(node, (ast.For, ast.AsyncFor,
-                                                                 ast.NamedExpr))
-                                else ast.Tuple(elts=[i.optional_vars for i in node.items
-                                                     if i.optional_vars is not None])):
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.NamedExpr)):
+            for sub in ast.walk(node.target):
                 if isinstance(sub, ast.Name):
                     assigned[sub.id] = assigned.get(sub.id, 0) + 1
-    if not candidates:
-        return
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    for sub in ast.walk(item.optional_vars):
+                        if isinstance(sub, ast.Name):
+                            assigned[sub.id] = assigned.get(sub.id, 0) + 1
     parents = _parents(fn)
     for name, call, stmt, qual in candidates:
         if assigned.get(name, 0) != 1:
             continue  # rebound somewhere: ownership is not clear
-        if isinstance(parents.get(stmt), ast.Module):
-            continue
         verdict = _classify(name, stmt, fn, parents, tables.resources[qual][1], ctx, scope)
         if verdict is not None:
             yield Leak(call, stmt, qual, name, verdict,

@@ -13,15 +13,22 @@ def roots_of(quals: Iterable[str]) -> set[str]:
 
 
 def import_tokens(roots: Iterable[str]) -> list[Token]:
-    """A name from module R resolves only through an import of R: `import R`,
-    `import a, R`, `from R.x import y` (at a line start, or after `;`)."""
-    roots = sorted({r for r in roots if r and r != "builtins"}, key=len, reverse=True)
+    """A name from module R resolves only through an import of R (`import R`,
+    `import a, R`, `from R.x import y`). The prefilter merges every rule's roots into one
+    regular expression."""
+    return [("import", r.encode()) for r in sorted({r for r in roots if r and r != "builtins"})]
+
+
+def import_regexes(roots: Iterable[bytes]) -> list[re.Pattern[bytes]]:
+    """Imports of any of ``roots``: at a line start, or after `;`."""
+    roots = sorted(set(roots), key=len, reverse=True)
     if not roots:
         return []
-    alt = "|".join(map(re.escape, roots)).encode()
+    alt = b"|".join(re.escape(r) for r in roots)
     imports = (rb"(?:from[ \t]+(?:" + alt + rb")\b|import[ \t]+(?:[^\n#;]*[ ,(])?(?:"
                + alt + rb")\b)")
-    return [("re", rb"^(?:\xef\xbb\xbf)?[ \t\f]*" + imports), ("re", rb";[ \t\f]*" + imports)]
+    return [re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\f]*" + imports, re.MULTILINE),
+            re.compile(rb";[ \t\f]*" + imports)]
 
 
 def call_tokens(quals: Iterable[str]) -> list[Token]:

@@ -3,7 +3,6 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.engine.scope import Scope
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
 
@@ -38,7 +37,6 @@ class ClientCreatedPerCall(Rule):
     name = "client-created-per-call"
     summary = "an HTTP client (connection pool) is created per loop iteration or per request"
     hooks_call = True
-    hooks_function = True
     examples = (
         Example.bad("""
             import httpx
@@ -62,48 +60,24 @@ class ClientCreatedPerCall(Rule):
         return tables.clients
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
-        if site.loop_depth and site.qual is not None:
+        if site.qual is None:
+            return
+        if site.loop_depth:
             ctx.report(self, site.node,
                        f"`{site.qual}` created inside a loop: each iteration builds a new "
                        "connection pool; create the client once, before the loop",
                        stmt=site.stmt)
-
-    def on_function(self, ctx: FileContext, node: ast.FunctionDef | ast.AsyncFunctionDef,
-                    scope: Scope) -> None:
-        for st in _direct_withs(node.body):
-            for item in st.items:
-                call = item.context_expr
-                var = item.optional_vars
-                if not isinstance(call, ast.Call) or not isinstance(var, ast.Name):
-                    continue
-                sym = ctx.resolve(call.func, scope)
-                if sym is None or sym[0] == "inst" or sym[1] not in ctx.tables.clients:
-                    continue
-                if _single_request(st.body, var.id, ctx.tables.client_requests):
-                    ctx.report(self, call,
-                               f"`{sym[1]}` created for a single request: every call pays "
+            return
+        st = site.stmt
+        if site.scope.kind != "function" or not isinstance(st, (ast.With, ast.AsyncWith)):
+            return
+        for item in st.items:
+            if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
+                if _single_request(st.body, item.optional_vars.id, ctx.tables.client_requests):
+                    ctx.report(self, site.node,
+                               f"`{site.qual}` created for a single request: every call pays "
                                "connection setup again; create the client once (module "
                                "level or app startup) and reuse it", stmt=st)
-
-
-def _direct_withs(body: list[ast.stmt]) -> list[ast.With | ast.AsyncWith]:
-    """`with` statements in a function body, not inside loops (those are PA202's other
-    case) nor nested functions."""
-    out: list[ast.With | ast.AsyncWith] = []
-    stack = list(body)
-    while stack:
-        st = stack.pop()
-        if isinstance(st, (ast.With, ast.AsyncWith)):
-            out.append(st)
-            stack.extend(st.body)
-        elif isinstance(st, (ast.If, ast.Try)):
-            stack.extend(st.body)
-            stack.extend(st.orelse)
-            if isinstance(st, ast.Try):
-                stack.extend(st.finalbody)
-                for h in st.handlers:
-                    stack.extend(h.body)
-    return out
 
 
 def _single_request(body: list[ast.stmt], name: str, methods: Collection[str]) -> bool:

@@ -1,17 +1,15 @@
-import ast
 from collections.abc import Collection
 
 from perfaudit.engine.analyze import FileContext
-from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.engine.scope import Scope
+from perfaudit.engine.rulebase import Example
 from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
-from perfaudit.rules._lifecycle import find_leaks
+from perfaudit.rules._lifecycle import Leak, LeakRule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
 
 
-class OpenWithoutContextManager(Rule):
+class OpenWithoutContextManager(LeakRule):
     """PA301 open-without-context-manager
 
     ## What it does
@@ -54,7 +52,6 @@ class OpenWithoutContextManager(Rule):
     fix = FixKind.SAFE
     name = "open-without-context-manager"
     summary = "a file opened into a local is not closed on every path"
-    hooks_function = True
     examples = (
         Example.bad("""
             def load(path):
@@ -79,13 +76,11 @@ class OpenWithoutContextManager(Rule):
     def tokens(cls, tables: Tables) -> Collection[Token]:
         return call_tokens(q for q, (code, _) in tables.resources.items() if code == cls.code)
 
-    def on_function(self, ctx: FileContext, node: ast.FunctionDef | ast.AsyncFunctionDef,
-                    scope: Scope) -> None:
-        for leak in find_leaks(ctx, node, scope, self.code):
-            how = ("is never closed" if leak.kind == "never"
-                   else "is closed outside `finally`, so an exception before `close()` leaks it")
-            ctx.report(self, leak.call,
-                       f"file `{leak.name}` from `{display(leak.qual)}()` {how} (a file "
-                       "descriptor leak); use `with "
-                       f"{display(leak.qual)}(...) as {leak.name}:`", stmt=leak.stmt,
-                       fixable=leak.with_fixable)
+    def report_leak(self, ctx: FileContext, leak: Leak) -> None:
+        how = ("is never closed" if leak.kind == "never"
+               else "is closed outside `finally`, so an exception before `close()` leaks it")
+        ctx.report(self, leak.call,
+                   f"file `{leak.name}` from `{display(leak.qual)}()` {how} (a file "
+                   "descriptor leak); use `with "
+                   f"{display(leak.qual)}(...) as {leak.name}:`", stmt=leak.stmt,
+                   fixable=leak.with_fixable)

@@ -43,7 +43,10 @@ class OpenReadOneliner(Rule):
     Safe for `open(p).read()`, `open(p, "rb").read()`, `open(p, "w").write(s)` and
     `open(p, "wb").write(b)` (with `encoding`/`errors`, and `newline` when writing):
     rewritten to `pathlib.Path(p).read_text()`, `read_bytes()`, `write_text(s)`,
-    `write_bytes(b)`, which open, use and close the file. Other forms are left as they are.
+    `write_bytes(b)`, which open, use and close the file. A statement such as
+    `data = json.load(open(p))` (the call is the whole value and its other arguments are
+    plain names or constants) becomes `with open(p) as f:` around it. Other forms are left
+    as they are.
     """
 
     code = "PA302"
@@ -88,12 +91,37 @@ class OpenReadOneliner(Rule):
         sym = ctx.resolve(inner.func, site.scope)
         if sym is None or sym[0] == "inst" or sym[1] not in _OPENERS:
             return
-        fixable = (sym[1] == "builtins.open" and isinstance(node.func, ast.Attribute)
-                   and _plan(node, inner) is not None)
+        fixable = sym[1] == "builtins.open" and (
+            (isinstance(node.func, ast.Attribute) and _plan(node, inner) is not None)
+            or _with_plan(site.stmt, node, inner))
         ctx.report(self, inner,
                    f"{what} never closes the file explicitly (closed only by the garbage "
                    "collector); use `Path(...).read_text()`/`write_text()` or a `with` block",
                    stmt=site.stmt, fixable=fixable)
+
+
+def _plain(e: ast.expr) -> bool:
+    while isinstance(e, ast.Attribute):
+        e = e.value
+    return isinstance(e, (ast.Name, ast.Constant))
+
+
+def _with_plan(stmt: ast.stmt | None, outer: ast.Call, inner: ast.Call) -> bool:
+    """`x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`: only when the
+    call is the whole value of a simple statement and its other arguments are plain names
+    or constants (hoisting the `open` then changes no evaluation order)."""
+    if isinstance(stmt, ast.Assign):
+        if not all(isinstance(t, ast.Name) for t in stmt.targets):
+            return False
+    elif not isinstance(stmt, (ast.Expr, ast.Return)):
+        return False
+    if stmt.value is not outer:
+        return False
+    others = [a for a in outer.args if a is not inner] + [k.value for k in outer.keywords]
+    receiver = outer.func.value if isinstance(outer.func, ast.Attribute) else None
+    return all(_plain(a) for a in others) and (receiver is inner or receiver is None
+                                               or _plain(receiver)) and all(
+        _plain(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
 
 
 def _plan(outer: ast.Call, inner: ast.Call) -> str | None:

@@ -1,15 +1,13 @@
-import ast
 from collections.abc import Collection
 
 from perfaudit.engine.analyze import FileContext
-from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.engine.scope import Scope
-from perfaudit.rules._lifecycle import find_leaks
+from perfaudit.engine.rulebase import Example
+from perfaudit.rules._lifecycle import Leak, LeakRule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
 
 
-class UnclosedResource(Rule):
+class UnclosedResource(LeakRule):
     """PA303 unclosed-resource
 
     ## What it does
@@ -46,7 +44,6 @@ class UnclosedResource(Rule):
     code = "PA303"
     name = "unclosed-resource"
     summary = "a socket, connection, process, client or pool in a local is not released"
-    hooks_function = True
     examples = (
         Example.bad("""
             import socket
@@ -75,12 +72,10 @@ class UnclosedResource(Rule):
     def tokens(cls, tables: Tables) -> Collection[Token]:
         return call_tokens(q for q, (code, _) in tables.resources.items() if code == cls.code)
 
-    def on_function(self, ctx: FileContext, node: ast.FunctionDef | ast.AsyncFunctionDef,
-                    scope: Scope) -> None:
-        for leak in find_leaks(ctx, node, scope, self.code):
-            release = "/".join(f"`{m}()`" for m in sorted(ctx.tables.resources[leak.qual][1]))
-            how = ("is never released" if leak.kind == "never"
-                   else "is released outside `finally`, so an exception first leaks it")
-            ctx.report(self, leak.call,
-                       f"`{leak.name}` from `{leak.qual}()` {how}; use it as a context "
-                       f"manager or call {release} in a `finally` block", stmt=leak.stmt)
+    def report_leak(self, ctx: FileContext, leak: Leak) -> None:
+        release = "/".join(f"`{m}()`" for m in sorted(ctx.tables.resources[leak.qual][1]))
+        how = ("is never released" if leak.kind == "never"
+               else "is released outside `finally`, so an exception first leaks it")
+        ctx.report(self, leak.call,
+                   f"`{leak.name}` from `{leak.qual}()` {how}; use it as a context "
+                   f"manager or call {release} in a `finally` block", stmt=leak.stmt)

@@ -62,7 +62,7 @@ class EagerReadlines(Rule):
 
     @classmethod
     def tokens(cls, tables: Tables) -> Collection[Token]:
-        return [("lit", b"readlines"), ("lit", b"splitlines")]
+        return [("lit", b".readlines()"), ("lit", b".read().splitlines()")]
 
     def on_iter(self, ctx: FileContext, node: ast.expr, scope: Scope) -> None:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
