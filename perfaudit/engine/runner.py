@@ -120,6 +120,10 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     if names is not None:
         if names.isdisjoint(_WORD.findall(data)):
             return None, digest, st.st_mtime_ns, st.st_size, "filtered"
+        # A later-round file passed no rule's prefilter: no per-file rule can report in
+        # it, so only the project facts are extracted (no rule hooks to run).
+        res = read_and_analyze(src, data, job, ())
+        return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
     elif digest == known_digest:
         return None, digest, st.st_mtime_ns, st.st_size, "same"
     else:
