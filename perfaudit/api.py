@@ -84,6 +84,7 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
     index: ProjectIndex | None = None
     store: Cache | None = None
     state = ""
+    stats: dict[str, tuple[int, int]] | None = None
     if stdin is not None:
         mod, is_pkg = module_name(stdin_filename) if stdin_filename != "-" else ("stdin", False)
         src = SourceFile(stdin_filename, mod, is_pkg)
@@ -101,7 +102,7 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                 f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
                 f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
             store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
-            state = _tree_state(files)
+            state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
             if cached is not None:
                 if on_progress:
@@ -109,7 +110,7 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                 return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
                                   paths=[f.path for f in files])
         results, index = analyze_files(files, job, cache=store, workers=workers,
-                                       on_progress=on_progress)
+                                       on_progress=on_progress, stats=stats)
     findings = [f for res in results for f in res.findings]
     if project_codes:
         if index is None:
@@ -127,16 +128,19 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                       paths=scanned)
 
 
-def _tree_state(files: Sequence[SourceFile]) -> str:
-    """A digest of every file's path, size and mtime: equal means nothing changed."""
+def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
+    """A digest of every file's path, size and mtime (equal means nothing changed), and
+    those stats (mtime_ns, size) by path, for the per-file cache."""
     h = hashlib.blake2b(digest_size=16)
+    stats: dict[str, tuple[int, int]] = {}
     for src in files:
         try:
             st = os.stat(src.path)
+            stats[src.path] = (st.st_mtime_ns, st.st_size)
             h.update(f"{src.path}\0{src.module}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
         except OSError:
             h.update(f"{src.path}\0missing\n".encode())
-    return h.hexdigest()
+    return h.hexdigest(), stats
 
 
 def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:

@@ -14,15 +14,19 @@ import functools
 import hashlib
 import marshal
 import os
+import re
 import sys
 import tempfile
+import zlib
 from typing import Any
 
 from perfaudit import __version__
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.model import Finding, Span
 
-_MAGIC = "perfaudit-cache-3"
+_MAGIC = "perfaudit-cache-4"
+SHARDS = 16
+_GROUP = re.compile(r"\.(?:\d+|names)\.marshal$|\.snapshot$")
 
 #: mtime_ns, size, content hash, packed result (None: the file was filtered out)
 Entry = tuple[int, int, str, tuple[Any, ...] | None]
@@ -100,12 +104,13 @@ class Cache:
     def __init__(self, folder: str, key: str) -> None:
         self.folder = folder
         key = f"{key}-{code_fingerprint()}"
-        self.file = os.path.join(folder, f"{__version__}-{key}.marshal")
-        self.snapshot_file = os.path.join(folder, f"{__version__}-{key}.snapshot")
+        self.base = os.path.join(folder, f"{__version__}-{key}")
+        self._dirty_shards: set[int] = set()
+        self._names_dirty = False
+        self.snapshot_file = f"{self.base}.snapshot"
         self.entries: dict[str, Entry] = {}
         #: the blocking-function names the filtered entries were checked against
         self.names: frozenset[bytes] = frozenset()
-        self.dirty = False
         self._loaded = False
         self._snapshot: tuple[str, list[Finding]] | None = None
 
@@ -137,15 +142,35 @@ class Cache:
                    f.function) for f in findings]
         self._atomic_write(self.snapshot_file, (_MAGIC, state, packed))
 
+    def _shard_file(self, i: int) -> str:
+        return f"{self.base}.{i}.marshal"
+
+    @staticmethod
+    def _shard(abspath: str) -> int:
+        """Entries live in SHARDS files, so that one changed file rewrites one shard."""
+        return zlib.crc32(abspath.encode("utf-8", "surrogateescape")) % SHARDS
+
     def _load(self) -> None:
+        entries: dict[str, Entry] = {}
+        for i in range(SHARDS):
+            try:
+                with open(self._shard_file(i), "rb") as fh:
+                    data = marshal.loads(fh.read())
+                if (isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC
+                        and isinstance(data[1], dict)):
+                    entries.update(data[1])
+            except (OSError, EOFError, ValueError, TypeError):
+                continue
+        names: frozenset[bytes] = frozenset()
         try:
-            with open(self.file, "rb") as fh:
+            with open(f"{self.base}.names.marshal", "rb") as fh:
                 data = marshal.loads(fh.read())
-            if (isinstance(data, tuple) and len(data) == 3 and data[0] == _MAGIC
-                    and isinstance(data[1], dict) and isinstance(data[2], frozenset)):
-                self.entries, self.names = data[1], data[2]
+            if isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC and \
+                    isinstance(data[1], frozenset):
+                names = data[1]
         except (OSError, EOFError, ValueError, TypeError):
-            self.entries, self.names = {}, frozenset()
+            entries = {}  # entries without their names cannot be trusted for later rounds
+        self.entries, self.names = entries, names
 
     def lookup(self, abspath: str, mtime_ns: int, size: int,
                display: str) -> FileResult | _Filtered | None:
@@ -164,7 +189,7 @@ class Cache:
         out = self._outcome(e, display)
         if out is not None:
             self.entries[abspath] = (mtime_ns, size, digest, e[3])
-            self.dirty = True
+            self._dirty_shards.add(self._shard(abspath))
         return out
 
     @staticmethod
@@ -184,29 +209,44 @@ class Cache:
               res: FileResult | None) -> None:
         """Record a result, or (``res`` None) that the file was filtered out."""
         self.entries[abspath] = (mtime_ns, size, digest, _pack(res) if res is not None else None)
-        self.dirty = True
+        self._dirty_shards.add(self._shard(abspath))
 
     def set_names(self, names: frozenset[bytes]) -> None:
         if names != self.names:
             self.names = names
-            self.dirty = True
+            self._names_dirty = True
 
     def save(self) -> None:
-        if self.dirty:
-            self._atomic_write(self.file, (_MAGIC, self.entries, self.names))
+        if not self._loaded:
+            return
+        if self._dirty_shards:
+            shards: dict[int, dict[str, Entry]] = {i: {} for i in self._dirty_shards}
+            for k, v in self.entries.items():
+                i = self._shard(k)
+                if i in shards:
+                    shards[i][k] = v
+            for i, part in shards.items():
+                self._atomic_write(self._shard_file(i), (_MAGIC, part))
+            self._dirty_shards.clear()
             self._prune()
+        if self._names_dirty:
+            self._atomic_write(f"{self.base}.names.marshal", (_MAGIC, self.names))
+            self._names_dirty = False
 
     def _prune(self, keep: int = 8) -> None:
         """Drop the oldest caches (other configs, older perfaudit code) beyond ``keep``."""
         try:
-            files = [os.path.join(self.folder, f) for f in os.listdir(self.folder)
-                     if f.endswith(".marshal")]
-            files.sort(key=os.path.getmtime, reverse=True)
-            for old in files[keep:]:
-                os.unlink(old)
-                snap = old[: -len(".marshal")] + ".snapshot"
-                if os.path.exists(snap):
-                    os.unlink(snap)
+            groups: dict[str, float] = {}
+            files = os.listdir(self.folder)
+            for f in files:
+                group = _GROUP.sub("", f)
+                if group != f:
+                    mtime = os.path.getmtime(os.path.join(self.folder, f))
+                    groups[group] = max(groups.get(group, 0.0), mtime)
+            old = set(sorted(groups, key=lambda g: groups[g], reverse=True)[keep:])
+            for f in files:
+                if _GROUP.sub("", f) in old:
+                    os.unlink(os.path.join(self.folder, f))
         except OSError:
             pass
 

@@ -33,6 +33,11 @@ class ProjectIndex:
                 self.path_of[fn.qual] = res.path
                 self.module_of[fn.qual] = res.module
         self._resolved: dict[str, str | None] = {}
+        #: names imported under another name (`from m import f as g`): a call to `g` may
+        #: reach `f`, so these are always resolved
+        self.renamed = frozenset(local for table in self.imports.values()
+                                 for local, target in table.items()
+                                 if local != target.rpartition(".")[2])
         self._chains: dict[str, tuple[str | None, tuple[str, str, int]]] | None = None
 
     def resolve(self, qual: str) -> str | None:
@@ -125,12 +130,23 @@ class ProjectIndex:
 
     def transitive_findings(self) -> Iterator[Finding]:
         chains = self.blocking_chains()
+        # a call can reach a blocking function only under that function's own name, or
+        # its class's name for a constructor: skip resolving every other call
+        last_names = set()
+        for q in chains:
+            head, _, last = q.rpartition(".")
+            last_names.add(last)
+            if last == "__init__":
+                last_names.add(head.rpartition(".")[2])
+        wanted = last_names | self.renamed
         for qual, fn in self.funcs.items():
             if not fn.is_async:
                 continue
             module = self.module_of[qual]
             fn_name = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
             for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+                if callee.rpartition(".")[2] not in wanted:
+                    continue
                 target = self.resolve(callee)
                 if target is None or target not in chains:
                     continue

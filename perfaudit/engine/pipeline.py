@@ -23,7 +23,8 @@ _MAX_ROUNDS = 64
 
 def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                   workers: int | None = None,
-                  on_progress: Callable[[int], None] | None = None
+                  on_progress: Callable[[int], None] | None = None,
+                  stats: dict[str, tuple[int, int]] | None = None,
                   ) -> tuple[list[FileResult], ProjectIndex | None]:
     """Every file's result, and (when project facts were asked for) the project index."""
     results: list[FileResult] = []
@@ -39,12 +40,15 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     for src in files:
         if cache is not None:
             ap = abspath[src.path]
-            try:
-                st = os.stat(ap)
-            except OSError:
-                todo.append((src, None))
-                continue
-            hit = cache.lookup(ap, st.st_mtime_ns, st.st_size, src.path)
+            known = stats.get(src.path) if stats is not None else None
+            if known is None:
+                try:
+                    st = os.stat(ap)
+                except OSError:
+                    todo.append((src, None))
+                    continue
+                known = (st.st_mtime_ns, st.st_size)
+            hit = cache.lookup(ap, known[0], known[1], src.path)
             if hit is FILTERED:
                 pending[src.path] = (src, cache.names)
                 done()
