@@ -16,12 +16,12 @@ import marshal
 import os
 import re
 import sys
-import tempfile
 import zlib
 from typing import Any
 
 from perfaudit import __version__
 from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.fsutil import write_atomic
 from perfaudit.model import Finding, Span
 
 _MAGIC = "perfaudit-cache-4"
@@ -257,16 +257,6 @@ class Cache:
             if not os.path.exists(gi):
                 with open(gi, "w", encoding="utf-8") as fh:
                     fh.write("# created by perfaudit\n*\n")
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    marshal.dump(payload, fh)  # type: ignore[arg-type]
-                os.replace(tmp, target)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            write_atomic(target, marshal.dumps(payload))  # type: ignore[arg-type]
         except (OSError, ValueError):
             pass  # a read-only tree: scanning still works, just uncached

@@ -7,7 +7,6 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from perfaudit.fixes.codemods import (
     module_aliases,
     pathlib_path_name,
 )
+from perfaudit.fsutil import write_atomic as _write
 from perfaudit.model import Finding
 
 
@@ -99,20 +99,5 @@ def fix_file(path: str, findings: Sequence[Finding], backend: str,
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write via a temporary file in the same folder and `os.replace`, keeping the mode."""
-    folder = os.path.dirname(os.path.abspath(path))
-    mode = stat.S_IMODE(os.stat(path).st_mode)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".perfaudit-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """Write a fixed file atomically, keeping its mode and syncing it to disk."""
+    _write(path, data, mode=stat.S_IMODE(os.stat(path).st_mode), fsync=True)
