@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from perfaudit.config import Config
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
-from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, resolve
+from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, local_name, resolve
 from perfaudit.model import Finding, Span
 from perfaudit.tables import BlockingEntry, Tables, load_tables
 
@@ -304,8 +304,7 @@ class Analyzer:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
-        mod_prefix = parent.module.name + "." if parent.module.name else ""
-        self.ctx.function = qual[len(mod_prefix):] if qual.startswith(mod_prefix) else qual
+        self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
             self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
             self.functions.append(self.func_facts)

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from perfaudit import __version__
@@ -66,14 +67,23 @@ def content_hash(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
+def _pack_finding(f: Finding) -> tuple[Any, ...]:
+    return (f.code, f.name, f.message, f.span.line, f.span.column, f.span.end_line,
+            f.span.end_column, f.severity, f.fixable, f.stmt_line, f.function)
+
+
+def _unpack_finding(path: str, t: Sequence[Any]) -> Finding:
+    c, n, m, l1, c1, l2, c2, sev, fx, sl, fn = t
+    return Finding(path=path, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
+                   severity=sev, fixable=fx, stmt_line=sl, function=fn)
+
+
 def _pack(res: FileResult) -> tuple[Any, ...]:
     # interned strings are written once per file by marshal and shared when loaded
     i = sys.intern
     return (
         res.module,
-        [(f.code, f.name, f.message, f.span.line, f.span.column, f.span.end_line,
-          f.span.end_column, f.severity, f.fixable, f.stmt_line, f.function)
-         for f in res.findings],
+        [_pack_finding(f) for f in res.findings],
         [(i(fn.qual), fn.name, fn.is_async, fn.line,
           [(code, i(callee), line) for code, callee, line in fn.direct],
           [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees])
@@ -89,9 +99,7 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
     module, findings, functions, imports, noqa, skipped = data
     return FileResult(
         path=path, module=module,
-        findings=[Finding(path=path, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
-                          severity=sev, fixable=fx, stmt_line=sl, function=fn)
-                  for c, n, m, l1, c1, l2, c2, sev, fx, sl, fn in findings],
+        findings=[_unpack_finding(path, t) for t in findings],
         functions=[FuncFacts(q, n, a, ln, direct, calls, callees)
                    for q, n, a, ln, direct, calls, callees in functions],
         imports=dict(imports),
@@ -130,16 +138,12 @@ class Cache:
             if (not isinstance(data, tuple) or len(data) != 3 or data[0] != _MAGIC
                     or data[1] != state):
                 return None
-            return [Finding(path=p, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
-                            severity=sev, fixable=fx, stmt_line=sl, function=fn)
-                    for p, c, n, m, l1, c1, l2, c2, sev, fx, sl, fn in data[2]]
+            return [_unpack_finding(t[0], t[1:]) for t in data[2]]
         except (OSError, EOFError, ValueError, TypeError):
             return None
 
     def save_snapshot(self, state: str, findings: list[Finding]) -> None:
-        packed = [(f.path, f.code, f.name, f.message, f.span.line, f.span.column,
-                   f.span.end_line, f.span.end_column, f.severity, f.fixable, f.stmt_line,
-                   f.function) for f in findings]
+        packed = [(f.path, *_pack_finding(f)) for f in findings]
         self._atomic_write(self.snapshot_file, (_MAGIC, state, packed))
 
     def _shard_file(self, i: int) -> str:

@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 
 CODE = "PA106"
@@ -108,7 +109,7 @@ class ProjectIndex:
             if ".<locals>." in qual:
                 continue  # callable only from its own file, which is analysed already
             module = self.module_of.get(qual, "")
-            rest = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+            rest = local_name(qual, module)
             out.add(rest.split(".", 1)[0].encode())
         return frozenset(out)
 
@@ -125,7 +126,7 @@ class ProjectIndex:
 
     def display(self, qual: str) -> str:
         module = self.module_of.get(qual, "")
-        short = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+        short = local_name(qual, module)
         return short.replace(".<locals>.", ".").removesuffix(".__init__")
 
     def transitive_findings(self) -> Iterator[Finding]:
@@ -143,7 +144,7 @@ class ProjectIndex:
             if not fn.is_async:
                 continue
             module = self.module_of[qual]
-            fn_name = qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+            fn_name = local_name(qual, module)
             for callee, line, col, end_line, end_col, stmt_line in fn.calls:
                 if callee.rpartition(".")[2] not in wanted:
                     continue

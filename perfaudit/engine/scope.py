@@ -75,6 +75,11 @@ class ModuleInfo:
         return base
 
 
+def local_name(qual: str, module: str) -> str:
+    """``qual`` without its module prefix: `app.io.Store.get` in `app.io` -> `Store.get`."""
+    return qual[len(module) + 1:] if module and qual.startswith(module + ".") else qual
+
+
 # --------------------------------------------------------------------------- bindings
 
 

@@ -48,7 +48,8 @@ def rewrite(source: bytes, findings: Sequence[Finding], backend: str,
     """Rewrite ``source`` for ``findings``; returns the new bytes and what was applied."""
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    transformer = FixTransformer(findings, backend, module_aliases(module),
+    aliases = module_aliases(module)
+    transformer = FixTransformer(findings, backend, aliases,
                                  pathlib_path_name(module), file_backend)
     transformer.used_names = set(_identifiers(module))
     new = wrapper.visit(transformer)
@@ -56,7 +57,7 @@ def rewrite(source: bytes, findings: Sequence[Finding], backend: str,
         return source, []
     context = CodemodContext()
     for mod in sorted(transformer.needed_imports):
-        if module_aliases(module).get(mod) is None:
+        if aliases.get(mod) is None:
             AddImportsVisitor.add_needed_import(context, mod)
     if any(f.code == "PA103" for f in transformer.applied):
         RemoveImportsVisitor.remove_unused_import(context, "time", "sleep")

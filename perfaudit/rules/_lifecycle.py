@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Rule
-from perfaudit.engine.scope import Scope
+from perfaudit.engine.scope import Scope, local_name
 from perfaudit.tables import Tables
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -112,18 +112,12 @@ class LeakRule(Rule):
             fn_scope = items[0][0]
             for leak in find_leaks(ctx, fn_scope, [(st.targets[0].id, call, st, qual)  # type: ignore[attr-defined]
                                                    for _, call, st, qual in items]):
-                ctx.function = _function_name(fn_scope)
+                ctx.function = local_name(fn_scope.qual, fn_scope.module.name)
                 self.report_leak(ctx, leak)
         ctx.function = ""
 
     def report_leak(self, ctx: FileContext, leak: Leak) -> None:
         raise NotImplementedError
-
-
-def _function_name(scope: Scope) -> str:
-    module = scope.module.name
-    q = scope.qual
-    return q[len(module) + 1:] if module and q.startswith(module + ".") else q
 
 
 def find_leaks(ctx: FileContext, scope: Scope,
@@ -211,7 +205,7 @@ def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, a
     return "unsafe"
 
 
-def _plain_value(e: ast.expr) -> bool:
+def plain_value(e: ast.expr) -> bool:
     """A constant, a name, or an attribute read of a name (`f.name`): cannot raise."""
     while isinstance(e, ast.Attribute):
         e = e.value
@@ -222,10 +216,10 @@ def _cannot_raise(st: ast.stmt) -> bool:
     if isinstance(st, ast.Pass):
         return True
     if isinstance(st, ast.Assign):
-        return all(isinstance(t, ast.Name) for t in st.targets) and _plain_value(st.value)
+        return all(isinstance(t, ast.Name) for t in st.targets) and plain_value(st.value)
     if isinstance(st, ast.AnnAssign):
         return isinstance(st.target, ast.Name) and (st.value is None or
-                                                     _plain_value(st.value))
+                                                     plain_value(st.value))
     return False
 
 

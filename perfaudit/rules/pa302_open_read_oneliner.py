@@ -5,6 +5,7 @@ from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
 from perfaudit.fixes.plans import pathlib_method
 from perfaudit.model import FixKind
+from perfaudit.rules._lifecycle import plain_value
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
 
@@ -100,12 +101,6 @@ class OpenReadOneliner(Rule):
                    stmt=site.stmt, fixable=fixable)
 
 
-def _plain(e: ast.expr) -> bool:
-    while isinstance(e, ast.Attribute):
-        e = e.value
-    return isinstance(e, (ast.Name, ast.Constant))
-
-
 def _with_plan(stmt: ast.stmt | None, outer: ast.Call, inner: ast.Call) -> bool:
     """`x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`: only when the
     call is the whole value of a simple statement and its other arguments are plain names
@@ -119,9 +114,9 @@ def _with_plan(stmt: ast.stmt | None, outer: ast.Call, inner: ast.Call) -> bool:
         return False
     others = [a for a in outer.args if a is not inner] + [k.value for k in outer.keywords]
     receiver = outer.func.value if isinstance(outer.func, ast.Attribute) else None
-    return all(_plain(a) for a in others) and (receiver is inner or receiver is None
-                                               or _plain(receiver)) and all(
-        _plain(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
+    return all(plain_value(a) for a in others) and (receiver is inner or receiver is None
+                                               or plain_value(receiver)) and all(
+        plain_value(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
 
 
 def _plan(outer: ast.Call, inner: ast.Call) -> str | None:
