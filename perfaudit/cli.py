@@ -294,6 +294,94 @@ def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. PA101.")
     typer.echo(f"\nFix: {meta.fix.value}")
 
 
+@app.command("profile", context_settings={"allow_interspersed_args": True})
+def profile_command(
+    target: Annotated[str | None, typer.Argument(
+        help="A script, or `pkg.module:function` (called with no arguments).",
+        show_default=False)] = None,
+    args: Annotated[list[str] | None, typer.Argument(
+        help="Arguments for the target, after `--`.", show_default=False)] = None,
+    module: Annotated[str | None, typer.Option(
+        "--module", "-m", help="Run a module, as `python -m MODULE`.")] = None,
+    cpu: Annotated[bool, typer.Option(
+        "--cpu/--no-cpu", help="CPU profile with pyinstrument (on by default).")] = True,
+    mem: Annotated[bool, typer.Option(
+        "--mem", help="Memory profile with memray (a separate run).")] = False,
+    leaks: Annotated[bool, typer.Option(
+        "--leaks", help="Detect leaks: call a `pkg.module:function` target --repeat times "
+        "and watch retained memory.")] = False,
+    scan_findings: Annotated[bool, typer.Option(
+        "--scan", help="List the static findings of the files the run executed, with the "
+        "share of wall time and memory of each.")] = False,
+    repeat: Annotated[int | None, typer.Option(
+        help="Runs (calls, for a function) per mode; wall time is their median "
+        "(default: 1, 20 for --leaks).", min=1)] = None,
+    warmup: Annotated[int, typer.Option(
+        help="--leaks: calls made before measuring.", min=0)] = 2,
+    timeout: Annotated[float | None, typer.Option(
+        help="Stop the target after this many seconds (exit code 5).", min=0.0)] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="Folder for the reports (default: "
+        ".perfaudit/profiles/<timestamp>/).")] = None,
+    output_format: Annotated[str, typer.Option(
+        "--format", help="text, json or openmetrics (json and openmetrics go to stdout; the "
+        "target's stdout then goes to stderr).")] = "text",
+    budget: Annotated[str | None, typer.Option(
+        help="Exit 1 when a figure is over budget, e.g. wall=2s,peak-memory=200MiB,"
+        "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak).")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        help="Compare with the figures saved in this file; exit 1 on a regression.")] = None,
+    save_baseline: Annotated[str | None, typer.Option(
+        help="Save the figures (and the environment) to this JSON file.")] = None,
+    max_regression: Annotated[str, typer.Option(
+        help="With --baseline: the growth allowed per figure.")] = "10%",
+    interval: Annotated[float, typer.Option(
+        help="pyinstrument sampling interval, seconds.", min=0.0001)] = 0.001,
+    config: Annotated[str | None, typer.Option(
+        help="--scan: read settings from this TOML file.")] = None,
+    isolated: Annotated[bool, typer.Option(
+        help="--scan: ignore every configuration file.")] = False,
+) -> None:
+    """Profile a script, a module or a function: CPU, memory, leaks, and gates for CI.
+
+    Exit codes: 0 ok, 1 a budget, baseline or leak gate failed, 2 usage error, 3 internal
+    error, 4 the target failed (raised, exited non-zero, killed), 5 --timeout stopped it.
+    """
+    from perfaudit.errors import EXIT_TARGET, EXIT_TIMEOUT
+    from perfaudit.profile import ProfileOptions, parse_target, run_profile
+    from perfaudit.profile.budget import parse_budget, parse_percent
+    from perfaudit.profile.report import get_renderer
+
+    renderer = get_renderer(output_format)
+    tgt = parse_target(target, module, list(args or []))
+    opts = ProfileOptions(
+        tgt, cpu=cpu, mem=mem, leaks=leaks, scan=scan_findings, repeat=repeat, warmup=warmup,
+        timeout=timeout or None, output_dir=output, interval=interval,
+        budget=parse_budget(budget) if budget is not None else {},
+        baseline=baseline, save_baseline=save_baseline,
+        max_regression=parse_percent(max_regression),
+        stdout_to_stderr=output_format != "text",
+        config=_config(config, isolated, [tgt.spec if tgt.kind == "script" else "."])
+        if scan_findings else None)
+    result = run_profile(opts)
+    outcome = result.outcome
+    if outcome.status == "usage":
+        raise PerfauditError(outcome.describe())
+    renderer(result, sys.stdout, output_format == "text" and _use_color(sys.stdout))
+    sys.stdout.flush()
+    if outcome.status == "timeout":
+        raise PerfauditError(outcome.describe(), EXIT_TIMEOUT)
+    if not outcome.ok:
+        raise PerfauditError(outcome.describe(), EXIT_TARGET)
+    failed = [f"{r.figure} over budget" for r in result.budget if not r.ok]
+    failed += [f"{r.figure} regressed" for r in result.regression if not r.ok]
+    if result.leaks is not None and result.leaks.leaking:
+        failed.append("leak detected")
+    if failed:
+        sys.stderr.write(f"perfaudit: profile gate failed: {', '.join(failed)}\n")
+        raise typer.Exit(1)
+
+
 _EXPECT = re.compile(r"  # expect: [A-Z0-9, ]+$", re.MULTILINE)
 
 

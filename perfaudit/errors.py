@@ -6,6 +6,10 @@ EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+#: `perfaudit profile`: the target raised, exited non-zero or was killed
+EXIT_TARGET = 4
+#: `perfaudit profile`: the target ran past --timeout and was stopped
+EXIT_TIMEOUT = 5
 
 
 class PerfauditError(Exception):

@@ -1,0 +1,291 @@
+"""The child process of `perfaudit profile`: runs the target under one profiler.
+
+Run as a *file* (``python .../_child.py SPEC``), not as a module, so that the child imports
+nothing of perfaudit: only the standard library, and pyinstrument or memray for the mode it
+runs. It reads a JSON spec, runs the target, and writes what happened to ``status.json``:
+the outcome (ok, raised, exit, timeout, usage), the wall time of each run and, in leak mode,
+the retained-memory series and the allocation sites at three checkpoints.
+
+SIGTERM (sent by the parent on ``--timeout``) raises `_Stopped` inside the target, so the
+profiler still stops cleanly and the partial profile shows where the target was stuck.
+"""
+
+from __future__ import annotations
+
+import array
+import gc
+import importlib
+import importlib.util
+import json
+import os
+import runpy
+import signal
+import sys
+import sysconfig
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+_HERE = os.path.abspath(__file__)
+_MISSING = object()
+#: the target's exception, kept to report once the profiler has stopped
+_FAILURE: list[BaseException] = []
+
+
+class _Stopped(BaseException):
+    """Raised in the target when the parent stops it (timeout)."""
+
+
+class _Usage(Exception):
+    """The target cannot be resolved: a usage error, not a failure of the target."""
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second TERM kills for real
+    raise _Stopped()
+
+
+def _resolve(spec: dict[str, Any]) -> Callable[[], Any]:
+    """A zero-argument callable that runs the target once."""
+    kind, target, args = spec["kind"], spec["target"], spec["args"]
+    cwd = spec["cwd"]
+    if kind == "script":
+        path = os.path.abspath(target)
+        sys.argv = [target, *args]
+        sys.path[0] = os.path.dirname(path)
+        return lambda: runpy.run_path(path, run_name="__main__")
+    sys.path[0] = cwd
+    if kind == "module":
+        sys.argv = [target, *args]
+        try:
+            found = importlib.util.find_spec(target)
+        except (ImportError, ValueError) as exc:
+            raise _Usage(f"cannot find module `{target}`: {exc}") from None
+        if found is None:
+            raise _Usage(f"no module named `{target}`")
+        return lambda: runpy.run_module(target, run_name="__main__", alter_sys=True)
+    module_name, _, attr = target.partition(":")
+    sys.argv = [target, *args]
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise _Usage(f"no module named `{exc.name}`") from None
+        raise
+    for part in attr.split("."):
+        obj = getattr(obj, part, _MISSING)
+        if obj is _MISSING:
+            raise _Usage(f"module `{module_name}` has no attribute `{attr}`")
+    if not callable(obj):
+        raise _Usage(f"`{target}` is not callable")
+    func = obj
+
+    def call() -> Any:
+        result = func()
+        if hasattr(result, "__await__") and hasattr(result, "send"):  # a coroutine
+            import asyncio
+
+            return asyncio.run(result)
+        return result
+
+    return call
+
+
+def _stdlib_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {paths.get("stdlib", ""), paths.get("platstdlib", ""), paths.get("purelib", ""),
+            paths.get("platlib", "")}
+    return tuple(sorted(os.path.join(d, "") for d in dirs if d))
+
+
+def _where(tb: Any) -> dict[str, Any] | None:
+    """The innermost frame of a traceback that is the target's own code."""
+    lib = _stdlib_dirs()
+    best: dict[str, Any] | None = None
+    for frame, line in traceback.walk_tb(tb):
+        name = frame.f_code.co_filename
+        if name == _HERE or name.startswith("<") or name.startswith(lib):
+            continue
+        best = {"file": name, "line": line, "function": frame.f_code.co_name}
+    if best is not None:
+        cwd = os.path.join(os.getcwd(), "")
+        if best["file"].startswith(cwd):
+            best["file"] = best["file"][len(cwd):]
+    return best
+
+
+def _print_target_traceback(exc: BaseException) -> None:
+    tb = exc.__traceback__
+    # drop our own frames (and runpy's) from the top, as `python script.py` would show it
+    while tb is not None and (tb.tb_frame.f_code.co_filename == _HERE
+                              or tb.tb_frame.f_globals.get("__name__") == "runpy"):
+        tb = tb.tb_next
+    traceback.print_exception(type(exc), exc, tb, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _run_loop(call: Callable[[], Any], repeat: int, status: dict[str, Any]) -> None:
+    runs: list[float] = status["runs"]
+    for _ in range(repeat):
+        start = time.perf_counter()
+        try:
+            call()
+        except SystemExit as exc:
+            runs.append(time.perf_counter() - start)
+            code = exc.code
+            if code is None or code == 0:
+                continue
+            status.update(status="exit", exit_code=code if isinstance(code, int) else 1,
+                          message="" if isinstance(code, int) else str(code))
+            if not isinstance(code, int):
+                sys.stderr.write(f"{code}\n")
+            return
+        except _Stopped:
+            runs.append(time.perf_counter() - start)
+            status["status"] = "timeout"
+            return
+        except BaseException as exc:  # the target's failure: reported after the profiler stops
+            runs.append(time.perf_counter() - start)
+            status.update(status="raised", exception=type(exc).__name__, message=str(exc))
+            _FAILURE.append(exc)
+            return
+        runs.append(time.perf_counter() - start)
+
+
+# --- leak mode ------------------------------------------------------------------------------
+
+def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[int]]:
+    """Bytes and blocks per allocation site: the innermost frame that is the target's code."""
+    out: dict[str, list[int]] = {}
+    for trace in snapshot.traces:
+        frames = trace.traceback  # oldest first
+        site = None
+        for frame in reversed(frames):
+            name = frame.filename
+            if name == _HERE or name.startswith("<") or name.startswith(lib):
+                continue
+            site = f"{name}\x00{frame.lineno}"
+            break
+        if site is None:
+            continue
+        entry = out.get(site)
+        if entry is None:
+            out[site] = [trace.size, 1]
+        else:
+            entry[0] += trace.size
+            entry[1] += 1
+    return out
+
+
+def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, Any]) -> None:
+    import tracemalloc
+
+    repeat, warmup = spec["repeat"], spec["warmup"]
+    lib = _stdlib_dirs()
+    tracemalloc.start(spec.get("frames", 32))
+    _run_loop(call, warmup, status)
+    if status["status"] != "ok":
+        return
+    runs: list[float] = status["runs"]
+    runs.clear()
+    # Preallocated: recording a figure must not allocate, or we would measure ourselves.
+    retained = array.array("q", bytes(8 * repeat))
+    walls = array.array("d", bytes(8 * repeat))
+    offset = 0  # memory held by our own checkpoints, taken out of the series
+    checkpoints: dict[str, dict[str, list[int]]] = {}
+
+    def checkpoint(name: str) -> None:
+        nonlocal offset
+        before = tracemalloc.get_traced_memory()[0]
+        snap = tracemalloc.take_snapshot()
+        checkpoints[name] = _sites(snap, lib)
+        del snap
+        gc.collect()
+        offset += tracemalloc.get_traced_memory()[0] - before
+
+    gc.collect()
+    checkpoint("start")
+    middle = repeat // 2
+    done = 0
+    for i in range(repeat):
+        _run_loop(call, 1, status)
+        walls[i] = runs.pop()
+        if status["status"] != "ok":
+            break
+        gc.collect()
+        retained[i] = tracemalloc.get_traced_memory()[0] - offset
+        done = i + 1
+        if done == middle:
+            checkpoint("middle")
+    if done:
+        checkpoint("end")
+    tracemalloc.stop()
+    runs.extend(walls[:done])
+    status["leaks"] = {"retained": list(retained[:done]), "calls": done, "warmup": warmup,
+                       "middle": middle, "checkpoints": checkpoints}
+
+
+# --- main -----------------------------------------------------------------------------------
+
+def main(spec_path: str) -> int:
+    with open(spec_path, encoding="utf-8") as fh:
+        spec = json.load(fh)
+    out = spec["out"]
+    status: dict[str, Any] = {"status": "ok", "runs": [], "mode": spec["mode"]}
+    signal.signal(signal.SIGTERM, _on_term)
+    os.chdir(spec["cwd"])
+    try:
+        try:
+            call = _resolve(spec)
+        except _Usage as exc:
+            status.update(status="usage", message=str(exc))
+            return 0
+        except _Stopped:
+            status["status"] = "timeout"
+            return 0
+        except BaseException as exc:  # the target failed while being imported
+            status.update(status="raised", exception=type(exc).__name__, message=str(exc))
+            _FAILURE.append(exc)
+            return 0
+        mode = spec["mode"]
+        if mode == "cpu":
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=spec["interval"], async_mode="enabled")
+            profiler.start()
+            try:
+                _run_loop(call, spec["repeat"], status)
+            finally:
+                session = profiler.stop()
+                session.save(os.path.join(out, "cpu.pyisession"))
+        elif mode == "mem":
+            import memray
+
+            capture = os.path.join(out, "memray.bin")
+            if os.path.exists(capture):
+                os.remove(capture)
+            with memray.Tracker(capture, trace_python_allocators=True,
+                                follow_fork=False):
+                _run_loop(call, spec["repeat"], status)
+        elif mode == "leaks":
+            _run_leaks(call, spec, status)
+        else:
+            _run_loop(call, spec["repeat"], status)
+        return 0
+    finally:
+        for failure in _FAILURE[:1]:
+            _print_target_traceback(failure)
+            status["where"] = _where(failure.__traceback__)
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        tmp = os.path.join(out, f"status-{spec['mode']}.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(status, fh)
+        os.replace(tmp, os.path.join(out, f"status-{spec['mode']}.json"))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

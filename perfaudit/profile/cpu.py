@@ -1,0 +1,163 @@
+"""pyinstrument adapter: a saved session becomes a `CpuProfile`, an HTML and a speedscope file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from perfaudit.profile.model import CpuProfile, FunctionStat, HotNode
+
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
+#: a frame of the hot path must take at least this share of the run
+HOT_THRESHOLD = 0.05
+HOT_DEPTH = 30
+TOP_N = 10
+
+
+def key(path: str, what: object) -> str:
+    return f"{os.path.realpath(path)}\x00{what}"
+
+
+def load(session_path: str) -> tuple[CpuProfile, Any]:
+    """Read a pyinstrument session (``.pyisession``) into a `CpuProfile`."""
+    from pyinstrument.session import Session
+
+    session = Session.load(session_path)
+    return analyse(session), session
+
+
+def write_reports(session: Any, out_dir: str) -> dict[str, str]:
+    """The HTML report and the speedscope JSON of the session, next to its capture."""
+    from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer
+
+    files = {"cpu-html": os.path.join(out_dir, "cpu.html"),
+             "speedscope": os.path.join(out_dir, "cpu.speedscope.json")}
+    with open(files["cpu-html"], "w", encoding="utf-8") as fh:
+        fh.write(HTMLRenderer().render(session))
+    with open(files["speedscope"], "w", encoding="utf-8") as fh:
+        fh.write(SpeedscopeRenderer().render(session))
+    files["cpu-session"] = os.path.join(out_dir, "cpu.pyisession")
+    return files
+
+
+def _is_app(frame: Any) -> bool:
+    return bool(frame.is_application_code) and frame.file_path != _CHILD
+
+
+def _real_children(frame: Any) -> list[Any]:
+    return [c for c in frame.children if not c.is_synthetic]
+
+
+def _entries(root: Any) -> list[Any]:
+    """The outermost frames of the target's own code (runpy, asyncio and our loop elided)."""
+    found: list[Any] = []
+
+    def walk(frame: Any) -> None:
+        if _is_app(frame):
+            found.append(frame)
+            return
+        for child in _real_children(frame):
+            walk(child)
+
+    walk(root)
+    return found
+
+
+def analyse(session: Any) -> CpuProfile:
+    duration = float(session.duration)
+    root = session.root_frame()
+    if root is None:
+        return CpuProfile(duration, float(getattr(session, "cpu_time", 0.0) or 0.0),
+                          int(session.sample_count), None, [], [])
+    entries = _entries(root)
+    if not entries:  # no sample in the target's own code
+        return CpuProfile(duration, float(getattr(session, "cpu_time", 0.0) or 0.0),
+                          int(session.sample_count), None, [], [])
+    total = duration or sum(e.time for e in entries) or 1.0
+    hot = HotNode("<target>", "", 0, sum(e.time for e in entries),
+                  sum(e.time for e in entries) / total)
+    hot.children = [_hot(e, total, 1) for e in sorted(entries, key=lambda f: -f.time)
+                    if e.time >= HOT_THRESHOLD * total]
+
+    selfs: dict[tuple[str, str, int], list[Any]] = {}
+    line_time: dict[str, float] = {}
+    function_time: dict[str, float] = {}
+    for frame, outer in _frames(entries):
+        if frame.is_synthetic or frame.file_path == _CHILD:
+            continue
+        ident = (frame.function, frame.file_path or "", frame.line_no or 0)
+        entry = selfs.setdefault(ident, [0.0, 0.0, not _is_app(frame)])
+        entry[0] += frame.total_self_time
+        if ident not in outer:
+            entry[1] += frame.time
+        if _is_app(frame) and frame.file_path:
+            fkey = key(frame.file_path, frame.function)
+            if ("f", fkey) not in outer:
+                function_time[fkey] = function_time.get(fkey, 0.0) + frame.time
+            for attr, seconds in frame.attributes.items():
+                if attr.startswith("l") and attr[1:].isdigit():
+                    lkey = key(frame.file_path, int(attr[1:]))
+                    if ("l", lkey) not in outer:
+                        line_time[lkey] = line_time.get(lkey, 0.0) + seconds
+    stats = [FunctionStat(fn, path, line, s, t, lib)
+             for (fn, path, line), (s, t, lib) in selfs.items()]
+    top_self = sorted((s for s in stats if s.self_time > 0),
+                      key=lambda s: (-s.self_time, s.path, s.line))[:TOP_N]
+    # by total time, the target's own functions: a library's totals are not actionable
+    top_total = sorted((s for s in stats if not s.library),
+                       key=lambda s: (-s.total_time, s.path, s.line))[:TOP_N]
+    return CpuProfile(duration, float(getattr(session, "cpu_time", 0.0) or 0.0),
+                      int(session.sample_count), hot, top_self, top_total,
+                      line_time, function_time)
+
+
+def _frames(entries: list[Any]) -> Iterator[tuple[Any, frozenset[object]]]:
+    """Every frame under the entries, with the keys already open on its path (recursion)."""
+    stack: list[tuple[Any, frozenset[object]]] = [(e, frozenset()) for e in entries]
+    while stack:
+        frame, outer = stack.pop()
+        yield frame, outer
+        if frame.is_synthetic:
+            continue
+        mine: set[object] = {(frame.function, frame.file_path or "", frame.line_no or 0)}
+        if frame.file_path and _is_app(frame):
+            mine.add(("f", key(frame.file_path, frame.function)))
+            for attr in frame.attributes:
+                if attr.startswith("l") and attr[1:].isdigit():
+                    mine.add(("l", key(frame.file_path, int(attr[1:]))))
+        inner = outer | mine
+        stack.extend((c, inner) for c in frame.children)
+
+
+def _hot(frame: Any, total: float, depth: int) -> HotNode:
+    app = _is_app(frame)
+    node = HotNode(frame.function, frame.file_path or "", frame.line_no or 0, frame.time,
+                   frame.time / total, library=not app)
+    if depth >= HOT_DEPTH:
+        return node
+    if not app and not _has_hot_app(frame, total):
+        return node  # a library call: show it, not its internals
+    for child in _hot_children(frame, total):
+        node.children.append(_hot(child, total, depth + 1))
+    return node
+
+
+def _hot_children(frame: Any, total: float) -> list[Any]:
+    """Children worth showing; library frames between two frames of app code are elided."""
+    out: list[Any] = []
+    for child in sorted(_real_children(frame), key=lambda f: -f.time):
+        if child.time < HOT_THRESHOLD * total:
+            continue
+        if _is_app(frame) or _is_app(child) or not _has_hot_app(child, total):
+            out.append(child)
+        else:
+            out.extend(_hot_children(child, total))
+    return out
+
+
+def _has_hot_app(frame: Any, total: float) -> bool:
+    for child in _real_children(frame):
+        if child.time >= HOT_THRESHOLD * total and (_is_app(child) or _has_hot_app(child, total)):
+            return True
+    return False

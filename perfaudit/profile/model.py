@@ -1,0 +1,199 @@
+"""The neutral result of a profile: plain data that every renderer reads.
+
+Nothing here knows pyinstrument or memray; `cpu.py`, `mem.py` and `leaks.py` turn their
+output into these objects, and `report.py` renders them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to run: a script path, a module (`-m`), or `pkg.module:function`."""
+
+    kind: str  # "script" | "module" | "function"
+    spec: str
+    args: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"-m {self.spec}" if self.kind == "module" else self.spec
+
+
+@dataclass
+class Outcome:
+    """How the target's run ended."""
+
+    status: str = "ok"  # ok | raised | exit | timeout | killed | usage
+    exit_code: int | None = None
+    exception: str = ""
+    message: str = ""
+    #: (path, line, function) of the innermost frame of the target's own code, if it raised
+    where: tuple[str, int, str] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def describe(self) -> str:
+        """One line for the error message."""
+        if self.status == "raised":
+            at = f" ({self.where[0]}:{self.where[1]} in {self.where[2]})" if self.where else ""
+            text = f"{self.exception}: {self.message}" if self.message else self.exception
+            return f"the target raised {text}{at}"
+        if self.status == "exit":
+            extra = f": {self.message}" if self.message else ""
+            return f"the target exited with status {self.exit_code}{extra}"
+        if self.status == "killed":
+            return f"the target was killed by signal {self.exit_code}"
+        if self.status == "timeout":
+            return self.message or "the target timed out"
+        return self.message
+
+
+@dataclass(frozen=True)
+class FunctionStat:
+    """A function's time: self (in its own code) and total (with what it calls)."""
+
+    function: str
+    path: str
+    line: int
+    self_time: float
+    total_time: float
+    library: bool = False
+
+
+@dataclass
+class HotNode:
+    """One frame of the call tree trimmed to the hot path."""
+
+    function: str
+    path: str
+    line: int
+    time: float
+    share: float
+    library: bool = False
+    children: list[HotNode] = field(default_factory=list)
+
+
+@dataclass
+class CpuProfile:
+    duration: float
+    cpu_time: float
+    samples: int
+    hot_path: HotNode | None
+    top_self: list[FunctionStat]
+    top_total: list[FunctionStat]
+    #: seconds spent on each line of the target's own code, callees included: "path\0line"
+    line_time: dict[str, float] = field(default_factory=dict)
+    #: seconds spent in each function of the target's own code: "path\0function"
+    function_time: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AllocationSite:
+    """Memory held at the high-water mark by one stack's innermost line."""
+
+    function: str
+    path: str
+    line: int
+    size: int
+    count: int
+    #: the caller chain, innermost first, as "function (path:line)"
+    stack: tuple[str, ...] = ()
+
+
+@dataclass
+class MemProfile:
+    peak_memory: int
+    allocations: int
+    allocated_bytes: int
+    top_sites: list[AllocationSite]
+    #: bytes held at the peak by each line of the target's code (any frame of the stack)
+    line_bytes: dict[str, int] = field(default_factory=dict)
+    function_bytes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LeakSite:
+    path: str
+    line: int
+    growth: int  # bytes gained between the first and the last checkpoint
+    per_call: float
+    blocks: int
+    source: str = ""
+
+
+@dataclass
+class LeakReport:
+    calls: int
+    warmup: int
+    retained: list[int]
+    per_call: float  # fitted growth of retained memory, bytes per call
+    leaking: bool
+    sites: list[LeakSite]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ScanLink:
+    """A static finding placed in the profile: how much of the run its line or function took."""
+
+    code: str
+    path: str
+    line: int
+    message: str
+    function: str
+    #: "line" when the figures are those of the finding's line, "function" for its function
+    scope: str
+    time_share: float | None
+    time: float | None
+    memory_share: float | None
+    memory: int | None
+
+
+@dataclass(frozen=True)
+class GateRow:
+    """One figure checked against a budget or a baseline."""
+
+    figure: str
+    limit: float  # the budget, or the baseline's value
+    measured: float
+    ok: bool
+    change: float | None = None  # relative change against a baseline
+
+
+@dataclass
+class ProfileResult:
+    target: Target
+    modes: list[str]
+    outcome: Outcome = field(default_factory=Outcome)
+    repeat: int = 1
+    #: the run time of each repetition, seconds
+    runs: list[float] = field(default_factory=list)
+    #: runs made under memray (allocation figures are per run)
+    mem_runs: int = 0
+    figures: dict[str, float] = field(default_factory=dict)
+    cpu: CpuProfile | None = None
+    mem: MemProfile | None = None
+    leaks: LeakReport | None = None
+    links: list[ScanLink] | None = None
+    budget: list[GateRow] = field(default_factory=list)
+    regression: list[GateRow] = field(default_factory=list)
+    baseline_path: str = ""
+    baseline_env_diff: list[str] = field(default_factory=list)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def gates_failed(self) -> bool:
+        return any(not r.ok for r in self.budget) or any(not r.ok for r in self.regression)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target"] = {"kind": self.target.kind, "spec": self.target.spec,
+                          "args": list(self.target.args)}
+        return data

@@ -1,0 +1,293 @@
+"""Renderers of a `ProfileResult`: text (rich), json and openmetrics, behind a name registry.
+
+Each renderer only writes; the data it shows is in the result already.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from perfaudit.errors import PerfauditError
+from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
+from perfaudit.profile.model import GateRow, HotNode, ProfileResult
+
+FORMATS = ("text", "json", "openmetrics")
+
+
+def get_renderer(name: str) -> Callable[[ProfileResult, TextIO, bool], None]:
+    renderers: dict[str, Callable[[ProfileResult, TextIO, bool], None]] = {
+        "text": render_text, "json": render_json, "openmetrics": render_openmetrics}
+    if name not in renderers:
+        raise PerfauditError(f"unknown format `{name}` (choose from {', '.join(FORMATS)})")
+    return renderers[name]
+
+
+def short_path(path: str) -> str:
+    """Relative to the current folder, else to the sys.path entry holding it."""
+    if not path or path.startswith("<"):
+        return path
+    cwd = os.path.join(os.getcwd(), "")
+    if path.startswith(cwd):
+        return path[len(cwd):]
+    best = path
+    for entry in sys.path:
+        if entry and path.startswith(os.path.join(entry, "")):
+            rel = path[len(os.path.join(entry, "")):]
+            if len(rel) < len(best):
+                best = rel
+    return best
+
+
+def _where(path: str, line: int) -> str:
+    p = short_path(path)
+    return f"{p}:{line}" if line and p and not p.startswith("<") else p
+
+
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{100 * x:.1f}%"
+
+
+# --- json ----------------------------------------------------------------------------------
+
+def render_json(result: ProfileResult, out: TextIO, color: bool = False) -> None:
+    data = result.to_dict()
+    for section in ("cpu", "mem"):  # the per-line tables are for --scan, not for reading
+        if data.get(section):
+            for k in ("line_time", "function_time", "line_bytes", "function_bytes"):
+                data[section].pop(k, None)
+    out.write(json.dumps(_finite(data), indent=2) + "\n")
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+# --- openmetrics ---------------------------------------------------------------------------
+
+_METRIC = {"wall": ("perfaudit_profile_wall_seconds", "Median wall time of one run"),
+           "peak-memory": ("perfaudit_profile_peak_memory_bytes", "Peak heap memory"),
+           "allocations": ("perfaudit_profile_allocations", "Allocations per run"),
+           "allocated": ("perfaudit_profile_allocated_bytes", "Bytes allocated per run"),
+           "leak": ("perfaudit_profile_leak_bytes_per_call", "Memory retained per call")}
+
+
+def render_openmetrics(result: ProfileResult, out: TextIO, color: bool = False) -> None:
+    """The figures in the OpenMetrics text format, for a Pushgateway or a metrics store."""
+    from prometheus_client import CollectorRegistry, Gauge, Info
+    from prometheus_client.openmetrics.exposition import generate_latest
+
+    registry = CollectorRegistry()
+    target = str(result.target)
+    for figure, value in result.figures.items():
+        name, doc = _METRIC[figure]
+        Gauge(name, doc, ["target"], registry=registry).labels(target=target).set(value)
+    Gauge("perfaudit_profile_runs", "Runs measured (--repeat)", ["target"],
+          registry=registry).labels(target=target).set(result.repeat)
+    Gauge("perfaudit_profile_target_ok", "1 when the target ran to completion", ["target"],
+          registry=registry).labels(target=target).set(1 if result.outcome.ok else 0)
+    if result.budget or result.regression:
+        gate = Gauge("perfaudit_profile_gate_ok", "1 when the figure is within its gate",
+                     ["target", "figure", "gate"], registry=registry)
+        for gate_name, rows in (("budget", result.budget), ("baseline", result.regression)):
+            for row in rows:
+                gate.labels(target=target, figure=row.figure, gate=gate_name).set(
+                    1 if row.ok else 0)
+    Info("perfaudit_profile_environment", "Where the figures were measured",
+         registry=registry).info({k.replace("-", "_"): v for k, v in result.environment.items()})
+    out.write(generate_latest(registry).decode("utf-8"))  # type: ignore[no-untyped-call]
+
+
+# --- text ----------------------------------------------------------------------------------
+
+def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None:
+    from rich.console import Console
+
+    console = Console(file=out, force_terminal=color, no_color=not color, highlight=False,
+                      width=None if color else 120, soft_wrap=False)
+    _header(console, result)
+    if result.cpu is not None:
+        _cpu(console, result)
+    if result.mem is not None:
+        _mem(console, result)
+    if result.leaks is not None:
+        _leaks(console, result)
+    if result.links is not None:
+        _links(console, result)
+    if result.budget:
+        _gate_table(console, "Budget", result.budget, baseline=False)
+    if result.regression:
+        _gate_table(console, f"Baseline {result.baseline_path}", result.regression,
+                    baseline=True)
+        for diff in result.baseline_env_diff:
+            console.print(f"[yellow]note:[/] measured in another environment ({diff}): "
+                          "compare with care")
+    for note in result.notes:
+        console.print(f"note: {note}")
+    files = {k: v for k, v in result.artifacts.items() if k != "folder"}
+    if files:
+        console.print()
+        console.print("[bold]Files[/] " + result.artifacts.get("folder", ""))
+        for name in sorted(files):
+            console.print(f"  {name:<18} {files[name]}")
+
+
+def _header(console: object, result: ProfileResult) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console)
+    figs = result.figures
+    bits = [", ".join(result.modes), f"{result.repeat} run{'s' * (result.repeat != 1)}"]
+    if "wall" in figs:
+        label = "median" if result.repeat > 1 else "wall"
+        bits.append(f"{label} {fmt('wall', figs['wall'])}")
+    console.print(f"[bold]perfaudit profile[/] {result.target}  ({'; '.join(bits)})")
+    if not result.outcome.ok:
+        console.print(f"[red]{result.outcome.describe()}[/]: the profile below is partial")
+
+
+def _cpu(console: object, result: ProfileResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.tree import Tree
+
+    assert isinstance(console, Console) and result.cpu is not None
+    cpu = result.cpu
+    console.print()
+    console.print(f"[bold]CPU[/] (pyinstrument): {cpu.duration:.3f} s wall, "
+                  f"{cpu.cpu_time:.3f} s CPU")
+    if cpu.hot_path is None:
+        console.print("  no sample in the target's own code: the run was shorter than the "
+                      "sampling interval (--interval)")
+        return
+
+    def label(node: HotNode) -> str:
+        loc = _where(node.path, node.line)
+        style = "dim" if node.library else "bold"
+        return (f"{100 * node.share:5.1f}%  {node.time:.3f}s  [{style}]{node.function}[/]"
+                + (f"  [dim]{loc}[/]" if loc else ""))
+
+    tree = Tree("[bold]Hot path[/] (frames over 5% of the run; library internals elided)")
+
+    def add(parent: Tree, node: HotNode) -> None:
+        branch = parent.add(label(node))
+        for child in node.children:
+            add(branch, child)
+
+    for child in cpu.hot_path.children:
+        add(tree, child)
+    console.print(tree)
+    total = cpu.duration or 1.0
+    for title, rows in (("Top functions by self time", cpu.top_self),
+                        ("Top functions by total time", cpu.top_total)):
+        table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+        for col in ("self", "%", "total", "%", "function", "location"):
+            table.add_column(col, justify="right" if col in ("self", "total", "%") else "left")
+        for s in rows:
+            table.add_row(f"{s.self_time:.3f}s", _pct(s.self_time / total),
+                          f"{s.total_time:.3f}s", _pct(s.total_time / total),
+                          s.function + (" [dim](library)[/]" if s.library else ""),
+                          _where(s.path, s.line))
+        console.print(table)
+
+
+def _mem(console: object, result: ProfileResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(console, Console) and result.mem is not None
+    mem = result.mem
+    console.print()
+    console.print(f"[bold]Memory[/] (memray): peak {fmt_bytes(mem.peak_memory)}, "
+                  f"{mem.allocations:,} allocations, {fmt_bytes(mem.allocated_bytes)} "
+                  "allocated" + (f" (in all {result.mem_runs} runs)" if result.mem_runs > 1
+                                 else ""))
+    table = Table(title="Top allocation sites at the peak", title_justify="left", box=None,
+                  pad_edge=False)
+    for col in ("held", "%", "blocks", "function", "location"):
+        table.add_column(col, justify="right" if col in ("held", "%", "blocks") else "left")
+    for site in mem.top_sites:
+        table.add_row(fmt_bytes(site.size),
+                      _pct(site.size / mem.peak_memory if mem.peak_memory else None),
+                      f"{site.count:,}", site.function, _where(site.path, site.line))
+    console.print(table)
+
+
+def _leaks(console: object, result: ProfileResult) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console) and result.leaks is not None
+    leaks = result.leaks
+    console.print()
+    console.print(f"[bold]Leaks[/] ({leaks.calls} calls after {leaks.warmup} warm-up, "
+                  "retained memory after gc.collect())")
+    growth = leaks.retained[-1] - leaks.retained[0] if leaks.retained else 0
+    if leaks.leaking:
+        console.print(f"  [red]LEAK[/]: retains ~{fmt_bytes(leaks.per_call)} per call "
+                      f"({fmt_bytes(growth)} over {leaks.calls} calls); {leaks.reason}")
+        for site in leaks.sites:
+            console.print(f"  {'+' + fmt_bytes(site.growth):>12}  "
+                          f"~{fmt_bytes(site.per_call)}/call  {_where(site.path, site.line)}"
+                          + (f"  [dim]{site.source}[/]" if site.source else ""))
+    else:
+        console.print(f"  no leak: {leaks.reason} ({fmt_bytes(leaks.per_call)} per call, "
+                      f"{fmt_bytes(growth)} over {leaks.calls} calls)")
+
+
+def _links(console: object, result: ProfileResult) -> None:
+    from rich.console import Console
+
+    assert isinstance(console, Console) and result.links is not None
+    console.print()
+    console.print("[bold]Static findings on the profiled path[/] (--scan)")
+    if not result.links:
+        console.print("  none in the files the run executed")
+        return
+    for link in result.links:
+        parts = []
+        if link.time_share is not None:
+            parts.append(f"{_pct(link.time_share)} of wall time")
+        if link.memory_share is not None and link.memory is not None:
+            parts.append(f"{fmt_bytes(link.memory)} ({_pct(link.memory_share)}) of peak memory")
+        cost = " and ".join(parts) if parts else "not reached in this run"
+        scope = f" (in {link.function or '<module>'})" if parts and link.scope == "function" \
+            else ""
+        console.print(f"  {link.code} {_where(link.path, link.line)} - {cost}{scope}  "
+                      f"[dim]{link.message}[/]")
+
+
+def _gate_table(console: object, title: str, rows: list[GateRow], baseline: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    assert isinstance(console, Console)
+    console.print()
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    cols = ("figure", "old", "new", "change", "status") if baseline else \
+        ("figure", "budget", "measured", "status")
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("figure", "status") else "right")
+    for row in rows:
+        status = "[green]ok[/]" if row.ok else (
+            "[red]REGRESSION[/]" if baseline else "[red]OVER BUDGET[/]")
+        if baseline:
+            change = "" if row.change is None else (
+                "new" if math.isinf(row.change) else f"{100 * row.change:+.1f}%")
+            table.add_row(row.figure, fmt(row.figure, row.limit), fmt(row.figure, row.measured),
+                          change, status)
+        else:
+            measured = fmt(row.figure, row.measured)
+            if math.isnan(row.measured):
+                status = f"[red]NOT MEASURED[/] ({FIGURES[row.figure].help})"
+            table.add_row(row.figure, fmt(row.figure, row.limit), measured, status)
+    console.print(table)

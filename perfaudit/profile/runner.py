@@ -1,0 +1,175 @@
+"""`perfaudit profile` as a function: run the target under each mode, read what the profilers
+wrote, apply the gates. Returns a `ProfileResult`; rendering is `report.py`'s job."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import statistics
+from dataclasses import dataclass, field
+
+from perfaudit.config import Config
+from perfaudit.errors import PerfauditError
+from perfaudit.profile import baseline as baseline_mod
+from perfaudit.profile import budget as budget_mod
+from perfaudit.profile.model import ProfileResult, Target
+from perfaudit.profile.target import run_child
+
+MODES = ("cpu", "mem", "leaks")
+DEFAULT_LEAK_REPEAT = 20
+DEFAULT_WARMUP = 2
+
+
+@dataclass
+class ProfileOptions:
+    target: Target
+    cpu: bool = True
+    mem: bool = False
+    leaks: bool = False
+    scan: bool = False
+    #: runs per mode; None: 1, and DEFAULT_LEAK_REPEAT for --leaks
+    repeat: int | None = None
+    warmup: int = DEFAULT_WARMUP
+    timeout: float | None = None
+    output_dir: str | None = None
+    interval: float = 0.001
+    budget: dict[str, float] = field(default_factory=dict)
+    baseline: str | None = None
+    save_baseline: str | None = None
+    max_regression: float = 0.10
+    #: send the target's stdout to stderr (the report itself goes to stdout)
+    stdout_to_stderr: bool = False
+    config: Config | None = None
+    write_reports: bool = True
+
+
+def default_output_dir() -> str:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = os.path.join(".perfaudit", "profiles", stamp)
+    path, n = base, 1
+    while os.path.exists(path):
+        n += 1
+        path = f"{base}-{n}"
+    return path
+
+
+def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[str]]:
+    """The modes to run, in order, and notes on modes switched on for a gate."""
+    chosen = {m for m in MODES if getattr(opts, m)}
+    notes = []
+    for mode in sorted(needed - chosen - {"cpu"}):  # wall time: whichever mode runs
+        chosen.add(mode)
+        notes.append(f"--{mode} switched on: the budget or baseline needs its figures")
+    if not chosen:  # --no-cpu and nothing else: time the target with no profiler at all
+        return ["plain"], notes
+    if "leaks" in chosen and opts.target.kind != "function":
+        raise PerfauditError("--leaks needs a `pkg.module:function` target: it calls the "
+                             "function repeatedly in one process")
+    if "mem" in chosen:
+        from perfaudit.profile.mem import require
+
+        require()
+    return [m for m in MODES if m in chosen], notes
+
+
+def run_profile(opts: ProfileOptions) -> ProfileResult:
+    old: dict[str, object] | None = None
+    if opts.baseline:
+        old = baseline_mod.load(opts.baseline)
+        saved_repeat = old.get("repeat")
+        if opts.repeat is None and isinstance(saved_repeat, int) and saved_repeat > 0:
+            opts.repeat = saved_repeat  # compare like with like
+    needed = {budget_mod.FIGURES[f].mode for f in opts.budget}
+    if old is not None:
+        figs = old["figures"]
+        assert isinstance(figs, dict)
+        needed |= {budget_mod.FIGURES[f].mode for f in figs}
+    modes, notes = plan_modes(opts, needed)
+    out_dir = opts.output_dir or default_output_dir()
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise PerfauditError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    result = ProfileResult(opts.target, modes, notes=notes,
+                           environment=baseline_mod.environment())
+    result.artifacts["folder"] = out_dir
+    for mode in modes:
+        repeat = opts.repeat or (DEFAULT_LEAK_REPEAT if mode == "leaks" else 1)
+        child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
+                          interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
+                          stdout_to_stderr=opts.stdout_to_stderr)
+        runs = [float(r) for r in child.status.get("runs", [])]
+        if mode == "mem":
+            result.mem_runs = len(runs)
+        if mode == "cpu" or (not result.runs and runs):
+            result.runs, result.repeat = runs, repeat
+        _read_mode(mode, out_dir, child.status, result, opts.write_reports)
+        if not child.outcome.ok:
+            result.outcome = child.outcome
+            break
+    _figures(result)
+    if opts.scan and result.outcome.status != "usage":
+        from perfaudit.profile.crossref import scan_and_link
+
+        result.links = scan_and_link(result.cpu, result.mem, opts.config or Config())
+    if result.outcome.ok:
+        if opts.budget:
+            result.budget = budget_mod.check(opts.budget, result.figures)
+        if old is not None:
+            figs = old["figures"]
+            env = old.get("environment", {})
+            assert isinstance(figs, dict) and isinstance(env, dict)
+            result.regression = baseline_mod.compare(figs, result.figures, opts.max_regression)
+            result.baseline_path = opts.baseline or ""
+            result.baseline_env_diff = baseline_mod.env_differences(env, result.environment)
+        if opts.save_baseline:
+            baseline_mod.save(opts.save_baseline, str(opts.target), result.figures,
+                              result.repeat, result.environment)
+            result.artifacts["baseline"] = opts.save_baseline
+    with open(os.path.join(out_dir, "result.json"), "w", encoding="utf-8") as fh:
+        json.dump(result.to_dict(), fh, indent=2, default=str)
+    result.artifacts["result"] = os.path.join(out_dir, "result.json")
+    return result
+
+
+def _read_mode(mode: str, out_dir: str, status: dict[str, object], result: ProfileResult,
+               write_reports: bool) -> None:
+    if mode == "cpu":
+        session_path = os.path.join(out_dir, "cpu.pyisession")
+        if os.path.exists(session_path):
+            from perfaudit.profile import cpu
+
+            result.cpu, session = cpu.load(session_path)
+            if write_reports:
+                result.artifacts.update(cpu.write_reports(session, out_dir))
+    elif mode == "mem":
+        capture = os.path.join(out_dir, "memray.bin")
+        if os.path.exists(capture) and os.path.getsize(capture) > 0:
+            from perfaudit.profile import mem
+
+            try:
+                result.mem = mem.load(capture)
+                if write_reports:
+                    result.artifacts.update(mem.write_flamegraph(capture, out_dir))
+            except OSError as exc:  # a capture cut short by a kill
+                result.notes.append(f"memray capture unreadable: {exc}")
+    elif mode == "leaks":
+        data = status.get("leaks")
+        if isinstance(data, dict):
+            from perfaudit.profile.leaks import analyse
+
+            result.leaks = analyse(data)
+
+
+def _figures(result: ProfileResult) -> None:
+    figs = result.figures
+    if result.runs:
+        figs["wall"] = statistics.median(result.runs)
+    if result.mem is not None:
+        runs = max(1, result.mem_runs)  # per run, so that figures compare across --repeat
+        figs["peak-memory"] = float(result.mem.peak_memory)
+        figs["allocations"] = result.mem.allocations / runs
+        figs["allocated"] = result.mem.allocated_bytes / runs
+    if result.leaks is not None:
+        figs["leak"] = max(0.0, result.leaks.per_call)

@@ -1,0 +1,122 @@
+"""Resolve what to run, and run it in a child process with a time limit."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from perfaudit.errors import PerfauditError
+from perfaudit.profile.model import Outcome, Target
+
+_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
+_DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
+#: after SIGTERM, how long the target gets to stop and save its partial profile
+GRACE_SECONDS = 5.0
+
+
+def parse_target(target: str | None, module: str | None, args: list[str]) -> Target:
+    """`script.py`, `-m pkg.mod`, or `pkg.mod:function` (checked here, imported in the child)."""
+    if module is not None:
+        if not _DOTTED.match(module):
+            raise PerfauditError(f"`{module}` is not a module name")
+        return Target("module", module, tuple([target] if target else []) + tuple(args))
+    if not target:
+        raise PerfauditError("give a target: a script, `-m module` or `pkg.module:function`")
+    if ":" in target and not os.path.exists(target):
+        mod, _, func = target.partition(":")
+        if not _DOTTED.match(mod) or not _DOTTED.match(func):
+            raise PerfauditError(
+                f"`{target}` is not a `pkg.module:function` target")
+        return Target("function", target, tuple(args))
+    if not os.path.isfile(target):
+        hint = " (for a module use `-m`)" if _DOTTED.match(target) else ""
+        raise PerfauditError(f"no such script: {target}{hint}")
+    return Target("script", target, tuple(args))
+
+
+@dataclass
+class ChildRun:
+    outcome: Outcome
+    status: dict[str, Any]
+    elapsed: float
+
+
+def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: float | None,
+              interval: float = 0.001, warmup: int = 0, stdout_to_stderr: bool = False,
+              ) -> ChildRun:
+    """Run ``target`` once under ``mode`` (cpu, mem, leaks or plain) in a fresh interpreter.
+
+    The target's stdout and stderr pass through (stdout goes to our stderr when the report
+    itself is written to stdout). On ``timeout`` the child gets SIGTERM, which stops the target
+    and keeps its partial profile, then SIGKILL after `GRACE_SECONDS`.
+    """
+    spec = {"kind": target.kind, "target": target.spec, "args": list(target.args),
+            "cwd": os.getcwd(), "mode": mode, "repeat": repeat, "warmup": warmup,
+            "interval": interval, "out": os.path.abspath(out_dir)}
+    spec_path = os.path.join(out_dir, f"spec-{mode}.json")
+    status_path = os.path.join(out_dir, f"status-{mode}.json")
+    with open(spec_path, "w", encoding="utf-8") as fh:
+        json.dump(spec, fh)
+    if os.path.exists(status_path):
+        os.remove(status_path)
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    start = time.perf_counter()
+    # A new session: a kill on timeout reaches the target's own children too.
+    proc = subprocess.Popen([sys.executable, _CHILD, spec_path], env=env,
+                            stdout=sys.stderr.fileno() if stdout_to_stderr else None,
+                            start_new_session=True)
+    timed_out = False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _stop(proc)
+    except KeyboardInterrupt:
+        _stop(proc, grace=1.0)
+        raise
+    elapsed = time.perf_counter() - start
+    status: dict[str, Any] = {}
+    if os.path.exists(status_path):
+        with open(status_path, encoding="utf-8") as fh:
+            status = json.load(fh)
+    return ChildRun(_outcome(status, proc.returncode, timed_out, timeout), status, elapsed)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError, AttributeError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, AttributeError):
+            proc.kill()
+        proc.wait()
+
+
+def _outcome(status: dict[str, Any], returncode: int, timed_out: bool,
+             timeout: float | None) -> Outcome:
+    if timed_out:
+        return Outcome("timeout", message=f"the target did not finish within {timeout:g}s "
+                       "and was stopped (--timeout)")
+    state = status.get("status")
+    if state is None:  # the child died before it could write its status
+        if returncode < 0:
+            return Outcome("killed", exit_code=-returncode)
+        return Outcome("exit", exit_code=returncode,
+                       message="the profiler's child process failed")
+    where = status.get("where")
+    return Outcome(state, exit_code=status.get("exit_code"),
+                   exception=status.get("exception", ""), message=status.get("message", ""),
+                   where=(where["file"], where["line"], where["function"]) if where else None)
