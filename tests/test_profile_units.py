@@ -1,0 +1,203 @@
+"""The pure parts of `perfaudit profile`: budgets, leak judgement, baseline maths, and every
+renderer on hand-built results (no profiler runs here)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import pytest
+
+from perfaudit.errors import PerfauditError
+from perfaudit.profile import baseline, budget, leaks
+from perfaudit.profile.model import (
+    AllocationSite,
+    CpuProfile,
+    FunctionStat,
+    GateRow,
+    HotNode,
+    LeakReport,
+    LeakSite,
+    MemProfile,
+    Outcome,
+    ProfileResult,
+    ScanLink,
+    Target,
+)
+from perfaudit.profile.report import FORMATS, get_renderer
+
+
+@pytest.mark.parametrize(("spec", "expected"), [
+    ("wall=2s", {"wall": 2.0}),
+    ("wall=250ms", {"wall": 0.25}),
+    ("wall=1.5min", {"wall": 90.0}),
+    ("wall=3", {"wall": 3.0}),
+    ("peak-memory=200MiB", {"peak-memory": 200 * 1024**2}),
+    ("peak_memory=1.5GB", {"peak-memory": 1.5e9}),
+    ("peak-memory=512kib", {"peak-memory": 512 * 1024}),
+    ("allocations=1e6", {"allocations": 1e6}),
+    ("allocations=250k", {"allocations": 250_000}),
+    ("allocations=2M, leak=1KiB", {"allocations": 2e6, "leak": 1024}),
+    ("wall=2s,peak-memory=200MiB,allocations=1e6",
+     {"wall": 2.0, "peak-memory": 200 * 1024**2, "allocations": 1e6}),
+])
+def test_budget_parsing(spec: str, expected: dict[str, float]) -> None:
+    assert budget.parse_budget(spec) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("wall", "expected FIGURE=VALUE"),
+    ("wall=2 parsecs", "unknown time unit `parsecs`"),
+    ("peak-memory=2 lb", "unknown size unit `lb`"),
+    ("allocations=3x", "unknown count suffix `x`"),
+    ("cpu=1s", "unknown figure `cpu`"),
+    (",", "--budget is empty"),
+])
+def test_budget_errors(spec: str, message: str) -> None:
+    with pytest.raises(PerfauditError, match=message):
+        budget.parse_budget(spec)
+
+
+def test_budget_check() -> None:
+    rows = budget.check({"wall": 1.0, "peak-memory": 100.0, "leak": 10.0},
+                        {"wall": 0.5, "peak-memory": 101.0})
+    assert [(r.figure, r.ok) for r in rows] == [("wall", True), ("peak-memory", False),
+                                                ("leak", False)]
+    assert math.isnan(rows[2].measured)  # not measured cannot pass
+
+
+def test_percent_and_formatting() -> None:
+    assert budget.parse_percent("10%") == pytest.approx(0.10)
+    assert budget.parse_percent("2.5") == pytest.approx(0.025)
+    with pytest.raises(PerfauditError):
+        budget.parse_percent("ten")
+    assert budget.fmt("wall", 0.0123) == "12.3 ms"
+    assert budget.fmt("wall", 2.5) == "2.50 s"
+    assert budget.fmt("peak-memory", 3 * 1024**2) == "3.0 MiB"
+    assert budget.fmt("leak", 1024) == "1.0 KiB/call"
+    assert budget.fmt("allocations", 1234567) == "1,234,567"
+
+
+def test_leak_judgement() -> None:
+    steady = [5000 + 1024 * i for i in range(20)]
+    ok, per_call, _ = leaks.judge(steady)
+    assert ok and per_call == pytest.approx(1024)
+    flat = [5000] * 20
+    assert not leaks.judge(flat)[0]
+    step = [5000] * 10 + [9000] * 10  # a cache filled once: grows in one third only
+    assert not leaks.judge(step)[0]
+    tiny = [5000 + 8 * i for i in range(20)]  # below the threshold
+    assert not leaks.judge(tiny)[0]
+    assert not leaks.judge([1, 2, 3])[0]  # too few calls to judge
+    noisy = [5000 + 1024 * i + (64 if i % 2 else -64) for i in range(20)]
+    assert leaks.judge(noisy)[0]
+
+
+def test_leak_sites_need_growth_in_both_halves() -> None:
+    def site(line: int) -> str:
+        return f"app.py\x00{line}"
+
+    data = {"retained": [1000 + 100 * i for i in range(20)], "calls": 20, "warmup": 2,
+            "checkpoints": {
+                "start": {site(1): [0, 0], site(2): [500, 1]},
+                "middle": {site(1): [1000, 10], site(2): [900, 2]},
+                "end": {site(1): [2000, 20], site(2): [900, 2], site(3): [64, 1]}}}
+    report = leaks.analyse(data)
+    assert report.leaking
+    assert [(s.line, s.growth, s.per_call) for s in report.sites] == [(1, 2000, 100.0)]
+
+
+def test_baseline_compare() -> None:
+    rows = baseline.compare({"wall": 1.0, "peak-memory": 100.0, "allocations": 0.0},
+                            {"wall": 1.05, "peak-memory": 150.0, "allocations": 5.0,
+                             "leak": 3.0}, 0.10)
+    by = {r.figure: r for r in rows}
+    assert set(by) == {"wall", "peak-memory", "allocations"}  # only figures in both
+    assert by["wall"].ok and by["wall"].change == pytest.approx(0.05)
+    assert not by["peak-memory"].ok and by["peak-memory"].change == pytest.approx(0.5)
+    assert not by["allocations"].ok and math.isinf(by["allocations"].change or 0)
+
+
+def test_baseline_file_round_trip(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    path = tmp_path / "b.json"
+    env = baseline.environment()
+    baseline.save(str(path), "app:main", {"wall": 1.0, "peak-memory": 2.0}, 5, env)
+    data = baseline.load(str(path))
+    assert data["figures"] == {"wall": 1.0, "peak-memory": 2.0} and data["repeat"] == 5
+    assert baseline.env_differences(env, {**env, "python": "3.99.0"}) == [
+        f"python: {env['python']} -> 3.99.0"]
+    path.write_text("[]")
+    with pytest.raises(PerfauditError, match="not a perfaudit profile baseline"):
+        baseline.load(str(path))
+    path.write_text("{")
+    with pytest.raises(PerfauditError, match="cannot read baseline"):
+        baseline.load(str(path))
+
+
+# --- renderers: every format on an empty and a full result (contract tests) -------------
+
+def empty_result() -> ProfileResult:
+    return ProfileResult(Target("script", "app.py"), ["cpu"])
+
+
+def full_result() -> ProfileResult:
+    hot = HotNode("<target>", "", 0, 1.0, 1.0, children=[
+        HotNode("main", "/proj/app.py", 3, 0.9, 0.9, children=[
+            HotNode("sleep", "<built-in>", 0, 0.8, 0.8, library=True)])])
+    return ProfileResult(
+        Target("function", "app.mod:main", ("x",)), ["cpu", "mem", "leaks"],
+        outcome=Outcome(), repeat=3, runs=[1.0, 1.1, 0.9],
+        figures={"wall": 1.0, "peak-memory": 2048.0, "allocations": 10.0,
+                 "allocated": 4096.0, "leak": 1024.0},
+        cpu=CpuProfile(1.0, 0.2, 100, hot,
+                       [FunctionStat("sleep", "<built-in>", 0, 0.8, 0.8, True)],
+                       [FunctionStat("main", "/proj/app.py", 3, 0.1, 0.9)]),
+        mem=MemProfile(2048, 10, 4096, [AllocationSite("main", "/proj/app.py", 4, 2000, 3)]),
+        leaks=LeakReport(20, 2, [1024 * i for i in range(20)], 1024.0, True,
+                         [LeakSite("/proj/app.py", 9, 20480, 1024.0, 20, "CACHE.append(x)")],
+                         "grows"),
+        links=[ScanLink("PA101", "/proj/app.py", 4, "blocking", "main", "line", 0.8, 0.8,
+                        None, None),
+               ScanLink("PA103", "/proj/ünïcode.py", 9, "sleep", "", "line", None, None,
+                        None, None)],
+        budget=[GateRow("wall", 2.0, 1.0, True), GateRow("peak-memory", 1024.0, 2048.0, False)],
+        regression=[GateRow("allocations", 5.0, 10.0, False, 1.0)],
+        baseline_path="base.json", baseline_env_diff=["python: 3.10 -> 3.11"],
+        artifacts={"folder": "/out", "cpu-html": "/out/cpu.html"},
+        environment={"python": "3.11.7", "platform": "linux"})
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("make", [empty_result, full_result])
+def test_every_renderer_renders(fmt: str, make: object) -> None:
+    assert callable(make)
+    result = make()
+    out = io.StringIO()
+    get_renderer(fmt)(result, out, False)
+    text = out.getvalue()
+    assert text.strip()
+    if fmt == "json":
+        data = json.loads(text)
+        assert data["target"]["spec"] == result.target.spec
+        if result.cpu is not None:
+            assert "line_time" not in data["cpu"]  # internal tables stay out
+    if fmt == "openmetrics":
+        assert text.rstrip().endswith("# EOF")
+    if fmt == "text" and result.leaks is not None:
+        assert "LEAK: retains ~1.0 KiB per call" in text
+        assert "PA101 /proj/app.py:4 - 80.0% of wall time" in text
+        assert "ünïcode.py:9 - not reached in this run" in text
+        assert "OVER BUDGET" in text and "REGRESSION" in text and "+100.0%" in text
+        assert "measured in another environment (python: 3.10 -> 3.11)" in text
+
+
+def test_outcome_messages() -> None:
+    assert Outcome("raised", exception="KeyError", message="'x'",
+                   where=("app.py", 3, "f")).describe() == \
+        "the target raised KeyError: 'x' (app.py:3 in f)"
+    assert Outcome("exit", exit_code=3).describe() == "the target exited with status 3"
+    assert Outcome("killed", exit_code=9).describe() == "the target was killed by signal 9"
