@@ -337,6 +337,10 @@ def profile_command(
         help="With --baseline: the growth allowed per figure.")] = "10%",
     interval: Annotated[float, typer.Option(
         help="pyinstrument sampling interval, seconds.", min=0.0001)] = 0.001,
+    select: Annotated[list[str] | None, typer.Option(
+        help="--scan: rules to run, by code or prefix.")] = None,
+    extend_select: Annotated[list[str] | None, typer.Option(
+        help="--scan: rules to add to the selection (e.g. the opt-in PA402).")] = None,
     config: Annotated[str | None, typer.Option(
         help="--scan: read settings from this TOML file.")] = None,
     isolated: Annotated[bool, typer.Option(
@@ -362,7 +366,7 @@ def profile_command(
         max_regression=parse_percent(max_regression),
         stdout_to_stderr=output_format != "text",
         config=_config(config, isolated, [tgt.spec if tgt.kind == "script" else "."])
-        if scan_findings else None)
+        .with_overrides(select=select, extend_select=extend_select) if scan_findings else None)
     result = run_profile(opts)
     outcome = result.outcome
     if outcome.status == "usage":

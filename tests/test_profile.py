@@ -143,7 +143,7 @@ def test_leaks_cli_exit_code_and_message(tmp_path: Path) -> None:
 
 
 def test_leaks_need_a_function_target(in_fixtures: Path, tmp_path: Path) -> None:
-    with pytest.raises(PerfauditError, match="needs a `pkg.module:function` target"):
+    with pytest.raises(PerfauditError, match=r"needs a `pkg\.module:function` target"):
         run_profile(profile("cpu_heavy.py", tmp_path, leaks=True))
 
 
@@ -298,3 +298,16 @@ def test_killed_target(tmp_path: Path) -> None:
     r = cli(str(script), "-o", str(tmp_path / "out"))
     assert r.returncode == 4 and "bye" in r.stdout
     assert "the target was killed by signal 9" in r.stderr
+
+
+def test_scan_links_a_leak_to_the_cache_finding(tmp_path: Path) -> None:
+    r = cli("leaky:cache_leak", "--leaks", "--no-cpu", "--scan", "--extend-select", "PA402",
+            "-o", str(tmp_path))
+    assert r.returncode == 1  # the leak gate
+    store = line_of("leaky.py", "_PRICES[sku] = bytes(512)")
+    # the site's source is shown as written (`[sku]` is not eaten as terminal markup)
+    assert f"leaky.py:{store}  _PRICES[sku] = bytes(512)" in r.stdout
+    # PA402 reports the cache's definition; the leak is in a line that uses it
+    hit = next(x for x in r.stdout.splitlines() if x.strip().startswith("PA402"))
+    assert f"leaky.py:{line_of('leaky.py', '_PRICES = {}')} - leaks ~" in hit
+    assert "per call (100.0% of the leak)" in hit

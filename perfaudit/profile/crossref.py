@@ -3,32 +3,64 @@
 A finding gets the wall time (pyinstrument) and the memory held at the peak (memray) of its
 own line, callees included. When its line took no sample, it falls back to its enclosing
 function, so "PA101 app/io.py:42 - 31% of wall time" is the share of the run spent on that
-line, or, marked "(function)", in the function around it. Findings in code that never ran
-are listed last with no figure: the run did not reach them.
+line, or, marked "(in f)", in the function around it. With --leaks, a finding also gets the
+memory retained per call by the leak sites on its line, or, for a finding on a definition
+(PA402 reports the cache's `_cache = {}`), by the leak sites that use the name it defines.
+Findings in code that never ran are listed last with no figure: the run did not reach them.
 """
 
 from __future__ import annotations
 
+import linecache
 import os
+import re
 
 from perfaudit.config import Config
 from perfaudit.model import Finding
 from perfaudit.profile.cpu import key
-from perfaudit.profile.model import CpuProfile, MemProfile, ScanLink
+from perfaudit.profile.model import CpuProfile, LeakReport, MemProfile, ScanLink
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
 
 
-def involved_files(cpu: CpuProfile | None, mem: MemProfile | None) -> list[str]:
+def involved_files(cpu: CpuProfile | None, mem: MemProfile | None,
+                   leaks: LeakReport | None = None) -> list[str]:
     """The target's own source files that the run executed (or allocated in)."""
-    files: set[str] = set()
-    for table in ([cpu.line_time, cpu.function_time] if cpu else []) + \
-            ([mem.line_bytes, mem.function_bytes] if mem else []):
-        for k in table:
-            files.add(k.partition("\x00")[0])
+    tables: list[dict[str, float] | dict[str, int]] = []
+    if cpu:
+        tables += [cpu.line_time, cpu.function_time]
+    if mem:
+        tables += [mem.line_bytes, mem.function_bytes]
+    if leaks:
+        tables.append(leaks.line_growth)
+    files = {k.partition("\x00")[0] for table in tables for k in table}
     return sorted(f for f in files if f.endswith(".py") and os.path.isfile(f))
 
 
-def link(findings: list[Finding], cpu: CpuProfile | None, mem: MemProfile | None
-         ) -> list[ScanLink]:
+def _subject(f: Finding) -> str | None:
+    """The name a finding's span starts with (`_cache` for `_cache = {}`)."""
+    text = linecache.getline(f.path, f.span.line)[f.span.column - 1:]
+    match = _NAME.match(text)
+    return match.group(0) if match else None
+
+
+def _leak(f: Finding, leaks: LeakReport | None) -> tuple[float | None, float | None]:
+    if leaks is None or not leaks.leaking or not leaks.line_growth:
+        return None, None
+    total = sum(leaks.line_growth.values())
+    grown = leaks.line_growth.get(key(f.path, f.span.line), 0)
+    if not grown and (name := _subject(f)):
+        uses = re.compile(rf"\b{re.escape(name)}\b")
+        same_file = os.path.realpath(f.path)
+        grown = sum(s.growth for s in leaks.sites
+                    if os.path.realpath(s.path) == same_file and uses.search(s.source))
+    if not grown:
+        return None, None
+    return grown / max(leaks.calls, 1), grown / total
+
+
+def link(findings: list[Finding], cpu: CpuProfile | None, mem: MemProfile | None,
+         leaks: LeakReport | None = None) -> list[ScanLink]:
     duration = cpu.duration if cpu and cpu.duration > 0 else None
     peak = mem.peak_memory if mem and mem.peak_memory > 0 else None
     links = []
@@ -45,24 +77,24 @@ def link(findings: list[Finding], cpu: CpuProfile | None, mem: MemProfile | None
             t = cpu.function_time.get(fkey) if cpu else None
             m = mem.function_bytes.get(fkey) if mem else None
             scope = "function"
+        leak, leak_share = _leak(f, leaks)
         links.append(ScanLink(
             f.code, f.path, f.span.line, f.message, f.function, scope,
             t / duration if t and duration else None, t or None,
-            m / peak if m and peak else None, m or None))
-    links.sort(key=lambda x: (-(x.time_share or 0.0), -(x.memory_share or 0.0),
-                              x.path, x.line, x.code))
+            m / peak if m and peak else None, m or None, leak, leak_share))
+    links.sort(key=lambda x: (-(x.time_share or 0.0), -(x.leak_share or 0.0),
+                              -(x.memory_share or 0.0), x.path, x.line, x.code))
     return links
 
 
-def scan_and_link(cpu: CpuProfile | None, mem: MemProfile | None, config: Config
-                  ) -> list[ScanLink]:
+def scan_and_link(cpu: CpuProfile | None, mem: MemProfile | None, leaks: LeakReport | None,
+                  config: Config) -> list[ScanLink]:
     from perfaudit import api
 
-    files = involved_files(cpu, mem)
+    files = involved_files(cpu, mem, leaks)
     if not files:
         return []
-    cwd = os.getcwd()
-    shown = [os.path.relpath(f, cwd) if f.startswith(os.path.join(cwd, "")) else f
-             for f in files]
+    cwd = os.path.join(os.getcwd(), "")
+    shown = [f[len(cwd):] if f.startswith(cwd) else f for f in files]
     result = api.scan(shown, config)
-    return link(result.findings, cpu, mem)
+    return link(result.findings, cpu, mem, leaks)

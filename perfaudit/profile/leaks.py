@@ -16,6 +16,7 @@ import itertools
 import linecache
 from typing import Any
 
+from perfaudit.profile.cpu import key
 from perfaudit.profile.model import LeakReport, LeakSite
 
 MIN_CALLS = 6
@@ -76,4 +77,5 @@ def analyse(data: dict[str, Any]) -> LeakReport:
             reason += "; no line of the target's own code grows (the memory may be held " \
                 "by a C extension)"
     return LeakReport(calls, int(data.get("warmup", 0)), retained, per_call, leaking,
-                      sites[:TOP_N], reason)
+                      sites[:TOP_N], reason,
+                      {key(s.path, s.line): s.growth for s in sites})

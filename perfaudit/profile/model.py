@@ -135,6 +135,8 @@ class LeakReport:
     leaking: bool
     sites: list[LeakSite]
     reason: str = ""
+    #: every growing line of the target's own code ("path\0line", see `cpu.key`) -> bytes
+    line_growth: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,9 @@ class ScanLink:
     time: float | None
     memory_share: float | None
     memory: int | None
+    #: --leaks: bytes per call retained by the leak sites the finding covers, and their share
+    leak: float | None = None
+    leak_share: float | None = None
 
 
 @dataclass(frozen=True)

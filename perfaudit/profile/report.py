@@ -12,6 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from rich.markup import escape as esc
+
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
 from perfaudit.profile.model import GateRow, HotNode, ProfileResult
@@ -44,8 +46,9 @@ def short_path(path: str) -> str:
 
 
 def _where(path: str, line: int) -> str:
+    """`path:line` for the terminal, markup-escaped."""
     p = short_path(path)
-    return f"{p}:{line}" if line and p and not p.startswith("<") else p
+    return esc(f"{p}:{line}" if line and p and not p.startswith("<") else p)
 
 
 def _pct(x: float | None) -> str:
@@ -114,7 +117,7 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
     from rich.console import Console
 
     console = Console(file=out, force_terminal=color, no_color=not color, highlight=False,
-                      width=None if color else 120, soft_wrap=False)
+                      width=None if color else 120, soft_wrap=not color)
     _header(console, result)
     if result.cpu is not None:
         _cpu(console, result)
@@ -130,16 +133,16 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
         _gate_table(console, f"Baseline {result.baseline_path}", result.regression,
                     baseline=True)
         for diff in result.baseline_env_diff:
-            console.print(f"[yellow]note:[/] measured in another environment ({diff}): "
+            console.print(f"[yellow]note:[/] measured in another environment ({esc(diff)}): "
                           "compare with care")
     for note in result.notes:
-        console.print(f"note: {note}")
+        console.print(f"note: {esc(note)}")
     files = {k: v for k, v in result.artifacts.items() if k != "folder"}
     if files:
         console.print()
-        console.print("[bold]Files[/] " + result.artifacts.get("folder", ""))
+        console.print("[bold]Files[/] " + esc(result.artifacts.get("folder", "")))
         for name in sorted(files):
-            console.print(f"  {name:<18} {files[name]}")
+            console.print(f"  {name:<18} {esc(files[name])}")
 
 
 def _header(console: object, result: ProfileResult) -> None:
@@ -151,9 +154,9 @@ def _header(console: object, result: ProfileResult) -> None:
     if "wall" in figs:
         label = "median" if result.repeat > 1 else "wall"
         bits.append(f"{label} {fmt('wall', figs['wall'])}")
-    console.print(f"[bold]perfaudit profile[/] {result.target}  ({'; '.join(bits)})")
+    console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
-        console.print(f"[red]{result.outcome.describe()}[/]: the profile below is partial")
+        console.print(f"[red]{esc(result.outcome.describe())}[/]: the profile below is partial")
 
 
 def _cpu(console: object, result: ProfileResult) -> None:
@@ -174,7 +177,7 @@ def _cpu(console: object, result: ProfileResult) -> None:
     def label(node: HotNode) -> str:
         loc = _where(node.path, node.line)
         style = "dim" if node.library else "bold"
-        return (f"{100 * node.share:5.1f}%  {node.time:.3f}s  [{style}]{node.function}[/]"
+        return (f"{100 * node.share:5.1f}%  {node.time:.3f}s  [{style}]{esc(node.function)}[/]"
                 + (f"  [dim]{loc}[/]" if loc else ""))
 
     tree = Tree("[bold]Hot path[/] (frames over 5% of the run; library internals elided)")
@@ -196,7 +199,7 @@ def _cpu(console: object, result: ProfileResult) -> None:
         for s in rows:
             table.add_row(f"{s.self_time:.3f}s", _pct(s.self_time / total),
                           f"{s.total_time:.3f}s", _pct(s.total_time / total),
-                          s.function + (" [dim](library)[/]" if s.library else ""),
+                          esc(s.function) + (" [dim](library)[/]" if s.library else ""),
                           _where(s.path, s.line))
         console.print(table)
 
@@ -219,7 +222,7 @@ def _mem(console: object, result: ProfileResult) -> None:
     for site in mem.top_sites:
         table.add_row(fmt_bytes(site.size),
                       _pct(site.size / mem.peak_memory if mem.peak_memory else None),
-                      f"{site.count:,}", site.function, _where(site.path, site.line))
+                      f"{site.count:,}", esc(site.function), _where(site.path, site.line))
     console.print(table)
 
 
@@ -234,13 +237,13 @@ def _leaks(console: object, result: ProfileResult) -> None:
     growth = leaks.retained[-1] - leaks.retained[0] if leaks.retained else 0
     if leaks.leaking:
         console.print(f"  [red]LEAK[/]: retains ~{fmt_bytes(leaks.per_call)} per call "
-                      f"({fmt_bytes(growth)} over {leaks.calls} calls); {leaks.reason}")
+                      f"({fmt_bytes(growth)} over {leaks.calls} calls); {esc(leaks.reason)}")
         for site in leaks.sites:
             console.print(f"  {'+' + fmt_bytes(site.growth):>12}  "
                           f"~{fmt_bytes(site.per_call)}/call  {_where(site.path, site.line)}"
-                          + (f"  [dim]{site.source}[/]" if site.source else ""))
+                          + (f"  [dim]{esc(site.source)}[/]" if site.source else ""))
     else:
-        console.print(f"  no leak: {leaks.reason} ({fmt_bytes(leaks.per_call)} per call, "
+        console.print(f"  no leak: {esc(leaks.reason)} ({fmt_bytes(leaks.per_call)} per call, "
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
 
 
@@ -259,11 +262,14 @@ def _links(console: object, result: ProfileResult) -> None:
             parts.append(f"{_pct(link.time_share)} of wall time")
         if link.memory_share is not None and link.memory is not None:
             parts.append(f"{fmt_bytes(link.memory)} ({_pct(link.memory_share)}) of peak memory")
-        cost = " and ".join(parts) if parts else "not reached in this run"
         scope = f" (in {link.function or '<module>'})" if parts and link.scope == "function" \
             else ""
-        console.print(f"  {link.code} {_where(link.path, link.line)} - {cost}{scope}  "
-                      f"[dim]{link.message}[/]")
+        if link.leak is not None:
+            parts.append(f"leaks ~{fmt_bytes(link.leak)} per call ({_pct(link.leak_share)} "
+                         "of the leak)")
+        cost = " and ".join(parts) if parts else "not reached in this run"
+        console.print(f"  {link.code} {_where(link.path, link.line)} - {esc(cost + scope)}  "
+                      f"[dim]{esc(link.message)}[/]")
 
 
 def _gate_table(console: object, title: str, rows: list[GateRow], baseline: bool) -> None:

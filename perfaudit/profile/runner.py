@@ -112,7 +112,8 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
     if opts.scan and result.outcome.status != "usage":
         from perfaudit.profile.crossref import scan_and_link
 
-        result.links = scan_and_link(result.cpu, result.mem, opts.config or Config())
+        result.links = scan_and_link(result.cpu, result.mem, result.leaks,
+                                     opts.config or Config())
     if result.outcome.ok:
         if opts.budget:
             result.budget = budget_mod.check(opts.budget, result.figures)
