@@ -155,9 +155,10 @@ def _run_loop(call: Callable[[], Any], repeat: int, status: dict[str, Any]) -> N
 
 # --- leak mode ------------------------------------------------------------------------------
 
-def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[int]]:
-    """Bytes and blocks per allocation site: the innermost frame that is the target's code."""
-    out: dict[str, list[int]] = {}
+def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[Any]]:
+    """Per allocation site (the innermost frame that is the target's own code): bytes,
+    blocks, and the innermost frame of its largest block when that lies deeper (a library)."""
+    out: dict[str, list[Any]] = {}
     for trace in snapshot.traces:
         frames = trace.traceback  # oldest first
         site = None
@@ -171,10 +172,13 @@ def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[int]]:
             continue
         entry = out.get(site)
         if entry is None:
-            out[site] = [trace.size, 1]
-        else:
-            entry[0] += trace.size
-            entry[1] += 1
+            entry = out[site] = [0, 0, "", -1]
+        entry[0] += trace.size
+        entry[1] += 1
+        if trace.size > entry[3]:  # "via": the innermost frame of the site's largest block
+            inner = frames[-1]
+            via = f"{inner.filename}\x00{inner.lineno}"
+            entry[2], entry[3] = ("" if via == site else via), trace.size
     return out
 
 
@@ -193,7 +197,7 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     retained = array.array("q", bytes(8 * repeat))
     walls = array.array("d", bytes(8 * repeat))
     offset = 0  # memory held by our own checkpoints, taken out of the series
-    checkpoints: dict[str, dict[str, list[int]]] = {}
+    checkpoints: dict[str, dict[str, list[Any]]] = {}
 
     def checkpoint(name: str) -> None:
         nonlocal offset

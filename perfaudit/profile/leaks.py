@@ -55,6 +55,11 @@ def judge(retained: list[int]) -> tuple[bool, float, str]:
     return True, per_call, "retained memory grows in every third of the calls"
 
 
+def _via(raw: str) -> str:
+    path, _, line = raw.partition("\x00")
+    return f"{path}:{line}" if path else ""
+
+
 def analyse(data: dict[str, Any]) -> LeakReport:
     retained = [int(v) for v in data["retained"]]
     calls = int(data["calls"])
@@ -63,7 +68,7 @@ def analyse(data: dict[str, Any]) -> LeakReport:
     sites: list[LeakSite] = []
     if leaking and {"start", "middle", "end"} <= set(cps):
         start, middle, end = cps["start"], cps["middle"], cps["end"]
-        for site, (size, blocks) in end.items():
+        for site, (size, blocks, *rest) in end.items():
             s0 = start.get(site, [0, 0])[0]
             s1 = middle.get(site, [0, 0])[0]
             if s1 > s0 and size > s1:
@@ -71,7 +76,8 @@ def analyse(data: dict[str, Any]) -> LeakReport:
                 lineno = int(line)
                 sites.append(LeakSite(path, lineno, size - s0, (size - s0) / max(calls, 1),
                                       blocks - start.get(site, [0, 0])[1],
-                                      linecache.getline(path, lineno).strip()))
+                                      linecache.getline(path, lineno).strip(),
+                                      _via(rest[0] if rest else "")))
         sites.sort(key=lambda s: (-s.growth, s.path, s.line))
         if not sites:
             reason += "; no line of the target's own code grows (the memory may be held " \

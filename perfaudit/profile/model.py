@@ -124,6 +124,8 @@ class LeakSite:
     per_call: float
     blocks: int
     source: str = ""
+    #: where the memory is allocated, when deeper than the site: "path:line" of a library
+    via: str = ""
 
 
 @dataclass

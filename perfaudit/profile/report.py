@@ -51,6 +51,11 @@ def _where(path: str, line: int) -> str:
     return esc(f"{p}:{line}" if line and p and not p.startswith("<") else p)
 
 
+def _split(where: str) -> tuple[str, int]:
+    path, _, line = where.rpartition(":")
+    return (path, int(line)) if line.isdigit() else (where, 0)
+
+
 def _pct(x: float | None) -> str:
     return "" if x is None else f"{100 * x:.1f}%"
 
@@ -150,7 +155,10 @@ def _header(console: object, result: ProfileResult) -> None:
 
     assert isinstance(console, Console)
     figs = result.figures
-    bits = [", ".join(result.modes), f"{result.repeat} run{'s' * (result.repeat != 1)}"]
+    runs = f"{result.repeat} run{'s' * (result.repeat != 1)}"
+    if result.runs and len(result.runs) < result.repeat:
+        runs = f"{len(result.runs)} of {runs}"
+    bits = [", ".join(result.modes), runs]
     if "wall" in figs:
         label = "median" if result.repeat > 1 else "wall"
         bits.append(f"{label} {fmt('wall', figs['wall'])}")
@@ -241,7 +249,9 @@ def _leaks(console: object, result: ProfileResult) -> None:
         for site in leaks.sites:
             console.print(f"  {'+' + fmt_bytes(site.growth):>12}  "
                           f"~{fmt_bytes(site.per_call)}/call  {_where(site.path, site.line)}"
-                          + (f"  [dim]{esc(site.source)}[/]" if site.source else ""))
+                          + (f"  [dim]{esc(site.source)}[/]" if site.source else "")
+                          + (f"  [dim](allocated in {_where(*_split(site.via))})[/]"
+                             if site.via else ""))
     else:
         console.print(f"  no leak: {esc(leaks.reason)} ({fmt_bytes(leaks.per_call)} per call, "
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
