@@ -77,8 +77,8 @@ def analyse(session: Any) -> CpuProfile:
     total = duration or sum(e.time for e in entries) or 1.0
     hot = HotNode("<target>", "", 0, sum(e.time for e in entries),
                   sum(e.time for e in entries) / total)
-    hot.children = [_hot(e, total, 1) for e in sorted(entries, key=lambda f: -f.time)
-                    if e.time >= HOT_THRESHOLD * total]
+    hot.children = [_hot(g, total, 1) for g in _merge([[e] for e in entries])
+                    if _time(g) >= HOT_THRESHOLD * total]
 
     selfs: dict[tuple[str, str, int], list[Any]] = {}
     line_time: dict[str, float] = {}
@@ -130,34 +130,57 @@ def _frames(entries: list[Any]) -> Iterator[tuple[Any, frozenset[object]]]:
         stack.extend((c, inner) for c in frame.children)
 
 
-def _hot(frame: Any, total: float, depth: int) -> HotNode:
-    app = _is_app(frame)
-    node = HotNode(frame.function, frame.file_path or "", frame.line_no or 0, frame.time,
-                   frame.time / total, library=not app)
+def _ident(frame: Any) -> tuple[str, str, int]:
+    return (frame.function, frame.file_path or "", frame.line_no or 0)
+
+
+def _merge(groups: list[list[Any]]) -> list[list[Any]]:
+    """Frame groups with the same function merged (pyinstrument keeps one frame per call
+    line of the parent; the hot path shows a function once per parent)."""
+    by_ident: dict[tuple[str, str, int], list[Any]] = {}
+    for group in groups:
+        by_ident.setdefault(_ident(group[0]), []).extend(group)
+    return sorted(by_ident.values(), key=lambda g: -_time(g))
+
+
+def _time(group: list[Any]) -> float:
+    return float(sum(f.time for f in group))
+
+
+def _children(group: list[Any]) -> list[list[Any]]:
+    return _merge([[c] for f in group for c in _real_children(f)])
+
+
+def _hot(group: list[Any], total: float, depth: int) -> HotNode:
+    first = group[0]
+    app = _is_app(first)
+    node = HotNode(first.function, first.file_path or "", first.line_no or 0, _time(group),
+                   _time(group) / total, library=not app)
     if depth >= HOT_DEPTH:
         return node
-    if not app and not _has_hot_app(frame, total):
+    if not app and not _has_hot_app(group, total):
         return node  # a library call: show it, not its internals
-    for child in _hot_children(frame, total):
+    for child in _hot_children(group, total):
         node.children.append(_hot(child, total, depth + 1))
     return node
 
 
-def _hot_children(frame: Any, total: float) -> list[Any]:
+def _hot_children(group: list[Any], total: float) -> list[list[Any]]:
     """Children worth showing; library frames between two frames of app code are elided."""
-    out: list[Any] = []
-    for child in sorted(_real_children(frame), key=lambda f: -f.time):
-        if child.time < HOT_THRESHOLD * total:
+    out: list[list[Any]] = []
+    for child in _children(group):
+        if _time(child) < HOT_THRESHOLD * total:
             continue
-        if _is_app(frame) or _is_app(child) or not _has_hot_app(child, total):
+        if _is_app(group[0]) or _is_app(child[0]) or not _has_hot_app(child, total):
             out.append(child)
         else:
             out.extend(_hot_children(child, total))
-    return out
+    return _merge(out)
 
 
-def _has_hot_app(frame: Any, total: float) -> bool:
-    for child in _real_children(frame):
-        if child.time >= HOT_THRESHOLD * total and (_is_app(child) or _has_hot_app(child, total)):
+def _has_hot_app(group: list[Any], total: float) -> bool:
+    for child in _children(group):
+        if _time(child) >= HOT_THRESHOLD * total and (
+                _is_app(child[0]) or _has_hot_app(child, total)):
             return True
     return False
