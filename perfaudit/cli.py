@@ -337,6 +337,9 @@ def profile_command(
         help="With --baseline: the growth allowed per figure.")] = "10%",
     interval: Annotated[float, typer.Option(
         help="pyinstrument sampling interval, seconds.", min=0.0001)] = 0.001,
+    python: Annotated[str | None, typer.Option(
+        help="Run the target with this interpreter (e.g. the project's .venv/bin/python); "
+        "it needs pyinstrument for --cpu and memray for --mem.")] = None,
     select: Annotated[list[str] | None, typer.Option(
         help="--scan: rules to run, by code or prefix.")] = None,
     extend_select: Annotated[list[str] | None, typer.Option(
@@ -364,13 +367,15 @@ def profile_command(
         budget=parse_budget(budget) if budget is not None else {},
         baseline=baseline, save_baseline=save_baseline,
         max_regression=parse_percent(max_regression),
-        stdout_to_stderr=output_format != "text",
+        stdout_to_stderr=output_format != "text", python=python,
         config=_config(config, isolated, [tgt.spec if tgt.kind == "script" else "."])
         .with_overrides(select=select, extend_select=extend_select) if scan_findings else None)
     result = run_profile(opts)
     outcome = result.outcome
     if outcome.status == "usage":
         raise PerfauditError(outcome.describe())
+    if outcome.status == "internal":
+        raise PerfauditError(f"the profiler failed: {outcome.describe()}", EXIT_INTERNAL)
     renderer(result, sys.stdout, output_format == "text" and _use_color(sys.stdout))
     sys.stdout.flush()
     if outcome.status == "timeout":

@@ -311,3 +311,20 @@ def test_scan_links_a_leak_to_the_cache_finding(tmp_path: Path) -> None:
     hit = next(x for x in r.stdout.splitlines() if x.strip().startswith("PA402"))
     assert f"leaky.py:{line_of('leaky.py', '_PRICES = {}')} - leaks ~" in hit
     assert "per call (100.0% of the leak)" in hit
+
+
+def test_another_interpreter(tmp_path: Path) -> None:
+    """--python runs the target elsewhere (the project's venv); a profiler missing there is
+    a usage error, and with no profiler (--no-cpu) the bare interpreter just times it."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")],
+                   check=True)
+    python = str(tmp_path / "venv" / "bin" / "python")
+    r = cli("cpu_heavy.py", "--python", python, "-o", str(tmp_path / "a"))
+    assert r.returncode == 2
+    assert f"pyinstrument is not installed for {python} (needed for --cpu)" in r.stderr
+    ok = cli("cpu_heavy.py", "--python", python, "--no-cpu", "--format", "json",
+             "-o", str(tmp_path / "b"))
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads(ok.stdout)
+    assert data["modes"] == ["plain"] and data["figures"]["wall"] > 0
+    assert cli("cpu_heavy.py", "--python", str(tmp_path / "nope")).returncode == 2

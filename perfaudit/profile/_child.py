@@ -239,7 +239,18 @@ def main(spec_path: str) -> int:
     status: dict[str, Any] = {"status": "ok", "runs": [], "mode": spec["mode"]}
     signal.signal(signal.SIGTERM, _on_term)
     os.chdir(spec["cwd"])
+    mode = spec["mode"]
     try:
+        try:  # the profiler first: a missing one is a usage error, and not timed
+            if mode == "cpu":
+                from pyinstrument import Profiler
+            elif mode == "mem":
+                import memray
+        except ImportError:
+            tool = "pyinstrument" if mode == "cpu" else "memray"
+            status.update(status="usage", message=f"{tool} is not installed for "
+                          f"{sys.executable} (needed for --{mode})")
+            return 0
         try:
             call = _resolve(spec)
         except _Usage as exc:
@@ -252,10 +263,7 @@ def main(spec_path: str) -> int:
             status.update(status="raised", exception=type(exc).__name__, message=str(exc))
             _FAILURE.append(exc)
             return 0
-        mode = spec["mode"]
         if mode == "cpu":
-            from pyinstrument import Profiler
-
             profiler = Profiler(interval=spec["interval"], async_mode="enabled")
             profiler.start()
             try:
@@ -264,8 +272,6 @@ def main(spec_path: str) -> int:
                 session = profiler.stop()
                 session.save(os.path.join(out, "cpu.pyisession"))
         elif mode == "mem":
-            import memray
-
             capture = os.path.join(out, "memray.bin")
             if os.path.exists(capture):
                 os.remove(capture)
@@ -276,6 +282,9 @@ def main(spec_path: str) -> int:
             _run_leaks(call, spec, status)
         else:
             _run_loop(call, spec["repeat"], status)
+        return 0
+    except Exception as exc:  # the target's errors are caught in _run_loop: this is ours
+        status.update(status="internal", message=f"{type(exc).__name__}: {exc}")
         return 0
     finally:
         for failure in _FAILURE[:1]:

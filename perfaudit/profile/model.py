@@ -26,7 +26,7 @@ class Target:
 class Outcome:
     """How the target's run ended."""
 
-    status: str = "ok"  # ok | raised | exit | timeout | killed | usage
+    status: str = "ok"  # ok | raised | exit | timeout | killed | usage | internal
     exit_code: int | None = None
     exception: str = ""
     message: str = ""

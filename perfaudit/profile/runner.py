@@ -42,6 +42,9 @@ class ProfileOptions:
     stdout_to_stderr: bool = False
     config: Config | None = None
     write_reports: bool = True
+    #: the interpreter that runs the target (default: perfaudit's own); it needs pyinstrument
+    #: for --cpu and memray for --mem, and the target's dependencies
+    python: str | None = None
 
 
 def default_output_dir() -> str:
@@ -66,7 +69,7 @@ def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[
     if "leaks" in chosen and opts.target.kind != "function":
         raise PerfauditError("--leaks needs a `pkg.module:function` target: it calls the "
                              "function repeatedly in one process")
-    if "mem" in chosen:
+    if "mem" in chosen and opts.python is None:
         from perfaudit.profile.mem import require
 
         require()
@@ -74,6 +77,9 @@ def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[
 
 
 def run_profile(opts: ProfileOptions) -> ProfileResult:
+    if opts.python is not None and not (os.path.isfile(opts.python)
+                                        and os.access(opts.python, os.X_OK)):
+        raise PerfauditError(f"--python {opts.python}: not an executable file")
     old: dict[str, object] | None = None
     if opts.baseline:
         old = baseline_mod.load(opts.baseline)
@@ -98,7 +104,7 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         repeat = opts.repeat or (DEFAULT_LEAK_REPEAT if mode == "leaks" else 1)
         child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
                           interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
-                          stdout_to_stderr=opts.stdout_to_stderr)
+                          stdout_to_stderr=opts.stdout_to_stderr, python=opts.python)
         runs = [float(r) for r in child.status.get("runs", [])]
         if mode == "mem":
             result.mem_runs = len(runs)

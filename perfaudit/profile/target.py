@@ -50,7 +50,7 @@ class ChildRun:
 
 def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: float | None,
               interval: float = 0.001, warmup: int = 0, stdout_to_stderr: bool = False,
-              ) -> ChildRun:
+              python: str | None = None) -> ChildRun:
     """Run ``target`` once under ``mode`` (cpu, mem, leaks or plain) in a fresh interpreter.
 
     The target's stdout and stderr pass through (stdout goes to our stderr when the report
@@ -70,7 +70,7 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     env.setdefault("PYTHONUNBUFFERED", "1")
     start = time.perf_counter()
     # A new session: a kill on timeout reaches the target's own children too.
-    proc = subprocess.Popen([sys.executable, _CHILD, spec_path], env=env,
+    proc = subprocess.Popen([python or sys.executable, _CHILD, spec_path], env=env,
                             stdout=sys.stderr.fileno() if stdout_to_stderr else None,
                             start_new_session=True)
     timed_out = False
