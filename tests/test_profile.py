@@ -264,6 +264,7 @@ def test_scan_text_output(tmp_path: Path) -> None:
     assert "% of wall time" in hit
     assert f"io_app.py:{line_of('io_app.py', 'time.sleep(1)')} - not reached in this run" \
         in r.stdout
+    assert "1 flagged line took " in r.stdout
 
 
 # --- machine formats ----------------------------------------------------------------------
@@ -328,3 +329,19 @@ def test_another_interpreter(tmp_path: Path) -> None:
     data = json.loads(ok.stdout)
     assert data["modes"] == ["plain"] and data["figures"]["wall"] > 0
     assert cli("cpu_heavy.py", "--python", str(tmp_path / "nope")).returncode == 2
+
+
+def test_leak_budget_decides_instead_of_the_leak_gate(tmp_path: Path) -> None:
+    within = cli("leaky:leak", "--no-cpu", "--budget", "leak=4KiB", "-o", str(tmp_path))
+    assert within.returncode == 0, within.stdout + within.stderr
+    assert "note: --leaks switched on" in within.stdout
+    over = cli("leaky:leak", "--no-cpu", "--budget", "leak=100B", "-o", str(tmp_path))
+    assert over.returncode == 1 and "leak over budget" in over.stderr
+
+
+def test_script_repeat_runs_in_one_process(tmp_path: Path) -> None:
+    r = cli("exiting.py", "--repeat", "3", "--no-cpu", "--format", "json",
+            "-o", str(tmp_path), "--", "ok")
+    assert r.returncode == 0  # sys.exit(0) ends a run, not the profile
+    assert r.stderr.count("working on ['ok']") == 3
+    assert len(json.loads(r.stdout)["runs"]) == 3

@@ -280,6 +280,12 @@ def _links(console: object, result: ProfileResult) -> None:
         cost = " and ".join(parts) if parts else "not reached in this run"
         console.print(f"  {link.code} {_where(link.path, link.line)} - {esc(cost + scope)}  "
                       f"[dim]{esc(link.message)}[/]")
+    lines = {(x.path, x.line): x.time_share for x in result.links
+             if x.scope == "line" and x.time_share}
+    if lines:
+        share = min(1.0, sum(lines.values()))
+        console.print(f"  [bold]{len(lines)} flagged line{'s' * (len(lines) != 1)} took "
+                      f"{_pct(share)} of wall time[/]: fix these first")
 
 
 def _gate_table(console: object, title: str, rows: list[GateRow], baseline: bool) -> None:
