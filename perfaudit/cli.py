@@ -376,8 +376,11 @@ def profile_command(
         raise PerfauditError(outcome.describe())
     if outcome.status == "internal":
         raise PerfauditError(f"the profiler failed: {outcome.describe()}", EXIT_INTERNAL)
-    renderer(result, sys.stdout, output_format == "text" and _use_color(sys.stdout))
-    sys.stdout.flush()
+    try:
+        renderer(result, sys.stdout, output_format == "text" and _use_color(sys.stdout))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader left; the exit code still tells the gates
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if outcome.status == "timeout":
         raise PerfauditError(outcome.describe(), EXIT_TIMEOUT)
     if not outcome.ok:

@@ -345,3 +345,19 @@ def test_script_repeat_runs_in_one_process(tmp_path: Path) -> None:
     assert r.returncode == 0  # sys.exit(0) ends a run, not the profile
     assert r.stderr.count("working on ['ok']") == 3
     assert len(json.loads(r.stdout)["runs"]) == 3
+
+
+@pytest.mark.parametrize(("budget", "code"), [("wall=1h", 0), ("wall=1ns", 1)])
+def test_reader_leaving_early_keeps_the_exit_code(tmp_path: Path, budget: str,
+                                                  code: int) -> None:
+    """`perfaudit profile ... | head -1`: the exit code still reports the gates."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfaudit", "profile", "cpu_heavy.py", "--budget", budget,
+         "-o", str(tmp_path)], cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "NO_COLOR": "1"})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == code, err
+    assert "Traceback" not in err

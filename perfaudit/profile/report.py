@@ -121,7 +121,11 @@ def render_openmetrics(result: ProfileResult, out: TextIO, color: bool = False) 
 def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None:
     from rich.console import Console
 
-    console = Console(file=out, force_terminal=color, no_color=not color, highlight=False,
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich exits 1 here: let the caller decide
+            raise BrokenPipeError
+
+    console = _Console(file=out, force_terminal=color, no_color=not color, highlight=False,
                       width=None if color else 120, soft_wrap=not color)
     _header(console, result)
     if result.cpu is not None:
