@@ -32,6 +32,7 @@ from perfaudit.profile.report import FORMATS, get_renderer
     ("wall=2s", {"wall": 2.0}),
     ("wall=250ms", {"wall": 0.25}),
     ("wall=1.5min", {"wall": 90.0}),
+    ("wall=1h", {"wall": 3600.0}),
     ("wall=3", {"wall": 3.0}),
     ("peak-memory=200MiB", {"peak-memory": 200 * 1024**2}),
     ("peak_memory=1.5GB", {"peak-memory": 1.5e9}),

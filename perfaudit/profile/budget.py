@@ -27,7 +27,7 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
 
 _NUMBER = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
 _TIME_UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6,
-               "ns": 1e-9, "m": 60.0, "min": 60.0}
+               "ns": 1e-9, "m": 60.0, "min": 60.0, "h": 3600.0}
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
                "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 _COUNT_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
@@ -42,7 +42,7 @@ def parse_value(figure: Figure, text: str) -> float:
     if figure.unit == "s":
         if unit not in _TIME_UNITS:
             raise PerfauditError(f"budget `{figure.name}={text}`: unknown time unit `{unit}` "
-                                 "(use ns, us, ms, s or min)")
+                                 "(use ns, us, ms, s, min or h)")
         return number * _TIME_UNITS[unit]
     if figure.unit in ("B", "B/call"):
         lower = lower.removesuffix("/call")
