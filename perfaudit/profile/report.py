@@ -10,13 +10,17 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from rich.markup import escape as esc
 
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
 from perfaudit.profile.model import GateRow, HotNode, ProfileResult
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 FORMATS = ("text", "json", "openmetrics")
 
@@ -154,10 +158,17 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
             console.print(f"  {name:<18} {esc(files[name])}")
 
 
-def _header(console: object, result: ProfileResult) -> None:
-    from rich.console import Console
+def _table(title: str, columns: tuple[str, ...], left: tuple[str, ...]) -> Table:
+    """A borderless table; figures right-aligned, names left-aligned."""
+    from rich.table import Table
 
-    assert isinstance(console, Console)
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for col in columns:
+        table.add_column(col, justify="left" if col in left else "right")
+    return table
+
+
+def _header(console: Console, result: ProfileResult) -> None:
     figs = result.figures
     runs = f"{result.repeat} run{'s' * (result.repeat != 1)}"
     if result.runs and len(result.runs) < result.repeat:
@@ -171,12 +182,10 @@ def _header(console: object, result: ProfileResult) -> None:
         console.print(f"[red]{esc(result.outcome.describe())}[/]: the profile below is partial")
 
 
-def _cpu(console: object, result: ProfileResult) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _cpu(console: Console, result: ProfileResult) -> None:
     from rich.tree import Tree
 
-    assert isinstance(console, Console) and result.cpu is not None
+    assert result.cpu is not None
     cpu = result.cpu
     console.print()
     console.print(f"[bold]CPU[/] (pyinstrument): {cpu.duration:.3f} s wall, "
@@ -205,9 +214,8 @@ def _cpu(console: object, result: ProfileResult) -> None:
     total = cpu.duration or 1.0
     for title, rows in (("Top functions by self time", cpu.top_self),
                         ("Top functions by total time", cpu.top_total)):
-        table = Table(title=title, title_justify="left", box=None, pad_edge=False)
-        for col in ("self", "%", "total", "%", "function", "location"):
-            table.add_column(col, justify="right" if col in ("self", "total", "%") else "left")
+        table = _table(title, ("self", "%", "total", "%", "function", "location"),
+                       left=("function", "location"))
         for s in rows:
             table.add_row(f"{s.self_time:.3f}s", _pct(s.self_time / total),
                           f"{s.total_time:.3f}s", _pct(s.total_time / total),
@@ -216,21 +224,16 @@ def _cpu(console: object, result: ProfileResult) -> None:
         console.print(table)
 
 
-def _mem(console: object, result: ProfileResult) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    assert isinstance(console, Console) and result.mem is not None
+def _mem(console: Console, result: ProfileResult) -> None:
+    assert result.mem is not None
     mem = result.mem
     console.print()
     console.print(f"[bold]Memory[/] (memray): peak {fmt_bytes(mem.peak_memory)}, "
                   f"{mem.allocations:,} allocations, {fmt_bytes(mem.allocated_bytes)} "
                   "allocated" + (f" (in all {result.mem_runs} runs)" if result.mem_runs > 1
                                  else ""))
-    table = Table(title="Top allocation sites at the peak", title_justify="left", box=None,
-                  pad_edge=False)
-    for col in ("held", "%", "blocks", "function", "location"):
-        table.add_column(col, justify="right" if col in ("held", "%", "blocks") else "left")
+    table = _table("Top allocation sites at the peak",
+                   ("held", "%", "blocks", "function", "location"), left=("function", "location"))
     for site in mem.top_sites:
         table.add_row(fmt_bytes(site.size),
                       _pct(site.size / mem.peak_memory if mem.peak_memory else None),
@@ -238,10 +241,8 @@ def _mem(console: object, result: ProfileResult) -> None:
     console.print(table)
 
 
-def _leaks(console: object, result: ProfileResult) -> None:
-    from rich.console import Console
-
-    assert isinstance(console, Console) and result.leaks is not None
+def _leaks(console: Console, result: ProfileResult) -> None:
+    assert result.leaks is not None
     leaks = result.leaks
     console.print()
     console.print(f"[bold]Leaks[/] ({leaks.calls} calls after {leaks.warmup} warm-up, "
@@ -261,10 +262,8 @@ def _leaks(console: object, result: ProfileResult) -> None:
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
 
 
-def _links(console: object, result: ProfileResult) -> None:
-    from rich.console import Console
-
-    assert isinstance(console, Console) and result.links is not None
+def _links(console: Console, result: ProfileResult) -> None:
+    assert result.links is not None
     console.print()
     console.print("[bold]Static findings on the profiled path[/] (--scan)")
     if not result.links:
@@ -292,17 +291,11 @@ def _links(console: object, result: ProfileResult) -> None:
                       f"{_pct(share)} of wall time[/]: fix these first")
 
 
-def _gate_table(console: object, title: str, rows: list[GateRow], baseline: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    assert isinstance(console, Console)
+def _gate_table(console: Console, title: str, rows: list[GateRow], baseline: bool) -> None:
     console.print()
-    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
     cols = ("figure", "old", "new", "change", "status") if baseline else \
         ("figure", "budget", "measured", "status")
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("figure", "status") else "right")
+    table = _table(title, cols, left=("figure", "status"))
     for row in rows:
         status = "[green]ok[/]" if row.ok else (
             "[red]REGRESSION[/]" if baseline else "[red]OVER BUDGET[/]")
