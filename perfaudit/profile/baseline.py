@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import platform
 import sys
-from importlib import metadata
 from typing import Any
 
 from perfaudit.errors import PerfauditError
@@ -19,6 +18,8 @@ _COMPARABLE = ("python", "implementation", "platform", "machine")
 
 
 def environment() -> dict[str, str]:
+    from importlib import metadata
+
     env = {"python": platform.python_version(),
            "implementation": platform.python_implementation(),
            "platform": sys.platform, "machine": platform.machine(),
