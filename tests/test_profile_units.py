@@ -202,3 +202,77 @@ def test_outcome_messages() -> None:
         "the target raised KeyError: 'x' (app.py:3 in f)"
     assert Outcome("exit", exit_code=3).describe() == "the target exited with status 3"
     assert Outcome("killed", exit_code=9).describe() == "the target was killed by signal 9"
+
+
+# --- the CPU adapter on a hand-built pyinstrument session (no sampling, exact times) -----
+
+def fake_session(records: list[tuple[list[str], float]], duration: float) -> object:
+    from pyinstrument.session import Session
+
+    return Session(frame_records=records, start_time=0.0, duration=duration,
+                   min_interval=0.001, max_interval=0.001, sample_count=len(records),
+                   start_call_stack=[records[0][0][0]], target_description="test",
+                   cpu_time=duration,
+                   sys_path=["/app"], sys_prefixes=["/usr/lib/python3"])
+
+
+def fi(function: str, path: str, first: int, at: int | None = None) -> str:
+    """A pyinstrument frame info: function, file, first line, and the line being run."""
+    return f"{function}\x00{path}\x00{first}" + (f"\x01l{at}" if at else "")
+
+
+APP = "/app/x.py"
+LIB = "/usr/lib/python3/asyncio/runners.py"
+LIB2 = "/usr/lib/python3/asyncio/base_events.py"
+
+
+def test_cpu_analysis_merges_elides_and_attributes_lines() -> None:
+    from perfaudit.profile.cpu import analyse, key
+
+    mod, main = fi("<module>", APP, 1, 20), fi("main", APP, 4, 5)
+    records = [
+        ([mod, main, fi("crunch", APP, 9, 10)], 0.5),
+        ([mod, fi("main", APP, 4, 6), fi("sleep", "<built-in>", 0)], 0.3),
+        ([mod, main, fi("crunch", APP, 9, 10)], 0.1),  # not consecutive: a second frame
+        ([mod, fi("main", APP, 4, 7), fi("run", LIB, 160), fi("_run_once", LIB2, 1845),
+          fi("handler", APP, 30, 31)], 0.08),
+        ([mod, fi("main", APP, 4, 8), fi("tiny", APP, 40, 41)], 0.02),
+    ]
+    cpu = analyse(fake_session(records, 1.0))
+    assert cpu.hot_path is not None
+
+    def shape(node: HotNode) -> object:
+        return (node.function, round(node.time, 6), [shape(c) for c in node.children])
+
+    # crunch's two frames are merged; asyncio's loop internals between `run` and `handler`
+    # are elided but the library call itself is kept; `tiny` (2%) is trimmed
+    assert shape(cpu.hot_path.children[0]) == (
+        "<module>", 1.0, [("main", 1.0, [
+            ("crunch", 0.6, []),
+            ("sleep", 0.3, []),
+            ("run", 0.08, [("handler", 0.08, [])])])])
+    assert [(s.function, round(s.self_time, 6), s.library) for s in cpu.top_self[:2]] == [
+        ("crunch", 0.6, False), ("sleep", 0.3, True)]
+    assert [s.function for s in cpu.top_total] == [
+        "<module>", "main", "crunch", "handler", "tiny"]  # the target's own functions only
+    assert cpu.line_time[key(APP, 5)] == pytest.approx(0.6)  # the line calling crunch
+    assert cpu.line_time[key(APP, 6)] == pytest.approx(0.3)  # the line calling sleep
+    assert cpu.function_time[key(APP, "handler")] == pytest.approx(0.08)
+
+
+def test_cpu_analysis_counts_recursion_once() -> None:
+    from perfaudit.profile.cpu import analyse, key
+
+    f = fi("walk", APP, 3, 4)
+    cpu = analyse(fake_session([([fi("<module>", APP, 1, 9), f, f, f], 1.0)], 1.0))
+    assert cpu.function_time[key(APP, "walk")] == pytest.approx(1.0)
+    assert cpu.line_time[key(APP, 4)] == pytest.approx(1.0)
+    walk = next(s for s in cpu.top_total if s.function == "walk")
+    assert walk.total_time == pytest.approx(1.0) and walk.self_time == pytest.approx(1.0)
+
+
+def test_cpu_analysis_of_a_session_without_own_code() -> None:
+    from perfaudit.profile.cpu import analyse
+
+    cpu = analyse(fake_session([([fi("sleep", "<built-in>", 0)], 0.5)], 0.5))
+    assert cpu.hot_path is None and cpu.top_self == []
