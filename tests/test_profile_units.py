@@ -271,8 +271,23 @@ def test_cpu_analysis_counts_recursion_once() -> None:
     assert walk.total_time == pytest.approx(1.0) and walk.self_time == pytest.approx(1.0)
 
 
-def test_cpu_analysis_of_a_session_without_own_code() -> None:
+def test_cpu_analysis_of_a_library_run() -> None:
+    """`-m pytest`: the target's own code is a sliver of the run, so the hot path starts at
+    the target's top frame and walks library code, folding single-path chains."""
     from perfaudit.profile.cpu import analyse
 
-    cpu = analyse(fake_session([([fi("sleep", "<built-in>", 0)], 0.5)], 0.5))
-    assert cpu.hot_path is None and cpu.top_self == []
+    lib = "/usr/lib/python3/site-packages/tool/"
+    chain = [fi(f"step{i}", lib + "core.py", 10 * i) for i in range(4)]
+    records = [
+        ([fi("<module>", lib + "__main__.py", 1), *chain, fi("compile", "<built-in>", 0)], 0.9),
+        ([fi("<module>", lib + "__main__.py", 1), fi("test_a", APP, 1, 2)], 0.1),
+    ]
+    cpu = analyse(fake_session(records, 1.0))
+    assert cpu.hot_path is not None
+    top = cpu.hot_path.children[0]
+    assert (top.function, top.library) == ("<module>", True)
+    # the single path step0 -> step3 -> compile is folded: compile, with 4 frames hidden
+    leaf = top.children[0]
+    assert (leaf.function, leaf.hidden, leaf.children) == ("compile", 4, [])
+    assert cpu.top_total[0].library  # library totals are listed when the run is library code
+    assert cpu.top_self[0].function == "compile"

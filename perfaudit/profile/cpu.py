@@ -64,27 +64,50 @@ def _entries(root: Any) -> list[Any]:
     return found
 
 
+def _is_machinery(frame: Any) -> bool:
+    """Our child's loop and runpy: between the profiler's start and the target."""
+    path = frame.file_path or ""
+    return path == _CHILD or os.path.basename(path) in ("runpy.py", "<frozen runpy>")
+
+
+def _target_roots(root: Any) -> list[Any]:
+    """The target's outermost frames, below our child's loop and runpy."""
+    found: list[Any] = []
+
+    def walk(frame: Any) -> None:
+        if _is_machinery(frame):
+            for child in _real_children(frame):
+                walk(child)
+        elif not frame.is_synthetic:
+            found.append(frame)
+
+    walk(root)
+    return found
+
+
 def analyse(session: Any) -> CpuProfile:
     duration = float(session.duration)
+    cpu_time = float(getattr(session, "cpu_time", 0.0) or 0.0)
     root = session.root_frame()
-    if root is None:
-        return CpuProfile(duration, float(getattr(session, "cpu_time", 0.0) or 0.0),
-                          int(session.sample_count), None, [], [])
+    roots = _target_roots(root) if root is not None else []
+    if not roots:
+        return CpuProfile(duration, cpu_time, int(session.sample_count), None, [], [])
     entries = _entries(root)
-    if not entries:  # no sample in the target's own code
-        return CpuProfile(duration, float(getattr(session, "cpu_time", 0.0) or 0.0),
-                          int(session.sample_count), None, [], [])
-    total = duration or sum(e.time for e in entries) or 1.0
-    hot = HotNode("<target>", "", 0, sum(e.time for e in entries),
-                  sum(e.time for e in entries) / total)
-    hot.children = [_hot(g, total, 1) for g in _merge([[e] for e in entries])
+    total = duration or sum(r.time for r in roots) or 1.0
+    # When the target's own code is a small part of the run (`-m pytest`, a library's CLI),
+    # the hot path starts at the target's top frames and goes through library code.
+    library_run = sum(e.time for e in entries) < 0.5 * sum(r.time for r in roots)
+    shown = roots if library_run else entries
+    hot = HotNode("<target>", "", 0, sum(e.time for e in shown),
+                  sum(e.time for e in shown) / total)
+    hot.children = [_hot(g, total, 1, library_run) for g in _merge([[e] for e in shown])
                     if _time(g) >= HOT_THRESHOLD * total]
 
     selfs: dict[tuple[str, str, int], list[Any]] = {}
     line_time: dict[str, float] = {}
     function_time: dict[str, float] = {}
-    for frame, outer in _frames(entries):
-        if frame.is_synthetic or frame.file_path == _CHILD:
+    for frame, outer in _frames(roots):
+        if frame.is_synthetic or _is_machinery(frame):
             continue
         ident = (frame.function, frame.file_path or "", frame.line_no or 0)
         entry = selfs.setdefault(ident, [0.0, 0.0, not _is_app(frame)])
@@ -104,11 +127,11 @@ def analyse(session: Any) -> CpuProfile:
              for (fn, path, line), (s, t, lib) in selfs.items()]
     top_self = sorted((s for s in stats if s.self_time > 0),
                       key=lambda s: (-s.self_time, s.path, s.line))[:TOP_N]
-    # by total time, the target's own functions: a library's totals are not actionable
-    top_total = sorted((s for s in stats if not s.library),
+    # by total time, the target's own functions (a library's totals are not actionable),
+    # unless the run is mostly library code
+    top_total = sorted((s for s in stats if library_run or not s.library),
                        key=lambda s: (-s.total_time, s.path, s.line))[:TOP_N]
-    return CpuProfile(duration, float(getattr(session, "cpu_time", 0.0) or 0.0),
-                      int(session.sample_count), hot, top_self, top_total,
+    return CpuProfile(duration, cpu_time, int(session.sample_count), hot, top_self, top_total,
                       line_time, function_time)
 
 
@@ -151,30 +174,50 @@ def _children(group: list[Any]) -> list[list[Any]]:
     return _merge([[c] for f in group for c in _real_children(f)])
 
 
-def _hot(group: list[Any], total: float, depth: int) -> HotNode:
+def _hot(group: list[Any], total: float, depth: int, expand: bool) -> HotNode:
+    """A hot-path node; with ``expand``, library frames are walked like the target's own."""
     first = group[0]
     app = _is_app(first)
     node = HotNode(first.function, first.file_path or "", first.line_no or 0, _time(group),
                    _time(group) / total, library=not app)
     if depth >= HOT_DEPTH:
         return node
-    if not app and not _has_hot_app(group, total):
+    if not (app or expand) and not _has_hot_app(group, total):
         return node  # a library call: show it, not its internals
-    for child in _hot_children(group, total):
-        node.children.append(_hot(child, total, depth + 1))
+    for child in _hot_children(group, total, expand):
+        hidden = 0
+        if expand and not app:  # inside a library: fold its single-path chains
+            child, hidden = _fold(child, total)
+        sub = _hot(child, total, depth + 1, expand)
+        sub.hidden = hidden
+        node.children.append(sub)
     return node
 
 
-def _hot_children(group: list[Any], total: float) -> list[list[Any]]:
+def _fold(group: list[Any], total: float) -> tuple[list[Any], int]:
+    """Follow a chain of library frames that each call one hot frame; return where it ends
+    (a frame of the target's code, a branch, or a leaf) and how many frames it skipped."""
+    skipped = 0
+    current = group
+    while not _is_app(current[0]):
+        hot = [c for c in _children(current) if _time(c) >= HOT_THRESHOLD * total]
+        if len(hot) != 1:
+            break
+        current = hot[0]
+        skipped += 1
+    return (current, skipped) if skipped >= 2 else (group, 0)
+
+
+def _hot_children(group: list[Any], total: float, expand: bool) -> list[list[Any]]:
     """Children worth showing; library frames between two frames of app code are elided."""
     out: list[list[Any]] = []
     for child in _children(group):
         if _time(child) < HOT_THRESHOLD * total:
             continue
-        if _is_app(group[0]) or _is_app(child[0]) or not _has_hot_app(child, total):
+        if expand or _is_app(group[0]) or _is_app(child[0]) or not _has_hot_app(child, total):
             out.append(child)
         else:
-            out.extend(_hot_children(child, total))
+            out.extend(_hot_children(child, total, expand))
     return _merge(out)
 
 

@@ -76,6 +76,8 @@ class HotNode:
     share: float
     library: bool = False
     children: list[HotNode] = field(default_factory=list)
+    #: library frames folded away between this frame and its parent (one path, no branch)
+    hidden: int = 0
 
 
 @dataclass

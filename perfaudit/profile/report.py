@@ -198,8 +198,9 @@ def _cpu(console: Console, result: ProfileResult) -> None:
     def label(node: HotNode) -> str:
         loc = _where(node.path, node.line)
         style = "dim" if node.library else "bold"
-        return (f"{100 * node.share:5.1f}%  {node.time:.3f}s  [{style}]{esc(node.function)}[/]"
-                + (f"  [dim]{loc}[/]" if loc else ""))
+        folded = f"[dim]({node.hidden} library frames) ...[/] " if node.hidden else ""
+        return (f"{100 * node.share:5.1f}%  {node.time:.3f}s  {folded}"
+                f"[{style}]{esc(node.function)}[/]" + (f"  [dim]{loc}[/]" if loc else ""))
 
     tree = Tree("[bold]Hot path[/] (frames over 5% of the run; library internals elided)")
 
