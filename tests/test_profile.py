@@ -361,3 +361,17 @@ def test_reader_leaving_early_keeps_the_exit_code(tmp_path: Path, budget: str,
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == code, err
     assert "Traceback" not in err
+
+
+def test_target_ignoring_sigterm_is_killed(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfaudit.profile import target
+
+    monkeypatch.setattr(target, "GRACE_SECONDS", 0.5)
+    script = tmp_path / "stubborn.py"
+    script.write_text("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                      "while True:\n    time.sleep(0.05)\n")
+    result = run_profile(profile(str(script), tmp_path / "out", timeout=0.5))
+    assert result.outcome.status == "timeout"
+    assert "ignored SIGTERM for 0.5s and was killed" in result.outcome.describe()
+    assert result.cpu is None  # nothing could be saved

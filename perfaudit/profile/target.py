@@ -73,12 +73,12 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     proc = subprocess.Popen([python or sys.executable, _CHILD, spec_path], env=env,
                             stdout=sys.stderr.fileno() if stdout_to_stderr else None,
                             start_new_session=True)
-    timed_out = False
+    timed_out = killed = False
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
-        _stop(proc)
+        killed = _stop(proc)
     except KeyboardInterrupt:
         _stop(proc, grace=1.0)
         raise
@@ -87,10 +87,15 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     if os.path.exists(status_path):
         with open(status_path, encoding="utf-8") as fh:
             status = json.load(fh)
-    return ChildRun(_outcome(status, proc.returncode, timed_out, timeout), status, elapsed)
+    outcome = _outcome(status, proc.returncode, timed_out, timeout)
+    if killed:
+        outcome.message += f"; it ignored SIGTERM for {GRACE_SECONDS:g}s and was killed"
+    return ChildRun(outcome, status, elapsed)
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
+def _stop(proc: subprocess.Popen[bytes], grace: float | None = None) -> bool:
+    """SIGTERM the target's process group, SIGKILL it after ``grace``; True if killed."""
+    grace = GRACE_SECONDS if grace is None else grace
     try:
         os.killpg(proc.pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError, AttributeError):
@@ -103,6 +108,8 @@ def _stop(proc: subprocess.Popen[bytes], grace: float = GRACE_SECONDS) -> None:
         except (ProcessLookupError, PermissionError, AttributeError):
             proc.kill()
         proc.wait()
+        return True
+    return False
 
 
 def _outcome(status: dict[str, Any], returncode: int, timed_out: bool,
