@@ -42,15 +42,20 @@ def is_app_file(path: str, lib: tuple[str, ...]) -> bool:
         and path != _CHILD
 
 
-def load(capture: str) -> MemProfile:
-    """Peak memory, allocation totals and the top sites at the high-water mark."""
+def load(capture: str, flamegraph_dir: str | None = None) -> tuple[MemProfile, dict[str, str]]:
+    """Peak memory, allocation totals and the top sites at the high-water mark; with
+    ``flamegraph_dir``, also the flame graph, from the same read of the capture."""
     from memray import FileReader
 
     lib = library_dirs()
+    files: dict[str, str] = {}
     with FileReader(capture) as reader:
         peak = int(reader.metadata.peak_memory)
         count, allocated = _totals(capture, reader)
+        # one pass over the capture (the slow part) serves the sites and the flame graph
         records = list(reader.get_high_watermark_allocation_records(merge_threads=True))
+        if flamegraph_dir is not None:
+            files = _flamegraph(reader, records, capture, flamegraph_dir)
     sites: dict[tuple[str, str, int], list[Any]] = {}
     line_bytes: dict[str, int] = {}
     function_bytes: dict[str, int] = {}
@@ -82,7 +87,7 @@ def load(capture: str) -> MemProfile:
                      for (fn, path, line), v in sites.items()),
                     key=lambda s: (-s.size, s.path, s.line))
     top = [s for i, s in enumerate(ranked[:TOP_N]) if i == 0 or s.size >= peak * MIN_SHARE]
-    return MemProfile(peak, count, allocated, top, line_bytes, function_bytes)
+    return MemProfile(peak, count, allocated, top, line_bytes, function_bytes), files
 
 
 def _totals(capture: str, reader: Any) -> tuple[int, int]:
@@ -104,18 +109,16 @@ def _totals(capture: str, reader: Any) -> tuple[int, int]:
         return count, size
 
 
-def write_flamegraph(capture: str, out_dir: str) -> dict[str, str]:
+def _flamegraph(reader: Any, records: list[Any], capture: str, out_dir: str
+                ) -> dict[str, str]:
     """The memray flame graph of the high-water mark, as `memray flamegraph` writes it."""
-    from memray import FileReader
     from memray.reporters.flamegraph import FlameGraphReporter
 
     out = os.path.join(out_dir, "memray-flamegraph.html")
-    with FileReader(capture) as reader:
-        snapshot = reader.get_high_watermark_allocation_records(merge_threads=True)
-        reporter = FlameGraphReporter.from_snapshot(
-            snapshot, memory_records=tuple(reader.get_memory_snapshots()),
-            native_traces=reader.metadata.has_native_traces)
-        with open(out, "w", encoding="utf-8") as fh:
-            reporter.render(outfile=fh, metadata=reader.metadata, show_memory_leaks=False,
-                            merge_threads=True, inverted=False)
+    reporter = FlameGraphReporter.from_snapshot(
+        records, memory_records=tuple(reader.get_memory_snapshots()),
+        native_traces=reader.metadata.has_native_traces)
+    with open(out, "w", encoding="utf-8") as fh:
+        reporter.render(outfile=fh, metadata=reader.metadata, show_memory_leaks=False,
+                        merge_threads=True, inverted=False)
     return {"memray-capture": capture, "memray-flamegraph": out}

@@ -156,9 +156,8 @@ def _read_mode(mode: str, out_dir: str, status: dict[str, object], result: Profi
             from perfaudit.profile import mem
 
             try:
-                result.mem = mem.load(capture)
-                if write_reports:
-                    result.artifacts.update(mem.write_flamegraph(capture, out_dir))
+                result.mem, files = mem.load(capture, out_dir if write_reports else None)
+                result.artifacts.update(files)
             except OSError as exc:  # a capture cut short by a kill
                 result.notes.append(f"memray capture unreadable: {exc}")
     elif mode == "leaks":
