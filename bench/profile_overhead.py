@@ -7,7 +7,7 @@ mixed CPU and allocation) in alternation, N times each:
   python script.py                                   (no profiler)
   pyinstrument script.py                             (pyinstrument's own CLI, console report)
   perfaudit profile script.py                        (--cpu: report, HTML, speedscope)
-  memray run script.py + memray stats                (memray's own CLI, Python allocators)
+  memray run + stats + flamegraph                    (memray's own CLI, Python allocators)
   perfaudit profile --mem --no-cpu script.py         (report, flame graph)
 and prints the median wall time of each command (start to report) and its ratio to the
 direct tool. Needs nothing beyond perfaudit's dependencies.
@@ -64,9 +64,10 @@ def main() -> None:
             "python": [py, "work.py"],
             "pyinstrument": [py, "-m", "pyinstrument", "work.py"],
             "perfaudit --cpu": [py, "-m", "perfaudit", "profile", "work.py", "-o", out],
-            "memray run+stats": ["sh", "-c", f"{py} -m memray run --trace-python-allocators "
-                                 f"-f -q -o {cwd}/m.bin work.py && {py} -m memray stats "
-                                 f"{cwd}/m.bin > /dev/null"],
+            "memray run+stats+flamegraph": [
+                "sh", "-c", f"{py} -m memray run --trace-python-allocators -f -q -o {cwd}/m.bin "
+                f"work.py && {py} -m memray stats {cwd}/m.bin > /dev/null && {py} -m memray "
+                f"flamegraph -f -o {cwd}/m.html {cwd}/m.bin > /dev/null"],
             "perfaudit --mem": [py, "-m", "perfaudit", "profile", "work.py", "--mem",
                                 "--no-cpu", "-o", out],
         }
@@ -75,13 +76,13 @@ def main() -> None:
             for name, cmd in commands.items():
                 times[name].append(timed(cmd, cwd))
     med = {name: statistics.median(v) for name, v in times.items()}
-    peers = {"perfaudit --cpu": "pyinstrument", "perfaudit --mem": "memray run+stats"}
+    peers = {"perfaudit --cpu": "pyinstrument", "perfaudit --mem": "memray run+stats+flamegraph"}
     print(f"median of {args.reps} runs, seconds (start to report)")
-    print(f"{'command':<20} {'median':>8}  ratio")
+    print(f"{'command':<28} {'median':>8}  ratio")
     for name, value in med.items():
         ratio = f"{value / med[peers[name]]:.2f}x {peers[name]}" if name in peers else \
             f"{value / med['python']:.2f}x python"
-        print(f"{name:<20} {value:8.2f}  {ratio}")
+        print(f"{name:<28} {value:8.2f}  {ratio}")
 
 
 if __name__ == "__main__":
