@@ -291,3 +291,14 @@ def test_cpu_analysis_of_a_library_run() -> None:
     assert (leaf.function, leaf.hidden, leaf.children) == ("compile", 4, [])
     assert cpu.top_total[0].library  # library totals are listed when the run is library code
     assert cpu.top_self[0].function == "compile"
+
+
+def test_sparkline() -> None:
+    from perfaudit.profile.report import sparkline
+
+    assert sparkline([1, 2, 3, 4, 5, 6, 7, 8], floor=1) == "▁▂▃▄▅▆▇█"
+    assert sparkline([1024 * i for i in range(8)]) == "▁▂▃▄▅▆▇█"
+    assert sparkline([5, 5, 5]) == "▁▁▁"
+    assert sparkline([700, 700, 724, 724]) == "▁▁▁▁"  # 24 B of noise is not a cliff
+    assert len(sparkline([10 * i for i in range(1000)])) == 40
+    assert sparkline([10 * i for i in range(1000)])[-1] == "█"

@@ -196,17 +196,19 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     # Preallocated: recording a figure must not allocate, or we would measure ourselves.
     retained = array.array("q", bytes(8 * repeat))
     walls = array.array("d", bytes(8 * repeat))
-    offset = 0  # memory held by our own checkpoints, taken out of the series
+    # memory held by our own checkpoints, taken out of the series (in an array too: a new
+    # int object for each update would itself be retained memory)
+    offset = array.array("q", [0])
+    mark = array.array("q", [0])
     checkpoints: dict[str, dict[str, list[Any]]] = {}
 
     def checkpoint(name: str) -> None:
-        nonlocal offset
-        before = tracemalloc.get_traced_memory()[0]
+        mark[0] = tracemalloc.get_traced_memory()[0]
         snap = tracemalloc.take_snapshot()
         checkpoints[name] = _sites(snap, lib)
         del snap
         gc.collect()
-        offset += tracemalloc.get_traced_memory()[0] - before
+        offset[0] += tracemalloc.get_traced_memory()[0] - mark[0]
 
     gc.collect()
     checkpoint("start")
@@ -218,7 +220,7 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
         if status["status"] != "ok":
             break
         gc.collect()
-        retained[i] = tracemalloc.get_traced_memory()[0] - offset
+        retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
         done = i + 1
         if done == middle:
             checkpoint("middle")

@@ -251,6 +251,9 @@ def _leaks(console: Console, result: ProfileResult) -> None:
     console.print(f"[bold]Leaks[/] ({leaks.calls} calls after {leaks.warmup} warm-up, "
                   "retained memory after gc.collect())")
     growth = leaks.retained[-1] - leaks.retained[0] if leaks.retained else 0
+    if leaks.retained:
+        console.print(f"  retained  {sparkline(leaks.retained)}  "
+                      f"{fmt_bytes(leaks.retained[0])} -> {fmt_bytes(leaks.retained[-1])}")
     if leaks.leaking:
         console.print(f"  [red]LEAK[/]: retains ~{fmt_bytes(leaks.per_call)} per call "
                       f"({fmt_bytes(growth)} over {leaks.calls} calls); {esc(leaks.reason)}")
@@ -263,6 +266,20 @@ def _leaks(console: Console, result: ProfileResult) -> None:
     else:
         console.print(f"  no leak: {esc(leaks.reason)} ({fmt_bytes(leaks.per_call)} per call, "
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int], width: int = 40, floor: int = 1024) -> str:
+    """The series in one line of bars, from its minimum over a span of at least ``floor``
+    (so that a few bytes of noise do not draw as a cliff)."""
+    if len(values) > width:  # keep the last value of each bucket
+        step = len(values) / width
+        values = [values[min(len(values) - 1, int((i + 1) * step) - 1)] for i in range(width)]
+    low = min(values)
+    span = max(max(values) - low, floor, 1)
+    return "".join(_BARS[(v - low) * (len(_BARS) - 1) // span] for v in values)
 
 
 def _links(console: Console, result: ProfileResult) -> None:
