@@ -375,3 +375,13 @@ def test_target_ignoring_sigterm_is_killed(tmp_path: Path,
     assert result.outcome.status == "timeout"
     assert "ignored SIGTERM for 0.5s and was killed" in result.outcome.describe()
     assert result.cpu is None  # nothing could be saved
+
+
+def test_scan_links_findings_to_peak_memory(in_fixtures: Path, tmp_path: Path) -> None:
+    result = run_profile(profile("eager_lines.py", tmp_path, cpu=False, mem=True, scan=True))
+    assert result.links is not None and result.mem is not None
+    link = result.links[0]
+    assert (link.code, link.line) == ("PA403", line_of("eager_lines.py", "fh.readlines()"))
+    assert link.scope == "line" and link.memory is not None
+    assert link.memory_share is not None and link.memory_share > 0.5  # the list of lines
+    assert link.memory >= 2 * KIB * KIB
