@@ -302,3 +302,28 @@ def test_sparkline() -> None:
     assert sparkline([700, 700, 724, 724]) == "▁▁▁▁"  # 24 B of noise is not a cliff
     assert len(sparkline([10 * i for i in range(1000)])) == 40
     assert sparkline([10 * i for i in range(1000)])[-1] == "█"
+
+
+def test_scan_link_falls_back_to_the_function() -> None:
+    from perfaudit.model import Finding, Span
+    from perfaudit.profile.cpu import key
+    from perfaudit.profile.crossref import link
+
+    def finding(line: int, function: str) -> Finding:
+        return Finding("/app/io.py", "PA101", "blocking-file-io-in-async", "open() blocks",
+                       Span(line, 5, line, 20), function=function)
+
+    cpu = CpuProfile(2.0, 1.0, 10, None, [], [],
+                     line_time={key("/app/io.py", 10): 1.0},
+                     function_time={key("/app/io.py", "handler"): 1.5})
+    on_line, in_function, cold = link(
+        [finding(12, "Service.handler"), finding(10, "Service.handler"),
+         finding(40, "unused")], cpu, None)
+    assert (on_line.line, on_line.scope, on_line.time_share) == (10, "line", 0.5)
+    assert (in_function.line, in_function.scope, in_function.time_share) == (
+        12, "function", 0.75)
+    assert (cold.line, cold.time_share, cold.memory_share) == (40, None, None)
+    out = io.StringIO()
+    result = ProfileResult(Target("script", "app.py"), ["cpu"], links=[in_function])
+    get_renderer("text")(result, out, False)
+    assert "PA101 /app/io.py:12 - 75.0% of wall time (in Service.handler)" in out.getvalue()

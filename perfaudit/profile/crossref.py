@@ -82,8 +82,11 @@ def link(findings: list[Finding], cpu: CpuProfile | None, mem: MemProfile | None
             f.code, f.path, f.span.line, f.message, f.function, scope,
             t / duration if t and duration else None, t or None,
             m / peak if m and peak else None, m or None, leak, leak_share))
-    links.sort(key=lambda x: (-(x.time_share or 0.0), -(x.leak_share or 0.0),
-                              -(x.memory_share or 0.0), x.path, x.line, x.code))
+    # costs measured on the finding's own line first (exact), then those of its function
+    # (an upper bound), each by share; findings the run did not reach come last
+    links.sort(key=lambda x: (x.scope != "line", -(x.time_share or 0.0),
+                              -(x.leak_share or 0.0), -(x.memory_share or 0.0),
+                              x.path, x.line, x.code))
     return links
 
 
