@@ -385,3 +385,14 @@ def test_scan_links_findings_to_peak_memory(in_fixtures: Path, tmp_path: Path) -
     assert link.scope == "line" and link.memory is not None
     assert link.memory_share is not None and link.memory_share > 0.5  # the list of lines
     assert link.memory >= 2 * KIB * KIB
+
+
+def test_reused_output_folder_never_shows_a_previous_profile(in_fixtures: Path,
+                                                             tmp_path: Path) -> None:
+    first = run_profile(profile("cpu_heavy.py", tmp_path))
+    assert first.cpu is not None and (tmp_path / "cpu.pyisession").exists()
+    script = tmp_path / "killme.py"
+    script.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    second = run_profile(profile(str(script), tmp_path))
+    assert second.outcome.status == "killed"
+    assert second.cpu is None and not (tmp_path / "cpu.pyisession").exists()

@@ -3,6 +3,7 @@ wrote, apply the gates. Returns a `ProfileResult`; rendering is `report.py`'s jo
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -17,6 +18,9 @@ from perfaudit.profile.model import ProfileResult, Target
 from perfaudit.profile.target import run_child
 
 MODES = ("cpu", "mem", "leaks")
+#: the files each mode writes in the output folder
+_OUTPUTS = {"cpu": ("cpu.pyisession", "cpu.html", "cpu.speedscope.json"),
+            "mem": ("memray.bin", "memray-flamegraph.html")}
 DEFAULT_LEAK_REPEAT = 20
 DEFAULT_WARMUP = 2
 
@@ -81,11 +85,12 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
                                         and os.access(opts.python, os.X_OK)):
         raise PerfauditError(f"--python {opts.python}: not an executable file")
     old: dict[str, object] | None = None
+    repeat_opt = opts.repeat
     if opts.baseline:
         old = baseline_mod.load(opts.baseline)
         saved_repeat = old.get("repeat")
-        if opts.repeat is None and isinstance(saved_repeat, int) and saved_repeat > 0:
-            opts.repeat = saved_repeat  # compare like with like
+        if repeat_opt is None and isinstance(saved_repeat, int) and saved_repeat > 0:
+            repeat_opt = saved_repeat  # compare like with like
     needed = {budget_mod.FIGURES[f].mode for f in opts.budget}
     if old is not None:
         figs = old["figures"]
@@ -101,7 +106,10 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
                            environment=baseline_mod.environment())
     result.artifacts["folder"] = out_dir
     for mode in modes:
-        repeat = opts.repeat or (DEFAULT_LEAK_REPEAT if mode == "leaks" else 1)
+        repeat = repeat_opt or (DEFAULT_LEAK_REPEAT if mode == "leaks" else 1)
+        for name in _OUTPUTS.get(mode, ()):  # never read a previous run's files
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(os.path.join(out_dir, name))
         child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
                           interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
                           stdout_to_stderr=opts.stdout_to_stderr, python=opts.python)
@@ -115,7 +123,7 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
             result.outcome = child.outcome
             break
     _figures(result)
-    if opts.scan and result.outcome.status != "usage":
+    if opts.scan and result.outcome.status not in ("usage", "internal"):
         from perfaudit.profile.crossref import scan_and_link
 
         result.links = scan_and_link(result.cpu, result.mem, result.leaks,
