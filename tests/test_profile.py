@@ -396,3 +396,16 @@ def test_reused_output_folder_never_shows_a_previous_profile(in_fixtures: Path,
     second = run_profile(profile(str(script), tmp_path))
     assert second.outcome.status == "killed"
     assert second.cpu is None and not (tmp_path / "cpu.pyisession").exists()
+
+
+def test_default_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    opts = ProfileOptions(parse_target(str(HERE / "cpu_heavy.py"), None, []))
+    first, second = run_profile(opts), run_profile(opts)
+    folders = sorted(p.name for p in (tmp_path / ".perfaudit" / "profiles").iterdir())
+    assert len(folders) == 2  # two runs in the same second do not share a folder
+    assert all(re.fullmatch(r"\d{8}-\d{6}(-\d+)?", name) for name in folders)
+    assert first.artifacts["folder"] != second.artifacts["folder"]
+    assert Path(first.artifacts["cpu-html"]).exists()
