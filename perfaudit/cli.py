@@ -298,9 +298,10 @@ def explain(code: Annotated[str, typer.Argument(help="A rule code, e.g. PA101.")
 def profile_command(
     target: Annotated[str | None, typer.Argument(
         help="A script, or `pkg.module:function` (called with no arguments).",
-        show_default=False)] = None,
+        show_default=False, metavar="TARGET")] = None,
     args: Annotated[list[str] | None, typer.Argument(
-        help="Arguments for the target, after `--`.", show_default=False)] = None,
+        help="Arguments for the target, after `--`.", show_default=False,
+        metavar="[-- ARGS]...")] = None,
     module: Annotated[str | None, typer.Option(
         "--module", "-m", help="Run a module, as `python -m MODULE`.")] = None,
     cpu: Annotated[bool, typer.Option(

@@ -35,7 +35,9 @@ def parse_target(target: str | None, module: str | None, args: list[str]) -> Tar
             raise PerfauditError(
                 f"`{target}` is not a `pkg.module:function` target")
         return Target("function", target, tuple(args))
-    if not os.path.isfile(target):
+    runnable = os.path.isfile(target) or (
+        os.path.isdir(target) and os.path.isfile(os.path.join(target, "__main__.py")))
+    if not runnable:
         hint = " (for a module use `-m`)" if _DOTTED.match(target) else ""
         raise PerfauditError(f"no such script: {target}{hint}")
     return Target("script", target, tuple(args))
