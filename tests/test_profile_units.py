@@ -95,6 +95,30 @@ def test_leak_judgement() -> None:
     assert leaks.judge(noisy)[0]
 
 
+def test_leak_confirmation_tells_a_warm_up_from_a_leak() -> None:
+    first = [5000 + 200 * i for i in range(20)]
+    leak = first + [first[-1] + 200 * i for i in range(1, 81)]
+    ok, per_call, why = leaks.judge(leak, measured=20)
+    assert ok and per_call == pytest.approx(200) and "goes on growing over 80 more" in why
+    settles = first + [first[-1] + (2 * i if i < 10 else 20) for i in range(1, 81)]
+    ok, _, why = leaks.judge(settles, measured=20)
+    assert not ok and "then settled over 80 more" in why and "warm-up" in why
+    # a slow function: too few confirmation calls to tell, so the first verdict stands
+    ok, _, why = leaks.judge(first + [first[-1] + 200], measured=20)
+    assert ok and "not confirmed" in why
+
+
+@pytest.mark.parametrize(("growth", "blocks", "calls", "expected"), [
+    (20_480, 20, 20, True),     # one object kept per call
+    (2_000, 1, 20, True),       # one object that grows (a buffer, a string)
+    (40_000, 4, 20, True),      # a large object kept now and then
+    (4_000, 60, 100, False),    # small blocks now and then: a cache filling
+    (300, 20, 20, False),       # under the thresholds
+])
+def test_leak_like_sites(growth: int, blocks: int, calls: int, expected: bool) -> None:
+    assert leaks.leak_like(growth, blocks, calls) is expected
+
+
 def test_leak_sites_need_growth_in_both_halves() -> None:
     def site(line: int) -> str:
         return f"app.py\x00{line}"

@@ -183,9 +183,14 @@ def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[Any]]:
 
 
 def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """Retained memory after each call. When the ``repeat`` calls grow by at least
+    ``confirm_per_call`` bytes a call, up to ``confirm_factor`` x ``repeat`` more calls (as
+    many as fit in ``confirm_seconds``, at least half as many again) tell a leak, which
+    keeps growing, from a warm-up (interpreter and library caches), which settles."""
     import tracemalloc
 
     repeat, warmup = spec["repeat"], spec["warmup"]
+    most = repeat * (1 + spec.get("confirm_factor", 4))
     lib = _stdlib_dirs()
     tracemalloc.start(spec.get("frames", 32))
     _run_loop(call, warmup, status)
@@ -194,8 +199,8 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     runs: list[float] = status["runs"]
     runs.clear()
     # Preallocated: recording a figure must not allocate, or we would measure ourselves.
-    retained = array.array("q", bytes(8 * repeat))
-    walls = array.array("d", bytes(8 * repeat))
+    retained = array.array("q", bytes(8 * most))
+    walls = array.array("d", bytes(8 * most))
     # memory held by our own checkpoints, taken out of the series (in an array too: a new
     # int object for each update would itself be retained memory)
     offset = array.array("q", [0])
@@ -210,26 +215,51 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
         gc.collect()
         offset[0] += tracemalloc.get_traced_memory()[0] - mark[0]
 
-    gc.collect()
-    checkpoint("start")
-    middle = repeat // 2
-    done = 0
-    for i in range(repeat):
-        _run_loop(call, 1, status)
-        walls[i] = runs.pop()
-        if status["status"] != "ok":
-            break
+    def settle() -> None:
+        # Interpreter caches that fill for thousands of calls and then stop are not leaks:
+        # the type attribute cache (4096 slots, each holding the name string last looked up
+        # there) and re's pattern cache (512). Empty them before each reading.
+        clear = getattr(sys, "_clear_type_cache", None)
+        if clear is not None:
+            clear()
+        regex = sys.modules.get("re")
+        if regex is not None:
+            regex.purge()
         gc.collect()
-        retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
-        done = i + 1
-        if done == middle:
-            checkpoint("middle")
+
+    def measure(first: int, last: int, middle: int) -> int:
+        done = first
+        for i in range(first, last):
+            _run_loop(call, 1, status)
+            walls[i] = runs.pop()
+            if status["status"] != "ok":
+                break
+            settle()
+            retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
+            done = i + 1
+            if done == middle:
+                checkpoint("middle")
+        return done
+
+    settle()
+    checkpoint("start")
+    done = measure(0, repeat, repeat // 2)
     if done:
         checkpoint("end")
+    measured = done
+    per_call = (retained[done - 1] - retained[0]) / (done - 1) if done > 1 else 0.0
+    if done == repeat and repeat > 1 and per_call >= spec.get("confirm_per_call", 16.0):
+        spent = sum(walls[:done])
+        each = max(spent / done, 1e-9)
+        extra = min(most - repeat,
+                    max(repeat // 2, int(spec.get("confirm_seconds", 3.0) / each)))
+        done = measure(repeat, repeat + extra, -1)
+        if done > repeat:
+            checkpoint("confirm")
     tracemalloc.stop()
     runs.extend(walls[:done])
     status["leaks"] = {"retained": list(retained[:done]), "calls": done, "warmup": warmup,
-                       "middle": middle, "checkpoints": checkpoints}
+                       "measured": measured, "checkpoints": checkpoints}
 
 
 # --- main -----------------------------------------------------------------------------------

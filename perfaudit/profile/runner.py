@@ -14,6 +14,7 @@ from perfaudit.config import Config
 from perfaudit.errors import PerfauditError
 from perfaudit.profile import baseline as baseline_mod
 from perfaudit.profile import budget as budget_mod
+from perfaudit.profile import leaks as leaks_mod
 from perfaudit.profile.model import ProfileResult, Target
 from perfaudit.profile.target import run_child
 
@@ -112,7 +113,8 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
                 os.remove(os.path.join(out_dir, name))
         child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
                           interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
-                          stdout_to_stderr=opts.stdout_to_stderr, python=opts.python)
+                          stdout_to_stderr=opts.stdout_to_stderr, python=opts.python,
+                          extra=leaks_mod.CHILD_SETTINGS if mode == "leaks" else None)
         runs = [float(r) for r in child.status.get("runs", [])]
         if mode == "mem":
             result.mem_runs = len(runs)

@@ -52,7 +52,7 @@ class ChildRun:
 
 def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: float | None,
               interval: float = 0.001, warmup: int = 0, stdout_to_stderr: bool = False,
-              python: str | None = None) -> ChildRun:
+              python: str | None = None, extra: dict[str, Any] | None = None) -> ChildRun:
     """Run ``target`` once under ``mode`` (cpu, mem, leaks or plain) in a fresh interpreter.
 
     The target's stdout and stderr pass through (stdout goes to our stderr when the report
@@ -61,7 +61,7 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     """
     spec = {"kind": target.kind, "target": target.spec, "args": list(target.args),
             "cwd": os.getcwd(), "mode": mode, "repeat": repeat, "warmup": warmup,
-            "interval": interval, "out": os.path.abspath(out_dir)}
+            "interval": interval, "out": os.path.abspath(out_dir), **(extra or {})}
     spec_path = os.path.join(out_dir, f"spec-{mode}.json")
     status_path = os.path.join(out_dir, f"status-{mode}.json")
     with open(spec_path, "w", encoding="utf-8") as fh:
