@@ -104,7 +104,7 @@ def test_leak_confirmation_tells_a_warm_up_from_a_leak() -> None:
     ok, _, why = leaks.judge(settles, measured=20)
     assert not ok and "then settled over 80 more" in why and "warm-up" in why
     # a slow function: too few confirmation calls to tell, so the first verdict stands
-    ok, _, why = leaks.judge(first + [first[-1] + 200], measured=20)
+    ok, _, why = leaks.judge([*first, first[-1] + 200], measured=20)
     assert ok and "not confirmed" in why
 
 

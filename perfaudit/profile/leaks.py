@@ -137,7 +137,6 @@ def analyse(data: dict[str, Any]) -> LeakReport:
                    key=lambda s: (-s.growth, s.path, s.line))
     leaking = grows and bool(sites)
     if grows and not sites:
-        held = sum(s.growth for s in growing)
         reason = (f"retained memory grew ({per_call:.0f} B per call), but only in small "
                   "blocks now and then, the way caches fill, not one object per call the way "
                   "a leak keeps them; raise --repeat to be sure")
