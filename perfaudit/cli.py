@@ -321,6 +321,9 @@ def profile_command(
         help="--leaks: calls made before measuring.", min=0)] = 2,
     timeout: Annotated[float | None, typer.Option(
         help="Stop the target after this many seconds (exit code 5).", min=0.0)] = None,
+    duration: Annotated[float | None, typer.Option(
+        help="Profile a server (or any long run) for this many seconds, then stop it; "
+        "not a failure.", min=0.0)] = None,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Folder for the reports (default: "
         ".perfaudit/profiles/<timestamp>/).")] = None,
@@ -364,7 +367,8 @@ def profile_command(
     tgt = parse_target(target, module, list(args or []))
     opts = ProfileOptions(
         tgt, cpu=cpu, mem=mem, leaks=leaks, scan=scan_findings, repeat=repeat, warmup=warmup,
-        timeout=timeout or None, output_dir=output, interval=interval,
+        timeout=timeout or None, duration=duration or None, output_dir=output,
+        interval=interval,
         budget=parse_budget(budget) if budget is not None else {},
         baseline=baseline, save_baseline=save_baseline,
         max_regression=parse_percent(max_regression),

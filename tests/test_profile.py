@@ -411,3 +411,18 @@ def test_default_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert all(re.fullmatch(r"\d{8}-\d{6}(-\d+)?", name) for name in folders)
     assert first.artifacts["folder"] != second.artifacts["folder"]
     assert Path(first.artifacts["cpu-html"]).exists()
+
+
+@pytest.mark.parametrize("script", ["hanging.py", "server.py"])
+def test_duration_stops_a_server_as_planned(tmp_path: Path, script: str) -> None:
+    """--duration: stopping after N seconds is the plan, not a failure, whether the target
+    is interrupted (hanging.py) or shuts itself down on SIGTERM (server.py)."""
+    r = cli(script, "--duration", "1", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "note: the target was stopped after 1s (--duration)" in r.stdout
+    if script == "server.py":
+        assert "shut down cleanly" in r.stdout and "serve" in r.stdout
+    else:
+        assert "wait_forever" in r.stdout
+    both = cli(script, "--duration", "1", "--timeout", "5", "-o", str(tmp_path))
+    assert both.returncode == 2 and "use one" in both.stderr

@@ -37,6 +37,8 @@ class ProfileOptions:
     repeat: int | None = None
     warmup: int = DEFAULT_WARMUP
     timeout: float | None = None
+    #: stop the target after this many seconds, as planned (a server), not as a failure
+    duration: float | None = None
     output_dir: str | None = None
     interval: float = 0.001
     budget: dict[str, float] = field(default_factory=dict)
@@ -82,6 +84,9 @@ def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[
 
 
 def run_profile(opts: ProfileOptions) -> ProfileResult:
+    if opts.duration is not None and opts.timeout is not None:
+        raise PerfauditError("--duration and --timeout: use one (--duration stops the target "
+                             "as planned, --timeout as a failure)")
     if opts.python is not None and not (os.path.isfile(opts.python)
                                         and os.access(opts.python, os.X_OK)):
         raise PerfauditError(f"--python {opts.python}: not an executable file")
@@ -114,7 +119,10 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
                           interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
                           stdout_to_stderr=opts.stdout_to_stderr, python=opts.python,
-                          extra=leaks_mod.CHILD_SETTINGS if mode == "leaks" else None)
+                          extra=leaks_mod.CHILD_SETTINGS if mode == "leaks" else None,
+                          duration=opts.duration)
+        if child.note:
+            result.notes.append(child.note)
         runs = [float(r) for r in child.status.get("runs", [])]
         if mode == "mem":
             result.mem_runs = len(runs)

@@ -48,16 +48,19 @@ class ChildRun:
     outcome: Outcome
     status: dict[str, Any]
     elapsed: float
+    note: str = ""
 
 
 def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: float | None,
               interval: float = 0.001, warmup: int = 0, stdout_to_stderr: bool = False,
-              python: str | None = None, extra: dict[str, Any] | None = None) -> ChildRun:
+              python: str | None = None, extra: dict[str, Any] | None = None,
+              duration: float | None = None) -> ChildRun:
     """Run ``target`` once under ``mode`` (cpu, mem, leaks or plain) in a fresh interpreter.
 
     The target's stdout and stderr pass through (stdout goes to our stderr when the report
     itself is written to stdout). On ``timeout`` the child gets SIGTERM, which stops the target
-    and keeps its partial profile, then SIGKILL after `GRACE_SECONDS`.
+    and keeps its partial profile, then SIGKILL after `GRACE_SECONDS`. ``duration`` stops it
+    the same way, as planned (a server): stopping then is not a failure.
     """
     spec = {"kind": target.kind, "target": target.spec, "args": list(target.args),
             "cwd": os.getcwd(), "mode": mode, "repeat": repeat, "warmup": warmup,
@@ -77,7 +80,7 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
                             start_new_session=True)
     timed_out = killed = False
     try:
-        proc.wait(timeout=timeout)
+        proc.wait(timeout=duration if duration is not None else timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         killed = _stop(proc)
@@ -89,7 +92,16 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     if os.path.exists(status_path):
         with open(status_path, encoding="utf-8") as fh:
             status = json.load(fh)
-    outcome = _outcome(status, proc.returncode, timed_out, timeout)
+    if timed_out and duration is not None and not killed and (
+            status.get("status") in ("timeout", "ok")
+            or (not status and proc.returncode in (0, -signal.SIGTERM))):
+        # stopped as planned (a server may handle SIGTERM itself and exit cleanly)
+        return ChildRun(Outcome("ok"), status, elapsed,
+                        f"the target was stopped after {duration:g}s (--duration)")
+    outcome = _outcome(status, proc.returncode, timed_out,
+                       duration if duration is not None else timeout)
+    if timed_out and duration is not None:
+        outcome.message = outcome.message.replace("(--timeout)", "(--duration)")
     if killed:
         outcome.message += f"; it ignored SIGTERM for {GRACE_SECONDS:g}s and was killed"
     return ChildRun(outcome, status, elapsed)
