@@ -232,6 +232,7 @@ def test_baseline_save_compare_and_regress(tmp_path: Path) -> None:
     data["figures"]["peak-memory"] /= 2
     data["figures"]["allocations"] /= 2
     data["figures"]["wall"] *= 1000  # wall got faster: not a regression
+    data["breakdown"]["memory"] = {k: v / 2 for k, v in data["breakdown"]["memory"].items()}
     data["environment"]["python"] = "2.7.18"
     base.write_text(json.dumps(data))
     worse = cli("alloc_heavy:build", "--no-cpu", "--mem", "--baseline", str(base),
@@ -242,6 +243,11 @@ def test_baseline_save_compare_and_regress(tmp_path: Path) -> None:
     wall = next(line for line in worse.stdout.splitlines() if line.startswith("wall"))
     assert wall.rstrip().endswith("ok")
     assert "measured in another environment (python: 2.7.18 ->" in worse.stdout
+    # ... and says where: the site that holds the blocks grew
+    where = worse.stdout.split("where peak-memory grew (held at the peak):")[1].splitlines()
+    build_line = line_of("alloc_heavy.py", "bytearray(64 * 1024)")
+    assert f"<listcomp> (alloc_heavy.py:{build_line})" in where[1]
+    assert where[1].strip().startswith("+6.")  # half of 12.5 MiB came back
     assert "peak-memory regressed" in worse.stderr
 
 

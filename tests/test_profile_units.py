@@ -351,3 +351,18 @@ def test_scan_link_falls_back_to_the_function() -> None:
     result = ProfileResult(Target("script", "app.py"), ["cpu"], links=[in_function])
     get_renderer("text")(result, out, False)
     assert "PA101 /app/io.py:12 - 75.0% of wall time (in Service.handler)" in out.getvalue()
+
+
+def test_baseline_changes_name_what_grew() -> None:
+    rows = [GateRow("wall", 1.0, 1.5, False, 0.5), GateRow("peak-memory", 100.0, 101.0, True,
+                                                             0.01)]
+    old = {"self-time": {"parse (app.py:3)": 0.4, "render (app.py:9)": 0.5},
+           "memory": {"load (app.py:20)": 50.0}}
+    new = {"self-time": {"parse (app.py:3)": 0.9, "render (app.py:9)": 0.45,
+                         "dumps (json/__init__.py:183)": 0.1},
+           "memory": {"load (app.py:20)": 60.0}}
+    changed = baseline.changes(rows, old, new)
+    assert list(changed) == ["wall"]  # peak-memory did not regress: nothing to explain
+    assert [(c.label, c.old, c.new) for c in changed["wall"]] == [
+        ("parse (app.py:3)", 0.4, 0.9), ("dumps (json/__init__.py:183)", 0.0, 0.1)]
+    assert baseline.changes(rows, {}, new) == {}  # an older baseline, with no breakdown

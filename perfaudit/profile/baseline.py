@@ -10,7 +10,7 @@ from typing import Any
 from perfaudit.errors import PerfauditError
 from perfaudit.fsutil import write_atomic
 from perfaudit.profile.budget import FIGURES
-from perfaudit.profile.model import GateRow
+from perfaudit.profile.model import Change, GateRow
 
 FORMAT_VERSION = 1
 #: environment keys whose difference makes a comparison doubtful
@@ -33,9 +33,9 @@ def environment() -> dict[str, str]:
 
 
 def save(path: str, target: str, figures: dict[str, float], repeat: int,
-         env: dict[str, str]) -> None:
+         env: dict[str, str], breakdown: dict[str, dict[str, float]] | None = None) -> None:
     data = {"perfaudit_profile_baseline": FORMAT_VERSION, "target": target, "repeat": repeat,
-            "environment": env, "figures": figures}
+            "environment": env, "figures": figures, "breakdown": breakdown or {}}
     try:
         write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
     except OSError as exc:
@@ -73,6 +73,33 @@ def compare(old: dict[str, float], new: dict[str, float], max_regression: float
         change = _change(before, after)
         rows.append(GateRow(name, before, after, change <= max_regression + 1e-12, change))
     return rows
+
+
+#: the breakdown that explains each figure
+_EXPLAINED_BY = {"wall": "self-time", "peak-memory": "memory"}
+CHANGES_N = 5
+
+
+def changes(rows: list[GateRow], old: dict[str, Any], new: dict[str, dict[str, float]]
+            ) -> dict[str, list[Change]]:
+    """For each regressed figure, the functions (self time) or sites (memory) that grew most
+    since the baseline."""
+    out: dict[str, list[Change]] = {}
+    for row in rows:
+        kind = _EXPLAINED_BY.get(row.figure)
+        if row.ok or kind is None:
+            continue
+        before = old.get(kind)
+        after = new.get(kind)
+        if not isinstance(before, dict) or not before or not after:
+            continue  # a baseline saved without this breakdown: nothing to compare with
+        grown = [Change(k, float(before.get(k, 0.0)), after.get(k, 0.0))
+                 for k in set(before) | set(after)]
+        grown = [c for c in grown if c.new > c.old]
+        grown.sort(key=lambda c: (c.old - c.new, c.label))
+        if grown:
+            out[row.figure] = grown[:CHANGES_N]
+    return out
 
 
 def _change(before: float, after: float) -> float:

@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from perfaudit.profile.model import CpuProfile, FunctionStat, HotNode
+from perfaudit.profile.paths import label
 
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 #: a frame of the hot path must take at least this share of the run
 HOT_THRESHOLD = 0.05
 HOT_DEPTH = 30
 TOP_N = 10
+#: functions kept for a baseline's breakdown
+BREAKDOWN_N = 200
 
 
 def key(path: str, what: object) -> str:
@@ -131,8 +134,10 @@ def analyse(session: Any) -> CpuProfile:
     # unless the run is mostly library code
     top_total = sorted((s for s in stats if library_run or not s.library),
                        key=lambda s: (-s.total_time, s.path, s.line))[:TOP_N]
+    most = sorted((s for s in stats if s.self_time > 0), key=lambda s: -s.self_time)
+    self_times = {label(s.function, s.path, s.line): s.self_time for s in most[:BREAKDOWN_N]}
     return CpuProfile(duration, cpu_time, int(session.sample_count), hot, top_self, top_total,
-                      line_time, function_time)
+                      line_time, function_time, self_times)
 
 
 def _frames(entries: list[Any]) -> Iterator[tuple[Any, frozenset[object]]]:

@@ -10,10 +10,12 @@ from typing import Any
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.cpu import key
 from perfaudit.profile.model import AllocationSite, MemProfile
+from perfaudit.profile.paths import label
 
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 TOP_N = 10
 MIN_SHARE = 0.01
+BREAKDOWN_N = 200
 
 
 def available() -> bool:
@@ -87,7 +89,12 @@ def load(capture: str, flamegraph_dir: str | None = None) -> tuple[MemProfile, d
                      for (fn, path, line), v in sites.items()),
                     key=lambda s: (-s.size, s.path, s.line))
     top = [s for i, s in enumerate(ranked[:TOP_N]) if i == 0 or s.size >= peak * MIN_SHARE]
-    return MemProfile(peak, count, allocated, top, line_bytes, function_bytes), files
+    site_bytes: dict[str, int] = {}
+    for s in ranked[:BREAKDOWN_N]:
+        name = label(s.function, s.path, s.line)
+        site_bytes[name] = site_bytes.get(name, 0) + s.size
+    return MemProfile(peak, count, allocated, top, line_bytes, function_bytes,
+                      site_bytes), files
 
 
 def _totals(capture: str, reader: Any) -> tuple[int, int]:

@@ -92,6 +92,9 @@ class CpuProfile:
     line_time: dict[str, float] = field(default_factory=dict)
     #: seconds spent in each function of the target's own code: "path\0function"
     function_time: dict[str, float] = field(default_factory=dict)
+    #: self time of the functions that take most ("function (path:line)" -> seconds), for
+    #: baselines: what changed when wall time regresses
+    self_times: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ class MemProfile:
     #: bytes held at the peak by each line of the target's code (any frame of the stack)
     line_bytes: dict[str, int] = field(default_factory=dict)
     function_bytes: dict[str, int] = field(default_factory=dict)
+    #: bytes at the peak of the sites holding most ("function (path:line)" -> bytes)
+    site_bytes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,6 +179,15 @@ class GateRow:
     change: float | None = None  # relative change against a baseline
 
 
+@dataclass(frozen=True)
+class Change:
+    """A function's self time, or a site's memory, in a baseline and now."""
+
+    label: str
+    old: float
+    new: float
+
+
 @dataclass
 class ProfileResult:
     target: Target
@@ -193,9 +207,22 @@ class ProfileResult:
     regression: list[GateRow] = field(default_factory=list)
     baseline_path: str = ""
     baseline_env_diff: list[str] = field(default_factory=list)
+    #: for each regressed figure, what changed most since the baseline
+    changes: dict[str, list[Change]] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+    def breakdown(self) -> dict[str, dict[str, float]]:
+        """What the figures are made of, for a baseline: self time per run of the functions
+        that take most, bytes at the peak of the sites that hold most."""
+        out: dict[str, dict[str, float]] = {}
+        if self.cpu is not None and self.cpu.self_times:
+            runs = max(1, len(self.runs)) if self.modes[:1] == ["cpu"] else 1
+            out["self-time"] = {k: v / runs for k, v in self.cpu.self_times.items()}
+        if self.mem is not None and self.mem.site_bytes:
+            out["memory"] = {k: float(v) for k, v in self.mem.site_bytes.items()}
+        return out
 
     @property
     def gates_failed(self) -> bool:

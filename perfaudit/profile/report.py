@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
@@ -17,6 +15,7 @@ from rich.markup import escape as esc
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
 from perfaudit.profile.model import GateRow, HotNode, ProfileResult
+from perfaudit.profile.paths import short_path
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -31,22 +30,6 @@ def get_renderer(name: str) -> Callable[[ProfileResult, TextIO, bool], None]:
     if name not in renderers:
         raise PerfauditError(f"unknown format `{name}` (choose from {', '.join(FORMATS)})")
     return renderers[name]
-
-
-def short_path(path: str) -> str:
-    """Relative to the current folder, else to the sys.path entry holding it."""
-    if not path or path.startswith("<"):
-        return path
-    cwd = os.path.join(os.getcwd(), "")
-    if path.startswith(cwd):
-        return path[len(cwd):]
-    best = path
-    for entry in sys.path:
-        if entry and path.startswith(os.path.join(entry, "")):
-            rel = path[len(os.path.join(entry, "")):]
-            if len(rel) < len(best):
-                best = rel
-    return best
 
 
 def _where(path: str, line: int) -> str:
@@ -145,6 +128,12 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
     if result.regression:
         _gate_table(console, f"Baseline {result.baseline_path}", result.regression,
                     baseline=True)
+        for figure, grown in result.changes.items():
+            what = "self time per run" if figure == "wall" else "held at the peak"
+            console.print(f"  where {figure} grew ({what}):")
+            for c in grown:
+                console.print(f"    {'+' + fmt(figure, c.new - c.old):>12}  {esc(c.label)}  "
+                              f"[dim]{fmt(figure, c.old)} -> {fmt(figure, c.new)}[/]")
         for diff in result.baseline_env_diff:
             console.print(f"[yellow]note:[/] measured in another environment ({esc(diff)}): "
                           "compare with care")

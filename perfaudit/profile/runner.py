@@ -146,11 +146,15 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
             env = old.get("environment", {})
             assert isinstance(figs, dict) and isinstance(env, dict)
             result.regression = baseline_mod.compare(figs, result.figures, opts.max_regression)
+            saved = old.get("breakdown")
+            result.changes = baseline_mod.changes(
+                result.regression, saved if isinstance(saved, dict) else {},
+                result.breakdown())
             result.baseline_path = opts.baseline or ""
             result.baseline_env_diff = baseline_mod.env_differences(env, result.environment)
         if opts.save_baseline:
             baseline_mod.save(opts.save_baseline, str(opts.target), result.figures,
-                              result.repeat, result.environment)
+                              result.repeat, result.environment, result.breakdown())
             result.artifacts["baseline"] = opts.save_baseline
     with open(os.path.join(out_dir, "result.json"), "w", encoding="utf-8") as fh:
         json.dump(result.to_dict(), fh, indent=2, default=str)
