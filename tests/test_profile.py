@@ -432,3 +432,15 @@ def test_duration_stops_a_server_as_planned(tmp_path: Path, script: str) -> None
         assert "wait_forever" in r.stdout
     both = cli(script, "--duration", "1", "--timeout", "5", "-o", str(tmp_path))
     assert both.returncode == 2 and "use one" in both.stderr
+
+
+@pytest.mark.parametrize(("code", "rc"), [(0, 0), (3, 4)])
+def test_os_exit_keeps_the_profile(tmp_path: Path, code: int, rc: int) -> None:
+    script = tmp_path / "hard_exit.py"
+    script.write_text("import os\n\ndef main():\n    sum(i * i for i in range(200_000))\n"
+                      f"    os._exit({code})\n\nmain()\n")
+    r = cli(str(script), "-o", str(tmp_path / "out"))
+    assert r.returncode == rc, r.stderr
+    assert "main" in r.stdout and "Hot path" in r.stdout  # saved despite os._exit
+    if code:
+        assert "the target exited with status 3: via os._exit" in r.stderr

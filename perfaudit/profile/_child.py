@@ -37,6 +37,25 @@ class _Stopped(BaseException):
     """Raised in the target when the parent stops it (timeout)."""
 
 
+class _HardExit(BaseException):
+    """`os._exit(code)` called by the target in this process: turned into an exception so
+    that the profile is still saved (a forked child keeps the real `os._exit`)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+_REAL_EXIT = os._exit
+_PID = os.getpid()
+
+
+def _exit(code: int) -> None:
+    if os.getpid() != _PID:
+        _REAL_EXIT(code)
+    raise _HardExit(code)
+
+
 class _Usage(Exception):
     """The target cannot be resolved: a usage error, not a failure of the target."""
 
@@ -140,6 +159,11 @@ def _run_loop(call: Callable[[], Any], repeat: int, status: dict[str, Any]) -> N
                           message="" if isinstance(code, int) else str(code))
             if not isinstance(code, int):
                 sys.stderr.write(f"{code}\n")
+            return
+        except _HardExit as exc:  # os._exit: the process would end here, whatever repeat says
+            runs.append(time.perf_counter() - start)
+            if exc.code != 0:
+                status.update(status="exit", exit_code=exc.code, message="via os._exit")
             return
         except _Stopped:
             runs.append(time.perf_counter() - start)
@@ -270,6 +294,7 @@ def main(spec_path: str) -> int:
     out = spec["out"]
     status: dict[str, Any] = {"status": "ok", "runs": [], "mode": spec["mode"]}
     signal.signal(signal.SIGTERM, _on_term)
+    os._exit = _exit  # type: ignore[assignment]
     os.chdir(spec["cwd"])
     mode = spec["mode"]
     try:

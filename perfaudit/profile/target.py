@@ -136,7 +136,7 @@ def _outcome(status: dict[str, Any], returncode: int, timed_out: bool,
         if returncode < 0:
             return Outcome("killed", exit_code=-returncode)
         return Outcome("exit", exit_code=returncode,
-                       message="the profiler's child process failed")
+                       message="the interpreter ended before the profile could be saved")
     where = status.get("where")
     return Outcome(state, exit_code=status.get("exit_code"),
                    exception=status.get("exception", ""), message=status.get("message", ""),
