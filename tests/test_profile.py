@@ -444,3 +444,12 @@ def test_os_exit_keeps_the_profile(tmp_path: Path, code: int, rc: int) -> None:
     assert "main" in r.stdout and "Hot path" in r.stdout  # saved despite os._exit
     if code:
         assert "the target exited with status 3: via os._exit" in r.stderr
+
+
+def test_process_pools_in_the_target(tmp_path: Path) -> None:
+    """Pool workers forked from the profiled process inherit its SIGTERM handler; when the
+    pool terminates them they must die quietly, not raise into the worker."""
+    r = cli("pool.py", "--mem", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "main" in r.stdout and "Memory (memray)" in r.stdout

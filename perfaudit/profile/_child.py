@@ -62,6 +62,9 @@ class _Usage(Exception):
 
 def _on_term(signum: int, frame: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second TERM kills for real
+    if os.getpid() != _PID:  # a forked child of the target (a pool worker): die as it would
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     raise _Stopped()
 
 
