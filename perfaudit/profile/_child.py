@@ -330,7 +330,8 @@ def main(spec_path: str) -> int:
                 _run_loop(call, spec["repeat"], status)
             finally:
                 session = profiler.stop()
-                session.save(os.path.join(out, "cpu.pyisession"))
+                if os.getpid() == _PID:  # not in a child the target forked and let return
+                    session.save(os.path.join(out, "cpu.pyisession"))
         elif mode == "mem":
             capture = os.path.join(out, "memray.bin")
             if os.path.exists(capture):
@@ -347,6 +348,9 @@ def main(spec_path: str) -> int:
         status.update(status="internal", message=f"{type(exc).__name__}: {exc}")
         return 0
     finally:
+        if os.getpid() != _PID:  # a child the target forked returned here: it is not ours
+            sys.stdout.flush()
+            _REAL_EXIT(0)
         for failure in _FAILURE[:1]:
             _print_target_traceback(failure)
             status["where"] = _where(failure.__traceback__)
