@@ -388,6 +388,8 @@ def profile_command(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if outcome.status == "timeout":
         raise PerfauditError(outcome.describe(), EXIT_TIMEOUT)
+    if outcome.status == "interrupted":
+        raise PerfauditError(outcome.describe(), 130)
     if not outcome.ok:
         raise PerfauditError(outcome.describe(), EXIT_TARGET)
     failed = [f"{r.figure} over budget" for r in result.budget if not r.ok]

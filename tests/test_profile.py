@@ -454,3 +454,17 @@ def test_forked_children_die_by_sigterm(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert f"child ended by signal {signal.SIGTERM.value}" in r.stdout
     assert "Traceback" not in r.stderr
+
+
+def test_ctrl_c_shows_the_profile_so_far(tmp_path: Path) -> None:
+    """As with pyinstrument: Ctrl-C stops the target and prints what it was doing."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "perfaudit", "profile", "hanging.py", "-o", str(tmp_path)],
+        cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "NO_COLOR": "1"})
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
+    assert "wait_forever" in out and "the profile below is partial" in out

@@ -26,7 +26,7 @@ class Target:
 class Outcome:
     """How the target's run ended."""
 
-    status: str = "ok"  # ok | raised | exit | timeout | killed | usage | internal
+    status: str = "ok"  # ok | raised | exit | timeout | interrupted | killed | usage | internal
     exit_code: int | None = None
     exception: str = ""
     message: str = ""
@@ -48,8 +48,8 @@ class Outcome:
             return f"the target exited with status {self.exit_code}{extra}"
         if self.status == "killed":
             return f"the target was killed by signal {self.exit_code}"
-        if self.status == "timeout":
-            return self.message or "the target timed out"
+        if self.status in ("timeout", "interrupted"):
+            return self.message or f"the target was stopped ({self.status})"
         return self.message
 
 

@@ -78,20 +78,23 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     proc = subprocess.Popen([python or sys.executable, _CHILD, spec_path], env=env,
                             stdout=sys.stderr.fileno() if stdout_to_stderr else None,
                             start_new_session=True)
-    timed_out = killed = False
+    timed_out = killed = interrupted = False
     try:
         proc.wait(timeout=duration if duration is not None else timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         killed = _stop(proc)
-    except KeyboardInterrupt:
-        _stop(proc, grace=1.0)
-        raise
+    except KeyboardInterrupt:  # Ctrl-C: stop the target, keep and show its profile so far
+        interrupted = True
+        killed = _stop(proc)
     elapsed = time.perf_counter() - start
     status: dict[str, Any] = {}
     if os.path.exists(status_path):
         with open(status_path, encoding="utf-8") as fh:
             status = json.load(fh)
+    if interrupted:
+        return ChildRun(Outcome("interrupted", message="interrupted (Ctrl-C)" + (
+            "; the target ignored SIGTERM and was killed" if killed else "")), status, elapsed)
     if timed_out and duration is not None and not killed and (
             status.get("status") in ("timeout", "ok")
             or (not status and proc.returncode in (0, -signal.SIGTERM))):
