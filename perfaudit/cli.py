@@ -356,7 +356,8 @@ def profile_command(
     """Profile a script, a module or a function: CPU, memory, leaks, and gates for CI.
 
     Exit codes: 0 ok, 1 a budget, baseline or leak gate failed, 2 usage error, 3 internal
-    error, 4 the target failed (raised, exited non-zero, killed), 5 --timeout stopped it.
+    error, 4 the target failed (raised, exited non-zero, killed), 5 --timeout stopped it,
+    130 Ctrl-C (the profile so far is still printed).
     """
     from perfaudit.errors import EXIT_TARGET, EXIT_TIMEOUT
     from perfaudit.profile import ProfileOptions, parse_target, run_profile
