@@ -366,3 +366,18 @@ def test_baseline_changes_name_what_grew() -> None:
     assert [(c.label, c.old, c.new) for c in changed["wall"]] == [
         ("parse (app.py:3)", 0.4, 0.9), ("dumps (json/__init__.py:183)", 0.0, 0.1)]
     assert baseline.changes(rows, {}, new) == {}  # an older baseline, with no breakdown
+
+
+def test_event_loop_idle_time() -> None:
+    from perfaudit.profile.cpu import analyse
+
+    mod = fi("<module>", APP, 1, 9)
+    records = [([mod, fi("run", LIB, 160), fi("select", "/usr/lib/python3/selectors.py", 451),
+                 fi("epoll.poll", "<built-in>", 0)], 0.8),
+               ([mod, fi("handler", APP, 3, 4)], 0.2)]
+    cpu = analyse(fake_session(records, 1.0))
+    assert cpu.idle_time == pytest.approx(0.8)
+    out = io.StringIO()
+    get_renderer("text")(ProfileResult(Target("script", "app.py"), ["cpu"], cpu=cpu), out,
+                         False)
+    assert "the event loop waited 80.0% of the run (select/epoll)" in out.getvalue()

@@ -14,6 +14,9 @@ _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 HOT_THRESHOLD = 0.05
 HOT_DEPTH = 30
 TOP_N = 10
+#: where an event loop waits for I/O or timers (selectors' system calls)
+_IDLE = frozenset({"epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control", "select",
+                   "poll"})
 #: functions kept for a baseline's breakdown
 BREAKDOWN_N = 200
 
@@ -134,10 +137,11 @@ def analyse(session: Any) -> CpuProfile:
     # unless the run is mostly library code
     top_total = sorted((s for s in stats if library_run or not s.library),
                        key=lambda s: (-s.total_time, s.path, s.line))[:TOP_N]
+    idle = sum(s.self_time for s in stats if s.library and s.function in _IDLE)
     most = sorted((s for s in stats if s.self_time > 0), key=lambda s: -s.self_time)
     self_times = {label(s.function, s.path, s.line): s.self_time for s in most[:BREAKDOWN_N]}
     return CpuProfile(duration, cpu_time, int(session.sample_count), hot, top_self, top_total,
-                      line_time, function_time, self_times)
+                      line_time, function_time, self_times, idle)
 
 
 def _frames(entries: list[Any]) -> Iterator[tuple[Any, frozenset[object]]]:

@@ -95,6 +95,8 @@ class CpuProfile:
     #: self time of the functions that take most ("function (path:line)" -> seconds), for
     #: baselines: what changed when wall time regresses
     self_times: dict[str, float] = field(default_factory=dict)
+    #: seconds an event loop spent waiting in select/epoll (awaits on I/O and timers)
+    idle_time: float = 0.0
 
 
 @dataclass(frozen=True)

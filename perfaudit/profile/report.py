@@ -181,6 +181,9 @@ def _cpu(console: Console, result: ProfileResult) -> None:
     console.print()
     console.print(f"[bold]CPU[/] (pyinstrument): {cpu.duration:.3f} s wall, "
                   f"{cpu.cpu_time:.3f} s CPU")
+    if cpu.duration and cpu.idle_time >= 0.2 * cpu.duration:
+        console.print(f"  the event loop waited {_pct(cpu.idle_time / cpu.duration)} of the run "
+                      "(select/epoll): time in awaits on I/O and sleeps, not CPU work")
     if cpu.hot_path is None:
         console.print("  no sample in the target's own code: the run was shorter than the "
                       "sampling interval (--interval)")
