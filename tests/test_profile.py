@@ -424,9 +424,9 @@ def test_default_output_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_duration_stops_a_server_as_planned(tmp_path: Path, script: str) -> None:
     """--duration: stopping after N seconds is the plan, not a failure, whether the target
     is interrupted (hanging.py) or shuts itself down on SIGTERM (server.py)."""
-    r = cli(script, "--duration", "1", "-o", str(tmp_path))
+    r = cli(script, "--duration", "1.5", "-o", str(tmp_path))
     assert r.returncode == 0, r.stderr
-    assert "note: the target was stopped after 1s (--duration)" in r.stdout
+    assert "note: the target was stopped after 1.5s (--duration)" in r.stdout
     if script == "server.py":
         assert "shut down cleanly" in r.stdout and "serve" in r.stdout
     else:
