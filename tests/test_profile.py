@@ -468,3 +468,15 @@ def test_ctrl_c_shows_the_profile_so_far(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
     assert "wait_forever" in out and "the profile below is partial" in out
+
+
+def test_src_layout_function_target(tmp_path: Path) -> None:
+    pkg = tmp_path / "src" / "mypkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "jobs.py").write_text("def job():\n    return sum(i * i for i in range(300_000))\n")
+    r = subprocess.run([sys.executable, "-m", "perfaudit", "profile", "mypkg.jobs:job",
+                        "-o", str(tmp_path / "out")], cwd=tmp_path, capture_output=True,
+                       text=True, env={**os.environ, "NO_COLOR": "1"}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "job" in r.stdout and "src/mypkg/jobs.py:1" in r.stdout

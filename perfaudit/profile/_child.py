@@ -78,6 +78,10 @@ def _resolve(spec: dict[str, Any]) -> Callable[[], Any]:
         sys.path[0] = os.path.dirname(path)
         return lambda: runpy.run_path(path, run_name="__main__")
     sys.path[0] = cwd
+    top = target.partition(":")[0].split(".")[0]
+    src = os.path.join(cwd, "src")
+    if os.path.isdir(src) and importlib.util.find_spec(top) is None:
+        sys.path.insert(1, src)  # a src/ layout that is not installed
     if kind == "module":
         sys.argv = [target, *args]
         try:
