@@ -251,7 +251,8 @@ LIB2 = "/usr/lib/python3/asyncio/base_events.py"
 
 
 def test_cpu_analysis_merges_elides_and_attributes_lines() -> None:
-    from perfaudit.profile.cpu import analyse, key
+    from perfaudit.profile.cpu import analyse
+    from perfaudit.profile.paths import key
 
     mod, main = fi("<module>", APP, 1, 20), fi("main", APP, 4, 5)
     records = [
@@ -285,7 +286,8 @@ def test_cpu_analysis_merges_elides_and_attributes_lines() -> None:
 
 
 def test_cpu_analysis_counts_recursion_once() -> None:
-    from perfaudit.profile.cpu import analyse, key
+    from perfaudit.profile.cpu import analyse
+    from perfaudit.profile.paths import key
 
     f = fi("walk", APP, 3, 4)
     cpu = analyse(fake_session([([fi("<module>", APP, 1, 9), f, f, f], 1.0)], 1.0))
@@ -330,8 +332,8 @@ def test_sparkline() -> None:
 
 def test_scan_link_falls_back_to_the_function() -> None:
     from perfaudit.model import Finding, Span
-    from perfaudit.profile.cpu import key
     from perfaudit.profile.crossref import link
+    from perfaudit.profile.paths import key
 
     def finding(line: int, function: str) -> Finding:
         return Finding("/app/io.py", "PA101", "blocking-file-io-in-async", "open() blocks",

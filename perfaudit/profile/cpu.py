@@ -7,9 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from perfaudit.profile.model import CpuProfile, FunctionStat, HotNode
-from perfaudit.profile.paths import label
+from perfaudit.profile.paths import CHILD_SCRIPT, key, label
 
-_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 #: a frame of the hot path must take at least this share of the run
 HOT_THRESHOLD = 0.05
 HOT_DEPTH = 30
@@ -19,10 +18,6 @@ _IDLE = frozenset({"epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control", 
                    "poll"})
 #: functions kept for a baseline's breakdown
 BREAKDOWN_N = 200
-
-
-def key(path: str, what: object) -> str:
-    return f"{os.path.realpath(path)}\x00{what}"
 
 
 def load(session_path: str) -> tuple[CpuProfile, Any]:
@@ -48,7 +43,7 @@ def write_reports(session: Any, out_dir: str) -> dict[str, str]:
 
 
 def _is_app(frame: Any) -> bool:
-    return bool(frame.is_application_code) and frame.file_path != _CHILD
+    return bool(frame.is_application_code) and frame.file_path != CHILD_SCRIPT
 
 
 def _real_children(frame: Any) -> list[Any]:
@@ -73,7 +68,7 @@ def _entries(root: Any) -> list[Any]:
 def _is_machinery(frame: Any) -> bool:
     """Our child's loop and runpy: between the profiler's start and the target."""
     path = frame.file_path or ""
-    return path == _CHILD or os.path.basename(path) in ("runpy.py", "<frozen runpy>")
+    return path == CHILD_SCRIPT or os.path.basename(path) in ("runpy.py", "<frozen runpy>")
 
 
 def _target_roots(root: Any) -> list[Any]:
@@ -112,23 +107,19 @@ def analyse(session: Any) -> CpuProfile:
     selfs: dict[tuple[str, str, int], list[Any]] = {}
     line_time: dict[str, float] = {}
     function_time: dict[str, float] = {}
-    for frame, outer in _frames(roots):
-        if frame.is_synthetic or _is_machinery(frame):
+    for frame, outer, fkey, lines in _frames(roots):
+        if _is_machinery(frame):
             continue
-        ident = (frame.function, frame.file_path or "", frame.line_no or 0)
+        ident = _ident(frame)
         entry = selfs.setdefault(ident, [0.0, 0.0, not _is_app(frame)])
         entry[0] += frame.total_self_time
         if ident not in outer:
             entry[1] += frame.time
-        if _is_app(frame) and frame.file_path:
-            fkey = key(frame.file_path, frame.function)
-            if ("f", fkey) not in outer:
-                function_time[fkey] = function_time.get(fkey, 0.0) + frame.time
-            for attr, seconds in frame.attributes.items():
-                if attr.startswith("l") and attr[1:].isdigit():
-                    lkey = key(frame.file_path, int(attr[1:]))
-                    if ("l", lkey) not in outer:
-                        line_time[lkey] = line_time.get(lkey, 0.0) + seconds
+        if fkey is not None and ("f", fkey) not in outer:
+            function_time[fkey] = function_time.get(fkey, 0.0) + frame.time
+        for lkey, seconds in lines:
+            if ("l", lkey) not in outer:
+                line_time[lkey] = line_time.get(lkey, 0.0) + seconds
     stats = [FunctionStat(fn, path, line, s, t, lib)
              for (fn, path, line), (s, t, lib) in selfs.items()]
     top_self = sorted((s for s in stats if s.self_time > 0),
@@ -144,20 +135,28 @@ def analyse(session: Any) -> CpuProfile:
                       line_time, function_time, self_times, idle)
 
 
-def _frames(entries: list[Any]) -> Iterator[tuple[Any, frozenset[object]]]:
-    """Every frame under the entries, with the keys already open on its path (recursion)."""
+def _frames(entries: list[Any]) -> Iterator[
+        tuple[Any, frozenset[object], str | None, list[tuple[str, float]]]]:
+    """Every real frame under the entries, with the keys already open on its path (so that
+    recursion counts once) and, for the target's own code, its function key and the time
+    of each of its lines ("path\0line"), each key computed once."""
     stack: list[tuple[Any, frozenset[object]]] = [(e, frozenset()) for e in entries]
     while stack:
         frame, outer = stack.pop()
-        yield frame, outer
         if frame.is_synthetic:
             continue
-        mine: set[object] = {(frame.function, frame.file_path or "", frame.line_no or 0)}
+        fkey: str | None = None
+        lines: list[tuple[str, float]] = []
         if frame.file_path and _is_app(frame):
-            mine.add(("f", key(frame.file_path, frame.function)))
-            for attr in frame.attributes:
-                if attr.startswith("l") and attr[1:].isdigit():
-                    mine.add(("l", key(frame.file_path, int(attr[1:]))))
+            fkey = key(frame.file_path, frame.function)
+            lines = [(key(frame.file_path, int(attr[1:])), seconds)
+                     for attr, seconds in frame.attributes.items()
+                     if attr.startswith("l") and attr[1:].isdigit()]
+        yield frame, outer, fkey, lines
+        mine: set[object] = {_ident(frame)}
+        if fkey is not None:
+            mine.add(("f", fkey))
+            mine.update(("l", lkey) for lkey, _ in lines)
         inner = outer | mine
         stack.extend((c, inner) for c in frame.children)
 

@@ -17,8 +17,8 @@ import re
 
 from perfaudit.config import Config
 from perfaudit.model import Finding
-from perfaudit.profile.cpu import key
 from perfaudit.profile.model import CpuProfile, LeakReport, MemProfile, ScanLink
+from perfaudit.profile.paths import key
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
 

@@ -27,8 +27,8 @@ import itertools
 import linecache
 from typing import Any
 
-from perfaudit.profile.cpu import key
 from perfaudit.profile.model import LeakReport, LeakSite
+from perfaudit.profile.paths import key
 
 MIN_CALLS = 6
 MIN_PER_CALL = 16.0

@@ -8,11 +8,9 @@ import sysconfig
 from typing import Any
 
 from perfaudit.errors import PerfauditError
-from perfaudit.profile.cpu import key
 from perfaudit.profile.model import AllocationSite, MemProfile
-from perfaudit.profile.paths import label
+from perfaudit.profile.paths import CHILD_SCRIPT, key, label
 
-_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 TOP_N = 10
 MIN_SHARE = 0.01
 BREAKDOWN_N = 200
@@ -41,7 +39,7 @@ def library_dirs() -> tuple[str, ...]:
 
 def is_app_file(path: str, lib: tuple[str, ...]) -> bool:
     return bool(path) and not path.startswith("<") and not path.startswith(lib) \
-        and path != _CHILD
+        and path != CHILD_SCRIPT
 
 
 def load(capture: str, flamegraph_dir: str | None = None) -> tuple[MemProfile, dict[str, str]]:
@@ -62,7 +60,7 @@ def load(capture: str, flamegraph_dir: str | None = None) -> tuple[MemProfile, d
     line_bytes: dict[str, int] = {}
     function_bytes: dict[str, int] = {}
     for rec in records:
-        stack = [f for f in rec.stack_trace() if f[1] != _CHILD]  # innermost first
+        stack = [f for f in rec.stack_trace() if f[1] != CHILD_SCRIPT]  # innermost first
         if not stack:
             continue
         # the site: the innermost line of the target's own code, else the innermost line

@@ -15,7 +15,7 @@ from rich.markup import escape as esc
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
 from perfaudit.profile.model import GateRow, HotNode, ProfileResult
-from perfaudit.profile.paths import short_path
+from perfaudit.profile.paths import location
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -34,8 +34,7 @@ def get_renderer(name: str) -> Callable[[ProfileResult, TextIO, bool], None]:
 
 def _where(path: str, line: int) -> str:
     """`path:line` for the terminal, markup-escaped."""
-    p = short_path(path)
-    return esc(f"{p}:{line}" if line and p and not p.startswith("<") else p)
+    return esc(location(path, line))
 
 
 def _split(where: str) -> tuple[str, int]:

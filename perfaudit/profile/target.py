@@ -14,8 +14,8 @@ from typing import Any
 
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.model import Outcome, Target
+from perfaudit.profile.paths import CHILD_SCRIPT
 
-_CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_child.py")
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
 #: after SIGTERM, how long the target gets to stop and save its partial profile
 GRACE_SECONDS = 5.0
@@ -75,7 +75,7 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     env.setdefault("PYTHONUNBUFFERED", "1")
     start = time.perf_counter()
     # A new session: a kill on timeout reaches the target's own children too.
-    proc = subprocess.Popen([python or sys.executable, _CHILD, spec_path], env=env,
+    proc = subprocess.Popen([python or sys.executable, CHILD_SCRIPT, spec_path], env=env,
                             stdout=sys.stderr.fileno() if stdout_to_stderr else None,
                             start_new_session=True)
     timed_out = killed = interrupted = False
