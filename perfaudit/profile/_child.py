@@ -335,9 +335,9 @@ def main(spec_path: str) -> int:
             finally:
                 session = profiler.stop()
                 if os.getpid() == _PID:  # not in a child the target forked and let return
-                    session.save(os.path.join(out, "cpu.pyisession"))
+                    session.save(spec["capture"])
         elif mode == "mem":
-            capture = os.path.join(out, "memray.bin")
+            capture = spec["capture"]
             if os.path.exists(capture):
                 os.remove(capture)
             with memray.Tracker(capture, trace_python_allocators=True,

@@ -9,6 +9,8 @@ from typing import Any
 from perfaudit.profile.model import CpuProfile, FunctionStat, HotNode
 from perfaudit.profile.paths import CHILD_SCRIPT, key, label
 
+#: the files of a CPU profile in the output folder (the child writes SESSION)
+SESSION, HTML, SPEEDSCOPE = "cpu.pyisession", "cpu.html", "cpu.speedscope.json"
 #: a frame of the hot path must take at least this share of the run
 HOT_THRESHOLD = 0.05
 HOT_DEPTH = 30
@@ -32,13 +34,13 @@ def write_reports(session: Any, out_dir: str) -> dict[str, str]:
     """The HTML report and the speedscope JSON of the session, next to its capture."""
     from pyinstrument.renderers import HTMLRenderer, SpeedscopeRenderer
 
-    files = {"cpu-html": os.path.join(out_dir, "cpu.html"),
-             "speedscope": os.path.join(out_dir, "cpu.speedscope.json")}
+    files = {"cpu-html": os.path.join(out_dir, HTML),
+             "speedscope": os.path.join(out_dir, SPEEDSCOPE)}
     with open(files["cpu-html"], "w", encoding="utf-8") as fh:
         fh.write(HTMLRenderer().render(session))
     with open(files["speedscope"], "w", encoding="utf-8") as fh:
         fh.write(SpeedscopeRenderer().render(session))
-    files["cpu-session"] = os.path.join(out_dir, "cpu.pyisession")
+    files["cpu-session"] = os.path.join(out_dir, SESSION)
     return files
 
 

@@ -11,6 +11,8 @@ from perfaudit.errors import PerfauditError
 from perfaudit.profile.model import AllocationSite, MemProfile
 from perfaudit.profile.paths import CHILD_SCRIPT, key, label
 
+#: the files of a memory profile in the output folder (the child writes CAPTURE)
+CAPTURE, FLAMEGRAPH = "memray.bin", "memray-flamegraph.html"
 TOP_N = 10
 MIN_SHARE = 0.01
 BREAKDOWN_N = 200
@@ -119,7 +121,7 @@ def _flamegraph(reader: Any, records: list[Any], capture: str, out_dir: str
     """The memray flame graph of the high-water mark, as `memray flamegraph` writes it."""
     from memray.reporters.flamegraph import FlameGraphReporter
 
-    out = os.path.join(out_dir, "memray-flamegraph.html")
+    out = os.path.join(out_dir, FLAMEGRAPH)
     reporter = FlameGraphReporter.from_snapshot(
         records, memory_records=tuple(reader.get_memory_snapshots()),
         native_traces=reader.metadata.has_native_traces)

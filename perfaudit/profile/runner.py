@@ -14,14 +14,18 @@ from perfaudit.config import Config
 from perfaudit.errors import PerfauditError
 from perfaudit.profile import baseline as baseline_mod
 from perfaudit.profile import budget as budget_mod
+from perfaudit.profile import cpu as cpu_mod
 from perfaudit.profile import leaks as leaks_mod
+from perfaudit.profile import mem as mem_mod
 from perfaudit.profile.model import ProfileResult, Target
 from perfaudit.profile.target import run_child
 
 MODES = ("cpu", "mem", "leaks")
 #: the files each mode writes in the output folder
-_OUTPUTS = {"cpu": ("cpu.pyisession", "cpu.html", "cpu.speedscope.json"),
-            "mem": ("memray.bin", "memray-flamegraph.html")}
+_OUTPUTS = {"cpu": (cpu_mod.SESSION, cpu_mod.HTML, cpu_mod.SPEEDSCOPE),
+            "mem": (mem_mod.CAPTURE, mem_mod.FLAMEGRAPH)}
+#: where the child writes the profiler's own output, per mode
+_CAPTURES = {"cpu": cpu_mod.SESSION, "mem": mem_mod.CAPTURE}
 DEFAULT_LEAK_REPEAT = 20
 DEFAULT_WARMUP = 2
 
@@ -77,9 +81,7 @@ def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[
         raise PerfauditError("--leaks needs a `pkg.module:function` target: it calls the "
                              "function repeatedly in one process")
     if "mem" in chosen and opts.python is None:
-        from perfaudit.profile.mem import require
-
-        require()
+        mem_mod.require()
     return [m for m in MODES if m in chosen], notes
 
 
@@ -119,7 +121,7 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
                           interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
                           stdout_to_stderr=opts.stdout_to_stderr, python=opts.python,
-                          extra=leaks_mod.CHILD_SETTINGS if mode == "leaks" else None,
+                          extra=_child_settings(mode, out_dir),
                           duration=opts.duration)
         if child.note:
             result.notes.append(child.note)
@@ -162,23 +164,30 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
     return result
 
 
+def _child_settings(mode: str, out_dir: str) -> dict[str, object]:
+    """What the child needs beyond the common spec: where to write its capture, and the
+    leak mode's thresholds."""
+    settings: dict[str, object] = {}
+    if mode in _CAPTURES:
+        settings["capture"] = os.path.abspath(os.path.join(out_dir, _CAPTURES[mode]))
+    if mode == "leaks":
+        settings.update(leaks_mod.CHILD_SETTINGS)
+    return settings
+
+
 def _read_mode(mode: str, out_dir: str, status: dict[str, object], result: ProfileResult,
                write_reports: bool) -> None:
     if mode == "cpu":
-        session_path = os.path.join(out_dir, "cpu.pyisession")
+        session_path = os.path.join(out_dir, cpu_mod.SESSION)
         if os.path.exists(session_path):
-            from perfaudit.profile import cpu
-
-            result.cpu, session = cpu.load(session_path)
+            result.cpu, session = cpu_mod.load(session_path)
             if write_reports:
-                result.artifacts.update(cpu.write_reports(session, out_dir))
+                result.artifacts.update(cpu_mod.write_reports(session, out_dir))
     elif mode == "mem":
-        capture = os.path.join(out_dir, "memray.bin")
+        capture = os.path.join(out_dir, mem_mod.CAPTURE)
         if os.path.exists(capture) and os.path.getsize(capture) > 0:
-            from perfaudit.profile import mem
-
             try:
-                result.mem, files = mem.load(capture, out_dir if write_reports else None)
+                result.mem, files = mem_mod.load(capture, out_dir if write_reports else None)
                 result.artifacts.update(files)
             except OSError as exc:  # a capture cut short by a kill
                 result.notes.append(f"memray capture unreadable: {exc}")
