@@ -1,14 +1,11 @@
-from collections.abc import Collection
-
 from perfaudit.engine.analyze import CallSite, FileContext
-from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.engine.rulebase import Example
 from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
-from perfaudit.rules._tokens import Token, call_tokens
-from perfaudit.tables import Tables
+from perfaudit.rules._table_calls import TableCallRule
 
 
-class RequestWithoutSessionInLoop(Rule):
+class RequestWithoutSessionInLoop(TableCallRule):
     """PA201 request-without-session-in-loop
 
     ## What it does
@@ -42,6 +39,7 @@ class RequestWithoutSessionInLoop(Rule):
     """
 
     code = "PA201"
+    calls_table = "request_functions"
     fix = FixKind.SAFE
     name = "request-without-session-in-loop"
     summary = "module-level `requests`/`httpx` call in a loop opens a new connection each time"
@@ -59,13 +57,6 @@ class RequestWithoutSessionInLoop(Rule):
                     return [session.get(u, timeout=5).text for u in urls]
         """),
     )
-
-    @classmethod
-    def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(tables.request_functions)
-
-    def call_interest(self, tables: Tables) -> Collection[str]:
-        return tables.request_functions
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.loop_depth == 0 or site.qual is None:

@@ -2,12 +2,11 @@ import ast
 from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
-from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.rules._tokens import Token, call_tokens
-from perfaudit.tables import Tables
+from perfaudit.engine.rulebase import Example
+from perfaudit.rules._table_calls import TableCallRule
 
 
-class ClientCreatedPerCall(Rule):
+class ClientCreatedPerCall(TableCallRule):
     """PA202 client-created-per-call
 
     ## What it does
@@ -34,6 +33,7 @@ class ClientCreatedPerCall(Rule):
     """
 
     code = "PA202"
+    calls_table = "clients"
     name = "client-created-per-call"
     summary = "an HTTP client (connection pool) is created per loop iteration or per request"
     hooks_call = True
@@ -51,13 +51,6 @@ class ClientCreatedPerCall(Rule):
                 return CLIENT.get(url).text
         """),
     )
-
-    @classmethod
-    def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(tables.clients)
-
-    def call_interest(self, tables: Tables) -> Collection[str]:
-        return tables.clients
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.qual is None:

@@ -1,12 +1,9 @@
-from collections.abc import Collection
-
 from perfaudit.engine.analyze import CallSite, FileContext
-from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.rules._tokens import Token, call_tokens
-from perfaudit.tables import Tables
+from perfaudit.engine.rulebase import Example
+from perfaudit.rules._table_calls import TableCallRule
 
 
-class DbConnectionPerCall(Rule):
+class DbConnectionPerCall(TableCallRule):
     """PA203 db-connection-per-call
 
     ## What it does
@@ -36,6 +33,7 @@ class DbConnectionPerCall(Rule):
     """
 
     code = "PA203"
+    calls_table = "db_connects"
     name = "db-connection-per-call"
     summary = "a database connection or client is created inside a loop"
     hooks_call = True
@@ -55,13 +53,6 @@ class DbConnectionPerCall(Rule):
                     conn.execute("insert into t values (?)", row)
         """),
     )
-
-    @classmethod
-    def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(tables.db_connects)
-
-    def call_interest(self, tables: Tables) -> Collection[str]:
-        return tables.db_connects
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.loop_depth and site.qual is not None:

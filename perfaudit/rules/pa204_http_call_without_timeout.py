@@ -1,13 +1,10 @@
-from collections.abc import Collection
-
 from perfaudit.engine.analyze import CallSite, FileContext
-from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.engine.rulebase import Example
 from perfaudit.rules._blocking import display
-from perfaudit.rules._tokens import Token, call_tokens
-from perfaudit.tables import Tables
+from perfaudit.rules._table_calls import TableCallRule
 
 
-class HttpCallWithoutTimeout(Rule):
+class HttpCallWithoutTimeout(TableCallRule):
     """PA204 http-call-without-timeout
 
     ## What it does
@@ -33,6 +30,7 @@ class HttpCallWithoutTimeout(Rule):
     """
 
     code = "PA204"
+    calls_table = "timeouts"
     name = "http-call-without-timeout"
     summary = "`requests`/`urlopen` call without a timeout can hang forever"
     hooks_call = True
@@ -48,13 +46,6 @@ class HttpCallWithoutTimeout(Rule):
                 return requests.get(url, timeout=5).ok
         """),
     )
-
-    @classmethod
-    def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(tables.timeouts)
-
-    def call_interest(self, tables: Tables) -> Collection[str]:
-        return tables.timeouts
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.qual is None:
