@@ -68,7 +68,7 @@ class Tables:
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     borrowers: frozenset[str] = frozenset()
-    #: noqa.toml: another linter's code -> the perfaudit codes a `# noqa` naming it suppresses
+    #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def canonical(self, qual: str) -> str:
