@@ -6,7 +6,7 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from perfaudit.config import Config, enabled_codes, load_config
@@ -107,8 +107,9 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
             if cached is not None:
                 if on_progress:
                     on_progress(n_files)
-                return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
-                                  paths=[f.path for f in files])
+                return _by_context(ScanResult(findings=cached, files_scanned=n_files,
+                                              rules=all_meta(), paths=[f.path for f in files]),
+                                   config)
         results, index = analyze_files(files, job, cache=store, workers=workers,
                                        on_progress=on_progress, stats=stats)
     findings = [f for res in results for f in res.findings]
@@ -124,8 +125,30 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
-    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
-                      paths=scanned)
+    return _by_context(ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
+                                  paths=scanned), config)
+
+
+def _by_context(result: ScanResult, config: Config) -> ScanResult:
+    """Tag each finding with its file's context; keep only the reported ones in
+    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report")."""
+    from perfaudit.engine.context import Classifier
+
+    classify = Classifier(config)
+    reported: list[Finding] = []
+    hidden: list[Finding] = []
+    for f in result.findings:
+        ctx = classify(f.path)
+        if ctx != "code":
+            f = replace(f, context=ctx)
+            if config.test_code != "report":
+                hidden.append(f)
+                continue
+        reported.append(f)
+    result.findings = reported
+    result.hidden = hidden
+    result.test_code = config.test_code
+    return result
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:

@@ -83,14 +83,20 @@ def apply(result: ScanResult, path: str) -> ScanResult:
     """Drop the findings the baseline knows; count matches and stale entries."""
     known = _load(path)
     cache: dict[str, list[str]] = {}
-    kept: list[Finding] = []
-    matched = 0
-    for f in result.findings:
-        k = _key(f, cache)
-        if known[k] > 0:
-            known[k] -= 1
-            matched += 1
-        else:
-            kept.append(f)
-    return replace(result, findings=kept, baseline_matched=matched,
+
+    def unknown(findings: list[Finding]) -> tuple[list[Finding], int]:
+        kept: list[Finding] = []
+        for f in findings:
+            k = _key(f, cache)
+            if known[k] > 0:
+                known[k] -= 1
+            else:
+                kept.append(f)
+        return kept, len(findings) - len(kept)
+
+    kept, matched = unknown(result.findings)
+    # findings in test and example code that are not reported still match their entries
+    # (a baseline written with --include-tests), so those entries are not counted as fixed
+    hidden, _ = unknown(result.hidden)
+    return replace(result, findings=kept, hidden=hidden, baseline_matched=matched,
                    baseline_stale=sum(known.values()))

@@ -104,6 +104,9 @@ def scan(
         help="Report only findings not recorded in this baseline file.")] = None,
     write_baseline: Annotated[str | None, typer.Option(
         help="Record the current findings in this baseline file and exit 0.")] = None,
+    include_tests: Annotated[bool, typer.Option(
+        "--include-tests", help="Report findings in test and example code too (default: "
+        "one summary line; config key `test-code`).")] = False,
 ) -> None:
     """Scan Python files for performance and resource bugs."""
     from perfaudit import api
@@ -115,6 +118,8 @@ def scan(
         select=select, extend_select=extend_select, ignore=ignore)
     if disable_noqa:
         cfg = dataclasses.replace(cfg, disable_noqa=True)
+    if include_tests:
+        cfg = dataclasses.replace(cfg, test_code="report")
     if fix and "-" not in targets:
         from perfaudit import api as _api
 
@@ -208,11 +213,16 @@ def fix_command(
     config: Annotated[str | None, typer.Option(help="Read settings from this TOML file.")
                       ] = None,
     isolated: Annotated[bool, typer.Option(help="Ignore every configuration file.")] = False,
+    include_tests: Annotated[bool, typer.Option(
+        "--include-tests", help="Fix test and example code too (default: application code "
+        "only, as `scan` reports it).")] = False,
 ) -> None:
     """Apply the fixes of the findings that have one, keeping formatting and comments."""
     targets = paths or ["."]
     cfg = _config(config, isolated, targets).with_overrides(
         select=select, extend_select=extend_select, ignore=ignore)
+    if include_tests:
+        cfg = dataclasses.replace(cfg, test_code="report")
     raise typer.Exit(_run_fix(targets, cfg, unsafe_fixes, diff, exit_zero))
 
 

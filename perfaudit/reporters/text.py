@@ -69,10 +69,24 @@ def summary_lines(result: ScanResult) -> list[Line]:
         if fixable:
             line.append((f" {fixable} fixable with `perfaudit fix` (marked [*]).", ""))
         out = [line]
+    hidden = hidden_line(result)
+    if hidden:
+        out.append([(hidden, "")])
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
                      f"{result.baseline_stale} baseline entr(y/ies) now fixed.", "")])
     return out
+
+
+def hidden_line(result: ScanResult) -> str:
+    """One line counting the findings in test and example code that are not shown."""
+    if result.test_code != "summary" or not result.hidden:
+        return ""
+    counts = result.hidden_counts()
+    where = " and ".join(k for k in ("test", "example") if counts.get(k))
+    n = len(result.hidden)
+    return (f"{n} finding{'s' if n != 1 else ''} in {where} code not shown; "
+            "`--include-tests` shows them.")
 
 
 def statistics_rows(result: ScanResult) -> list[tuple[str, str, str, str]]:
