@@ -68,6 +68,8 @@ class Tables:
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     borrowers: frozenset[str] = frozenset()
+    #: pools.toml [in_process]: transports, adapters, mocks, ... (see the table's comments)
+    in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
@@ -114,6 +116,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         db_connects=frozenset(pools.get("db_connects", [])),
         resources=resources,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),
+        in_process={key: frozenset(values)
+                    for key, values in pools.get("in_process", {}).items()},
         noqa_aliases={alias.upper(): frozenset(codes)
                       for alias, codes in noqa_data.get("aliases", {}).items()},
     )
