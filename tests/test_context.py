@@ -340,3 +340,25 @@ def test_baseline_records_what_is_reported_and_matches_hidden_entries(
     # the default baseline applied with --include-tests shows the test findings as new
     shown = baseline.apply(full, str(project / "b.json"))
     assert len(shown.findings) == 6 and shown.baseline_stale == 0
+
+
+def test_fast_patterns_agree_with_pathspec() -> None:
+    import pathspec
+
+    from perfaudit.config import DEFAULT_EXAMPLE_PATHS, DEFAULT_TEST_PATHS
+    from perfaudit.engine.context import Patterns
+
+    paths = ["tests/a.py", "a/tests/b.py", "tests.py", "a/tests.py", "test_a.py",
+             "a/b/test_c.py", "attest_a.py", "a/test_/b.py", "a_test.py", "a/b_test.pyi",
+             "conftest.py", "a/conftest.py", "conftest.pyc", "test/x.py", "testing/x.py",
+             "docs/x.py", "a/docs/b/c.py", "docs.py", "setup.py", "a/setup.py",
+             "setup.py/x.py", "examples/x.py", "example.py", "demos/x/y.py",
+             "guides/g.py", "src/app/main.py", "Tests/x.py"]
+    for patterns in (DEFAULT_TEST_PATHS, DEFAULT_EXAMPLE_PATHS, ("spec*/", "*_spec.py")):
+        fast = Patterns(patterns)
+        assert fast._spec is None  # the fast path was taken
+        spec = pathspec.PathSpec.from_lines("gitignore", patterns)
+        for p in paths:
+            assert fast.match(p) == bool(spec.match_file(p)), (patterns, p)
+    # a pattern with a slash or a negation goes through pathspec
+    assert Patterns(("src/legacy/", "!x")).match("src/legacy/a.py")

@@ -10,7 +10,9 @@ not depend on how the file was found: named on the command line or under a folde
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import re
 from typing import Any, Literal
 
 from perfaudit.config import Config
@@ -20,18 +22,45 @@ CONTEXTS: tuple[Context, ...] = ("code", "test", "example")
 _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
-def _spec(patterns: tuple[str, ...]) -> Any:
-    import pathspec
+class Patterns:
+    """Gitignore-style patterns matched against a root-relative path.
 
-    return pathspec.PathSpec.from_lines("gitignore", patterns) if patterns else None
+    The default patterns (a folder name, `tests/`, or a file name glob, `test_*.py`) are
+    matched part by part with compiled globs; only patterns with an inner slash or a `!`
+    need pathspec, which is then imported (it costs 20 ms of start-up).
+    """
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self._spec: Any = None
+        self._dirs: re.Pattern[str] | None = None
+        self._names: re.Pattern[str] | None = None
+        simple = all(p and p[0] not in "!#" and "/" not in p.rstrip("/") and "\\" not in p
+                     and "**" not in p for p in patterns)
+        if not simple:
+            import pathspec
+
+            self._spec = pathspec.PathSpec.from_lines("gitignore", patterns)
+            return
+        dirs = [fnmatch.translate(p.rstrip("/")) for p in patterns if p.endswith("/")]
+        names = [fnmatch.translate(p) for p in patterns if not p.endswith("/")]
+        self._dirs = re.compile("|".join(dirs)) if dirs else None
+        self._names = re.compile("|".join(names)) if names else None
+
+    def match(self, rel: str) -> bool:
+        if self._spec is not None:
+            return bool(self._spec.match_file(rel))
+        parts = rel.split("/")
+        if self._dirs is not None and any(self._dirs.match(p) for p in parts[:-1]):
+            return True
+        return self._names is not None and any(self._names.match(p) for p in parts)
 
 
 class Classifier:
     """``classify(path)`` -> "code", "test" or "example"; cached per file and folder."""
 
     def __init__(self, config: Config, cwd: str | None = None) -> None:
-        self._test = _spec((*config.test_paths, *config.extend_test_paths))
-        self._example = _spec((*config.example_paths, *config.extend_example_paths))
+        self._test = Patterns((*config.test_paths, *config.extend_test_paths))
+        self._example = Patterns((*config.example_paths, *config.extend_example_paths))
         self._config_root = os.path.abspath(config.root) if config.source else None
         self._cwd = os.path.abspath(cwd or os.getcwd())
         #: folder -> (nearest repository or config root, outermost marker folder)
@@ -82,9 +111,9 @@ class Classifier:
         rel = (os.path.relpath(ap, root) if root is not None
                else os.path.basename(ap)).replace(os.sep, "/")
         out: Context = "code"
-        if self._test is not None and self._test.match_file(rel):
+        if self._test.match(rel):
             out = "test"
-        elif self._example is not None and self._example.match_file(rel):
+        elif self._example.match(rel):
             out = "example"
         self._paths[path] = out
         return out
