@@ -296,6 +296,10 @@ def test_json_and_sarif_carry_the_context(project: Path) -> None:
 def test_github_junit_and_statistics_follow_what_is_reported(project: Path) -> None:
     gh = run("scan", "--format", "github", cwd=project).stdout
     assert gh.count("::warning") == 1 and "app/main.py" in gh
+    assert gh.splitlines()[-1] == ("::notice title=perfaudit::6 findings in test and example "
+                                   "code not shown; `--include-tests` shows them.")
+    assert "::notice" not in run("scan", "--format", "github", "--include-tests",
+                                 cwd=project).stdout
     junit = run("scan", "--format", "junit", cwd=project).stdout
     assert 'failures="1"' in junit and "tests/test_main.py" in junit  # a passing case
     stats = run("scan", "--statistics", cwd=project).stdout

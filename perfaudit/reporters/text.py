@@ -13,7 +13,7 @@ from typing import TextIO
 
 from perfaudit.engine.parse import decode
 from perfaudit.model import Finding, ScanResult
-from perfaudit.reporters.base import Options, Reporter, counts_by_code
+from perfaudit.reporters.base import Options, Reporter, counts_by_code, hidden_line
 
 #: a line is a list of (text, style) segments; style "" is plain
 Line = list[tuple[str, str]]
@@ -76,17 +76,6 @@ def summary_lines(result: ScanResult) -> list[Line]:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
                      f"{result.baseline_stale} baseline entr(y/ies) now fixed.", "")])
     return out
-
-
-def hidden_line(result: ScanResult) -> str:
-    """One line counting the findings in test and example code that are not shown."""
-    if result.test_code != "summary" or not result.hidden:
-        return ""
-    counts = result.hidden_counts()
-    where = " and ".join(k for k in ("test", "example") if counts.get(k))
-    n = len(result.hidden)
-    return (f"{n} finding{'s' if n != 1 else ''} in {where} code not shown; "
-            "`--include-tests` shows them.")
 
 
 def statistics_rows(result: ScanResult) -> list[tuple[str, str, str, str]]:
