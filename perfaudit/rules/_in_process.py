@@ -23,11 +23,38 @@ def _qual(expr: ast.expr, scope: Scope) -> str | None:
 
 
 def _value_qual(expr: ast.expr, scope: Scope) -> str | None:
-    """What a keyword value is: `X(...)`, or a local bound once to `X(...)`."""
+    """What a keyword value is: `X(...)`, a name bound to `X(...)`, or `self.attr` where
+    every assignment of `attr` in the class is `X(...)`."""
     if isinstance(expr, ast.Call):
         return _qual(expr, scope)
+    if (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name)
+            and expr.value.id == "self"):
+        return _self_attr_qual(expr.attr, scope)
     sym = resolve(expr, scope)
     return sym[1] if sym is not None else None
+
+
+def _self_attr_qual(attr: str, scope: Scope) -> str | None:
+    cls: Scope | None = scope
+    while cls is not None and cls.kind != "class":
+        cls = cls.parent
+    if cls is None or not isinstance(cls.node, ast.ClassDef):
+        return None
+    body = cls.node.body
+    quals: set[str | None] = set()
+    for node in ast.walk(cls.node):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for t in targets:
+            if ((isinstance(t, ast.Name) and t.id == attr and node in body)
+                    or (isinstance(t, ast.Attribute) and t.attr == attr
+                        and isinstance(t.value, ast.Name) and t.value.id == "self")):
+                quals.add(_qual(value, scope) if isinstance(value, ast.Call) else None)
+    return quals.pop() if len(quals) == 1 else None
 
 
 def bound_name(call: ast.Call, stmt: ast.stmt | None) -> str | None:
