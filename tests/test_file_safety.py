@@ -350,3 +350,57 @@ def test_replace_file_keeps_the_file_when_it_is_no_longer_regular(tmp_path: Path
         "skipped (not a regular file)")
     assert stat.S_ISFIFO(os.lstat(f).st_mode)
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+# -------------------------------------------------------------- item 4: broken config
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "perfaudit", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("command", [["fix", "."], ["scan", "."], ["fix", "vendor/lib.py"]])
+def test_malformed_pyproject_that_would_apply_is_exit_2(tmp_path: Path,
+                                                        command: list[str]) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "lib.py").write_text(SRC)
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.perfaudit]\nextend-exclude = ["vendor"\n')
+    proc = _cli(*command, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0] == (f"perfaudit: error: {tmp_path / 'pyproject.toml'}: invalid TOML: "
+                        "Unclosed array (at end of document)")
+    assert (tmp_path / "vendor" / "lib.py").read_text() == SRC
+
+
+def test_malformed_pyproject_in_a_parent_folder_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.perfaudit]\nselect = \xff\n")
+    sub = tmp_path / "pkg"
+    sub.mkdir()
+    (sub / "a.py").write_text(SRC)
+    proc = _cli("scan", ".", cwd=sub)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"perfaudit: error: {tmp_path / 'pyproject.toml'}: ")
+    assert len(proc.stderr.splitlines()) == 1
+
+
+def test_malformed_pyproject_that_cannot_hold_our_config_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.black]\nline-length = \n')
+    (tmp_path / "a.py").write_text(SRC)
+    proc = _cli("scan", ".", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "PA103" in proc.stdout
+
+
+def test_malformed_config_option_file_is_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text(SRC)
+    (tmp_path / "perfaudit.toml").write_text("select = [\n")
+    proc = _cli("fix", "--config", "perfaudit.toml", ".", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("perfaudit: error: perfaudit.toml: invalid TOML: ")
+    assert len(proc.stderr.splitlines()) == 1
+    assert (tmp_path / "a.py").read_text() == SRC
