@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import Cache
+from perfaudit.engine.cache import Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
@@ -102,7 +102,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
             key = hashlib.sha256(
                 f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
                 f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
-            store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
+            store = Cache.open(cache_dir or default_cache_dir(config, paths), key)
+        if store is not None:
             state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
             if cached is not None:
@@ -127,6 +128,14 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         store.save_snapshot(state, findings)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
                       paths=scanned)
+
+
+def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
+    """`.perfaudit_cache` in the folder of the config file that applies or, without one,
+    in the scanned project's root (the nearest folder above the first path holding a
+    pyproject.toml, .git, .hg, setup.py or setup.cfg), not in the current folder."""
+    root = config.root if config.source else project_root(paths[0] if paths else ".")
+    return os.path.join(root, ".perfaudit_cache")
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
