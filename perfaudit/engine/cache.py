@@ -174,12 +174,14 @@ def read_bounded(path: str, limit: int = MAX_FILE_SIZE) -> bytes | None:
             return None
         chunks: list[bytes] = []
         total = 0
+        want = st.st_size + 1  # one read, sized by fstat; a file that grows meanwhile loops
         while total <= limit:
-            chunk = os.read(fd, min(1 << 24, limit + 1 - total))
+            chunk = os.read(fd, min(want, limit + 1 - total))
             if not chunk:
                 break
             chunks.append(chunk)
             total += len(chunk)
+            want = 1 << 20
         return None if total > limit else b"".join(chunks)
     except OSError:
         return None
