@@ -2,9 +2,9 @@
 
 Every temporary file perfaudit creates is named `.perfaudit-XXXXXXXX.tmp` (``mkstemp``'s
 eight random characters) in the folder of the file it will replace, and is held under an
-exclusive `flock` while it exists. A temporary file of that exact name that nobody holds
-and that is older than the current run was left by a killed run: `remove_stale_temps`
-deletes those, and nothing else.
+exclusive `flock` while it exists. A regular file named `.perfaudit-<letters, digits,
+_>.tmp` that nobody holds and that is older than the current run was left by a killed
+run: `remove_stale_temps` deletes those, and nothing else.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, age alone 
 
 TEMP_PREFIX = ".perfaudit-"
 TEMP_SUFFIX = ".tmp"
-#: the names `tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)` produces
-TEMP_NAME = re.compile(r"\.perfaudit-[a-z0-9_]{8}\.tmp")
+#: perfaudit's temporary file names, `.perfaudit-*.tmp` (mkstemp makes the `*` eight
+#: characters of [a-z0-9_]); a name with anything else in it is never deleted
+TEMP_NAME = re.compile(r"\.perfaudit-[A-Za-z0-9_]+\.tmp")
 
 
 def make_temp(folder: str) -> tuple[int, str]:

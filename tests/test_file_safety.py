@@ -292,9 +292,14 @@ def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:
     fresh.write_bytes(b"created after the run started")
     t = time.time() + 60
     os.utime(fresh, (t, t))
+    also_stale = [tmp_path / ".perfaudit-short.tmp", tmp_path / ".perfaudit-UPPER_123.tmp"]
+    for p in also_stale:
+        p.write_bytes(b"x")
+        _old(p)
     keep = {
-        "user.tmp": b"x", ".perfaudit-short.tmp": b"x", ".perfaudit-k2j4_x9a.tmp.bak": b"x",
-        ".perfaudit-UPPER000.tmp": b"x", "perfaudit-k2j4_x9b.tmp": b"x",
+        "user.tmp": b"x", ".perfaudit-k2j4_x9a.tmp.bak": b"x", "perfaudit-k2j4_x9b.tmp": b"x",
+        ".perfaudit-.tmp": b"x", ".perfaudit-a b.tmp": b"x", ".perfaudit-x.y.tmp": b"x",
+        ".perfaudit-k2j4_x9a.TMP": b"x",
     }
     for name, data in keep.items():
         (tmp_path / name).write_bytes(data)
@@ -313,7 +318,7 @@ def test_stale_temp_files_are_removed_and_nothing_else(tmp_path: Path) -> None:
         os.close(fd)
     assert errors == {}
     assert (tmp_path / "a.py").read_text() == FIXED
-    assert not stale.exists()
+    assert not stale.exists() and not any(p.exists() for p in also_stale)
     assert held.exists() and fresh.exists() and link.is_symlink() and victim.exists()
     assert (tmp_path / ".perfaudit-fold0000.tmp").is_dir()
     assert all((tmp_path / name).read_bytes() == data for name, data in keep.items())
@@ -404,3 +409,24 @@ def test_malformed_config_option_file_is_exit_2(tmp_path: Path) -> None:
     assert proc.stderr.startswith("perfaudit: error: perfaudit.toml: invalid TOML: ")
     assert len(proc.stderr.splitlines()) == 1
     assert (tmp_path / "a.py").read_text() == SRC
+
+
+def test_a_run_killed_at_the_rename_is_cleaned_up_by_the_next(tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys\n"
+        "from perfaudit.fixes import write\n"
+        "write.os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from perfaudit.cli import main\n"
+        "main(['fix', '--isolated', sys.argv[1]])\n"), str(f)],
+        capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9
+    assert f.read_text() == SRC
+    (left,) = [p for p in tmp_path.iterdir() if p.name != "a.py"]
+    assert left.name.startswith(".perfaudit-") and left.name.endswith(".tmp")
+    assert left.read_text() == FIXED  # the whole new content, never half of it
+    errors, _ = _fix(tmp_path)
+    assert errors == {}
+    assert f.read_text() == FIXED
+    assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
