@@ -430,3 +430,23 @@ def test_a_run_killed_at_the_rename_is_cleaned_up_by_the_next(tmp_path: Path) ->
     assert errors == {}
     assert f.read_text() == FIXED
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]
+
+
+def test_a_file_swapped_for_a_symlink_while_fixing_is_left_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    other = tmp_path / "other.txt"
+    other.write_text(SRC)
+    real_make_temp = write_mod.make_temp
+
+    def swap_then_make_temp(folder: str) -> tuple[int, str]:
+        f.unlink()
+        f.symlink_to(other)
+        return real_make_temp(folder)
+
+    monkeypatch.setattr(write_mod, "make_temp", swap_then_make_temp)
+    assert write_mod.replace_file(str(f), SRC.encode(), FIXED.encode()) == (
+        "skipped (changed while fixing)")
+    assert f.is_symlink() and other.read_text() == SRC
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.py", "other.txt"]

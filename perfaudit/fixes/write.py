@@ -21,6 +21,7 @@ to a file outside the scanned files is not followed.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterable, Sequence
@@ -31,6 +32,7 @@ from perfaudit.fsutil import make_temp
 CHANGED = "skipped (changed while fixing)"
 READ_ONLY = "skipped (read-only file)"
 OUTSIDE = "skipped (symlink to a file outside the scanned files: not followed)"
+
 
 def _read_current(path: str, limit: int) -> tuple[os.stat_result, bytes] | None:
     """The file's stat and bytes, opened without following a symlink and without blocking
@@ -111,7 +113,12 @@ def replace_file(path: str, original: bytes, data: bytes) -> str | None:
                 view = view[os.write(fd, view):]
             # the last look at the file before it is replaced: it must be the same file,
             # with the same content, and still ours to write
-            current = _read_current(path, len(original) + 1)
+            try:
+                current = _read_current(path, len(original) + 1)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:  # replaced by a symlink meanwhile
+                    return CHANGED
+                raise
             if current is None:
                 return "skipped (not a regular file)"
             st, now = current
