@@ -3,8 +3,8 @@
 A file is classified by its path relative to its project root, so that a project living
 under `/home/u/tests/proj` is not all "test". The project root of a file is the nearest
 folder above it that holds the `[tool.perfaudit]` configuration in use or a repository
-(`.git`); without either, the outermost folder holding a `pyproject.toml`, `setup.py` or
-`setup.cfg`; without any, the current folder (when the file is below it). The result does
+(`.git`, `.hg`); without either, the outermost folder holding a `pyproject.toml`,
+`setup.py` or `setup.cfg`; without any, the current folder (when the file is below it). The result does
 not depend on how the file was found: named on the command line or under a folder.
 """
 
@@ -20,6 +20,7 @@ from perfaudit.config import Config
 Context = Literal["code", "test", "example"]
 CONTEXTS: tuple[Context, ...] = ("code", "test", "example")
 _MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
+_REPOSITORIES = (".git", ".hg")
 
 
 class Patterns:
@@ -81,7 +82,8 @@ class Classifier:
             cur = parent
         nearest, outer = self._folders.get(cur, (None, None))
         for f in reversed(chain):  # from the top down
-            if f == self._config_root or os.path.exists(os.path.join(f, ".git")):
+            if f == self._config_root or any(os.path.exists(os.path.join(f, r))
+                                             for r in _REPOSITORIES):
                 nearest = f  # the deepest wins; for markers, the outermost
             if outer is None and any(os.path.isfile(os.path.join(f, m)) for m in _MARKERS):
                 outer = f
