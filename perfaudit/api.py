@@ -131,25 +131,35 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                                   paths=scanned), config)
 
 
-def _by_context(result: ScanResult, config: Config) -> ScanResult:
+def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:
     """Tag each finding with its file's context; keep only the reported ones in
-    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report")."""
+    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report").
+    ``config`` is the config of every file, or a function giving each file's config."""
     from perfaudit.engine.context import Classifier
 
-    classify = Classifier(config)
+    config_for = (lambda _path: config) if isinstance(config, Config) else config
+    classifiers: dict[int, Classifier] = {}
     reported: list[Finding] = []
     hidden: list[Finding] = []
+    modes: set[str] = set()
     for f in result.findings:
+        cfg = config_for(f.path)
+        classify = classifiers.get(id(cfg))
+        if classify is None:
+            classify = classifiers[id(cfg)] = Classifier(cfg)
         ctx = classify(f.path)
         if ctx != "code":
             f = replace(f, context=ctx)
-            if config.test_code != "report":
+            modes.add(cfg.test_code)
+            if cfg.test_code != "report":
                 hidden.append(f)
                 continue
         reported.append(f)
     result.findings = reported
     result.hidden = hidden
-    result.test_code = config.test_code
+    # with one config, its setting; with several, "summary" wins over "ignore"
+    result.test_code = next((m for m in ("summary", "ignore", "report") if m in modes),
+                            config.test_code if isinstance(config, Config) else "report")
     return result
 
 

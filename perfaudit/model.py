@@ -69,7 +69,8 @@ class ScanResult:
     #: findings in test and example code that are not reported (`test-code` is not
     #: "report"); with "summary" the text output counts them in one line
     hidden: list[Finding] = field(default_factory=list)
-    #: the `test-code` setting the scan ran with
+    #: the `test-code` setting the scan ran with ("summary" when files had several and
+    #: one of them summarises)
     test_code: str = "report"
 
     @property
