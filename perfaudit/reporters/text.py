@@ -71,7 +71,9 @@ def summary_lines(result: ScanResult) -> list[Line]:
         out = [line]
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
-                     f"{result.baseline_stale} baseline entr(y/ies) now fixed.", "")])
+                     f"{result.baseline_stale} baseline entr(y/ies) now fixed"
+                     + (", removed from the baseline." if result.baseline_removed else "."),
+                     "")])
     return out
 
 
