@@ -218,6 +218,11 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
             if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
                 raise PerfauditError(
                     f"{where}`per-file-ignores.\"{pattern}\"` must be a list of rule codes")
+            try:
+                glob_regex(pattern[1:] if pattern.startswith("!") else pattern)
+            except ValueError as exc:
+                raise PerfauditError(
+                    f"{where}`per-file-ignores`: invalid glob {pattern!r}: {exc}") from None
             rows.append((pattern, tuple(c.upper() for c in codes)))
         kwargs["per_file_ignores"] = tuple(rows)
     if "blocking" in table:

@@ -213,6 +213,10 @@ def test_per_file_ignores_nested_tests_and_unknown_codes(tmp_path: Path) -> None
     r = run("scan", cwd=tmp_path)
     assert r.returncode == 2 and "PA999" in r.stderr and "per-file-ignores" in r.stderr
     assert r.stderr.count("\n") == 1
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.perfaudit]\nper-file-ignores = { "tests/[x" = ["PA1"] }\n')
+    r = run("scan", cwd=tmp_path)
+    assert r.returncode == 2 and "invalid glob" in r.stderr and r.stderr.count("\n") == 1
 
 
 # ---------------------------------------------------------------- 6. PA000

@@ -22,12 +22,43 @@ _IDLE = frozenset({"epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control", 
 BREAKDOWN_N = 200
 
 
+#: the run loops of asyncio, trio and uvloop (any frame of one means an event loop ran)
+_LOOPS = frozenset({"_run_once", "run_forever", "unrolled_run", "Loop.run_forever"})
+
+
 def load(session_path: str) -> tuple[CpuProfile, Any]:
-    """Read a pyinstrument session (``.pyisession``) into a `CpuProfile`."""
+    """Read a pyinstrument session (``.pyisession``) into a `CpuProfile`.
+
+    Consecutive samples with the same call stack are merged first (their times added) and
+    the session is saved again: the call tree, the timeline and every figure stay the same,
+    while a long run that mostly waits in one place (a server) shrinks to a few records.
+    """
     from pyinstrument.session import Session
 
     session = Session.load(session_path)
+    if compact(session):
+        session.save(session_path)
     return analyse(session), session
+
+
+def compact(session: Any) -> bool:
+    """Merge runs of identical consecutive frame records; True if any was merged."""
+    records = session.frame_records
+    out: list[Any] = []
+    for stack, seconds in records:
+        if out and out[-1][0] == stack:
+            out[-1] = (out[-1][0], out[-1][1] + seconds)
+        else:
+            out.append((stack, seconds))
+    if len(out) == len(records):
+        return False
+    session.frame_records = out
+    return True
+
+
+def event_loop_ran(session: Any) -> bool:
+    return any(any(ident.split("\x00", 1)[0] in _LOOPS for ident in stack)
+               for stack, _ in session.frame_records)
 
 
 def write_reports(session: Any, out_dir: str) -> dict[str, str]:
@@ -130,7 +161,10 @@ def analyse(session: Any) -> CpuProfile:
     # unless the run is mostly library code
     top_total = sorted((s for s in stats if library_run or not s.library),
                        key=lambda s: (-s.total_time, s.path, s.line))[:TOP_N]
-    idle = sum(s.self_time for s in stats if s.library and s.function in _IDLE)
+    # waiting in select/epoll is an event loop's idle time only when a loop ran (a plain
+    # `http.server` waits in select too, and has no awaits)
+    idle = (sum(s.self_time for s in stats if s.library and s.function in _IDLE)
+            if event_loop_ran(session) else 0.0)
     most = sorted((s for s in stats if s.self_time > 0), key=lambda s: -s.self_time)
     self_times = {label(s.function, s.path, s.line): s.self_time for s in most[:BREAKDOWN_N]}
     return CpuProfile(duration, cpu_time, int(session.sample_count), hot, top_self, top_total,

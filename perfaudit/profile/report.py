@@ -161,6 +161,10 @@ def _header(console: Console, result: ProfileResult) -> None:
     runs = f"{result.repeat} run{'s' * (result.repeat != 1)}"
     if result.runs and len(result.runs) < result.repeat:
         runs = f"{len(result.runs)} of {runs}"
+    if result.leaks is not None:  # leak detection counts calls, not the timed runs
+        timed = [m for m in result.modes if m != "leaks"]
+        runs = (f"{runs} ({', '.join(timed)}), " if timed else "") + (
+            f"{result.leaks.calls} call{'s' * (result.leaks.calls != 1)} (leaks)")
     bits = [", ".join(result.modes), runs]
     if "wall" in figs:
         label = "median" if result.repeat > 1 else "wall"
@@ -168,8 +172,15 @@ def _header(console: Console, result: ProfileResult) -> None:
     console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
         recorded = result.cpu is not None or result.mem is not None or result.leaks is not None
-        console.print(f"[red]{esc(result.outcome.describe())}[/]: "
-                      + ("the profile below is partial" if recorded else "no profile recorded"))
+        if not recorded:
+            tail = "no profile recorded"
+        elif result.outcome.status in ("timeout", "interrupted", "killed"):
+            tail = "the profile below is partial"  # stopped from outside, mid-run
+        elif result.outcome.status == "raised":
+            tail = "the profile below covers the run up to the exception"
+        else:  # it ended by itself, with a status: the whole run was profiled
+            tail = "the profile below covers the whole run"
+        console.print(f"[red]{esc(result.outcome.describe())}[/]: {tail}")
 
 
 def _cpu(console: Console, result: ProfileResult) -> None:
