@@ -434,8 +434,9 @@ def profile_command(
         "--output", "-o", help="Folder for the reports (default: "
         ".perfaudit/profiles/<timestamp>/).")] = None,
     output_format: Annotated[str, typer.Option(
-        "--format", help="text, json or openmetrics (json and openmetrics go to stdout; the "
-        "target's stdout then goes to stderr).")] = "text",
+        "--format", help="text, json, openmetrics, or prometheus (text format 0.0.4, which "
+        "a Pushgateway accepts). All but text go to stdout; the target's stdout then goes "
+        "to stderr.")] = "text",
     budget: Annotated[str | None, typer.Option(
         help="Exit 1 when a figure is over budget, e.g. wall=2s,peak-memory=200MiB,"
         "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak).")] = None,
