@@ -66,11 +66,12 @@ def test_session_merges_identical_consecutive_samples() -> None:
     assert not compact(session)  # nothing left to merge
 
 
-def test_event_loop_is_detected_from_its_run_loop() -> None:
-    sync = SimpleNamespace(frame_records=[(["serve_forever\x00socketserver.py\x00216",
+def test_event_loop_is_detected_from_its_package() -> None:
+    lib = "/usr/lib/python3.11/"
+    sync = SimpleNamespace(frame_records=[([f"serve_forever\x00{lib}socketserver.py\x00216",
                                             "poll.poll\x00<built-in>\x000"], 1.0)])
-    loop = SimpleNamespace(frame_records=[(["run_forever\x00asyncio/base_events.py\x00600",
-                                            "_run_once\x00asyncio/base_events.py\x001900",
+    loop = SimpleNamespace(frame_records=[([f"run_forever\x00{lib}asyncio/base_events.py\x00600",
+                                            f"_run_once\x00{lib}asyncio/base_events.py\x001900",
                                             "epoll.poll\x00<built-in>\x000"], 1.0)])
     assert not event_loop_ran(sync) and event_loop_ran(loop)
 

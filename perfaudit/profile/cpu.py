@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,8 +23,8 @@ _IDLE = frozenset({"epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control", 
 BREAKDOWN_N = 200
 
 
-#: the run loops of asyncio, trio and uvloop (any frame of one means an event loop ran)
-_LOOPS = frozenset({"_run_once", "run_forever", "unrolled_run", "Loop.run_forever"})
+#: an event loop ran when a frame is in one of these packages (asyncio, trio, uvloop)
+_LOOP_PACKAGES = re.compile(r"[/\\](asyncio|trio|uvloop)[/\\]")
 
 
 def load(session_path: str) -> tuple[CpuProfile, Any]:
@@ -57,8 +58,18 @@ def compact(session: Any) -> bool:
 
 
 def event_loop_ran(session: Any) -> bool:
-    return any(any(ident.split("\x00", 1)[0] in _LOOPS for ident in stack)
-               for stack, _ in session.frame_records)
+    """Whether any sample ran inside an event loop's package (identifiers are
+    `function\\0path\\0line...`); a synchronous server waits in select without one."""
+    seen: set[str] = set()
+    for stack, _ in session.frame_records:
+        for ident in stack:
+            if ident in seen:
+                continue
+            seen.add(ident)
+            parts = ident.split("\x00", 2)
+            if len(parts) > 1 and _LOOP_PACKAGES.search(parts[1]):
+                return True
+    return False
 
 
 def write_reports(session: Any, out_dir: str) -> dict[str, str]:
