@@ -165,7 +165,7 @@ def discover(paths: Sequence[str], config: Config,
     With ``config_for`` (folder -> config), each folder's own config decides its excludes
     (nested `[tool.perfaudit]` tables); otherwise ``config`` applies everywhere.
     """
-    gitignores = _GitIgnores() if config.respect_gitignore else None
+    gitignores = _GitIgnores() if config.respect_gitignore or config_for else None
     seen: set[str] = set()
     out: list[SourceFile] = []
     mod_cache: dict[str, tuple[str, ...]] = {}
