@@ -139,11 +139,14 @@ _KNOWN_KEYS = {
 
 
 def find_config_file(start: Path) -> Path | None:
-    """The nearest pyproject.toml with a [tool.perfaudit] table, walking up from ``start``."""
+    """The nearest perfaudit.toml, or pyproject.toml with a [tool.perfaudit] table, walking
+    up from ``start``."""
     start = start.resolve()
     if start.is_file():
         start = start.parent
     for folder in (start, *start.parents):
+        if (folder / "perfaudit.toml").is_file():
+            return folder / "perfaudit.toml"
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             try:
@@ -328,6 +331,10 @@ class ConfigResolver:
                 found = hit
                 break
             walked.append(cur)
+            standalone = os.path.join(cur, "perfaudit.toml")
+            if os.path.isfile(standalone):  # ruff's order: its own file before pyproject.toml
+                found = self._load(standalone)
+                break
             candidate = os.path.join(cur, "pyproject.toml")
             if os.path.isfile(candidate) and _has_perfaudit_table(candidate):
                 found = self._load(candidate)

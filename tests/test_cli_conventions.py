@@ -88,6 +88,15 @@ def test_nested_config_excludes_apply_below_it(nested: Path) -> None:
     assert codes_by_file(r.stdout) == {"inner/a.py": ["PA103"]}, r.stdout
 
 
+def test_perfaudit_toml_is_a_config_too(nested: Path) -> None:
+    (nested / "inner" / "perfaudit.toml").write_text('ignore = ["PA1"]\n')
+    r = run("scan", "--format", "json", "--no-cache", "b.py", "inner", cwd=nested)
+    assert codes_by_file(r.stdout) == {}
+    (nested / "inner" / "perfaudit.toml").write_text('selekt = ["PA1"]\n')
+    bad = run("scan", "inner", cwd=nested)
+    assert bad.returncode == 2 and "perfaudit.toml" in bad.stderr and "selekt" in bad.stderr
+
+
 # ---------------------------------------------------------------- 2. explicit paths
 
 
