@@ -368,7 +368,8 @@ def _has_perfaudit_table(path: str) -> bool:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
+        # a broken file that seems to configure perfaudit: loading it reports the error
+        return b"tool.perfaudit" in raw
     tool = data.get("tool", {})
     return isinstance(tool, dict) and "perfaudit" in tool
 

@@ -97,6 +97,15 @@ def test_perfaudit_toml_is_a_config_too(nested: Path) -> None:
     assert bad.returncode == 2 and "perfaudit.toml" in bad.stderr and "selekt" in bad.stderr
 
 
+def test_broken_nested_config_is_an_error_not_ignored(nested: Path) -> None:
+    (nested / "inner" / "pyproject.toml").write_text("[tool.perfaudit]\nignore = [\n")
+    r = run("scan", "inner", cwd=nested)
+    assert r.returncode == 2 and "invalid TOML" in r.stderr and r.stderr.count("\n") == 1
+    (nested / "inner" / "pyproject.toml").write_text("[project\nname = 'x'\n")
+    r = run("scan", "--format", "json", "inner", cwd=nested)  # not perfaudit's: outer applies
+    assert r.returncode == 0 and codes_by_file(r.stdout) == {}
+
+
 # ---------------------------------------------------------------- 2. explicit paths
 
 
