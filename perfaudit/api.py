@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -17,7 +18,7 @@ from perfaudit.config import (
     enabled_codes,
 )
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import Cache
+from perfaudit.engine.cache import Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
@@ -124,11 +125,14 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
         if on_total:
             on_total(n_files)
         if cache:
-            root = min((c.root for c in configs), key=lambda r: (len(r), r))
             key = hashlib.sha256("|".join(sorted(
                 f"{c.analysis_key()}|{sorted(codes_of[id(c)])}|{c.per_file_ignores}|{c.root}"
                 for c in configs)).encode() + f"|{facts}".encode()).hexdigest()[:16]
-            store = Cache(cache_dir or os.path.join(root, ".perfaudit_cache"), key)
+            # the outermost config file's folder (every config's, when there is one)
+            outer = min((c for c in configs if c.source), default=configs[0],
+                        key=lambda c: (len(c.root), c.root))
+            store = Cache.open(cache_dir or default_cache_dir(outer, paths), key)
+        if store is not None:
             state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
             if cached is not None:
@@ -157,6 +161,14 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
         store.save_snapshot(state, findings)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
                       paths=scanned)
+
+
+def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
+    """`.perfaudit_cache` in the folder of the config file that applies or, without one,
+    in the scanned project's root (the nearest folder above the first path holding a
+    pyproject.toml, .git, .hg, setup.py or setup.cfg), not in the current folder."""
+    root = config.root if config.source else project_root(paths[0] if paths else ".")
+    return os.path.join(root, ".perfaudit_cache")
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -236,13 +248,23 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
     ``config`` and ``overrides`` choose each file's settings as in `scan`.
     """
-    from perfaudit.fixes.apply import FileFix, fix_file, write_atomic  # LibCST: only here
+    from perfaudit.fixes.apply import FileFix, fix_file  # LibCST: only here
+    from perfaudit.fixes.write import OUTSIDE, fix_targets, replace_file
+    from perfaudit.fsutil import remove_stale_temps
 
+    started = time.time()
     resolver = ConfigResolver(overrides, fixed=config)
     kinds = {r.code: r.fix for r in ALL_RULES}
     out = FixResult()
+    targets: dict[str, str] | None = None
     for _ in range(MAX_ROUNDS):
         result = scan(paths, config, workers=workers, cache=False, overrides=overrides)
+        if targets is None:
+            targets = fix_targets(result.paths, paths)
+            if write:  # temporary files a killed run left next to the files
+                for folder in sorted({os.path.dirname(os.path.abspath(p))
+                                      for p in result.paths}):
+                    remove_stale_temps(folder, started)
         todo: dict[str, list[Finding]] = {}
         for f in result.findings:
             kind = kinds.get(f.code, FixKind.NONE)
@@ -252,6 +274,12 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 todo.setdefault(f.path, []).append(f)
         applied_any = False
         for path, findings in todo.items():
+            real = targets.get(path)
+            if real is None:
+                continue  # another name of a file that is fixed under its own name
+            if real == "":
+                out.errors[path] = OUTSIDE
+                continue
             cfg = resolver.for_path(path)
             ff = fix_file(path, findings, cfg.async_backend, cfg.async_file_backend)
             if ff.error:
@@ -259,13 +287,16 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 continue
             if not ff.changed:
                 continue
+            if write:
+                why = replace_file(real, ff.original, ff.fixed)
+                if why is not None:
+                    out.errors[path] = why
+                    continue
             applied_any = True
             prev = out.files.get(path)
             if prev is not None:
                 ff = FileFix(path, prev.original, ff.fixed, [*prev.applied, *ff.applied])
             out.files[path] = ff
-            if write:
-                write_atomic(path, ff.fixed)
         if not applied_any or not write:
             break
     out.remaining = (scan(paths, config, workers=workers, cache=False, overrides=overrides)
