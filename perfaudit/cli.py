@@ -89,8 +89,8 @@ def scan(
     silent: Annotated[bool, typer.Option(
         "--silent", help="Print nothing (as -qq); the exit code tells.")] = False,
     config: Annotated[str | None, typer.Option(
-        help="Read settings from this TOML file instead of the nearest pyproject.toml.")
-    ] = None,
+        help="Read settings for every file from this TOML file, instead of each file's "
+        "nearest pyproject.toml.")] = None,
     stdin_filename: Annotated[str | None, typer.Option(
         help="The name to report for code read from stdin (`-`).")] = None,
     workers: Annotated[int | None, typer.Option(
@@ -134,10 +134,14 @@ def scan(
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
     cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa)
+    if fix and targets == ["-"]:  # as `ruff check --fix -`: the fixed code on stdout
+        raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
+                                    False, exit_zero, level))
     if fix and "-" not in targets:
         fixed = api.fix(targets, cfg, unsafe=unsafe_fixes, overrides=overrides)
         for path, why in fixed.errors.items():
-            sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+            if level < 2:
+                sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
         n = sum(len(ff.applied) for ff in fixed.changed)
         if level == 0:
             sys.stderr.write(f"Fixed {n} finding(s) in {len(fixed.changed)} file(s).\n")

@@ -277,6 +277,8 @@ def test_fix_stdin_writes_fixed_code_to_stdout(tmp_path: Path) -> None:
     assert left.stdout == SLEEPY
     d = run("fix", "-", "--diff", cwd=tmp_path, stdin=SLEEPY)
     assert d.returncode == 1 and "+    await asyncio.sleep(1)" in d.stdout
+    same = run("scan", "-", "--fix", cwd=tmp_path, stdin=SLEEPY)  # as `ruff check --fix -`
+    assert same.returncode == 0 and same.stdout == r.stdout
     broken = "def f(:\n"
     b = run("fix", "-", cwd=tmp_path, stdin=broken)
     assert b.stdout == broken and b.returncode == 1 and "PA000" in b.stderr
