@@ -12,7 +12,7 @@ The README's fenced blocks are run in order, in one scratch project:
 - ```toml: a `[tool.perfaudit]` table must load.
 - ```json: must equal the real `perfaudit scan --format json --statistics` of the python
   block before it (as app.py, beside one clean file), the tool version aside.
-- ```text: output shown to the reader; not run.
+- ```text (or any other language): output shown to the reader; not run.
 A block whose previous line is `<!-- readme-test: skip: REASON -->` is skipped, with REASON.
 """
 
@@ -187,7 +187,10 @@ def _python_source(block: Block) -> str:
     return source
 
 
-@pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang == "bash"], ids=lambda b: b.id)
+SHELLS = ("bash", "sh", "shell")
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang in SHELLS], ids=lambda b: b.id)
 def test_bash_block(block: Block, sandbox: Path) -> None:
     _skip_if_marked(block)
     cmds = commands(block.text)
@@ -305,10 +308,16 @@ def test_data_tables_are_all_listed() -> None:
         assert name in tables, f"README lists rules/{name}, which does not exist"
 
 
-def test_every_block_has_a_known_language() -> None:
-    langs = {b.lang for b in BLOCKS}
-    assert langs <= {"bash", "python", "yaml", "toml", "json", "text"}, langs
+def test_blocks_are_runnable_or_marked() -> None:
+    """Blocks in other languages (text, console, ...) are shown, not run; a skipped block
+    says why; a `continues` mark follows a python block."""
+    assert {b.lang for b in BLOCKS} & {"bash", "python", "json"}
     assert [b.id for b in BLOCKS if b.mark == "skip" and not b.why] == []
+    assert [b.id for b in BLOCKS if b.mark not in ("", "skip", "continues")] == []
+    for b in BLOCKS:
+        if b.mark == "continues":
+            assert b.lang == "python" and any(
+                p.lang == "python" for p in BLOCKS[:BLOCKS.index(b)]), b.id
 
 
 def test_blocks_are_extracted_with_their_markers() -> None:
