@@ -479,6 +479,13 @@ def profile_command(
     renderer = get_renderer(output_format)
     if max_regression is not None and baseline is None:
         raise PerfauditError("--max-regression only applies with --baseline FILE")
+    scan_opts = [name for name, given in (("--select", select), ("--extend-select",
+                 extend_select), ("--config", config), ("--isolated", isolated)) if given]
+    if scan_opts and not scan_findings:
+        raise PerfauditError(f"{', '.join(scan_opts)} only appl{'y' if len(scan_opts) > 1 else 'ies'}"
+                             " with --scan")
+    if config is not None and isolated:
+        raise PerfauditError("--config and --isolated cannot be combined")
     limits = parse_budget(budget) if budget is not None else {}
     tgt = parse_target(target, module, list(args or []))
     opts = ProfileOptions(

@@ -319,6 +319,8 @@ def test_statistics_prints_the_table_unless_asked_for_both(tmp_path: Path) -> No
     ("scan", "--config", "pyproject.toml", "--isolated"),
     ("profile", "app.py", "--max-regression", "5%"),
     ("profile", "app.py", "--budget", "wall=1s,wall=2s"),
+    ("profile", "app.py", "--select", "PA1"),
+    ("profile", "app.py", "--scan", "--config", "pyproject.toml", "--isolated"),
 ])
 def test_contradictory_options_exit_2_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.perfaudit]\n")
