@@ -96,7 +96,8 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
     else:
         files = discover(paths, resolver.fixed or resolver.for_path(paths[0] if paths else "."),
                          config_for=None if resolver.fixed else resolver.for_folder)
-        file_cfg = {f.path: resolver.for_path(f.path) for f in files}
+        file_cfg = {f.path: resolver.for_folder(os.path.dirname(os.path.abspath(f.path)))
+                    for f in files}  # discovered paths are files: no stat needed
     configs = list({id(c): c for c in file_cfg.values()}.values()) or [
         resolver.fixed or resolver.for_path(".")]
     codes_of = {id(c): selected_codes(c) for c in configs}
