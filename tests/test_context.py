@@ -366,3 +366,18 @@ def test_fast_patterns_agree_with_pathspec() -> None:
             assert fast.match(p) == bool(spec.match_file(p)), (patterns, p)
     # a pattern with a slash or a negation goes through pathspec
     assert Patterns(("src/legacy/", "!x")).match("src/legacy/a.py")
+
+
+def test_shrinking_baseline_keeps_entries_of_hidden_findings(project: Path) -> None:
+    full = scan([str(project)], _cfg(project, test_code="report"), cache=False)
+    path = str(project / "all.json")
+    assert baseline.write(full, path) == 7
+    (project / "app" / "main.py").write_text("x = 1\n")  # the one application finding fixed
+    applied = baseline.apply(scan([str(project)], _cfg(project), cache=False), path,
+                             update=True)
+    assert applied.findings == [] and applied.baseline_stale == 1
+    # only the fixed entry is dropped: the six in test and example code remain
+    entries = json.loads((project / "all.json").read_text())["findings"]
+    assert sorted(e["path"] for e in entries) == sorted(
+        ["app/conftest.py", "docs/conf.py", "examples/demo.py", "setup.py",
+         "tests/helpers.py", "tests/test_main.py"])
