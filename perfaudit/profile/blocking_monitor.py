@@ -1,0 +1,598 @@
+"""Blocking on a running asyncio event loop, seen at run time.
+
+Standard library only: the child process of `perfaudit profile --blocking` loads this file by
+path (it imports nothing of perfaudit), and the pytest plugin imports it as a module.
+
+Two detectors, both active only in a thread that is running an event loop
+(``asyncio.events._get_running_loop()``, which uvloop sets too):
+
+* **Blocking calls**, from CPython audit events (the list is `rules/audit.toml`) and from
+  wrappers of the few blocking calls that raise none. Each is recorded with the chain of
+  frames of the target's own code that led to it, so the report does not depend on timing:
+  the same run gives the same records on an idle or a loaded machine. An event raised while
+  importlib is on the stack (an import) or below asyncio's own code (the loop's sockets,
+  ``to_thread`` starting a worker) is not the target's blocking call and is ignored.
+  The time of a call: for a wrapper, measured around it; for an audit event, from the event
+  to the moment control is back in the frame that made the call (a one-shot
+  ``sys.setprofile`` callback in that thread, removed at once), so it covers the whole call
+  on the target's line, library code included. When another profile function is installed
+  the time is not measured (the count still is).
+* **Stalls**: every asyncio callback or task step (``asyncio.Handle._run``) that holds the
+  loop longer than the threshold. A watchdog thread samples the loop thread's stack with
+  ``sys._current_frames()`` once the step is over the threshold, so CPU-bound code and C code
+  without audit events show up with their line.
+
+Audit hooks cannot be removed: one hook is installed per process and does nothing unless a
+monitor is active.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import asyncio.events
+import os
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import CodeType, FrameType
+from typing import Any
+
+_get_running_loop = asyncio.events._get_running_loop
+_perf = time.perf_counter
+_get_ident = threading.get_ident
+_HERE = os.path.abspath(__file__)
+_ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(asyncio.__file__)), "")
+#: frames of these folders below the target's code mean "the loop's own work, not the
+#: target's blocking call" (asyncio's sockets, to_thread starting a worker thread)
+_LOOP_DIRS = (_ASYNCIO_DIR,)
+_CO_ASYNC = 0x0080 | 0x0200  # CO_COROUTINE | CO_ASYNC_GENERATOR
+_CO_ITERABLE_COROUTINE = 0x0100
+
+Frame = tuple[str, int, str]  # path, line, function
+
+#: the active monitor (the audit hook, the wrappers and Handle._run check it)
+_ACTIVE: Monitor | None = None
+_HOOKED = False
+_local = threading.local()
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    mon = _ACTIVE
+    if mon is None:
+        return
+    spec = mon.events.get(event)
+    if spec is None or _get_running_loop() is None:
+        return
+    if getattr(_local, "busy", False) or getattr(_local, "inwrap", None) == event:
+        return  # our own work, or the event of a call a wrapper records already
+    _local.busy = True
+    try:
+        mon._on_event(event, spec, args, sys._getframe(1))
+    except Exception:  # never break the target
+        pass
+    finally:
+        _local.busy = False
+
+
+def default_dirs() -> tuple[str, ...]:
+    """Folders whose files are not the target's own code: the standard library and the
+    installed packages."""
+    paths = sysconfig.get_paths()
+    dirs = {paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    import site
+
+    try:
+        dirs.update(site.getsitepackages())
+    except AttributeError:  # a virtualenv's old site.py
+        pass
+    user = getattr(site, "getusersitepackages", None)
+    if user is not None:
+        try:
+            dirs.add(user())
+        except Exception:
+            pass
+    return tuple(sorted(os.path.join(os.path.realpath(d), "") for d in dirs if d)) + tuple(
+        sorted(os.path.join(d, "") for d in dirs if d))
+
+
+def _describe_arg(value: Any) -> str:
+    if isinstance(value, (str, bytes, os.PathLike)):
+        text = os.fsdecode(value) if not isinstance(value, str) else value
+        return text if len(text) <= 80 else text[:77] + "..."
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, tuple) and value and isinstance(value[0], str):  # (host, port)
+        return ":".join(str(v) for v in value[:2])
+    return ""
+
+
+class _Record:
+    __slots__ = ("call", "code", "what", "chain", "via", "stack", "count", "time", "timed",
+                 "detail", "contexts")
+
+    def __init__(self, call: str, code: str, what: str, chain: tuple[Frame, ...], via: str,
+                 stack: tuple[Frame, ...], detail: str) -> None:
+        self.call, self.code, self.what = call, code, what
+        self.chain, self.via, self.stack, self.detail = chain, via, stack, detail
+        self.count = 0
+        self.time = 0.0
+        self.timed = 0  # calls whose time was measured
+        self.contexts: dict[str, int] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"call": self.call, "code": self.code, "what": self.what,
+                "chain": [list(f) for f in self.chain], "via": self.via,
+                "stack": [list(f) for f in self.stack], "count": self.count,
+                "time": self.time, "timed": self.timed, "detail": self.detail,
+                "contexts": dict(self.contexts)}
+
+
+class _Stall:
+    __slots__ = ("chain", "stack", "callback", "count", "time", "longest", "blocking",
+                 "contexts")
+
+    def __init__(self, chain: tuple[Frame, ...], stack: tuple[Frame, ...], callback: str
+                 ) -> None:
+        self.chain, self.stack, self.callback = chain, stack, callback
+        self.count = 0
+        self.time = 0.0
+        self.longest = 0.0
+        self.blocking = 0.0  # of which in recorded blocking calls
+        self.contexts: dict[str, int] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"chain": [list(f) for f in self.chain], "stack": [list(f) for f in self.stack],
+                "callback": self.callback, "count": self.count, "time": self.time,
+                "longest": self.longest, "blocking": self.blocking,
+                "contexts": dict(self.contexts)}
+
+
+class _Step:
+    """One callback or task step running on a loop thread."""
+
+    __slots__ = ("start", "stack", "handle", "blocking")
+
+    def __init__(self, start: float, handle: Any) -> None:
+        self.start = start
+        #: (path, line, function, own?) innermost first, sampled by the watchdog
+        self.stack: list[tuple[str, int, str, bool]] | None = None
+        self.handle = handle
+        self.blocking = 0.0
+
+
+class Monitor:
+    """Records blocking calls and stalls of running event loops; one active at a time.
+
+    ``events``: audit event -> (code, what, check), ``wraps``: "module.Class.attr" ->
+    (code, what); ``exclude_dirs``: folders that are not the target's own code.
+    """
+
+    def __init__(self, events: dict[str, tuple[str, str, str]],
+                 wraps: dict[str, tuple[str, str]] | None = None, *,
+                 stall_threshold: float = 0.020, exclude_dirs: Iterable[str] = (),
+                 exclude_files: Iterable[str] = (), max_chain: int = 12) -> None:
+        self.events = events
+        self.wraps = wraps or {}
+        self.threshold = stall_threshold
+        self.exclude_dirs = tuple(exclude_dirs) or default_dirs()
+        self.exclude_files = frozenset({_HERE, *exclude_files})
+        self.max_chain = max_chain
+        #: a label for what runs now (the pytest plugin sets the test id)
+        self.context = ""
+        self.records: dict[tuple[Any, ...], _Record] = {}
+        self.stalls: dict[tuple[Any, ...], _Stall] = {}
+        self.steps = 0
+        self.longest_step = 0.0
+        self.loop_time = 0.0
+        self._running: dict[int, _Step] = {}
+        self._own_cache: dict[str, bool] = {}
+        self._lock = threading.Lock()
+        self._patched: list[tuple[Any, str, Any]] = []
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        global _ACTIVE, _HOOKED
+        if _ACTIVE is not None:
+            raise RuntimeError("another blocking monitor is active")
+        if not _HOOKED:
+            sys.addaudithook(_hook)
+            _HOOKED = True
+        self._patch()
+        self._stop.clear()
+        self._watchdog = threading.Thread(target=self._watch, name="perfaudit-watchdog",
+                                          daemon=True)
+        _ACTIVE = self
+        self._watchdog.start()
+
+    def stop(self) -> None:
+        global _ACTIVE
+        if _ACTIVE is self:
+            _ACTIVE = None
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join()
+            self._watchdog = None
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched.clear()
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def is_own(self, path: str) -> bool:
+        known = self._own_cache.get(path)
+        if known is None:
+            known = not (path.startswith("<") or path in self.exclude_files
+                         or path.startswith(self.exclude_dirs)
+                         or os.path.abspath(path).startswith(self.exclude_dirs))
+            self._own_cache[path] = known
+        return known
+
+    def _walk(self, frame: FrameType | None) -> tuple[list[FrameType], FrameType | None,
+                                                       FrameType | None] | None:
+        """(own frames innermost first, the library frame called from the innermost own
+        frame, the innermost frame) or None when the event is an import or the loop's own.
+        The chain ends where the loop machinery starts (asyncio's frames above the task)."""
+        own: list[FrameType] = []
+        via: FrameType | None = None
+        first = frame
+        while frame is not None:
+            path = frame.f_code.co_filename
+            if path.startswith("<frozen importlib"):
+                return None
+            if self.is_own(path):
+                if len(own) < self.max_chain:
+                    own.append(frame)
+            elif path.startswith(_LOOP_DIRS):
+                if not own:
+                    return None  # the loop's own work
+                break
+            elif not own:
+                if path in self.exclude_files or "/importlib/" in path:
+                    return None
+                via = frame
+            frame = frame.f_back
+        return own, via, first
+
+    @staticmethod
+    def _frame(frame: FrameType) -> Frame:
+        code = frame.f_code
+        return (code.co_filename, frame.f_lineno, getattr(code, "co_qualname", code.co_name))
+
+    @staticmethod
+    def _qualname(frame: FrameType) -> str:
+        module = frame.f_globals.get("__name__", "")
+        code = frame.f_code
+        name = getattr(code, "co_qualname", code.co_name)
+        return f"{module}.{name}" if module else name
+
+    def _record(self, call: str, code: str, what: str, frame: FrameType | None, detail: str
+                ) -> tuple[_Record, FrameType | None] | None:
+        walked = self._walk(frame)
+        if walked is None:
+            return None
+        own, via, first = walked
+        chain = tuple(self._frame(f) for f in own)
+        stack: tuple[Frame, ...] = ()
+        if not own and first is not None:  # no frame of the target: keep where it happened
+            stack = tuple(self._frame(f) for f in _frames(first, 4))
+        via_name = self._qualname(via) if via is not None and own else ""
+        key = (call, chain, stack)
+        with self._lock:
+            rec = self.records.get(key)
+            if rec is None:
+                rec = self.records[key] = _Record(call, code, what, chain, via_name, stack,
+                                                  detail)
+            rec.count += 1
+            if self.context:
+                rec.contexts[self.context] = rec.contexts.get(self.context, 0) + 1
+        return rec, (own[0] if own else first)
+
+    # --- audit events ----------------------------------------------------------------------
+
+    def _on_event(self, event: str, spec: tuple[str, str, str], args: tuple[Any, ...],
+                  frame: FrameType | None) -> None:
+        code, what, check = spec
+        first = args[0] if args else None
+        if check == "socket":
+            gettimeout = getattr(first, "gettimeout", None)
+            if gettimeout is not None and gettimeout() == 0.0:
+                return  # a non-blocking socket: the loop's way
+        elif check == "path" and isinstance(first, int):
+            return
+        elif check == "sleep" and isinstance(first, (int, float)) and first <= 0:
+            return
+        if getattr(_local, "pending", None) is not None:  # inside a call being timed
+            self._record(event, code, what, frame, "")
+            return
+        found = self._record(event, code, what, frame, _describe_arg(first))
+        if found is None:
+            return
+        rec, anchor = found
+        if anchor is None or sys.getprofile() is not None:
+            return  # another profiler is installed: count only
+        _time_until_back(rec, anchor, self)
+
+    # --- wrappers --------------------------------------------------------------------------
+
+    def _patch(self) -> None:
+        import importlib
+
+        self._patched.append((asyncio.events.Handle, "_run", asyncio.events.Handle._run))
+        asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+
+        for dotted, (code, what) in self.wraps.items():
+            parts = dotted.split(".")
+            for cut in range(len(parts) - 1, 0, -1):
+                try:
+                    owner: Any = importlib.import_module(".".join(parts[:cut]))
+                except ImportError:
+                    continue
+                try:
+                    for part in parts[cut:-1]:
+                        owner = getattr(owner, part)
+                    original = getattr(owner, parts[-1])
+                except AttributeError:
+                    break
+                waits = _WAITS.get(dotted, _always)
+                setattr(owner, parts[-1], _wrapper(original, dotted, code, what, waits))
+                self._patched.append((owner, parts[-1], original))
+                break
+
+    # --- stalls ----------------------------------------------------------------------------
+
+    def _watch(self) -> None:
+        interval = min(max(self.threshold / 4, 0.001), 0.05)
+        threshold = self.threshold
+        while not self._stop.wait(interval):
+            now = _perf()
+            for tid, step in list(self._running.items()):
+                if step.stack is None and now - step.start >= threshold:
+                    frame = sys._current_frames().get(tid)
+                    if frame is not None and self._running.get(tid) is step:
+                        step.stack = self._sample(frame)
+
+    def _sample(self, frame: FrameType) -> list[tuple[str, int, str, bool]]:
+        """The stack as it is now, innermost first, down to the loop machinery."""
+        out = []
+        seen_own = False
+        for f in _frames(frame, 64):
+            path = f.f_code.co_filename
+            if path in self.exclude_files:
+                continue
+            own = self.is_own(path)
+            if not own and seen_own and path.startswith(_LOOP_DIRS):
+                break
+            seen_own = seen_own or own
+            out.append((*self._frame(f), own))
+        return out
+
+    def _run_step(self, handle: Any, run: Callable[[Any], Any]) -> Any:
+        tid = _get_ident()
+        outer = self._running.get(tid)
+        step = _Step(_perf(), handle)
+        self._running[tid] = step
+        try:
+            return run(handle)
+        finally:
+            end = _perf()
+            if outer is not None:
+                self._running[tid] = outer
+            else:
+                self._running.pop(tid, None)
+            pending = getattr(_local, "pending", None)
+            if pending is not None:
+                pending.finish(end)
+            duration = end - step.start
+            self.steps += 1
+            self.loop_time += duration
+            if duration > self.longest_step:
+                self.longest_step = duration
+            if duration >= self.threshold:
+                self._add_stall(step, duration)
+
+    def _add_stall(self, step: _Step, duration: float) -> None:
+        stack: tuple[Frame, ...] = ()
+        chain: tuple[Frame, ...] = ()
+        callback = ""
+        if step.stack:
+            chain = tuple(f[:3] for f in step.stack if f[3])[:self.max_chain]
+            # where the loop was when sampled: the innermost frames down to the own code
+            inner: list[Frame] = []
+            for f in step.stack:
+                inner.append(f[:3])
+                if f[3] or len(inner) >= 4:
+                    break
+            stack = tuple(inner)
+        else:  # the watchdog did not get to sample it (it ran late): name the callback
+            callback = _describe_handle(step.handle)
+        key = (chain, stack if not chain else (), callback)
+        with self._lock:
+            stall = self.stalls.get(key)
+            if stall is None:
+                stall = self.stalls[key] = _Stall(chain, stack, callback)
+            stall.count += 1
+            stall.time += duration
+            stall.longest = max(stall.longest, duration)
+            stall.blocking += step.blocking
+            if self.context:
+                stall.contexts[self.context] = stall.contexts.get(self.context, 0) + 1
+
+    # --- results ---------------------------------------------------------------------------
+
+    def own_files(self) -> list[str]:
+        """The target's own source files loaded so far (the files the run executed)."""
+        files = set()
+        for module in list(sys.modules.values()):
+            path = getattr(module, "__file__", None)
+            if isinstance(path, str) and path.endswith(".py") and self.is_own(path):
+                files.add(os.path.abspath(path))
+        main = sys.modules.get("__main__")
+        return sorted(files)
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {"calls": [r.to_dict() for r in self.records.values()],
+                    "stalls": [s.to_dict() for s in self.stalls.values()],
+                    "steps": self.steps, "longest_step": self.longest_step,
+                    "loop_time": self.loop_time, "threshold": self.threshold}
+
+
+def _frames(frame: FrameType | None, limit: int) -> Iterable[FrameType]:
+    n = 0
+    while frame is not None and n < limit:
+        yield frame
+        frame = frame.f_back
+        n += 1
+
+
+def _describe_handle(handle: Any) -> str:
+    callback = getattr(handle, "_callback", None)
+    owner = getattr(callback, "__self__", None)
+    code: CodeType | None = None
+    if isinstance(owner, asyncio.Task):
+        coro = owner.get_coro()
+        code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
+        if code is not None:
+            return f"task {code.co_name} ({code.co_filename}:{code.co_firstlineno})"
+        return f"task {owner.get_name()}"
+    code = getattr(callback, "__code__", None)
+    if code is not None:
+        return f"callback {code.co_name} ({code.co_filename}:{code.co_firstlineno})"
+    return f"callback {callback!r}"
+
+
+class _Pending:
+    """An audit-event call being timed until control is back in ``anchor``."""
+
+    __slots__ = ("rec", "anchor", "start", "mon")
+
+    def __init__(self, rec: _Record, anchor: FrameType, mon: Monitor) -> None:
+        self.rec, self.anchor, self.start, self.mon = rec, anchor, _perf(), mon
+
+    def finish(self, end: float) -> None:
+        sys.setprofile(None)
+        _local.pending = None
+        spent = end - self.start
+        with self.mon._lock:
+            self.rec.time += spent
+            self.rec.timed += 1
+        step = self.mon._running.get(_get_ident())
+        if step is not None:
+            step.blocking += spent
+
+
+def _time_until_back(rec: _Record, anchor: FrameType, mon: Monitor) -> None:
+    pending = _Pending(rec, anchor, mon)
+    _local.pending = pending
+
+    def back(frame: FrameType, event: str, arg: Any) -> None:
+        # control is back in the anchor: it calls something else, returns or yields
+        if frame is anchor or (event in ("call", "return") and frame.f_back is anchor):
+            pending.finish(_perf())
+
+    sys.setprofile(back)
+
+
+def _always(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    return True
+
+
+def _blocking_socket(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    return bool(obj.gettimeout() != 0.0)
+
+
+def _sleeps(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    return bool(args and isinstance(args[0], (int, float)) and args[0] > 0)
+
+
+def _queue_waits(empty: bool) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]:
+    def waits(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        block = kwargs.get("block", args[1 if not empty else 0] if len(args) > (
+            1 if not empty else 0) else True)
+        if not block:
+            return False
+        return bool(obj.empty() if empty else obj.full())
+    return waits
+
+
+#: when a wrapped call would wait (it is not recorded otherwise)
+_WAITS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = {
+    "time.sleep": lambda obj, args, kwargs: _sleeps(None, args, kwargs),
+    **{f"socket.socket.{m}": _blocking_socket
+       for m in ("recv", "recv_into", "recvfrom", "send", "sendall", "accept")},
+    "concurrent.futures.Future.result": lambda obj, a, k: not obj.done(),
+    "threading.Thread.join": lambda obj, a, k: bool(obj.is_alive()),
+    "threading.Event.wait": lambda obj, a, k: not obj.is_set(),
+    "queue.Queue.get": _queue_waits(True),
+    "queue.Queue.put": _queue_waits(False),
+}
+_FUNCTIONS = {"time.sleep"}  # module functions: no `self`
+
+
+def _wrapper(original: Any, dotted: str, code: str, what: str,
+             waits: Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]) -> Any:
+    import functools
+
+    is_function = dotted in _FUNCTIONS
+
+    @functools.wraps(original)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        mon = _ACTIVE
+        if mon is None or _get_running_loop() is None or getattr(_local, "busy", False) \
+                or getattr(_local, "pending", None) is not None:
+            return original(*args, **kwargs)
+        obj, rest = (None, args) if is_function else (args[0] if args else None, args[1:])
+        _local.busy = True
+        try:
+            found = mon._record(dotted, code, what, sys._getframe(1), "") \
+                if waits(obj, rest, kwargs) else None
+        except Exception:
+            found = None
+        finally:
+            _local.busy = False
+        if found is None:
+            return original(*args, **kwargs)
+        rec = found[0]
+        _local.inwrap = dotted
+        start = _perf()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent = _perf() - start
+            _local.inwrap = None
+            with mon._lock:
+                rec.time += spent
+                rec.timed += 1
+            step = mon._running.get(_get_ident())
+            if step is not None:
+                step.blocking += spent
+
+    return wrapped
+
+
+_ORIGINAL_RUN = asyncio.events.Handle._run
+
+
+def _run(self: Any) -> Any:
+    mon = _ACTIVE
+    if mon is None:
+        return _ORIGINAL_RUN(self)
+    return mon._run_step(self, _ORIGINAL_RUN)
+
+
+
+def load_tables(audit: dict[str, Any]
+                ) -> tuple[dict[str, tuple[str, str, str]], dict[str, tuple[str, str]]]:
+    """`rules/audit.toml` (parsed) -> the ``events`` and ``wraps`` of a `Monitor`."""
+    events = {name: (group.get("code", ""), group.get("what", ""), group.get("check", ""))
+              for group in audit.get("event", []) for name in group["events"]}
+    wraps: dict[str, tuple[str, str]] = {}
+    for group in audit.get("wrap", []):
+        for name in group["calls"]:
+            wraps[name] = (group.get("code", ""), group.get("what", ""))
+    return events, wraps
