@@ -47,8 +47,7 @@ _ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(asyncio.__file__)), 
 #: frames of these folders below the target's code mean "the loop's own work, not the
 #: target's blocking call" (asyncio's sockets, to_thread starting a worker thread)
 _LOOP_DIRS = (_ASYNCIO_DIR,)
-_CO_ASYNC = 0x0080 | 0x0200  # CO_COROUTINE | CO_ASYNC_GENERATOR
-_CO_ITERABLE_COROUTINE = 0x0100
+_CO_ASYNC = 0x0080 | 0x0100 | 0x0200  # CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
 Frame = tuple[str, int, str]  # path, line, function
 
@@ -110,7 +109,7 @@ def _describe_arg(value: Any) -> str:
 
 class _Record:
     __slots__ = ("call", "code", "what", "chain", "via", "stack", "count", "time", "timed",
-                 "detail", "contexts")
+                 "detail", "contexts", "async_at")
 
     def __init__(self, call: str, code: str, what: str, chain: tuple[Frame, ...], via: str,
                  stack: tuple[Frame, ...], detail: str) -> None:
@@ -120,9 +119,12 @@ class _Record:
         self.time = 0.0
         self.timed = 0  # calls whose time was measured
         self.contexts: dict[str, int] = {}
+        #: the index in `chain` of the innermost `async def` frame (-1: none)
+        self.async_at = -1
 
     def to_dict(self) -> dict[str, Any]:
         return {"call": self.call, "code": self.code, "what": self.what,
+                "async_at": self.async_at,
                 "chain": [list(f) for f in self.chain], "via": self.via,
                 "stack": [list(f) for f in self.stack], "count": self.count,
                 "time": self.time, "timed": self.timed, "detail": self.detail,
@@ -287,6 +289,8 @@ class Monitor:
             if rec is None:
                 rec = self.records[key] = _Record(call, code, what, chain, via_name, stack,
                                                   detail)
+                rec.async_at = next((i for i, f in enumerate(own)
+                                     if f.f_code.co_flags & _CO_ASYNC), -1)
             rec.count += 1
             if self.context:
                 rec.contexts[self.context] = rec.contexts.get(self.context, 0) + 1
@@ -431,7 +435,6 @@ class Monitor:
             path = getattr(module, "__file__", None)
             if isinstance(path, str) and path.endswith(".py") and self.is_own(path):
                 files.add(os.path.abspath(path))
-        main = sys.modules.get("__main__")
         return sorted(files)
 
     def to_dict(self) -> dict[str, Any]:
