@@ -1,0 +1,268 @@
+"""`perfaudit profile --blocking`: the fixture app in fixtures/profile/blocking/ run for real.
+
+The blocking-call assertions never depend on timing (the records come from audit events and
+wrappers, not thresholds); the stall assertions use a step of ~100 ms against a 20 ms
+threshold, and the test under a CPU hog compares the blocking-call records only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfaudit.model import Finding, Span
+from perfaudit.profile import blocking as blocking_mod
+from perfaudit.profile import blocking_monitor as bm
+from perfaudit.profile.budget import parse_budget
+
+APP = Path(__file__).resolve().parent.parent / "fixtures" / "profile" / "blocking"
+
+
+def line_of(name: str, text: str) -> int:
+    for i, line in enumerate((APP / name).read_text().splitlines(), 1):
+        if text in line:
+            return i
+    raise AssertionError(f"{text!r} not in {name}")
+
+
+def run(*args: str, cwd: Path = APP) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "perfaudit", "profile", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def profile_json(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    r = run("app.py", "--blocking", "--no-cpu", "--format", "json", "-o", str(tmp_path / "o"),
+            *args)
+    assert r.returncode in (0, 1), r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def sites(data: dict[str, Any]) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """(call, file name, line) of each blocking call's innermost own frame -> record."""
+    out = {}
+    for c in data["blocking"]["calls"]:
+        path, line, _ = c["chain"][0]
+        out[(c["call"], os.path.basename(path), line)] = c
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return profile_json(tmp_path_factory.mktemp("blocking"))[1]
+
+
+def test_each_blocking_call_is_reported_at_its_line(report: dict[str, Any]) -> None:
+    found = sites(report)
+    sleep = ("time.sleep", "app.py", line_of("app.py", "blocking: direct sleep"))
+    read = ("open", "helpers.py", line_of("helpers.py", "blocking: helper open"))
+    listing = ("os.listdir", "helpers.py", line_of("helpers.py", "blocking: registry listdir"))
+    assert set(found) == {sleep, read, listing}  # the clean to_thread handler is not there
+    assert all(c["count"] == 1 for c in found.values())
+    assert found[sleep]["time"] >= 0.025  # the 30 ms sleep, measured on the loop
+    # the chain leads back to the handler that called the helper
+    chain = [(os.path.basename(p), line) for p, line, _ in found[read]["chain"]]
+    assert chain[:2] == [("helpers.py", read[2]),
+                         ("app.py", line_of("app.py", "blocking: chain call"))]
+
+
+def test_static_findings_are_confirmed_or_not_reached(report: dict[str, Any]) -> None:
+    findings = {(f["code"], os.path.basename(f["path"]), f["line"]): f
+                for f in report["blocking"]["findings"]}
+    sleep = ("PA103", "app.py", line_of("app.py", "blocking: direct sleep"))
+    chain = ("PA106", "app.py", line_of("app.py", "blocking: chain call"))
+    never = ("PA103", "app.py", line_of("app.py", "blocking: not reached"))
+    assert findings[sleep]["status"] == "confirmed" and findings[sleep]["count"] == 1
+    assert findings[chain]["status"] == "confirmed" and findings[chain]["by"] == ["open"]
+    assert findings[never]["status"] == "not reached"
+    # ranked by time on the loop: the 30 ms sleep first
+    assert (report["blocking"]["findings"][0]["code"],
+            report["blocking"]["findings"][0]["line"]) == sleep[::2]
+
+
+def test_registry_call_is_seen_only_at_run_time(report: dict[str, Any]) -> None:
+    listing = sites(report)[("os.listdir", "helpers.py",
+                             line_of("helpers.py", "blocking: registry listdir"))]
+    assert listing["status"] == "runtime-only" and not listing["findings"]
+    assert f"app.py:{line_of('app.py', 'blocking: registry call')}" in listing["needs"]
+    assert "PA106 would need to resolve" in listing["needs"]
+    for c in report["blocking"]["calls"]:
+        if c["call"] != "os.listdir":
+            assert c["status"] == "confirmed"
+
+
+def test_cpu_bound_step_is_a_stall_with_its_line(report: dict[str, Any]) -> None:
+    stalls = {(os.path.basename(s["chain"][0][0]), s["chain"][0][2]): s
+              for s in report["blocking"]["stalls"] if s["chain"]}
+    cpu = stalls[("app.py", "cpu_bound")]
+    assert cpu["chain"][0][1] in range(line_of("app.py", "async def cpu_bound"),
+                                       line_of("app.py", "return total") + 1)
+    assert cpu["longest"] >= 0.09
+    assert report["figures"]["loop-stall"] >= 0.09
+    assert report["figures"]["blocking-calls"] == 3
+    clean = range(line_of("app.py", "async def clean"), line_of("app.py", "clean: to_thread") + 1)
+    for s in report["blocking"]["stalls"]:
+        assert not any(f[1] in clean and f[0].endswith("app.py") for f in s["chain"])
+
+
+def test_gates_exit_1_and_pass_when_within(tmp_path: Path) -> None:
+    r = run("app.py", "--blocking", "--no-cpu", "-o", str(tmp_path / "a"),
+            "--budget", "loop-stall=50ms,blocking-calls=0")
+    assert r.returncode == 1, r.stderr
+    assert "blocking-calls over budget" in r.stderr and "loop-stall over budget" in r.stderr
+    assert "seen only at run time" in r.stdout and "confirms PA103" in r.stdout
+    # a budget on a blocking figure switches --blocking on by itself
+    r = run("app.py", "--no-cpu", "-o", str(tmp_path / "b"),
+            "--budget", "blocking-calls=3,loop-stall=30s")
+    assert r.returncode == 0, r.stderr
+    assert "--blocking switched on" in r.stdout
+
+
+def test_function_target_openmetrics_and_baseline(tmp_path: Path) -> None:
+    saved = tmp_path / "base.json"
+    r = run("app:main", "--blocking", "--no-cpu", "--format", "openmetrics",
+            "-o", str(tmp_path / "a"), "--save-baseline", str(saved))
+    assert r.returncode == 0, r.stderr
+    assert "perfaudit_profile_blocking_calls{target=\"app:main\"} 3.0" in r.stdout
+    assert "perfaudit_profile_loop_stall_seconds" in r.stdout
+    assert json.loads(saved.read_text())["figures"]["blocking-calls"] == 3.0
+    r = run("app:main", "--blocking", "--no-cpu", "-o", str(tmp_path / "b"),
+            "--baseline", str(saved), "--max-regression", "1000%")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "blocking-calls" in r.stdout
+
+
+def test_bad_stall_threshold_is_a_usage_error() -> None:
+    r = run("app.py", "--blocking", "--stall-threshold", "soon")
+    assert r.returncode == 2 and r.stderr.startswith("perfaudit: error: --stall-threshold")
+    assert "Traceback" not in r.stderr
+
+
+def _hog(stop: Any) -> None:
+    while not stop.is_set():
+        sum(range(10_000))
+
+
+def test_blocking_calls_do_not_depend_on_machine_load(tmp_path: Path) -> None:
+    def calls(data: dict[str, Any]) -> list[tuple[Any, ...]]:
+        return sorted((c["call"], json.dumps(c["chain"]), c["count"], c["status"])
+                      for c in data["blocking"]["calls"])
+
+    idle = calls(profile_json(tmp_path / "idle")[1])
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    hogs = [ctx.Process(target=_hog, args=(stop,)) for _ in range(2 * (os.cpu_count() or 1))]
+    for h in hogs:
+        h.start()
+    try:
+        loaded = calls(profile_json(tmp_path / "loaded")[1])
+    finally:
+        stop.set()
+        for h in hogs:
+            h.join(10)
+    assert idle == loaded and len(idle) == 3
+
+
+# --- the monitor in this process ---------------------------------------------------------------
+
+@pytest.fixture
+def monitor() -> Any:
+    events, wraps = blocking_mod.monitor_tables()
+    mon = bm.Monitor(events, wraps, stall_threshold=0.5)
+    mon.start()
+    try:
+        yield mon
+    finally:
+        mon.stop()
+
+
+def _calls(mon: bm.Monitor) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in mon.records.values():
+        out[r.call] = out.get(r.call, 0) + r.count
+    return out
+
+
+def test_no_record_without_a_running_loop(monitor: bm.Monitor, tmp_path: Path) -> None:
+    (tmp_path / "x").write_text("x")
+    time.sleep(0.001)
+    assert monitor.records == {}
+
+
+def test_loop_internals_imports_and_zero_sleeps_are_ignored(monitor: bm.Monitor,
+                                                           tmp_path: Path) -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)  # non-blocking
+        writer.close()
+        server.close()
+        time.sleep(0)
+        import email.mime.audio  # noqa: F401  (an import opens .py/.pyc files)
+        await asyncio.to_thread(os.listdir, tmp_path)  # in a worker thread
+
+    asyncio.run(main())
+    assert _calls(monitor) == {}
+
+
+def test_blocking_socket_and_wrapped_waits_are_recorded(monitor: bm.Monitor) -> None:
+    import concurrent.futures
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    async def main() -> None:
+        sock = socket.create_connection(("127.0.0.1", port))  # blocking connect
+        sock.close()
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(time.sleep, 0.05).result()  # waits on the loop
+            done = pool.submit(int)
+            while not done.done():
+                await asyncio.sleep(0.001)
+            done.result()  # already done: does not wait
+
+    asyncio.run(main())
+    listener.close()
+    seen = _calls(monitor)
+    assert seen["socket.connect"] == 1
+    assert seen["concurrent.futures.Future.result"] == 1
+    wait = next(r for r in monitor.records.values()
+                if r.call == "concurrent.futures.Future.result")
+    assert wait.time >= 0.03 and wait.chain[0][0] == __file__
+
+
+def test_join_unit() -> None:
+    chain = [("/p/helpers.py", 9, "load"), ("/p/app.py", 16, "handler")]
+    data = {"calls": [{"call": "open", "code": "PA101", "chain": chain, "count": 2,
+                       "time": 0.5, "timed": 2, "async_at": 1},
+                      {"call": "time.sleep", "code": "PA103", "chain": [chain[1]],
+                       "count": 1, "time": 0.1, "timed": 1, "async_at": 0,
+                       "via": "lib.pause"}],
+            "stalls": [], "steps": 4, "longest_step": 0.5, "threshold": 0.02}
+    report = blocking_mod.load(data)
+    finding = Finding("/p/app.py", "PA106", "transitive", "m", Span(16, 5, 16, 20))
+    other = Finding("/p/app.py", "PA101", "io", "m", Span(30, 5, 30, 20))
+    blocking_mod.join(report, [finding, other])
+    assert report.findings is not None
+    assert [(f.code, f.status, f.count, f.time) for f in report.findings] == [
+        ("PA106", "confirmed", 3, 0.6), ("PA101", "not reached", 0, 0.0)]
+    assert [c.status for c in report.calls] == ["confirmed", "confirmed"]
+    report2 = blocking_mod.load(data)
+    blocking_mod.join(report2, [])
+    assert "PA106 would need to resolve the call at" in report2.calls[0].needs
+    assert "`lib.pause` blocks (time.sleep) inside a library" in report2.calls[1].needs
+
+
+def test_blocking_figures_are_budgets() -> None:
+    assert parse_budget("loop-stall=50ms,blocking-calls=0,blocking-time=1ms") == {
+        "loop-stall": 0.05, "blocking-calls": 0.0, "blocking-time": 0.001}
