@@ -173,13 +173,13 @@ def join(report: BlockingReport, findings: Iterable[Finding]) -> None:
               (f for fs in by_line.values() for f in fs)}
     out = []
     for f in unique.values():
-        entry = seen.get(f)
-        if entry is None:
+        found = seen.get(f)
+        if found is None:
             out.append(RuntimeFinding(f.code, f.path, f.span.line, f.message, f.function,
                                       "not reached"))
         else:
             out.append(RuntimeFinding(f.code, f.path, f.span.line, f.message, f.function,
-                                      "confirmed", entry[0], entry[1], sorted(entry[2])))
+                                      "confirmed", found[0], found[1], sorted(found[2])))
     out.sort(key=lambda r: (r.status != "confirmed", -r.time, -r.count, r.path, r.line, r.code))
     report.findings = out
 

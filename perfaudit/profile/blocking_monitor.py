@@ -306,10 +306,9 @@ class Monitor:
             gettimeout = getattr(first, "gettimeout", None)
             if gettimeout is not None and gettimeout() == 0.0:
                 return  # a non-blocking socket: the loop's way
-        elif check == "path" and isinstance(first, int):
-            return
-        elif check == "sleep" and isinstance(first, (int, float)) and first <= 0:
-            return
+        elif (check == "path" and isinstance(first, int)) or (
+                check == "sleep" and isinstance(first, (int, float)) and first <= 0):
+            return  # a file descriptor; `time.sleep(0)` yields
         if getattr(_local, "pending", None) is not None:  # inside a call being timed
             self._record(event, code, what, frame, "")
             return
