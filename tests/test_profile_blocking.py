@@ -8,6 +8,7 @@ threshold, and the test under a CPU hog compares the blocking-call records only.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import multiprocessing
 import os
@@ -216,8 +217,6 @@ def test_loop_internals_imports_and_zero_sleeps_are_ignored(monitor: bm.Monitor,
 
 
 def test_blocking_socket_and_wrapped_waits_are_recorded(monitor: bm.Monitor) -> None:
-    import concurrent.futures
-
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -266,3 +265,30 @@ def test_join_unit() -> None:
 def test_blocking_figures_are_budgets() -> None:
     assert parse_budget("loop-stall=50ms,blocking-calls=0,blocking-time=1ms") == {
         "loop-stall": 0.05, "blocking-calls": 0.0, "blocking-time": 0.001}
+
+
+def test_audit_table_rows_are_valid_and_every_wrap_resolves() -> None:
+    from perfaudit.tables import TABLE_FILES, read_table
+
+    assert "audit.toml" in TABLE_FILES  # shipped and part of the cache fingerprint
+    data = read_table("audit.toml")
+    seen: set[str] = set()
+    for group in data["event"]:
+        assert group["code"] in ("", *blocking_mod.CODES[:5]) and group["what"]
+        assert group.get("check", "") in ("", "socket", "path", "sleep")
+        for name in group["events"]:
+            assert name not in seen and all(p.isidentifier() or p.replace("/", "").isalnum()
+                                            for p in name.split(".")), name
+            seen.add(name)
+    events, wraps = blocking_mod.monitor_tables()
+    assert set(events) == seen and "time.sleep" in wraps
+    sleep, result = time.sleep, concurrent.futures.Future.result
+    mon = bm.Monitor(events, wraps)
+    mon.start()
+    try:
+        patched = len(mon._patched)
+        assert time.sleep is not sleep and concurrent.futures.Future.result is not result
+    finally:
+        mon.stop()
+    assert patched == len(wraps) + 1  # every wrapped call, and Handle._run
+    assert time.sleep is sleep and concurrent.futures.Future.result is result  # restored
