@@ -116,7 +116,7 @@ def main() -> None:
         (folder / "conftest.py").write_text(CONFTEST_BLOCKBUSTER)
         (folder / "pyproject.toml").write_text(INI)
         times: dict[str, list[float]] = {name: [] for name, _, _ in configs}
-        for name, extra, env in configs:  # warm-up (bytecode caches), not counted
+        for _name, extra, env in configs:  # warm-up (bytecode caches), not counted
             run(folder, extra, env)
         for _ in range(args.reps):
             for name, extra, env in configs:
