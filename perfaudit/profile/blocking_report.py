@@ -34,6 +34,9 @@ def render_blocking(console: Console, report: BlockingReport) -> None:
     console.print(f"[bold]Event loop[/] (--blocking): {report.steps:,} callbacks and task "
                   f"steps, {ms(report.loop_time)} running, longest {ms(report.longest_step)}; "
                   f"stall threshold {ms(report.threshold)}")
+    if not report.steps:
+        console.print("  [yellow]no asyncio callback was timed[/]: stalls are measured on "
+                      "asyncio's own event loop only (not uvloop's, nor trio's)")
     if not report.calls:
         console.print("  no blocking call on a running event loop")
     else:
