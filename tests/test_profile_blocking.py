@@ -43,7 +43,7 @@ def run(*args: str, cwd: Path = APP) -> subprocess.CompletedProcess[str]:
 
 
 def profile_json(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    r = run("app.py", "--blocking", "--no-cpu", "--format", "json", "-o", str(tmp_path / "o"),
+    r = run("loop_app.py", "--blocking", "--no-cpu", "--format", "json", "-o", str(tmp_path / "o"),
             *args)
     assert r.returncode in (0, 1), r.stderr
     return r.returncode, json.loads(r.stdout)
@@ -65,24 +65,26 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def test_each_blocking_call_is_reported_at_its_line(report: dict[str, Any]) -> None:
     found = sites(report)
-    sleep = ("time.sleep", "app.py", line_of("app.py", "blocking: direct sleep"))
-    read = ("open", "helpers.py", line_of("helpers.py", "blocking: helper open"))
-    listing = ("os.listdir", "helpers.py", line_of("helpers.py", "blocking: registry listdir"))
-    assert set(found) == {sleep, read, listing}  # the clean to_thread handler is not there
+    sleep = ("time.sleep", "loop_app.py", line_of("loop_app.py", "blocking: direct sleep"))
+    read = ("open", "loop_helpers.py", line_of("loop_helpers.py", "blocking: helper open"))
+    listing = ("os.listdir", "loop_helpers.py", line_of("loop_helpers.py", "blocking: registry listdir"))
+    stat = ("os.stat", "loop_app.py", line_of("loop_app.py", "blocking: dynamic name"))
+    # the clean to_thread handler is not there
+    assert set(found) == {sleep, read, listing, stat}
     assert all(c["count"] == 1 for c in found.values())
     assert found[sleep]["time"] >= 0.025  # the 30 ms sleep, measured on the loop
     # the chain leads back to the handler that called the helper
     chain = [(os.path.basename(p), line) for p, line, _ in found[read]["chain"]]
-    assert chain[:2] == [("helpers.py", read[2]),
-                         ("app.py", line_of("app.py", "blocking: chain call"))]
+    assert chain[:2] == [("loop_helpers.py", read[2]),
+                         ("loop_app.py", line_of("loop_app.py", "blocking: chain call"))]
 
 
 def test_static_findings_are_confirmed_or_not_reached(report: dict[str, Any]) -> None:
     findings = {(f["code"], os.path.basename(f["path"]), f["line"]): f
                 for f in report["blocking"]["findings"]}
-    sleep = ("PA103", "app.py", line_of("app.py", "blocking: direct sleep"))
-    chain = ("PA106", "app.py", line_of("app.py", "blocking: chain call"))
-    never = ("PA103", "app.py", line_of("app.py", "blocking: not reached"))
+    sleep = ("PA103", "loop_app.py", line_of("loop_app.py", "blocking: direct sleep"))
+    chain = ("PA106", "loop_app.py", line_of("loop_app.py", "blocking: chain call"))
+    never = ("PA103", "loop_app.py", line_of("loop_app.py", "blocking: not reached"))
     assert findings[sleep]["status"] == "confirmed" and findings[sleep]["count"] == 1
     assert findings[chain]["status"] == "confirmed" and findings[chain]["by"] == ["open"]
     assert findings[never]["status"] == "not reached"
@@ -92,59 +94,72 @@ def test_static_findings_are_confirmed_or_not_reached(report: dict[str, Any]) ->
 
 
 def test_registry_call_is_seen_only_at_run_time(report: dict[str, Any]) -> None:
-    listing = sites(report)[("os.listdir", "helpers.py",
-                             line_of("helpers.py", "blocking: registry listdir"))]
+    listing = sites(report)[("os.listdir", "loop_helpers.py",
+                             line_of("loop_helpers.py", "blocking: registry listdir"))]
     assert listing["status"] == "runtime-only" and not listing["findings"]
-    assert f"app.py:{line_of('app.py', 'blocking: registry call')}" in listing["needs"]
+    assert f"loop_app.py:{line_of('loop_app.py', 'blocking: registry call')}" in listing["needs"]
     assert "PA106 would need to resolve" in listing["needs"]
+    stat = sites(report)[("os.stat", "loop_app.py", line_of("loop_app.py", "blocking: dynamic name"))]
+    assert stat["status"] == "runtime-only"
+    assert "reaches `os.stat` through a name the static scan cannot resolve" in stat["needs"]
     for c in report["blocking"]["calls"]:
-        if c["call"] != "os.listdir":
+        if c["call"] not in ("os.listdir", "os.stat"):
             assert c["status"] == "confirmed"
 
 
 def test_cpu_bound_step_is_a_stall_with_its_line(report: dict[str, Any]) -> None:
     stalls = {(os.path.basename(s["chain"][0][0]), s["chain"][0][2]): s
               for s in report["blocking"]["stalls"] if s["chain"]}
-    cpu = stalls[("app.py", "cpu_bound")]
-    assert cpu["chain"][0][1] in range(line_of("app.py", "async def cpu_bound"),
-                                       line_of("app.py", "return total") + 1)
+    cpu = stalls[("loop_app.py", "cpu_bound")]
+    assert cpu["chain"][0][1] in range(line_of("loop_app.py", "async def cpu_bound"),
+                                       line_of("loop_app.py", "return total") + 1)
     assert cpu["longest"] >= 0.09
     assert report["figures"]["loop-stall"] >= 0.09
-    assert report["figures"]["blocking-calls"] == 3
-    clean = range(line_of("app.py", "async def clean"), line_of("app.py", "clean: to_thread") + 1)
+    assert report["figures"]["blocking-calls"] == 4
+    clean = range(line_of("loop_app.py", "async def clean"), line_of("loop_app.py", "clean: to_thread") + 1)
     for s in report["blocking"]["stalls"]:
-        assert not any(f[1] in clean and f[0].endswith("app.py") for f in s["chain"])
+        assert not any(f[1] in clean and f[0].endswith("loop_app.py") for f in s["chain"])
 
 
 def test_gates_exit_1_and_pass_when_within(tmp_path: Path) -> None:
-    r = run("app.py", "--blocking", "--no-cpu", "-o", str(tmp_path / "a"),
+    r = run("loop_app.py", "--blocking", "--no-cpu", "-o", str(tmp_path / "a"),
             "--budget", "loop-stall=50ms,blocking-calls=0")
     assert r.returncode == 1, r.stderr
     assert "blocking-calls over budget" in r.stderr and "loop-stall over budget" in r.stderr
     assert "seen only at run time" in r.stdout and "confirms PA103" in r.stdout
     # a budget on a blocking figure switches --blocking on by itself
-    r = run("app.py", "--no-cpu", "-o", str(tmp_path / "b"),
-            "--budget", "blocking-calls=3,loop-stall=30s")
+    r = run("loop_app.py", "--no-cpu", "-o", str(tmp_path / "b"),
+            "--budget", "blocking-calls=4,loop-stall=30s")
     assert r.returncode == 0, r.stderr
     assert "--blocking switched on" in r.stdout
 
 
 def test_function_target_openmetrics_and_baseline(tmp_path: Path) -> None:
     saved = tmp_path / "base.json"
-    r = run("app:main", "--blocking", "--no-cpu", "--format", "openmetrics",
+    r = run("loop_app:main", "--blocking", "--no-cpu", "--format", "openmetrics",
             "-o", str(tmp_path / "a"), "--save-baseline", str(saved))
     assert r.returncode == 0, r.stderr
-    assert "perfaudit_profile_blocking_calls{target=\"app:main\"} 3.0" in r.stdout
+    assert "perfaudit_profile_blocking_calls{target=\"loop_app:main\"} 4.0" in r.stdout
     assert "perfaudit_profile_loop_stall_seconds" in r.stdout
-    assert json.loads(saved.read_text())["figures"]["blocking-calls"] == 3.0
-    r = run("app:main", "--blocking", "--no-cpu", "-o", str(tmp_path / "b"),
+    assert json.loads(saved.read_text())["figures"]["blocking-calls"] == 4.0
+    r = run("loop_app:main", "--blocking", "--no-cpu", "-o", str(tmp_path / "b"),
             "--baseline", str(saved), "--max-regression", "1000%")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "blocking-calls" in r.stdout
 
 
+def test_combined_with_cpu_and_scan(tmp_path: Path) -> None:
+    r = run("loop_app.py", "--blocking", "--scan", "-o", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "(cpu, blocking; 1 run;" in out
+    assert out.index("CPU (pyinstrument)") < out.index("Static findings on the profiled path") \
+        < out.index("Event loop (--blocking)")
+    assert f"time.sleep(0.03)  loop_app.py:{line_of('loop_app.py', 'blocking: direct sleep')} in sleepy" in out
+
+
 def test_bad_stall_threshold_is_a_usage_error() -> None:
-    r = run("app.py", "--blocking", "--stall-threshold", "soon")
+    r = run("loop_app.py", "--blocking", "--stall-threshold", "soon")
     assert r.returncode == 2 and r.stderr.startswith("perfaudit: error: --stall-threshold")
     assert "Traceback" not in r.stderr
 
@@ -171,7 +186,7 @@ def test_blocking_calls_do_not_depend_on_machine_load(tmp_path: Path) -> None:
         stop.set()
         for h in hogs:
             h.join(10)
-    assert idle == loaded and len(idle) == 3
+    assert idle == loaded and len(idle) == 4
 
 
 # --- the monitor in this process ---------------------------------------------------------------

@@ -36,7 +36,7 @@ import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterable
-from types import CodeType, FrameType
+from types import CodeType, FrameType, ModuleType
 from typing import Any
 
 _get_running_loop = asyncio.events._get_running_loop
@@ -342,7 +342,8 @@ class Monitor:
                 except AttributeError:
                     break
                 waits = _WAITS.get(dotted, _always)
-                setattr(owner, parts[-1], _wrapper(original, dotted, code, what, waits))
+                setattr(owner, parts[-1], _wrapper(original, dotted, code, what, waits,
+                                                   isinstance(owner, ModuleType)))
                 self._patched.append((owner, parts[-1], original))
                 break
 
@@ -533,14 +534,14 @@ _WAITS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = {
     "queue.Queue.get": _queue_waits(True),
     "queue.Queue.put": _queue_waits(False),
 }
-_FUNCTIONS = {"time.sleep"}  # module functions: no `self`
 
 
 def _wrapper(original: Any, dotted: str, code: str, what: str,
-             waits: Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]) -> Any:
+             waits: Callable[[Any, tuple[Any, ...], dict[str, Any]], bool],
+             is_function: bool) -> Any:
+    """``original`` recording itself when ``waits`` says it would wait; ``is_function``: a
+    module function (no ``self``)."""
     import functools
-
-    is_function = dotted in _FUNCTIONS
 
     @functools.wraps(original)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -551,7 +552,8 @@ def _wrapper(original: Any, dotted: str, code: str, what: str,
         obj, rest = (None, args) if is_function else (args[0] if args else None, args[1:])
         _local.busy = True
         try:
-            found = mon._record(dotted, code, what, sys._getframe(1), "") \
+            found = mon._record(dotted, code, what, sys._getframe(1),
+                                _describe_arg(rest[0]) if rest else "") \
                 if waits(obj, rest, kwargs) else None
         except Exception:
             found = None
