@@ -169,3 +169,27 @@ def test_off_unless_asked_and_bad_mode_is_a_usage_error(pytester: pytest.Pyteste
     bad = run(pytester, "--perfaudit-blocking=maybe")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     assert "--perfaudit-blocking=maybe: expected report or fail" in bad.stderr.str()
+
+
+def test_anyio_tests_are_monitored(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite="""
+        import time
+        import anyio
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        @pytest.mark.anyio
+        async def test_blocks():
+            time.sleep(0.01)
+
+        @pytest.mark.anyio
+        async def test_offloads():
+            await anyio.to_thread.run_sync(time.sleep, 0.01)
+    """)
+    result = run(pytester, "--perfaudit-blocking=fail")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_suite.py::test_blocks - blocked the event loop*"])
+    result.stdout.fnmatch_lines(["*time.sleep  test_suite.py:11 in test_blocks*"])

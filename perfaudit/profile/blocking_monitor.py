@@ -47,6 +47,7 @@ _ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(asyncio.__file__)), 
 #: frames of these folders below the target's code mean "the loop's own work, not the
 #: target's blocking call" (asyncio's sockets, to_thread starting a worker thread)
 _LOOP_DIRS = (_ASYNCIO_DIR,)
+_THREADING = threading.__file__
 _CO_ASYNC = 0x0080 | 0x0100 | 0x0200  # CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
 Frame = tuple[str, int, str]  # path, line, function
@@ -549,10 +550,15 @@ def _wrapper(original: Any, dotted: str, code: str, what: str,
         if mon is None or _get_running_loop() is None or getattr(_local, "busy", False) \
                 or getattr(_local, "pending", None) is not None:
             return original(*args, **kwargs)
+        caller = sys._getframe(1)
+        if caller.f_code.co_filename == _THREADING:
+            # threading's own handshakes (Thread.start waits for the thread to run): how
+            # every to_thread starts its worker, not the target's blocking call
+            return original(*args, **kwargs)
         obj, rest = (None, args) if is_function else (args[0] if args else None, args[1:])
         _local.busy = True
         try:
-            found = mon._record(dotted, code, what, sys._getframe(1),
+            found = mon._record(dotted, code, what, caller,
                                 _describe_arg(rest[0]) if rest else "") \
                 if waits(obj, rest, kwargs) else None
         except Exception:
