@@ -36,15 +36,15 @@ def line_of(name: str, text: str) -> int:
     raise AssertionError(f"{text!r} not in {name}")
 
 
-def run(*args: str, cwd: Path = APP) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NO_COLOR": "1"}
+def run(*args: str, cwd: Path = APP, loop: str = "") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1", "FIXTURE_LOOP": loop}
     return subprocess.run([sys.executable, "-m", "perfaudit", "profile", *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=120)
 
 
-def profile_json(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+def profile_json(tmp_path: Path, *args: str, loop: str = "") -> tuple[int, dict[str, Any]]:
     r = run("loop_app.py", "--blocking", "--no-cpu", "--format", "json", "-o", str(tmp_path / "o"),
-            *args)
+            *args, loop=loop)
     assert r.returncode in (0, 1), r.stderr
     return r.returncode, json.loads(r.stdout)
 
@@ -119,6 +119,16 @@ def test_cpu_bound_step_is_a_stall_with_its_line(report: dict[str, Any]) -> None
     clean = range(line_of("loop_app.py", "async def clean"), line_of("loop_app.py", "clean: to_thread") + 1)
     for s in report["blocking"]["stalls"]:
         assert not any(f[1] in clean and f[0].endswith("loop_app.py") for f in s["chain"])
+
+
+def test_uvloop_gets_the_same_blocking_calls_and_the_stall(report: dict[str, Any],
+                                                           tmp_path: Path) -> None:
+    pytest.importorskip("uvloop")
+    uv = profile_json(tmp_path, loop="uvloop")[1]
+    assert {k: (c["count"], c["status"]) for k, c in sites(uv).items()} == {
+        k: (c["count"], c["status"]) for k, c in sites(report).items()}
+    stalls = {s["chain"][0][2] for s in uv["blocking"]["stalls"] if s["chain"]}
+    assert "cpu_bound" in stalls and uv["blocking"]["steps"] > 10
 
 
 def test_gates_exit_1_and_pass_when_within(tmp_path: Path) -> None:

@@ -17,8 +17,9 @@ Two detectors, both active only in a thread that is running an event loop
   ``sys.setprofile`` callback in that thread, removed at once), so it covers the whole call
   on the target's line, library code included. When another profile function is installed
   the time is not measured (the count still is).
-* **Stalls**: every asyncio callback or task step (``asyncio.Handle._run``) that holds the
-  loop longer than the threshold. A watchdog thread samples the loop thread's stack with
+* **Stalls**: every asyncio callback or task step (``asyncio.Handle._run``; under uvloop,
+  the callbacks scheduled through its ``call_soon``/``call_later``/``call_at``) that holds
+  the loop longer than the threshold. A watchdog thread samples the loop thread's stack with
   ``sys._current_frames()`` once the step is over the threshold, so CPU-bound code and C code
   without audit events show up with their line.
 
@@ -328,6 +329,7 @@ class Monitor:
 
         self._patched.append((asyncio.events.Handle, "_run", asyncio.events.Handle._run))
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
+        self._patch_uvloop()
 
         for dotted, (code, what) in self.wraps.items():
             parts = dotted.split(".")
@@ -347,6 +349,28 @@ class Monitor:
                                                    isinstance(owner, ModuleType)))
                 self._patched.append((owner, parts[-1], original))
                 break
+
+    def _patch_uvloop(self) -> None:
+        """uvloop runs its handles in C, so Handle._run never sees them: time the callbacks
+        scheduled through its public methods instead (task steps and future callbacks
+        included, as asyncio's Task and Future schedule them with ``loop.call_soon``).
+        Protocol callbacks that uvloop calls from its own I/O handling are not timed."""
+        import importlib.util
+
+        if importlib.util.find_spec("uvloop") is None:
+            return
+        try:
+            import uvloop
+        except ImportError:
+            return
+        loop_class = uvloop.Loop
+        for name, index in (("call_soon", 0), ("call_soon_threadsafe", 0),
+                            ("call_later", 1), ("call_at", 1)):
+            original = loop_class.__dict__.get(name) or getattr(loop_class, name, None)
+            if original is None:
+                continue
+            setattr(loop_class, name, _timed_scheduler(original, index))
+            self._patched.append((loop_class, name, original))
 
     # --- stalls ----------------------------------------------------------------------------
 
@@ -500,6 +524,35 @@ def _time_until_back(rec: _Record, anchor: FrameType, mon: Monitor) -> None:
             pending.finish(_perf())
 
     sys.setprofile(back)
+
+
+class _CallbackRef:
+    """Stands for a handle when a stall is named by its callback (uvloop)."""
+
+    __slots__ = ("_callback",)
+
+    def __init__(self, callback: Any) -> None:
+        self._callback = callback
+
+
+def _timed_scheduler(original: Any, index: int) -> Any:
+    """``loop.call_soon``-like ``original`` whose callback runs as a timed loop step;
+    ``index``: the position of the callback among the arguments (after ``when``/``delay``)."""
+
+    def schedule(loop: Any, *args: Any, **kwargs: Any) -> Any:
+        if _ACTIVE is None or len(args) <= index:
+            return original(loop, *args, **kwargs)
+        callback, cb_args = args[index], args[index + 1:]
+
+        def step() -> Any:
+            mon = _ACTIVE
+            if mon is None:
+                return callback(*cb_args)
+            return mon._run_step(_CallbackRef(callback), lambda _ref: callback(*cb_args))
+
+        return original(loop, *args[:index], step, **kwargs)
+
+    return schedule
 
 
 def _always(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:

@@ -36,7 +36,7 @@ def render_blocking(console: Console, report: BlockingReport) -> None:
                   f"stall threshold {ms(report.threshold)}")
     if not report.steps:
         console.print("  [yellow]no asyncio callback was timed[/]: stalls are measured on "
-                      "asyncio's own event loop only (not uvloop's, nor trio's)")
+                      "asyncio and uvloop event loops only (not trio)")
     if not report.calls:
         console.print("  no blocking call on a running event loop")
     else:
