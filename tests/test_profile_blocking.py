@@ -265,6 +265,26 @@ def test_blocking_socket_and_wrapped_waits_are_recorded(monitor: bm.Monitor) -> 
     assert wait.time >= 0.03 and wait.chain[0][0] == __file__
 
 
+def test_blocking_file_descriptors_only(monitor: bm.Monitor) -> None:
+    blocking_r, blocking_w = os.pipe()
+    quiet_r, quiet_w = os.pipe()
+    os.set_blocking(quiet_r, False)
+    os.set_blocking(quiet_w, False)
+
+    async def main() -> None:
+        os.write(blocking_w, b"x")
+        os.read(blocking_r, 1)
+        os.write(quiet_w, b"y")  # non-blocking: as the loop's own pipes
+        os.read(quiet_r, 1)
+
+    try:
+        asyncio.run(main())
+    finally:
+        for fd in (blocking_r, blocking_w, quiet_r, quiet_w):
+            os.close(fd)
+    assert _calls(monitor) == {"os.write": 1, "os.read": 1}
+
+
 def test_join_unit() -> None:
     chain = [("/p/helpers.py", 9, "load"), ("/p/app.py", 16, "handler")]
     data = {"calls": [{"call": "open", "code": "PA101", "chain": chain, "count": 2,
@@ -311,7 +331,8 @@ def test_audit_table_rows_are_valid_and_every_wrap_resolves() -> None:
     mon = bm.Monitor(events, wraps)
     mon.start()
     try:
-        patched = len(mon._patched)
+        patched = sum(1 for owner, _, _ in mon._patched
+                      if not getattr(owner, "__module__", "").startswith("uvloop"))
         assert time.sleep is not sleep and concurrent.futures.Future.result is not result
     finally:
         mon.stop()

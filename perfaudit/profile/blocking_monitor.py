@@ -563,6 +563,13 @@ def _blocking_socket(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) ->
     return bool(obj.gettimeout() != 0.0)
 
 
+def _blocking_fd(args: tuple[Any, ...]) -> bool:
+    try:
+        return bool(args and os.get_blocking(args[0]))
+    except (OSError, TypeError, AttributeError):  # a closed fd: the call will fail at once
+        return False
+
+
 def _sleeps(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     return bool(args and isinstance(args[0], (int, float)) and args[0] > 0)
 
@@ -582,6 +589,8 @@ _WAITS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = {
     "time.sleep": lambda obj, args, kwargs: _sleeps(None, args, kwargs),
     **{f"socket.socket.{m}": _blocking_socket
        for m in ("recv", "recv_into", "recvfrom", "send", "sendall", "accept")},
+    "os.read": lambda obj, args, kwargs: _blocking_fd(args),
+    "os.write": lambda obj, args, kwargs: _blocking_fd(args),
     "concurrent.futures.Future.result": lambda obj, a, k: not obj.done(),
     "threading.Thread.join": lambda obj, a, k: bool(obj.is_alive()),
     "threading.Event.wait": lambda obj, a, k: not obj.is_set(),
