@@ -338,3 +338,12 @@ def test_audit_table_rows_are_valid_and_every_wrap_resolves() -> None:
         mon.stop()
     assert patched == len(wraps) + 1  # every wrapped call, and Handle._run
     assert time.sleep is sleep and concurrent.futures.Future.result is result  # restored
+
+
+def test_target_package_is_own_code_even_when_installed(tmp_path: Path) -> None:
+    lib = tmp_path / "site-packages"
+    mon = bm.Monitor({}, {}, exclude_dirs=[str(lib) + os.sep],
+                     include_dirs=[str(lib / "service")])
+    assert mon.is_own(str(lib / "service" / "handlers.py"))
+    assert not mon.is_own(str(lib / "requests" / "api.py"))
+    assert mon.is_own(str(tmp_path / "app.py")) and not mon.is_own("<string>")

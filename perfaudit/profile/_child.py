@@ -295,6 +295,22 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
 
 # --- blocking mode --------------------------------------------------------------------------
 
+def _target_dirs(spec: dict[str, Any]) -> list[str]:
+    """The folder of the target's top-level package: its own code even when installed."""
+    if spec["kind"] == "script":
+        return []
+    top = spec["target"].partition(":")[0].split(".")[0]
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return []
+    if found is None:
+        return []
+    if found.submodule_search_locations:
+        return [os.path.abspath(d) for d in found.submodule_search_locations]
+    return []
+
+
 def _run_blocking(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, Any]) -> None:
     """Run under the blocking monitor (perfaudit/profile/blocking_monitor.py, loaded by path
     so that the child still imports nothing of perfaudit)."""
@@ -305,7 +321,8 @@ def _run_blocking(call: Callable[[], Any], spec: dict[str, Any], status: dict[st
     sys.modules[loader.name] = module
     loader.loader.exec_module(module)
     monitor = module.Monitor(spec["events"], spec["wraps"],
-                             stall_threshold=spec["stall_threshold"], exclude_files=[_HERE])
+                             stall_threshold=spec["stall_threshold"], exclude_files=[_HERE],
+                             include_dirs=_target_dirs(spec))
     monitor.start()
     try:
         _run_loop(call, spec["repeat"], status)

@@ -176,12 +176,15 @@ class Monitor:
     def __init__(self, events: dict[str, tuple[str, str, str]],
                  wraps: dict[str, tuple[str, str]] | None = None, *,
                  stall_threshold: float = 0.020, exclude_dirs: Iterable[str] = (),
-                 exclude_files: Iterable[str] = (), max_chain: int = 12) -> None:
+                 exclude_files: Iterable[str] = (), include_dirs: Iterable[str] = (),
+                 max_chain: int = 12) -> None:
         self.events = events
         self.wraps = wraps or {}
         self.threshold = stall_threshold
         self.exclude_dirs = tuple(exclude_dirs) or default_dirs()
         self.exclude_files = frozenset({_HERE, *exclude_files})
+        #: the target's own package even when it is installed in site-packages
+        self.include_dirs = tuple(os.path.join(d, "") for d in include_dirs)
         self.max_chain = max_chain
         #: a label for what runs now (the pytest plugin sets the test id)
         self.context = ""
@@ -232,7 +235,9 @@ class Monitor:
         if known is None:
             known = not (path.startswith("<") or path in self.exclude_files
                          or path.startswith(self.exclude_dirs)
-                         or os.path.abspath(path).startswith(self.exclude_dirs))
+                         or os.path.abspath(path).startswith(self.exclude_dirs)) or (
+                bool(self.include_dirs) and path.startswith(self.include_dirs)
+                and path not in self.exclude_files)
             self._own_cache[path] = known
         return known
 
