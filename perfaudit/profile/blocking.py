@@ -192,16 +192,10 @@ def _with(site: BlockingSite, **changes: Any) -> BlockingSite:
 
 def scan_and_join(report: BlockingReport, config: Config) -> None:
     """Scan the files the run executed and join their findings to the report."""
-    from perfaudit import api
+    from perfaudit.profile.crossref import scan_files
 
     files = [f for f in report.files if os.path.isfile(f)]
-    if not files:
-        report.findings = []
-        return
-    cwd = os.path.join(os.getcwd(), "")
-    shown = [f[len(cwd):] if f.startswith(cwd) else f for f in files]
-    result = api.scan(shown, config)
-    join(report, result.findings)
+    join(report, scan_files(files, config) if files else [])
 
 
 def figures(report: BlockingReport, runs: int) -> dict[str, float]:
