@@ -90,7 +90,11 @@ def load(data: dict[str, Any]) -> BlockingReport:
 
 
 def _source(frame: FrameRef) -> str:
-    return linecache.getline(frame[0], frame[1]).strip()
+    """The frame's line of code, without a trailing comment."""
+    text = linecache.getline(frame[0], frame[1]).strip()
+    code, sep, _comment = text.partition("  # ")
+    return code.rstrip() if sep and code.count('"') % 2 == 0 and code.count("'") % 2 == 0 \
+        else text
 
 
 def _needs(raw: dict[str, Any]) -> str:
