@@ -347,3 +347,15 @@ def test_target_package_is_own_code_even_when_installed(tmp_path: Path) -> None:
     assert mon.is_own(str(lib / "service" / "handlers.py"))
     assert not mon.is_own(str(lib / "requests" / "api.py"))
     assert mon.is_own(str(tmp_path / "app.py")) and not mon.is_own("<string>")
+
+
+def test_timeout_keeps_the_partial_blocking_report(tmp_path: Path) -> None:
+    (tmp_path / "hang.py").write_text(
+        "import asyncio, time\n\n\nasync def main():\n    while True:\n"
+        "        time.sleep(0.02)\n        await asyncio.sleep(0)\n\nasyncio.run(main())\n")
+    r = run("hang.py", "--blocking", "--no-cpu", "--timeout", "1", "-o", str(tmp_path / "o"),
+            cwd=tmp_path)
+    assert r.returncode == 5, r.stderr
+    assert "the profile below is partial" in r.stdout
+    assert "time.sleep(0.02)  hang.py:6 in main" in r.stdout
+    assert "confirms PA103 hang.py:6" in r.stdout

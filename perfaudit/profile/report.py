@@ -177,7 +177,8 @@ def _header(console: Console, result: ProfileResult) -> None:
         bits.append(f"{label} {fmt('wall', figs['wall'])}")
     console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
-        recorded = result.cpu is not None or result.mem is not None or result.leaks is not None
+        recorded = result.cpu is not None or result.mem is not None or \
+            result.leaks is not None or result.blocking is not None
         console.print(f"[red]{esc(result.outcome.describe())}[/]: "
                       + ("the profile below is partial" if recorded else "no profile recorded"))
 
