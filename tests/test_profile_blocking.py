@@ -285,6 +285,17 @@ def test_blocking_file_descriptors_only(monitor: bm.Monitor) -> None:
     assert _calls(monitor) == {"os.write": 1, "os.read": 1}
 
 
+def line_of_here(text: str) -> int:
+    for i, line in enumerate(Path(__file__).read_text().splitlines(), 1):
+        if text in line and "line_of_here" not in line:
+            return i
+    raise AssertionError(text)
+
+
+async def _named_call() -> None:  # read by test_join_unit, never run
+    socket.gethostbyname("localhost")
+
+
 def test_join_unit() -> None:
     chain = [("/p/helpers.py", 9, "load"), ("/p/app.py", 16, "handler")]
     data = {"calls": [{"call": "open", "code": "PA101", "chain": chain, "count": 2,
@@ -301,6 +312,10 @@ def test_join_unit() -> None:
     assert [(f.code, f.status, f.count, f.time) for f in report.findings] == [
         ("PA106", "confirmed", 3, 0.6), ("PA101", "not reached", 0, 0.0)]
     assert [c.status for c in report.calls] == ["confirmed", "confirmed"]
+    named = {"call": "socket.gethostbyname", "code": "PA102", "count": 1, "async_at": 0,
+             "chain": [(__file__, line_of_here("socket.gethostbyname(\"localhost\")"), "f")]}
+    assert "`socket.gethostbyname` is not in perfaudit's tables" in \
+        blocking_mod.load({"calls": [named]}).calls[0].needs
     report2 = blocking_mod.load(data)
     blocking_mod.join(report2, [])
     assert "PA106 would need to resolve the call at" in report2.calls[0].needs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import linecache
 import os
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,6 +121,10 @@ def _needs(raw: dict[str, Any]) -> str:
     if via:
         return (f"`{via}` blocks ({call}) inside a library: add it to "
                 f"[tool.perfaudit.blocking] under {code}")
+    dotted = ".".join(call.rsplit(".", 2)[-2:])  # `socket.gethostbyname`, `os.stat`
+    if "." in dotted and re.search(rf"\b{re.escape(dotted)}\s*\(", text):  # by its name
+        return (f"`{call}` is not in perfaudit's tables: add it to [tool.perfaudit.blocking] "
+                f"under {code}")
     return (f"the call at {location(site[0], site[1])}" + (f" (`{text}`)" if text else "")
             + f" reaches `{call}` through a name the static scan cannot resolve (getattr, a "
             f"registry, an alias): call it by its name, or add the name to "
