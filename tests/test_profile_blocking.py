@@ -292,8 +292,12 @@ def line_of_here(text: str) -> int:
     raise AssertionError(text)
 
 
-async def _named_call() -> None:  # read by test_join_unit, never run
+def _helper_by_name() -> None:  # read by test_join_unit, never run
     socket.gethostbyname("localhost")
+
+
+async def _caller_by_name() -> None:  # read by test_join_unit, never run
+    _helper_by_name()
 
 
 def test_join_unit() -> None:
@@ -313,9 +317,14 @@ def test_join_unit() -> None:
         ("PA106", "confirmed", 3, 0.6), ("PA101", "not reached", 0, 0.0)]
     assert [c.status for c in report.calls] == ["confirmed", "confirmed"]
     named = {"call": "socket.gethostbyname", "code": "PA102", "count": 1, "async_at": 0,
-             "chain": [(__file__, line_of_here("socket.gethostbyname(\"localhost\")"), "f")]}
+             "chain": [(__file__, line_of_here("socket.gethostbyname(\"localhost\")"), "_helper_by_name")]}
     assert "`socket.gethostbyname` is not in perfaudit's tables" in \
         blocking_mod.load({"calls": [named]}).calls[0].needs
+    chained = {**named, "async_at": 1, "chain": [
+        *named["chain"], (__file__, line_of_here("    _helper_by_name()"), "_caller_by_name")]}
+    assert blocking_mod.load({"calls": [chained]}).calls[0].needs.startswith(
+        "PA106 follows `_helper_by_name` from")  # the helper is called by its name: the table lacks the call
+
     report2 = blocking_mod.load(data)
     blocking_mod.join(report2, [])
     assert "PA106 would need to resolve the call at" in report2.calls[0].needs

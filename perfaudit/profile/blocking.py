@@ -110,13 +110,24 @@ def _needs(raw: dict[str, Any]) -> str:
         return (f"it runs in `{outer[2]}`, a loop callback that is not an `async def` "
                 f"({location(outer[0], outer[1])}): the static rules read `async def` "
                 "bodies only")
+    site = chain[0]
+    what = _site_needs(site, call, via, code)
     if at > 0:
         caller, callee = chain[at], chain[at - 1]
         text = _source(caller)
+        name = callee[2].rsplit(".", 1)[-1]
+        if name.isidentifier() and re.search(rf"\b{re.escape(name)}\s*\(", text):
+            # the chain is made of calls by name: what PA106 lacks is the blocking call
+            return (f"PA106 follows `{callee[2]}` from {location(caller[0], caller[1])}, "
+                    f"but not to {call} at {location(site[0], site[1])}: {what}")
         return (f"PA106 would need to resolve the call at {location(caller[0], caller[1])}"
                 + (f" (`{text}`)" if text else "")
                 + f" to `{callee[2]}`: a call through getattr, a registry or a callback")
-    site = chain[0]
+    return what
+
+
+def _site_needs(site: FrameRef, call: str, via: str, code: str) -> str:
+    """Why the static rules miss the blocking call made at ``site`` itself."""
     text = _source(site)
     if via:
         return (f"`{via}` blocks ({call}) inside a library: add it to "
