@@ -31,11 +31,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--perfaudit-blocking", action="store", nargs="?", const="report", default=None,
         dest="perfaudit_blocking", metavar="report|fail",
         help="monitor the event loops the tests run for blocking calls and stalls; "
-        "`=fail` fails a test that blocks its loop (write `--perfaudit-blocking=fail`)")
+        "`=fail` fails a test that blocks its loop")
     group.addoption(
         "--perfaudit-stall-threshold", action="store", default="20ms",
         dest="perfaudit_stall_threshold", metavar="DURATION",
         help="--perfaudit-blocking: a loop step longer than this is a stall (default 20ms)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(args: list[str]) -> None:
+    """`--perfaudit-blocking tests/`: the option's value is optional, so argparse would take
+    the test path for it; the bare option means `=report`."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "--perfaudit-blocking" and (i + 1 == len(args)
+                                              or args[i + 1] not in BLOCKING_MODES):
+            args[i] = "--perfaudit-blocking=report"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,8 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if mode not in BLOCKING_MODES:
         raise pytest.UsageError(
-            f"--perfaudit-blocking={mode}: expected report or fail (the option takes its "
-            "value after `=`; put test paths before it or after another option)")
+            f"--perfaudit-blocking={mode}: expected report or fail")
     config.pluginmanager.register(BlockingPlugin(config, mode), "perfaudit-blocking")
 
 

@@ -50,7 +50,8 @@ def run(pytester: pytest.Pytester, *args: str, pyproject: str = "") -> pytest.Ru
 
 def test_report_mode_lists_sites_and_tests_without_failing(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_suite=SUITE)
-    result = run(pytester, "--perfaudit-blocking")
+    # the bare option before a test path: report mode, and the path is still the path
+    result = run(pytester, "--perfaudit-blocking", "test_suite.py")
     result.assert_outcomes(passed=4)
     out = result.stdout.str()
     assert "perfaudit: blocking on the event loop" in out
