@@ -168,6 +168,16 @@ def test_combined_with_cpu_and_scan(tmp_path: Path) -> None:
     assert f"time.sleep(0.03)  loop_app.py:{line_of('loop_app.py', 'blocking: direct sleep')} in sleepy" in out
 
 
+def test_module_target(report: dict[str, Any], tmp_path: Path) -> None:
+    r = run("-m", "loop_app", "--blocking", "--no-cpu", "--format", "json",
+            "-o", str(tmp_path / "o"))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert {k: c["count"] for k, c in sites(data).items()} == {
+        k: c["count"] for k, c in sites(report).items()}
+    assert any(f["status"] == "confirmed" for f in data["blocking"]["findings"])
+
+
 def test_bad_stall_threshold_is_a_usage_error() -> None:
     r = run("loop_app.py", "--blocking", "--stall-threshold", "soon")
     assert r.returncode == 2 and r.stderr.startswith("perfaudit: error: --stall-threshold")

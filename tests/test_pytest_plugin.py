@@ -194,3 +194,23 @@ def test_anyio_tests_are_monitored(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["FAILED test_suite.py::test_blocks - blocked the event loop*"])
     result.stdout.fnmatch_lines(["*time.sleep  test_suite.py:11 in test_blocks*"])
+
+
+def test_async_fixture_that_blocks_errors_its_setup(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_suite="""
+        import time
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def slow_resource():
+            time.sleep(0.01)
+            yield 1
+
+        @pytest.mark.asyncio
+        async def test_uses_it(slow_resource):
+            assert slow_resource == 1
+    """)
+    result = run(pytester, "--perfaudit-blocking=fail")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*time.sleep at test_suite.py:7 (1x)*"])
