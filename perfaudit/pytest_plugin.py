@@ -241,6 +241,20 @@ class BlockingPlugin:
             lines.append(f"  {ms(s.time):>9} {s.count:>4}x  stall (longest {ms(s.longest)})  "
                          f"{at}")
             lines.append(f"                   tests: {_tests(tests)}")
+        per_test: dict[str, list[float]] = {}
+        for context, (blocked, stalled, calls) in self.monitor.context_time.items():
+            entry = per_test.setdefault(context.partition("\x00")[0], [0.0, 0.0, 0.0])
+            entry[0] += blocked
+            entry[1] += stalled
+            entry[2] += calls
+        if per_test:
+            lines.append("  tests by time blocking the loop (in blocking calls; in stalls):")
+            ranked = sorted(per_test.items(), key=lambda kv: (-max(kv[1][0], kv[1][1]), kv[0]))
+            for nodeid, (blocked, stalled, calls) in ranked[:10]:
+                lines.append(f"  {ms(blocked):>9} {int(calls):>4}x  {ms(stalled):>9} stalled  "
+                             f"{nodeid}")
+            if len(ranked) > 10:
+                lines.append(f"  ... and {len(ranked) - 10} more tests")
         never = [p for p in self.allow if p not in self.hit]
         for nodeid, patterns in sorted(self.marker_unused.items()):
             never += [f"{p} (marker on {nodeid})" for p in sorted(patterns)]

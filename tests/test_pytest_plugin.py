@@ -63,6 +63,10 @@ def test_report_mode_lists_sites_and_tests_without_failing(pytester: pytest.Pyte
         "*open  test_suite.py:20 in test_asyncio_run_in_sync_test.<locals>.inner*",
         "*tests: test_suite.py::test_asyncio_run_in_sync_test",
     ])
+    result.stdout.fnmatch_lines([
+        "*tests by time blocking the loop*",
+        "* 1x *stalled  test_suite.py::test_blocks",
+    ])
     assert "test_clean" not in out and "test_no_loop" not in out
 
 

@@ -190,6 +190,8 @@ class Monitor:
         self.context = ""
         self.records: dict[tuple[Any, ...], _Record] = {}
         self.stalls: dict[tuple[Any, ...], _Stall] = {}
+        #: context -> [seconds in blocking calls, seconds in stalls, blocking calls]
+        self.context_time: dict[str, list[float]] = {}
         self.steps = 0
         self.longest_step = 0.0
         self.loop_time = 0.0
@@ -301,6 +303,7 @@ class Monitor:
             rec.count += 1
             if self.context:
                 rec.contexts[self.context] = rec.contexts.get(self.context, 0) + 1
+                self._context(self.context)[2] += 1
         return rec, (own[0] if own else first)
 
     # --- audit events ----------------------------------------------------------------------
@@ -455,6 +458,24 @@ class Monitor:
             stall.blocking += step.blocking
             if self.context:
                 stall.contexts[self.context] = stall.contexts.get(self.context, 0) + 1
+                self._context(self.context)[1] += duration
+
+    def _context(self, context: str) -> list[float]:
+        entry = self.context_time.get(context)
+        if entry is None:
+            entry = self.context_time[context] = [0.0, 0.0, 0.0]
+        return entry
+
+    def _spent(self, rec: _Record, spent: float, context: str) -> None:
+        """A timed blocking call: its record, its loop step and its context."""
+        with self._lock:
+            rec.time += spent
+            rec.timed += 1
+            if context:
+                self._context(context)[0] += spent
+        step = self._running.get(_get_ident())
+        if step is not None:
+            step.blocking += spent
 
     # --- results ---------------------------------------------------------------------------
 
@@ -471,6 +492,7 @@ class Monitor:
         with self._lock:
             return {"calls": [r.to_dict() for r in self.records.values()],
                     "stalls": [s.to_dict() for s in self.stalls.values()],
+                    "contexts": {k: list(v) for k, v in self.context_time.items()},
                     "steps": self.steps, "longest_step": self.longest_step,
                     "loop_time": self.loop_time, "threshold": self.threshold}
 
@@ -502,21 +524,16 @@ def _describe_handle(handle: Any) -> str:
 class _Pending:
     """An audit-event call being timed until control is back in ``anchor``."""
 
-    __slots__ = ("rec", "anchor", "start", "mon")
+    __slots__ = ("rec", "anchor", "start", "mon", "context")
 
     def __init__(self, rec: _Record, anchor: FrameType, mon: Monitor) -> None:
         self.rec, self.anchor, self.start, self.mon = rec, anchor, _perf(), mon
+        self.context = mon.context
 
     def finish(self, end: float) -> None:
         sys.setprofile(None)
         _local.pending = None
-        spent = end - self.start
-        with self.mon._lock:
-            self.rec.time += spent
-            self.rec.timed += 1
-        step = self.mon._running.get(_get_ident())
-        if step is not None:
-            step.blocking += spent
+        self.mon._spent(self.rec, end - self.start, self.context)
 
 
 def _time_until_back(rec: _Record, anchor: FrameType, mon: Monitor) -> None:
@@ -635,19 +652,14 @@ def _wrapper(original: Any, dotted: str, code: str, what: str,
         if found is None:
             return original(*args, **kwargs)
         rec = found[0]
+        context = mon.context
         _local.inwrap = dotted
         start = _perf()
         try:
             return original(*args, **kwargs)
         finally:
-            spent = _perf() - start
             _local.inwrap = None
-            with mon._lock:
-                rec.time += spent
-                rec.timed += 1
-            step = mon._running.get(_get_ident())
-            if step is not None:
-                step.blocking += spent
+            mon._spent(rec, _perf() - start, context)
 
     return wrapped
 
