@@ -393,3 +393,27 @@ def test_timeout_keeps_the_partial_blocking_report(tmp_path: Path) -> None:
     assert "the profile below is partial" in r.stdout
     assert "time.sleep(0.02)  hang.py:6 in main" in r.stdout
     assert "confirms PA103 hang.py:6" in r.stdout
+
+
+def test_nested_wrapped_calls_count_once(monitor: bm.Monitor) -> None:
+    import ssl
+
+    class TLS:  # stands for the TLS object: no certificate needed
+        def read(self, n: int, buffer: Any = None) -> bytes:
+            time.sleep(0.001)
+            return b"x"
+
+    class Fake(ssl.SSLSocket):  # SSLSocket.recv() calls self.read(): both are wrapped
+        _sslobj = TLS()
+
+        def __init__(self) -> None:
+            pass
+
+        def gettimeout(self) -> float | None:
+            return None
+
+    async def main() -> None:
+        assert Fake().recv(1) == b"x"
+
+    asyncio.run(main())
+    assert _calls(monitor) == {"ssl.SSLSocket.recv": 1}

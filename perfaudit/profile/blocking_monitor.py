@@ -611,6 +611,8 @@ _WAITS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], bool]] = {
     "time.sleep": lambda obj, args, kwargs: _sleeps(None, args, kwargs),
     **{f"socket.socket.{m}": _blocking_socket
        for m in ("recv", "recv_into", "recvfrom", "send", "sendall", "accept")},
+    **{f"ssl.SSLSocket.{m}": _blocking_socket
+       for m in ("recv", "recv_into", "read", "send", "sendall", "write", "do_handshake")},
     "os.read": lambda obj, args, kwargs: _blocking_fd(args),
     "os.write": lambda obj, args, kwargs: _blocking_fd(args),
     "concurrent.futures.Future.result": lambda obj, a, k: not obj.done(),
@@ -632,7 +634,8 @@ def _wrapper(original: Any, dotted: str, code: str, what: str,
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         mon = _ACTIVE
         if mon is None or _get_running_loop() is None or getattr(_local, "busy", False) \
-                or getattr(_local, "pending", None) is not None:
+                or getattr(_local, "pending", None) is not None \
+                or getattr(_local, "inwrap", None) is not None:  # inside a recorded call
             return original(*args, **kwargs)
         caller = sys._getframe(1)
         if caller.f_code.co_filename == _THREADING:
