@@ -131,6 +131,43 @@ def test_uvloop_gets_the_same_blocking_calls_and_the_stall(report: dict[str, Any
     assert "cpu_bound" in stalls and uv["blocking"]["steps"] > 10
 
 
+TRIO_APP = """\
+import time
+
+import trio
+
+
+def spin():
+    start = time.perf_counter()
+    while time.perf_counter() - start < 0.1:  # line 8
+        pass
+
+
+async def main():
+    time.sleep(0.03)  # line 13
+    await trio.to_thread.run_sync(time.sleep, 0.01)
+    open(__file__).close()  # line 15
+    await trio.sleep(0)
+    spin()
+
+
+trio.run(main)
+"""
+
+
+def test_trio_run(tmp_path: Path) -> None:
+    pytest.importorskip("trio")
+    (tmp_path / "trio_app.py").write_text(TRIO_APP)
+    r = run("trio_app.py", "--blocking", "--no-cpu", "--format", "json",
+            "-o", str(tmp_path / "o"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert {(k[0], k[2]): c["count"] for k, c in sites(data).items()} == {
+        ("time.sleep", 13): 1, ("open", 15): 1}  # not the to_thread sleep
+    stalls = [s for s in data["blocking"]["stalls"] if s["chain"]]
+    assert any(s["chain"][0][2] == "spin" and s["chain"][0][1] in (8, 9) for s in stalls)
+
+
 def test_gates_exit_1_and_pass_when_within(tmp_path: Path) -> None:
     r = run("loop_app.py", "--blocking", "--no-cpu", "-o", str(tmp_path / "a"),
             "--budget", "loop-stall=50ms,blocking-calls=0")

@@ -218,3 +218,32 @@ def test_async_fixture_that_blocks_errors_its_setup(pytester: pytest.Pytester) -
     result = run(pytester, "--perfaudit-blocking=fail")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*time.sleep at test_suite.py:7 (1x)*"])
+
+
+def test_anyio_on_trio(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("trio")
+    pytester.makepyfile(test_suite="""
+        import time
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "trio"
+
+        @pytest.mark.anyio
+        async def test_blocks():
+            time.sleep(0.01)
+
+        @pytest.mark.anyio
+        async def test_spins():
+            start = time.perf_counter()
+            while time.perf_counter() - start < 0.3:
+                pass
+    """)
+    pytester.makefile(".toml", pyproject=INI)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           "--perfaudit-blocking=fail",
+                                           "--perfaudit-stall-threshold=100ms")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*time.sleep at test_suite.py:10 (1x)*"])
+    result.stdout.fnmatch_lines(["*a loop step of * (over 100.0 ms) at test_suite.py:1[56]*"])

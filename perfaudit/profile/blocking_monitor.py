@@ -4,7 +4,8 @@ Standard library only: the child process of `perfaudit profile --blocking` loads
 path (it imports nothing of perfaudit), and the pytest plugin imports it as a module.
 
 Two detectors, both active only in a thread that is running an event loop
-(``asyncio.events._get_running_loop()``, which uvloop sets too):
+(``asyncio.events._get_running_loop()``, which uvloop sets too, or
+``trio.lowlevel.in_trio_run()``):
 
 * **Blocking calls**, from CPython audit events (the list is `rules/audit.toml`) and from
   wrappers of the few blocking calls that raise none. Each is recorded with the chain of
@@ -47,7 +48,17 @@ _HERE = os.path.abspath(__file__)
 _ASYNCIO_DIR = os.path.join(os.path.dirname(os.path.abspath(asyncio.__file__)), "")
 #: frames of these folders below the target's code mean "the loop's own work, not the
 #: target's blocking call" (asyncio's sockets, to_thread starting a worker thread)
-_LOOP_DIRS = (_ASYNCIO_DIR,)
+#: (trio's folder is added when trio is installed: see `_watch_trio`)
+_LOOP_DIRS: tuple[str, ...] = (_ASYNCIO_DIR,)
+#: trio.lowlevel.in_trio_run, once trio is patched
+_in_trio: Callable[[], bool] | None = None
+
+
+def _loop_running() -> bool:
+    """True in a thread that runs an asyncio event loop (uvloop too) or a trio run."""
+    if _get_running_loop() is not None:
+        return True
+    return _in_trio is not None and _in_trio()
 _THREADING = threading.__file__
 _CO_ASYNC = 0x0080 | 0x0100 | 0x0200  # CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
@@ -64,7 +75,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     if mon is None:
         return
     spec = mon.events.get(event)
-    if spec is None or _get_running_loop() is None:
+    if spec is None or not _loop_running():
         return
     if getattr(_local, "busy", False) or getattr(_local, "inwrap", None) == event:
         return  # our own work, or the event of a call a wrapper records already
@@ -338,6 +349,7 @@ class Monitor:
         self._patched.append((asyncio.events.Handle, "_run", asyncio.events.Handle._run))
         asyncio.events.Handle._run = _run  # type: ignore[method-assign]
         self._patch_uvloop()
+        self._patch_trio()
 
         for dotted, (code, what) in self.wraps.items():
             parts = dotted.split(".")
@@ -380,6 +392,53 @@ class Monitor:
             setattr(loop_class, name, _timed_scheduler(original, index))
             self._patched.append((loop_class, name, original))
 
+    def _patch_trio(self) -> None:
+        """trio: blocking calls while ``trio.lowlevel.in_trio_run()``, and each task step
+        timed by an instrument that ``trio.run``/``start_guest_run`` get from a wrapper (a run
+        started through a reference taken before the monitor started is not instrumented)."""
+        global _in_trio, _LOOP_DIRS
+        import importlib.util
+
+        if importlib.util.find_spec("trio") is None:
+            return
+        try:
+            import trio
+            import trio.lowlevel
+        except ImportError:
+            return
+        in_run = getattr(trio.lowlevel, "in_trio_run", None)
+        if in_run is None:  # trio < 0.23
+            return
+        _in_trio = in_run
+        trio_dir = os.path.join(os.path.dirname(os.path.abspath(trio.__file__)), "")
+        if trio_dir not in _LOOP_DIRS:
+            _LOOP_DIRS = (*_LOOP_DIRS, trio_dir)
+        monitor = self
+
+        class _Steps:  # a trio.abc.Instrument (duck-typed: trio checks the methods)
+            def before_task_step(self, task: Any) -> None:
+                if _ACTIVE is monitor:
+                    monitor._begin_step(_TrioTask(task))
+
+            def after_task_step(self, task: Any) -> None:
+                if _ACTIVE is monitor:
+                    monitor._end_step(None)
+
+        def instrumented(original: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                kwargs["instruments"] = (*kwargs.get("instruments", ()), _Steps())
+                return original(*args, **kwargs)
+
+            run.__wrapped__ = original  # type: ignore[attr-defined]
+            return run
+
+        # trio.run, and guest mode (anyio's pytest plugin runs trio tests that way)
+        for owner, name in ((trio, "run"), (trio.lowlevel, "start_guest_run")):
+            original = getattr(owner, name, None)
+            if original is not None:
+                setattr(owner, name, instrumented(original))
+                self._patched.append((owner, name, original))
+
     # --- stalls ----------------------------------------------------------------------------
 
     def _watch(self) -> None:
@@ -409,28 +468,39 @@ class Monitor:
         return out
 
     def _run_step(self, handle: Any, run: Callable[[Any], Any]) -> Any:
-        tid = _get_ident()
-        outer = self._running.get(tid)
-        step = _Step(_perf(), handle)
-        self._running[tid] = step
+        outer = self._begin_step(handle)
         try:
             return run(handle)
         finally:
-            end = _perf()
-            if outer is not None:
-                self._running[tid] = outer
-            else:
-                self._running.pop(tid, None)
-            pending = getattr(_local, "pending", None)
-            if pending is not None:
-                pending.finish(end)
-            duration = end - step.start
-            self.steps += 1
-            self.loop_time += duration
-            if duration > self.longest_step:
-                self.longest_step = duration
-            if duration >= self.threshold:
-                self._add_stall(step, duration)
+            self._end_step(outer)
+
+    def _begin_step(self, handle: Any) -> _Step | None:
+        """A callback or task step starts in this thread; returns the step it interrupts."""
+        tid = _get_ident()
+        outer = self._running.get(tid)
+        self._running[tid] = _Step(_perf(), handle)
+        return outer
+
+    def _end_step(self, outer: _Step | None) -> None:
+        end = _perf()
+        tid = _get_ident()
+        step = self._running.get(tid)
+        if outer is not None:
+            self._running[tid] = outer
+        else:
+            self._running.pop(tid, None)
+        pending = getattr(_local, "pending", None)
+        if pending is not None:
+            pending.finish(end)
+        if step is None:
+            return
+        duration = end - step.start
+        self.steps += 1
+        self.loop_time += duration
+        if duration > self.longest_step:
+            self.longest_step = duration
+        if duration >= self.threshold:
+            self._add_stall(step, duration)
 
     def _add_stall(self, step: _Step, duration: float) -> None:
         stack: tuple[Frame, ...] = ()
@@ -515,7 +585,7 @@ def _describe_handle(handle: Any) -> str:
         if code is not None:
             return f"task {code.co_name} ({code.co_filename}:{code.co_firstlineno})"
         return f"task {owner.get_name()}"
-    code = getattr(callback, "__code__", None)
+    code = getattr(callback, "cr_code", None) or getattr(callback, "__code__", None)
     if code is not None:
         return f"callback {code.co_name} ({code.co_filename}:{code.co_firstlineno})"
     return f"callback {callback!r}"
@@ -546,6 +616,15 @@ def _time_until_back(rec: _Record, anchor: FrameType, mon: Monitor) -> None:
             pending.finish(_perf())
 
     sys.setprofile(back)
+
+
+class _TrioTask:
+    """Stands for a handle when a stall is a trio task step."""
+
+    __slots__ = ("_callback",)
+
+    def __init__(self, task: Any) -> None:
+        self._callback = getattr(task, "coro", None)
 
 
 class _CallbackRef:
@@ -633,7 +712,7 @@ def _wrapper(original: Any, dotted: str, code: str, what: str,
     @functools.wraps(original)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         mon = _ACTIVE
-        if mon is None or _get_running_loop() is None or getattr(_local, "busy", False) \
+        if mon is None or not _loop_running() or getattr(_local, "busy", False) \
                 or getattr(_local, "pending", None) is not None \
                 or getattr(_local, "inwrap", None) is not None:  # inside a recorded call
             return original(*args, **kwargs)

@@ -35,8 +35,9 @@ def render_blocking(console: Console, report: BlockingReport) -> None:
                   f"steps, {ms(report.loop_time)} running, longest {ms(report.longest_step)}; "
                   f"stall threshold {ms(report.threshold)}")
     if not report.steps:
-        console.print("  [yellow]no asyncio callback was timed[/]: stalls are measured on "
-                      "asyncio and uvloop event loops only (not trio)")
+        console.print("  [yellow]no loop callback or task step was timed[/]: no asyncio, "
+                      "uvloop or trio loop ran, or trio.run was referenced before the "
+                      "monitor started")
     if not report.calls:
         console.print("  no blocking call on a running event loop")
     else:
