@@ -407,7 +407,7 @@ class Monitor:
         except ImportError:
             return
         in_run = getattr(trio.lowlevel, "in_trio_run", None)
-        if in_run is None:  # trio < 0.23
+        if in_run is None:  # an old trio: nothing to ask
             return
         _in_trio = in_run
         trio_dir = os.path.join(os.path.dirname(os.path.abspath(trio.__file__)), "")
