@@ -53,12 +53,6 @@ _LOOP_DIRS: tuple[str, ...] = (_ASYNCIO_DIR,)
 #: trio.lowlevel.in_trio_run, once trio is patched
 _in_trio: Callable[[], bool] | None = None
 
-
-def _loop_running() -> bool:
-    """True in a thread that runs an asyncio event loop (uvloop too) or a trio run."""
-    if _get_running_loop() is not None:
-        return True
-    return _in_trio is not None and _in_trio()
 _THREADING = threading.__file__
 _CO_ASYNC = 0x0080 | 0x0100 | 0x0200  # CO_COROUTINE | CO_ITERABLE_COROUTINE | CO_ASYNC_GENERATOR
 
@@ -70,6 +64,13 @@ _HOOKED = False
 _local = threading.local()
 
 
+def _loop_running() -> bool:
+    """True in a thread that runs an asyncio event loop (uvloop too) or a trio run."""
+    if _get_running_loop() is not None:
+        return True
+    return _in_trio is not None and _in_trio()
+
+
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     mon = _ACTIVE
     if mon is None:
@@ -77,8 +78,8 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     spec = mon.events.get(event)
     if spec is None or not _loop_running():
         return
-    if getattr(_local, "busy", False) or getattr(_local, "inwrap", None) == event:
-        return  # our own work, or the event of a call a wrapper records already
+    if getattr(_local, "busy", False) or getattr(_local, "inwrap", None) is not None:
+        return  # our own work, or inside a call a wrapper records already
     _local.busy = True
     try:
         mon._on_event(event, spec, args, sys._getframe(1))
