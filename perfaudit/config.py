@@ -65,6 +65,9 @@ class Config:
     extend_test_paths: tuple[str, ...] = ()
     example_paths: tuple[str, ...] = DEFAULT_EXAMPLE_PATHS
     extend_example_paths: tuple[str, ...] = ()
+    #: `pytest --perfaudit-blocking`: deliberate blocking on the loop (a call such as
+    #: "time.sleep", "path.py" or "path.py:12" of the test's code, or "stall")
+    allow_blocking: tuple[str, ...] = ()
     #: the folder holding the pyproject.toml the config came from (or the cwd)
     root: str = field(default_factory=os.getcwd)
     #: the config file read, if any
@@ -147,7 +150,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
-    "blocking", "async-backend", "respect-gitignore", "async-file-backend",
+    "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
     "test-code", "test-paths", "extend-test-paths", "example-paths", "extend-example-paths",
 }
 
@@ -253,6 +256,9 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
                 f"{where}`test-code` must be \"report\", \"summary\" or \"ignore\", "
                 f"not {mode!r}")
         kwargs["test_code"] = mode
+    allow = str_list("allow-blocking")
+    if allow is not None:
+        kwargs["allow_blocking"] = allow
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, Mapping):
