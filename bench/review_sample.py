@@ -1,0 +1,150 @@
+"""A reproducible random sample of findings on real projects, for a precision review.
+
+    python bench/review_sample.py [--n 20] [--seed 11] [--context 3] [--only kopf,quart]
+                                  [--family PA1] [--counts]
+
+Downloads the pinned sdists once (``pip download --no-deps --no-binary :all:`` into
+$PERFAUDIT_BENCH_CACHE, default ~/.cache/perfaudit-bench; nothing is written into this
+repository), scans each with the installed ``perfaudit`` and prints, per family, N findings
+drawn with a fixed seed from all projects pooled, each with the source lines around it (and,
+for PA106, the line of the blocking leaf the message names), so that a reviewer can judge
+every one as a true or a false alarm.
+
+Families and the settings each is judged with (issue #11, "How it is checked"):
+
+  PA1     PA101-PA105, default settings
+  PA106   PA106, default settings
+  PA106t  PA106 with --include-tests
+  PA2     PA201-PA204, default settings
+  PA3     PA301-PA304, default settings
+  PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
+
+Every scan runs with --no-cache (no cache folder is left in the sources). ``--counts``
+prints only the number of findings per project and family. The draw depends only on the
+seed and the findings, which are sorted before sampling, so the same versions of
+perfaudit and of the projects print the same sample.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sdist import sdist
+
+#: async services and libraries; none of the nine of issue #11, not Home Assistant, not Django
+PROJECTS = [
+    "litestar==2.25.0",
+    "quart==0.22.0",
+    "kopf==1.45.2",
+    "mcp==2.3.0",
+    "slixmpp==1.17.0",
+    "aiosmtpd==1.4.6",
+    "prefect==3.9.1",
+    "jupyter_server==2.21.1",
+    "opsdroid==0.31.0",
+    "langchain_core==1.8.4",
+    "errbot==6.2.1",
+]
+
+#: family -> (codes it covers, extra scan options)
+FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "PA1": (("PA101", "PA102", "PA103", "PA104", "PA105"), ()),
+    "PA106": (("PA106",), ()),
+    "PA106t": (("PA106",), ("--include-tests",)),
+    "PA2": (("PA201", "PA202", "PA203", "PA204"), ()),
+    "PA3": (("PA301", "PA302", "PA303", "PA304"), ()),
+    "PA4": (("PA401", "PA402", "PA403"), ("--extend-select", "PA402")),
+}
+
+#: the leaf location a PA106 message ends with: "... -> open() (pkg/mod.py:12)"
+LEAF = re.compile(r"\(([^()\s]+\.pyi?):(\d+)\)\s*$")
+
+
+def scan(root: Path, options: tuple[str, ...]) -> list[dict[str, Any]]:
+    cmd = [sys.executable, "-m", "perfaudit", "scan", ".", "--format", "json",
+           "--exit-zero", "--no-cache", *options]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"perfaudit failed on {root.name} (exit {proc.returncode}): "
+                         f"{proc.stderr.strip()}")
+    findings: list[dict[str, Any]] = json.loads(proc.stdout)["findings"]
+    return findings
+
+
+def excerpt(path: Path, line: int, context: int, mark: str = ">") -> str:
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        return f"      (cannot read {path}: {exc})"
+    lo, hi = max(1, line - context), min(len(lines), line + context)
+    return "\n".join(f"  {mark if n == line else ' '}{n:5d} | {lines[n - 1]}"
+                     for n in range(lo, hi + 1))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--n", type=int, default=20, help="findings per family (default 20)")
+    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--context", type=int, default=3, help="source lines either side")
+    ap.add_argument("--only", help="comma list of project names to scan")
+    ap.add_argument("--family", help="comma list of families to print (default: all)")
+    ap.add_argument("--counts", action="store_true", help="print the counts only")
+    args = ap.parse_args()
+
+    projects = PROJECTS
+    if args.only:
+        wanted = set(args.only.split(","))
+        projects = [p for p in PROJECTS if p.split("==")[0] in wanted]
+    families = list(FAMILIES)
+    if args.family:
+        families = [f for f in args.family.split(",") if f in FAMILIES]
+
+    roots = {spec.split("==")[0]: sdist(spec) for spec in projects}
+    # one scan per distinct option set, shared by the families that use it
+    option_sets = sorted({FAMILIES[f][1] for f in families})
+    results: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for name, root in roots.items():
+        for options in option_sets:
+            results[(name, options)] = scan(root, options)
+
+    print(f"perfaudit review sample: seed {args.seed}, {args.n} per family, "
+          f"projects: {', '.join(projects)}")
+    for family in families:
+        codes, options = FAMILIES[family]
+        pool: list[tuple[str, dict[str, Any]]] = []
+        per_project: dict[str, int] = {}
+        for name in roots:
+            hits = [f for f in results[(name, options)] if f["code"] in codes]
+            per_project[name] = len(hits)
+            pool.extend((name, f) for f in hits)
+        pool.sort(key=lambda nf: (nf[0], nf[1]["path"], nf[1]["line"], nf[1]["column"],
+                                  nf[1]["code"]))
+        opts = " ".join(options) or "(default settings)"
+        print(f"\n{'=' * 78}\n{family}: {', '.join(codes)}  {opts}")
+        print(f"{len(pool)} findings: " + ", ".join(f"{k} {v}" for k, v in per_project.items()))
+        if args.counts:
+            continue
+        sample = random.Random(f"{args.seed}:{family}").sample(pool, min(args.n, len(pool)))
+        sample.sort(key=lambda nf: (nf[0], nf[1]["path"], nf[1]["line"]))
+        for i, (name, f) in enumerate(sample, 1):
+            root = roots[name]
+            print(f"\n[{family}-{i}] {name} {f['path']}:{f['line']}:{f['column']} "
+                  f"{f['code']} [{f.get('context', '?')}] {f['message']}")
+            print(excerpt(root / f["path"], f["line"], args.context))
+            leaf = LEAF.search(f["message"]) if f["code"] == "PA106" else None
+            if leaf:
+                print(f"  leaf {leaf.group(1)}:{leaf.group(2)}")
+                print(excerpt(root / leaf.group(1), int(leaf.group(2)), args.context))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
