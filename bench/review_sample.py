@@ -52,6 +52,10 @@ PROJECTS = [
     "opsdroid==0.31.0",
     "langchain_core==1.8.4",
     "errbot==6.2.1",
+    "tornado==6.6.1",
+    "aiohttp==3.14.5",
+    "redis==8.1.0",
+    "python_telegram_bot==22.8",
 ]
 
 #: family -> (codes it covers, extra scan options)

@@ -28,9 +28,10 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
 #: gitignore-style patterns, matched against the path relative to the project root
-DEFAULT_TEST_PATHS: tuple[str, ...] = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py")
+DEFAULT_TEST_PATHS: tuple[str, ...] = (
+    "tests/", "test/", "testing/", "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
-    "examples/", "example/", "docs/", "demo/", "demos/", "guides/", "setup.py")
+    "examples/", "example/", "docs/", "demo/", "demos/", "guides/", "setup.py", "versioneer.py")
 #: what a scan does with findings in test and example code
 TEST_CODE_MODES = ("report", "summary", "ignore")
 

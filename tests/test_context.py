@@ -77,6 +77,14 @@ def project(tmp_path: Path) -> Path:
     ("guides/x.py", "example"),
     ("setup.py", "example"),
     ("docs/tests/test_x.py", "test"),
+    # test helpers a package ships (prefect.testing, litestar.testing, opsdroid.testing)
+    ("testing/x.py", "test"),
+    ("pkg/testing/fixtures.py", "test"),
+    ("src/pkg/testing/client/sub.py", "test"),
+    ("pkg/testing_utils.py", "code"),
+    # build tooling run by setup.py
+    ("versioneer.py", "example"),
+    ("pkg/_versioneer.py", "code"),
 ])
 def test_default_classification(tmp_path: Path, rel: str, context: str) -> None:
     (tmp_path / ".git").mkdir()
