@@ -20,16 +20,17 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
   PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
 
 Every scan runs with --no-cache (no cache folder is left in the sources). ``--counts``
-prints only the number of findings per project and family. The draw depends only on the
-seed and the findings, which are sorted before sampling, so the same versions of
-perfaudit and of the projects print the same sample.
+prints only the number of findings per project and family. The draw is the N findings with
+the smallest seeded hash of (project, path, line, column, code): the same versions print
+the same sample, and when a new perfaudit drops or adds findings, the findings it still
+reports keep their place, so a second review only judges the ones that are new.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import random
 import re
 import subprocess
 import sys
@@ -81,6 +82,12 @@ def scan(root: Path, options: tuple[str, ...]) -> list[dict[str, Any]]:
                          f"{proc.stderr.strip()}")
     findings: list[dict[str, Any]] = json.loads(proc.stdout)["findings"]
     return findings
+
+
+def _rank(seed: int, family: str, nf: tuple[str, dict[str, Any]]) -> str:
+    name, f = nf
+    key = f"{seed}:{family}:{name}:{f['path']}:{f['line']}:{f['column']}:{f['code']}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def excerpt(path: Path, line: int, context: int, mark: str = ">") -> str:
@@ -136,7 +143,10 @@ def main() -> int:
         print(f"{len(pool)} findings: " + ", ".join(f"{k} {v}" for k, v in per_project.items()))
         if args.counts:
             continue
-        sample = random.Random(f"{args.seed}:{family}").sample(pool, min(args.n, len(pool)))
+        # bottom-k by a seeded hash of the finding's place: each finding's rank does not
+        # depend on the others, so after a change to perfaudit the findings still reported
+        # keep their place in the sample and only new ones need judging
+        sample = sorted(pool, key=lambda nf: _rank(args.seed, family, nf))[:args.n]
         sample.sort(key=lambda nf: (nf[0], nf[1]["path"], nf[1]["line"]))
         for i, (name, f) in enumerate(sample, 1):
             root = roots[name]
