@@ -451,6 +451,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
+    mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
