@@ -26,13 +26,22 @@ class ProjectIndex:
         self.path_of: dict[str, str] = {}
         self.module_of: dict[str, str] = {}
         self.imports: dict[str, dict[str, str]] = {}
-        for res in results:
-            if res.module:
-                self.imports[res.module] = res.imports
-            for fn in res.functions:
-                self.funcs[fn.qual] = fn
-                self.path_of[fn.qual] = res.path
-                self.module_of[fn.qual] = res.module
+        # A `.pyi` stub is scanned like any file (ruff does too; some projects generate
+        # stubs with bodies), but where `m.py` and `m.pyi` are the same module, the code
+        # that runs is `m.py`'s: its functions and imports win over the stub's.
+        results = list(results)
+        for stub in (False, True):
+            for res in results:
+                if res.path.endswith(".pyi") is not stub:
+                    continue
+                if res.module and (not stub or res.module not in self.imports):
+                    self.imports[res.module] = res.imports
+                for fn in res.functions:
+                    if stub and fn.qual in self.funcs:
+                        continue
+                    self.funcs[fn.qual] = fn
+                    self.path_of[fn.qual] = res.path
+                    self.module_of[fn.qual] = res.module
         self._resolved: dict[str, str | None] = {}
         #: names imported under another name (`from m import f as g`): a call to `g` may
         #: reach `f`, so these are always resolved

@@ -22,6 +22,18 @@ def blocking_tokens(tables: Tables, codes: Collection[str] | None = None) -> lis
                        if codes is None or e.code in codes)
 
 
+def in_memory(ctx: FileContext, site: CallSite, types: frozenset[str]) -> bool:
+    """Whether the call's first argument (or `fileobj=`) is one of ``types``: an archive
+    opened on a buffer in memory does no file I/O."""
+    node = site.node
+    args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "fileobj"]
+    for arg in args:
+        sym = ctx.resolve(arg, site.scope)
+        if sym is not None and sym[0] == "inst" and sym[1] in types:
+            return True
+    return False
+
+
 class BlockingCallRule(Rule):
     """Base of the rules whose callees are the rows of `rules/blocking.toml` with their code."""
 
@@ -37,6 +49,8 @@ class BlockingCallRule(Rule):
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         entry = site.blocking
         if not site.on_loop or entry is None or entry.code != self.code:
+            return
+        if entry.unless_first_arg and in_memory(ctx, site, entry.unless_first_arg):
             return
         ctx.report(self, site.node,
                    f"`{display(entry.call)}` blocks the event loop; use {entry.instead}",
