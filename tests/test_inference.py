@@ -62,3 +62,21 @@ def test_inference_resolves_each_scope_separately(tmp_path: Path) -> None:
         "    def __init__(self, p: str):\n        self.p = Path(p)\n"
         "    async def d(self):\n        self.p.exists()\n")
     assert _scan(tmp_path) == [("m.py", 3, "PA101"), ("m.py", 15, "PA101")]
+
+
+def test_attributes_that_refer_to_themselves_end(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(
+        "from pathlib import Path\n"
+        "class C:\n"
+        "    def __init__(self, p):\n"
+        "        self.a = Path(p)\n"
+        "        self.a = self.a.parent\n"
+        "        self.b = self.c / 'x'\n"
+        "        self.c = self.b / 'y'\n"
+        "        self.d = Path(p)\n"
+        "    async def f(self):\n"
+        "        self.a.exists()\n"
+        "        self.b.exists()\n"
+        "        self.d.exists()\n")
+    # a type that depends on itself is unknown (no finding), the others still resolve
+    assert _scan(tmp_path) == [("m.py", 12, "PA101")]

@@ -441,16 +441,19 @@ class _Decls:
     attribute of that name. Only top-level classes; no inheritance (a miss, not an alarm).
     """
 
-    __slots__ = ("_module", "_classes", "_funcs", "_attrs")
+    __slots__ = ("_classes", "_funcs", "_attrs", "_raw", "_collected")
 
     def __init__(self, module_scope: Scope) -> None:
-        self._module = module_scope
         #: class qual -> (class scope, its body)
         self._classes: dict[str, Scope] = {}
         #: function qual -> (its return annotation, the scope it is evaluated in, is a property)
         self._funcs: dict[str, tuple[ast.expr, Scope, bool]] = {}
         #: attribute qual -> its type (None: unknown), filled per class on first use
         self._attrs: dict[str, Sym] = {}
+        #: attribute qual -> its declarations and assignments, until typed
+        self._raw: dict[str, tuple[list[tuple[ast.expr, Scope]],
+                                   list[tuple[ast.expr | None, Scope]]]] = {}
+        self._collected: set[str] = set()
         mod = module_scope.module
         for st in module_scope.node.body:  # type: ignore[attr-defined]
             t = type(st)
@@ -478,11 +481,17 @@ class _Decls:
         if qual in self._attrs:
             return self._attrs[qual]
         cls = qual.rpartition(".")[0]
-        cscope = self._classes.get(cls)
-        if cscope is None:
-            return None
-        self._class_attrs(cls, cscope)
-        return self._attrs.get(qual)
+        if cls not in self._collected:
+            cscope = self._classes.get(cls)
+            if cscope is None:
+                return None
+            self._collected.add(cls)
+            self._class_attrs(cls, cscope)
+        raw = self._raw.pop(qual, None)
+        self._attrs[qual] = None  # a guard: `self.x = self.x.parent` refers to itself
+        if raw is not None:
+            self._attrs[qual] = _attr_type(*raw)
+        return self._attrs[qual]
 
     def _class_attrs(self, cls: str, cscope: Scope) -> None:
         # attribute name -> (declared annotations, assigned values), each with its scope;
@@ -512,9 +521,8 @@ class _Decls:
                         decl.setdefault(item.name, []).append((item.returns, cscope))
                     continue
                 _self_assignments(item.body, params[0].arg, fscope, decl, vals)
-        names = set(decl) | set(vals)
-        for name in names:
-            self._attrs[f"{cls}.{name}"] = _attr_type(decl.get(name, []), vals.get(name, []))
+        for name in set(decl) | set(vals):
+            self._raw[f"{cls}.{name}"] = (decl.get(name, []), vals.get(name, []))
 
 
 def _deco_name(d: ast.expr) -> str:
