@@ -37,6 +37,8 @@ class FuncFacts:
     calls: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
     #: sync function: the distinct names it calls (the edges of the call graph)
     callees: list[str] = field(default_factory=list)
+    #: decorated with `functools.cache`/`lru_cache`: it blocks on its first call only
+    memoized: bool = False
 
 
 @dataclass(slots=True)
@@ -306,7 +308,8 @@ class Analyzer:
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
-            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
+            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
+                                        memoized=_memoized(node, scope))
             self.functions.append(self.func_facts)
         else:
             self.func_facts = None
@@ -418,6 +421,19 @@ class Analyzer:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+_MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",
+                        "cachetools.cached", "async_lru.alru_cache"})
+
+
+def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+    for d in node.decorator_list:
+        target = d.func if type(d) is ast.Call else d
+        sym = resolve(target, scope.parent or scope)
+        if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
+            return True
+    return False
 
 
 def module_imports(scope: Scope) -> dict[str, str]:

@@ -8,8 +8,9 @@ blocking call, and reports the calls to them made on the event loop, with a shor
 
 from __future__ import annotations
 
+import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.scope import local_name
@@ -18,6 +19,30 @@ from perfaudit.model import Finding, Span
 CODE = "PA106"
 NAME = "transitive-blocking-in-async"
 _MAX_ALIAS_HOPS = 16
+
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_CALLED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_RENAMED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s+as\s+[A-Za-z_]")
+
+
+def identifiers(data: bytes) -> frozenset[bytes]:
+    """What `mentions` needs of a file: its identifiers, and as `name(` those it calls
+    (directly or as a method) or imports under another name (`import f as g`; `g(`)."""
+    called = [w + b"(" for w in _CALLED.findall(data)]
+    renamed = [w + b"(" for w in _RENAMED.findall(data)]
+    return frozenset([*_WORD.findall(data), *called, *renamed])
+
+
+def mentions(tokens: Iterable[bytes], words: Collection[bytes]) -> bool:
+    """Whether a file with `identifiers` ``words`` may call one of ``tokens``: a function
+    or class called by name (`name(`), or a method, `Class.method`: the class named
+    anywhere (constructed, annotated) and the method called."""
+    for token in tokens:
+        head, dot, tail = token.partition(b".")
+        if (head in words and tail + b"(" in words) if dot else head + b"(" in words:
+            return True
+    return False
 
 
 class ProjectIndex:
@@ -93,7 +118,8 @@ class ProjectIndex:
         out: dict[str, tuple[str | None, tuple[str, str, int]]] = {}
         queue: deque[str] = deque()
         for qual, fn in sorted(self.funcs.items()):
-            if fn.is_async:
+            if fn.is_async or fn.memoized:
+                # a memoized function (`functools.cache`) blocks on its first call only
                 continue
             if fn.direct:
                 out[qual] = (None, fn.direct[0])
@@ -111,15 +137,20 @@ class ProjectIndex:
         return out
 
     def blocking_tokens(self) -> frozenset[bytes]:
-        """Names a file must mention to call a blocking project function: the function's
-        name, or for a method its class's name (the caller must construct the class)."""
+        """What a file must mention to call a blocking project function: the function's
+        name; for a constructor its class's name; for a method both its class's name (the
+        caller constructs or annotates the class) and the method's, as `Class.method`
+        (see `mentions`)."""
         out = set()
         for qual in self.blocking_chains():
             if ".<locals>." in qual:
                 continue  # callable only from its own file, which is analysed already
             module = self.module_of.get(qual, "")
-            rest = local_name(qual, module)
-            out.add(rest.split(".", 1)[0].encode())
+            parts = local_name(qual, module).split(".")
+            if parts[-1] == "__init__":
+                parts.pop()
+            token = parts[0] if len(parts) == 1 else f"{parts[0]}.{parts[-1]}"
+            out.add(token.encode())
         return frozenset(out)
 
     def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]

@@ -15,10 +15,14 @@ from collections.abc import Callable, Sequence
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.index import ProjectIndex
+from perfaudit.engine.index import ProjectIndex, mentions
 from perfaudit.engine.runner import Item, Job, Runner
 
 _MAX_ROUNDS = 64
+
+#: a filtered-out file: (its source, the blocking names it was checked against, its
+#: identifiers when known)
+Pending = tuple[SourceFile, frozenset[bytes], frozenset[bytes] | None]
 
 
 def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
@@ -29,9 +33,12 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     """Every file's result, and (when project facts were asked for) the project index."""
     results: list[FileResult] = []
     todo: list[Item] = []
-    #: filtered-out files -> the blocking names they were already checked against
-    pending: dict[str, tuple[SourceFile, frozenset[bytes]]] = {}
+    #: filtered-out files -> (the blocking names they were already checked against, their
+    #: identifiers when known: then later rounds check them without reading them again)
+    pending: dict[str, Pending] = {}
     abspath = {src.path: os.path.abspath(src.path) for src in files}
+    # filtered files' identifiers share their byte strings (memory)
+    vocabulary: dict[bytes, bytes] = {}
 
     def done(n: int = 1) -> None:
         if on_progress:
@@ -50,7 +57,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                 known = (st.st_mtime_ns, st.st_size)
             hit = cache.lookup(ap, known[0], known[1], src.path)
             if hit is FILTERED:
-                pending[src.path] = (src, cache.names)
+                pending[src.path] = (src, cache.names, None)
                 done()
                 continue
             if isinstance(hit, FileResult):
@@ -67,49 +74,63 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
             if status == "same" and cache is not None:
                 out = cache.lookup_hash(abspath[src.path], digest, mtime, size, src.path)
                 if out is FILTERED:
-                    pending[src.path] = (src, cache.names)
+                    pending[src.path] = (src, cache.names, None)
                     continue
                 if isinstance(out, FileResult):
                     results.append(out)
                     continue
                 # a damaged entry: analyse for real
                 ((_, (res, digest, mtime, size, status)),) = list(runner.run([(src, None)]))
+            result = res if isinstance(res, FileResult) else None
             if status == "filtered":
-                pending[src.path] = (src, frozenset())
+                pending[src.path] = (src, frozenset(), _intern(res, vocabulary))
             if cache is not None and status in ("analyzed", "filtered"):
-                cache.store(abspath[src.path], mtime, size, digest, res)
-            if res is not None:
-                results.append(res)
+                cache.store(abspath[src.path], mtime, size, digest, result)
+            if result is not None:
+                results.append(result)
 
-        index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
+        index = (_later_rounds(runner, results, pending, cache, abspath, vocabulary)
+                 if job.facts else None)
     return results, index
 
 
-def _later_rounds(runner: Runner, results: list[FileResult],
-                  pending: dict[str, tuple[SourceFile, frozenset[bytes]]],
-                  cache: Cache | None, abspath: dict[str, str]) -> ProjectIndex:
+def _intern(res: object, vocabulary: dict[bytes, bytes]) -> frozenset[bytes] | None:
+    """A filtered file's identifiers (the runner's result for it), interned; or None."""
+    if not isinstance(res, frozenset):
+        return None
+    return frozenset([vocabulary.setdefault(w, w) for w in res])
+
+
+def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, Pending],
+                  cache: Cache | None, abspath: dict[str, str],
+                  vocabulary: dict[bytes, bytes]) -> ProjectIndex:
     index = ProjectIndex(results)
     names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
         groups: dict[frozenset[bytes], list[Item]] = {}
-        for src, seen in pending.values():
+        for path, (src, seen, words) in list(pending.items()):
             new = names - seen
-            if new:
-                groups.setdefault(new, []).append((src, None))
+            if not new:
+                continue
+            if words is not None and not mentions(new, words):
+                pending[path] = (src, names, words)  # checked without reading it again
+                continue
+            groups.setdefault(new, []).append((src, None))
         if not groups:
             break
         hits = False
         for group_names, items in groups.items():
             for src, (res, digest, mtime, size, status) in runner.run(items, group_names):
                 if status == "filtered":
-                    pending[src.path] = (src, names)
+                    pending[src.path] = (src, names, _intern(res, vocabulary))
                     continue
                 pending.pop(src.path, None)
-                if res is not None:
-                    results.append(res)
+                result = res if isinstance(res, FileResult) else None
+                if result is not None:
+                    results.append(result)
                     hits = True
                 if cache is not None and status == "analyzed":
-                    cache.store(abspath[src.path], mtime, size, digest, res)
+                    cache.store(abspath[src.path], mtime, size, digest, result)
         if not hits:
             break
         index = ProjectIndex(results)
