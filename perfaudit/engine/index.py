@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.scope import local_name
@@ -22,27 +22,37 @@ _MAX_ALIAS_HOPS = 16
 
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
-_CALLED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
-_RENAMED = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\s+as\s+[A-Za-z_]")
 
 
 def identifiers(data: bytes) -> frozenset[bytes]:
-    """What `mentions` needs of a file: its identifiers, and as `name(` those it calls
-    (directly or as a method) or imports under another name (`import f as g`; `g(`)."""
-    called = [w + b"(" for w in _CALLED.findall(data)]
-    renamed = [w + b"(" for w in _RENAMED.findall(data)]
-    return frozenset([*_WORD.findall(data), *called, *renamed])
+    """A file's identifiers, for `mentions`."""
+    return frozenset(_WORD.findall(data))
 
 
-def mentions(tokens: Iterable[bytes], words: Collection[bytes]) -> bool:
-    """Whether a file with `identifiers` ``words`` may call one of ``tokens``: a function
-    or class called by name (`name(`), or a method, `Class.method`: the class named
-    anywhere (constructed, annotated) and the method called."""
+def mentioned(tokens: Iterable[bytes], words: Collection[bytes]) -> list[bytes]:
+    """The ``tokens`` a file with `identifiers` ``words`` names: a function or class name,
+    or for `Class.method` both names (the class constructed or annotated, the method
+    called)."""
+    out = []
     for token in tokens:
         head, dot, tail = token.partition(b".")
-        if (head in words and tail + b"(" in words) if dot else head + b"(" in words:
-            return True
-    return False
+        if head in words and (not dot or tail in words):
+            out.append(token)
+    return out
+
+
+def calls_any(tokens: Sequence[bytes], data: bytes) -> bool:
+    """Whether the file calls one of the `mentioned` ``tokens``: `name(` (the method's
+    name for `Class.method`), or imports it under another name (`name as`). A file that
+    only names it (`from homeassistant.setup import ...` for a function `setup`) cannot
+    call it on the loop."""
+    names = sorted({t.rpartition(b".")[2] for t in tokens})
+    if not names:
+        return False
+    pattern = (rb"(?<![A-Za-z0-9_.])(?:" + b"|".join(re.escape(n) for n in names)
+               + rb")(?:[ \t]*\(|[ \t]+as[ \t])|\.(?:"
+               + b"|".join(re.escape(n) for n in names) + rb")[ \t]*\(")
+    return re.search(pattern, data) is not None
 
 
 class ProjectIndex:

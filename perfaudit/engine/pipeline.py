@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.index import ProjectIndex, mentions
+from perfaudit.engine.index import ProjectIndex, mentioned
 from perfaudit.engine.runner import Item, Job, Runner
 
 _MAX_ROUNDS = 64
@@ -112,7 +112,7 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
             new = names - seen
             if not new:
                 continue
-            if words is not None and not mentions(new, words):
+            if words is not None and not mentioned(new, words):
                 pending[path] = (src, names, words)  # checked without reading it again
                 continue
             groups.setdefault(new, []).append((src, None))

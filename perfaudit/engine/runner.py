@@ -13,7 +13,7 @@ from perfaudit.config import Config
 from perfaudit.engine.analyze import FileResult, analyze_source
 from perfaudit.engine.cache import content_hash
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.index import identifiers, mentions
+from perfaudit.engine.index import calls_any, identifiers, mentioned
 from perfaudit.engine.parse import decode
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
@@ -119,7 +119,7 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     digest = content_hash(data)
     if names is not None:
         ids = identifiers(data)
-        if not mentions(names, ids):
+        if not calls_any(mentioned(names, ids), data):
             return ids, digest, st.st_mtime_ns, st.st_size, "filtered"
         # A later-round file passed no rule's prefilter: no per-file rule can report in
         # it, so only the project facts are extracted (no rule hooks to run).
