@@ -8,9 +8,10 @@ blocking call, and reports the calls to them made on the event loop, with a shor
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import deque
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.scope import local_name
@@ -29,15 +30,25 @@ def identifiers(data: bytes) -> frozenset[bytes]:
     return frozenset(_WORD.findall(data))
 
 
-def mentioned(tokens: Iterable[bytes], words: Collection[bytes]) -> list[bytes]:
+def mentioned(tokens: frozenset[bytes], words: frozenset[bytes]) -> list[bytes]:
     """The ``tokens`` a file with `identifiers` ``words`` names: a function or class name,
     or for `Class.method` both names (the class constructed or annotated, the method
     called)."""
+    by_head = _by_head(tokens)
     out = []
+    for head in by_head.keys() & words:
+        for token, tail in by_head[head]:
+            if tail is None or tail in words:
+                out.append(token)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _by_head(tokens: frozenset[bytes]) -> dict[bytes, list[tuple[bytes, bytes | None]]]:
+    out: dict[bytes, list[tuple[bytes, bytes | None]]] = {}
     for token in tokens:
         head, dot, tail = token.partition(b".")
-        if head in words and (not dot or tail in words):
-            out.append(token)
+        out.setdefault(head, []).append((token, tail if dot else None))
     return out
 
 

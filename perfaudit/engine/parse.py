@@ -96,10 +96,15 @@ def _pre_repair(text: str) -> str | None:
     if sys.version_info >= (3, 12) or _PEP695.search(text) is None:
         return None
     lines = text.splitlines(keepends=True)
-    starts = {text.count("\n", 0, m.start()) for m in _PEP695.finditer(text)}
     if len(lines) != text.count("\n") + (0 if text.endswith("\n") else 1):
         return None  # other line breaks (\r, form feeds): leave it to the repair loop
-    for idx in sorted(starts):
+    starts = []
+    line = pos = 0
+    for m in _PEP695.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        starts.append(line)
+    for idx in starts:
         if not _repair_line(lines, idx):
             return None
     return "".join(lines)

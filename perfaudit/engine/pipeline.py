@@ -98,7 +98,7 @@ def _intern(res: object, vocabulary: dict[bytes, bytes]) -> frozenset[bytes] | N
     """A filtered file's identifiers (the runner's result for it), interned; or None."""
     if not isinstance(res, frozenset):
         return None
-    return frozenset([vocabulary.setdefault(w, w) for w in res])
+    return frozenset(map(vocabulary.setdefault, res, res))
 
 
 def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, Pending],

@@ -441,7 +441,7 @@ class _Decls:
     attribute of that name. Only top-level classes; no inheritance (a miss, not an alarm).
     """
 
-    __slots__ = ("_classes", "_funcs", "_attrs", "_raw", "_collected")
+    __slots__ = ("_classes", "_funcs", "_attrs", "_raw", "_collected", "_methods")
 
     def __init__(self, module_scope: Scope) -> None:
         #: class qual -> (class scope, its body)
@@ -454,6 +454,8 @@ class _Decls:
         self._raw: dict[str, tuple[list[tuple[ast.expr, Scope]],
                                    list[tuple[ast.expr | None, Scope]]]] = {}
         self._collected: set[str] = set()
+        #: every plain method, `Class.method`: `self.method()` needs no attribute types
+        self._methods: set[str] = set()
         mod = module_scope.module
         for st in module_scope.node.body:  # type: ignore[attr-defined]
             t = type(st)
@@ -465,9 +467,13 @@ class _Decls:
                 cscope = Scope("class", st, module_scope, qual, mod)
                 self._classes[qual] = cscope
                 for item in st.body:
-                    if type(item) in FUNC_NODES and item.returns is not None:
-                        prop = any(_deco_name(d) in ("property", "cached_property")
-                                   for d in item.decorator_list)
+                    if type(item) not in FUNC_NODES:
+                        continue
+                    prop = any(_deco_name(d) in ("property", "cached_property")
+                               for d in item.decorator_list)
+                    if not prop:
+                        self._methods.add(f"{qual}.{item.name}")
+                    if item.returns is not None:
                         self._funcs[f"{qual}.{item.name}"] = (
                             item.returns, cscope, prop)
 
@@ -480,6 +486,8 @@ class _Decls:
     def attribute(self, qual: str) -> Sym:
         if qual in self._attrs:
             return self._attrs[qual]
+        if qual in self._methods:
+            return None
         cls = qual.rpartition(".")[0]
         if cls not in self._collected:
             cscope = self._classes.get(cls)
