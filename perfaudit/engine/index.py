@@ -26,8 +26,17 @@ _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def identifiers(data: bytes) -> frozenset[bytes]:
-    """A file's identifiers, for `mentions`."""
+    """A file's identifiers, for `mentioned`."""
     return frozenset(_WORD.findall(data))
+
+
+def pack_identifiers(words: frozenset[bytes]) -> bytes:
+    """Identifiers as one byte string: cheap to send from a worker and to keep."""
+    return b" ".join(words)
+
+
+def unpack_identifiers(packed: bytes) -> frozenset[bytes]:
+    return frozenset(packed.split(b" "))
 
 
 def mentioned(tokens: frozenset[bytes], words: frozenset[bytes]) -> list[bytes]:

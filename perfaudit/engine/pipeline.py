@@ -15,14 +15,14 @@ from collections.abc import Callable, Sequence
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.index import ProjectIndex, mentioned
+from perfaudit.engine.index import ProjectIndex, mentioned, unpack_identifiers
 from perfaudit.engine.runner import Item, Job, Runner
 
 _MAX_ROUNDS = 64
 
 #: a filtered-out file: (its source, the blocking names it was checked against, its
-#: identifiers when known)
-Pending = tuple[SourceFile, frozenset[bytes], frozenset[bytes] | None]
+#: identifiers, packed, when known)
+Pending = tuple[SourceFile, frozenset[bytes], bytes | None]
 
 
 def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
@@ -37,8 +37,6 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     #: identifiers when known: then later rounds check them without reading them again)
     pending: dict[str, Pending] = {}
     abspath = {src.path: os.path.abspath(src.path) for src in files}
-    # filtered files' identifiers share their byte strings (memory)
-    vocabulary: dict[bytes, bytes] = {}
 
     def done(n: int = 1) -> None:
         if on_progress:
@@ -83,27 +81,23 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                 ((_, (res, digest, mtime, size, status)),) = list(runner.run([(src, None)]))
             result = res if isinstance(res, FileResult) else None
             if status == "filtered":
-                pending[src.path] = (src, frozenset(), _intern(res, vocabulary))
+                pending[src.path] = (src, frozenset(), _packed(res))
             if cache is not None and status in ("analyzed", "filtered"):
                 cache.store(abspath[src.path], mtime, size, digest, result)
             if result is not None:
                 results.append(result)
 
-        index = (_later_rounds(runner, results, pending, cache, abspath, vocabulary)
-                 if job.facts else None)
+        index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
     return results, index
 
 
-def _intern(res: object, vocabulary: dict[bytes, bytes]) -> frozenset[bytes] | None:
-    """A filtered file's identifiers (the runner's result for it), interned; or None."""
-    if not isinstance(res, frozenset):
-        return None
-    return frozenset(map(vocabulary.setdefault, res, res))
+def _packed(res: object) -> bytes | None:
+    """A filtered file's packed identifiers (the runner's result for it), or None."""
+    return res if isinstance(res, bytes) else None
 
 
 def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, Pending],
-                  cache: Cache | None, abspath: dict[str, str],
-                  vocabulary: dict[bytes, bytes]) -> ProjectIndex:
+                  cache: Cache | None, abspath: dict[str, str]) -> ProjectIndex:
     index = ProjectIndex(results)
     names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
@@ -112,7 +106,7 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
             new = names - seen
             if not new:
                 continue
-            if words is not None and not mentioned(new, words):
+            if words is not None and not mentioned(new, unpack_identifiers(words)):
                 pending[path] = (src, names, words)  # checked without reading it again
                 continue
             groups.setdefault(new, []).append((src, None))
@@ -122,7 +116,7 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
         for group_names, items in groups.items():
             for src, (res, digest, mtime, size, status) in runner.run(items, group_names):
                 if status == "filtered":
-                    pending[src.path] = (src, names, _intern(res, vocabulary))
+                    pending[src.path] = (src, names, _packed(res))
                     continue
                 pending.pop(src.path, None)
                 result = res if isinstance(res, FileResult) else None
