@@ -11,8 +11,11 @@ class BlockingFileIoInAsync(BlockingCallRule):
 
     ## What it does
     Flags synchronous file-system calls made directly in the body of an `async def`:
-    `open`, `io.open`, `codecs.open`, the I/O methods of `pathlib.Path`, `os` and `os.path`
-    file functions, `shutil` copies and removals, and `json`/`pickle` `load`/`dump`.
+    `open`, `io.open`, `codecs.open`, the I/O methods of `pathlib.Path` (including
+    `resolve`, `owner`, `readlink`), `os` and `os.path` file functions, `shutil` copies and
+    removals, `json`/`pickle`/`tomllib`/`plistlib` `load`/`dump`, `tempfile` file and folder
+    creation, `glob`, `zipfile`/`tarfile` archives on disk, `fsspec` files, SSL certificate
+    loading and `input()`.
 
     ## Why is this bad?
     A coroutine runs on the event-loop thread. While the disk (or a network file system)
