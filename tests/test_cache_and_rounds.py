@@ -34,6 +34,10 @@ def _project(root: Path) -> None:
     (pkg / "typed.py").write_text("from app.store import Store\n"
                                   "from app.middle import settings as cfg\n"
                                   "async def h(s: Store):\n    s.load()\n    cfg()\n")
+    # a module that only re-exports a blocking function, and a caller that imports it there
+    (pkg / "reexp.py").write_text("from app.io import read_cfg\n")
+    (pkg / "caller.py").write_text("from app.reexp import read_cfg\nasync def k():\n"
+                                   "    return read_cfg('c')\n")
     (pkg / "memo.py").write_text("import functools\nfrom app.io import read_cfg\n"
                                  "@functools.cache\ndef cached():\n    return read_cfg('b')\n"
                                  "async def g():\n    return cached()\n")
@@ -57,6 +61,7 @@ def test_prefilter_rounds_find_the_same_as_analysing_everything(
     found = [k[:3] for k in filtered]
     assert ("api.py", 4, "PA106") in found
     assert ("typed.py", 4, "PA106") in found and ("typed.py", 5, "PA106") in found
+    assert ("caller.py", 3, "PA106") in found
     assert not [k for k in found if k[0] == "memo.py"]
     monkeypatch.setattr("perfaudit.api.prefilter_tokens", lambda codes, tables: None)
     assert _keys(scan([str(project)], cfg, cache=False)) == filtered
@@ -99,7 +104,8 @@ def test_cache_cold_warm_and_edits(project: Path, tmp_path_factory: pytest.TempP
     _touch(project / "app" / "io.py", "def read_cfg(p):\n    return open(p).read()\n")
     again = _keys(scan([str(project)], cfg, cache_dir=cache_dir))
     assert [k[:3] for k in again if k[2] == "PA106"] == [
-        ("api.py", 4, "PA106"), ("typed.py", 4, "PA106"), ("typed.py", 5, "PA106")]
+        ("api.py", 4, "PA106"), ("caller.py", 3, "PA106"), ("typed.py", 4, "PA106"),
+        ("typed.py", 5, "PA106")]
     assert again == _keys(scan([str(project)], cfg, cache=False))
 
     # a file that newly calls a blocking function, with no blocking token of its own

@@ -61,18 +61,24 @@ def _by_head(tokens: frozenset[bytes]) -> dict[bytes, list[tuple[bytes, bytes | 
     return out
 
 
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)",
+                     re.MULTILINE)
+
+
 def calls_any(tokens: Sequence[bytes], data: bytes) -> bool:
-    """Whether the file calls one of the `mentioned` ``tokens``: `name(` (the method's
-    name for `Class.method`), or imports it under another name (`name as`). A file that
-    only names it (`from homeassistant.setup import ...` for a function `setup`) cannot
-    call it on the loop."""
+    """Whether the file calls one of the `mentioned` ``tokens`` (`name(`, `.name(`, the
+    method's name for `Class.method`) or imports it (a re-export, or `import f as g`).
+    A file that only names it otherwise (`from homeassistant.setup import ...` for a
+    function `setup`) cannot call it on the loop nor lead a caller to it."""
     names = sorted({t.rpartition(b".")[2] for t in tokens})
     if not names:
         return False
-    pattern = (rb"(?<![A-Za-z0-9_.])(?:" + b"|".join(re.escape(n) for n in names)
-               + rb")(?:[ \t]*\(|[ \t]+as[ \t])|\.(?:"
-               + b"|".join(re.escape(n) for n in names) + rb")[ \t]*\(")
-    return re.search(pattern, data) is not None
+    alternatives = b"|".join(re.escape(n) for n in names)
+    called = (rb"(?<![A-Za-z0-9_])(?:" + alternatives + rb")[ \t]*\(")
+    if re.search(called, data) is not None:
+        return True
+    imported = set(_WORD.findall(b" ".join(m.group(1) for m in _IMPORT.finditer(data))))
+    return not imported.isdisjoint(names)
 
 
 class ProjectIndex:
