@@ -121,6 +121,9 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         for f in index.transitive_findings():
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
+        for f in index.returned_type_findings(_blocking_rows(config), codes):
+            if not is_suppressed(by_path[f.path].noqa, f):
+                findings.append(f)
     findings = _apply_per_file_ignores(findings, config)
     findings.sort(key=Finding.sort_key)
     if store is not None:
@@ -128,6 +131,14 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         store.save_snapshot(state, findings)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
                       paths=scanned)
+
+
+def _blocking_rows(config: Config) -> dict[str, tuple[str, str, str]]:
+    """The blocking table as the project index reports from it: call -> (code, rule
+    name, advice)."""
+    names = {r.code: r.name for r in ALL_RULES}
+    return {call: (e.code, names.get(e.code, ""), e.instead)
+            for call, e in load_tables(config).blocking.items()}
 
 
 def default_cache_dir(config: Config, paths: Sequence[str]) -> str:

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from perfaudit.config import Config
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
-from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, local_name, resolve
+from perfaudit.engine.scope import (
+    FUNC_NODES,
+    ModuleInfo,
+    Scope,
+    Sym,
+    annotation_type,
+    local_name,
+    resolve,
+)
 from perfaudit.model import Finding, Span
 from perfaudit.tables import BlockingEntry, Tables, load_tables
 
@@ -39,6 +47,8 @@ class FuncFacts:
     callees: list[str] = field(default_factory=list)
     #: decorated with `functools.cache`/`lru_cache`: it blocks on its first call only
     memoized: bool = False
+    #: the type its return annotation names (`-> Path`: "pathlib.Path"), or ""
+    returns: str = ""
 
 
 @dataclass(slots=True)
@@ -308,8 +318,10 @@ class Analyzer:
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
+            ret = annotation_type(node.returns, parent) if node.returns is not None else None
             self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
-                                        memoized=_memoized(node, scope))
+                                        memoized=_memoized(node, scope),
+                                        returns=ret[1] if ret is not None else "")
             self.functions.append(self.func_facts)
         else:
             self.func_facts = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.scope import local_name
@@ -204,6 +204,35 @@ class ProjectIndex:
         module = self.module_of.get(qual, "")
         short = local_name(qual, module)
         return short.replace(".<locals>.", ".").removesuffix(".__init__")
+
+    def returned_type_findings(self, blocking: Mapping[str, tuple[str, str, str]],
+                               codes: Collection[str]) -> Iterator[Finding]:
+        """Blocking methods called in an `async def` on what a project function of another
+        module returns, known from its return annotation (`paths.cache_dir().exists()`
+        with `def cache_dir() -> Path` in paths.py): the per-file analysis cannot see the
+        annotation. ``blocking``: call -> (code, rule name, advice)."""
+        methods = {q.rpartition(".")[2] for q in blocking}
+        for qual, fn in self.funcs.items():
+            if not fn.is_async:
+                continue
+            module = self.module_of[qual]
+            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+                head, _, method = callee.rpartition(".")
+                if method not in methods or head.startswith(module + "."):
+                    continue  # a function of the same module was typed per file
+                target = self.resolve(head)
+                if target is None or self.funcs[target].is_async:
+                    continue
+                ret = self.funcs[target].returns
+                row = blocking.get(f"{ret}.{method}") if ret else None
+                if row is None or row[0] not in codes:
+                    continue
+                code, name, instead = row
+                yield Finding(
+                    path=self.path_of[qual], code=code, name=name,
+                    message=f"`{ret}.{method}` blocks the event loop; use {instead}",
+                    span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
+                    function=local_name(qual, module), fixable=False)
 
     def transitive_findings(self) -> Iterator[Finding]:
         chains = self.blocking_chains()
