@@ -6,7 +6,7 @@ ruff's ASYNC210/212 (blocking HTTP), ASYNC220-222 (subprocess), ASYNC230 (open),
 (os.path/pathlib), ASYNC250 (input) and ASYNC251 (time.sleep) are mapped to PA102, PA104,
 PA101 and PA103. Every ruff finding must be found by perfaudit too, or be a documented
 deliberate difference (README, "Compared with ruff": `os.path.abspath`, `relpath` and
-`commonpath`). Prints, per code base, the counts, perfaudit's recall of ruff's findings
+`normpath`). Prints, per code base, the counts, perfaudit's recall of ruff's findings
 (deliberate differences left out) and every finding ruff has that perfaudit does not; with
 several code bases, the total.
 """
@@ -27,7 +27,7 @@ MAPPING = {"ASYNC210": "PA102", "ASYNC212": "PA102", "ASYNC220": "PA104",
            "ASYNC221": "PA104", "ASYNC222": "PA104", "ASYNC230": "PA101", "ASYNC240": "PA101",
            "ASYNC250": "PA101", "ASYNC251": "PA103"}
 #: ruff findings perfaudit leaves out on purpose (README, "Compared with ruff")
-DELIBERATE = ("os.path.abspath", "os.path.relpath", "os.path.commonpath")
+DELIBERATE = ("os.path.abspath", "os.path.relpath", "os.path.normpath")
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+from collections.abc import Callable
 
 from perfaudit.tables import Tables
 
@@ -27,7 +28,7 @@ FUNC_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 class Scope:
     __slots__ = ("kind", "node", "parent", "qual", "is_async", "class_qual", "_bindings",
-                 "_memo", "module", "_decls")
+                 "_memo", "module", "_decls", "_lines", "_loops")
 
     def __init__(self, kind: str, node: ast.AST, parent: Scope | None, qual: str,
                  module: ModuleInfo, *, is_async: bool = False,
@@ -45,6 +46,10 @@ class Scope:
         #: module scope only: the module's class attributes and function return types,
         #: built on first use (see `_declarations`)
         self._decls: _Decls | None = None
+        #: each binding's line (same order as `bindings`), and the line spans of the loops
+        #: of this scope: which bindings can reach a use (see `lookup`)
+        self._lines: dict[str, list[int]] | None = None
+        self._loops: list[tuple[int, int]] = []
 
     @property
     def bindings(self) -> dict[str, list[Binding]]:
@@ -94,11 +99,19 @@ def collect_bindings(scope: Scope) -> dict[str, list[Binding]]:
     # (no nested recursive helpers here: a closure that refers to itself is a reference
     # cycle, which would keep every scope and syntax tree alive until the cyclic GC runs)
 
+    lines: dict[str, list[int]] = {}
+    loops: list[tuple[int, int]] = []
+    here = getattr(node, "lineno", 0)
+
     def add(name: str, b: Binding) -> None:
         out.setdefault(name, []).append(b)
+        lines.setdefault(name, []).append(here)
 
     def target(t: ast.expr, value: ast.expr | None, kind: str = "value") -> None:
-        _bind_target(out, t, value, kind)
+        _bind_target(add, t, value, kind)
+
+    scope._lines = lines
+    scope._loops = loops
 
     if scope.kind in ("function", "lambda"):
         args = node.args  # type: ignore[attr-defined]
@@ -133,6 +146,7 @@ def collect_bindings(scope: Scope) -> dict[str, list[Binding]]:
     while stack:
         st = stack.pop()
         t = type(st)
+        here = st.lineno
         if t is ast.Assign:
             value = st.value  # type: ignore[attr-defined]
             for tg in st.targets:  # type: ignore[attr-defined]
@@ -164,6 +178,7 @@ def collect_bindings(scope: Scope) -> dict[str, list[Binding]]:
         elif t is ast.ClassDef:
             add(st.name, ("class", child_qual(scope, st.name)))  # type: ignore[attr-defined]
         elif t in (ast.For, ast.AsyncFor):
+            loops.append((st.lineno, st.end_lineno or st.lineno))
             target(st.target, None)  # type: ignore[attr-defined]
             stack.extend(reversed(st.orelse))  # type: ignore[attr-defined]
             stack.extend(reversed(st.body))  # type: ignore[attr-defined]
@@ -173,6 +188,8 @@ def collect_bindings(scope: Scope) -> dict[str, list[Binding]]:
                     target(item.optional_vars, item.context_expr, "with")
             stack.extend(reversed(st.body))  # type: ignore[attr-defined]
         elif t in (ast.If, ast.While):
+            if t is ast.While:
+                loops.append((st.lineno, st.end_lineno or st.lineno))
             stack.extend(reversed(st.orelse))  # type: ignore[attr-defined]
             stack.extend(reversed(st.body))  # type: ignore[attr-defined]
         elif t is ast.Try or t.__name__ == "TryStar":
@@ -218,39 +235,69 @@ def _param(a: ast.arg) -> Binding:
     return ("ann", a.annotation, True, None) if a.annotation is not None else _UNKNOWN
 
 
-def _bind_target(out: dict[str, list[Binding]], t: ast.expr, value: ast.expr | None,
+def _bind_target(add: Callable[[str, Binding], None], t: ast.expr, value: ast.expr | None,
                  kind: str) -> None:
     if isinstance(t, ast.Name):
-        out.setdefault(t.id, []).append((kind, value) if value is not None else _UNKNOWN)
+        add(t.id, (kind, value) if value is not None else _UNKNOWN)
     elif isinstance(t, (ast.Tuple, ast.List)):
         for elt in t.elts:
-            _bind_target(out, elt.value if isinstance(elt, ast.Starred) else elt, None, kind)
+            _bind_target(add, elt.value if isinstance(elt, ast.Starred) else elt, None, kind)
     elif isinstance(t, ast.Starred):
-        _bind_target(out, t.value, None, kind)
+        _bind_target(add, t.value, None, kind)
 
 
 # --------------------------------------------------------------------------- resolution
 
 
-def lookup(name: str, scope: Scope) -> Sym:
-    """Resolve a bare name as Python would (class bodies are skipped for inner scopes)."""
+def lookup(name: str, scope: Scope, line: int = 0) -> Sym:
+    """Resolve a bare name as Python would (class bodies are skipped for inner scopes).
+
+    With the ``line`` of the use, bindings of the same scope that cannot reach it (later in
+    the code and in no loop with it) are left out when the others agree: `path =
+    Path(f); path.stat()` before a later `for path, m in items:` is still a path."""
     s: Scope | None = scope
     first = True
     while s is not None:
         if s.kind != "class" or first:
             if name in s._memo:
-                return s._memo[name]
-            binds = s.bindings.get(name)
-            if binds is not None:
+                result = s._memo[name]
+            else:
+                binds = s.bindings.get(name)
+                if binds is None:
+                    first = False
+                    s = s.parent
+                    continue
                 s._memo[name] = None  # recursion guard
                 result = _eval_bindings(name, binds, s)
                 s._memo[name] = result
-                return result
+            if result is None and first and line:
+                return _reaching(name, s, line)
+            return result
         first = False
         s = s.parent
     if name in BUILTIN_NAMES:
         return ("ref", "builtins." + name)
     return None
+
+
+def _reaching(name: str, s: Scope, line: int) -> Sym:
+    """`lookup` of ``name`` used at ``line`` in ``s``, from the bindings that can reach it."""
+    binds = s.bindings.get(name)
+    lines = s._lines.get(name) if s._lines is not None else None
+    if not binds or len(binds) < 2 or lines is None or len(lines) != len(binds):
+        return None
+    key = f"{name}:{line}"
+    if key in s._memo:
+        return s._memo[key]
+    s._memo[key] = None  # recursion guard (`p = p.parent` in a loop)
+    loops = [(a, b) for a, b in s._loops if a <= line <= b]
+    kept = [bind for bind, at in zip(binds, lines, strict=True)
+            if at < line or any(a <= at <= b for a, b in loops)]
+    if not kept or len(kept) == len(binds):
+        return None
+    result = _eval_bindings(name, kept, s)
+    s._memo[key] = result
+    return result
 
 
 def _module_scope(scope: Scope) -> Scope:
@@ -300,7 +347,7 @@ def resolve(node: ast.expr, scope: Scope) -> Sym:
     """The symbol an expression denotes, or None."""
     t = type(node)
     if t is ast.Name:
-        return lookup(node.id, scope)  # type: ignore[attr-defined]
+        return lookup(node.id, scope, node.lineno)  # type: ignore[attr-defined]
     if t is ast.Attribute:
         base = resolve(node.value, scope)  # type: ignore[attr-defined]
         if base is None:
