@@ -416,7 +416,10 @@ class Analyzer:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
         if ff is not None and qual is not None:
-            if entry is not None:
+            if entry is not None and entry.unless_first_arg and in_memory(
+                    node, self.scope, entry.unless_first_arg):
+                pass  # an archive on a buffer in memory: no file I/O
+            elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
             elif qual.startswith("builtins."):
                 pass
@@ -433,6 +436,17 @@ class Analyzer:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
+    """Whether the call's first argument (or `fileobj=`) is an instance of one of
+    ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""
+    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+    for arg in args:
+        sym = resolve(arg, scope)
+        if sym is not None and sym[0] == "inst" and sym[1] in types:
+            return True
+    return False
 
 
 _MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",

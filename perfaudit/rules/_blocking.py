@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.analyze import CallSite, FileContext, in_memory
 from perfaudit.engine.rulebase import Rule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -20,18 +20,6 @@ def blocking_tokens(tables: Tables, codes: Collection[str] | None = None) -> lis
     builtins through a call by bare name (`open(`)."""
     return call_tokens(q for q, e in tables.blocking.items()
                        if codes is None or e.code in codes)
-
-
-def in_memory(ctx: FileContext, site: CallSite, types: frozenset[str]) -> bool:
-    """Whether the call's first argument (or `fileobj=`) is one of ``types``: an archive
-    opened on a buffer in memory does no file I/O."""
-    node = site.node
-    args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "fileobj"]
-    for arg in args:
-        sym = ctx.resolve(arg, site.scope)
-        if sym is not None and sym[0] == "inst" and sym[1] in types:
-            return True
-    return False
 
 
 class BlockingCallRule(Rule):
@@ -50,7 +38,7 @@ class BlockingCallRule(Rule):
         entry = site.blocking
         if not site.on_loop or entry is None or entry.code != self.code:
             return
-        if entry.unless_first_arg and in_memory(ctx, site, entry.unless_first_arg):
+        if entry.unless_first_arg and in_memory(site.node, site.scope, entry.unless_first_arg):
             return
         ctx.report(self, site.node,
                    f"`{display(entry.call)}` blocks the event loop; use {entry.instead}",
