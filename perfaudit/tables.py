@@ -71,6 +71,10 @@ class Tables:
     db_connects: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
+    #: passed first or as `fileobj=`, keywords that detach it when passed `True`)
+    resource_exempt: Mapping[str, tuple[frozenset[str], frozenset[str]]] = field(
+        default_factory=dict)
     borrowers: frozenset[str] = frozenset()
     #: pools.toml [in_process]: transports, adapters, mocks, ... (see the table's comments)
     in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -100,6 +104,10 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
                 for call in group["calls"]}
     resources = {call: (group["code"], frozenset(group["close"]))
                  for group in res_data.get("resource", []) for call in group["calls"]}
+    resource_exempt = {call: (frozenset(group.get("unless_first_arg", ())),
+                              frozenset(group.get("unless_keyword_true", ())))
+                       for group in res_data.get("resource", []) for call in group["calls"]
+                       if group.get("unless_first_arg") or group.get("unless_keyword_true")}
     blocking: dict[str, BlockingEntry] = {}
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
@@ -120,6 +128,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         client_requests=frozenset(pools.get("client_requests", [])),
         db_connects=frozenset(pools.get("db_connects", [])),
         resources=resources,
+        resource_exempt=resource_exempt,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),
         in_process={key: frozenset(values)
                     for key, values in pools.get("in_process", {}).items()},

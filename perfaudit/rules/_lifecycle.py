@@ -11,7 +11,7 @@ import ast
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.analyze import CallSite, FileContext, in_memory
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import Scope, local_name
 from perfaudit.tables import Tables
@@ -100,7 +100,8 @@ class LeakRule(Rule):
         st = site.stmt
         if (site.qual is not None and site.scope.kind == "function"
                 and isinstance(st, ast.Assign) and st.value is site.node
-                and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+                and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)
+                and not _exempt(site.node, site.scope, site.qual, ctx.tables)):
             self._pending.append((site.scope, site.node, st, site.qual))
 
     def on_end(self, ctx: FileContext, scope: Scope) -> None:
@@ -118,6 +119,20 @@ class LeakRule(Rule):
 
     def report_leak(self, ctx: FileContext, leak: Leak) -> None:
         raise NotImplementedError
+
+
+def _exempt(call: ast.Call, scope: Scope, qual: str, tables: Tables) -> bool:
+    """A resource that holds no OS resource or is meant to outlive the function, by the
+    table: an archive on an in-memory buffer (`zipfile.ZipFile(io.BytesIO())`), a child
+    started in its own session (`subprocess.Popen(..., start_new_session=True)`)."""
+    exempt = tables.resource_exempt.get(qual)
+    if exempt is None:
+        return False
+    buffers, keywords = exempt
+    if buffers and in_memory(call, scope, buffers):
+        return True
+    return any(k.arg in keywords and isinstance(k.value, ast.Constant) and k.value.value is True
+               for k in call.keywords)
 
 
 def find_leaks(ctx: FileContext, scope: Scope,
