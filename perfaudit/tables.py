@@ -72,7 +72,7 @@ class Tables:
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
-    #: passed first or as `fileobj=`, keywords that detach it when passed `True`)
+    #: passed first or as `fileobj=`, keywords that detach it unless passed a false literal)
     resource_exempt: Mapping[str, tuple[frozenset[str], frozenset[str]]] = field(
         default_factory=dict)
     borrowers: frozenset[str] = frozenset()
@@ -105,9 +105,9 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     resources = {call: (group["code"], frozenset(group["close"]))
                  for group in res_data.get("resource", []) for call in group["calls"]}
     resource_exempt = {call: (frozenset(group.get("unless_first_arg", ())),
-                              frozenset(group.get("unless_keyword_true", ())))
+                              frozenset(group.get("unless_keyword", ())))
                        for group in res_data.get("resource", []) for call in group["calls"]
-                       if group.get("unless_first_arg") or group.get("unless_keyword_true")}
+                       if group.get("unless_first_arg") or group.get("unless_keyword")}
     blocking: dict[str, BlockingEntry] = {}
     for group in blocking_data.get("group", []):
         for call in group["calls"]:

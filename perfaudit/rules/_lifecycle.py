@@ -124,14 +124,17 @@ class LeakRule(Rule):
 def _exempt(call: ast.Call, scope: Scope, qual: str, tables: Tables) -> bool:
     """A resource that holds no OS resource or is meant to outlive the function, by the
     table: an archive on an in-memory buffer (`zipfile.ZipFile(io.BytesIO())`), a child
-    started in its own session (`subprocess.Popen(..., start_new_session=True)`)."""
+    started in its own session (`subprocess.Popen(..., start_new_session=True)`, or any
+    value that is not literally false)."""
     exempt = tables.resource_exempt.get(qual)
     if exempt is None:
         return False
     buffers, keywords = exempt
     if buffers and in_memory(call, scope, buffers):
         return True
-    return any(k.arg in keywords and isinstance(k.value, ast.Constant) and k.value.value is True
+    # any value but a literal false one: `start_new_session=(os.name != "nt")` detaches too
+    return any(k.arg in keywords
+               and not (isinstance(k.value, ast.Constant) and not k.value.value)
                for k in call.keywords)
 
 

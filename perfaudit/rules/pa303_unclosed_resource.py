@@ -41,7 +41,7 @@ class UnclosedResource(LeakRule):
     No finding when the resource is returned, stored on an object, captured by a nested
     function or handed to a call that may take ownership of it; nor for an archive on a
     buffer in memory (`zipfile.ZipFile(io.BytesIO())`: no file descriptor) or a child
-    started with `start_new_session=True` (detached on purpose, as a daemon is).
+    started with `start_new_session=` (detached on purpose, as a daemon is).
     """
 
     code = "PA303"
