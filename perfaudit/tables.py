@@ -69,6 +69,8 @@ class Tables:
     clients: frozenset[str] = frozenset()
     client_requests: frozenset[str] = frozenset()
     db_connects: frozenset[str] = frozenset()
+    #: pools.toml [run_once]: names of lifecycle functions that run once per process
+    run_once: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
@@ -127,6 +129,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         clients=frozenset(pools.get("clients", [])),
         client_requests=frozenset(pools.get("client_requests", [])),
         db_connects=frozenset(pools.get("db_connects", [])),
+        run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
         resources=resources,
         resource_exempt=resource_exempt,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),

@@ -31,6 +31,12 @@ class ClientCreatedPerCall(TableCallRule):
     Use instead: create the client once (at module level, or in the application's
     startup/lifespan hook), pass it in or keep it on the service object, and close it at
     shutdown.
+
+    ## Notes
+    A client used for one request inside a lifecycle hook that runs once per process
+    (`connect`, `disconnect`, `startup`, `shutdown`, `setup`, ...: the `[run_once]` table
+    of `rules/pools.toml`) is not reported: there is no second request to reuse it for.
+    A client created in a loop there still is.
     """
 
     code = "PA202"
@@ -66,6 +72,10 @@ class ClientCreatedPerCall(TableCallRule):
         st = site.stmt
         if site.scope.kind != "function" or not isinstance(st, (ast.With, ast.AsyncWith)):
             return
+        fn = site.scope.node
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                fn.name in ctx.tables.run_once):
+            return  # a lifecycle hook runs once: one client for one request costs nothing
         for item in st.items:
             if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
                 if _single_request(st.body, item.optional_vars.id, ctx.tables.client_requests):
