@@ -11,8 +11,10 @@ import ast
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from perfaudit.config import Config
+from perfaudit.engine.flow import AV, Cond, Summarizer
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, local_name, resolve
@@ -37,6 +39,14 @@ class FuncFacts:
     calls: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
     #: sync function: the distinct names it calls (the edges of the call graph)
     callees: list[str] = field(default_factory=list)
+    #: branch conditions and values for PA106 (engine/flow.py), as plain tuples:
+    #: (params, is_method, direct_guards, edges, stores, call_args) where params are
+    #: (name, default value or None, kind 0 positional/1 keyword-only/2 *args/3 **kwargs),
+    #: direct_guards line up with `direct`, edges are every call of a sync function as
+    #: (callee, guard, positional values, keyword values, has *args/**kwargs, via self),
+    #: stores are `self.attr = value` as (attr, guard, value), and call_args line up with
+    #: `calls` as (positional values, keyword values, has *args/**kwargs, via self)
+    flow: tuple[Any, ...] = ((), False, (), (), (), ())
 
 
 @dataclass(slots=True)
@@ -229,9 +239,16 @@ class Analyzer:
         self.loop_depth = 0
         self.stmt: ast.stmt | None = None
         self.func_facts: FuncFacts | None = None
+        #: PA106 branch conditions: the summariser of the current function, and the
+        #: conditions of the branches being visited (engine/flow.py)
+        self.summ: Summarizer | None = None
+        self.guard: list[Cond] = []
+        self.flow: _FlowFacts | None = None
+        self.mscope: Scope | None = None
 
     def run(self, tree: ast.Module, module: ModuleInfo) -> Scope:
         self.scope = Scope("module", tree, None, module.name, module)
+        self.mscope = self.scope
         for r in self.rules:
             if r.hooks_module:
                 r.on_module(self.ctx, tree, self.scope)
@@ -241,8 +258,60 @@ class Analyzer:
     # -- traversal -------------------------------------------------------------
 
     def visit_body(self, body: list[ast.stmt]) -> None:
+        if self.summ is None:
+            for st in body:
+                self.visit(st)
+            return
+        # `if cond: return` guards the rest of the block with `not cond`
+        depth = len(self.guard)
         for st in body:
             self.visit(st)
+            if type(st) is ast.If and self.summ is not None:
+                body_exits, else_exits = _exits(st.body), _exits(st.orelse)
+                if body_exits != else_exits:
+                    c = self.summ.cond(st.test)
+                    if c[0] != "ign":
+                        self.guard.append(("not", c) if body_exits else c)
+        del self.guard[depth:]
+
+    def record_store(self, node: ast.Assign | ast.AnnAssign) -> None:
+        """`self.attr = value` in a method: what later `if self.attr` tests see."""
+        summ, flow = self.summ, self.flow
+        if summ is None or flow is None or summ.self_name is None or node.value is None:
+            return
+        targets = node.targets if type(node) is ast.Assign else [node.target]
+        for tg in targets:
+            if (type(tg) is ast.Attribute and type(tg.value) is ast.Name
+                    and tg.value.id == summ.self_name):
+                value = summ.value(node.value) if len(targets) == 1 else None
+                flow.stores.append((tg.attr, tuple(self.guard), value))
+
+    def visit_if(self, node: ast.If | ast.IfExp) -> None:
+        assert self.summ is not None
+        self.visit(node.test)
+        c = self.summ.cond(node.test)
+        if c[0] == "ign":
+            self.generic_branches(node)
+            return
+        self.guard.append(c)
+        if type(node) is ast.If:
+            self.visit_body(node.body)
+        else:
+            self.visit(node.body)  # type: ignore[arg-type]
+        self.guard[-1] = ("not", c)
+        if type(node) is ast.If:
+            self.visit_body(node.orelse)
+        else:
+            self.visit(node.orelse)  # type: ignore[arg-type]
+        self.guard.pop()
+
+    def generic_branches(self, node: ast.If | ast.IfExp) -> None:
+        if type(node) is ast.If:
+            self.visit_body(node.body)
+            self.visit_body(node.orelse)
+        else:
+            self.visit(node.body)  # type: ignore[arg-type]
+            self.visit(node.orelse)  # type: ignore[arg-type]
 
     def visit(self, node: ast.AST) -> None:
         t = type(node)
@@ -257,13 +326,20 @@ class Analyzer:
                     r.on_stmt(self.ctx, node, self.scope)
             if t in FUNC_NODES:
                 self.visit_function(node)  # type: ignore[arg-type]
+            elif t is ast.If and self.summ is not None:
+                self.visit_if(node)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
                 self.visit_class(node)  # type: ignore[arg-type]
             elif t in _LOOP_NODES:
                 self.visit_loop(node)
             else:
+                if self.summ is not None and t in (ast.Assign, ast.AnnAssign):
+                    self.record_store(node)  # type: ignore[arg-type]
                 self.generic(node)
             self.stmt = prev
+            return
+        if t is ast.IfExp and self.summ is not None:
+            self.visit_if(node)  # type: ignore[arg-type]
             return
         if t in _COMP_NODES:
             self.visit_comp(node)
@@ -303,24 +379,35 @@ class Analyzer:
         for r in self.func_rules:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
+        saved_flow = (self.summ, self.guard, self.flow)
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
             self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
             self.functions.append(self.func_facts)
+            self.flow = _FlowFacts(node, scope, self.mscope)
+            self.summ = None if is_async else self.flow.summ
+            self.guard = []
         else:
             self.func_facts = None
+            self.summ, self.flow = None, None
         self.visit_body(node.body)
+        if self.func_facts is not None and self.flow is not None:
+            self.func_facts.flow = self.flow.freeze()
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
+        self.summ, self.guard, self.flow = saved_flow
 
     def visit_lambda(self, node: ast.Lambda) -> None:
         self._visit_args(node.args)
         scope = Scope("lambda", node, self.scope, self.scope.qual + ".<lambda>",
                       self.scope.module)
-        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts)
+        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+                 self.flow)
         self.scope, self.on_loop, self.loop_depth, self.func_facts = scope, False, 0, None
+        self.summ, self.flow = None, None
         self.visit(node.body)
-        self.scope, self.on_loop, self.loop_depth, self.func_facts = saved
+        (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+         self.flow) = saved
 
     def visit_class(self, node: ast.ClassDef) -> None:
         for d in node.decorator_list:
@@ -333,10 +420,13 @@ class Analyzer:
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         scope = Scope("class", node, parent, qual, parent.module)
-        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts)
+        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+                 self.flow)
         self.scope, self.on_loop, self.loop_depth, self.func_facts = scope, False, 0, None
+        self.summ, self.flow = None, None
         self.visit_body(node.body)
-        self.scope, self.on_loop, self.loop_depth, self.func_facts = saved
+        (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+         self.flow) = saved
 
     def visit_loop(self, node: ast.AST) -> None:
         for r in self.loop_rules:
@@ -349,7 +439,14 @@ class Analyzer:
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
+        # `for x in param:` runs its body only when `param` is not empty
+        subj = (self.summ.subject(node.iter)  # type: ignore[attr-defined]
+                if self.summ is not None and type(node) is ast.For else None)
+        if subj is not None:
+            self.guard.append(("truthy", subj))
         self.visit_body(node.body)  # type: ignore[attr-defined]
+        if subj is not None:
+            self.guard.pop()
         self.loop_depth -= 1
         self.visit_body(node.orelse)  # type: ignore[attr-defined]
 
@@ -401,23 +498,109 @@ class Analyzer:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
         if ff is not None and qual is not None:
+            flow = self.flow
             if entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
+                if flow is not None:
+                    flow.direct_guards.append(tuple(self.guard))
             elif qual.startswith("builtins."):
                 pass
             elif not ff.is_async:
                 if qual not in ff.callees:
                     ff.callees.append(qual)
+                if flow is not None:
+                    flow.edges.append((qual, tuple(self.guard), *flow.args(node)))
             elif self.on_loop:
                 stmt_line = self.stmt.lineno if self.stmt is not None else node.lineno
                 ff.calls.append((qual, node.lineno, node.col_offset,
                                  node.end_lineno or node.lineno, node.end_col_offset or 0,
                                  stmt_line))
+                if flow is not None:
+                    flow.call_args.append(flow.args(node))
         self.visit(node.func)
         for a in node.args:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    """A block that never falls through to the statement after it."""
+    return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
+
+
+class _FlowFacts:
+    """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
+
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+                 mscope: Scope | None) -> None:
+        args = node.args
+        positional = [*args.posonlyargs, *args.args]
+        decos = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
+        self.is_method = (scope.class_qual is not None and bool(positional)
+                          and not decos & {"staticmethod", "classmethod"})
+        self_name = positional[0].arg if self.is_method else None
+        binds = scope.bindings
+        names = [a.arg for a in (*positional, *args.kwonlyargs)]
+        # a parameter rebound in the body no longer holds what the caller passed
+        stable = frozenset(n for n in names if len(binds.get(n, ())) == 1)
+
+        def resolve_name(e: ast.expr) -> str | None:
+            sym = resolve(e, scope)
+            return sym[1] if sym is not None and sym[0] != "inst" else None
+
+        def module_value(name: str) -> ast.expr | None:
+            if mscope is None:
+                return None
+            b = mscope.bindings.get(name)
+            if b is not None and len(b) == 1 and b[0][0] == "value":
+                return b[0][1]  # type: ignore[return-value]
+            return None
+
+        self.summ = Summarizer(stable, self_name, resolve_name, module_value)
+        # defaults are evaluated where the function is defined, not in its body
+        outer = Summarizer(frozenset(), None, resolve_name, module_value)
+        params: list[tuple[str, AV | None, int]] = []
+        first_default = len(positional) - len(args.defaults)
+        for i, a in enumerate(positional):
+            d = args.defaults[i - first_default] if i >= first_default else None
+            params.append((a.arg, outer.value(d) if d is not None else None, 0))
+        for a, kd in zip(args.kwonlyargs, args.kw_defaults, strict=False):
+            params.append((a.arg, outer.value(kd) if kd is not None else None, 1))
+        if args.vararg:
+            params.append((args.vararg.arg, None, 2))
+        if args.kwarg:
+            params.append((args.kwarg.arg, None, 3))
+        self.params = tuple(params)
+        self.direct_guards: list[tuple[Cond, ...]] = []
+        self.edges: list[tuple[Any, ...]] = []
+        self.stores: list[tuple[Any, ...]] = []
+        self.call_args: list[tuple[Any, ...]] = []
+
+    def args(self, node: ast.Call) -> tuple[Any, ...]:
+        """(positional values, keyword values, has *args/**kwargs, called on `self`)."""
+        value = self.summ.value
+        star = False
+        pos = []
+        for a in node.args:
+            if type(a) is ast.Starred:
+                star = True
+                break
+            pos.append(value(a))
+        kw = []
+        for k in node.keywords:
+            if k.arg is None:
+                star = True
+            else:
+                kw.append((k.arg, value(k.value)))
+        f = node.func
+        via_self = (type(f) is ast.Attribute and type(f.value) is ast.Name
+                    and f.value.id == self.summ.self_name and self.summ.self_name is not None)
+        return (tuple(pos), tuple(kw), star, via_self)
+
+    def freeze(self) -> tuple[Any, ...]:
+        return (self.params, self.is_method, tuple(self.direct_guards), tuple(self.edges),
+                tuple(self.stores), tuple(self.call_args))
 
 
 def module_imports(scope: Scope) -> dict[str, str]:

@@ -12,12 +12,26 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.flow import AV, U, F, evaluate_guard
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 
 CODE = "PA106"
 NAME = "transitive-blocking-in-async"
 _MAX_ALIAS_HOPS = 16
+#: bounds of the per-call-site search through branch conditions
+_MAX_DEPTH = 24
+_MAX_STEPS = 200_000
+
+Env = dict[tuple[str, str], AV]
+#: a reachable blocking call: (functions from the called one to the blocker, the blocking
+#: call (code, callee, line), whether it is reached only under conditions on inputs that
+#: perfaudit cannot evaluate)
+Reach = tuple[tuple[str, ...], tuple[str, str, int], bool]
+
+
+class _OutOfSteps(Exception):
+    pass
 
 
 class ProjectIndex:
@@ -40,6 +54,10 @@ class ProjectIndex:
                                  for local, target in table.items()
                                  if local != target.rpartition(".")[2])
         self._chains: dict[str, tuple[str | None, tuple[str, str, int]]] | None = None
+        self._memo: dict[tuple[str, tuple[tuple[tuple[str, str], AV], ...]],
+                         tuple[Reach | None, bool]] = {}
+        self._active: set[tuple[str, tuple[tuple[tuple[str, str], AV], ...]]] = set()
+        self._steps = 0
 
     def resolve(self, qual: str) -> str | None:
         """The project function a dotted name denotes, following re-exports; or None."""
@@ -129,7 +147,139 @@ class ProjectIndex:
         short = local_name(qual, module)
         return short.replace(".<locals>.", ".").removesuffix(".__init__")
 
-    def transitive_findings(self) -> Iterator[Finding]:
+    # -- branch conditions (engine/flow.py) --------------------------------------------
+
+    def bind(self, target: str, args: tuple[object, ...], caller_env: Env) -> Env:
+        """The inputs of ``target`` known at a call ``args`` = (positional, keyword, star,
+        via_self) made where ``caller_env`` holds."""
+        fn = self.funcs[target]
+        params, is_method = fn.flow[0], fn.flow[1]
+        pos, kw, star, via_self = args
+        env: Env = {}
+        if via_self:
+            env = {k: v for k, v in caller_env.items() if k[0] == "a"}
+        if star:
+            return env
+
+        def known(v: object) -> AV | None:
+            if not isinstance(v, tuple):
+                return None
+            if v[0] in ("p", "a"):
+                return caller_env.get((v[0], v[1]))
+            return v
+
+        positional = [p for p in params if p[2] == 0]
+        if is_method:
+            positional = positional[1:]
+        given: dict[str, object] = {}
+        for p, v in zip(positional, pos, strict=False):  # type: ignore[call-overload]
+            given[p[0]] = v
+        if len(pos) > len(positional) and not any(p[2] == 2 for p in params):  # type: ignore[arg-type]
+            return env  # a call that does not match the signature: know nothing
+        for name, v in kw:  # type: ignore[attr-defined]
+            given[name] = v
+        skip = params[0][0] if is_method and params else None
+        for name, default, kind in params:
+            if name == skip or kind >= 2:
+                continue
+            if name in given:
+                av = known(given[name])
+            else:
+                av = default
+            if av is not None:
+                env[("p", name)] = av
+        return env
+
+    def reach(self, qual: str, env: Env, depth: int = 0) -> tuple[Reach | None, bool]:
+        """The best blocking call ``qual`` reaches with inputs ``env`` (unconditional
+        before conditional, then shortest), and whether any branch was ruled out."""
+        chains = self.blocking_chains()
+        key = (qual, tuple(sorted(env.items(), key=lambda kv: kv[0])))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if key in self._active or depth > _MAX_DEPTH:
+            return None, False
+        self._steps += 1
+        if self._steps > _MAX_STEPS:
+            raise _OutOfSteps
+        self._active.add(key)
+        fn = self.funcs[qual]
+        _params, _is_method, direct_guards, edges, stores, _ = fn.flow
+        env = self._apply_stores(env, stores)
+        best: Reach | None = None
+        pruned = False
+        for (code, callee, line), guard in zip(fn.direct, direct_guards, strict=False):
+            r = evaluate_guard(guard, env)
+            if r == F:
+                pruned = True
+                continue
+            best = _better(best, ((qual,), (code, callee, line), r == U))
+        for callee, guard, *args in edges:
+            if best is not None and not best[2] and len(best[0]) == 1:
+                break  # nothing beats a direct unconditional call
+            target = self.resolve(callee)
+            if target is None or target == qual or target not in chains:
+                continue
+            r = evaluate_guard(guard, env)
+            if r == F:
+                pruned = True
+                continue
+            sub, sub_pruned = self.reach(target, self.bind(target, tuple(args), env), depth + 1)
+            pruned = pruned or sub_pruned
+            if sub is not None:
+                best = _better(best, ((qual, *sub[0]), sub[1], sub[2] or r == U))
+        self._active.discard(key)
+        self._memo[key] = (best, pruned)
+        return best, pruned
+
+    @staticmethod
+    def _apply_stores(env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
+        """`self.attr = value` in the body: a store that may run replaces what is known
+        about the attribute (flow-insensitively: two different stores, nothing known)."""
+        if not stores:
+            return env
+        out = dict(env)
+        seen: dict[str, AV | None] = {}
+        for attr, guard, value in stores:
+            if evaluate_guard(guard, env) == F:  # type: ignore[arg-type]
+                continue
+            av: AV | None = value  # type: ignore[assignment]
+            if av is not None and av[0] in ("p", "a"):
+                av = env.get((av[0], av[1]))
+            key = str(attr)
+            if key in seen and seen[key] != av:
+                av = None
+            seen[key] = av
+        for attr, av in seen.items():
+            if av is None:
+                out.pop(("a", attr), None)
+            else:
+                out[("a", attr)] = av
+        return out
+
+    def site_reach(self, target: str, args: tuple[object, ...]) -> Reach | None:
+        """What an async call with ``args`` to ``target`` reaches; None when every
+        blocking call is ruled out by the values it passes."""
+        chains = self.blocking_chains()
+        try:
+            found, pruned = self.reach(target, self.bind(target, args, {}))
+        except _OutOfSteps:
+            self._active.clear()
+            found, pruned = None, False
+        if found is None and not pruned:
+            # nothing was ruled out (a cut cycle, the search bound): the plain chain
+            names = [target]
+            cur = chains[target][0]
+            while cur is not None:
+                names.append(cur)
+                cur = chains[cur][0]
+            return tuple(names), chains[target][1], False
+        return found
+
+    def transitive_findings(self, *, conditional: bool = True) -> Iterator[Finding]:
+        """PA106 findings; ``conditional``: also the chains that block only under
+        branches perfaudit cannot evaluate for the call site (marked as such)."""
         chains = self.blocking_chains()
         # a call can reach a blocking function only under that function's own name, or
         # its class's name for a constructor: skip resolving every other call
@@ -145,19 +295,38 @@ class ProjectIndex:
                 continue
             module = self.module_of[qual]
             fn_name = local_name(qual, module)
-            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+            call_args = fn.flow[5]
+            for i, (callee, line, col, end_line, end_col, stmt_line) in enumerate(fn.calls):
                 if callee.rpartition(".")[2] not in wanted:
                     continue
                 target = self.resolve(callee)
                 if target is None or target not in chains:
                     continue
-                names, (_code, blocker, bline), bpath = self.chain(target, chains)
+                args = call_args[i] if i < len(call_args) else ((), (), True, False)
+                found = self.site_reach(target, args)
+                if found is None or (found[2] and not conditional):
+                    continue
+                quals, (_code, blocker, bline), is_cond = found
+                names = [self.display(q) for q in quals]
+                bpath = self.path_of[quals[-1]]
                 blocker = blocker.removeprefix("builtins.")
                 path_txt = bpath.replace("\\", "/")
-                message = (f"`{names[0]}()` blocks the event loop: "
-                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline}); "
-                           "run it with `await asyncio.to_thread(...)` or make it async")
+                verb = "may block" if is_cond else "blocks"
+                when = (" (only under conditions on the values passed that perfaudit "
+                        "cannot evaluate)" if is_cond else "")
+                message = (f"`{names[0]}()` {verb} the event loop: "
+                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline})"
+                           f"{when}; run it with `await asyncio.to_thread(...)` or make "
+                           "it async")
                 yield Finding(
                     path=self.path_of[qual], code=CODE, name=NAME, message=message,
                     span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
-                    function=fn_name)
+                    function=fn_name, conditional=is_cond,
+                    cause=f"{blocker}() at {path_txt}:{bline}")
+
+
+def _better(a: Reach | None, b: Reach) -> Reach:
+    """Unconditional before conditional, then the shorter chain."""
+    if a is None:
+        return b
+    return b if (b[2], len(b[0])) < (a[2], len(a[0])) else a
