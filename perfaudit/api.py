@@ -116,7 +116,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         if index is None:
             index = ProjectIndex(results)
         by_path = {r.path: r for r in results}
-        for f in index.transitive_findings():
+        conditional = config.conditional_chains == "report"
+        for f in index.transitive_findings(conditional=conditional):
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
     findings = _apply_per_file_ignores(findings, config)

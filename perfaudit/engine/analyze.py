@@ -45,8 +45,9 @@ class FuncFacts:
     #: direct_guards line up with `direct`, edges are every call of a sync function as
     #: (callee, guard, positional values, keyword values, has *args/**kwargs, via self),
     #: stores are `self.attr = value` as (attr, guard, value), and call_args line up with
-    #: `calls` as (positional values, keyword values, has *args/**kwargs, via self)
-    flow: tuple[Any, ...] = ((), False, (), (), (), ())
+    #: `calls` as (positional values, keyword values, has *args/**kwargs, via self); last,
+    #: for a `@property` that returns one expression, that expression as a condition
+    flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
 
 
 @dataclass(slots=True)
@@ -576,6 +577,14 @@ class _FlowFacts:
         self.edges: list[tuple[Any, ...]] = []
         self.stores: list[tuple[Any, ...]] = []
         self.call_args: list[tuple[Any, ...]] = []
+        self.kwargs_name = args.kwarg.arg if args.kwarg else None
+        self.prop: Any = None
+        if self.is_method and "property" in decos and not isinstance(node, ast.AsyncFunctionDef):
+            body = node.body
+            if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant:
+                body = body[1:]  # a docstring
+            if len(body) == 1 and type(body[0]) is ast.Return and body[0].value is not None:
+                self.prop = self.summ.cond(body[0].value)
 
     def args(self, node: ast.Call) -> tuple[Any, ...]:
         """(positional values, keyword values, has *args/**kwargs, called on `self`)."""
@@ -590,7 +599,12 @@ class _FlowFacts:
         kw = []
         for k in node.keywords:
             if k.arg is None:
-                star = True
+                v = k.value
+                if (type(v) is ast.Name and v.id == self.kwargs_name
+                        and v.id in self.summ.params | {self.kwargs_name}):
+                    kw.append(("**", v.id))  # forwards its own **kwargs
+                else:
+                    star = True
             else:
                 kw.append((k.arg, value(k.value)))
         f = node.func
@@ -600,7 +614,7 @@ class _FlowFacts:
 
     def freeze(self) -> tuple[Any, ...]:
         return (self.params, self.is_method, tuple(self.direct_guards), tuple(self.edges),
-                tuple(self.stores), tuple(self.call_args))
+                tuple(self.stores), tuple(self.call_args), self.prop)
 
 
 def module_imports(scope: Scope) -> dict[str, str]:

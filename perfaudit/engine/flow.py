@@ -67,7 +67,7 @@ class Summarizer:
         self.module_value = module_value
 
     def subject(self, e: ast.expr) -> tuple[str, str] | None:
-        if type(e) is ast.Name and e.id in self.params:
+        if type(e) is ast.Name and e.id in self.params and e.id != self.self_name:
             return ("p", e.id)
         if (type(e) is ast.Attribute and type(e.value) is ast.Name
                 and e.value.id == self.self_name and self.self_name is not None):

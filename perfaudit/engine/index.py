@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
-from perfaudit.engine.flow import AV, U, F, evaluate_guard
+from perfaudit.engine.flow import AV, F, T, U, Cond, evaluate, evaluate_guard
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 
@@ -58,6 +58,12 @@ class ProjectIndex:
                          tuple[Reach | None, bool]] = {}
         self._active: set[tuple[str, tuple[tuple[tuple[str, str], AV], ...]]] = set()
         self._steps = 0
+        #: class -> property name -> the condition it returns (`return self.x and ...`)
+        self._props: dict[str, dict[str, Cond]] = {}
+        for qual, fn in self.funcs.items():
+            if len(fn.flow) > 6 and fn.flow[6] is not None:
+                cls, _, attr = qual.rpartition(".")
+                self._props.setdefault(cls, {})[attr] = fn.flow[6]
 
     def resolve(self, qual: str) -> str | None:
         """The project function a dotted name denotes, following re-exports; or None."""
@@ -177,17 +183,30 @@ class ProjectIndex:
         if len(pos) > len(positional) and not any(p[2] == 2 for p in params):  # type: ignore[arg-type]
             return env  # a call that does not match the signature: know nothing
         for name, v in kw:  # type: ignore[attr-defined]
-            given[name] = v
+            if name == "**":  # the caller forwards its own **kwargs
+                fwd = caller_env.get(("k", str(v)))
+                if fwd is None:
+                    return env
+                for fname, fv in fwd[1]:
+                    given[fname] = fv
+            else:
+                given[name] = v
         skip = params[0][0] if is_method and params else None
+        names = set()
         for name, default, kind in params:
             if name == skip or kind >= 2:
                 continue
+            names.add(name)
             if name in given:
                 av = known(given[name])
             else:
                 av = default
             if av is not None:
                 env[("p", name)] = av
+        kwargs = [p[0] for p in params if p[2] == 3]
+        if kwargs:  # what lands in **kwargs, for a call that forwards it
+            extra = tuple(sorted((n, known(v)) for n, v in given.items() if n not in names))
+            env[("k", kwargs[0])] = ("kw", extra)
         return env
 
     def reach(self, qual: str, env: Env, depth: int = 0) -> tuple[Reach | None, bool]:
@@ -205,8 +224,15 @@ class ProjectIndex:
             raise _OutOfSteps
         self._active.add(key)
         fn = self.funcs[qual]
-        _params, _is_method, direct_guards, edges, stores, _ = fn.flow
+        direct_guards, edges, stores = fn.flow[2], fn.flow[3], fn.flow[4]
         env = self._apply_stores(env, stores)
+        props = self._props.get(qual.rpartition(".")[0]) if fn.flow[1] else None
+        if props:  # `if self.should_reload:` where the property tests known attributes
+            for attr, cond in props.items():
+                if ("a", attr) not in env:
+                    r = evaluate(cond, env)
+                    if r == T or r == F:
+                        env[("a", attr)] = ("obj", "builtins.bool", r == T)
         best: Reach | None = None
         pruned = False
         for (code, callee, line), guard in zip(fn.direct, direct_guards, strict=False):
