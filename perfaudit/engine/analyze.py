@@ -280,7 +280,7 @@ class Analyzer:
         summ, flow = self.summ, self.flow
         if summ is None or flow is None or summ.self_name is None or node.value is None:
             return
-        targets = node.targets if type(node) is ast.Assign else [node.target]
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for tg in targets:
             if (type(tg) is ast.Attribute and type(tg.value) is ast.Name
                     and tg.value.id == summ.self_name):
@@ -441,7 +441,7 @@ class Analyzer:
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
         # `for x in param:` runs its body only when `param` is not empty
-        subj = (self.summ.subject(node.iter)  # type: ignore[attr-defined]
+        subj = (self.summ.subject(node.iter)
                 if self.summ is not None and type(node) is ast.For else None)
         if subj is not None:
             self.guard.append(("truthy", subj))
@@ -596,12 +596,11 @@ class _FlowFacts:
                 star = True
                 break
             pos.append(value(a))
-        kw = []
+        kw: list[tuple[str, Any]] = []
         for k in node.keywords:
             if k.arg is None:
                 v = k.value
-                if (type(v) is ast.Name and v.id == self.kwargs_name
-                        and v.id in self.summ.params | {self.kwargs_name}):
+                if type(v) is ast.Name and v.id == self.kwargs_name:
                     kw.append(("**", v.id))  # forwards its own **kwargs
                 else:
                     star = True

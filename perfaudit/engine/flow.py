@@ -13,7 +13,7 @@ Everything here is plain tuples of str/int/bool/None (cached with `marshal`).
 Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj", type,
 truthy)`` an instance of a known type (truthiness True/False or None when unknown);
 ``("p", name)`` the caller's own parameter; ``("a", name)`` an attribute of the caller's
-`self`. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
+`self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
 ``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood) and ``("ign",)`` (does not
@@ -80,10 +80,10 @@ class Summarizer:
         state, not about what the caller passes: they never make a chain conditional."""
         if type(e) is not ast.Call:
             return False
-        f = e.func  # type: ignore[attr-defined]
+        f = e.func
         if type(f) is ast.Attribute and self.subject(f.value) is not None:
             return True
-        return any(self.subject(a) is not None for a in e.args)  # type: ignore[attr-defined]
+        return any(self.subject(a) is not None for a in e.args)
 
     def cond(self, e: ast.expr) -> Cond:
         c = self._cond(e)
@@ -300,9 +300,13 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
     if kind == "not":
         r = evaluate(c[1], env)
         return r if r in (U, IGN) else (F if r == T else T)
-    v = env.get(tuple(c[1]))  # type: ignore[arg-type]
+    v = env.get(tuple(c[1]))
     if v is None:
         return U
+    if v[0] == "unk":
+        # a required parameter: its truthiness is data (`if n:` in a recursion), not a
+        # feature the caller switches on; a type or value test of it stays unknown
+        return IGN if kind == "truthy" else U
     if kind == "isinstance":
         tq = _type(v)
         if tq is None:

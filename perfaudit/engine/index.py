@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
-from perfaudit.engine.flow import AV, F, T, U, Cond, evaluate, evaluate_guard
+from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 
@@ -199,6 +199,8 @@ class ProjectIndex:
             names.add(name)
             if name in given:
                 av = known(given[name])
+                if av is None and default is None:
+                    av = ("unk",)
             else:
                 av = default
             if av is not None:
@@ -231,7 +233,7 @@ class ProjectIndex:
             for attr, cond in props.items():
                 if ("a", attr) not in env:
                     r = evaluate(cond, env)
-                    if r == T or r == F:
+                    if r in (T, F):
                         env[("a", attr)] = ("obj", "builtins.bool", r == T)
         best: Reach | None = None
         pruned = False
