@@ -1,5 +1,8 @@
+import ast
+
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
+from perfaudit.engine.scope import Scope, resolve
 from perfaudit.rules._blocking import display
 from perfaudit.rules._table_calls import TableCallRule
 
@@ -26,7 +29,13 @@ class HttpCallWithoutTimeout(TableCallRule):
     ```
 
     ## Notes
-    A call that passes `**kwargs` may carry a timeout: it is not reported.
+    A call that passes `**kwargs` may carry a timeout: it is not reported. Neither is a
+    call inside a timeout scope (`with eventlet.Timeout(5, False):`, `gevent.Timeout`,
+    `async with asyncio.timeout(...)`, `anyio.fail_after`/`move_on_after`, ...; the list
+    is `[timeout_scopes]` in rules/pools.toml). A module-level
+    `socket.setdefaulttimeout(n)` silences `urlopen` calls in that module, whose default
+    timeout is the socket default, but not `requests` calls: requests hands urllib3 an
+    explicit `None`, which waits forever whatever the socket default.
     """
 
     code = "PA204"
@@ -34,6 +43,7 @@ class HttpCallWithoutTimeout(TableCallRule):
     name = "http-call-without-timeout"
     summary = "`requests`/`urlopen` call without a timeout can hang forever"
     hooks_call = True
+    hooks_module = True
     examples = (
         Example.bad("""
             import requests
@@ -47,10 +57,43 @@ class HttpCallWithoutTimeout(TableCallRule):
         """),
     )
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: for the file being analysed: line ranges of timeout-scope bodies, and whether
+        #: the module sets a default socket timeout
+        self._ctx: FileContext | None = None
+        self._scopes: list[tuple[int, int]] = []
+        self._socket_default = False
+
+    def on_module(self, ctx: FileContext, tree: ast.Module, scope: Scope) -> None:
+        self._ctx, self._scopes, self._socket_default = ctx, [], False
+        tables = ctx.tables
+        text = ctx.text
+        if any(s.rpartition(".")[2] in text for s in tables.timeout_scopes):
+            for node in ast.walk(tree):
+                if type(node) in (ast.With, ast.AsyncWith):
+                    for item in node.items:  # type: ignore[attr-defined]
+                        e = item.context_expr
+                        if type(e) is ast.Call and _qual(e.func, scope) in tables.timeout_scopes:
+                            self._scopes.append((node.lineno, node.end_lineno or node.lineno))
+                            break
+        if any(s.rpartition(".")[2] in text for s in tables.default_timeout_setters):
+            for st in tree.body:
+                if (type(st) is ast.Expr and type(st.value) is ast.Call
+                        and _qual(st.value.func, scope) in tables.default_timeout_setters
+                        and st.value.args and not (type(st.value.args[0]) is ast.Constant
+                                                   and st.value.args[0].value is None)):
+                    self._socket_default = True
+
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.qual is None:
             return
         node = site.node
+        if self._ctx is ctx:
+            if any(a <= node.lineno <= b for a, b in self._scopes):
+                return  # bounded by an enclosing timeout scope
+            if self._socket_default and site.qual in ctx.tables.socket_default:
+                return
         if any(k.arg is None or k.arg == "timeout" for k in node.keywords):
             return  # a timeout, or **kwargs that may hold one
         positional = ctx.tables.timeouts.get(site.qual, -1)
@@ -62,3 +105,8 @@ class HttpCallWithoutTimeout(TableCallRule):
                    f"`{display(site.qual)}` without a timeout waits forever on a stalled "
                    "server, holding a worker (or the event loop); pass `timeout=`",
                    stmt=site.stmt)
+
+
+def _qual(e: ast.expr, scope: Scope) -> str | None:
+    sym = resolve(e, scope)
+    return sym[1] if sym is not None and sym[0] != "inst" else None
