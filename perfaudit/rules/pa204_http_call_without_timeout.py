@@ -71,8 +71,8 @@ class HttpCallWithoutTimeout(TableCallRule):
         text = ctx.text
         if any(s.rpartition(".")[2] in text for s in tables.timeout_scopes):
             for node in ast.walk(tree):
-                if type(node) in (ast.With, ast.AsyncWith):
-                    for item in node.items:  # type: ignore[attr-defined]
+                if isinstance(node, (ast.With, ast.AsyncWith)):
+                    for item in node.items:
                         e = item.context_expr
                         if type(e) is ast.Call and _qual(e.func, scope) in tables.timeout_scopes:
                             self._scopes.append((node.lineno, node.end_lineno or node.lineno))
