@@ -199,6 +199,8 @@ def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
         cur, cur_fn, cur_node = stack.pop()
         for child in ast.iter_child_nodes(cur):
             parents[child] = cur
+            child_fn: str | None
+            child_node: _Func | None
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 child_fn, child_node = child.name, child
             else:
