@@ -247,8 +247,8 @@ class ProjectIndex:
             if best is not None and not best[2] and len(best[0]) == 1:
                 break  # nothing beats a direct unconditional call
             target = self.resolve(callee)
-            if target is None or target == qual or target not in chains:
-                continue
+            if target is None or target not in chains:
+                continue  # (a recursive call is followed: its arguments may differ)
             r = evaluate_guard(guard, env)
             if r == F:
                 pruned = True
