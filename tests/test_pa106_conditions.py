@@ -13,7 +13,7 @@ import pytest
 from perfaudit import baseline
 from perfaudit.api import scan
 from perfaudit.config import Config, config_from_table
-from perfaudit.engine.flow import F, IGN, T, U, evaluate, evaluate_guard
+from perfaudit.engine.flow import IGN, F, T, U, evaluate, evaluate_guard
 from perfaudit.errors import PerfauditError
 from perfaudit.model import ScanResult
 from perfaudit.reporters import Options, get_reporter

@@ -11,7 +11,11 @@ _EVICT = frozenset({"pop", "popitem", "clear"})
 _READ = frozenset({"get", "__contains__", "__getitem__"})
 #: attributes whose values come from a small, fixed set: class, function and module names,
 #: URL schemes
-_BOUNDED_ATTRS = frozenset({"__name__", "__qualname__", "__module__", "__class__", "scheme"})
+_BOUNDED_ATTRS = frozenset({"__name__", "__qualname__", "__module__", "__class__", "__file__",
+                            "scheme"})
+#: variables and parameters that by their name hold such a value
+_BOUNDED_NAMES = frozenset({"scheme", "protocol", "modname", "module_name", "mod_name",
+                            "cls", "klass", "class_name", "typ", "type_"})
 #: calls whose result is a module (a cache of imported modules is keyed by module names)
 _IMPORTS = frozenset({"import_module", "__import__", "import_string", "import_object"})
 
@@ -150,12 +154,19 @@ def _bounded(e: ast.expr | None, fn: _Func | None, depth: int = 0) -> bool:
         f = e.func  # type: ignore[attr-defined]
         if type(f) is ast.Name and f.id == "type" and len(e.args) == 1:  # type: ignore[attr-defined]
             return True
+        args = e.args  # type: ignore[attr-defined]
+        if (type(f) is ast.Name and f.id == "getattr" and len(args) >= 2
+                and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str)
+                and args[1].value in _BOUNDED_ATTRS):
+            return True
         if type(f) is ast.Attribute and f.attr in ("lower", "upper", "casefold"):
             return _bounded(f.value, fn, depth + 1)
         return False
     if t is ast.Tuple:
         return bool(e.elts) and all(_bounded(x, fn, depth + 1)  # type: ignore[attr-defined]
                                     for x in e.elts)  # type: ignore[attr-defined]
+    if t is ast.Name and e.id in _BOUNDED_NAMES:  # type: ignore[attr-defined]
+        return True
     if t is ast.Name and fn is not None:
         values = [st.value for st in ast.walk(fn) if type(st) is ast.Assign
                   and any(type(tg) is ast.Name and tg.id == e.id for tg in st.targets)]  # type: ignore[attr-defined]
@@ -167,6 +178,8 @@ def _bounded_entry(key: ast.expr | None, value: ast.expr | None, fn: _Func | Non
     """An entry of a registry, not of a memo cache of request data."""
     if _bounded(key, fn):
         return True
+    if fn is not None and fn.name == "__getattr__":
+        return True  # a module `__getattr__` (PEP 562): keyed by the module's attribute names
     if type(value) is ast.Call:
         f = value.func
         name = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
