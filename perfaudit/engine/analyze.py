@@ -385,6 +385,9 @@ class Analyzer:
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
             self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
+            if not is_async and self._offloaded(node, parent):
+                self.func_facts.is_async = True  # called from the loop, it does not block it
+                self.func_facts.callees = []  # (and it blocks no sync caller either)
             self.functions.append(self.func_facts)
             self.flow = _FlowFacts(node, scope, self.mscope)
             self.summ = None if is_async else self.flow.summ
@@ -397,6 +400,21 @@ class Analyzer:
             self.func_facts.flow = self.flow.freeze()
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
         self.summ, self.guard, self.flow = saved_flow
+
+    def _offloaded(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+        """Decorated to run in a worker thread (`@work(thread=True)`, blocking.toml)."""
+        table = self.ctx.tables.offload_decorators
+        if not table:
+            return False
+        for d in node.decorator_list:
+            if type(d) is ast.Call:
+                sym = resolve(d.func, scope)
+                keyword = table.get(sym[1]) if sym is not None else None
+                if keyword is not None and any(
+                        k.arg == keyword and type(k.value) is ast.Constant and k.value.value is True
+                        for k in d.keywords):
+                    return True
+        return False
 
     def visit_lambda(self, node: ast.Lambda) -> None:
         self._visit_args(node.args)
