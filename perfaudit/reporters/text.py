@@ -104,8 +104,10 @@ def summary_lines(result: ScanResult) -> list[Line]:
         with_cause = [f for f in result.findings if f.cause]
         if with_cause:
             n_causes = len({(f.code, f.cause) for f in with_cause})
-            out.append([(f"{len(with_cause)} call site{'s' if len(with_cause) != 1 else ''} "
-                         f"reach {n_causes} blocking call{'s' if n_causes != 1 else ''} "
+            sites = len(with_cause)
+            out.append([(f"{sites} call site{'s' if sites != 1 else ''} "
+                         f"reach{'es' if sites == 1 else ''} {n_causes} blocking "
+                         f"call{'s' if n_causes != 1 else ''} "
                          "(PA106 findings are grouped by that call).", "")])
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
