@@ -286,3 +286,32 @@ def test_text_output_groups_sites_by_cause_and_keeps_one_finding_per_site(
     assert len(json.loads(_render("json", result))["findings"]) == 8
     assert len(json.loads(_render("sarif", result))["runs"][0]["results"]) == 8
     assert baseline.write(result, str(tmp_path / "baseline.json")) == 8
+
+
+def test_attribute_defaulted_in_init_is_known(tmp_path: Path) -> None:
+    result = _scan(tmp_path, '''
+        class Loader:
+            def __init__(self, path=None, eager=False):
+                self.path = path
+                if self.path is None:
+                    self.path = "default.json"
+                self.eager = eager
+                if eager:
+                    self.eager = True
+                self.load()
+
+            def load(self):
+                if self.path is not None:
+                    with open(self.path) as fh:
+                        return fh.read()
+                return None
+
+            def warm(self):
+                if self.eager:
+                    return open("x").read()
+
+        async def main():
+            Loader()
+            Loader("a.json")
+    ''')
+    assert [(f.span.line, f.conditional) for f in result.findings] == [(23, False), (24, False)]

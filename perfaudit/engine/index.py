@@ -263,27 +263,27 @@ class ProjectIndex:
 
     @staticmethod
     def _apply_stores(env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
-        """`self.attr = value` in the body: a store that may run replaces what is known
-        about the attribute (flow-insensitively: two different stores, nothing known)."""
+        """`self.attr = value` in the body, in source order: a store that surely runs
+        replaces what is known about the attribute, one that may run merges with it (two
+        different values: nothing known), one ruled out is skipped. Calls in the body see
+        the result of every store (flow-insensitive beyond that)."""
         if not stores:
             return env
         out = dict(env)
-        seen: dict[str, AV | None] = {}
         for attr, guard, value in stores:
-            if evaluate_guard(guard, env) == F:  # type: ignore[arg-type]
+            r = evaluate_guard(guard, out)  # type: ignore[arg-type]
+            if r == F:
                 continue
             av: AV | None = value  # type: ignore[assignment]
             if av is not None and av[0] in ("p", "a"):
-                av = env.get((av[0], av[1]))
-            key = str(attr)
-            if key in seen and seen[key] != av:
+                av = out.get((av[0], av[1]))
+            key = ("a", str(attr))
+            if r != T and out.get(key) != av:
                 av = None
-            seen[key] = av
-        for attr, av in seen.items():
             if av is None:
-                out.pop(("a", attr), None)
+                out.pop(key, None)
             else:
-                out[("a", attr)] = av
+                out[key] = av
         return out
 
     def site_reach(self, target: str, args: tuple[object, ...]) -> Reach | None:
