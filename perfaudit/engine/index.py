@@ -4,6 +4,10 @@ Per-file analysis emits `FuncFacts` (each function's direct blocking calls and i
 resolved calls) and each module's import table. This pass, which sees every file, resolves
 calls across modules (following re-exports), finds every sync function that reaches a
 blocking call, and reports the calls to them made on the event loop, with a shortest chain.
+
+For each such call it then follows the branch conditions on the way (engine/flow.py) with
+the values the call passes: a blocking call every path to which is ruled out is not
+reported; one reached only under conditions that cannot be evaluated is "conditional".
 """
 
 from __future__ import annotations
@@ -136,17 +140,6 @@ class ProjectIndex:
             rest = local_name(qual, module)
             out.add(rest.split(".", 1)[0].encode())
         return frozenset(out)
-
-    def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]
-              ) -> tuple[list[str], tuple[str, str, int], str]:
-        names = []
-        cur: str | None = qual
-        last = qual
-        while cur is not None:
-            names.append(self.display(cur))
-            last = cur
-            cur = chains[cur][0]
-        return names, chains[qual][1], self.path_of[last]
 
     def display(self, qual: str) -> str:
         module = self.module_of.get(qual, "")
