@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import Cache
+from perfaudit.engine.cache import Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
@@ -101,7 +102,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
             key = hashlib.sha256(
                 f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
                 f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
-            store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
+            store = Cache.open(cache_dir or default_cache_dir(config, paths), key)
+        if store is not None:
             state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
             if cached is not None:
@@ -127,6 +129,14 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         store.save_snapshot(state, findings)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
                       paths=scanned)
+
+
+def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
+    """`.perfaudit_cache` in the folder of the config file that applies or, without one,
+    in the scanned project's root (the nearest folder above the first path holding a
+    pyproject.toml, .git, .hg, setup.py or setup.cfg), not in the current folder."""
+    root = config.root if config.source else project_root(paths[0] if paths else ".")
+    return os.path.join(root, ".perfaudit_cache")
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -198,15 +208,25 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     With ``write=False`` nothing is written: ``FixResult.files`` holds the would-be output
     (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
     """
-    from perfaudit.fixes.apply import FileFix, fix_file, write_atomic  # LibCST: only here
+    from perfaudit.fixes.apply import FileFix, fix_file  # LibCST: only here
+    from perfaudit.fixes.write import OUTSIDE, fix_targets, replace_file
+    from perfaudit.fsutil import remove_stale_temps
 
+    started = time.time()
     if config is None:
         config = load_config(start=paths[0] if paths else None)
     codes = selected_codes(config)
     kinds = {r.code: r.fix for r in ALL_RULES}
     out = FixResult()
+    targets: dict[str, str] | None = None
     for _ in range(MAX_ROUNDS):
         result = scan(paths, config, workers=workers, cache=False)
+        if targets is None:
+            targets = fix_targets(result.paths, paths)
+            if write:  # temporary files a killed run left next to the files
+                for folder in sorted({os.path.dirname(os.path.abspath(p))
+                                      for p in result.paths}):
+                    remove_stale_temps(folder, started)
         todo: dict[str, list[Finding]] = {}
         for f in result.findings:
             kind = kinds.get(f.code, FixKind.NONE)
@@ -216,19 +236,28 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 todo.setdefault(f.path, []).append(f)
         applied_any = False
         for path, findings in todo.items():
+            real = targets.get(path)
+            if real is None:
+                continue  # another name of a file that is fixed under its own name
+            if real == "":
+                out.errors[path] = OUTSIDE
+                continue
             ff = fix_file(path, findings, config.async_backend, config.async_file_backend)
             if ff.error:
                 out.errors[path] = ff.error
                 continue
             if not ff.changed:
                 continue
+            if write:
+                why = replace_file(real, ff.original, ff.fixed)
+                if why is not None:
+                    out.errors[path] = why
+                    continue
             applied_any = True
             prev = out.files.get(path)
             if prev is not None:
                 ff = FileFix(path, prev.original, ff.fixed, [*prev.applied, *ff.applied])
             out.files[path] = ff
-            if write:
-                write_atomic(path, ff.fixed)
         if not applied_any or not write:
             break
     out.remaining = scan(paths, config, workers=workers, cache=False) if write else result
