@@ -559,10 +559,12 @@ class _FlowFacts:
         self.is_method = (scope.class_qual is not None and bool(positional)
                           and not decos & {"staticmethod", "classmethod"})
         self_name = positional[0].arg if self.is_method else None
-        binds = scope.bindings
         names = [a.arg for a in (*positional, *args.kwonlyargs)]
-        # a parameter rebound in the body no longer holds what the caller passed
-        stable = frozenset(n for n in names if len(binds.get(n, ())) == 1)
+
+        def stable() -> frozenset[str]:
+            # a parameter rebound in the body no longer holds what the caller passed
+            binds = scope.bindings
+            return frozenset(n for n in names if len(binds.get(n, ())) == 1)
 
         def resolve_name(e: ast.expr) -> str | None:
             sym = resolve(e, scope)
@@ -577,20 +579,8 @@ class _FlowFacts:
             return None
 
         self.summ = Summarizer(stable, self_name, resolve_name, module_value)
-        # defaults are evaluated where the function is defined, not in its body
-        outer = Summarizer(frozenset(), None, resolve_name, module_value)
-        params: list[tuple[str, AV | None, int]] = []
-        first_default = len(positional) - len(args.defaults)
-        for i, a in enumerate(positional):
-            d = args.defaults[i - first_default] if i >= first_default else None
-            params.append((a.arg, outer.value(d) if d is not None else None, 0))
-        for a, kd in zip(args.kwonlyargs, args.kw_defaults, strict=False):
-            params.append((a.arg, outer.value(kd) if kd is not None else None, 1))
-        if args.vararg:
-            params.append((args.vararg.arg, None, 2))
-        if args.kwarg:
-            params.append((args.kwarg.arg, None, 3))
-        self.params = tuple(params)
+        self._node = node
+        self._outer = Summarizer(frozenset, None, resolve_name, module_value)
         self.direct_guards: list[tuple[Cond, ...]] = []
         self.edges: list[tuple[Any, ...]] = []
         self.stores: list[tuple[Any, ...]] = []
@@ -629,8 +619,30 @@ class _FlowFacts:
                     and f.value.id == self.summ.self_name and self.summ.self_name is not None)
         return (tuple(pos), tuple(kw), star, via_self)
 
+    def params(self) -> tuple[tuple[str, AV | None, int], ...]:
+        """(name, default value, kind) of each parameter; defaults are evaluated where the
+        function is defined, not in its body."""
+        args = self._node.args
+        positional = [*args.posonlyargs, *args.args]
+        value = self._outer.value
+        params: list[tuple[str, AV | None, int]] = []
+        first_default = len(positional) - len(args.defaults)
+        for i, a in enumerate(positional):
+            d = args.defaults[i - first_default] if i >= first_default else None
+            params.append((a.arg, value(d) if d is not None else None, 0))
+        for a, kd in zip(args.kwonlyargs, args.kw_defaults, strict=False):
+            params.append((a.arg, value(kd) if kd is not None else None, 1))
+        if args.vararg:
+            params.append((args.vararg.arg, None, 2))
+        if args.kwarg:
+            params.append((args.kwarg.arg, None, 3))
+        return tuple(params)
+
     def freeze(self) -> tuple[Any, ...]:
-        return (self.params, self.is_method, tuple(self.direct_guards), tuple(self.edges),
+        # only a function that blocks or calls others can be on a chain: the others need
+        # no parameter summary
+        params = self.params() if self.direct_guards or self.edges else ()
+        return (params, self.is_method, tuple(self.direct_guards), tuple(self.edges),
                 tuple(self.stores), tuple(self.call_args), self.prop)
 
 

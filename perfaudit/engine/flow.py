@@ -25,6 +25,7 @@ from __future__ import annotations
 import ast
 import importlib
 import sys
+from collections.abc import Callable
 from typing import Any
 
 AV = tuple[Any, ...]
@@ -53,18 +54,26 @@ _EMPTY_CALLS = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.se
 class Summarizer:
     """Turns one function's expressions into `Cond`/`AV` summaries.
 
-    ``params``: the function's parameter names that are never rebound in its body;
+    ``params()``: the function's parameter names that are never rebound in its body;
     ``self_name``: the name of `self` in a method; ``resolve(expr)`` gives the dotted name
     an expression denotes (or None); ``module_value(name)`` the expression a module-level
     name is bound to once (or None).
     """
 
-    def __init__(self, params: frozenset[str], self_name: str | None,
+    def __init__(self, params: Callable[[], frozenset[str]], self_name: str | None,
                  resolve: Any, module_value: Any) -> None:
-        self.params = params
+        self._params_fn = params
+        self._params: frozenset[str] | None = None
         self.self_name = self_name
         self.resolve = resolve
         self.module_value = module_value
+
+    @property
+    def params(self) -> frozenset[str]:
+        """Computed on first use: most functions never test their parameters."""
+        if self._params is None:
+            self._params = self._params_fn()
+        return self._params
 
     def subject(self, e: ast.expr) -> tuple[str, str] | None:
         if type(e) is ast.Name and e.id in self.params and e.id != self.self_name:
