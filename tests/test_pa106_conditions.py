@@ -315,3 +315,29 @@ def test_attribute_defaulted_in_init_is_known(tmp_path: Path) -> None:
             Loader("a.json")
     ''')
     assert [(f.span.line, f.conditional) for f in result.findings] == [(23, False), (24, False)]
+
+
+def test_functions_and_classes_passed_have_known_types(tmp_path: Path) -> None:
+    result = _scan(tmp_path, '''
+        import os
+
+        class Config:
+            def __init__(self, app, reload=False):
+                self.app = app
+                self.reload = reload
+                if isinstance(self.app, str) and self.reload:
+                    os.listdir(".")
+
+        async def app(scope, receive, send):
+            pass
+
+        class App:
+            pass
+
+        async def main():
+            Config(app, reload=True)
+            Config(App, reload=True)
+            Config(lambda: None, reload=True)
+            Config("main:app", reload=True)
+    ''')
+    assert [(f.span.line, f.conditional) for f in result.findings] == [(21, False)]

@@ -570,17 +570,31 @@ class _FlowFacts:
             sym = resolve(e, scope)
             return sym[1] if sym is not None and sym[0] != "inst" else None
 
-        def module_value(name: str) -> ast.expr | None:
-            if mscope is None:
+        def binding(start: Scope | None) -> Any:
+            def find(name: str) -> ast.expr | str | None:
+                """What a name is bound to once: a module-level value's expression, or
+                "def"/"class" for a function or class defined in this module."""
+                s: Scope | None = start
+                first = True
+                while s is not None:
+                    if s.kind != "class" or first:
+                        b = s.bindings.get(name)
+                        if b is not None:
+                            if len(b) != 1:
+                                return None
+                            kind = b[0][0]
+                            if kind == "value" and s.parent is None:
+                                return b[0][1]  # type: ignore[return-value]
+                            return str(kind) if kind in ("def", "class") else None
+                    first = False
+                    s = s.parent
                 return None
-            b = mscope.bindings.get(name)
-            if b is not None and len(b) == 1 and b[0][0] == "value":
-                return b[0][1]  # type: ignore[return-value]
-            return None
+            return find
 
-        self.summ = Summarizer(stable, self_name, resolve_name, module_value)
+        self.summ = Summarizer(stable, self_name, resolve_name, binding(scope))
         self._node = node
-        self._outer = Summarizer(frozenset, None, resolve_name, module_value)
+        # defaults are evaluated in the enclosing scope
+        self._outer = Summarizer(frozenset, None, resolve_name, binding(scope.parent))
         self.direct_guards: list[tuple[Cond, ...]] = []
         self.edges: list[tuple[Any, ...]] = []
         self.stores: list[tuple[Any, ...]] = []

@@ -57,7 +57,8 @@ class Summarizer:
     ``params()``: the function's parameter names that are never rebound in its body;
     ``self_name``: the name of `self` in a method; ``resolve(expr)`` gives the dotted name
     an expression denotes (or None); ``module_value(name)`` the expression a module-level
-    name is bound to once (or None).
+    name is bound to once, "def"/"class" for a function or class defined in the file, or
+    None.
     """
 
     def __init__(self, params: Callable[[], frozenset[str]], self_name: str | None,
@@ -186,9 +187,15 @@ class Summarizer:
             return subj
         if t is ast.Name and hops > 0:
             bound = self.module_value(e.id)  # type: ignore[attr-defined]
-            if bound is not None:
+            if bound == "def":
+                return ("obj", "types.FunctionType", True)
+            if bound == "class":
+                return ("obj", "builtins.type", True)
+            if isinstance(bound, ast.expr):
                 return self.value(bound, hops - 1)
             return None
+        if t is ast.Lambda:
+            return ("obj", "types.FunctionType", True)
         if t is ast.Call:
             q = self.resolve(e.func)  # type: ignore[attr-defined]
             if q is None:
