@@ -341,3 +341,34 @@ def test_functions_and_classes_passed_have_known_types(tmp_path: Path) -> None:
             Config("main:app", reload=True)
     ''')
     assert [(f.span.line, f.conditional) for f in result.findings] == [(21, False)]
+
+
+def test_annotated_parameters_of_the_caller_are_assumed(tmp_path: Path) -> None:
+    result = _scan(tmp_path, '''
+        import io
+        from typing import Any
+
+        class File:
+            def __init__(self, fp):
+                if isinstance(fp, io.IOBase):
+                    self.fp = fp
+                else:
+                    self.fp = open(fp, "rb")
+
+        def configure(log_config=None):
+            if isinstance(log_config, str):
+                return open(log_config).read()
+
+        async def by_path(fp: str):
+            File(fp)
+
+        async def by_buffer(fp: io.BytesIO, cfg: dict[str, Any]):
+            File(fp)
+            configure(cfg)
+
+        async def unknown(fp, cfg: "str | None"):
+            File(fp)
+            configure(cfg)
+    ''', **{"conditional-chains": "report"})
+    assert [(f.function, f.conditional) for f in result.findings] == \
+        [("by_path", False), ("unknown", True), ("unknown", True)]

@@ -591,7 +591,9 @@ class _FlowFacts:
                 return None
             return find
 
-        self.summ = Summarizer(stable, self_name, resolve_name, binding(scope))
+        annotations = {a.arg: a.annotation for a in (*positional, *args.kwonlyargs)
+                       if a.annotation is not None}
+        self.summ = Summarizer(stable, self_name, resolve_name, binding(scope), annotations)
         self._node = node
         # defaults are evaluated in the enclosing scope
         self._outer = Summarizer(frozenset, None, resolve_name, binding(scope.parent))

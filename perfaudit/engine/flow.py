@@ -12,7 +12,8 @@ Everything here is plain tuples of str/int/bool/None (cached with `marshal`).
 
 Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj", type,
 truthy)`` an instance of a known type (truthiness True/False or None when unknown);
-``("p", name)`` the caller's own parameter; ``("a", name)`` an attribute of the caller's
+``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
+one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
 ``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
@@ -62,12 +63,25 @@ class Summarizer:
     """
 
     def __init__(self, params: Callable[[], frozenset[str]], self_name: str | None,
-                 resolve: Any, module_value: Any) -> None:
+                 resolve: Any, module_value: Any,
+                 annotations: dict[str, ast.expr] | None = None) -> None:
+        self._annotations = annotations or {}
         self._params_fn = params
         self._params: frozenset[str] | None = None
         self.self_name = self_name
         self.resolve = resolve
         self.module_value = module_value
+
+    def annotation(self, name: str) -> str | None:
+        """The class a parameter is annotated with, when it is one plain class
+        (`x: str`, `x: dict[str, Any]`, `x: io.BytesIO`); not unions or Optional."""
+        ann = self._annotations.get(name)
+        if ann is None:
+            return None
+        if type(ann) is ast.Subscript:
+            ann = ann.value
+        q = self.resolve(ann)
+        return q if q is not None and _is_class(q) else None
 
     @property
     def params(self) -> frozenset[str]:
@@ -184,6 +198,10 @@ class Summarizer:
             return ("obj", "builtins.str", None)
         subj = self.subject(e)
         if subj is not None:
+            if subj[0] == "p":
+                ann = self.annotation(subj[1])
+                if ann is not None:  # what to assume when the caller's value is unknown
+                    return ("p", subj[1], ann)
             return subj
         if t is ast.Name and hops > 0:
             bound = self.module_value(e.id)  # type: ignore[attr-defined]

@@ -164,7 +164,7 @@ class ProjectIndex:
             if not isinstance(v, tuple):
                 return None
             if v[0] in ("p", "a"):
-                return caller_env.get((v[0], v[1]))
+                return _lookup(caller_env, v)
             return v
 
         positional = [p for p in params if p[2] == 0]
@@ -269,7 +269,7 @@ class ProjectIndex:
                 continue
             av: AV | None = value  # type: ignore[assignment]
             if av is not None and av[0] in ("p", "a"):
-                av = out.get((av[0], av[1]))
+                av = _lookup(out, av)
             key = ("a", str(attr))
             if r != T and out.get(key) != av:
                 av = None
@@ -351,3 +351,12 @@ def _better(a: Reach | None, b: Reach) -> Reach:
     if a is None:
         return b
     return b if (b[2], len(b[0])) < (a[2], len(a[0])) else a
+
+
+def _lookup(env: Env, ref: AV) -> AV | None:
+    """The value of the caller's parameter or attribute ``ref``; for an annotated
+    parameter whose value is not known, an instance of the annotated class."""
+    v = env.get((ref[0], ref[1]))
+    if (v is None or v[0] == "unk") and len(ref) > 2:
+        return ("obj", ref[2], None)
+    return v
