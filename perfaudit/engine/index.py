@@ -25,7 +25,7 @@ NAME = "transitive-blocking-in-async"
 _MAX_ALIAS_HOPS = 16
 #: bounds of the per-call-site search through branch conditions
 _MAX_DEPTH = 24
-_MAX_STEPS = 200_000
+_MAX_STEPS = 20_000  # functions entered per call site (memoised results are free)
 
 Env = dict[tuple[str, str], AV]
 #: a reachable blocking call: (functions from the called one to the blocker, the blocking
@@ -283,6 +283,7 @@ class ProjectIndex:
         """What an async call with ``args`` to ``target`` reaches; None when every
         blocking call is ruled out by the values it passes."""
         chains = self.blocking_chains()
+        self._steps = 0
         try:
             found, pruned = self.reach(target, self.bind(target, args, {}))
         except _OutOfSteps:
