@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,10 +43,12 @@ class FuncFacts:
     #: branch conditions and values for PA106 (engine/flow.py), as plain tuples:
     #: (params, is_method, direct_guards, edges, stores, call_args) where params are
     #: (name, default value or None, kind 0 positional/1 keyword-only/2 *args/3 **kwargs),
-    #: direct_guards line up with `direct`, edges are every call of a sync function as
-    #: (callee, guard, positional values, keyword values, has *args/**kwargs, via self),
-    #: stores are `self.attr = value` as (attr, guard, value), and call_args line up with
-    #: `calls` as (positional values, keyword values, has *args/**kwargs, via self); last,
+    #: direct_guards line up with `direct` (empty: no guards), edges are the calls of a
+    #: sync function to non-stdlib names as (callee, guard, positional values, keyword
+    #: values, has *args/**kwargs, via self), or just the callee when it has no guard and
+    #: no arguments, stores are `self.attr = value` as (attr, guard, value), and call_args
+    #: line up with `calls` as (positional values, keyword values, has *args/**kwargs,
+    #: via self) or None for no arguments; last,
     #: for a `@property` that returns one expression, that expression as a condition
     flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
 
@@ -246,6 +249,11 @@ class Analyzer:
         self.guard: list[Cond] = []
         self.flow: _FlowFacts | None = None
         self.mscope: Scope | None = None
+        #: the expression of the innermost `await` visited
+        self.awaited: ast.expr | None = None
+        #: calls into these top-level modules need no argument summaries (the stdlib,
+        #: except a name the scanned module's own package shadows)
+        self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
 
     def run(self, tree: ast.Module, module: ModuleInfo) -> Scope:
         self.scope = Scope("module", tree, None, module.name, module)
@@ -334,11 +342,17 @@ class Analyzer:
             elif t in _LOOP_NODES:
                 self.visit_loop(node)
             else:
-                if self.summ is not None and t in (ast.Assign, ast.AnnAssign):
+                if self.summ is not None and self.summ.self_name is not None and (
+                        (t is ast.Assign
+                         and type(node.targets[0]) is ast.Attribute)  # type: ignore[attr-defined]
+                        or (t is ast.AnnAssign
+                            and type(node.target) is ast.Attribute)):  # type: ignore[attr-defined]
                     self.record_store(node)  # type: ignore[arg-type]
                 self.generic(node)
             self.stmt = prev
             return
+        if t is ast.Await:
+            self.awaited = node.value  # type: ignore[attr-defined]
         if t is ast.IfExp and self.summ is not None:
             self.visit_if(node)  # type: ignore[arg-type]
             return
@@ -389,7 +403,7 @@ class Analyzer:
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
             self.functions.append(self.func_facts)
-            self.flow = _FlowFacts(node, scope, self.mscope)
+            self.flow = _FlowFacts(node, scope)
             self.summ = None if is_async else self.flow.summ
             self.guard = []
         else:
@@ -522,20 +536,29 @@ class Analyzer:
                 ff.direct.append((entry.code, qual, node.lineno))
                 if flow is not None:
                     flow.direct_guards.append(tuple(self.guard))
+                    flow.has_direct = True
             elif qual.startswith("builtins."):
                 pass
             elif not ff.is_async:
                 if qual not in ff.callees:
                     ff.callees.append(qual)
-                if flow is not None:
-                    flow.edges.append((qual, tuple(self.guard), *flow.args(node)))
+                if flow is not None and qual.partition(".")[0] not in self.external:
+                    guard = tuple(self.guard)
+                    fargs = flow.args(node)
+                    # (the common case, no guard and no arguments, is just the name)
+                    flow.edges.append(qual if not guard and fargs is None
+                                      else (qual, guard, *(fargs or NO_ARGS)))
             elif self.on_loop:
                 stmt_line = self.stmt.lineno if self.stmt is not None else node.lineno
                 ff.calls.append((qual, node.lineno, node.col_offset,
                                  node.end_lineno or node.lineno, node.end_col_offset or 0,
                                  stmt_line))
                 if flow is not None:
-                    flow.call_args.append(flow.args(node))
+                    # an awaited call returns an awaitable: not a sync project function on
+                    # a chain, so its arguments are not summarised (unknown if ever needed)
+                    flow.call_args.append(
+                        None if qual.partition(".")[0] in self.external
+                        else UNKNOWN_ARGS if node is self.awaited else flow.args(node))
         self.visit(node.func)
         for a in node.args:
             self.visit(a)
@@ -548,70 +571,96 @@ def _exits(body: list[ast.stmt]) -> bool:
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
+#: the arguments of a call without any (`FuncFacts.flow` edges and call_args)
+NO_ARGS: tuple[Any, ...] = ((), (), False, False)
+#: arguments not summarised: nothing known about them
+UNKNOWN_ARGS: tuple[Any, ...] = ((), (), True, False)
+#: top-level modules of the standard library: their functions are never project functions
+_STDLIB = frozenset(sys.stdlib_module_names)
+
+
+class _ScopeSummarizer(Summarizer):
+    """A `Summarizer` resolving names in one function's scope (or, for the defaults of
+    its parameters, ``outer``: where they are evaluated)."""
+
+    __slots__ = ("scope", "start", "names")
+
+    def __init__(self, scope: Scope, start: Scope | None, names: list[str],
+                 self_name: str | None, annotations: dict[str, ast.expr] | None) -> None:
+        super().__init__(self_name, annotations)
+        self.scope = scope
+        self.start = start
+        self.names = names
+
+    def compute_params(self) -> frozenset[str]:
+        # a parameter rebound in the body no longer holds what the caller passed
+        binds = self.scope.bindings
+        return frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+
+    def resolve(self, e: ast.expr) -> str | None:
+        sym = resolve(e, self.scope)
+        return sym[1] if sym is not None and sym[0] != "inst" else None
+
+    def module_value(self, name: str) -> ast.expr | str | None:
+        """What a name is bound to once: a module-level value's expression, or
+        "def"/"class" for a function or class defined in this module."""
+        s: Scope | None = self.start
+        first = True
+        while s is not None:
+            if s.kind != "class" or first:
+                b = s.bindings.get(name)
+                if b is not None:
+                    if len(b) != 1:
+                        return None
+                    kind = b[0][0]
+                    if kind == "value" and s.parent is None:
+                        return b[0][1]  # type: ignore[return-value]
+                    return str(kind) if kind in ("def", "class") else None
+            first = False
+            s = s.parent
+        return None
+
+
 class _FlowFacts:
     """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
 
-    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
-                 mscope: Scope | None) -> None:
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
         args = node.args
-        positional = [*args.posonlyargs, *args.args]
-        decos = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
+        positional = args.args if not args.posonlyargs else [*args.posonlyargs, *args.args]
         self.is_method = (scope.class_qual is not None and bool(positional)
-                          and not decos & {"staticmethod", "classmethod"})
+                          and not any(isinstance(d, ast.Name)
+                                      and d.id in ("staticmethod", "classmethod")
+                                      for d in node.decorator_list))
         self_name = positional[0].arg if self.is_method else None
-        names = [a.arg for a in (*positional, *args.kwonlyargs)]
-
-        def stable() -> frozenset[str]:
-            # a parameter rebound in the body no longer holds what the caller passed
-            binds = scope.bindings
-            return frozenset(n for n in names if len(binds.get(n, ())) == 1)
-
-        def resolve_name(e: ast.expr) -> str | None:
-            sym = resolve(e, scope)
-            return sym[1] if sym is not None and sym[0] != "inst" else None
-
-        def binding(start: Scope | None) -> Any:
-            def find(name: str) -> ast.expr | str | None:
-                """What a name is bound to once: a module-level value's expression, or
-                "def"/"class" for a function or class defined in this module."""
-                s: Scope | None = start
-                first = True
-                while s is not None:
-                    if s.kind != "class" or first:
-                        b = s.bindings.get(name)
-                        if b is not None:
-                            if len(b) != 1:
-                                return None
-                            kind = b[0][0]
-                            if kind == "value" and s.parent is None:
-                                return b[0][1]  # type: ignore[return-value]
-                            return str(kind) if kind in ("def", "class") else None
-                    first = False
-                    s = s.parent
-                return None
-            return find
-
+        names = [a.arg for a in positional]
+        if args.kwonlyargs:
+            names.extend(a.arg for a in args.kwonlyargs)
         annotations = {a.arg: a.annotation for a in (*positional, *args.kwonlyargs)
                        if a.annotation is not None}
-        self.summ = Summarizer(stable, self_name, resolve_name, binding(scope), annotations)
+        self.summ = _ScopeSummarizer(scope, scope, names, self_name, annotations)
         self._node = node
-        # defaults are evaluated in the enclosing scope
-        self._outer = Summarizer(frozenset, None, resolve_name, binding(scope.parent))
         self.direct_guards: list[tuple[Cond, ...]] = []
-        self.edges: list[tuple[Any, ...]] = []
+        self.has_direct = False
+        self.edges: list[Any] = []
         self.stores: list[tuple[Any, ...]] = []
-        self.call_args: list[tuple[Any, ...]] = []
+        self.call_args: list[tuple[Any, ...] | None] = []
         self.kwargs_name = args.kwarg.arg if args.kwarg else None
         self.prop: Any = None
-        if self.is_method and "property" in decos and not isinstance(node, ast.AsyncFunctionDef):
+        if (self.is_method and node.decorator_list
+                and any(isinstance(d, ast.Name) and d.id == "property"
+                        for d in node.decorator_list)
+                and not isinstance(node, ast.AsyncFunctionDef)):
             body = node.body
             if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant:
                 body = body[1:]  # a docstring
             if len(body) == 1 and type(body[0]) is ast.Return and body[0].value is not None:
                 self.prop = self.summ.cond(body[0].value)
 
-    def args(self, node: ast.Call) -> tuple[Any, ...]:
-        """(positional values, keyword values, has *args/**kwargs, called on `self`)."""
+    def args(self, node: ast.Call) -> tuple[Any, ...] | None:
+        """(positional values, keyword values, has *args/**kwargs, called on `self`), or
+        None for a call without arguments not made on `self`."""
+        if not node.args and not node.keywords and type(node.func) is not ast.Attribute:
+            return None
         value = self.summ.value
         star = False
         pos = []
@@ -633,6 +682,8 @@ class _FlowFacts:
         f = node.func
         via_self = (type(f) is ast.Attribute and type(f.value) is ast.Name
                     and f.value.id == self.summ.self_name and self.summ.self_name is not None)
+        if not pos and not kw and not star and not via_self:
+            return None
         return (tuple(pos), tuple(kw), star, via_self)
 
     def params(self) -> tuple[tuple[str, AV | None, int], ...]:
@@ -640,7 +691,10 @@ class _FlowFacts:
         function is defined, not in its body."""
         args = self._node.args
         positional = [*args.posonlyargs, *args.args]
-        value = self._outer.value
+        if args.defaults or args.kw_defaults:
+            # defaults are evaluated where the function is defined, not in its body
+            scope = self.summ.scope
+            value = _ScopeSummarizer(scope, scope.parent, [], None, None).value
         params: list[tuple[str, AV | None, int]] = []
         first_default = len(positional) - len(args.defaults)
         for i, a in enumerate(positional):
@@ -657,8 +711,10 @@ class _FlowFacts:
     def freeze(self) -> tuple[Any, ...]:
         # only a function that blocks or calls others can be on a chain: the others need
         # no parameter summary
-        params = self.params() if self.direct_guards or self.edges else ()
-        return (params, self.is_method, tuple(self.direct_guards), tuple(self.edges),
+        params = self.params() if self.has_direct or self.edges else ()
+        # no guard on any blocking call: () stands for all of them
+        guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
+        return (params, self.is_method, guards, tuple(self.edges),
                 tuple(self.stores), tuple(self.call_args), self.prop)
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import importlib
 import sys
-from collections.abc import Callable
 from typing import Any
 
 AV = tuple[Any, ...]
@@ -45,6 +44,7 @@ _IGNORE: Cond = ("ign",)
 _DEP: Cond = ("dep",)
 _CONTAINERS = {ast.Dict: "builtins.dict", ast.List: "builtins.list",
                ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}
+_CONTAINER_NAMES = frozenset({"dict", "list", "tuple", "set", "frozenset"})
 _EMPTY_CALLS = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.set",
                 "builtins.frozenset"}
 
@@ -55,27 +55,32 @@ _EMPTY_CALLS = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.se
 class Summarizer:
     """Turns one function's expressions into `Cond`/`AV` summaries.
 
-    ``params()``: the function's parameter names that are never rebound in its body;
-    ``self_name``: the name of `self` in a method; ``resolve(expr)`` gives the dotted name
-    an expression denotes (or None); ``module_value(name)`` the expression a module-level
-    name is bound to once, "def"/"class" for a function or class defined in the file, or
-    None.
+    A subclass provides the name resolution: ``compute_params()``, the function's
+    parameter names that are never rebound in its body; ``resolve(expr)``, the dotted
+    name an expression denotes (or None); ``module_value(name)``, the expression a
+    module-level name is bound to once, "def"/"class" for a function or class defined in
+    the file, or None. ``self_name`` is the name of `self` in a method.
     """
 
-    def __init__(self, params: Callable[[], frozenset[str]], self_name: str | None,
-                 resolve: Any, module_value: Any,
+    def __init__(self, self_name: str | None,
                  annotations: dict[str, ast.expr] | None = None) -> None:
-        self._annotations = annotations or {}
-        self._params_fn = params
+        self._annotations = annotations
         self._params: frozenset[str] | None = None
         self.self_name = self_name
-        self.resolve = resolve
-        self.module_value = module_value
+
+    def compute_params(self) -> frozenset[str]:
+        return frozenset()
+
+    def resolve(self, e: ast.expr) -> str | None:
+        return None
+
+    def module_value(self, name: str) -> ast.expr | str | None:
+        return None
 
     def annotation(self, name: str) -> str | None:
         """The class a parameter is annotated with, when it is one plain class
         (`x: str`, `x: dict[str, Any]`, `x: io.BytesIO`); not unions or Optional."""
-        ann = self._annotations.get(name)
+        ann = self._annotations.get(name) if self._annotations else None
         if ann is None:
             return None
         if type(ann) is ast.Subscript:
@@ -87,7 +92,7 @@ class Summarizer:
     def params(self) -> frozenset[str]:
         """Computed on first use: most functions never test their parameters."""
         if self._params is None:
-            self._params = self._params_fn()
+            self._params = self.compute_params()
         return self._params
 
     def subject(self, e: ast.expr) -> tuple[str, str] | None:
@@ -215,7 +220,12 @@ class Summarizer:
         if t is ast.Lambda:
             return ("obj", "types.FunctionType", True)
         if t is ast.Call:
-            q = self.resolve(e.func)  # type: ignore[attr-defined]
+            f = e.func  # type: ignore[attr-defined]
+            last = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
+            # only constructors are of interest: `io.BytesIO(...)`, `Path(...)`, `dict()`
+            if not last or not (last[0].isupper() or last in _CONTAINER_NAMES):
+                return None
+            q = self.resolve(f)
             if q is None:
                 return None
             if q in _EMPTY_CALLS and not e.args and not e.keywords:  # type: ignore[attr-defined]

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
+from typing import Any
 
-from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.analyze import NO_ARGS, FileResult, FuncFacts
 from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
@@ -148,12 +149,12 @@ class ProjectIndex:
 
     # -- branch conditions (engine/flow.py) --------------------------------------------
 
-    def bind(self, target: str, args: tuple[object, ...], caller_env: Env) -> Env:
+    def bind(self, target: str, args: tuple[Any, ...] | None, caller_env: Env) -> Env:
         """The inputs of ``target`` known at a call ``args`` = (positional, keyword, star,
-        via_self) made where ``caller_env`` holds."""
+        via_self) (None: no arguments) made where ``caller_env`` holds."""
         fn = self.funcs[target]
         params, is_method = fn.flow[0], fn.flow[1]
-        pos, kw, star, via_self = args
+        pos, kw, star, via_self = args if args is not None else NO_ARGS
         env: Env = {}
         if via_self:
             env = {k: v for k, v in caller_env.items() if k[0] == "a"}
@@ -171,11 +172,11 @@ class ProjectIndex:
         if is_method:
             positional = positional[1:]
         given: dict[str, object] = {}
-        for p, v in zip(positional, pos, strict=False):  # type: ignore[call-overload]
+        for p, v in zip(positional, pos, strict=False):
             given[p[0]] = v
-        if len(pos) > len(positional) and not any(p[2] == 2 for p in params):  # type: ignore[arg-type]
+        if len(pos) > len(positional) and not any(p[2] == 2 for p in params):
             return env  # a call that does not match the signature: know nothing
-        for name, v in kw:  # type: ignore[attr-defined]
+        for name, v in kw:
             if name == "**":  # the caller forwards its own **kwargs
                 fwd = caller_env.get(("k", str(v)))
                 if fwd is None:
@@ -230,13 +231,18 @@ class ProjectIndex:
                         env[("a", attr)] = ("obj", "builtins.bool", r == T)
         best: Reach | None = None
         pruned = False
-        for (code, callee, line), guard in zip(fn.direct, direct_guards, strict=False):
+        for (code, callee, line), guard in zip(fn.direct, direct_guards or _no_guards(fn),
+                                                 strict=False):
             r = evaluate_guard(guard, env)
             if r == F:
                 pruned = True
                 continue
             best = _better(best, ((qual,), (code, callee, line), r == U))
-        for callee, guard, *args in edges:
+        for edge in edges:
+            if type(edge) is str:
+                callee, guard, args = edge, (), NO_ARGS
+            else:
+                callee, guard, args = edge[0], edge[1], tuple(edge[2:])
             if best is not None and not best[2] and len(best[0]) == 1:
                 break  # nothing beats a direct unconditional call
             target = self.resolve(callee)
@@ -246,7 +252,7 @@ class ProjectIndex:
             if r == F:
                 pruned = True
                 continue
-            sub, sub_pruned = self.reach(target, self.bind(target, tuple(args), env), depth + 1)
+            sub, sub_pruned = self.reach(target, self.bind(target, args, env), depth + 1)
             pruned = pruned or sub_pruned
             if sub is not None:
                 best = _better(best, ((qual, *sub[0]), sub[1], sub[2] or r == U))
@@ -279,7 +285,7 @@ class ProjectIndex:
                 out[key] = av
         return out
 
-    def site_reach(self, target: str, args: tuple[object, ...]) -> Reach | None:
+    def site_reach(self, target: str, args: tuple[Any, ...] | None) -> Reach | None:
         """What an async call with ``args`` to ``target`` reaches; None when every
         blocking call is ruled out by the values it passes."""
         chains = self.blocking_chains()
@@ -361,3 +367,7 @@ def _lookup(env: Env, ref: AV) -> AV | None:
     if (v is None or v[0] == "unk") and len(ref) > 2:
         return ("obj", ref[2], None)
     return v
+
+
+def _no_guards(fn: FuncFacts) -> tuple[tuple[()], ...]:
+    return ((),) * len(fn.direct)

@@ -44,6 +44,7 @@ class HttpCallWithoutTimeout(TableCallRule):
     summary = "`requests`/`urlopen` call without a timeout can hang forever"
     hooks_call = True
     hooks_module = True
+    hooks_end = True
     examples = (
         Example.bad("""
             import requests
@@ -59,41 +60,53 @@ class HttpCallWithoutTimeout(TableCallRule):
 
     def __init__(self) -> None:
         super().__init__()
-        #: for the file being analysed: line ranges of timeout-scope bodies, and whether
-        #: the module sets a default socket timeout
+        #: the file being analysed, its tree and module scope; the line ranges of its
+        #: timeout-scope bodies (found on the first call that needs them)
         self._ctx: FileContext | None = None
-        self._scopes: list[tuple[int, int]] = []
-        self._socket_default = False
+        self._tree: ast.Module | None = None
+        self._scope: Scope | None = None
+        self._scopes: list[tuple[int, int]] | None = None
 
     def on_module(self, ctx: FileContext, tree: ast.Module, scope: Scope) -> None:
-        self._ctx, self._scopes, self._socket_default = ctx, [], False
-        tables = ctx.tables
-        text = ctx.text
-        if any(s.rpartition(".")[2] in text for s in tables.timeout_scopes):
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.With, ast.AsyncWith)):
-                    for item in node.items:
-                        e = item.context_expr
-                        if type(e) is ast.Call and _qual(e.func, scope) in tables.timeout_scopes:
-                            self._scopes.append((node.lineno, node.end_lineno or node.lineno))
-                            break
-        if any(s.rpartition(".")[2] in text for s in tables.default_timeout_setters):
-            for st in tree.body:
-                if (type(st) is ast.Expr and type(st.value) is ast.Call
-                        and _qual(st.value.func, scope) in tables.default_timeout_setters
-                        and st.value.args and not (type(st.value.args[0]) is ast.Constant
-                                                   and st.value.args[0].value is None)):
-                    self._socket_default = True
+        self._ctx, self._tree, self._scope, self._scopes = ctx, tree, scope, None
+
+    def on_end(self, ctx: FileContext, scope: Scope) -> None:
+        self._ctx = self._tree = self._scope = self._scopes = None  # free the file's tree
+
+    def _timeout_scopes(self, ctx: FileContext) -> list[tuple[int, int]]:
+        if self._scopes is None:
+            self._scopes = []
+            tables, tree, scope = ctx.tables, self._tree, self._scope
+            if tree is not None and scope is not None:
+                for node in ast.walk(tree):
+                    if isinstance(node, (ast.With, ast.AsyncWith)):
+                        for item in node.items:
+                            e = item.context_expr
+                            if (type(e) is ast.Call
+                                    and _qual(e.func, scope) in tables.timeout_scopes):
+                                self._scopes.append((node.lineno,
+                                                     node.end_lineno or node.lineno))
+                                break
+        return self._scopes
+
+    def _socket_default(self, ctx: FileContext) -> bool:
+        setters = ctx.tables.default_timeout_setters
+        tree, scope = self._tree, self._scope
+        if tree is None or scope is None or not any(
+                s.rpartition(".")[2] in ctx.text for s in setters):
+            return False
+        for st in tree.body:
+            if (type(st) is ast.Expr and type(st.value) is ast.Call
+                    and _qual(st.value.func, scope) in setters
+                    and st.value.args and not (type(st.value.args[0]) is ast.Constant
+                                               and st.value.args[0].value is None)):
+                return True
+        return False
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.qual is None:
             return
         node = site.node
-        if self._ctx is ctx:
-            if any(a <= node.lineno <= b for a, b in self._scopes):
-                return  # bounded by an enclosing timeout scope
-            if self._socket_default and site.qual in ctx.tables.socket_default:
-                return
         if any(k.arg is None or k.arg == "timeout" for k in node.keywords):
             return  # a timeout, or **kwargs that may hold one
         positional = ctx.tables.timeouts.get(site.qual, -1)
@@ -101,6 +114,11 @@ class HttpCallWithoutTimeout(TableCallRule):
             return
         if any(type(a).__name__ == "Starred" for a in node.args):
             return
+        if self._ctx is ctx:  # (only for calls that would be reported: the walk is rare)
+            if any(a <= node.lineno <= b for a, b in self._timeout_scopes(ctx)):
+                return  # bounded by an enclosing timeout scope
+            if site.qual in ctx.tables.socket_default and self._socket_default(ctx):
+                return
         ctx.report(self, node,
                    f"`{display(site.qual)}` without a timeout waits forever on a stalled "
                    "server, holding a worker (or the event loop); pass `timeout=`",
