@@ -372,3 +372,27 @@ def test_annotated_parameters_of_the_caller_are_assumed(tmp_path: Path) -> None:
     ''', **{"conditional-chains": "report"})
     assert [(f.function, f.conditional) for f in result.findings] == \
         [("by_path", False), ("unknown", True), ("unknown", True)]
+
+
+def test_conditional_chains_follow_the_callers_nearest_config(tmp_path: Path) -> None:
+    """One project-wide chain, two callers: each caller's own config decides."""
+    (tmp_path / "lib.py").write_text(textwrap.dedent('''
+        import io
+
+        class File:
+            def __init__(self, fp):
+                if isinstance(fp, io.IOBase):
+                    self.fp = fp
+                else:
+                    self.fp = open(fp, "rb")
+    '''))
+    caller = "from lib import File\n\nasync def send(fp):\n    File(fp)\n"
+    for name, table in (("loud", 'conditional-chains = "report"\n'), ("quiet", "")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "pyproject.toml").write_text(f"[tool.perfaudit]\nselect = ['PA106']\n{table}")
+        (folder / "app.py").write_text(caller)
+    (tmp_path / "pyproject.toml").write_text("[tool.perfaudit]\nselect = ['PA106']\n")
+    result = scan([str(tmp_path)], None, cache=False, workers=1)
+    got = [(Path(f.path).parent.name, f.conditional) for f in result.findings]
+    assert got == [("loud", True)]
