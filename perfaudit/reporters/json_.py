@@ -31,9 +31,11 @@ def to_dict(result: ScanResult, statistics: bool = False) -> dict[str, Any]:
                 "severity": f.severity,
                 "fixable": f.fixable,
                 "conditional": f.conditional,
+                "context": f.context,
             }
             for f in result.findings
         ],
+        "not_shown": result.hidden_counts(),
     }
     if statistics:
         data["statistics"] = [

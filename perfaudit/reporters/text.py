@@ -13,7 +13,7 @@ from typing import TextIO
 
 from perfaudit.engine.parse import decode
 from perfaudit.model import Finding, ScanResult
-from perfaudit.reporters.base import Options, Reporter, counts_by_code
+from perfaudit.reporters.base import Options, Reporter, counts_by_code, hidden_line
 
 #: a line is a list of (text, style) segments; style "" is plain
 Line = list[tuple[str, str]]
@@ -109,6 +109,9 @@ def summary_lines(result: ScanResult) -> list[Line]:
                          f"reach{'es' if sites == 1 else ''} {n_causes} blocking "
                          f"call{'s' if n_causes != 1 else ''} "
                          "(PA106 findings are grouped by that call).", "")])
+    hidden = hidden_line(result)
+    if hidden:
+        out.append([(hidden, "")])
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
                      f"{result.baseline_stale} baseline entr(y/ies) now fixed"
