@@ -18,7 +18,15 @@ from perfaudit.config import Config
 from perfaudit.engine.flow import AV, Cond, Summarizer
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
-from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, local_name, resolve
+from perfaudit.engine.scope import (
+    FUNC_NODES,
+    ModuleInfo,
+    Scope,
+    Sym,
+    annotation_type,
+    local_name,
+    resolve,
+)
 from perfaudit.model import Finding, Span
 from perfaudit.tables import BlockingEntry, Tables, load_tables
 
@@ -40,6 +48,10 @@ class FuncFacts:
     calls: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
     #: sync function: the distinct names it calls (the edges of the call graph)
     callees: list[str] = field(default_factory=list)
+    #: decorated with `functools.cache`/`lru_cache`: it blocks on its first call only
+    memoized: bool = False
+    #: the type its return annotation names (`-> Path`: "pathlib.Path"), or ""
+    returns: str = ""
     #: branch conditions and values for PA106 (engine/flow.py), as plain tuples:
     #: (params, is_method, direct_guards, edges, stores, call_args) where params are
     #: (name, default value or None, kind 0 positional/1 keyword-only/2 *args/3 **kwargs),
@@ -409,7 +421,10 @@ class Analyzer:
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
-            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
+            ret = annotation_type(node.returns, parent) if node.returns is not None else None
+            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
+                                        memoized=_memoized(node, scope),
+                                        returns=ret[1] if ret is not None else "")
             if not is_async and self._offloaded(node, parent):
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
@@ -543,7 +558,10 @@ class Analyzer:
         ff = self.func_facts
         if ff is not None and qual is not None:
             flow = self.flow
-            if entry is not None:
+            if entry is not None and entry.unless_first_arg and in_memory(
+                    node, self.scope, entry.unless_first_arg):
+                pass  # an archive on a buffer in memory: no file I/O
+            elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
                 if flow is not None:
                     flow.direct_guards.append(tuple(self.guard))
@@ -727,6 +745,28 @@ class _FlowFacts:
         guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
         return (params, self.is_method, guards, tuple(self.edges),
                 tuple(self.stores), tuple(self.call_args), self.prop)
+def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
+    """Whether the call's first argument (or `fileobj=`) is an instance of one of
+    ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""
+    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+    for arg in args:
+        sym = resolve(arg, scope)
+        if sym is not None and sym[0] == "inst" and sym[1] in types:
+            return True
+    return False
+
+
+_MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",
+                        "cachetools.cached", "async_lru.alru_cache"})
+
+
+def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+    for d in node.decorator_list:
+        target = d.func if type(d) is ast.Call else d
+        sym = resolve(target, scope.parent or scope)
+        if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
+            return True
+    return False
 
 
 def module_imports(scope: Scope) -> dict[str, str]:
@@ -760,6 +800,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
+    mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
