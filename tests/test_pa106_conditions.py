@@ -396,3 +396,9 @@ def test_conditional_chains_follow_the_callers_nearest_config(tmp_path: Path) ->
     result = scan([str(tmp_path)], None, cache=False, workers=1)
     got = [(Path(f.path).parent.name, f.conditional) for f in result.findings]
     assert got == [("loud", True)]
+
+
+def test_annotated_module_constant_as_default(tmp_path: Path) -> None:
+    result = _scan(tmp_path, UVICORN_SHAPED.replace(
+        'LOGGING_CONFIG = {"version": 1}', 'LOGGING_CONFIG: dict[str, int] = {"version": 1}'))
+    assert [(f.function, f.conditional) for f in result.findings] == [("json_path", False)]

@@ -644,6 +644,9 @@ class _ScopeSummarizer(Summarizer):
                     kind = b[0][0]
                     if kind == "value" and s.parent is None:
                         return b[0][1]  # type: ignore[return-value]
+                    if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
+                        value = b[0][3] if len(b[0]) > 3 else None
+                        return value if isinstance(value, ast.expr) else None
                     return str(kind) if kind in ("def", "class") else None
             first = False
             s = s.parent
