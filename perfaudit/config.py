@@ -26,6 +26,10 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 
 ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
+#: files larger than this are not analysed (PA000 "file too large"): parsing takes about
+#: 200 times a file's size in memory, and LibCST (`fix`) more than twice that again
+DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class BlockingRow:
@@ -51,6 +55,8 @@ class Config:
     respect_gitignore: bool = True
     #: ignore suppression comments (report everything)
     disable_noqa: bool = False
+    #: bytes; a larger file is reported (PA000) and not analysed; 0: no limit
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     #: the folder holding the pyproject.toml the config came from (or the cwd)
     root: str = field(default_factory=os.getcwd)
     #: the config file read, if any
@@ -61,7 +67,8 @@ class Config:
         payload = json.dumps(
             {"blocking": [(r.code, r.call, r.instead) for r in self.blocking],
              "async_backend": self.async_backend, "disable_noqa": self.disable_noqa,
-             "async_file_backend": self.async_file_backend},
+             "async_file_backend": self.async_file_backend,
+             "max_file_size": self.max_file_size},
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -128,6 +135,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "blocking", "async-backend", "respect-gitignore", "async-file-backend",
+    "max-file-size",
 }
 
 
@@ -232,9 +240,33 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
         if not isinstance(table["respect-gitignore"], bool):
             raise PerfauditError(f"{where}`respect-gitignore` must be true or false")
         kwargs["respect_gitignore"] = table["respect-gitignore"]
+    if "max-file-size" in table:
+        kwargs["max_file_size"] = parse_size(table["max-file-size"], f"{where}`max-file-size`")
     if root is not None:
         kwargs["root"] = root
     return Config(source=source, **kwargs)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_size(value: Any, what: str) -> int:
+    """A size in bytes: an integer, or a string such as "2MiB", "500 KB", "1.5MB"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        number = text.rstrip("bikmg ")
+        unit = text[len(number):].strip()
+        try:
+            amount = float(number)
+        except ValueError:
+            amount = -1.0
+        if 0 <= amount < 1e18 and unit in _SIZE_UNITS:  # no inf, no nan
+            return int(amount * _SIZE_UNITS[unit])
+    raise PerfauditError(f"{what} must be a size in bytes (an integer, or a string such as "
+                         f"\"2MiB\" or \"500KB\"; 0: no limit), not {value!r}")
 
 
 _BLOCKING_CODES = ("PA101", "PA102", "PA103", "PA104", "PA105")

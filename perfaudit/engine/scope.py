@@ -269,13 +269,20 @@ def _eval_bindings(name: str, binds: list[Binding], scope: Scope) -> Sym:
     return result
 
 
-def resolve(node: ast.expr, scope: Scope) -> Sym:
+#: names in the tables have a few parts: a longer chain (generated code) is not resolved,
+#: which keeps resolving every call of a chain of n calls linear instead of cubic in n
+_MAX_CHAIN = 64
+
+
+def resolve(node: ast.expr, scope: Scope, depth: int = 0) -> Sym:
     """The symbol an expression denotes, or None."""
+    if depth > _MAX_CHAIN:
+        return None
     t = type(node)
     if t is ast.Name:
         return lookup(node.id, scope)  # type: ignore[attr-defined]
     if t is ast.Attribute:
-        base = resolve(node.value, scope)  # type: ignore[attr-defined]
+        base = resolve(node.value, scope, depth + 1)  # type: ignore[attr-defined]
         if base is None:
             return None
         tables = scope.module.tables
@@ -286,7 +293,7 @@ def resolve(node: ast.expr, scope: Scope) -> Sym:
                 return ("inst", attr_type)
         return ("ref", q)
     if t is ast.Call:
-        f = resolve(node.func, scope)  # type: ignore[attr-defined]
+        f = resolve(node.func, scope, depth + 1)  # type: ignore[attr-defined]
         if f is None or f[0] == "inst":
             return None
         if f[0] == "class":  # a class of the scanned project
@@ -296,7 +303,7 @@ def resolve(node: ast.expr, scope: Scope) -> Sym:
         # only the project index (and tables naming that exact method) will ever match.
         return known if known is not None else ("inst", f[1])
     if t is ast.BinOp and type(node.op) is ast.Div:  # type: ignore[attr-defined]
-        left = resolve(node.left, scope)  # type: ignore[attr-defined]
+        left = resolve(node.left, scope, depth + 1)  # type: ignore[attr-defined]
         if left is not None and left[0] == "inst" and left[1] in scope.module.tables.truediv:
             return left
         return None
