@@ -141,7 +141,10 @@ _KNOWN_KEYS = {
 
 def find_config_file(start: Path) -> Path | None:
     """The nearest pyproject.toml with a [tool.perfaudit] table, walking up from ``start``."""
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: start from the link's folder
+        start = Path(os.path.abspath(start)).parent
     if start.is_file():
         start = start.parent
     for folder in (start, *start.parents):

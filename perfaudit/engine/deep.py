@@ -33,12 +33,37 @@ class TooDeep(Exception):
 
 
 def call_deep(fn: Callable[[], T]) -> T:
-    """``fn()``; on `RecursionError`, ``fn()`` again with a large stack; else `TooDeep`."""
+    """``fn()``; on `RecursionError`, ``fn()`` again with a large stack; else `TooDeep`.
+
+    An exception raised while handling a `RecursionError` counts as one (LibCST turns it
+    into a `KeyError` of a node whose repr recurses too)."""
     try:
         return fn()
-    except RecursionError:
-        pass
+    except Exception as exc:
+        if not from_recursion(exc):
+            raise
     return run_with_big_stack(fn, RECURSION_LIMIT)
+
+
+def from_recursion(exc: BaseException) -> bool:
+    """Is ``exc`` a `RecursionError`, or raised while one was being handled?"""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:  # one link per level of the failed walk
+        if isinstance(cur, RecursionError):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` for an error message, even when ``str(exc)`` itself fails."""
+    try:
+        text = str(exc)
+    except Exception:  # e.g. the repr of a deeply nested node, as a KeyError's message
+        text = ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_with_big_stack(fn: Callable[[], T], recursion_limit: int | None = None) -> T:
@@ -74,7 +99,7 @@ def run_with_big_stack(fn: Callable[[], T], recursion_limit: int | None = None) 
             sys.setrecursionlimit(old_limit)
     if error:
         failure = error[0]
-        if isinstance(failure, (RecursionError, MemoryError)):
-            raise TooDeep(f"{type(failure).__name__}: {failure}") from None
+        if isinstance(failure, MemoryError) or from_recursion(failure):
+            raise TooDeep(describe(failure)[:200]) from None
         raise failure
     return box[0]

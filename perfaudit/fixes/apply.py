@@ -86,13 +86,22 @@ def fix_file(path: str, findings: Sequence[Finding], backend: str,
              file_backend: str = "none") -> FileFix:
     with open(path, "rb") as fh:
         original = fh.read()
-    try:
-        fixed, applied = rewrite(original, findings, backend, file_backend)
+    from perfaudit.engine.deep import TooDeep, call_deep, describe
+
+    try:  # deeply nested code: LibCST recurses, retried on a large stack (`call_deep`)
+        fixed, applied = call_deep(lambda: rewrite(original, findings, backend, file_backend))
+    except TooDeep:
+        return FileFix(path, original, original,
+                       error="nested too deeply to rewrite; file left unchanged")
     except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
-        return FileFix(path, original, original, error=f"cannot rewrite: {exc}"[:200])
+        return FileFix(path, original, original,
+                       error=f"cannot rewrite: {describe(exc)}"[:200])
     if not applied:
         return FileFix(path, original, original)
-    problem = compiles(fixed)
+    try:
+        problem = call_deep(lambda: compiles(fixed))
+    except TooDeep:
+        problem = "nested too deeply to compile"
     if problem is not None:
         return FileFix(path, original, original, error=f"fix would not compile ({problem}); "
                                                        "file left unchanged")
