@@ -357,7 +357,7 @@ def profile_command(
 
     Exit codes: 0 ok, 1 a budget, baseline or leak gate failed, 2 usage error, 3 internal
     error, 4 the target failed (raised, exited non-zero, killed), 5 --timeout stopped it,
-    130 Ctrl-C (the profile so far is still printed).
+    130 Ctrl-C, 143 SIGTERM (the target is stopped; the profile so far is still printed).
     """
     from perfaudit.errors import EXIT_TARGET, EXIT_TIMEOUT
     from perfaudit.profile import ProfileOptions, parse_target, run_profile
@@ -368,7 +368,7 @@ def profile_command(
     tgt = parse_target(target, module, list(args or []))
     opts = ProfileOptions(
         tgt, cpu=cpu, mem=mem, leaks=leaks, scan=scan_findings, repeat=repeat, warmup=warmup,
-        timeout=timeout or None, duration=duration or None, output_dir=output,
+        timeout=timeout, duration=duration, output_dir=output,
         interval=interval,
         budget=parse_budget(budget) if budget is not None else {},
         baseline=baseline, save_baseline=save_baseline,
@@ -391,6 +391,8 @@ def profile_command(
         raise PerfauditError(outcome.describe(), EXIT_TIMEOUT)
     if outcome.status == "interrupted":
         raise PerfauditError(outcome.describe(), 130)
+    if outcome.status == "terminated":
+        raise PerfauditError(outcome.describe(), 143)
     if not outcome.ok:
         raise PerfauditError(outcome.describe(), EXIT_TARGET)
     failed = [f"{r.figure} over budget" for r in result.budget if not r.ok]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import math
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from perfaudit.profile import cpu as cpu_mod
 from perfaudit.profile import leaks as leaks_mod
 from perfaudit.profile import mem as mem_mod
 from perfaudit.profile.model import ProfileResult, Target
-from perfaudit.profile.target import run_child
+from perfaudit.profile.target import forward_sigterm, run_child
 
 MODES = ("cpu", "mem", "leaks")
 #: the files each mode writes in the output folder
@@ -86,6 +87,11 @@ def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[
 
 
 def run_profile(opts: ProfileOptions) -> ProfileResult:
+    """Profile ``opts.target``. SIGTERM meanwhile stops the target and still returns (and
+    writes) the partial profile, with the outcome ``terminated``."""
+    for name, value in (("--timeout", opts.timeout), ("--duration", opts.duration)):
+        if value is not None and not 0 < value < math.inf:  # 0 would silently mean no limit
+            raise PerfauditError(f"{name} must be a number of seconds above 0, not {value:g}")
     if opts.duration is not None and opts.timeout is not None:
         raise PerfauditError("--duration and --timeout: use one (--duration stops the target "
                              "as planned, --timeout as a failure)")
@@ -110,6 +116,12 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise PerfauditError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    with forward_sigterm():
+        return _run_modes(opts, modes, notes, out_dir, old, repeat_opt)
+
+
+def _run_modes(opts: ProfileOptions, modes: list[str], notes: list[str], out_dir: str,
+               old: dict[str, object] | None, repeat_opt: int | None) -> ProfileResult:
     result = ProfileResult(opts.target, modes, notes=notes,
                            environment=baseline_mod.environment())
     result.artifacts["folder"] = out_dir
@@ -135,7 +147,7 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
             result.outcome = child.outcome
             break
     _figures(result)
-    if opts.scan and result.outcome.status not in ("usage", "internal"):
+    if opts.scan and result.outcome.status not in ("usage", "internal", "terminated"):
         from perfaudit.profile.crossref import scan_and_link
 
         result.links = scan_and_link(result.cpu, result.mem, result.leaks,
