@@ -5,13 +5,20 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from perfaudit.config import Config, enabled_codes, load_config
+from perfaudit.config import (
+    Config,
+    ConfigResolver,
+    PerFileIgnore,
+    compiled_per_file_ignores,
+    enabled_codes,
+)
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import Cache
+from perfaudit.engine.cache import Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
@@ -32,7 +39,8 @@ def prefilter_tokens(codes: frozenset[str], tables: Tables
         if toks is None:
             return None
         tokens.update(toks)
-    return tuple(sorted(tokens))
+    # only PA000 (which has no tokens of its own) selected: check that every file parses
+    return tuple(sorted(tokens)) if tokens else None
 
 
 def selected_codes(config: Config) -> frozenset[str]:
@@ -51,66 +59,94 @@ def scan(
     on_total: Callable[[int], None] | None = None,
     cache: bool = True,
     cache_dir: str | None = None,
+    overrides: Callable[[Config], Config] | None = None,
 ) -> ScanResult:
     """Scan ``paths`` (files or folders) and return every finding, sorted.
 
-    ``config`` defaults to the nearest `[tool.perfaudit]`. With ``stdin``, those bytes are
-    scanned as ``stdin_filename`` instead of reading ``paths``. Per-file results are cached
-    in ``cache_dir`` (default `<project root>/.perfaudit_cache`) unless ``cache`` is False.
+    With ``config``, that config applies to every file (as `--config` does). Without it,
+    each file gets the settings of the nearest pyproject.toml with a `[tool.perfaudit]`
+    table above it, whatever the order of ``paths``; ``overrides`` (the command line's
+    `--select` and the like) is applied to each of those. The project-wide rule (PA106)
+    always sees every file. With ``stdin``, those bytes are scanned as ``stdin_filename``
+    instead of reading ``paths``. Per-file results are cached in ``cache_dir`` (default
+    `<project root>/.perfaudit_cache`) unless ``cache`` is False.
     """
     # A scan builds many small acyclic objects (cached results, project facts) that the
     # cyclic GC would only rescan again and again: it is paused, and restored on the way out.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(paths, config, workers, stdin, stdin_filename, on_progress, on_total,
+        resolver = ConfigResolver(overrides, fixed=config)
+        return _scan(paths, resolver, workers, stdin, stdin_filename, on_progress, on_total,
                      cache, cache_dir)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
+def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
           stdin: bytes | None, stdin_filename: str,
           on_progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None,
           cache: bool, cache_dir: str | None) -> ScanResult:
-    if config is None:
-        config = load_config(start=paths[0] if paths else None)
-    codes = selected_codes(config)
+    if stdin is not None:
+        files = [SourceFile(stdin_filename, *(module_name(stdin_filename)
+                                              if stdin_filename != "-" else ("stdin", False)))]
+        file_cfg = {stdin_filename: resolver.for_path(
+            stdin_filename if stdin_filename != "-" else ".")}
+    else:
+        files = discover(paths, resolver.fixed or resolver.for_path(paths[0] if paths else "."),
+                         config_for=None if resolver.fixed else resolver.for_folder)
+        file_cfg = {f.path: resolver.for_folder(os.path.dirname(os.path.abspath(f.path)))
+                    for f in files}  # discovered paths are files: no stat needed
+    configs = list({id(c): c for c in file_cfg.values()}.values()) or [
+        resolver.fixed or resolver.for_path(".")]
+    codes_of = {id(c): selected_codes(c) for c in configs}
+    codes = frozenset().union(*codes_of.values())
     project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
-    job = Job(config=config, codes=codes, facts=bool(project_codes),
-              tokens=prefilter_tokens(codes, load_tables(config)))
+    facts = bool(project_codes)
+    # files whose configs analyse alike share one job; rule selection is applied after
+    groups: dict[str, list[Config]] = {}
+    for c in configs:
+        groups.setdefault(c.analysis_key(), []).append(c)
+    jobs = {key: Job(config=cs[0], codes=codes, facts=facts,
+                     tokens=prefilter_tokens(codes, load_tables(cs[0]))
+                     if len(groups) == 1 or not facts else None)
+            for key, cs in groups.items()}
+    n_files = len(files)
+    scanned = [f.path for f in files]
     results: list[FileResult] = []
     index: ProjectIndex | None = None
     store: Cache | None = None
     state = ""
     stats: dict[str, tuple[int, int]] | None = None
     if stdin is not None:
-        mod, is_pkg = module_name(stdin_filename) if stdin_filename != "-" else ("stdin", False)
-        src = SourceFile(stdin_filename, mod, is_pkg)
-        results.append(read_and_analyze(src, stdin, job, instantiate(codes)))
-        n_files = 1
-        scanned = [stdin_filename]
+        job = jobs[configs[0].analysis_key()]
+        results.append(read_and_analyze(files[0], stdin, job, instantiate(codes)))
     else:
-        files = discover(paths, config)
-        n_files = len(files)
-        scanned = [f.path for f in files]
         if on_total:
             on_total(n_files)
         if cache:
-            key = hashlib.sha256(
-                f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
-                f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
-            store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
+            key = hashlib.sha256("|".join(sorted(
+                f"{c.analysis_key()}|{sorted(codes_of[id(c)])}|{c.per_file_ignores}|{c.root}"
+                for c in configs)).encode() + f"|{facts}".encode()).hexdigest()[:16]
+            # the outermost config file's folder (every config's, when there is one)
+            outer = min((c for c in configs if c.source), default=configs[0],
+                        key=lambda c: (len(c.root), c.root))
+            store = Cache.open(cache_dir or default_cache_dir(outer, paths), key)
+        if store is not None:
             state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
             if cached is not None:
                 if on_progress:
                     on_progress(n_files)
                 return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
-                                  paths=[f.path for f in files])
-        results, index = analyze_files(files, job, cache=store, workers=workers,
-                                       on_progress=on_progress, stats=stats)
+                                  paths=scanned)
+        for key, job in jobs.items():
+            mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
+            res, idx = analyze_files(mine, job, cache=store, workers=workers,
+                                     on_progress=on_progress, stats=stats)
+            results.extend(res)
+            index = idx if len(jobs) == 1 else None
     findings = [f for res in results for f in res.findings]
     if project_codes:
         if index is None:
@@ -119,13 +155,21 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
         for f in index.transitive_findings():
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
-    findings = _apply_per_file_ignores(findings, config)
+    findings = _per_file_selection(findings, file_cfg, codes_of)
     findings.sort(key=Finding.sort_key)
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
     return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
                       paths=scanned)
+
+
+def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
+    """`.perfaudit_cache` in the folder of the config file that applies or, without one,
+    in the scanned project's root (the nearest folder above the first path holding a
+    pyproject.toml, .git, .hg, setup.py or setup.cfg), not in the current folder."""
+    root = config.root if config.source else project_root(paths[0] if paths else ".")
+    return os.path.join(root, ".perfaudit_cache")
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -143,19 +187,25 @@ def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, 
     return h.hexdigest(), stats
 
 
-def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:
-    if not config.per_file_ignores:
-        return findings
-    import pathspec
-
-    specs = [(pathspec.PathSpec.from_lines("gitignore", [pat]), codes)
-             for pat, codes in config.per_file_ignores]
+def _per_file_selection(findings: list[Finding], file_cfg: dict[str, Config],
+                        codes_of: dict[int, frozenset[str]]) -> list[Finding]:
+    """Keep the findings each file's own config selects and does not per-file-ignore."""
+    compiled: dict[int, list[PerFileIgnore]] = {}
     out = []
     for f in findings:
-        rel = os.path.relpath(os.path.abspath(f.path), config.root).replace(os.sep, "/")
-        if any(spec.match_file(rel) and any(f.code.startswith(c) for c in codes)
-               for spec, codes in specs):
+        cfg = file_cfg.get(f.path)
+        if cfg is None:  # not a discovered path (cannot happen): keep what the union chose
+            out.append(f)
             continue
+        if f.code not in codes_of[id(cfg)]:
+            continue
+        if cfg.per_file_ignores:
+            pfi = compiled.get(id(cfg))
+            if pfi is None:
+                pfi = compiled[id(cfg)] = compiled_per_file_ignores(cfg)
+            ap = os.path.abspath(f.path)
+            if any(p.ignores(ap, f.code) for p in pfi):
+                continue
         out.append(f)
     return out
 
@@ -191,44 +241,98 @@ MAX_ROUNDS = 5
 
 
 def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
-        unsafe: bool = False, write: bool = True, workers: int | None = None) -> FixResult:
+        unsafe: bool = False, write: bool = True, workers: int | None = None,
+        overrides: Callable[[Config], Config] | None = None) -> FixResult:
     """Apply the fixes of the findings in ``paths`` (safe ones; unsafe too with ``unsafe``).
 
     With ``write=False`` nothing is written: ``FixResult.files`` holds the would-be output
     (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
+    ``config`` and ``overrides`` choose each file's settings as in `scan`.
     """
-    from perfaudit.fixes.apply import FileFix, fix_file, write_atomic  # LibCST: only here
+    from perfaudit.fixes.apply import FileFix, fix_file  # LibCST: only here
+    from perfaudit.fixes.write import OUTSIDE, fix_targets, replace_file
+    from perfaudit.fsutil import remove_stale_temps
 
-    if config is None:
-        config = load_config(start=paths[0] if paths else None)
-    codes = selected_codes(config)
+    started = time.time()
+    resolver = ConfigResolver(overrides, fixed=config)
     kinds = {r.code: r.fix for r in ALL_RULES}
     out = FixResult()
+    targets: dict[str, str] | None = None
     for _ in range(MAX_ROUNDS):
-        result = scan(paths, config, workers=workers, cache=False)
+        result = scan(paths, config, workers=workers, cache=False, overrides=overrides)
+        if targets is None:
+            targets = fix_targets(result.paths, paths)
+            if write:  # temporary files a killed run left next to the files
+                for folder in sorted({os.path.dirname(os.path.abspath(p))
+                                      for p in result.paths}):
+                    remove_stale_temps(folder, started)
         todo: dict[str, list[Finding]] = {}
         for f in result.findings:
             kind = kinds.get(f.code, FixKind.NONE)
-            if f.code not in codes or f.path in out.errors:
+            if f.path in out.errors:
                 continue
             if (kind is FixKind.SAFE and f.fixable) or (unsafe and kind is FixKind.UNSAFE):
                 todo.setdefault(f.path, []).append(f)
         applied_any = False
         for path, findings in todo.items():
-            ff = fix_file(path, findings, config.async_backend, config.async_file_backend)
+            real = targets.get(path)
+            if real is None:
+                continue  # another name of a file that is fixed under its own name
+            if real == "":
+                out.errors[path] = OUTSIDE
+                continue
+            cfg = resolver.for_path(path)
+            ff = fix_file(path, findings, cfg.async_backend, cfg.async_file_backend)
             if ff.error:
                 out.errors[path] = ff.error
                 continue
             if not ff.changed:
                 continue
+            if write:
+                why = replace_file(real, ff.original, ff.fixed)
+                if why is not None:
+                    out.errors[path] = why
+                    continue
             applied_any = True
             prev = out.files.get(path)
             if prev is not None:
                 ff = FileFix(path, prev.original, ff.fixed, [*prev.applied, *ff.applied])
             out.files[path] = ff
-            if write:
-                write_atomic(path, ff.fixed)
         if not applied_any or not write:
             break
-    out.remaining = scan(paths, config, workers=workers, cache=False) if write else result
+    out.remaining = (scan(paths, config, workers=workers, cache=False, overrides=overrides)
+                     if write else result)
     return out
+
+
+def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *,
+               unsafe: bool = False, overrides: Callable[[Config], Config] | None = None
+               ) -> tuple[bytes, ScanResult, str | None]:
+    """Fix code held in memory (`perfaudit fix -`): the fixed bytes, the findings left in
+    them, and why nothing was changed when a rewrite was unsafe (else None)."""
+    from perfaudit.fixes.apply import compiles, rewrite  # LibCST: only here
+
+    resolver = ConfigResolver(overrides, fixed=config)
+    cfg = resolver.for_path(filename if filename != "-" else ".")
+    kinds = {r.code: r.fix for r in ALL_RULES}
+    current = data
+    for _ in range(MAX_ROUNDS):
+        result = scan(config=cfg, stdin=current, stdin_filename=filename)
+        todo = [f for f in result.findings
+                if (kinds.get(f.code) is FixKind.SAFE and f.fixable)
+                or (unsafe and kinds.get(f.code) is FixKind.UNSAFE)]
+        if not todo:
+            return current, result, None
+        try:
+            fixed, applied = rewrite(current, todo, cfg.async_backend, cfg.async_file_backend)
+        except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
+            return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
+                f"cannot rewrite: {exc}"[:200])
+        if not applied or fixed == current:
+            return current, result, None
+        problem = compiles(fixed)
+        if problem is not None:
+            return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
+                f"fix would not compile ({problem}); code left unchanged")
+        current = fixed
+    return current, scan(config=cfg, stdin=current, stdin_filename=filename), None

@@ -5,8 +5,6 @@ is left byte-for-byte untouched."""
 from __future__ import annotations
 
 import difflib
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,7 +19,6 @@ from perfaudit.fixes.codemods import (
     module_aliases,
     pathlib_path_name,
 )
-from perfaudit.fsutil import write_atomic as _write
 from perfaudit.model import Finding
 
 
@@ -107,7 +104,3 @@ def fix_file(path: str, findings: Sequence[Finding], backend: str,
                                                        "file left unchanged")
     return FileFix(path, original, fixed, applied)
 
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write a fixed file atomically, keeping its mode and syncing it to disk."""
-    _write(path, data, mode=stat.S_IMODE(os.stat(path).st_mode), fsync=True)

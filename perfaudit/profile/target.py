@@ -153,6 +153,9 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     if os.path.exists(status_path):
         with open(status_path, encoding="utf-8") as fh:
             status = json.load(fh)
+    for internal in (spec_path, status_path):  # the child's files, not outputs
+        with contextlib.suppress(OSError):
+            os.remove(internal)
     if term:
         return ChildRun(Outcome("terminated", message="terminated (SIGTERM); the target was "
                                 "stopped" + ("; it ignored SIGTERM and was killed"
