@@ -160,7 +160,8 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
         return None, digest, st.st_mtime_ns, st.st_size, "same"
     else:
         pf = job.prefilter()
-        if pf is not None and not pf.matches(data) and _compiles(data, src.path):
+        if pf is not None and not pf.matches(data) and (
+                "PA000" not in job.codes or _compiles(data, src.path)):
             return None, digest, st.st_mtime_ns, st.st_size, "filtered"
     res = read_and_analyze(src, data, job, rules)
     return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
