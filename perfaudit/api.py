@@ -310,6 +310,9 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
                ) -> tuple[bytes, ScanResult, str | None]:
     """Fix code held in memory (`perfaudit fix -`): the fixed bytes, the findings left in
     them, and why nothing was changed when a rewrite was unsafe (else None)."""
+    from functools import partial
+
+    from perfaudit.engine.deep import TooDeep, call_deep, describe
     from perfaudit.fixes.apply import compiles, rewrite  # LibCST: only here
 
     resolver = ConfigResolver(overrides, fixed=config)
@@ -323,14 +326,18 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
                 or (unsafe and kinds.get(f.code) is FixKind.UNSAFE)]
         if not todo:
             return current, result, None
-        try:
-            fixed, applied = rewrite(current, todo, cfg.async_backend, cfg.async_file_backend)
+        try:  # deeply nested code: retried on a large stack, else left alone
+            fixed, applied = call_deep(partial(rewrite, current, todo, cfg.async_backend,
+                                               cfg.async_file_backend))
         except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
             return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
-                f"cannot rewrite: {exc}"[:200])
+                f"cannot rewrite: {describe(exc)}"[:200])
         if not applied or fixed == current:
             return current, result, None
-        problem = compiles(fixed)
+        try:
+            problem = call_deep(partial(compiles, fixed))
+        except TooDeep:
+            problem = "nested too deeply to compile"
         if problem is not None:
             return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
                 f"fix would not compile ({problem}); code left unchanged")

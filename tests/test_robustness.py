@@ -341,3 +341,13 @@ def test_sigterm_stops_the_target_and_its_group_and_keeps_the_profile(tmp_path: 
     result = json.loads((out / "result.json").read_text())
     assert result["outcome"]["status"] == "terminated"
     assert (out / "cpu.pyisession").exists() and "spin" in stdout  # the partial profile
+
+
+def test_fix_stdin_deeply_nested_never_crashes(tmp_path: Path) -> None:
+    text, _ = deep_source("if-elif", 1000)
+    proc = subprocess.run([sys.executable, "-m", "perfaudit", "fix", "-", "--stdin-filename",
+                           "deep.py"], cwd=tmp_path, input=text, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("await asyncio.sleep(1)") == 1
+    compile(proc.stdout, "deep.py", "exec")
