@@ -111,6 +111,9 @@ def scan(
         help="Report only findings not recorded in this baseline file.")] = None,
     write_baseline: Annotated[str | None, typer.Option(
         help="Record the current findings in this baseline file and exit 0.")] = None,
+    include_tests: Annotated[bool, typer.Option(
+        "--include-tests", help="Report findings in test and example code too (default: "
+        "one summary line; config key `test-code`).")] = False,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="With --baseline: rewrite the baseline file without the "
         "entries that are now fixed (it never gains entries).")] = False,
@@ -133,7 +136,8 @@ def scan(
         raise PerfauditError("--unsafe-fixes only applies with --fix (or `perfaudit fix`)")
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
-    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa)
+    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa,
+                              include_tests)
     if fix and targets == ["-"]:  # as `ruff check --fix -`: the fixed code on stdout
         raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
                                     False, exit_zero, level))
@@ -259,13 +263,17 @@ def fix_command(
         help="-q: print the remaining findings only; -qq: print nothing.")] = 0,
     silent: Annotated[bool, typer.Option(
         "--silent", help="Print nothing (as -qq); the exit code tells.")] = False,
+    include_tests: Annotated[bool, typer.Option(
+        "--include-tests", help="Fix test and example code too (default: application code "
+        "only, as `scan` reports it).")] = False,
 ) -> None:
     """Apply the fixes of the findings that have one, keeping formatting and comments."""
     targets = paths or ["."]
     level = 2 if silent else min(quiet, 2)
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
-    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, False)
+    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, False,
+                              include_tests)
     if "-" in targets:
         if targets != ["-"]:
             raise PerfauditError("`-` (stdin) cannot be combined with other paths")
@@ -276,13 +284,16 @@ def fix_command(
 
 def _settings(config: str | None, isolated: bool, select: list[str] | None,
               extend_select: list[str] | None, ignore: list[str] | None,
-              disable_noqa: bool) -> tuple[Config | None, Callable[[Config], Config]]:
+              disable_noqa: bool, include_tests: bool = False
+              ) -> tuple[Config | None, Callable[[Config], Config]]:
     """The config for every file (`--config`, `--isolated`) or None (each file's nearest
     `[tool.perfaudit]`), and the command line's overrides applied to either."""
     from perfaudit.config import Config, load_config
 
     def overrides(cfg: Config) -> Config:
         cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
+        if include_tests:
+            cfg = dataclasses.replace(cfg, test_code="report")
         return dataclasses.replace(cfg, disable_noqa=True) if disable_noqa else cfg
 
     if isolated:
@@ -421,6 +432,12 @@ def profile_command(
     leaks: Annotated[bool, typer.Option(
         "--leaks", help="Detect leaks: call a `pkg.module:function` target --repeat times "
         "and watch retained memory.")] = False,
+    blocking: Annotated[bool, typer.Option(
+        "--blocking", help="Record blocking calls and stalls on the running event loop (a "
+        "separate run), joined to the static findings PA101-PA106 of the executed files.")
+    ] = False,
+    stall_threshold: Annotated[str, typer.Option(
+        help="--blocking: report loop steps longer than this, e.g. 20ms.")] = "20ms",
     scan_findings: Annotated[bool, typer.Option(
         "--scan", help="List the static findings of the files the run executed, with the "
         "share of wall time and memory of each.")] = False,
@@ -443,7 +460,8 @@ def profile_command(
         "to stderr.")] = "text",
     budget: Annotated[str | None, typer.Option(
         help="Exit 1 when a figure is over budget, e.g. wall=2s,peak-memory=200MiB,"
-        "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak).")] = None,
+        "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak, "
+        "blocking-calls, blocking-time, loop-stall).")] = None,
     baseline: Annotated[str | None, typer.Option(
         help="Compare with the figures saved in this file; exit 1 on a regression.")] = None,
     save_baseline: Annotated[str | None, typer.Option(
@@ -473,7 +491,8 @@ def profile_command(
     """
     from perfaudit.errors import EXIT_TARGET, EXIT_TIMEOUT
     from perfaudit.profile import ProfileOptions, parse_target, run_profile
-    from perfaudit.profile.budget import parse_budget, parse_percent
+    from perfaudit.profile.blocking import parse_threshold
+    from perfaudit.profile.budget import FIGURES, parse_budget, parse_percent
     from perfaudit.profile.report import get_renderer
 
     renderer = get_renderer(output_format)
@@ -488,8 +507,12 @@ def profile_command(
         raise PerfauditError("--config and --isolated cannot be combined")
     limits = parse_budget(budget) if budget is not None else {}
     tgt = parse_target(target, module, list(args or []))
+    limits = parse_budget(budget) if budget is not None else {}
+    joined = scan_findings or blocking or any(FIGURES[f].mode == "blocking" for f in limits)
     opts = ProfileOptions(
-        tgt, cpu=cpu, mem=mem, leaks=leaks, scan=scan_findings, repeat=repeat, warmup=warmup,
+        tgt, cpu=cpu, mem=mem, leaks=leaks, blocking=blocking,
+        stall_threshold=parse_threshold(stall_threshold),
+        scan=scan_findings, repeat=repeat, warmup=warmup,
         timeout=timeout, duration=duration, output_dir=output,
         interval=interval,
         budget=limits,
@@ -497,7 +520,7 @@ def profile_command(
         max_regression=parse_percent(max_regression or "10%"),
         stdout_to_stderr=output_format != "text", python=python,
         config=_config(config, isolated, [tgt.spec if tgt.kind == "script" else "."])
-        .with_overrides(select=select, extend_select=extend_select) if scan_findings else None)
+        .with_overrides(select=select, extend_select=extend_select) if joined else None)
     result = run_profile(opts)
     outcome = result.outcome
     if outcome.status == "usage":

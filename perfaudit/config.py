@@ -27,6 +27,13 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 
 ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
+#: gitignore-style patterns, matched against the path relative to the project root
+DEFAULT_TEST_PATHS: tuple[str, ...] = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py")
+DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
+    "examples/", "example/", "docs/", "demo/", "demos/", "guides/", "setup.py")
+#: what a scan does with findings in test and example code
+TEST_CODE_MODES = ("report", "summary", "ignore")
+
 #: files larger than this are not analysed (PA000 "file too large"): parsing takes about
 #: 200 times a file's size in memory, and LibCST (`fix`) more than twice that again
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -56,6 +63,16 @@ class Config:
     respect_gitignore: bool = True
     #: ignore suppression comments (report everything)
     disable_noqa: bool = False
+    #: findings in test and example code: "report" them, "summary" (one line), "ignore"
+    test_code: str = "summary"
+    test_paths: tuple[str, ...] = DEFAULT_TEST_PATHS
+    extend_test_paths: tuple[str, ...] = ()
+    example_paths: tuple[str, ...] = DEFAULT_EXAMPLE_PATHS
+    extend_example_paths: tuple[str, ...] = ()
+    #: `pytest --perfaudit-blocking`: deliberate blocking on the loop (a call such as
+    #: "time.sleep", "path.py" or "path.py:12" of the test's code, or "stall")
+    allow_blocking: tuple[str, ...] = ()
+
     #: bytes; a larger file is reported (PA000) and not analysed; 0: no limit
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     #: the folder holding the pyproject.toml the config came from (or the cwd)
@@ -141,7 +158,8 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
-    "blocking", "async-backend", "respect-gitignore", "async-file-backend",
+    "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
+    "test-code", "test-paths", "extend-test-paths", "example-paths", "extend-example-paths",
     "max-file-size",
 }
 
@@ -236,10 +254,23 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
         v = str_list(key)
         if v is not None:
             kwargs[attr] = tuple(s.upper() for s in v)
-    for key, attr in (("exclude", "exclude"), ("extend-exclude", "extend_exclude")):
+    for key, attr in (("exclude", "exclude"), ("extend-exclude", "extend_exclude"),
+                      ("test-paths", "test_paths"), ("extend-test-paths", "extend_test_paths"),
+                      ("example-paths", "example_paths"),
+                      ("extend-example-paths", "extend_example_paths")):
         v = str_list(key)
         if v is not None:
             kwargs[attr] = v
+    if "test-code" in table:
+        mode = table["test-code"]
+        if mode not in TEST_CODE_MODES:
+            raise PerfauditError(
+                f"{where}`test-code` must be \"report\", \"summary\" or \"ignore\", "
+                f"not {mode!r}")
+        kwargs["test_code"] = mode
+    allow = str_list("allow-blocking")
+    if allow is not None:
+        kwargs["allow_blocking"] = allow
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, Mapping):
