@@ -55,6 +55,15 @@ def deep_source(kind: str, n: int) -> tuple[str, int]:
         body = "async def f(x):\n    if x == 0:\n        pass\n" + "".join(
             f"    elif x == {i}:\n        pass\n" for i in range(1, n))
         return head + body + "    else:\n        time.sleep(1)\n", 2 * n + 4
+    if kind in ("for-loops", "try-except"):  # the compiler allows 20 nested blocks
+        one = ("for x{i} in y:\n" if kind == "for-loops" else
+               "try:\n{ind}    pass\n{ind}except E:\n")
+        stmts = "".join(one.format(i=i, ind="    " * i * (1 + (kind == "try-except")))
+                        .replace("for", "    " * i + "for", 1)
+                        .replace("try", "    " * (2 * i) + "try", 1)
+                        for i in range(n))
+        depth = n if kind == "for-loops" else 2 * n
+        return head + SENTINEL + stmts + "    " * depth + "pass\n", 3
     expr = {
         "parens": "(" * n + "1" + ")" * n,
         "lists": "[" * n + "1" + "]" * n,
@@ -83,6 +92,8 @@ DEPTHS = {
     "subscripts": (500, 1000, 2900, 3100),
     "method-chain": (300, 700, 1400, 1600),
     "not": (1000, 2900, 3100),
+    "for-loops": (6, 7, 15, 20, 21, 30),
+    "try-except": (5, 9, 10, 11, 15),
 }
 
 
@@ -268,6 +279,18 @@ def test_size_limit_is_part_of_the_cache_key(tmp_path: Path) -> None:
 
 
 # --------------------------------------------------------------------------- syntax errors
+
+
+def test_too_many_nested_blocks_is_pa000_even_when_no_rule_could_match(
+        tmp_path: Path) -> None:
+    # the parser accepts 21 nested loops; CPython's compiler does not
+    loops = "".join("    " * i + f"for x{i} in y:\n" for i in range(21)) + "    " * 21 + "pass\n"
+    (tmp_path / "loops21.py").write_text(loops)
+    ok = "".join("    " * i + f"for x{i} in y:\n" for i in range(20)) + "    " * 20 + "pass\n"
+    (tmp_path / "loops20.py").write_text(ok)
+    result = scan([str(tmp_path)], Config(root=str(tmp_path)), cache=False)
+    assert [(Path(f.path).name, f.code, f.message) for f in result.findings] == [
+        ("loops21.py", "PA000", "SyntaxError: too many statically nested blocks")]
 
 
 def test_syntax_error_is_reported_even_when_no_rule_could_match(tmp_path: Path) -> None:

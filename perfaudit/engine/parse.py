@@ -96,6 +96,10 @@ def parse(data: bytes) -> Parsed:
         # compiles a file, from a fresh stack, with the same (default) recursion limit
         first = _parse_on_fresh_stack(text)
     if isinstance(first, ast.Module):
+        if _deep_blocks(first):  # maybe past the compiler's 20 nested blocks
+            err = _compile_error(text)
+            if err is not None:
+                return Parsed(None, text, err)
         return Parsed(first, text)
     if first.message.startswith("!"):  # NUL bytes, absurd nesting
         return Parsed(None, text, ParseError(first.message[1:], 1, 1))
@@ -110,6 +114,65 @@ def parse(data: bytes) -> Parsed:
     if _libcst_accepts(text):
         return Parsed(None, text, skipped=True)
     return Parsed(None, text, first)
+
+
+_BLOCK_STMTS = (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+                *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+_SCOPE_STMTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: each nested loop, `with` or `try` takes at most 3 of the compiler's 20 blocks per scope
+_SAFE_BLOCK_DEPTH = 6
+
+
+def _deep_blocks(tree: ast.Module) -> bool:
+    """Are loops, `with` and `try` nested deeper than `_SAFE_BLOCK_DEPTH` in one scope?
+    (Only then can CPython's compiler refuse code the parser accepts: "too many statically
+    nested blocks".) Walks statements only, without recursion."""
+    stack: list[tuple[list[ast.stmt], int]] = [(tree.body, 0)]
+    while stack:
+        body, depth = stack.pop()
+        for st in body:
+            t = type(st)
+            d = 0 if t in _SCOPE_STMTS else depth + 1 if t in _BLOCK_STMTS else depth
+            if d > _SAFE_BLOCK_DEPTH:
+                return True
+            for name in ("body", "orelse", "finalbody"):
+                sub = getattr(st, name, None)
+                if sub:
+                    stack.append((sub, d))
+            for h in getattr(st, "handlers", ()):
+                stack.append((h.body, d))
+            for case in getattr(st, "cases", ()):
+                stack.append((case.body, d))
+    return False
+
+
+_BLOCK_HEADER = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:for|while|with|try)\b", re.MULTILINE)
+
+
+def may_nest_blocks_deeply(text: str) -> bool:
+    """A cheap necessary condition for `_deep_blocks`, on the text: block statements nested
+    N deep start at N different indentations."""
+    if "\n" not in text:
+        return False
+    widths = {m.group(1) for m in _BLOCK_HEADER.finditer(text)}
+    return len(widths) > _SAFE_BLOCK_DEPTH
+
+
+def compile_error(text: str) -> ParseError | None:
+    return _compile_error(text)
+
+
+def _compile_error(text: str) -> ParseError | None:
+    """CPython's own verdict on code its parser accepted (a compile to bytecode)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<file>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return ParseError(f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        return None  # decided elsewhere (the parse itself succeeded)
+    return None
 
 
 def is_limit_error(err: ParseError) -> bool:

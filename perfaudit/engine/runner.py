@@ -16,7 +16,7 @@ from perfaudit.engine.analyze import FileResult, analyze_source
 from perfaudit.engine.cache import content_hash
 from perfaudit.engine.deep import TooDeep, call_deep
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.parse import DecodeError, decode
+from perfaudit.engine.parse import DecodeError, compile_error, decode, may_nest_blocks_deeply
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
 
@@ -184,7 +184,8 @@ def _compiles(data: bytes, path: str) -> bool:
             _check_syntax(text, path)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return False
-    return True
+    # the compiler's 20 nested blocks: checked only where loops/with/try nest deeply
+    return not (may_nest_blocks_deeply(text) and compile_error(text) is not None)
 
 
 def _check_syntax(text: str, path: str) -> None:
