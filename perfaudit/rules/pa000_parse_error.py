@@ -32,7 +32,7 @@ class ParseError(Rule):
     its imports) is not analysed, but its syntax is still checked (CPython's parser and
     symbol table, without building the `ast`), so a broken file is always reported. Also
     reported: a file nested too deeply for Python's compiler (more than 200 brackets, about
-    3,000 levels of expressions), a file over `max-file-size` (not analysed), a symbolic
+    3,000 levels of expressions, more than 20 nested blocks), a file over `max-file-size` (not analysed), a symbolic
     link loop. Like any rule, `--ignore PA000` silences it (and skips the syntax check).
     """
 
