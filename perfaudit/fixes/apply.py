@@ -11,16 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper
 
-from perfaudit.fixes.codemods import (
-    FixTransformer,
-    _identifiers,
-    module_aliases,
-    pathlib_path_name,
-)
+from perfaudit.fixes._base import FixContext, FixTransformer, identifiers
+from perfaudit.fixes.imports import module_aliases, pathlib_path_name, update_imports
+from perfaudit.fixes.registry import FIXES
 from perfaudit.fsutil import write_atomic as _write
 from perfaudit.model import Finding
 
@@ -49,22 +44,18 @@ def rewrite(source: bytes, findings: Sequence[Finding], backend: str,
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     aliases = module_aliases(module)
-    transformer = FixTransformer(findings, backend, aliases,
-                                 pathlib_path_name(module), file_backend)
-    transformer.used_names = set(_identifiers(module))
-    new = wrapper.visit(transformer)
-    if not transformer.applied:
+    ctx = FixContext(findings, backend, aliases, pathlib_path_name(module), file_backend,
+                     set(identifiers(module)))
+    codes = {f.code for f in findings}
+    fixes = [cls(ctx) for code, cls in FIXES.items() if code in codes]
+    new = wrapper.visit(FixTransformer(ctx, fixes))
+    if not ctx.applied:
         return source, []
-    context = CodemodContext()
-    for mod in sorted(transformer.needed_imports):
-        if aliases.get(mod) is None:
-            AddImportsVisitor.add_needed_import(context, mod)
-    if any(f.code == "PA103" for f in transformer.applied):
-        RemoveImportsVisitor.remove_unused_import(context, "time", "sleep")
-        RemoveImportsVisitor.remove_unused_import(context, "time")
-    new = AddImportsVisitor(context).transform_module(new)
-    new = RemoveImportsVisitor(context).transform_module(new)
-    return new.bytes, transformer.applied
+    applied_codes = {f.code for f in ctx.applied}
+    unused = [pair for fx in fixes if fx.code in applied_codes
+              for pair in fx.unused_imports]
+    new = update_imports(new, ctx.needed_imports, aliases, unused)
+    return new.bytes, ctx.applied
 
 
 def compiles(data: bytes) -> str | None:

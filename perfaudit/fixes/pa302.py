@@ -1,0 +1,129 @@
+"""PA302 fix (safe): a file opened for one read or write.
+
+`open(p).read()` -> `pathlib.Path(p).read_text()` (and `read_bytes`/`write_text`/
+`write_bytes`, see `plans.pathlib_method`); otherwise `x = json.load(open(p))` ->
+`with open(p) as f: x = json.load(f)`.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from perfaudit.fixes._base import RuleFix, plain
+from perfaudit.fixes.plans import pathlib_method
+
+
+class Fix(RuleFix):
+    code = "PA302"
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+        func = original.func
+        if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call):
+            inner_found = self.ctx.at(func.value, self.code)
+            if inner_found:
+                rewritten = self._pathlib(updated)
+                if rewritten is not None:
+                    self.ctx.applied.extend(inner_found)
+                    return rewritten
+        return None
+
+    def _pathlib(self, call: cst.Call) -> cst.BaseExpression | None:
+        """`open(p, mode, **kw).read()` -> `pathlib.Path(p).read_text(**kw)` (see plans)."""
+        func = call.func
+        assert isinstance(func, cst.Attribute) and isinstance(func.value, cst.Call)
+        inner = func.value
+        mode: str | None = None
+        positional = [a for a in inner.args if a.keyword is None]
+        keywords = [a for a in inner.args if a.keyword is not None]
+        if any(a.star for a in (*inner.args, *call.args)):
+            return None
+        if len(positional) == 2:
+            m = positional[1].value
+            if not isinstance(m, cst.SimpleString) or m.prefix:
+                return None
+            mode = m.evaluated_value if isinstance(m.evaluated_value, str) else None
+            if mode is None:
+                return None
+        for k in keywords:
+            assert k.keyword is not None
+            if k.keyword.value == "mode":
+                if not isinstance(k.value, cst.SimpleString) or k.value.prefix:
+                    return None
+                ev = k.value.evaluated_value
+                mode = ev if isinstance(ev, str) else None
+                if mode is None:
+                    return None
+        target = pathlib_method(func.attr.value, sum(1 for a in call.args if a.keyword is None),
+                                any(a.keyword is not None for a in call.args), len(positional),
+                                mode, {k.keyword.value for k in keywords if k.keyword})
+        if target is None:
+            return None
+        path_call = cst.Call(func=self._path_ref(), args=[positional[0].with_changes(
+            comma=cst.MaybeSentinel.DEFAULT)])
+        kept = [k for k in keywords if k.keyword is not None and k.keyword.value != "mode"]
+        args = [*call.args, *kept]
+        args = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) if i == len(args) - 1 else
+                a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                for i, a in enumerate(args)]
+        return call.with_changes(func=cst.Attribute(value=path_call, attr=cst.Name(target)),
+                                 args=args)
+
+    def _path_ref(self) -> cst.BaseExpression:
+        if self.ctx.path_name is not None:
+            return cst.Name(self.ctx.path_name)
+        return cst.Attribute(value=cst.Name(self.ctx.module("pathlib")), attr=cst.Name("Path"))
+
+    def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
+                                  updated: cst.SimpleStatementLine) -> cst.BaseStatement | None:
+        """Fallback: `x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`."""
+        ctx = self.ctx
+        small, new_small = original.body[0], updated.body[0]
+        value = getattr(small, "value", None)
+        if not isinstance(small, (cst.Assign, cst.Expr, cst.Return)) or not isinstance(
+                value, cst.Call):
+            return None
+        if isinstance(small, cst.Assign) and not all(
+                isinstance(t.target, cst.Name) for t in small.targets):
+            return None
+        candidates = [a.value for a in value.args if isinstance(a.value, cst.Call)]
+        if isinstance(value.func, cst.Attribute) and isinstance(value.func.value, cst.Call):
+            candidates.append(value.func.value)
+        for inner in candidates:
+            found = ctx.at(inner, self.code)
+            if not found or any(f in ctx.applied for f in found):
+                continue
+            others = [a.value for a in value.args if a.value is not inner]
+            receiver = value.func.value if isinstance(value.func, cst.Attribute) else None
+            if not all(plain(e) for e in others) or (
+                    receiver is not None and receiver is not inner and not plain(receiver)):
+                return None
+            if not all(plain(a.value) for a in inner.args) or any(a.star for a in inner.args):
+                return None
+            var = ctx.fresh("f")
+            new_value = getattr(new_small, "value", None)
+            assert isinstance(new_value, cst.Call)
+            swapped = new_value.visit(_ReplaceCall(cst.Module(body=[]).code_for_node(inner),
+                                                   var))
+            new_stmt = updated.with_changes(
+                body=[new_small.with_changes(value=swapped)], leading_lines=[])
+            ctx.applied.extend(found)
+            return cst.With(items=[cst.WithItem(item=inner, asname=cst.AsName(
+                name=cst.Name(var)))], body=cst.IndentedBlock(body=[new_stmt]),
+                leading_lines=original.leading_lines)
+        return None
+
+
+class _ReplaceCall(cst.CSTTransformer):
+    """Replace the (first) call whose code is ``code`` by the name ``var``."""
+
+    def __init__(self, code: str, var: str) -> None:
+        super().__init__()
+        self.code = code
+        self.var = var
+        self.done = False
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not self.done and cst.Module(body=[]).code_for_node(original) == self.code:
+            self.done = True
+            return cst.Name(self.var)
+        return updated
