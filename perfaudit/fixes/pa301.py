@@ -1,5 +1,7 @@
 """PA301 fix (safe): `f = open(...)` ... `f.close()` in one block -> `with open(...) as f:`
-around the statements in between (the `close()` goes)."""
+around the statements in between (the `close()` goes). A file never closed: the `with`
+holds the statements after the `open` up to the last one using the name (the rule marks
+the finding fixable only when every use is there; see `rules/_lifecycle.wrap_refusal`)."""
 
 from __future__ import annotations
 
@@ -49,22 +51,65 @@ class Fix(RuleFix):
             end = next((j for j in range(i + 2, len(body))
                         if self._closes.get(id(body[j])) == name), None)
             close_stmt = body[end] if end is not None else None
-            if end is None or (isinstance(close_stmt, cst.SimpleStatementLine) and any(
-                    line.comment is not None for line in close_stmt.leading_lines)):
+            if end is None:
+                last = max((j for j in range(i + 1, len(body)) if _uses(body[j], name)),
+                           default=None)
+                if last is None:
+                    i += 1
+                    continue
+                body[i:last + 1] = [self._with(body[i], body[i + 1:last + 1])]
+                self.ctx.applied.extend(findings)
+                changed = True
                 i += 1
                 continue
-            assign_line = body[i]
-            assert isinstance(assign_line, cst.SimpleStatementLine)
-            assign = assign_line.body[0]
-            assert isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Call)
-            with_stmt = cst.With(
-                items=[cst.WithItem(item=assign.value,
-                                    asname=cst.AsName(name=cst.Name(name)))],
-                body=cst.IndentedBlock(body=body[i + 1:end],
-                                       header=assign_line.trailing_whitespace),
-                leading_lines=assign_line.leading_lines)
-            body[i:end + 1] = [with_stmt]
+            if isinstance(close_stmt, cst.SimpleStatementLine) and any(
+                    line.comment is not None for line in close_stmt.leading_lines):
+                i += 1
+                continue
+            body[i:end + 1] = [self._with(body[i], body[i + 1:end])]
             self.ctx.applied.extend(findings)
             changed = True
             i += 1
         return updated.with_changes(body=body) if changed else updated
+
+    @staticmethod
+    def _with(assign_line: cst.BaseStatement, inside: list[cst.BaseStatement]) -> cst.With:
+        """`name = open(...)` and the statements after it -> `with open(...) as name:`."""
+        assert isinstance(assign_line, cst.SimpleStatementLine)
+        assign = assign_line.body[0]
+        assert isinstance(assign, cst.Assign) and isinstance(assign.value, cst.Call)
+        target = assign.targets[0].target
+        assert isinstance(target, cst.Name)
+        return cst.With(
+            items=[cst.WithItem(item=assign.value,
+                                asname=cst.AsName(name=cst.Name(target.value)))],
+            body=cst.IndentedBlock(body=inside, header=assign_line.trailing_whitespace),
+            leading_lines=assign_line.leading_lines)
+
+
+def _uses(stmt: cst.CSTNode, name: str) -> bool:
+    """Whether ``stmt`` reads the variable ``name`` (an attribute or keyword of the same
+    spelling does not count)."""
+    finder = _NameFinder(name)
+    stmt.visit(finder)
+    return finder.found
+
+
+class _NameFinder(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.found = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Arg(self, node: cst.Arg) -> bool:
+        node.value.visit(self)
+        return False
+
+    def visit_Name(self, node: cst.Name) -> bool:
+        if node.value == self.name:
+            self.found = True
+        return False

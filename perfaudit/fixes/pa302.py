@@ -11,6 +11,7 @@ import libcst as cst
 
 from perfaudit.fixes._base import RuleFix, plain
 from perfaudit.fixes.plans import pathlib_method
+from perfaudit.model import Finding
 
 
 class Fix(RuleFix):
@@ -73,6 +74,37 @@ class Fix(RuleFix):
             return cst.Name(self.ctx.path_name)
         return cst.Attribute(value=cst.Name(self.ctx.module("pathlib")), attr=cst.Name("Path"))
 
+    def _path_to_open(self, e: cst.BaseExpression
+                      ) -> tuple[cst.Call, list[Finding]] | None:
+        """The `open(...)` call of a PA302 finding not fixed yet that ``e`` reaches through
+        calls only, each other argument, callee and receiver on the way plain (see the
+        rule's `_hoist_path`)."""
+        while isinstance(e, cst.Call):
+            children = [a.value for a in e.args]
+            receiver = e.func.value if isinstance(e.func, cst.Attribute) else None
+            for c in (*children, receiver):
+                if not isinstance(c, cst.Call):
+                    continue
+                found = self.ctx.at(c, self.code)
+                if found and not any(f in self.ctx.applied for f in found):
+                    nxt = c
+                    break
+            else:
+                # the other arguments must be plain, so at most one call can be on the path
+                nxt = next((c for c in (*children, receiver) if isinstance(c, cst.Call)), None)
+                found = []
+            if nxt is None:
+                return None
+            if not all(plain(c) for c in children if c is not nxt) or any(
+                    a.star for a in e.args if a.value is not nxt):
+                return None
+            if nxt is not receiver and not plain(e.func):
+                return None
+            if found:
+                return nxt, found
+            e = nxt
+        return None
+
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
                                   updated: cst.SimpleStatementLine) -> cst.BaseStatement | None:
         """Fallback: `x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`."""
@@ -85,18 +117,9 @@ class Fix(RuleFix):
         if isinstance(small, cst.Assign) and not all(
                 isinstance(t.target, cst.Name) for t in small.targets):
             return None
-        candidates = [a.value for a in value.args if isinstance(a.value, cst.Call)]
-        if isinstance(value.func, cst.Attribute) and isinstance(value.func.value, cst.Call):
-            candidates.append(value.func.value)
-        for inner in candidates:
-            found = ctx.at(inner, self.code)
-            if not found or any(f in ctx.applied for f in found):
-                continue
-            others = [a.value for a in value.args if a.value is not inner]
-            receiver = value.func.value if isinstance(value.func, cst.Attribute) else None
-            if not all(plain(e) for e in others) or (
-                    receiver is not None and receiver is not inner and not plain(receiver)):
-                return None
+        path = self._path_to_open(value)
+        if path is not None:
+            inner, found = path
             if not all(plain(a.value) for a in inner.args) or any(a.star for a in inner.args):
                 return None
             var = ctx.fresh("f")

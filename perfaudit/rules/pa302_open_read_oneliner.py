@@ -46,8 +46,9 @@ class OpenReadOneliner(Rule):
     rewritten to `pathlib.Path(p).read_text()`, `read_bytes()`, `write_text(s)`,
     `write_bytes(b)`, which open, use and close the file. A statement such as
     `data = json.load(open(p))` (the call is the whole value and its other arguments are
-    plain names or constants) becomes `with open(p) as f:` around it. Other forms are left
-    as they are.
+    plain names or constants) becomes `with open(p) as f:` around it, also when the call
+    is nested in other calls (`print(len(json.load(open(p))))`) whose other arguments are
+    plain. Other forms are left as they are.
     """
 
     code = "PA302"
@@ -102,21 +103,37 @@ class OpenReadOneliner(Rule):
 
 
 def _with_plan(stmt: ast.stmt | None, outer: ast.Call, inner: ast.Call) -> bool:
-    """`x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`: only when the
-    call is the whole value of a simple statement and its other arguments are plain names
-    or constants (hoisting the `open` then changes no evaluation order)."""
+    """`x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`, also when the call
+    is nested (`print(len(json.load(open(p))))`): only when the statement is an assignment
+    to names, an expression or a `return` whose value reaches the `open` through calls
+    alone, and every other argument, callee and receiver on the way is a plain name,
+    attribute or constant (hoisting the `open` then changes no evaluation order)."""
     if isinstance(stmt, ast.Assign):
         if not all(isinstance(t, ast.Name) for t in stmt.targets):
             return False
     elif not isinstance(stmt, (ast.Expr, ast.Return)):
         return False
-    if stmt.value is not outer:
+    if stmt.value is None or not _hoist_path(stmt.value, inner):
         return False
-    others = [a for a in outer.args if a is not inner] + [k.value for k in outer.keywords]
-    receiver = outer.func.value if isinstance(outer.func, ast.Attribute) else None
-    return all(plain_value(a) for a in others) and (receiver is inner or receiver is None
-                                               or plain_value(receiver)) and all(
-        plain_value(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
+    return all(plain_value(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
+
+
+def _hoist_path(e: ast.expr, inner: ast.Call) -> bool:
+    while e is not inner:
+        if not isinstance(e, ast.Call):
+            return False
+        children = [*e.args, *(k.value for k in e.keywords)]
+        receiver = e.func.value if isinstance(e.func, ast.Attribute) else None
+        nxt = next((c for c in (*children, receiver) if c is not None
+                    and any(n is inner for n in ast.walk(c))), None)
+        if nxt is None:
+            return False
+        if not all(plain_value(c) for c in children if c is not nxt):
+            return False
+        if nxt is not receiver and not plain_value(e.func):
+            return False
+        e = nxt
+    return True
 
 
 def _plan(outer: ast.Call, inner: ast.Call) -> str | None:
