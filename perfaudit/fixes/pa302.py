@@ -81,6 +81,7 @@ class Fix(RuleFix):
         rule's `_hoist_path`)."""
         while isinstance(e, cst.Call):
             children = [a.value for a in e.args]
+            nxt: cst.BaseExpression | None = None
             receiver = e.func.value if isinstance(e.func, cst.Attribute) else None
             for c in (*children, receiver):
                 if not isinstance(c, cst.Call):

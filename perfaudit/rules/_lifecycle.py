@@ -300,7 +300,8 @@ def wrap_refusal(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST
         if not (isinstance(node, ast.Name) and node.id == name) or node is _target(assign):
             continue
         # the statement of `body` holding this use
-        child, cur = node, parents.get(node)
+        child: ast.AST = node
+        cur = parents.get(node)
         while cur is not None and not any(child is s for s in body):
             child, cur = cur, parents.get(cur)
         if cur is None:
