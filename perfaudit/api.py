@@ -6,7 +6,7 @@ import gc
 import hashlib
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from perfaudit.config import Config, enabled_codes, load_config
@@ -16,7 +16,7 @@ from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
-from perfaudit.model import Finding, FixKind, ScanResult
+from perfaudit.model import Finding, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
 from perfaudit.tables import Tables, load_tables
 
@@ -76,10 +76,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
           cache: bool, cache_dir: str | None) -> ScanResult:
     if config is None:
         config = load_config(start=paths[0] if paths else None)
-    codes = selected_codes(config)
-    project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
-    job = Job(config=config, codes=codes, facts=bool(project_codes),
-              tokens=prefilter_tokens(codes, load_tables(config)))
+    job, project_codes = _job(config)
+    codes = job.codes
     results: list[FileResult] = []
     index: ProjectIndex | None = None
     store: Cache | None = None
@@ -111,6 +109,26 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                                   paths=[f.path for f in files])
         results, index = analyze_files(files, job, cache=store, workers=workers,
                                        on_progress=on_progress, stats=stats)
+    findings = _collect(results, index, project_codes, config)
+    if store is not None:
+        store.save()
+        store.save_snapshot(state, findings)
+    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
+                      paths=scanned)
+
+
+def _job(config: Config) -> tuple[Job, frozenset[str]]:
+    """The analysis job for ``config``, and the selected project-wide codes."""
+    codes = selected_codes(config)
+    project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
+    job = Job(config=config, codes=codes, facts=bool(project_codes),
+              tokens=prefilter_tokens(codes, load_tables(config)))
+    return job, project_codes
+
+
+def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
+             project_codes: frozenset[str], config: Config) -> list[Finding]:
+    """The findings of a scan from its per-file results (and the project index)."""
     findings = [f for res in results for f in res.findings]
     if project_codes:
         if index is None:
@@ -121,11 +139,7 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                 findings.append(f)
     findings = _apply_per_file_ignores(findings, config)
     findings.sort(key=Finding.sort_key)
-    if store is not None:
-        store.save()
-        store.save_snapshot(state, findings)
-    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
-                      paths=scanned)
+    return findings
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -194,41 +208,77 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         unsafe: bool = False, write: bool = True, workers: int | None = None) -> FixResult:
     """Apply the fixes of the findings in ``paths`` (safe ones; unsafe too with ``unsafe``).
 
-    With ``write=False`` nothing is written: ``FixResult.files`` holds the would-be output
-    (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
+    Files are fixed in memory in rounds until nothing more applies (a fix can enable
+    another; at most 5 rounds per file and 5 over the project), then written. With
+    ``write=False`` nothing is written and ``FixResult.files`` holds exactly the bytes
+    that would be. Only the files a round changed are analysed again.
+    ``FixResult.remaining`` is what `scan` reports afterwards; a finding `fix` wanted but
+    could not apply is marked not fixable there.
     """
-    from perfaudit.fixes.apply import FileFix, fix_file, write_atomic  # LibCST: only here
+    from perfaudit.fixes.apply import FileFix, write_atomic  # LibCST: only here
+    from perfaudit.fixes.rounds import FixJob, Item, run
 
     if config is None:
         config = load_config(start=paths[0] if paths else None)
-    codes = selected_codes(config)
-    kinds = {r.code: r.fix for r in ALL_RULES}
+    job, project_codes = _job(config)
+    fj = FixJob(job, unsafe, tuple((r.code, r.fix) for r in ALL_RULES))
+    files = discover(paths, config)
+    sources = {f.path: f for f in files}
+    results, index = analyze_files(files, job, cache=None, workers=workers)
+    by_path = {r.path: r for r in results}
+    findings = _collect(results, index, project_codes, config)
     out = FixResult()
+    current: dict[str, bytes] = {}
+    #: per file, the findings a round wanted but could not apply
+    left: dict[str, set[tuple[str, str, int, int]]] = {}
     for _ in range(MAX_ROUNDS):
-        result = scan(paths, config, workers=workers, cache=False)
         todo: dict[str, list[Finding]] = {}
-        for f in result.findings:
-            kind = kinds.get(f.code, FixKind.NONE)
-            if f.code not in codes or f.path in out.errors:
-                continue
-            if (kind is FixKind.SAFE and f.fixable) or (unsafe and kind is FixKind.UNSAFE):
+        for f in findings:
+            if fj.wanted(f) and f.path not in out.errors and f.path in sources:
                 todo.setdefault(f.path, []).append(f)
-        applied_any = False
-        for path, findings in todo.items():
-            ff = fix_file(path, findings, config.async_backend, config.async_file_backend)
-            if ff.error:
-                out.errors[path] = ff.error
-                continue
-            if not ff.changed:
-                continue
-            applied_any = True
-            prev = out.files.get(path)
-            if prev is not None:
-                ff = FileFix(path, prev.original, ff.fixed, [*prev.applied, *ff.applied])
-            out.files[path] = ff
-            if write:
-                write_atomic(path, ff.fixed)
-        if not applied_any or not write:
+        items = [Item(sources[p], current.get(p), fs, _ignored_codes(p, config))
+                 for p, fs in todo.items() if not {_key(f) for f in fs} <= left.get(p, set())]
+        if not items:
             break
-    out.remaining = scan(paths, config, workers=workers, cache=False) if write else result
+        changed = False
+        for oc in run(items, fj, workers):
+            left[oc.path] = {_key(f) for f in oc.left}
+            if oc.error is not None:
+                out.errors[oc.path] = oc.error
+            if oc.result is None:
+                continue
+            changed = True
+            prev = out.files.get(oc.path)
+            out.files[oc.path] = FileFix(oc.path, prev.original if prev else oc.original,
+                                         oc.fixed, [*(prev.applied if prev else ()),
+                                                    *oc.applied])
+            current[oc.path] = oc.fixed
+            by_path[oc.path] = oc.result
+        if not changed:
+            break
+        findings = _collect(list(by_path.values()), None, project_codes, config)
+    # one source of truth: what is still here although `fix` wanted it was refused
+    findings = [replace(f, fixable=False) if f.fixable and fj.wanted(f) else f
+                for f in findings]
+    if write:
+        for ff in out.changed:
+            write_atomic(ff.path, ff.fixed)
+    out.remaining = ScanResult(findings=findings, files_scanned=len(files), rules=all_meta(),
+                               paths=[f.path for f in files])
     return out
+
+
+def _key(f: Finding) -> tuple[str, str, int, int]:
+    return (f.code, f.message, f.span.line, f.span.column)
+
+
+def _ignored_codes(path: str, config: Config) -> tuple[str, ...]:
+    """The code prefixes `per-file-ignores` drops in ``path``."""
+    if not config.per_file_ignores:
+        return ()
+    import pathspec
+
+    rel = os.path.relpath(os.path.abspath(path), config.root).replace(os.sep, "/")
+    return tuple(c for pat, codes in config.per_file_ignores
+                 if pathspec.PathSpec.from_lines("gitignore", [pat]).match_file(rel)
+                 for c in codes)

@@ -143,3 +143,68 @@ def test_fix_on_generated_modules(source: str) -> None:
         assert ff.fixed == data
     else:
         assert apply_mod.compiles(ff.fixed) is None
+
+
+CHAIN = ("import asyncio\n\n\nasync def load(p):\n    return open(p).read()\n\n\n"
+         "print(asyncio.run(load(__file__))[:6])\n")
+
+
+def test_diff_is_exactly_what_fix_writes_over_all_rounds(tmp_path: Path) -> None:
+    """PA302 makes `pathlib.Path(p).read_text()`, which PA101 (unsafe) then moves to a
+    thread: the diff must show both rounds, as the write does."""
+    f = tmp_path / "a.py"
+    f.write_text(CHAIN)
+    preview = fix([str(f)], Config(root=str(tmp_path)), unsafe=True, write=False, workers=1)
+    assert f.read_text() == CHAIN
+    (ff,) = preview.changed
+    fix([str(f)], Config(root=str(tmp_path)), unsafe=True, workers=1)
+    assert ff.fixed == f.read_bytes()
+    assert "await asyncio.to_thread(pathlib.Path(p).read_text)" in f.read_text()
+    assert {x.code for x in ff.applied} == {"PA101", "PA302"}
+
+
+def test_only_changed_files_are_analysed_again(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from perfaudit.fixes import rounds
+
+    (tmp_path / "a.py").write_text(SRC)
+    for name in ("b", "c", "d"):
+        (tmp_path / f"{name}.py").write_text(SRC.replace("time.sleep(1)", "print(1)"))
+    seen: list[str] = []
+    real = rounds.read_and_analyze
+
+    def counting(src: object, data: bytes, job: object, rules: object) -> object:
+        seen.append(Path(src.path).name)  # type: ignore[attr-defined]
+        return real(src, data, job, rules)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rounds, "read_and_analyze", counting)
+    result = fix([str(tmp_path)], Config(root=str(tmp_path)), workers=1)
+    assert seen == ["a.py"]
+    assert [Path(ff.path).name for ff in result.changed] == ["a.py"]
+    assert not result.remaining.findings
+
+
+def test_many_files_in_worker_processes_give_the_same_bytes(tmp_path: Path) -> None:
+    one, many = tmp_path / "one", tmp_path / "many"
+    for folder in (one, many):
+        folder.mkdir()
+        for i in range(12):
+            (folder / f"m{i}.py").write_text(CHAIN.replace("load", f"load{i}"))
+    r1 = fix([str(one)], Config(root=str(one)), unsafe=True, workers=1)
+    r2 = fix([str(many)], Config(root=str(many)), unsafe=True, workers=2)
+    assert len(r1.changed) == len(r2.changed) == 12
+    for i in range(12):
+        assert (one / f"m{i}.py").read_bytes() == (many / f"m{i}.py").read_bytes()
+
+
+def test_a_finding_fix_could_not_apply_is_not_reported_fixable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    f = tmp_path / "a.py"
+    f.write_text(SRC)
+    assert all(x.fixable for x in scan([str(f)], Config(root=str(tmp_path)),
+                                       cache=False).findings)
+    monkeypatch.setattr(apply_mod, "rewrite", lambda src, findings, *backends: (src, []))
+    result = fix([str(f)], Config(root=str(tmp_path)), workers=1)
+    assert not result.changed
+    (left,) = result.remaining.findings
+    assert left.code == "PA103" and not left.fixable

@@ -73,10 +73,10 @@ def compiles(data: bytes) -> str | None:
         return str(exc)
 
 
-def fix_file(path: str, findings: Sequence[Finding], backend: str,
-             file_backend: str = "none") -> FileFix:
-    with open(path, "rb") as fh:
-        original = fh.read()
+def fix_source(path: str, original: bytes, findings: Sequence[Finding], backend: str,
+               file_backend: str = "none") -> FileFix:
+    """One rewrite of ``original`` for ``findings``; a rewrite that fails or would not
+    compile leaves the bytes as they were (with the reason in ``error``)."""
     try:
         fixed, applied = rewrite(original, findings, backend, file_backend)
     except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
@@ -88,6 +88,13 @@ def fix_file(path: str, findings: Sequence[Finding], backend: str,
         return FileFix(path, original, original, error=f"fix would not compile ({problem}); "
                                                        "file left unchanged")
     return FileFix(path, original, fixed, applied)
+
+
+def fix_file(path: str, findings: Sequence[Finding], backend: str,
+             file_backend: str = "none") -> FileFix:
+    with open(path, "rb") as fh:
+        original = fh.read()
+    return fix_source(path, original, findings, backend, file_backend)
 
 
 def write_atomic(path: str, data: bytes) -> None:
