@@ -14,7 +14,14 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from perfaudit.fixes._base import FixContext, FixTransformer, identifiers
-from perfaudit.fixes.imports import module_aliases, pathlib_path_name, update_imports
+from perfaudit.fixes.imports import (
+    ImportStyle,
+    add_imports,
+    module_aliases,
+    pathlib_path_name,
+    remove_unused,
+    style_for,
+)
 from perfaudit.fixes.registry import FIXES
 from perfaudit.fsutil import write_atomic as _write
 from perfaudit.model import Finding
@@ -39,8 +46,10 @@ class FileFix:
 
 
 def rewrite(source: bytes, findings: Sequence[Finding], backend: str,
-            file_backend: str = "none") -> tuple[bytes, list[Finding]]:
-    """Rewrite ``source`` for ``findings``; returns the new bytes and what was applied."""
+            file_backend: str = "none", style: ImportStyle | None = None
+            ) -> tuple[bytes, list[Finding]]:
+    """Rewrite ``source`` for ``findings``; returns the new bytes and what was applied.
+    New imports are placed in ``style`` (isort/ruff options)."""
     module = cst.parse_module(source)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     aliases = module_aliases(module)
@@ -54,7 +63,8 @@ def rewrite(source: bytes, findings: Sequence[Finding], backend: str,
     applied_codes = {f.code for f in ctx.applied}
     unused = [pair for fx in fixes if fx.code in applied_codes
               for pair in fx.unused_imports]
-    new = update_imports(new, ctx.needed_imports, aliases, unused)
+    new = add_imports(new, (m for m in ctx.needed_imports if aliases.get(m) is None), style)
+    new = remove_unused(new, unused)
     return new.bytes, ctx.applied
 
 
@@ -78,7 +88,7 @@ def fix_source(path: str, original: bytes, findings: Sequence[Finding], backend:
     """One rewrite of ``original`` for ``findings``; a rewrite that fails or would not
     compile leaves the bytes as they were (with the reason in ``error``)."""
     try:
-        fixed, applied = rewrite(original, findings, backend, file_backend)
+        fixed, applied = rewrite(original, findings, backend, file_backend, style_for(path))
     except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
         return FileFix(path, original, original, error=f"cannot rewrite: {exc}"[:200])
     if not applied:
