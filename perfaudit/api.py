@@ -187,6 +187,9 @@ class FixResult:
     remaining: ScanResult = field(default_factory=ScanResult)
     #: files left unchanged because their fix was unsafe to write: path -> reason
     errors: dict[str, str] = field(default_factory=dict)
+    #: findings `fix` was asked to fix but left: finding -> why (an unsafe fix that would
+    #: break at run time, or a form the fix does not rewrite)
+    refused: dict[Finding, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> list[FileFix]:
@@ -216,7 +219,9 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     could not apply is marked not fixable there.
     """
     from perfaudit.fixes.apply import FileFix, write_atomic  # LibCST: only here
+    from perfaudit.fixes.registry import not_applied_reason
     from perfaudit.fixes.rounds import FixJob, Item, run
+    from perfaudit.fixes.unsafe import refusals
 
     if config is None:
         config = load_config(start=paths[0] if paths else None)
@@ -232,9 +237,12 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     #: per file, the findings a round wanted but could not apply
     left: dict[str, set[tuple[str, str, int, int]]] = {}
     for _ in range(MAX_ROUNDS):
+        refused = refusals(findings, by_path.values()) if unsafe else {}
+        out.refused.update(refused)
         todo: dict[str, list[Finding]] = {}
         for f in findings:
-            if fj.wanted(f) and f.path not in out.errors and f.path in sources:
+            if (fj.wanted(f) and f not in refused and f.path not in out.errors
+                    and f.path in sources):
                 todo.setdefault(f.path, []).append(f)
         items = [Item(sources[p], current.get(p), fs, _ignored_codes(p, config))
                  for p, fs in todo.items() if not {_key(f) for f in fs} <= left.get(p, set())]
@@ -257,6 +265,11 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         if not changed:
             break
         findings = _collect(list(by_path.values()), None, project_codes, config)
+    remaining = set(findings)
+    out.refused = {f: why for f, why in out.refused.items() if f in remaining}
+    for f in findings:
+        if fj.wanted(f) and f not in out.refused and f.path not in out.errors:
+            out.refused[f] = not_applied_reason(f)
     # one source of truth: what is still here although `fix` wanted it was refused
     findings = [replace(f, fixable=False) if f.fixable and fj.wanted(f) else f
                 for f in findings]

@@ -230,6 +230,9 @@ def _run_fix(targets: list[str], cfg: Config, unsafe: bool, diff: bool,
     from perfaudit.reporters import Options, get_reporter
 
     result = api.fix(targets, cfg, unsafe=unsafe, write=not diff)
+    for f, why in sorted(result.refused.items(), key=lambda kv: kv[0].sort_key()):
+        sys.stderr.write(f"perfaudit: not fixed: {f.path}:{f.span.line}:{f.span.column}: "
+                         f"{f.code}: {why}\n")
     if diff:
         for ff in result.changed:
             sys.stdout.write(ff.diff())

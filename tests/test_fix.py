@@ -16,6 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from perfaudit.api import fix, scan
 from perfaudit.config import Config
 from perfaudit.fixes import apply as apply_mod
+from perfaudit.model import FixKind
+from perfaudit.rules import ALL_RULES
 
 FIX_PROGRAMS = Path(__file__).resolve().parent.parent / "fixtures" / "fix"
 
@@ -35,8 +37,17 @@ def test_fixed_programs_behave_the_same(program: Path, tmp_path: Path) -> None:
     assert result.changed, "the program should have something to fix"
     assert dest.read_bytes() != program.read_bytes()
     assert _run(dest) == before
+    compile(dest.read_bytes(), str(dest), "exec")
+    # rescanned clean: nothing left that a safe fix applies, and every unsafe fix left
+    # out has a stated reason
+    rescan = scan([str(dest)], Config(root=str(tmp_path)), cache=False)
+    assert not [f for f in rescan.findings if f.fixable]
     again = fix([str(dest)], Config(root=str(tmp_path)), unsafe=True, workers=1)
     assert not again.changed
+    assert dest.read_bytes() == result.changed[0].fixed
+    unsafe_codes = {r.code for r in ALL_RULES if r.fix is FixKind.UNSAFE}
+    unsafe_left = {f for f in again.remaining.findings if f.code in unsafe_codes}
+    assert unsafe_left <= set(again.refused)
 
 
 SRC = "import time\n\n\nasync def f():\n    time.sleep(1)  # keep me\n    return 'x'\n"

@@ -90,6 +90,11 @@ class RuleFix:
     def __init__(self, ctx: FixContext) -> None:
         self.ctx = ctx
 
+    @classmethod
+    def why_not(cls, finding: Finding) -> str:
+        """Why ``finding`` was left as it is (the fix does not handle its form)."""
+        return "the fix does not rewrite this form (left for a human)"
+
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
         return None
 
@@ -113,6 +118,9 @@ class RuleFix:
     def leave_For(self, original: cst.For, updated: cst.For) -> cst.For | None:
         return None
 
+    def leave_CompFor(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor | None:
+        return None
+
 
 def _overrides(fix: RuleFix, hook: str) -> bool:
     return getattr(type(fix), hook) is not getattr(RuleFix, hook)
@@ -128,7 +136,7 @@ class FixTransformer(cst.CSTTransformer):
         self.ctx = ctx
         ctx._transformer = self
         hooks = ("leave_Call", "leave_SimpleStatementLine", "leave_IndentedBlock",
-                 "leave_FunctionDef", "leave_With", "leave_For")
+                 "leave_FunctionDef", "leave_With", "leave_For", "leave_CompFor")
         self._hooks = {h: [f for f in fixes if _overrides(f, h)] for h in hooks}
 
     def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
@@ -186,6 +194,13 @@ class FixTransformer(cst.CSTTransformer):
     def leave_For(self, original: cst.For, updated: cst.For) -> cst.For:
         for fix in self._hooks["leave_For"]:
             new = fix.leave_For(original, updated)
+            if new is not None:
+                return new
+        return updated
+
+    def leave_CompFor(self, original: cst.CompFor, updated: cst.CompFor) -> cst.CompFor:
+        for fix in self._hooks["leave_CompFor"]:
+            new = fix.leave_CompFor(original, updated)
             if new is not None:
                 return new
         return updated

@@ -11,6 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from perfaudit.fixes._to_thread import ToThreadFix
+from perfaudit.model import Finding
 
 #: PA101 findings on `open()` are fixed only as a whole `with` block (aiofiles backend)
 _OPEN_MESSAGES = ("`open`", "`io.open`", "`codecs.open`", "`pathlib.Path.open`")
@@ -19,6 +20,13 @@ _OPEN_MESSAGES = ("`open`", "`io.open`", "`codecs.open`", "`pathlib.Path.open`")
 class Fix(ToThreadFix):
     code = "PA101"
     skip_messages = _OPEN_MESSAGES
+
+    @classmethod
+    def why_not(cls, finding: Finding) -> str:
+        if finding.message.startswith(_OPEN_MESSAGES):
+            return ("`open()` is moved off the loop only as a whole `with` block, with "
+                    '`async-file-backend = "aiofiles"`')
+        return super().why_not(finding)
 
     def leave_With(self, original: cst.With, updated: cst.With) -> cst.With | None:
         ctx = self.ctx

@@ -17,6 +17,7 @@ from perfaudit.engine.discover import SourceFile
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.runner import Job, _make_rules, read_and_analyze
 from perfaudit.fixes import apply
+from perfaudit.fixes.unsafe import refusals
 from perfaudit.model import Finding, FixKind
 
 #: rounds of rewrite + re-analysis of one file
@@ -94,6 +95,9 @@ def fix_one(item: Item, fj: FixJob, rules: Sequence[Rule]) -> Outcome:
         out.result = read_and_analyze(src, current, fj.job, rules)
         todo = [f for f in out.result.findings if fj.wanted(f)
                 and not f.code.startswith(item.ignored or ("\0",))]
+        if fj.unsafe:  # a later round must refuse what the first refused
+            refused = refusals(todo, ())
+            todo = [f for f in todo if f not in refused]
         if not todo:
             break
     out.fixed = current
