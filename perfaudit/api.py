@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from perfaudit.config import Config, enabled_codes, load_config
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import Cache
+from perfaudit.engine.cache import Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
@@ -99,7 +100,8 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
             key = hashlib.sha256(
                 f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
                 f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
-            store = Cache(cache_dir or os.path.join(config.root, ".perfaudit_cache"), key)
+            store = Cache.open(cache_dir or default_cache_dir(config, paths), key)
+        if store is not None:
             state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
             if cached is not None:
@@ -140,6 +142,14 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
     findings = _apply_per_file_ignores(findings, config)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
+    """`.perfaudit_cache` in the folder of the config file that applies or, without one,
+    in the scanned project's root (the nearest folder above the first path holding a
+    pyproject.toml, .git, .hg, setup.py or setup.cfg), not in the current folder."""
+    root = config.root if config.source else project_root(paths[0] if paths else ".")
+    return os.path.join(root, ".perfaudit_cache")
 
 
 def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, int]]]:
@@ -218,11 +228,14 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     ``FixResult.remaining`` is what `scan` reports afterwards; a finding `fix` wanted but
     could not apply is marked not fixable there.
     """
-    from perfaudit.fixes.apply import FileFix, write_atomic  # LibCST: only here
+    from perfaudit.fixes.apply import FileFix  # LibCST: only here
     from perfaudit.fixes.registry import not_applied_reason
     from perfaudit.fixes.rounds import FixJob, Item, run
     from perfaudit.fixes.unsafe import refusals
+    from perfaudit.fixes.write import OUTSIDE, fix_targets, replace_file
+    from perfaudit.fsutil import remove_stale_temps
 
+    started = time.time()
     if config is None:
         config = load_config(start=paths[0] if paths else None)
     job, project_codes = _job(config)
@@ -233,6 +246,11 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     by_path = {r.path: r for r in results}
     findings = _collect(results, index, project_codes, config)
     out = FixResult()
+    targets = fix_targets([f.path for f in files], paths)
+    if write:  # temporary files a killed run left next to the files
+        for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in files}):
+            remove_stale_temps(folder, started)
+    original_results = dict(by_path)
     current: dict[str, bytes] = {}
     #: per file, the findings a round wanted but could not apply
     left: dict[str, set[tuple[str, str, int, int]]] = {}
@@ -244,8 +262,12 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
             if (fj.wanted(f) and f not in refused and f.path not in out.errors
                     and f.path in sources):
                 todo.setdefault(f.path, []).append(f)
+        for p in todo:
+            if targets.get(p) == "":
+                out.errors[p] = OUTSIDE
         items = [Item(sources[p], current.get(p), fs, _ignored_codes(p, config))
-                 for p, fs in todo.items() if not {_key(f) for f in fs} <= left.get(p, set())]
+                 for p, fs in todo.items() if targets.get(p)
+                 and not {_key(f) for f in fs} <= left.get(p, set())]
         if not items:
             break
         changed = False
@@ -265,17 +287,36 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         if not changed:
             break
         findings = _collect(list(by_path.values()), None, project_codes, config)
+    if write:
+        failed = False
+        for ff in out.changed:
+            why = replace_file(targets[ff.path], ff.original, ff.fixed)
+            if why is not None:  # left as it was: so are its findings
+                out.errors[ff.path] = why
+                del out.files[ff.path]
+                by_path[ff.path] = original_results[ff.path]
+                failed = True
+        if failed:
+            findings = _collect(list(by_path.values()), None, project_codes, config)
+    # the other names of a fixed file (symlinks to it) now read its fixed text
+    fixed_real = {targets[ff.path]: ff for ff in out.changed}
+    aliases = [p for p in by_path if targets.get(p) is None and os.path.realpath(p)
+               in fixed_real]
+    if aliases:
+        rules = instantiate(job.codes)
+        for p in aliases:
+            by_path[p] = read_and_analyze(sources[p], fixed_real[os.path.realpath(p)].fixed,
+                                          job, rules)
+        findings = _collect(list(by_path.values()), None, project_codes, config)
     remaining = set(findings)
     out.refused = {f: why for f, why in out.refused.items() if f in remaining}
     for f in findings:
-        if fj.wanted(f) and f not in out.refused and f.path not in out.errors:
+        if (fj.wanted(f) and f not in out.refused and f.path not in out.errors
+                and targets.get(f.path)):
             out.refused[f] = not_applied_reason(f)
     # one source of truth: what is still here although `fix` wanted it was refused
     findings = [replace(f, fixable=False) if f.fixable and fj.wanted(f) else f
                 for f in findings]
-    if write:
-        for ff in out.changed:
-            write_atomic(ff.path, ff.fixed)
     out.remaining = ScanResult(findings=findings, files_scanned=len(files), rules=all_meta(),
                                paths=[f.path for f in files])
     return out

@@ -139,13 +139,30 @@ def find_config_file(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
-            try:
-                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-                continue
-            if "perfaudit" in data.get("tool", {}):
+            data = _read_pyproject(candidate)
+            if data is not None and "perfaudit" in data.get("tool", {}):
                 return candidate
     return None
+
+
+def _read_pyproject(path: Path) -> dict[str, Any] | None:
+    """A pyproject.toml's data. One that cannot be read or parsed is an error when it could
+    hold a `[tool.perfaudit]` table (skipping it would silently drop its excludes); one
+    that never mentions perfaudit cannot apply and is None."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PerfauditError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        if b"perfaudit" not in raw:
+            return None
+        raise PerfauditError(f"{path}: invalid TOML: {_one_line(exc)}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
 
 
 def load_config(config_file: str | os.PathLike[str] | None = None,
@@ -163,9 +180,9 @@ def load_config(config_file: str | os.PathLike[str] | None = None,
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise PerfauditError(f"{path}: invalid TOML: {exc}") from None
+        raise PerfauditError(f"{path}: invalid TOML: {_one_line(exc)}") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise PerfauditError(f"{path}: cannot read config: {exc}") from None
+        raise PerfauditError(f"{path}: cannot read config: {_one_line(exc)}") from None
     table = data.get("tool", {}).get("perfaudit")
     if table is None:  # a standalone perfaudit.toml holds the keys at top level
         table = {} if path.name == "pyproject.toml" else data

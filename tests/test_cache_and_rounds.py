@@ -65,7 +65,7 @@ def _touch(path: Path, text: str) -> None:
 
 def test_cache_cold_warm_and_edits(project: Path, tmp_path_factory: pytest.TempPathFactory
                                    ) -> None:
-    cache_dir = str(tmp_path_factory.mktemp("cache"))
+    cache_dir = str(tmp_path_factory.mktemp("cache") / "new")  # perfaudit creates it
     cfg = Config(root=str(project))
     uncached = _keys(scan([str(project)], cfg, cache=False))
     cold = _keys(scan([str(project)], cfg, cache_dir=cache_dir))

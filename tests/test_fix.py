@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from perfaudit.api import fix, scan
 from perfaudit.config import Config
 from perfaudit.fixes import apply as apply_mod
+from perfaudit.fixes import write as write_mod
 from perfaudit.model import FixKind
 from perfaudit.rules import ALL_RULES
 
@@ -107,10 +108,11 @@ def test_crash_during_write_keeps_the_original(tmp_path: Path,
     def boom(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(apply_mod.os, "replace", boom)
-    with pytest.raises(OSError):
-        fix([str(f)], Config(root=str(tmp_path)), workers=1)
+    monkeypatch.setattr(write_mod.os, "replace", boom)
+    result = fix([str(f)], Config(root=str(tmp_path)), workers=1)
     assert f.read_bytes() == before
+    assert result.errors == {str(f): "cannot write: disk full"}
+    assert not result.changed
     assert [p.name for p in tmp_path.iterdir()] == ["a.py"]  # no temp file left behind
 
 

@@ -1,11 +1,20 @@
 """The per-file result cache (`.perfaudit_cache/` at the project root).
 
 One file per (tool version, analysis config, rule selection) holds, for every scanned
-path, its stat signature, its content hash and its analysis result (findings and project
-facts) as plain tuples serialised with `marshal` (fast, and loading it never runs code).
-A file whose size and mtime are unchanged is trusted, like ruff's cache; otherwise its
-content hash decides. Writes are atomic (temp file + `os.replace`), so concurrent runs
-never corrupt the cache; an unreadable, corrupt or foreign cache is ignored.
+path, its stat signature, its content hash, its module name and its analysis result
+(findings and project facts) as plain tuples serialised with `marshal` (fast, and loading
+it never runs code). A file whose size, mtime and module name are unchanged is trusted,
+like ruff's cache; otherwise its content hash decides.
+
+Safety: perfaudit only writes into, and deletes from, a folder that is its own: one it
+created, or an empty one, marked by a `CACHEDIR.TAG` naming perfaudit and the cache format.
+A cache folder that is a symlink, or a non-empty folder without that mark, is refused
+(`PerfauditError`, exit 2). `.gitignore` is written only into a folder perfaudit created,
+never through a symlink. Only files of perfaudit's own naming are ever deleted. Every cache
+file carries a checksum and is opened without following symlinks and without blocking (a
+FIFO or a link to `/dev/zero` is ignored), with a bounded read; a damaged, foreign or
+unreadable file is ignored. Writes are atomic (temp file + `os.replace`), so concurrent
+runs never corrupt the cache.
 """
 
 from __future__ import annotations
@@ -15,22 +24,47 @@ import hashlib
 import marshal
 import os
 import re
+import stat
 import sys
+import time
 import zlib
 from collections.abc import Sequence
 from typing import Any
 
 from perfaudit import __version__
 from perfaudit.engine.analyze import FileResult, FuncFacts
-from perfaudit.fsutil import write_atomic
+from perfaudit.errors import PerfauditError
+from perfaudit.fsutil import remove_stale_temps, write_atomic
 from perfaudit.model import Finding, Span
 
-_MAGIC = "perfaudit-cache-4"
+_MAGIC = "perfaudit-cache-5"
 SHARDS = 16
-_GROUP = re.compile(r"\.(?:\d+|names)\.marshal$|\.snapshot$")
+#: the names of perfaudit's own cache files: `<version>-<key>-<code>.<shard>.marshal`,
+#: `.names.marshal` and `.snapshot`; the group is the part before the first dot after the key
+_OWN_FILE = re.compile(
+    r"([0-9A-Za-z.+!_-]+?-[0-9a-f]{16}-[0-9a-f]{16})\.(?:\d{1,3}\.marshal|names\.marshal|snapshot)")
 
-#: mtime_ns, size, content hash, packed result (None: the file was filtered out)
-Entry = tuple[int, int, str, tuple[Any, ...] | None]
+#: mtime_ns, size, content hash, packed result (None: the file was filtered out), module
+Entry = tuple[int, int, str, tuple[Any, ...] | None, str]
+
+#: every cache file starts with this, then a blake2b-128 digest of the marshal payload
+_FILE_HEADER = b"perfaudit cache\n"
+_DIGEST_SIZE = 16
+#: no cache file perfaudit writes comes near this; a bigger one is not read
+MAX_FILE_SIZE = 1 << 30
+
+#: the mark of a cache folder perfaudit owns (https://bford.info/cachedir/)
+MARKER = "CACHEDIR.TAG"
+CACHE_FORMAT = 1
+_MARKER_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    f"# This folder is a result cache created by perfaudit (cache format {CACHE_FORMAT}).\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n")
+_MARKER_RE = re.compile(rb"\A[^\n]*\n# This folder is a result cache created by perfaudit "
+                        rb"\(cache format (\d+)\)\.\n")
+_GITIGNORE = "# created by perfaudit\n*\n"
+#: what makes a folder a project root, for the default cache location (as black and ruff)
+ROOT_MARKERS = ("pyproject.toml", ".git", ".hg", "setup.py", "setup.cfg")
 
 
 class _Filtered:
@@ -108,6 +142,155 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
     )
 
 
+def project_root(start: str) -> str:
+    """The nearest folder at or above ``start`` holding a pyproject.toml, .git, .hg,
+    setup.py or setup.cfg; ``start`` itself (its folder, for a file) if there is none."""
+    cur = os.path.abspath(start)
+    if not os.path.isdir(cur):
+        cur = os.path.dirname(cur)
+    first = cur
+    while True:
+        if any(os.path.exists(os.path.join(cur, m)) for m in ROOT_MARKERS):
+            return cur
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return first
+        cur = parent
+
+
+def read_bounded(path: str, limit: int = MAX_FILE_SIZE) -> bytes | None:
+    """The bytes of the regular file ``path``, or None: a symlink (not followed), a FIFO or
+    device (opened without blocking, then refused), a file over ``limit`` bytes, or any
+    error. Never reads more than ``limit`` + 1 bytes."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | \
+        getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            return None
+        chunks: list[bytes] = []
+        total = 0
+        want = st.st_size + 1  # one read, sized by fstat; a file that grows meanwhile loops
+        while total <= limit:
+            chunk = os.read(fd, min(want, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+            want = 1 << 20
+        return None if total > limit else b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _seal(payload: object) -> bytes:
+    body = marshal.dumps(payload)  # type: ignore[arg-type]
+    return _FILE_HEADER + hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() + body
+
+
+def _unseal(data: bytes | None) -> Any:
+    """The payload of a cache file, or None when it is missing, damaged or foreign."""
+    if data is None or not data.startswith(_FILE_HEADER):
+        return None
+    start = len(_FILE_HEADER) + _DIGEST_SIZE
+    digest, body = data[len(_FILE_HEADER):start], data[start:]
+    if hashlib.blake2b(body, digest_size=_DIGEST_SIZE).digest() != digest:
+        return None
+    try:
+        return marshal.loads(body)
+    except (EOFError, ValueError, TypeError):
+        return None
+
+
+def _marker_format(folder: str) -> int | None:
+    """The cache format written in the folder's mark, or None if it is not perfaudit's."""
+    data = read_bounded(os.path.join(folder, MARKER), 4096)
+    m = _MARKER_RE.match(data) if data is not None else None
+    return int(m.group(1)) if m else None
+
+
+def _create_new(path: str, text: str) -> None:
+    """Create ``path`` with ``text``; fails if anything (a symlink included) is there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_CLOEXEC", 0), 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _is_legacy(folder: str, names: list[str]) -> bool:
+    """A cache folder written by perfaudit before folders were marked: its `.gitignore` is
+    the one perfaudit wrote, and every other entry is a cache or temporary file by name."""
+    from perfaudit.fsutil import TEMP_NAME
+
+    if ".gitignore" not in names:
+        return False
+    if read_bounded(os.path.join(folder, ".gitignore"), 4096) != _GITIGNORE.encode():
+        return False
+    for name in names:
+        if name == ".gitignore":
+            continue
+        if not (_OWN_FILE.fullmatch(name) or TEMP_NAME.fullmatch(name)):
+            return False
+        try:
+            if not stat.S_ISREG(os.lstat(os.path.join(folder, name)).st_mode):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def claim_folder(folder: str) -> bool:
+    """Make sure ``folder`` is a cache folder perfaudit owns, creating and marking it if
+    needed. False when it cannot be created or marked (a read-only tree: the scan runs
+    uncached). Raises `PerfauditError` for a folder that must not be used."""
+    shown = folder
+    try:
+        st = os.lstat(folder)
+    except FileNotFoundError:
+        try:
+            os.makedirs(os.path.dirname(os.path.abspath(folder)), exist_ok=True)
+            os.mkdir(folder)
+        except FileExistsError:
+            return claim_folder(folder) if os.path.lexists(folder) else False
+        except OSError:
+            return False
+        try:  # a folder perfaudit created: kept out of git, and marked
+            _create_new(os.path.join(folder, ".gitignore"), _GITIGNORE)
+            _create_new(os.path.join(folder, MARKER), _MARKER_TEXT)
+        except OSError:  # a concurrent run got there first, or a read-only file system
+            return _marker_format(folder) is not None
+        return True
+    except OSError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        raise PerfauditError(f"cache folder {shown} is a symbolic link: refusing to use it "
+                             "(remove it, choose another --cache-dir, or pass --no-cache)")
+    if not stat.S_ISDIR(st.st_mode):
+        raise PerfauditError(f"cache folder {shown} exists and is not a folder "
+                             "(choose another --cache-dir, or pass --no-cache)")
+    if _marker_format(folder) is not None:
+        return True
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    if names and not _is_legacy(folder, names):
+        raise PerfauditError(
+            f"cache folder {shown} is not empty and was not created by perfaudit: refusing "
+            "to write or delete files in it (choose another --cache-dir, or pass --no-cache)")
+    try:  # an empty folder (or an unmarked one from an older perfaudit): mark it as ours
+        _create_new(os.path.join(folder, MARKER), _MARKER_TEXT)
+    except OSError:
+        return _marker_format(folder) is not None
+    return True
+
+
 class Cache:
     def __init__(self, folder: str, key: str) -> None:
         self.folder = folder
@@ -121,6 +304,12 @@ class Cache:
         self.names: frozenset[bytes] = frozenset()
         self._loaded = False
         self._snapshot: tuple[str, list[Finding]] | None = None
+        self._started = time.time()
+
+    @classmethod
+    def open(cls, folder: str, key: str) -> Cache | None:
+        """The cache in ``folder`` (see `claim_folder`); None if it cannot be used."""
+        return cls(folder, key) if claim_folder(folder) else None
 
     def __getattribute__(self, name: str) -> Any:
         if name in ("entries", "names") and not object.__getattribute__(self, "_loaded"):
@@ -132,14 +321,13 @@ class Cache:
     #    are, without loading the per-file entries or re-running the project pass.
 
     def load_snapshot(self, state: str) -> list[Finding] | None:
+        data = _unseal(read_bounded(self.snapshot_file))
+        if (not isinstance(data, tuple) or len(data) != 3 or data[0] != _MAGIC
+                or data[1] != state or not isinstance(data[2], list)):
+            return None
         try:
-            with open(self.snapshot_file, "rb") as fh:
-                data = marshal.loads(fh.read())
-            if (not isinstance(data, tuple) or len(data) != 3 or data[0] != _MAGIC
-                    or data[1] != state):
-                return None
             return [_unpack_finding(t[0], t[1:]) for t in data[2]]
-        except (OSError, EOFError, ValueError, TypeError):
+        except (ValueError, TypeError, IndexError):
             return None
 
     def save_snapshot(self, state: str, findings: list[Finding]) -> None:
@@ -157,42 +345,43 @@ class Cache:
     def _load(self) -> None:
         entries: dict[str, Entry] = {}
         for i in range(SHARDS):
-            try:
-                with open(self._shard_file(i), "rb") as fh:
-                    data = marshal.loads(fh.read())
-                if (isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC
-                        and isinstance(data[1], dict)):
-                    entries.update(data[1])
-            except (OSError, EOFError, ValueError, TypeError):
-                continue
+            data = _unseal(read_bounded(self._shard_file(i)))
+            if (isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC
+                    and isinstance(data[1], dict)):
+                entries.update(data[1])
         names: frozenset[bytes] = frozenset()
-        try:
-            with open(f"{self.base}.names.marshal", "rb") as fh:
-                data = marshal.loads(fh.read())
-            if isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC and \
-                    isinstance(data[1], frozenset):
-                names = data[1]
-        except (OSError, EOFError, ValueError, TypeError):
+        data = _unseal(read_bounded(f"{self.base}.names.marshal"))
+        if isinstance(data, tuple) and len(data) == 2 and data[0] == _MAGIC and \
+                isinstance(data[1], frozenset):
+            names = data[1]
+        else:
             entries = {}  # entries without their names cannot be trusted for later rounds
         self.entries, self.names = entries, names
 
-    def lookup(self, abspath: str, mtime_ns: int, size: int,
-               display: str) -> FileResult | _Filtered | None:
-        """The cached outcome if the file is unchanged by size and mtime."""
+    def _entry(self, abspath: str, module: str) -> Entry | None:
         e = self.entries.get(abspath)
+        if not isinstance(e, tuple) or len(e) != 5 or e[4] != module:
+            return None  # none, damaged, or the package layout changed its module name
+        return e
+
+    def lookup(self, abspath: str, mtime_ns: int, size: int,
+               display: str, module: str) -> FileResult | _Filtered | None:
+        """The cached outcome if the file is unchanged by size and mtime, and still has
+        the same module name."""
+        e = self._entry(abspath, module)
         if e is None or e[0] != mtime_ns or e[1] != size:
             return None
         return self._outcome(e, display)
 
     def lookup_hash(self, abspath: str, digest: str, mtime_ns: int, size: int,
-                    display: str) -> FileResult | _Filtered | None:
+                    display: str, module: str) -> FileResult | _Filtered | None:
         """The cached outcome for the same content (the mtime changed, the bytes did not)."""
-        e = self.entries.get(abspath)
+        e = self._entry(abspath, module)
         if e is None or e[2] != digest:
             return None
         out = self._outcome(e, display)
         if out is not None:
-            self.entries[abspath] = (mtime_ns, size, digest, e[3])
+            self.entries[abspath] = (mtime_ns, size, digest, e[3], module)
             self._dirty_shards.add(self._shard(abspath))
         return out
 
@@ -205,14 +394,15 @@ class Cache:
         except (ValueError, TypeError, KeyError):  # a foreign or damaged entry
             return None
 
-    def known_digest(self, abspath: str) -> str | None:
-        e = self.entries.get(abspath)
+    def known_digest(self, abspath: str, module: str) -> str | None:
+        e = self._entry(abspath, module)
         return e[2] if e is not None else None
 
     def store(self, abspath: str, mtime_ns: int, size: int, digest: str,
-              res: FileResult | None) -> None:
+              res: FileResult | None, module: str) -> None:
         """Record a result, or (``res`` None) that the file was filtered out."""
-        self.entries[abspath] = (mtime_ns, size, digest, _pack(res) if res is not None else None)
+        self.entries[abspath] = (mtime_ns, size, digest,
+                                 _pack(res) if res is not None else None, module)
         self._dirty_shards.add(self._shard(abspath))
 
     def set_names(self, names: frozenset[bytes]) -> None:
@@ -238,29 +428,33 @@ class Cache:
             self._names_dirty = False
 
     def _prune(self, keep: int = 8) -> None:
-        """Drop the oldest caches (other configs, older perfaudit code) beyond ``keep``."""
+        """Drop the oldest caches (other configs, older perfaudit code) beyond ``keep``,
+        and temporary files a killed run left. Only regular files of perfaudit's own
+        naming are deleted, and only in the folder it owns."""
+        if _marker_format(self.folder) is None:
+            return
         try:
             groups: dict[str, float] = {}
-            files = os.listdir(self.folder)
-            for f in files:
-                group = _GROUP.sub("", f)
-                if group != f:
-                    mtime = os.path.getmtime(os.path.join(self.folder, f))
-                    groups[group] = max(groups.get(group, 0.0), mtime)
-            old = set(sorted(groups, key=lambda g: groups[g], reverse=True)[keep:])
-            for f in files:
-                if _GROUP.sub("", f) in old:
-                    os.unlink(os.path.join(self.folder, f))
+            members: dict[str, list[str]] = {}
+            for f in os.listdir(self.folder):
+                m = _OWN_FILE.fullmatch(f)
+                if m is None:
+                    continue
+                path = os.path.join(self.folder, f)
+                st = os.lstat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                groups[m.group(1)] = max(groups.get(m.group(1), 0.0), st.st_mtime)
+                members.setdefault(m.group(1), []).append(path)
+            for group in sorted(groups, key=lambda g: groups[g], reverse=True)[keep:]:
+                for path in members[group]:
+                    os.unlink(path)
         except OSError:
             pass
+        remove_stale_temps(self.folder, self._started)
 
     def _atomic_write(self, target: str, payload: object) -> None:
         try:
-            os.makedirs(self.folder, exist_ok=True)
-            gi = os.path.join(self.folder, ".gitignore")
-            if not os.path.exists(gi):
-                with open(gi, "w", encoding="utf-8") as fh:
-                    fh.write("# created by perfaudit\n*\n")
-            write_atomic(target, marshal.dumps(payload))  # type: ignore[arg-type]
+            write_atomic(target, _seal(payload))
         except (OSError, ValueError):
             pass  # a read-only tree: scanning still works, just uncached

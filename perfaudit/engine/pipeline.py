@@ -48,7 +48,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                     todo.append((src, None))
                     continue
                 known = (st.st_mtime_ns, st.st_size)
-            hit = cache.lookup(ap, known[0], known[1], src.path)
+            hit = cache.lookup(ap, known[0], known[1], src.path, src.module)
             if hit is FILTERED:
                 pending[src.path] = (src, cache.names)
                 done()
@@ -57,7 +57,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                 results.append(hit)
                 done()
                 continue
-            todo.append((src, cache.known_digest(ap)))
+            todo.append((src, cache.known_digest(ap, src.module)))
         else:
             todo.append((src, None))
 
@@ -65,7 +65,8 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
         for src, (res, digest, mtime, size, status) in runner.run(todo):
             done()
             if status == "same" and cache is not None:
-                out = cache.lookup_hash(abspath[src.path], digest, mtime, size, src.path)
+                out = cache.lookup_hash(abspath[src.path], digest, mtime, size, src.path,
+                                        src.module)
                 if out is FILTERED:
                     pending[src.path] = (src, cache.names)
                     continue
@@ -77,7 +78,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
             if status == "filtered":
                 pending[src.path] = (src, frozenset())
             if cache is not None and status in ("analyzed", "filtered"):
-                cache.store(abspath[src.path], mtime, size, digest, res)
+                cache.store(abspath[src.path], mtime, size, digest, res, src.module)
             if res is not None:
                 results.append(res)
 
@@ -109,7 +110,7 @@ def _later_rounds(runner: Runner, results: list[FileResult],
                     results.append(res)
                     hits = True
                 if cache is not None and status == "analyzed":
-                    cache.store(abspath[src.path], mtime, size, digest, res)
+                    cache.store(abspath[src.path], mtime, size, digest, res, src.module)
         if not hits:
             break
         index = ProjectIndex(results)

@@ -5,8 +5,6 @@ is left byte-for-byte untouched."""
 from __future__ import annotations
 
 import difflib
-import os
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -23,7 +21,6 @@ from perfaudit.fixes.imports import (
     style_for,
 )
 from perfaudit.fixes.registry import FIXES
-from perfaudit.fsutil import write_atomic as _write
 from perfaudit.model import Finding
 
 
@@ -105,8 +102,3 @@ def fix_file(path: str, findings: Sequence[Finding], backend: str,
     with open(path, "rb") as fh:
         original = fh.read()
     return fix_source(path, original, findings, backend, file_backend)
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write a fixed file atomically, keeping its mode and syncing it to disk."""
-    _write(path, data, mode=stat.S_IMODE(os.stat(path).st_mode), fsync=True)
