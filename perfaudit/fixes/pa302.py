@@ -10,7 +10,7 @@ from __future__ import annotations
 import libcst as cst
 
 from perfaudit.fixes._base import RuleFix, plain
-from perfaudit.fixes.plans import pathlib_method
+from perfaudit.fixes.plans import loads_method, pathlib_method
 from perfaudit.model import Finding
 
 
@@ -26,7 +26,74 @@ class Fix(RuleFix):
                 if rewritten is not None:
                     self.ctx.applied.extend(inner_found)
                     return rewritten
+        if (isinstance(func, cst.Attribute) and func.attr.value == "load"
+                and len(original.args) == 1 and isinstance(original.args[0].value, cst.Call)):
+            inner = original.args[0].value
+            found = [f for f in self.ctx.at(inner, self.code) if f not in self.ctx.applied]
+            if found and not self._hoistable(original, inner):
+                rewritten = self._loads(updated, found[0].message.split("`")[1].split("(")[0])
+                if rewritten is not None:
+                    self.ctx.applied.extend(found)
+                    return rewritten
         return None
+
+    def _hoistable(self, outer: cst.Call, inner: cst.Call) -> bool:
+        """Whether the statement holding ``outer`` gets the `with` hoist instead (see
+        `leave_SimpleStatementLine`), which is preferred where it applies."""
+        node: cst.CSTNode | None = outer
+        while node is not None and not isinstance(node, cst.SimpleStatementLine):
+            if isinstance(node, (cst.BaseCompoundStatement, cst.Lambda, cst.BaseComp)):
+                return False
+            node = self.ctx.parent(node)
+        if node is None or len(node.body) != 1:
+            return False
+        small = node.body[0]
+        value = getattr(small, "value", None)
+        if not isinstance(small, (cst.Assign, cst.Expr, cst.Return)) or not isinstance(
+                value, cst.Call):
+            return False
+        if isinstance(small, cst.Assign) and not all(
+                isinstance(t.target, cst.Name) for t in small.targets):
+            return False
+        path = self._path_to_open(value)
+        return (path is not None and path[0] is inner
+                and all(plain(a.value) for a in inner.args)
+                and not any(a.star for a in inner.args))
+
+    def _loads(self, call: cst.Call, consumer: str) -> cst.BaseExpression | None:
+        """`json.load(open(p, **kw))` -> `json.loads(pathlib.Path(p).read_text(**kw))`."""
+        inner = call.args[0].value
+        assert isinstance(inner, cst.Call) and isinstance(call.func, cst.Attribute)
+        if any(a.star for a in (*call.args, *inner.args)):
+            return None
+        positional = [a for a in inner.args if a.keyword is None]
+        keywords = [a for a in inner.args if a.keyword is not None]
+        mode: str | None = None
+        if len(positional) not in (1, 2):
+            return None
+        mode_args = positional[1:] + [k for k in keywords
+                                      if k.keyword is not None and k.keyword.value == "mode"]
+        for m in mode_args:
+            if not isinstance(m.value, cst.SimpleString) or m.value.prefix:
+                return None
+            ev = m.value.evaluated_value
+            if not isinstance(ev, str):
+                return None
+            mode = ev
+        method = loads_method(consumer, mode,
+                              {k.keyword.value for k in keywords if k.keyword is not None})
+        if method is None:
+            return None
+        kept = [k for k in keywords if k.keyword is not None and k.keyword.value != "mode"]
+        kept = [a.with_changes(comma=cst.MaybeSentinel.DEFAULT) if i == len(kept) - 1 else
+                a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                for i, a in enumerate(kept)]
+        path_call = cst.Call(func=self._path_ref(), args=[positional[0].with_changes(
+            comma=cst.MaybeSentinel.DEFAULT)])
+        read = cst.Call(func=cst.Attribute(value=path_call, attr=cst.Name(method)), args=kept)
+        return call.with_changes(
+            func=call.func.with_changes(attr=cst.Name("loads")),
+            args=[call.args[0].with_changes(value=read), *call.args[1:]])
 
     def _pathlib(self, call: cst.Call) -> cst.BaseExpression | None:
         """`open(p, mode, **kw).read()` -> `pathlib.Path(p).read_text(**kw)` (see plans)."""

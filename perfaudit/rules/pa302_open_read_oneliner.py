@@ -3,7 +3,7 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.fixes.plans import pathlib_method
+from perfaudit.fixes.plans import loads_method, pathlib_method
 from perfaudit.model import FixKind
 from perfaudit.rules._lifecycle import plain_value
 from perfaudit.rules._tokens import Token, call_tokens
@@ -48,7 +48,10 @@ class OpenReadOneliner(Rule):
     `data = json.load(open(p))` (the call is the whole value and its other arguments are
     plain names or constants) becomes `with open(p) as f:` around it, also when the call
     is nested in other calls (`print(len(json.load(open(p))))`) whose other arguments are
-    plain. Other forms are left as they are.
+    plain. Elsewhere (a condition, a loop header, a comprehension),
+    `json.load(open(p))` becomes `json.loads(pathlib.Path(p).read_text())` and
+    `pickle.load(open(p, "rb"))` becomes `pickle.loads(pathlib.Path(p).read_bytes())`.
+    Other forms are left as they are.
     """
 
     code = "PA302"
@@ -94,8 +97,10 @@ class OpenReadOneliner(Rule):
         if sym is None or sym[0] == "inst" or sym[1] not in _OPENERS:
             return
         fixable = sym[1] == "builtins.open" and (
-            (isinstance(node.func, ast.Attribute) and _plan(node, inner) is not None)
-            or _with_plan(site.stmt, node, inner))
+            (isinstance(node.func, ast.Attribute) and inner is node.func.value
+             and _plan(node, inner) is not None)
+            or _with_plan(site.stmt, node, inner)
+            or (site.qual is not None and loads_plan(site.qual, node, inner)))
         ctx.report(self, inner,
                    f"{what} never closes the file explicitly (closed only by the garbage "
                    "collector); use `Path(...).read_text()`/`write_text()` or a `with` block",
@@ -134,6 +139,34 @@ def _hoist_path(e: ast.expr, inner: ast.Call) -> bool:
             return False
         e = nxt
     return True
+
+
+def loads_plan(qual: str, outer: ast.Call, inner: ast.Call) -> bool:
+    """`json.load(open(p))` -> `json.loads(pathlib.Path(p).read_text())` (text modes, with
+    `encoding`/`errors`), `pickle.load(open(p, "rb"))` -> `pickle.loads(...read_bytes())`:
+    the consumer called as `module.load` with the `open()` as its only positional
+    argument."""
+    if not isinstance(outer.func, ast.Attribute) or outer.func.attr != "load":
+        return False
+    if len(outer.args) != 1 or outer.args[0] is not inner or any(
+            k.arg is None for k in outer.keywords):
+        return False
+    mode: str | None = None
+    if len(inner.args) not in (1, 2) or any(isinstance(a, ast.Starred) for a in inner.args):
+        return False
+    if len(inner.args) == 2:
+        m = inner.args[1]
+        if not (isinstance(m, ast.Constant) and isinstance(m.value, str)):
+            return False
+        mode = m.value
+    for k in inner.keywords:
+        if k.arg is None:
+            return False
+        if k.arg == "mode":
+            if not (isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)):
+                return False
+            mode = k.value.value
+    return loads_method(qual, mode, {str(k.arg) for k in inner.keywords}) is not None
 
 
 def _plan(outer: ast.Call, inner: ast.Call) -> str | None:
