@@ -265,3 +265,16 @@ def test_new_imports_keep_ruff_isort_clean(layout: str, config: str, tmp_path: P
     assert after != before and "import asyncio" in after and "import pathlib" in after
     check = subprocess.run(ruff, cwd=tmp_path, capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + "\n" + after
+
+
+def test_a_loop_method_on_an_untyped_object_keeps_the_function_on_the_loop(
+        tmp_path: Path) -> None:
+    f = tmp_path / "a.py"
+    f.write_text("import asyncio\nimport time\n\n\ndef helper(loop, fut):\n"
+                 "    time.sleep(0.01)\n    loop.call_soon(fut.set_result, 1)\n\n\n"
+                 "async def main():\n    loop = asyncio.get_running_loop()\n"
+                 "    fut = loop.create_future()\n    helper(loop, fut)\n    print(await fut)\n")
+    result = fix([str(f)], Config(root=str(tmp_path)), unsafe=True, workers=1)
+    assert not result.changed
+    (why,) = result.refused.values()
+    assert "`call_soon()`" in why
