@@ -10,14 +10,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from perfaudit.config import Config, enabled_codes, load_config
+from perfaudit.config import (
+    Config,
+    ConfigResolver,
+    PerFileIgnore,
+    compiled_per_file_ignores,
+    enabled_codes,
+)
 from perfaudit.engine.analyze import FileResult, is_suppressed
 from perfaudit.engine.cache import Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
-from perfaudit.model import Finding, ScanResult
+from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
 from perfaudit.tables import Tables, load_tables
 
@@ -33,7 +39,8 @@ def prefilter_tokens(codes: frozenset[str], tables: Tables
         if toks is None:
             return None
         tokens.update(toks)
-    return tuple(sorted(tokens))
+    # only PA000 (which has no tokens of its own) selected: check that every file parses
+    return tuple(sorted(tokens)) if tokens else None
 
 
 def selected_codes(config: Config) -> frozenset[str]:
@@ -52,55 +59,60 @@ def scan(
     on_total: Callable[[int], None] | None = None,
     cache: bool = True,
     cache_dir: str | None = None,
+    overrides: Callable[[Config], Config] | None = None,
 ) -> ScanResult:
     """Scan ``paths`` (files or folders) and return every finding, sorted.
 
-    ``config`` defaults to the nearest `[tool.perfaudit]`. With ``stdin``, those bytes are
-    scanned as ``stdin_filename`` instead of reading ``paths``. Per-file results are cached
-    in ``cache_dir`` (default `<project root>/.perfaudit_cache`) unless ``cache`` is False.
+    With ``config``, that config applies to every file (as `--config` does). Without it,
+    each file gets the settings of the nearest pyproject.toml with a `[tool.perfaudit]`
+    table above it, whatever the order of ``paths``; ``overrides`` (the command line's
+    `--select` and the like) is applied to each of those. The project-wide rule (PA106)
+    always sees every file. With ``stdin``, those bytes are scanned as ``stdin_filename``
+    instead of reading ``paths``. Per-file results are cached in ``cache_dir`` (default
+    `<project root>/.perfaudit_cache`) unless ``cache`` is False.
     """
     # A scan builds many small acyclic objects (cached results, project facts) that the
     # cyclic GC would only rescan again and again: it is paused, and restored on the way out.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _scan(paths, config, workers, stdin, stdin_filename, on_progress, on_total,
+        resolver = ConfigResolver(overrides, fixed=config)
+        return _scan(paths, resolver, workers, stdin, stdin_filename, on_progress, on_total,
                      cache, cache_dir)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
+def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
           stdin: bytes | None, stdin_filename: str,
           on_progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None,
           cache: bool, cache_dir: str | None) -> ScanResult:
-    if config is None:
-        config = load_config(start=paths[0] if paths else None)
-    job, project_codes = _job(config)
-    codes = job.codes
+    plan = _prepare(paths, resolver, stdin, stdin_filename)
+    files, file_cfg, codes_of, jobs = plan.files, plan.file_cfg, plan.codes_of, plan.jobs
+    codes, project_codes, configs = plan.codes, plan.project_codes, plan.configs
+    facts = bool(project_codes)
+    n_files = len(files)
+    scanned = [f.path for f in files]
     results: list[FileResult] = []
     index: ProjectIndex | None = None
     store: Cache | None = None
     state = ""
     stats: dict[str, tuple[int, int]] | None = None
     if stdin is not None:
-        mod, is_pkg = module_name(stdin_filename) if stdin_filename != "-" else ("stdin", False)
-        src = SourceFile(stdin_filename, mod, is_pkg)
-        results.append(read_and_analyze(src, stdin, job, instantiate(codes)))
-        n_files = 1
-        scanned = [stdin_filename]
+        job = jobs[configs[0].analysis_key()]
+        results.append(read_and_analyze(files[0], stdin, job, instantiate(codes)))
     else:
-        files = discover(paths, config)
-        n_files = len(files)
-        scanned = [f.path for f in files]
         if on_total:
             on_total(n_files)
         if cache:
-            key = hashlib.sha256(
-                f"{config.analysis_key()}|{sorted(codes)}|{job.facts}|"
-                f"{config.per_file_ignores}|{config.root}".encode()).hexdigest()[:16]
-            store = Cache.open(cache_dir or default_cache_dir(config, paths), key)
+            key = hashlib.sha256("|".join(sorted(
+                f"{c.analysis_key()}|{sorted(codes_of[id(c)])}|{c.per_file_ignores}|{c.root}"
+                for c in configs)).encode() + f"|{facts}".encode()).hexdigest()[:16]
+            # the outermost config file's folder (every config's, when there is one)
+            outer = min((c for c in configs if c.source), default=configs[0],
+                        key=lambda c: (len(c.root), c.root))
+            store = Cache.open(cache_dir or default_cache_dir(outer, paths), key)
         if store is not None:
             state, stats = _tree_state(files)
             cached = store.load_snapshot(state)
@@ -108,10 +120,14 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                 if on_progress:
                     on_progress(n_files)
                 return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
-                                  paths=[f.path for f in files])
-        results, index = analyze_files(files, job, cache=store, workers=workers,
-                                       on_progress=on_progress, stats=stats)
-    findings = _collect(results, index, project_codes, config)
+                                  paths=scanned)
+        for key, job in jobs.items():
+            mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
+            res, idx = analyze_files(mine, job, cache=store, workers=workers,
+                                     on_progress=on_progress, stats=stats)
+            results.extend(res)
+            index = idx if len(jobs) == 1 else None
+    findings = _collect(results, index, plan)
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
@@ -119,27 +135,63 @@ def _scan(paths: Sequence[str], config: Config | None, workers: int | None,
                       paths=scanned)
 
 
-def _job(config: Config) -> tuple[Job, frozenset[str]]:
-    """The analysis job for ``config``, and the selected project-wide codes."""
-    codes = selected_codes(config)
+@dataclass
+class _Plan:
+    """What a scan (or fix) of some files analyses, and with which settings."""
+
+    files: list[SourceFile]
+    #: each file's config
+    file_cfg: dict[str, Config]
+    #: the codes each config (by id) selects
+    codes_of: dict[int, frozenset[str]]
+    configs: list[Config]
+    codes: frozenset[str]
+    project_codes: frozenset[str]
+    #: one analysis job per group of configs that analyse alike (by analysis key)
+    jobs: dict[str, Job]
+
+
+def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None,
+             stdin_filename: str) -> _Plan:
+    if stdin is not None:
+        files = [SourceFile(stdin_filename, *(module_name(stdin_filename)
+                                              if stdin_filename != "-" else ("stdin", False)))]
+        file_cfg = {stdin_filename: resolver.for_path(
+            stdin_filename if stdin_filename != "-" else ".")}
+    else:
+        files = discover(paths, resolver.fixed or resolver.for_path(paths[0] if paths else "."),
+                         config_for=None if resolver.fixed else resolver.for_folder)
+        file_cfg = {f.path: resolver.for_folder(os.path.dirname(os.path.abspath(f.path)))
+                    for f in files}  # discovered paths are files: no stat needed
+    configs = list({id(c): c for c in file_cfg.values()}.values()) or [
+        resolver.fixed or resolver.for_path(".")]
+    codes_of = {id(c): selected_codes(c) for c in configs}
+    codes = frozenset().union(*codes_of.values())
     project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
-    job = Job(config=config, codes=codes, facts=bool(project_codes),
-              tokens=prefilter_tokens(codes, load_tables(config)))
-    return job, project_codes
+    facts = bool(project_codes)
+    # files whose configs analyse alike share one job; rule selection is applied after
+    groups: dict[str, list[Config]] = {}
+    for c in configs:
+        groups.setdefault(c.analysis_key(), []).append(c)
+    jobs = {key: Job(config=cs[0], codes=codes, facts=facts,
+                     tokens=prefilter_tokens(codes, load_tables(cs[0]))
+                     if len(groups) == 1 or not facts else None)
+            for key, cs in groups.items()}
+    return _Plan(files, file_cfg, codes_of, configs, codes, project_codes, jobs)
 
 
 def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
-             project_codes: frozenset[str], config: Config) -> list[Finding]:
+             plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
     findings = [f for res in results for f in res.findings]
-    if project_codes:
+    if plan.project_codes:
         if index is None:
             index = ProjectIndex(results)
         by_path = {r.path: r for r in results}
         for f in index.transitive_findings():
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
-    findings = _apply_per_file_ignores(findings, config)
+    findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
     findings.sort(key=Finding.sort_key)
     return findings
 
@@ -167,25 +219,32 @@ def _tree_state(files: Sequence[SourceFile]) -> tuple[str, dict[str, tuple[int, 
     return h.hexdigest(), stats
 
 
-def _apply_per_file_ignores(findings: list[Finding], config: Config) -> list[Finding]:
-    if not config.per_file_ignores:
-        return findings
-    import pathspec
-
-    specs = [(pathspec.PathSpec.from_lines("gitignore", [pat]), codes)
-             for pat, codes in config.per_file_ignores]
+def _per_file_selection(findings: list[Finding], file_cfg: dict[str, Config],
+                        codes_of: dict[int, frozenset[str]]) -> list[Finding]:
+    """Keep the findings each file's own config selects and does not per-file-ignore."""
+    compiled: dict[int, list[PerFileIgnore]] = {}
     out = []
     for f in findings:
-        rel = os.path.relpath(os.path.abspath(f.path), config.root).replace(os.sep, "/")
-        if any(spec.match_file(rel) and any(f.code.startswith(c) for c in codes)
-               for spec, codes in specs):
+        cfg = file_cfg.get(f.path)
+        if cfg is None:  # not a discovered path (cannot happen): keep what the union chose
+            out.append(f)
             continue
+        if f.code not in codes_of[id(cfg)]:
+            continue
+        if cfg.per_file_ignores:
+            pfi = compiled.get(id(cfg))
+            if pfi is None:
+                pfi = compiled[id(cfg)] = compiled_per_file_ignores(cfg)
+            ap = os.path.abspath(f.path)
+            if any(p.ignores(ap, f.code) for p in pfi):
+                continue
         out.append(f)
     return out
 
 
 if TYPE_CHECKING:
     from perfaudit.fixes.apply import FileFix
+    from perfaudit.fixes.rounds import Item
 
 
 @dataclass
@@ -218,7 +277,8 @@ MAX_ROUNDS = 5
 
 
 def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
-        unsafe: bool = False, write: bool = True, workers: int | None = None) -> FixResult:
+        unsafe: bool = False, write: bool = True, workers: int | None = None,
+        overrides: Callable[[Config], Config] | None = None) -> FixResult:
     """Apply the fixes of the findings in ``paths`` (safe ones; unsafe too with ``unsafe``).
 
     Files are fixed in memory in rounds until nothing more applies (a fix can enable
@@ -226,7 +286,8 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     ``write=False`` nothing is written and ``FixResult.files`` holds exactly the bytes
     that would be. Only the files a round changed are analysed again.
     ``FixResult.remaining`` is what `scan` reports afterwards; a finding `fix` wanted but
-    could not apply is marked not fixable there.
+    could not apply is marked not fixable there. ``config`` and ``overrides`` choose each
+    file's settings as in `scan`.
     """
     from perfaudit.fixes.apply import FileFix  # LibCST: only here
     from perfaudit.fixes.registry import not_applied_reason
@@ -236,15 +297,25 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     from perfaudit.fsutil import remove_stale_temps
 
     started = time.time()
-    if config is None:
-        config = load_config(start=paths[0] if paths else None)
-    job, project_codes = _job(config)
-    fj = FixJob(job, unsafe, tuple((r.code, r.fix) for r in ALL_RULES))
-    files = discover(paths, config)
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        plan = _prepare(paths, ConfigResolver(overrides, fixed=config), None, "-")
+        results: list[FileResult] = []
+        index: ProjectIndex | None = None
+        for key, job in plan.jobs.items():
+            mine = [f for f in plan.files if plan.file_cfg[f.path].analysis_key() == key]
+            res, idx = analyze_files(mine, job, cache=None, workers=workers)
+            results.extend(res)
+            index = idx if len(plan.jobs) == 1 else None
+    finally:
+        if was_enabled:
+            gc.enable()
+    files = plan.files
     sources = {f.path: f for f in files}
-    results, index = analyze_files(files, job, cache=None, workers=workers)
     by_path = {r.path: r for r in results}
-    findings = _collect(results, index, project_codes, config)
+    findings = _collect(results, index, plan)
+    fj = FixJob(unsafe, tuple((r.code, r.fix) for r in ALL_RULES))
     out = FixResult()
     targets = fix_targets([f.path for f in files], paths)
     if write:  # temporary files a killed run left next to the files
@@ -265,7 +336,7 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         for p in todo:
             if targets.get(p) == "":
                 out.errors[p] = OUTSIDE
-        items = [Item(sources[p], current.get(p), fs, _ignored_codes(p, config))
+        items = [_fix_item(Item, sources[p], current.get(p), fs, plan)
                  for p, fs in todo.items() if targets.get(p)
                  and not {_key(f) for f in fs} <= left.get(p, set())]
         if not items:
@@ -286,7 +357,7 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
             by_path[oc.path] = oc.result
         if not changed:
             break
-        findings = _collect(list(by_path.values()), None, project_codes, config)
+        findings = _collect(list(by_path.values()), None, plan)
     if write:
         failed = False
         for ff in out.changed:
@@ -297,17 +368,18 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 by_path[ff.path] = original_results[ff.path]
                 failed = True
         if failed:
-            findings = _collect(list(by_path.values()), None, project_codes, config)
+            findings = _collect(list(by_path.values()), None, plan)
     # the other names of a fixed file (symlinks to it) now read its fixed text
     fixed_real = {targets[ff.path]: ff for ff in out.changed}
     aliases = [p for p in by_path if targets.get(p) is None and os.path.realpath(p)
                in fixed_real]
     if aliases:
-        rules = instantiate(job.codes)
+        rules = instantiate(plan.codes)
         for p in aliases:
+            job = plan.jobs[plan.file_cfg[p].analysis_key()]
             by_path[p] = read_and_analyze(sources[p], fixed_real[os.path.realpath(p)].fixed,
                                           job, rules)
-        findings = _collect(list(by_path.values()), None, project_codes, config)
+        findings = _collect(list(by_path.values()), None, plan)
     remaining = set(findings)
     out.refused = {f: why for f, why in out.refused.items() if f in remaining}
     for f in findings:
@@ -322,17 +394,51 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     return out
 
 
+def _fix_item(item_cls: type[Item], src: SourceFile, data: bytes | None,
+              findings: list[Finding], plan: _Plan) -> Item:
+    """What a fix worker needs for one file: its analysis job and the codes its config
+    selects (less those its per-file-ignores drop)."""
+    cfg = plan.file_cfg[src.path]
+    codes = plan.codes_of[id(cfg)]
+    if cfg.per_file_ignores:
+        ap = os.path.abspath(src.path)
+        pfi = compiled_per_file_ignores(cfg)
+        codes = frozenset(c for c in codes if not any(p.ignores(ap, c) for p in pfi))
+    return item_cls(src, data, findings, plan.jobs[cfg.analysis_key()], codes)
+
+
 def _key(f: Finding) -> tuple[str, str, int, int]:
     return (f.code, f.message, f.span.line, f.span.column)
 
 
-def _ignored_codes(path: str, config: Config) -> tuple[str, ...]:
-    """The code prefixes `per-file-ignores` drops in ``path``."""
-    if not config.per_file_ignores:
-        return ()
-    import pathspec
+def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *,
+               unsafe: bool = False, overrides: Callable[[Config], Config] | None = None
+               ) -> tuple[bytes, ScanResult, str | None]:
+    """Fix code held in memory (`perfaudit fix -`): the fixed bytes, the findings left in
+    them, and why nothing was changed when a rewrite was unsafe (else None)."""
+    from perfaudit.fixes.apply import compiles, rewrite  # LibCST: only here
 
-    rel = os.path.relpath(os.path.abspath(path), config.root).replace(os.sep, "/")
-    return tuple(c for pat, codes in config.per_file_ignores
-                 if pathspec.PathSpec.from_lines("gitignore", [pat]).match_file(rel)
-                 for c in codes)
+    resolver = ConfigResolver(overrides, fixed=config)
+    cfg = resolver.for_path(filename if filename != "-" else ".")
+    kinds = {r.code: r.fix for r in ALL_RULES}
+    current = data
+    for _ in range(MAX_ROUNDS):
+        result = scan(config=cfg, stdin=current, stdin_filename=filename)
+        todo = [f for f in result.findings
+                if (kinds.get(f.code) is FixKind.SAFE and f.fixable)
+                or (unsafe and kinds.get(f.code) is FixKind.UNSAFE)]
+        if not todo:
+            return current, result, None
+        try:
+            fixed, applied = rewrite(current, todo, cfg.async_backend, cfg.async_file_backend)
+        except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
+            return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
+                f"cannot rewrite: {exc}"[:200])
+        if not applied or fixed == current:
+            return current, result, None
+        problem = compiles(fixed)
+        if problem is not None:
+            return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
+                f"fix would not compile ({problem}); code left unchanged")
+        current = fixed
+    return current, scan(config=cfg, stdin=current, stdin_filename=filename), None

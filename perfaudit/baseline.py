@@ -4,6 +4,10 @@ Each finding is keyed by (path, code, fingerprint), where the fingerprint hashes
 of the finding's line (whitespace-normalised) and the function it is in, not its line
 number: lines inserted above a known finding do not bring it back. Identical keys are
 counted, so a second copy of a known problem in the same function is still reported.
+
+Paths are stored relative to the project root (the nearest folder above the baseline file
+holding a pyproject.toml, setup.py, setup.cfg or .git; else the baseline's own folder), so a
+baseline matches whatever the current folder is when perfaudit runs.
 """
 
 from __future__ import annotations
@@ -40,16 +44,47 @@ def fingerprint(f: Finding, lines: list[str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-def _key(f: Finding, cache: dict[str, list[str]]) -> Key:
-    return (f.path.replace(os.sep, "/"), f.code, fingerprint(f, _lines(f.path, cache)))
+_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
+
+
+def project_root(baseline_path: str) -> str:
+    """The folder the baseline's paths are relative to."""
+    start = os.path.dirname(os.path.abspath(baseline_path))
+    cur = start
+    while True:
+        if any(os.path.exists(os.path.join(cur, m)) for m in _ROOT_MARKERS):
+            return cur
+        parent = os.path.dirname(cur)
+        if parent == cur:
+            return start
+        cur = parent
+
+
+def _rel(path: str, root: str) -> str:
+    try:
+        rel = os.path.relpath(os.path.abspath(path), root)
+    except ValueError:  # another drive on Windows
+        rel = os.path.abspath(path)
+    return rel.replace(os.sep, "/")
+
+
+def _key(f: Finding, cache: dict[str, list[str]], root: str) -> Key:
+    return (_rel(f.path, root), f.code, fingerprint(f, _lines(f.path, cache)))
 
 
 def write(result: ScanResult, path: str) -> int:
+    root = project_root(path)
     cache: dict[str, list[str]] = {}
-    entries = [{"path": k[0], "code": k[1], "fingerprint": k[2], "line": f.span.line,
-                "message": f.message}
-               for f in result.findings if f.code != "PA000"
-               for k in [_key(f, cache)]]
+    return _write_entries(path, [_entry(f, _key(f, cache, root))
+                                 for f in result.findings if f.code != "PA000"])
+
+
+def _entry(f: Finding, k: Key) -> dict[str, Any]:
+    return {"path": k[0], "code": k[1], "fingerprint": k[2], "line": f.span.line,
+            "message": f.message}
+
+
+def _write_entries(path: str, entries: list[dict[str, Any]]) -> int:
     data = {"version": VERSION, "tool": {"name": "perfaudit", "version": __version__},
             "findings": entries}
     try:
@@ -79,18 +114,27 @@ def _load(path: str) -> Counter[Key]:
         raise PerfauditError(f"{path}: malformed baseline entry") from None
 
 
-def apply(result: ScanResult, path: str) -> ScanResult:
-    """Drop the findings the baseline knows; count matches and stale entries."""
+def apply(result: ScanResult, path: str, *, update: bool = False) -> ScanResult:
+    """Drop the findings the baseline knows; count matches and stale entries.
+
+    With ``update``, rewrite the baseline with only the entries still found: it shrinks
+    as findings are fixed and never gains new ones.
+    """
     known = _load(path)
+    total = sum(known.values())
+    root = project_root(path)
     cache: dict[str, list[str]] = {}
     kept: list[Finding] = []
-    matched = 0
+    still: list[dict[str, Any]] = []
     for f in result.findings:
-        k = _key(f, cache)
+        k = _key(f, cache, root)
         if known[k] > 0:
             known[k] -= 1
-            matched += 1
+            still.append(_entry(f, k))
         else:
             kept.append(f)
-    return replace(result, findings=kept, baseline_matched=matched,
-                   baseline_stale=sum(known.values()))
+    stale = sum(known.values())
+    if update and len(still) < total:
+        _write_entries(path, still)
+    return replace(result, findings=kept, baseline_matched=len(still), baseline_stale=stale,
+                   baseline_removed=stale if update else 0)

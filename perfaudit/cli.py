@@ -24,6 +24,7 @@ app = typer.Typer(
          "and leaky.",
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
@@ -78,12 +79,18 @@ def scan(
     exit_zero: Annotated[bool, typer.Option(
         help="Exit 0 even when there are findings.")] = False,
     statistics: Annotated[bool, typer.Option(
-        help="Show counts per rule, and a hotspot table (findings x complexity).")] = False,
-    quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="Print only the summary (text format).")] = False,
+        help="Print counts per rule and a hotspot table (findings x complexity) instead of "
+        "the findings.")] = False,
+    show_findings: Annotated[bool, typer.Option(
+        "--show-findings", help="With --statistics: print the findings too.")] = False,
+    quiet: Annotated[int, typer.Option(
+        "--quiet", "-q", count=True,
+        help="-q: print the findings only (no summary); -qq: print nothing.")] = 0,
+    silent: Annotated[bool, typer.Option(
+        "--silent", help="Print nothing (as -qq); the exit code tells.")] = False,
     config: Annotated[str | None, typer.Option(
-        help="Read settings from this TOML file instead of the nearest pyproject.toml.")
-    ] = None,
+        help="Read settings for every file from this TOML file, instead of each file's "
+        "nearest pyproject.toml.")] = None,
     stdin_filename: Annotated[str | None, typer.Option(
         help="The name to report for code read from stdin (`-`).")] = None,
     workers: Annotated[int | None, typer.Option(
@@ -104,6 +111,9 @@ def scan(
         help="Report only findings not recorded in this baseline file.")] = None,
     write_baseline: Annotated[str | None, typer.Option(
         help="Record the current findings in this baseline file and exit 0.")] = None,
+    update_baseline: Annotated[bool, typer.Option(
+        "--update-baseline", help="With --baseline: rewrite the baseline file without the "
+        "entries that are now fixed (it never gains entries).")] = False,
 ) -> None:
     """Scan Python files for performance and resource bugs."""
     from perfaudit import api
@@ -111,49 +121,82 @@ def scan(
 
     targets = paths or ["."]
     reporter = get_reporter(output_format)
-    cfg = _config(config, isolated, targets).with_overrides(
-        select=select, extend_select=extend_select, ignore=ignore)
-    if disable_noqa:
-        cfg = dataclasses.replace(cfg, disable_noqa=True)
+    level = 2 if silent else min(quiet, 2)
+    if update_baseline and not baseline:
+        raise PerfauditError("--update-baseline needs --baseline FILE (the file to shrink)")
+    if write_baseline and baseline:
+        raise PerfauditError("--write-baseline and --baseline cannot be combined (use "
+                             "--baseline FILE --update-baseline to drop fixed entries)")
+    if show_findings and not statistics:
+        raise PerfauditError("--show-findings only applies with --statistics")
+    if unsafe_fixes and not fix:
+        raise PerfauditError("--unsafe-fixes only applies with --fix (or `perfaudit fix`)")
+    if stdin_filename is not None and targets != ["-"]:
+        raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
+    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa)
+    if fix and targets == ["-"]:  # as `ruff check --fix -`: the fixed code on stdout
+        raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
+                                    False, exit_zero, level))
     if fix and "-" not in targets:
-        from perfaudit import api as _api
-
-        fixed = _api.fix(targets, cfg, unsafe=unsafe_fixes)
+        fixed = api.fix(targets, cfg, unsafe=unsafe_fixes, overrides=overrides)
         for path, why in fixed.errors.items():
-            sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+            if level < 2:
+                sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
         n = sum(len(ff.applied) for ff in fixed.changed)
-        sys.stderr.write(f"Fixed {n} finding(s) in {len(fixed.changed)} file(s).\n")
+        if level == 0:
+            sys.stderr.write(f"Fixed {n} finding(s) in {len(fixed.changed)} file(s).\n")
     if targets == ["-"]:
         result = api.scan(config=cfg, stdin=sys.stdin.buffer.read(),
-                          stdin_filename=stdin_filename or "-")
+                          stdin_filename=stdin_filename or "-", overrides=overrides)
     elif "-" in targets:
         raise PerfauditError("`-` (stdin) cannot be combined with other paths")
     else:
         with _progress(output_format, output) as (on_total, on_progress):
             result = api.scan(targets, cfg, workers=workers, cache=not no_cache,
-                              cache_dir=cache_dir, on_total=on_total, on_progress=on_progress)
+                              cache_dir=cache_dir, on_total=on_total, on_progress=on_progress,
+                              overrides=overrides)
+        if result.files_scanned == 0 and level < 2:
+            _warn_nothing_scanned(targets)
     if write_baseline:
         from perfaudit import baseline as baseline_mod
 
         n = baseline_mod.write(result, write_baseline)
-        typer.echo(f"Wrote {n} finding(s) to {write_baseline}.", err=True)
+        if level < 2:
+            typer.echo(f"Wrote {n} finding(s) to {write_baseline}.", err=True)
         raise typer.Exit(0)
     if baseline:
         from perfaudit import baseline as baseline_mod
 
-        result = baseline_mod.apply(result, baseline)
+        result = baseline_mod.apply(result, baseline, update=update_baseline)
     if statistics:
         from perfaudit.complexity import function_complexity
 
         result.complexity = function_complexity(result.findings)
-    out = _open_output(output)
-    try:
-        reporter.render(result, out, Options(
-            color=output is None and _use_color(out), statistics=statistics, quiet=quiet))
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    if level < 2 or output is not None:
+        out = _open_output(output)
+        try:
+            reporter.render(result, out, Options(
+                color=output is None and _use_color(out), statistics=statistics,
+                quiet=level >= 1 and output is None,
+                findings=show_findings or not statistics))
+        finally:
+            if out is not sys.stdout:
+                out.close()
     raise typer.Exit(result.exit_code(exit_zero=exit_zero))
+
+
+def _warn_nothing_scanned(targets: list[str]) -> None:
+    """A clean result that scanned nothing is a lie: say why when there was Python code."""
+    from perfaudit.engine.discover import SUFFIXES
+
+    for target in targets:
+        for _folder, _dirs, names in os.walk(target):
+            if any(n.endswith(SUFFIXES) for n in names):
+                sys.stderr.write(
+                    f"perfaudit: warning: no file scanned, but {' '.join(targets)} holds "
+                    "Python files: all are excluded (`exclude`, `extend-exclude`) or ignored "
+                    "by a .gitignore (`respect-gitignore = false` to scan them)\n")
+                return
 
 
 _PROGRESS_MIN_FILES = 500
@@ -191,8 +234,8 @@ def _progress(output_format: str, output: str | None) -> Iterator[
 @app.command("fix")
 def fix_command(
     paths: Annotated[list[str] | None, typer.Argument(
-        help="Files or folders to fix (default: the current folder).",
-        show_default=False)] = None,
+        help="Files or folders to fix (default: the current folder); `-` reads code from "
+        "stdin and writes the fixed code to stdout.", show_default=False)] = None,
     select: Annotated[list[str] | None, typer.Option(
         help="Rules to fix, by code or prefix.")] = None,
     extend_select: Annotated[list[str] | None, typer.Option(
@@ -208,12 +251,47 @@ def fix_command(
     config: Annotated[str | None, typer.Option(help="Read settings from this TOML file.")
                       ] = None,
     isolated: Annotated[bool, typer.Option(help="Ignore every configuration file.")] = False,
+    stdin_filename: Annotated[str | None, typer.Option(
+        help="The name (for settings and messages) of the code read from stdin (`-`).")
+    ] = None,
+    quiet: Annotated[int, typer.Option(
+        "--quiet", "-q", count=True,
+        help="-q: print the remaining findings only; -qq: print nothing.")] = 0,
+    silent: Annotated[bool, typer.Option(
+        "--silent", help="Print nothing (as -qq); the exit code tells.")] = False,
 ) -> None:
     """Apply the fixes of the findings that have one, keeping formatting and comments."""
     targets = paths or ["."]
-    cfg = _config(config, isolated, targets).with_overrides(
-        select=select, extend_select=extend_select, ignore=ignore)
-    raise typer.Exit(_run_fix(targets, cfg, unsafe_fixes, diff, exit_zero))
+    level = 2 if silent else min(quiet, 2)
+    if stdin_filename is not None and targets != ["-"]:
+        raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
+    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, False)
+    if "-" in targets:
+        if targets != ["-"]:
+            raise PerfauditError("`-` (stdin) cannot be combined with other paths")
+        raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
+                                    diff, exit_zero, level))
+    raise typer.Exit(_run_fix(targets, cfg, overrides, unsafe_fixes, diff, exit_zero, level))
+
+
+def _settings(config: str | None, isolated: bool, select: list[str] | None,
+              extend_select: list[str] | None, ignore: list[str] | None,
+              disable_noqa: bool) -> tuple[Config | None, Callable[[Config], Config]]:
+    """The config for every file (`--config`, `--isolated`) or None (each file's nearest
+    `[tool.perfaudit]`), and the command line's overrides applied to either."""
+    from perfaudit.config import Config, load_config
+
+    def overrides(cfg: Config) -> Config:
+        cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
+        return dataclasses.replace(cfg, disable_noqa=True) if disable_noqa else cfg
+
+    if isolated:
+        if config is not None:
+            raise PerfauditError("--config and --isolated cannot be combined")
+        return Config(), overrides
+    if config is not None:
+        return load_config(config), overrides
+    return None, overrides
 
 
 def _config(config: str | None, isolated: bool, targets: list[str]) -> Config:
@@ -224,31 +302,64 @@ def _config(config: str | None, isolated: bool, targets: list[str]) -> Config:
     return load_config(config, start=None if "-" in targets else targets[0])
 
 
-def _run_fix(targets: list[str], cfg: Config, unsafe: bool, diff: bool,
-             exit_zero: bool) -> int:
+def _fix_stdin(cfg: Config | None, overrides: Callable[[Config], Config], filename: str,
+               unsafe: bool, diff: bool, exit_zero: bool, level: int) -> int:
+    """`perfaudit fix -`: the fixed code on stdout (as `ruff check --fix -`), the findings
+    left on stderr; with --diff, the diff on stdout."""
+    from perfaudit import api
+    from perfaudit.fixes.apply import FileFix
+    from perfaudit.reporters import Options, get_reporter
+
+    data = sys.stdin.buffer.read()
+    fixed, remaining, error = api.fix_source(data, filename, cfg, unsafe=unsafe,
+                                             overrides=overrides)
+    if error is not None and level < 2:
+        sys.stderr.write(f"perfaudit: not fixed: {filename}: {error}\n")
+    if diff:
+        if level < 2:
+            sys.stdout.write(FileFix(filename, data, fixed).diff())
+        return 1 if fixed != data else 0
+    sys.stdout.flush()
+    sys.stdout.buffer.write(fixed)
+    sys.stdout.buffer.flush()
+    if level < 2:
+        get_reporter("text").render(remaining, sys.stderr, Options(
+            color=_use_color(sys.stderr), quiet=level >= 1))
+    return remaining.exit_code(exit_zero=exit_zero)
+
+
+def _run_fix(targets: list[str], cfg: Config | None, overrides: Callable[[Config], Config],
+             unsafe: bool, diff: bool, exit_zero: bool, level: int = 0) -> int:
     from perfaudit import api
     from perfaudit.reporters import Options, get_reporter
 
-    result = api.fix(targets, cfg, unsafe=unsafe, write=not diff)
-    for f, why in sorted(result.refused.items(), key=lambda kv: kv[0].sort_key()):
-        sys.stderr.write(f"perfaudit: not fixed: {f.path}:{f.span.line}:{f.span.column}: "
-                         f"{f.code}: {why}\n")
+    result = api.fix(targets, cfg, unsafe=unsafe, write=not diff, overrides=overrides)
+    if level < 2:
+        for f, why in sorted(result.refused.items(), key=lambda kv: kv[0].sort_key()):
+            sys.stderr.write(f"perfaudit: not fixed: {f.path}:{f.span.line}:{f.span.column}: "
+                             f"{f.code}: {why}\n")
     if diff:
-        for ff in result.changed:
-            sys.stdout.write(ff.diff())
-        for path, why in result.errors.items():
-            sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+        if level < 2:
+            for ff in result.changed:
+                sys.stdout.write(ff.diff())
+            for path, why in result.errors.items():
+                sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
         return 1 if result.changed else 0
     counts = result.counts()
-    for path in sorted(counts):
-        detail = ", ".join(f"{code} x{n}" for code, n in sorted(counts[path].items()))
-        sys.stdout.write(f"fixed {path}: {detail}\n")
-    for path, why in result.errors.items():
-        sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
-    total = sum(sum(c.values()) for c in counts.values())
-    sys.stdout.write(f"Fixed {total} finding(s) in {len(counts)} file(s).\n")
+    if level == 0:
+        for path in sorted(counts):
+            detail = ", ".join(f"{code} x{n}" for code, n in sorted(counts[path].items()))
+            sys.stdout.write(f"fixed {path}: {detail}\n")
+    if level < 2:
+        for path, why in result.errors.items():
+            sys.stderr.write(f"perfaudit: not fixed: {path}: {why}\n")
+    if level == 0:
+        total = sum(sum(c.values()) for c in counts.values())
+        sys.stdout.write(f"Fixed {total} finding(s) in {len(counts)} file(s).\n")
     remaining = result.remaining
-    get_reporter("text").render(remaining, sys.stdout, Options(color=_use_color(sys.stdout)))
+    if level < 2:
+        get_reporter("text").render(remaining, sys.stdout, Options(
+            color=_use_color(sys.stdout), quiet=level >= 1))
     return remaining.exit_code(exit_zero=exit_zero)
 
 
@@ -331,8 +442,9 @@ def profile_command(
         "--output", "-o", help="Folder for the reports (default: "
         ".perfaudit/profiles/<timestamp>/).")] = None,
     output_format: Annotated[str, typer.Option(
-        "--format", help="text, json or openmetrics (json and openmetrics go to stdout; the "
-        "target's stdout then goes to stderr).")] = "text",
+        "--format", help="text, json, openmetrics, or prometheus (text format 0.0.4, which "
+        "a Pushgateway accepts). All but text go to stdout; the target's stdout then goes "
+        "to stderr.")] = "text",
     budget: Annotated[str | None, typer.Option(
         help="Exit 1 when a figure is over budget, e.g. wall=2s,peak-memory=200MiB,"
         "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak).")] = None,
@@ -340,8 +452,9 @@ def profile_command(
         help="Compare with the figures saved in this file; exit 1 on a regression.")] = None,
     save_baseline: Annotated[str | None, typer.Option(
         help="Save the figures (and the environment) to this JSON file.")] = None,
-    max_regression: Annotated[str, typer.Option(
-        help="With --baseline: the growth allowed per figure.")] = "10%",
+    max_regression: Annotated[str | None, typer.Option(
+        help="With --baseline: the growth allowed per figure (default 10%).",
+        show_default=False)] = None,
     interval: Annotated[float, typer.Option(
         help="pyinstrument sampling interval, seconds.", min=0.0001)] = 0.001,
     python: Annotated[str | None, typer.Option(
@@ -368,14 +481,24 @@ def profile_command(
     from perfaudit.profile.report import get_renderer
 
     renderer = get_renderer(output_format)
+    if max_regression is not None and baseline is None:
+        raise PerfauditError("--max-regression only applies with --baseline FILE")
+    scan_opts = [name for name, given in (("--select", select), ("--extend-select",
+                 extend_select), ("--config", config), ("--isolated", isolated)) if given]
+    if scan_opts and not scan_findings:
+        raise PerfauditError(f"{', '.join(scan_opts)} only appl{'y' if len(scan_opts) > 1 else 'ies'}"
+                             " with --scan")
+    if config is not None and isolated:
+        raise PerfauditError("--config and --isolated cannot be combined")
+    limits = parse_budget(budget) if budget is not None else {}
     tgt = parse_target(target, module, list(args or []))
     opts = ProfileOptions(
         tgt, cpu=cpu, mem=mem, leaks=leaks, scan=scan_findings, repeat=repeat, warmup=warmup,
         timeout=timeout or None, duration=duration or None, output_dir=output,
         interval=interval,
-        budget=parse_budget(budget) if budget is not None else {},
+        budget=limits,
         baseline=baseline, save_baseline=save_baseline,
-        max_regression=parse_percent(max_regression),
+        max_regression=parse_percent(max_regression or "10%"),
         stdout_to_stderr=output_format != "text", python=python,
         config=_config(config, isolated, [tgt.spec if tgt.kind == "script" else "."])
         .with_overrides(select=select, extend_select=extend_select) if scan_findings else None)
@@ -413,11 +536,27 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+_SHORT_USAGE = """\
+Usage: perfaudit [OPTIONS] COMMAND [ARGS]...
+
+  scan [PATHS]...     find performance and resource bugs (default: the current folder)
+  fix [PATHS]...      apply the safe fixes (`fix -`: stdin to stdout)
+  rules | explain CODE    the rules, and what one detects
+  profile TARGET      CPU, memory and leak profile of a script, module or function
+
+Try 'perfaudit -h' (or 'perfaudit COMMAND -h') for help.
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: every failure ends as one line on stderr and a documented exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args:  # bare `perfaudit`: a short usage, not an error message
+        sys.stderr.write(_SHORT_USAGE)
+        sys.exit(EXIT_USAGE)
     command = typer.main.get_command(app)
     try:
-        rc = command.main(args=argv, prog_name="perfaudit", standalone_mode=False)
+        rc = command.main(args=args, prog_name="perfaudit", standalone_mode=False)
     except PerfauditError as exc:
         _fail(exc.message, exc.exit_code)
     except typer.Exit as exc:
@@ -430,7 +569,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except Exception as exc:  # a bug in perfaudit: one line, never a traceback
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click usage error
-            _fail(exc.format_message(), EXIT_USAGE)
+            message = exc.format_message()
+            if "\n" in message:  # a help text (a group run without a command): not an error
+                sys.stderr.write(message.rstrip("\n") + "\n")
+                sys.exit(EXIT_USAGE)
+            _fail(message, EXIT_USAGE)
         if os.environ.get("PERFAUDIT_DEBUG"):
             raise
         _fail(f"internal error: {type(exc).__name__}: {exc} "

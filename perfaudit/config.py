@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,12 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
     for sel in [*(selectors or []), *extend, *cfg.ignore]:
         if not any(code.startswith(sel) for code in all_codes) and sel not in ("ALL",):
             raise PerfauditError(f"unknown rule selector `{sel}` (see `perfaudit rules`)")
+    for pattern, pfi_codes in cfg.per_file_ignores:
+        for sel in pfi_codes:
+            if not any(code.startswith(sel) for code in all_codes) and sel != "ALL":
+                where = f"{cfg.source}: " if cfg.source else ""
+                raise PerfauditError(f"{where}unknown rule selector `{sel}` in "
+                                     f"`per-file-ignores.\"{pattern}\"` (see `perfaudit rules`)")
 
     def best(code: str, sels: Iterable[str]) -> int:
         n = 0
@@ -132,11 +139,14 @@ _KNOWN_KEYS = {
 
 
 def find_config_file(start: Path) -> Path | None:
-    """The nearest pyproject.toml with a [tool.perfaudit] table, walking up from ``start``."""
+    """The nearest perfaudit.toml, or pyproject.toml with a [tool.perfaudit] table, walking
+    up from ``start``."""
     start = start.resolve()
     if start.is_file():
         start = start.parent
     for folder in (start, *start.parents):
+        if (folder / "perfaudit.toml").is_file():
+            return folder / "perfaudit.toml"
         candidate = folder / "pyproject.toml"
         if candidate.is_file():
             data = _read_pyproject(candidate)
@@ -228,6 +238,11 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
             if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
                 raise PerfauditError(
                     f"{where}`per-file-ignores.\"{pattern}\"` must be a list of rule codes")
+            try:
+                glob_regex(pattern[1:] if pattern.startswith("!") else pattern)
+            except ValueError as exc:
+                raise PerfauditError(
+                    f"{where}`per-file-ignores`: invalid glob {pattern!r}: {exc}") from None
             rows.append((pattern, tuple(c.upper() for c in codes)))
         kwargs["per_file_ignores"] = tuple(rows)
     if "blocking" in table:
@@ -282,3 +297,218 @@ def _blocking_rows(value: Any, where: str) -> tuple[BlockingRow, ...]:
                 raise PerfauditError(f"{where}`blocking.{code}`: {call!r} is not a dotted name")
             rows.append(BlockingRow(code=code, call=call, instead=instead))
     return tuple(rows)
+
+
+# --------------------------------------------------------------------------- per-file config
+
+
+class ConfigResolver:
+    """Each file's settings: the nearest pyproject.toml with a `[tool.perfaudit]` table
+    above it (ruff's hierarchical configuration), independent of the order of the paths.
+
+    ``transform`` is applied to every config loaded (the command line's overrides); with
+    ``fixed``, that one config is used for every file (`--config`, `--isolated`).
+    """
+
+    def __init__(self, transform: Callable[[Config], Config] | None = None,
+                 fixed: Config | None = None) -> None:
+        self._transform = transform or (lambda c: c)
+        self._fixed = self._transform(fixed) if fixed is not None else None
+        self._by_folder: dict[str, Config] = {}
+        self._by_source: dict[str | None, Config] = {}
+
+    @property
+    def fixed(self) -> Config | None:
+        return self._fixed
+
+    def configs(self) -> list[Config]:
+        """Every config handed out so far."""
+        if self._fixed is not None:
+            return [self._fixed]
+        return list(self._by_source.values())
+
+    def for_path(self, path: str) -> Config:
+        if self._fixed is not None:
+            return self._fixed
+        ap = os.path.abspath(path)
+        return self.for_folder(ap if os.path.isdir(ap) else os.path.dirname(ap))
+
+    def for_folder(self, folder: str) -> Config:
+        if self._fixed is not None:
+            return self._fixed
+        hit = self._by_folder.get(folder)
+        if hit is not None:
+            return hit
+        walked = []
+        cur = folder
+        found: Config | None = None
+        while True:
+            hit = self._by_folder.get(cur)
+            if hit is not None:
+                found = hit
+                break
+            walked.append(cur)
+            standalone = os.path.join(cur, "perfaudit.toml")
+            if os.path.isfile(standalone):  # ruff's order: its own file before pyproject.toml
+                found = self._load(standalone)
+                break
+            candidate = os.path.join(cur, "pyproject.toml")
+            if os.path.isfile(candidate) and _has_perfaudit_table(candidate):
+                found = self._load(candidate)
+                break
+            parent = os.path.dirname(cur)
+            if parent == cur:
+                break
+            cur = parent
+        if found is None:
+            found = self._load(None)
+        for f in walked:
+            self._by_folder[f] = found
+        return found
+
+    def _load(self, source: str | None) -> Config:
+        cfg = self._by_source.get(source)
+        if cfg is None:
+            cfg = load_config(source) if source is not None else Config()
+            cfg = self._by_source[source] = self._transform(cfg)
+        return cfg
+
+
+def _has_perfaudit_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return False
+    if b"perfaudit" not in raw:  # most pyproject.toml files: no TOML parse needed
+        return False
+    data = _read_pyproject(Path(path))  # broken TOML that mentions perfaudit: an error
+    tool = data.get("tool", {}) if data is not None else {}
+    return isinstance(tool, dict) and "perfaudit" in tool
+
+
+# --------------------------------------------------------------------------- per-file-ignores
+
+
+def glob_regex(pattern: str) -> str:
+    """A ruff (Rust `globset`, default options) glob as a Python regular expression.
+
+    `*` matches any run of characters, `/` included; `?` any one character; `[abc]`,
+    `[!abc]`, `[a-z]` classes; `{a,b}` alternatives; `**` as a whole path component
+    matches any number of folders; a backslash escapes the next character.
+    """
+    out: list[str] = []
+    i, n = 0, len(pattern)
+    depth = 0
+    while i < n:
+        c = pattern[i]
+        if c == "*" and pattern.startswith("**", i):
+            before_ok = i == 0 or pattern[i - 1] == "/"
+            after = pattern[i + 2:i + 3]
+            if before_ok and after == "/":
+                out.append("(?:.*/)?")
+                i += 3
+                continue
+            if before_ok and after == "":
+                if out and out[-1] == "/":  # `foo/**`: anything below foo
+                    out[-1] = "(?:/.*)?"
+                else:
+                    out.append(".*")
+                i += 2
+                continue
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append(".*")
+            i += 1
+        elif c == "?":
+            out.append(".")
+            i += 1
+        elif c == "[":
+            j = pattern.find("]", i + 2)
+            if j < 0:
+                raise ValueError(f"unclosed character class in {pattern!r}")
+            body = pattern[i + 1:j]
+            if body[:1] == "!":
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = j + 1
+        elif c == "{":
+            depth += 1
+            out.append("(?:")
+            i += 1
+        elif c == "}" and depth:
+            depth -= 1
+            out.append(")")
+            i += 1
+        elif c == "," and depth:
+            out.append("|")
+            i += 1
+        elif c == "\\" and i + 1 < n:
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+        else:
+            out.append(re.escape(c))
+            i += 1
+    if depth:
+        raise ValueError(f"unclosed alternation in {pattern!r}")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class PerFileIgnore:
+    """One `per-file-ignores` entry, matched as ruff does: the pattern against the file's
+    name, and the pattern joined to the config's folder against the file's absolute path.
+    A leading `!` negates: the codes are ignored in files the pattern does *not* match."""
+
+    pattern: str
+    codes: tuple[str, ...]
+    basename: re.Pattern[str]
+    absolute: re.Pattern[str]
+    negated: bool
+
+    @classmethod
+    def compile(cls, pattern: str, codes: tuple[str, ...], root: str) -> PerFileIgnore:
+        negated = pattern.startswith("!")
+        pat = pattern[1:] if negated else pattern
+        try:
+            base = re.compile(glob_regex(pat) + r"\Z", re.DOTALL)
+            if os.path.isabs(pat):
+                absolute = glob_regex(_normalize(pat))
+            else:
+                root_posix = _normalize(root)
+                absolute = re.escape(root_posix.rstrip("/") + "/") + glob_regex(
+                    _normalize(pat, relative=True))
+            abs_rx = re.compile(absolute + r"\Z", re.DOTALL)
+        except (ValueError, re.error) as exc:
+            raise PerfauditError(f"`per-file-ignores`: invalid glob {pattern!r}: {exc}"
+                                 ) from None
+        return cls(pattern, codes, base, abs_rx, negated)
+
+    def matches(self, abspath: str) -> bool:
+        posix = _normalize(abspath)
+        hit = (self.basename.match(posix.rsplit("/", 1)[-1]) is not None
+               or self.absolute.match(posix) is not None)
+        return hit != self.negated
+
+    def ignores(self, abspath: str, code: str) -> bool:
+        return any(code.startswith(c) for c in self.codes) and self.matches(abspath)
+
+
+def _normalize(path: str, relative: bool = False) -> str:
+    """`.` and `..` removed, `/` separators (a pattern's glob characters are kept)."""
+    p = path.replace(os.sep, "/")
+    parts: list[str] = []
+    for part in p.split("/"):
+        if part == "." or (part == "" and parts):
+            continue
+        if part == ".." and parts and parts[-1] not in ("", ".."):
+            parts.pop()
+            continue
+        parts.append(part)
+    out = "/".join(parts)
+    return out.lstrip("/") if relative else out
+
+
+def compiled_per_file_ignores(cfg: Config) -> list[PerFileIgnore]:
+    return [PerFileIgnore.compile(pat, codes, cfg.root) for pat, codes in cfg.per_file_ignores]

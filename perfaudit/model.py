@@ -62,6 +62,8 @@ class ScanResult:
     #: findings suppressed by a baseline file, and baseline entries no longer found
     baseline_matched: int = 0
     baseline_stale: int = 0
+    #: with --update-baseline: stale entries removed from the baseline file
+    baseline_removed: int = 0
     #: functions (path, qualified name) -> (line, cyclomatic complexity), filled by --statistics
     complexity: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 

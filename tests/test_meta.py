@@ -22,7 +22,7 @@ def test_codes_unique_sorted_and_well_formed() -> None:
     codes = [r.code for r in ALL_RULES]
     assert codes == sorted(codes) and len(set(codes)) == len(codes)
     for rule in ALL_RULES:
-        assert re.fullmatch(r"PA[1-9]\d\d", rule.code), rule.code
+        assert re.fullmatch(r"PA[1-9]\d\d|PA000", rule.code), rule.code
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)+", rule.name), rule.name
         module = sys.modules[rule.__module__].__file__ or ""
         assert Path(module).name == f"{rule.code.lower()}_{rule.name.replace('-', '_')}.py"

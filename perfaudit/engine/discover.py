@@ -114,14 +114,68 @@ def _display(path: str) -> str:
     return path if rel.startswith(".." + os.sep + "..") else rel
 
 
-def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
-    """Files under ``paths``. Explicit file arguments are always scanned."""
-    patterns = (*config.exclude, *config.extend_exclude)
-    gitignores = _GitIgnores() if config.respect_gitignore else None
-    root = config.root
+class _Excluder:
+    """The exclude patterns of one config, compiled once."""
+
+    def __init__(self, config: Config) -> None:
+        patterns = (*config.exclude, *config.extend_exclude)
+        self.root = config.root
+        # plain names are a set lookup; name globs match the name (fnmatch); only patterns
+        # with a slash need the path relative to the root, and pathspec (loaded only then)
+        self.plain = {p.rstrip("/") for p in patterns
+                      if not any(c in p.rstrip("/") for c in "*?[/!\\")}
+        name_globs = [p.rstrip("/") for p in patterns
+                      if p.rstrip("/") not in self.plain and "/" not in p.rstrip("/")
+                      and p[:1] != "!"]
+        self.name_rx = (re.compile("|".join(fnmatch.translate(g) for g in name_globs))
+                        if name_globs else None)
+        path_patterns = [p for p in patterns if p.rstrip("/") not in self.plain
+                         and p.rstrip("/") not in name_globs]
+        self.path_spec = _spec(path_patterns) if path_patterns else None
+        self.base = self.root
+
+    def excluded(self, path: str, name: str, is_dir: bool) -> bool:
+        if name in self.plain:
+            return True
+        suffix = "/" if is_dir else ""
+        if self.name_rx is not None and self.name_rx.match(name):
+            return True
+        if self.path_spec is not None:
+            try:
+                rel = os.path.relpath(path, self.base).replace(os.sep, "/")
+            except ValueError:
+                rel = name
+            if not rel.startswith("../") and self.path_spec.match_file(rel + suffix):
+                return True
+        return is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg"))
+
+    def set_base_for(self, arg: str) -> None:
+        """A folder named on the command line is scanned even if it is excluded itself:
+        its contents are then matched relative to it, not to the project root."""
+        arg_rel = os.path.relpath(arg, self.root).replace(os.sep, "/")
+        self.base = arg if (arg_rel != "." and not arg_rel.startswith("../")
+                            and _excluded_rel(arg_rel, self.plain, self.name_rx,
+                                              self.path_spec)) else self.root
+
+
+def discover(paths: Sequence[str], config: Config,
+             config_for: Callable[[str], Config] | None = None) -> list[SourceFile]:
+    """Files under ``paths``. Explicit file arguments are always scanned.
+
+    With ``config_for`` (folder -> config), each folder's own config decides its excludes
+    (nested `[tool.perfaudit]` tables); otherwise ``config`` applies everywhere.
+    """
+    gitignores = _GitIgnores() if config.respect_gitignore or config_for else None
     seen: set[str] = set()
     out: list[SourceFile] = []
     mod_cache: dict[str, tuple[str, ...]] = {}
+    excluders: dict[int, _Excluder] = {}
+
+    def excluder(cfg: Config) -> _Excluder:
+        ex = excluders.get(id(cfg))
+        if ex is None:
+            ex = excluders[id(cfg)] = _Excluder(cfg)
+        return ex
 
     def add(path: str, explicit: bool = False) -> None:
         key = os.path.realpath(path) if explicit else os.path.abspath(path)
@@ -131,50 +185,38 @@ def discover(paths: Sequence[str], config: Config) -> list[SourceFile]:
         mod, is_pkg = module_name(path, mod_cache)
         out.append(SourceFile(_display(path), mod, is_pkg))
 
-    # plain names are a set lookup; name globs match the name (fnmatch); only patterns with
-    # a slash need the path relative to the root, and pathspec (loaded only then)
-    plain = {p.rstrip("/") for p in patterns
-             if not any(c in p.rstrip("/") for c in "*?[/!\\")}
-    name_globs = [p.rstrip("/") for p in patterns
-                  if p.rstrip("/") not in plain and "/" not in p.rstrip("/") and p[:1] != "!"]
-    name_rx = (re.compile("|".join(fnmatch.translate(g) for g in name_globs))
-               if name_globs else None)
-    path_patterns = [p for p in patterns if p.rstrip("/") not in plain
-                     and p.rstrip("/") not in name_globs]
-    path_spec = _spec(path_patterns) if path_patterns else None
-    base = root
-
-    def excluded(path: str, name: str, is_dir: bool) -> bool:
-        if name in plain:
-            return True
-        suffix = "/" if is_dir else ""
-        if name_rx is not None and name_rx.match(name):
-            return True
-        if path_spec is not None:
-            try:
-                rel = os.path.relpath(path, base).replace(os.sep, "/")
-            except ValueError:
-                rel = name
-            if not rel.startswith("../") and path_spec.match_file(rel + suffix):
-                return True
-        return is_dir and os.path.isfile(os.path.join(path, "pyvenv.cfg"))
-
     for arg in paths:
         if not os.path.exists(arg):
             raise PerfauditError(f"path does not exist: {arg}")
         if os.path.isfile(arg):
             add(arg, explicit=True)
             continue
-        chain = _repo_chain(arg) if gitignores is not None else []
-        # A folder named on the command line is scanned even if it is excluded itself:
-        # its contents are then matched relative to it, not to the project root.
-        arg_rel = os.path.relpath(arg, root).replace(os.sep, "/")
-        base = arg if (arg_rel != "." and not arg_rel.startswith("../")
-                       and _excluded_rel(arg_rel, plain, name_rx, path_spec)) else root
-        for item in _walk(arg, chain, excluded, gitignores):
+        top = excluder(config_for(os.path.abspath(arg)) if config_for else config)
+        top.set_base_for(arg)
+        if config_for is None:
+            excluded = top.excluded
+        else:
+            def excluded(path: str, name: str, is_dir: bool, _top: _Excluder = top) -> bool:
+                ex = excluder(config_for(os.path.dirname(os.path.abspath(path))))
+                return (_top if ex.root == _top.root else ex).excluded(path, name, is_dir)
+        respect = gitignores is not None and (config_for(os.path.abspath(arg)).respect_gitignore
+                                              if config_for else True)
+        chain = _explicit_chain(arg, gitignores) if respect and gitignores is not None else []
+        for item in _walk(arg, chain, excluded, gitignores if respect else None):
             add(item)
     out.sort(key=lambda f: f.path)
     return out
+
+
+def _explicit_chain(arg: str, gitignores: _GitIgnores) -> list[str]:
+    """The .gitignore folders that apply below a folder named on the command line: from the
+    repository root down, unless an enclosing .gitignore ignores the folder itself (a
+    downloaded sdist under an ignored `.cache/`): then only the rules inside it apply."""
+    chain = _repo_chain(arg)
+    absarg = os.path.abspath(arg)
+    if len(chain) > 1 and gitignores.ignored(absarg, True, chain[:-1]):
+        return [absarg]
+    return chain
 
 
 def _excluded_rel(rel: str, plain: set[str], name_rx: re.Pattern[str] | None,

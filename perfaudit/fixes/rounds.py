@@ -30,7 +30,6 @@ PARALLEL_THRESHOLD = 8
 class FixJob:
     """What a worker needs to fix files (picklable)."""
 
-    job: Job
     unsafe: bool
     #: rule code -> fix kind
     kinds: tuple[tuple[str, FixKind], ...]
@@ -38,8 +37,6 @@ class FixJob:
     def wanted(self, f: Finding) -> bool:
         """Whether `fix` applies ``f``: a safe fix the rule marked fixable, or any unsafe
         one with ``unsafe``."""
-        if f.code not in self.job.codes:
-            return False
         kind = dict(self.kinds).get(f.code, FixKind.NONE)
         return (kind is FixKind.SAFE and f.fixable) or (self.unsafe and kind is FixKind.UNSAFE)
 
@@ -50,8 +47,10 @@ class Item:
     #: the current text (None: read the file)
     data: bytes | None
     findings: list[Finding]
-    #: code prefixes ignored in this file (per-file-ignores)
-    ignored: tuple[str, ...] = ()
+    #: the analysis job of the file's config
+    job: Job
+    #: the codes the file's config selects (less its per-file-ignores)
+    codes: frozenset[str]
 
 
 @dataclass
@@ -78,7 +77,7 @@ def fix_one(item: Item, fj: FixJob, rules: Sequence[Rule]) -> Outcome:
                 original = fh.read()
         except OSError as exc:
             return Outcome(src.path, b"", b"", error=f"cannot read: {exc.strerror or exc}")
-    config = fj.job.config
+    config = item.job.config
     current = original
     out = Outcome(src.path, original, original)
     todo = item.findings
@@ -92,9 +91,8 @@ def fix_one(item: Item, fj: FixJob, rules: Sequence[Rule]) -> Outcome:
             break
         current = step.fixed
         out.applied.extend(step.applied)
-        out.result = read_and_analyze(src, current, fj.job, rules)
-        todo = [f for f in out.result.findings if fj.wanted(f)
-                and not f.code.startswith(item.ignored or ("\0",))]
+        out.result = read_and_analyze(src, current, item.job, rules)
+        todo = [f for f in out.result.findings if f.code in item.codes and fj.wanted(f)]
         if fj.unsafe:  # a later round must refuse what the first refused
             refused = refusals(todo, ())
             todo = [f for f in todo if f not in refused]
@@ -109,9 +107,9 @@ def fix_one(item: Item, fj: FixJob, rules: Sequence[Rule]) -> Outcome:
 _state: dict[str, object] = {}
 
 
-def _init(fj: FixJob) -> None:
+def _init(fj: FixJob, codes: frozenset[str]) -> None:
     _state["fj"] = fj
-    _state["rules"] = _make_rules(fj.job.codes)
+    _state["rules"] = _make_rules(codes)
 
 
 def _work(items: list[Item]) -> list[Outcome]:
@@ -123,8 +121,11 @@ def _work(items: list[Item]) -> list[Outcome]:
 def run(items: Sequence[Item], fj: FixJob, workers: int | None = None) -> Iterator[Outcome]:
     """Fix every item, in worker processes when there are many."""
     n_workers = workers if workers is not None else (os.cpu_count() or 1)
+    # the rules of every code any file selects (the analysis is the same for all files;
+    # each file's own selection is applied to what it reports)
+    codes = frozenset().union(*(item.job.codes for item in items))
     if n_workers <= 1 or len(items) < PARALLEL_THRESHOLD:
-        rules = _make_rules(fj.job.codes)
+        rules = _make_rules(codes)
         for item in items:
             yield fix_one(item, fj, rules)
         return
@@ -135,7 +136,7 @@ def run(items: Sequence[Item], fj: FixJob, workers: int | None = None) -> Iterat
     size = max(1, min(8, len(order) // (n_workers * 4) or 1))
     batches = [order[i:i + size] for i in range(0, len(order), size)]
     with ProcessPoolExecutor(max_workers=min(n_workers, len(batches)), initializer=_init,
-                             initargs=(fj,)) as pool:
+                             initargs=(fj, codes)) as pool:
         for outcomes in pool.map(_work, batches):
             yield from outcomes
 

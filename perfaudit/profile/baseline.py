@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
+import stat
 import sys
 from typing import Any
 
@@ -37,9 +39,21 @@ def save(path: str, target: str, figures: dict[str, float], repeat: int,
     data = {"perfaudit_profile_baseline": FORMAT_VERSION, "target": target, "repeat": repeat,
             "environment": env, "figures": figures, "breakdown": breakdown or {}}
     try:
-        write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())
+        write_atomic(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode(),
+                     mode=_file_mode(path))
     except OSError as exc:
         raise PerfauditError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
+
+
+def _file_mode(path: str) -> int:
+    """The mode of the file being replaced, else what `open()` would give (0644 under the
+    usual umask), like every other output; a temporary file alone would be 0600."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def load(path: str) -> dict[str, Any]:

@@ -67,6 +67,9 @@ def parse_budget(spec: str) -> dict[str, float]:
         if name not in FIGURES:
             raise PerfauditError(f"budget `{part}`: unknown figure `{name}` (choose from "
                                  f"{', '.join(FIGURES)})")
+        if name in limits:
+            raise PerfauditError(f"budget `{name}` is given twice in `{spec}`: give each "
+                                 "figure once")
         limits[name] = parse_value(FIGURES[name], value)
     if not limits:
         raise PerfauditError("--budget is empty: expected e.g. wall=2s,peak-memory=200MiB")

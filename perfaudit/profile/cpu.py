@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,12 +23,53 @@ _IDLE = frozenset({"epoll.poll", "poll.poll", "devpoll.poll", "kqueue.control", 
 BREAKDOWN_N = 200
 
 
+#: an event loop ran when a frame is in one of these packages (asyncio, trio, uvloop)
+_LOOP_PACKAGES = re.compile(r"[/\\](asyncio|trio|uvloop)[/\\]")
+
+
 def load(session_path: str) -> tuple[CpuProfile, Any]:
-    """Read a pyinstrument session (``.pyisession``) into a `CpuProfile`."""
+    """Read a pyinstrument session (``.pyisession``) into a `CpuProfile`.
+
+    Consecutive samples with the same call stack are merged first (their times added) and
+    the session is saved again: the call tree, the timeline and every figure stay the same,
+    while a long run that mostly waits in one place (a server) shrinks to a few records.
+    """
     from pyinstrument.session import Session
 
     session = Session.load(session_path)
+    if compact(session):
+        session.save(session_path)
     return analyse(session), session
+
+
+def compact(session: Any) -> bool:
+    """Merge runs of identical consecutive frame records; True if any was merged."""
+    records = session.frame_records
+    out: list[Any] = []
+    for stack, seconds in records:
+        if out and out[-1][0] == stack:
+            out[-1] = (out[-1][0], out[-1][1] + seconds)
+        else:
+            out.append((stack, seconds))
+    if len(out) == len(records):
+        return False
+    session.frame_records = out
+    return True
+
+
+def event_loop_ran(session: Any) -> bool:
+    """Whether any sample ran inside an event loop's package (identifiers are
+    `function\\0path\\0line...`); a synchronous server waits in select without one."""
+    seen: set[str] = set()
+    for stack, _ in session.frame_records:
+        for ident in stack:
+            if ident in seen:
+                continue
+            seen.add(ident)
+            parts = ident.split("\x00", 2)
+            if len(parts) > 1 and _LOOP_PACKAGES.search(parts[1]):
+                return True
+    return False
 
 
 def write_reports(session: Any, out_dir: str) -> dict[str, str]:
@@ -130,7 +172,10 @@ def analyse(session: Any) -> CpuProfile:
     # unless the run is mostly library code
     top_total = sorted((s for s in stats if library_run or not s.library),
                        key=lambda s: (-s.total_time, s.path, s.line))[:TOP_N]
-    idle = sum(s.self_time for s in stats if s.library and s.function in _IDLE)
+    # waiting in select/epoll is an event loop's idle time only when a loop ran (a plain
+    # `http.server` waits in select too, and has no awaits)
+    idle = (sum(s.self_time for s in stats if s.library and s.function in _IDLE)
+            if event_loop_ran(session) else 0.0)
     most = sorted((s for s in stats if s.self_time > 0), key=lambda s: -s.self_time)
     self_times = {label(s.function, s.path, s.line): s.self_time for s in most[:BREAKDOWN_N]}
     return CpuProfile(duration, cpu_time, int(session.sample_count), hot, top_self, top_total,

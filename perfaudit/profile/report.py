@@ -18,15 +18,17 @@ from perfaudit.profile.model import GateRow, HotNode, ProfileResult
 from perfaudit.profile.paths import location
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
     from rich.console import Console
     from rich.table import Table
 
-FORMATS = ("text", "json", "openmetrics")
+FORMATS = ("text", "json", "openmetrics", "prometheus")
 
 
 def get_renderer(name: str) -> Callable[[ProfileResult, TextIO, bool], None]:
     renderers: dict[str, Callable[[ProfileResult, TextIO, bool], None]] = {
-        "text": render_text, "json": render_json, "openmetrics": render_openmetrics}
+        "text": render_text, "json": render_json, "openmetrics": render_openmetrics,
+        "prometheus": render_prometheus}
     if name not in renderers:
         raise PerfauditError(f"unknown format `{name}` (choose from {', '.join(FORMATS)})")
     return renderers[name]
@@ -77,9 +79,22 @@ _METRIC = {"wall": ("perfaudit_profile_wall_seconds", "Median wall time of one r
 
 
 def render_openmetrics(result: ProfileResult, out: TextIO, color: bool = False) -> None:
-    """The figures in the OpenMetrics text format, for a Pushgateway or a metrics store."""
-    from prometheus_client import CollectorRegistry, Gauge, Info
+    """The figures in the OpenMetrics text format, for a metrics store that reads it."""
     from prometheus_client.openmetrics.exposition import generate_latest
+
+    out.write(generate_latest(_registry(result)).decode("utf-8"))  # type: ignore[no-untyped-call]
+
+
+def render_prometheus(result: ProfileResult, out: TextIO, color: bool = False) -> None:
+    """The figures in the Prometheus text format 0.0.4, which a Pushgateway accepts (it
+    rejects OpenMetrics' `# EOF` line and `info` type)."""
+    from prometheus_client.exposition import generate_latest
+
+    out.write(generate_latest(_registry(result)).decode("utf-8"))
+
+
+def _registry(result: ProfileResult) -> CollectorRegistry:
+    from prometheus_client import CollectorRegistry, Gauge, Info
 
     registry = CollectorRegistry()
     target = str(result.target)
@@ -99,7 +114,7 @@ def render_openmetrics(result: ProfileResult, out: TextIO, color: bool = False) 
                     1 if row.ok else 0)
     Info("perfaudit_profile_environment", "Where the figures were measured",
          registry=registry).info({k.replace("-", "_"): v for k, v in result.environment.items()})
-    out.write(generate_latest(registry).decode("utf-8"))  # type: ignore[no-untyped-call]
+    return registry
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -161,6 +176,10 @@ def _header(console: Console, result: ProfileResult) -> None:
     runs = f"{result.repeat} run{'s' * (result.repeat != 1)}"
     if result.runs and len(result.runs) < result.repeat:
         runs = f"{len(result.runs)} of {runs}"
+    if result.leaks is not None:  # leak detection counts calls, not the timed runs
+        timed = [m for m in result.modes if m != "leaks"]
+        runs = (f"{runs} ({', '.join(timed)}), " if timed else "") + (
+            f"{result.leaks.calls} call{'s' * (result.leaks.calls != 1)} (leaks)")
     bits = [", ".join(result.modes), runs]
     if "wall" in figs:
         label = "median" if result.repeat > 1 else "wall"
@@ -168,8 +187,15 @@ def _header(console: Console, result: ProfileResult) -> None:
     console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
         recorded = result.cpu is not None or result.mem is not None or result.leaks is not None
-        console.print(f"[red]{esc(result.outcome.describe())}[/]: "
-                      + ("the profile below is partial" if recorded else "no profile recorded"))
+        if not recorded:
+            tail = "no profile recorded"
+        elif result.outcome.status in ("timeout", "interrupted", "killed"):
+            tail = "the profile below is partial"  # stopped from outside, mid-run
+        elif result.outcome.status == "raised":
+            tail = "the profile below covers the run up to the exception"
+        else:  # it ended by itself, with a status: the whole run was profiled
+            tail = "the profile below covers the whole run"
+        console.print(f"[red]{esc(result.outcome.describe())}[/]: {tail}")
 
 
 def _cpu(console: Console, result: ProfileResult) -> None:

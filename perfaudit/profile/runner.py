@@ -58,9 +58,13 @@ class ProfileOptions:
     python: str | None = None
 
 
+#: the folder of the default outputs (`.perfaudit/profiles/<timestamp>/`)
+OUTPUT_TOP = ".perfaudit"
+
+
 def default_output_dir() -> str:
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = os.path.join(".perfaudit", "profiles", stamp)
+    base = os.path.join(OUTPUT_TOP, "profiles", stamp)
     path, n = base, 1
     while os.path.exists(path):
         n += 1
@@ -106,10 +110,15 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         needed |= {budget_mod.FIGURES[f].mode for f in figs}
     modes, notes = plan_modes(opts, needed)
     out_dir = opts.output_dir or default_output_dir()
+    new_top = opts.output_dir is None and not os.path.exists(OUTPUT_TOP)
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
         raise PerfauditError(f"cannot create {out_dir}: {exc.strerror or exc}") from None
+    if new_top:  # created by perfaudit: it ignores itself, as .perfaudit_cache/ does
+        with contextlib.suppress(OSError), open(
+                os.path.join(OUTPUT_TOP, ".gitignore"), "w", encoding="utf-8") as fh:
+            fh.write("# created by perfaudit profile: its outputs are not for git\n*\n")
     result = ProfileResult(opts.target, modes, notes=notes,
                            environment=baseline_mod.environment())
     result.artifacts["folder"] = out_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -92,6 +93,9 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     if os.path.exists(status_path):
         with open(status_path, encoding="utf-8") as fh:
             status = json.load(fh)
+    for internal in (spec_path, status_path):  # the child's files, not outputs
+        with contextlib.suppress(OSError):
+            os.remove(internal)
     if interrupted:
         return ChildRun(Outcome("interrupted", message="interrupted (Ctrl-C)" + (
             "; the target ignored SIGTERM and was killed" if killed else "")), status, elapsed)

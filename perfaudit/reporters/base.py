@@ -11,7 +11,10 @@ from perfaudit.model import ScanResult
 class Options:
     color: bool = False
     statistics: bool = False
+    #: text: no summary lines, only the findings (ruff's -q)
     quiet: bool = False
+    #: text: print the findings (off for --statistics alone: the table only, as ruff)
+    findings: bool = True
     #: terminal width for text output
     width: int = 100
 

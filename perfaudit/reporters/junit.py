@@ -13,11 +13,13 @@ from perfaudit.reporters.base import Options, Reporter
 def to_xml(result: ScanResult) -> ET.Element:
     by_path = {p: list(g) for p, g in groupby(result.findings, key=lambda f: f.path)}
     paths = list(dict.fromkeys([*result.paths, *by_path]))
+    # JUnit counts test cases: a file with findings is one failed case (its findings are
+    # its <failure> elements), and the outer totals are the sums of the one suite's
+    failed = str(sum(1 for p in paths if p in by_path))
     suites = ET.Element("testsuites", name="perfaudit", tests=str(len(paths)),
-                        failures=str(len(result.findings)))
+                        failures=failed, errors="0")
     suite = ET.SubElement(suites, "testsuite", name="perfaudit", tests=str(len(paths)),
-                          failures=str(sum(1 for p in paths if p in by_path)), errors="0",
-                          skipped="0")
+                          failures=failed, errors="0", skipped="0")
     for path in paths:
         case = ET.SubElement(suite, "testcase", name=path, classname="perfaudit", file=path)
         for f in by_path.get(path, []):

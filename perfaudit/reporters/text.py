@@ -71,7 +71,9 @@ def summary_lines(result: ScanResult) -> list[Line]:
         out = [line]
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
-                     f"{result.baseline_stale} baseline entr(y/ies) now fixed.", "")])
+                     f"{result.baseline_stale} baseline entr(y/ies) now fixed"
+                     + (", removed from the baseline." if result.baseline_removed else "."),
+                     "")])
     return out
 
 
@@ -104,7 +106,7 @@ class TextReporter(Reporter):
     suffix = ".txt"
 
     def render(self, result: ScanResult, out: TextIO, options: Options) -> None:
-        body = [] if options.quiet else finding_lines(result)
+        body = finding_lines(result) if options.findings else []
         if options.color:
             self._render_rich(result, out, options, body)
             return
@@ -114,7 +116,10 @@ class TextReporter(Reporter):
             out.write(_plain_table("Findings by rule", _STATS_HEAD, statistics_rows(result)))
             if result.complexity:
                 out.write(_plain_table(_HOT_TITLE, _HOT_HEAD, hotspot_rows(result)))
-            out.write("\n")
+            if not options.quiet:
+                out.write("\n")
+        if options.quiet:
+            return
         for line in summary_lines(result):
             out.write("".join(text for text, _ in line) + "\n")
 
@@ -144,7 +149,10 @@ class TextReporter(Reporter):
                 for row in rows:
                     table.add_row(*row)
                 console.print(table)
-            console.print()
+            if not options.quiet:
+                console.print()
+        if options.quiet:
+            return
         for line in summary_lines(result):
             emit(line)
 

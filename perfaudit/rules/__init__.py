@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from perfaudit.engine.rulebase import Rule
-from perfaudit.model import FixKind, RuleMeta
+from perfaudit.model import RuleMeta
+from perfaudit.rules.pa000_parse_error import ParseError
 from perfaudit.rules.pa101_blocking_file_io_in_async import BlockingFileIoInAsync
 from perfaudit.rules.pa102_blocking_http_in_async import BlockingHttpInAsync
 from perfaudit.rules.pa103_blocking_sleep_in_async import BlockingSleepInAsync
@@ -23,6 +24,7 @@ from perfaudit.rules.pa402_unbounded_module_cache import UnboundedModuleCache
 from perfaudit.rules.pa403_eager_readlines import EagerReadlines
 
 ALL_RULES: tuple[type[Rule], ...] = (
+    ParseError,
     BlockingFileIoInAsync,
     BlockingHttpInAsync,
     BlockingSleepInAsync,
@@ -42,20 +44,13 @@ ALL_RULES: tuple[type[Rule], ...] = (
     EagerReadlines,
 )
 
-PARSE_ERROR = RuleMeta(
-    code="PA000", name="parse-error", summary="the file cannot be decoded or parsed",
-    fix=FixKind.NONE,
-    doc="PA000 parse-error\n\n## What it does\nReports a file that cannot be decoded or "
-        "parsed, with the parser's line and message. The scan goes on with the other files.",
-)
+PARSE_ERROR: RuleMeta = ParseError.meta()
 
 RULES_BY_CODE: dict[str, type[Rule]] = {r.code: r for r in ALL_RULES}
 
 
 def all_meta() -> dict[str, RuleMeta]:
-    out = {PARSE_ERROR.code: PARSE_ERROR}
-    out.update({r.code: r.meta() for r in ALL_RULES})
-    return out
+    return {r.code: r.meta() for r in ALL_RULES}
 
 
 def instantiate(codes: frozenset[str]) -> list[Rule]:
