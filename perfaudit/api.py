@@ -94,6 +94,10 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
     facts = bool(project_codes)
     n_files = len(files)
     scanned = [f.path for f in files]
+
+    def config_of(path: str) -> Config:
+        return file_cfg.get(path, configs[0])
+
     results: list[FileResult] = []
     index: ProjectIndex | None = None
     store: Cache | None = None
@@ -119,8 +123,8 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
             if cached is not None:
                 if on_progress:
                     on_progress(n_files)
-                return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
-                                  paths=scanned)
+                return _by_context(ScanResult(findings=cached, files_scanned=n_files,
+                                              rules=all_meta(), paths=scanned), config_of)
         for key, job in jobs.items():
             mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
             res, idx = analyze_files(mine, job, cache=store, workers=workers,
@@ -131,8 +135,8 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
-    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
-                      paths=scanned)
+    return _by_context(ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
+                                  paths=scanned), config_of)
 
 
 @dataclass
@@ -194,6 +198,38 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:
+    """Tag each finding with its file's context; keep only the reported ones in
+    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report").
+    ``config`` is the config of every file, or a function giving each file's config."""
+    from perfaudit.engine.context import Classifier
+
+    config_for = (lambda _path: config) if isinstance(config, Config) else config
+    classifiers: dict[int, Classifier] = {}
+    reported: list[Finding] = []
+    hidden: list[Finding] = []
+    modes: set[str] = set()
+    for f in result.findings:
+        cfg = config_for(f.path)
+        classify = classifiers.get(id(cfg))
+        if classify is None:
+            classify = classifiers[id(cfg)] = Classifier(cfg)
+        ctx = classify(f.path)
+        if ctx != "code":
+            f = replace(f, context=ctx)
+            modes.add(cfg.test_code)
+            if cfg.test_code != "report":
+                hidden.append(f)
+                continue
+        reported.append(f)
+    result.findings = reported
+    result.hidden = hidden
+    # with one config, its setting; with several, "summary" wins over "ignore"
+    result.test_code = next((m for m in ("summary", "ignore", "report") if m in modes),
+                            config.test_code if isinstance(config, Config) else "report")
+    return result
 
 
 def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
@@ -314,7 +350,16 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
     files = plan.files
     sources = {f.path: f for f in files}
     by_path = {r.path: r for r in results}
-    findings = _collect(results, index, plan)
+    scanned = [f.path for f in files]
+
+    def reported(found: list[Finding]) -> ScanResult:
+        """The scan's view: test and example code hidden unless configured otherwise
+        (`fix` leaves what `scan` does not report alone)."""
+        return _by_context(ScanResult(findings=found, files_scanned=len(files),
+                                      rules=all_meta(), paths=scanned),
+                           lambda p: plan.file_cfg.get(p, plan.configs[0]))
+
+    findings = reported(_collect(results, index, plan)).findings
     fj = FixJob(unsafe, tuple((r.code, r.fix) for r in ALL_RULES))
     out = FixResult()
     targets = fix_targets([f.path for f in files], paths)
@@ -357,7 +402,7 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
             by_path[oc.path] = oc.result
         if not changed:
             break
-        findings = _collect(list(by_path.values()), None, plan)
+        findings = reported(_collect(list(by_path.values()), None, plan)).findings
     if write:
         failed = False
         for ff in out.changed:
@@ -368,7 +413,7 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 by_path[ff.path] = original_results[ff.path]
                 failed = True
         if failed:
-            findings = _collect(list(by_path.values()), None, plan)
+            findings = reported(_collect(list(by_path.values()), None, plan)).findings
     # the other names of a fixed file (symlinks to it) now read its fixed text
     fixed_real = {targets[ff.path]: ff for ff in out.changed}
     aliases = [p for p in by_path if targets.get(p) is None and os.path.realpath(p)
@@ -379,7 +424,8 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
             job = plan.jobs[plan.file_cfg[p].analysis_key()]
             by_path[p] = read_and_analyze(sources[p], fixed_real[os.path.realpath(p)].fixed,
                                           job, rules)
-        findings = _collect(list(by_path.values()), None, plan)
+    final = reported(_collect(list(by_path.values()), None, plan))
+    findings = final.findings
     remaining = set(findings)
     out.refused = {f: why for f, why in out.refused.items() if f in remaining}
     for f in findings:
@@ -387,10 +433,9 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                 and targets.get(f.path)):
             out.refused[f] = not_applied_reason(f)
     # one source of truth: what is still here although `fix` wanted it was refused
-    findings = [replace(f, fixable=False) if f.fixable and fj.wanted(f) else f
-                for f in findings]
-    out.remaining = ScanResult(findings=findings, files_scanned=len(files), rules=all_meta(),
-                               paths=[f.path for f in files])
+    final.findings = [replace(f, fixable=False) if f.fixable and fj.wanted(f) else f
+                      for f in findings]
+    out.remaining = final
     return out
 
 
