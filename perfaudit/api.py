@@ -195,6 +195,9 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
         for f in index.transitive_findings():
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
+        for f in index.returned_type_findings(_blocking_rows(plan.configs[0]), plan.codes):
+            if not is_suppressed(by_path[f.path].noqa, f):
+                findings.append(f)
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
     findings.sort(key=Finding.sort_key)
     return findings
@@ -230,6 +233,14 @@ def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) ->
     result.test_code = next((m for m in ("summary", "ignore", "report") if m in modes),
                             config.test_code if isinstance(config, Config) else "report")
     return result
+
+
+def _blocking_rows(config: Config) -> dict[str, tuple[str, str, str]]:
+    """The blocking table as the project index reports from it: call -> (code, rule
+    name, advice)."""
+    names = {r.code: r.name for r in ALL_RULES}
+    return {call: (e.code, names.get(e.code, ""), e.instead)
+            for call, e in load_tables(config).blocking.items()}
 
 
 def default_cache_dir(config: Config, paths: Sequence[str]) -> str:

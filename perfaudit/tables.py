@@ -56,6 +56,9 @@ class BlockingEntry:
     code: str
     call: str
     instead: str
+    #: not reported when the first argument is an instance of one of these (an archive
+    #: in memory, `zipfile.ZipFile(io.BytesIO(data))`, does no file I/O)
+    unless_first_arg: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     blocking: dict[str, BlockingEntry] = {}
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
-            blocking[call] = BlockingEntry(group["code"], call, group["instead"])
+            blocking[call] = BlockingEntry(group["code"], call, group["instead"],
+                                           frozenset(group.get("unless_first_arg", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from perfaudit.config import Config
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
-from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, local_name, resolve
+from perfaudit.engine.scope import (
+    FUNC_NODES,
+    ModuleInfo,
+    Scope,
+    Sym,
+    annotation_type,
+    local_name,
+    resolve,
+)
 from perfaudit.model import Finding, Span
 from perfaudit.tables import BlockingEntry, Tables, load_tables, loop_methods
 
@@ -38,6 +46,10 @@ class FuncFacts:
     #: sync function: the distinct names it calls (the edges of the call graph), and
     #: `?.method` for a call of a loop method (`rules/threads.toml`) on an untyped object
     callees: list[str] = field(default_factory=list)
+    #: decorated with `functools.cache`/`lru_cache`: it blocks on its first call only
+    memoized: bool = False
+    #: the type its return annotation names (`-> Path`: "pathlib.Path"), or ""
+    returns: str = ""
 
 
 @dataclass(slots=True)
@@ -319,7 +331,10 @@ class Analyzer:
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
-            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
+            ret = annotation_type(node.returns, parent) if node.returns is not None else None
+            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
+                                        memoized=_memoized(node, scope),
+                                        returns=ret[1] if ret is not None else "")
             self.functions.append(self.func_facts)
         else:
             self.func_facts = None
@@ -414,7 +429,10 @@ class Analyzer:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
         if ff is not None and qual is not None:
-            if entry is not None:
+            if entry is not None and entry.unless_first_arg and in_memory(
+                    node, self.scope, entry.unless_first_arg):
+                pass  # an archive on a buffer in memory: no file I/O
+            elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
             elif qual.startswith("builtins."):
                 pass
@@ -438,6 +456,30 @@ class Analyzer:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
+    """Whether the call's first argument (or `fileobj=`) is an instance of one of
+    ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""
+    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+    for arg in args:
+        sym = resolve(arg, scope)
+        if sym is not None and sym[0] == "inst" and sym[1] in types:
+            return True
+    return False
+
+
+_MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",
+                        "cachetools.cached", "async_lru.alru_cache"})
+
+
+def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+    for d in node.decorator_list:
+        target = d.func if type(d) is ast.Call else d
+        sym = resolve(target, scope.parent or scope)
+        if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
+            return True
+    return False
 
 
 def module_imports(scope: Scope) -> dict[str, str]:
@@ -471,6 +513,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
+    mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)

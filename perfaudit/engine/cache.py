@@ -120,7 +120,8 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         [_pack_finding(f) for f in res.findings],
         [(i(fn.qual), fn.name, fn.is_async, fn.line,
           [(code, i(callee), line) for code, callee, line in fn.direct],
-          [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees])
+          [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees], fn.memoized,
+          fn.returns)
          for fn in res.functions],
         {i(k): i(v) for k, v in res.imports.items()},
         {line: (tuple(sorted(codes)) if codes is not None else None)
@@ -134,8 +135,8 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
-        functions=[FuncFacts(q, n, a, ln, direct, calls, callees)
-                   for q, n, a, ln, direct, calls, callees in functions],
+        functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret)
+                   for q, n, a, ln, direct, calls, callees, memo, ret in functions],
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},
         skipped=skipped,

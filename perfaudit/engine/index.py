@@ -8,8 +8,10 @@ blocking call, and reports the calls to them made on the event loop, with a shor
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.scope import local_name
@@ -20,19 +22,87 @@ NAME = "transitive-blocking-in-async"
 _MAX_ALIAS_HOPS = 16
 
 
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifiers(data: bytes) -> frozenset[bytes]:
+    """A file's identifiers, for `mentioned`."""
+    return frozenset(_WORD.findall(data))
+
+
+def pack_identifiers(words: frozenset[bytes]) -> bytes:
+    """Identifiers as one byte string: cheap to send from a worker and to keep."""
+    return b" ".join(words)
+
+
+def unpack_identifiers(packed: bytes) -> frozenset[bytes]:
+    return frozenset(packed.split(b" "))
+
+
+def mentioned(tokens: frozenset[bytes], words: frozenset[bytes]) -> list[bytes]:
+    """The ``tokens`` a file with `identifiers` ``words`` names: a function or class name,
+    or for `Class.method` both names (the class constructed or annotated, the method
+    called)."""
+    by_head = _by_head(tokens)
+    out = []
+    for head in by_head.keys() & words:
+        for token, tail in by_head[head]:
+            if tail is None or tail in words:
+                out.append(token)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _by_head(tokens: frozenset[bytes]) -> dict[bytes, list[tuple[bytes, bytes | None]]]:
+    out: dict[bytes, list[tuple[bytes, bytes | None]]] = {}
+    for token in tokens:
+        head, dot, tail = token.partition(b".")
+        out.setdefault(head, []).append((token, tail if dot else None))
+    return out
+
+
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)",
+                     re.MULTILINE)
+
+
+def calls_any(tokens: Sequence[bytes], data: bytes) -> bool:
+    """Whether the file calls one of the `mentioned` ``tokens`` (`name(`, `.name(`, the
+    method's name for `Class.method`) or imports it (a re-export, or `import f as g`).
+    A file that only names it otherwise (`from homeassistant.setup import ...` for a
+    function `setup`) cannot call it on the loop nor lead a caller to it."""
+    names = sorted({t.rpartition(b".")[2] for t in tokens})
+    if not names:
+        return False
+    alternatives = b"|".join(re.escape(n) for n in names)
+    called = (rb"(?<![A-Za-z0-9_])(?:" + alternatives + rb")[ \t]*\(")
+    if re.search(called, data) is not None:
+        return True
+    imported = set(_WORD.findall(b" ".join(m.group(1) for m in _IMPORT.finditer(data))))
+    return not imported.isdisjoint(names)
+
+
 class ProjectIndex:
     def __init__(self, results: Iterable[FileResult]) -> None:
         self.funcs: dict[str, FuncFacts] = {}
         self.path_of: dict[str, str] = {}
         self.module_of: dict[str, str] = {}
         self.imports: dict[str, dict[str, str]] = {}
-        for res in results:
-            if res.module:
-                self.imports[res.module] = res.imports
-            for fn in res.functions:
-                self.funcs[fn.qual] = fn
-                self.path_of[fn.qual] = res.path
-                self.module_of[fn.qual] = res.module
+        # A `.pyi` stub is scanned like any file (ruff does too; some projects generate
+        # stubs with bodies), but where `m.py` and `m.pyi` are the same module, the code
+        # that runs is `m.py`'s: its functions and imports win over the stub's.
+        results = list(results)
+        for stub in (False, True):
+            for res in results:
+                if res.path.endswith(".pyi") is not stub:
+                    continue
+                if res.module and (not stub or res.module not in self.imports):
+                    self.imports[res.module] = res.imports
+                for fn in res.functions:
+                    if stub and fn.qual in self.funcs:
+                        continue
+                    self.funcs[fn.qual] = fn
+                    self.path_of[fn.qual] = res.path
+                    self.module_of[fn.qual] = res.module
         self._resolved: dict[str, str | None] = {}
         #: names imported under another name (`from m import f as g`): a call to `g` may
         #: reach `f`, so these are always resolved
@@ -84,7 +154,8 @@ class ProjectIndex:
         out: dict[str, tuple[str | None, tuple[str, str, int]]] = {}
         queue: deque[str] = deque()
         for qual, fn in sorted(self.funcs.items()):
-            if fn.is_async:
+            if fn.is_async or fn.memoized:
+                # a memoized function (`functools.cache`) blocks on its first call only
                 continue
             if fn.direct:
                 out[qual] = (None, fn.direct[0])
@@ -102,15 +173,20 @@ class ProjectIndex:
         return out
 
     def blocking_tokens(self) -> frozenset[bytes]:
-        """Names a file must mention to call a blocking project function: the function's
-        name, or for a method its class's name (the caller must construct the class)."""
+        """What a file must mention to call a blocking project function: the function's
+        name; for a constructor its class's name; for a method both its class's name (the
+        caller constructs or annotates the class) and the method's, as `Class.method`
+        (see `mentions`)."""
         out = set()
         for qual in self.blocking_chains():
             if ".<locals>." in qual:
                 continue  # callable only from its own file, which is analysed already
             module = self.module_of.get(qual, "")
-            rest = local_name(qual, module)
-            out.add(rest.split(".", 1)[0].encode())
+            parts = local_name(qual, module).split(".")
+            if parts[-1] == "__init__":
+                parts.pop()
+            token = parts[0] if len(parts) == 1 else f"{parts[0]}.{parts[-1]}"
+            out.add(token.encode())
         return frozenset(out)
 
     def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]
@@ -128,6 +204,35 @@ class ProjectIndex:
         module = self.module_of.get(qual, "")
         short = local_name(qual, module)
         return short.replace(".<locals>.", ".").removesuffix(".__init__")
+
+    def returned_type_findings(self, blocking: Mapping[str, tuple[str, str, str]],
+                               codes: Collection[str]) -> Iterator[Finding]:
+        """Blocking methods called in an `async def` on what a project function of another
+        module returns, known from its return annotation (`paths.cache_dir().exists()`
+        with `def cache_dir() -> Path` in paths.py): the per-file analysis cannot see the
+        annotation. ``blocking``: call -> (code, rule name, advice)."""
+        methods = {q.rpartition(".")[2] for q in blocking}
+        for qual, fn in self.funcs.items():
+            if not fn.is_async:
+                continue
+            module = self.module_of[qual]
+            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+                head, _, method = callee.rpartition(".")
+                if method not in methods or head.startswith(module + "."):
+                    continue  # a function of the same module was typed per file
+                target = self.resolve(head)
+                if target is None or self.funcs[target].is_async:
+                    continue
+                ret = self.funcs[target].returns
+                row = blocking.get(f"{ret}.{method}") if ret else None
+                if row is None or row[0] not in codes:
+                    continue
+                code, name, instead = row
+                yield Finding(
+                    path=self.path_of[qual], code=code, name=name,
+                    message=f"`{ret}.{method}` blocks the event loop; use {instead}",
+                    span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
+                    function=local_name(qual, module), fixable=False)
 
     def transitive_findings(self) -> Iterator[Finding]:
         chains = self.blocking_chains()

@@ -41,7 +41,9 @@ class TransitiveBlockingInAsync(Rule):
     attributes and `self.method()` within a class. A helper only ever handed to
     `asyncio.to_thread`/`run_in_executor` is not reported: it is never called on the loop.
     The analysis does not follow inheritance or calls through unknown objects (misses, not
-    false alarms).
+    false alarms). A nested `def` called directly in the coroutine is followed like any
+    project function. A function under `functools.cache`/`lru_cache` blocks on its first
+    call only: chains do not go through it.
     """
 
     code = "PA106"
