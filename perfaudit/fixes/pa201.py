@@ -14,7 +14,8 @@ class Fix(RuleFix):
 
     def __init__(self, ctx: FixContext) -> None:
         super().__init__(ctx)
-        self._session_calls: dict[int, tuple[str, str, list[Finding]]] = {}
+        # keyed by id(); the node is kept alive (last item) so the id cannot be reused
+        self._session_calls: dict[int, tuple[str, str, list[Finding], cst.Call]] = {}
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
         ctx = self.ctx
@@ -26,7 +27,7 @@ class Fix(RuleFix):
                       else updated.func.value if isinstance(updated.func, cst.Name) else None)
             lib = pa201[0].message.split("`")[1].split(".")[0]
             if method is not None and lib in ("requests", "httpx"):
-                self._session_calls[id(updated)] = (lib, method, list(pa201))
+                self._session_calls[id(updated)] = (lib, method, list(pa201), updated)
         return None
 
     def leave_FunctionDef(self, original: cst.FunctionDef,
@@ -40,7 +41,7 @@ class Fix(RuleFix):
         for i, st in enumerate(body):
             marked = [self._session_calls[id(n)] for n in walk(st)
                       if id(n) in self._session_calls]
-            libs = {lib for lib, _, _ in marked}
+            libs = {lib for lib, _, _, _ in marked}
             if len(libs) != 1:
                 continue
             lib = libs.pop()
@@ -58,7 +59,7 @@ class Fix(RuleFix):
             body[i] = cst.With(items=[cst.WithItem(item=ctor, asname=cst.AsName(
                 name=cst.Name(var)))], body=cst.IndentedBlock(body=[st2.with_changes(
                     leading_lines=[])]), leading_lines=getattr(st, "leading_lines", ()))
-            for _, _, findings in marked:
+            for _, _, findings, _ in marked:
                 ctx.applied.extend(findings)
             for k in ids:
                 self._session_calls.pop(k, None)

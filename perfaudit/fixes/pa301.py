@@ -16,8 +16,10 @@ class Fix(RuleFix):
 
     def __init__(self, ctx: FixContext) -> None:
         super().__init__(ctx)
-        self._with_starts: dict[int, tuple[str, list[Finding]]] = {}
-        self._closes: dict[int, str] = {}
+        # keyed by id(); the node is kept in the value so that the id cannot be reused by
+        # another node once the original is dropped from the tree
+        self._with_starts: dict[int, tuple[cst.CSTNode, str, list[Finding]]] = {}
+        self._closes: dict[int, tuple[cst.CSTNode, str]] = {}
 
     def leave_SimpleStatementLine(self, original: cst.SimpleStatementLine,
                                   updated: cst.SimpleStatementLine) -> cst.BaseStatement | None:
@@ -27,12 +29,13 @@ class Fix(RuleFix):
                 and isinstance(small.value, cst.Call)):
             found = self.ctx.at(small.value, self.code)
             if found:
-                self._with_starts[id(updated)] = (small.targets[0].target.value, found)
+                self._with_starts[id(updated)] = (updated, small.targets[0].target.value,
+                                                  found)
         elif (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
               and not small.value.args and isinstance(small.value.func, cst.Attribute)
               and small.value.func.attr.value == "close"
               and isinstance(small.value.func.value, cst.Name)):
-            self._closes[id(updated)] = small.value.func.value.value
+            self._closes[id(updated)] = (updated, small.value.func.value.value)
         return None
 
     def leave_IndentedBlock(self, original: cst.IndentedBlock,
@@ -44,12 +47,13 @@ class Fix(RuleFix):
         changed = False
         while i < len(body):
             start = self._with_starts.get(id(body[i]))
-            if start is None:
+            if start is None or start[0] is not body[i]:
                 i += 1
                 continue
-            name, findings = start
+            _, name, findings = start
             end = next((j for j in range(i + 2, len(body))
-                        if self._closes.get(id(body[j])) == name), None)
+                        if self._closes.get(id(body[j]), (None, ""))[0] is body[j]
+                        and self._closes[id(body[j])][1] == name), None)
             close_stmt = body[end] if end is not None else None
             if end is None:
                 last = max((j for j in range(i + 1, len(body)) if _uses(body[j], name)),
