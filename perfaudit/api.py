@@ -192,7 +192,12 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
         if index is None:
             index = ProjectIndex(results)
         by_path = {r.path: r for r in results}
-        for f in index.transitive_findings():
+        # a conditional chain is reported where the caller's config asks for it
+        report_conditional = any(c.conditional_chains == "report" for c in plan.configs)
+        for f in index.transitive_findings(conditional=report_conditional):
+            if f.conditional and plan.file_cfg.get(
+                    f.path, plan.configs[0]).conditional_chains != "report":
+                continue
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
         for f in index.returned_type_findings(_blocking_rows(plan.configs[0]), plan.codes):

@@ -4,6 +4,10 @@ Per-file analysis emits `FuncFacts` (each function's direct blocking calls and i
 resolved calls) and each module's import table. This pass, which sees every file, resolves
 calls across modules (following re-exports), finds every sync function that reaches a
 blocking call, and reports the calls to them made on the event loop, with a shortest chain.
+
+For each such call it then follows the branch conditions on the way (engine/flow.py) with
+the values the call passes: a blocking call every path to which is ruled out is not
+reported; one reached only under conditions that cannot be evaluated is "conditional".
 """
 
 from __future__ import annotations
@@ -12,14 +16,29 @@ import functools
 import re
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.analyze import NO_ARGS, FileResult, FuncFacts
+from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 
 CODE = "PA106"
 NAME = "transitive-blocking-in-async"
 _MAX_ALIAS_HOPS = 16
+#: bounds of the per-call-site search through branch conditions
+_MAX_DEPTH = 24
+_MAX_STEPS = 20_000  # functions entered per call site (memoised results are free)
+
+Env = dict[tuple[str, str], AV]
+#: a reachable blocking call: (functions from the called one to the blocker, the blocking
+#: call (code, callee, line), whether it is reached only under conditions on inputs that
+#: perfaudit cannot evaluate)
+Reach = tuple[tuple[str, ...], tuple[str, str, int], bool]
+
+
+class _OutOfSteps(Exception):
+    pass
 
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
@@ -110,6 +129,16 @@ class ProjectIndex:
                                  for local, target in table.items()
                                  if local != target.rpartition(".")[2])
         self._chains: dict[str, tuple[str | None, tuple[str, str, int]]] | None = None
+        self._memo: dict[tuple[str, tuple[tuple[tuple[str, str], AV], ...]],
+                         tuple[Reach | None, bool]] = {}
+        self._active: set[tuple[str, tuple[tuple[tuple[str, str], AV], ...]]] = set()
+        self._steps = 0
+        #: class -> property name -> the condition it returns (`return self.x and ...`)
+        self._props: dict[str, dict[str, Cond]] = {}
+        for qual, fn in self.funcs.items():
+            if len(fn.flow) > 6 and fn.flow[6] is not None:
+                cls, _, attr = qual.rpartition(".")
+                self._props.setdefault(cls, {})[attr] = fn.flow[6]
 
     def resolve(self, qual: str) -> str | None:
         """The project function a dotted name denotes, following re-exports; or None."""
@@ -189,21 +218,168 @@ class ProjectIndex:
             out.add(token.encode())
         return frozenset(out)
 
-    def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]
-              ) -> tuple[list[str], tuple[str, str, int], str]:
-        names = []
-        cur: str | None = qual
-        last = qual
-        while cur is not None:
-            names.append(self.display(cur))
-            last = cur
-            cur = chains[cur][0]
-        return names, chains[qual][1], self.path_of[last]
-
     def display(self, qual: str) -> str:
         module = self.module_of.get(qual, "")
         short = local_name(qual, module)
         return short.replace(".<locals>.", ".").removesuffix(".__init__")
+
+    # -- branch conditions (engine/flow.py) --------------------------------------------
+
+    def bind(self, target: str, args: tuple[Any, ...] | None, caller_env: Env) -> Env:
+        """The inputs of ``target`` known at a call ``args`` = (positional, keyword, star,
+        via_self) (None: no arguments) made where ``caller_env`` holds."""
+        fn = self.funcs[target]
+        params, is_method = fn.flow[0], fn.flow[1]
+        pos, kw, star, via_self = args if args is not None else NO_ARGS
+        env: Env = {}
+        if via_self:
+            env = {k: v for k, v in caller_env.items() if k[0] == "a"}
+        if star:
+            return env
+
+        def known(v: object) -> AV | None:
+            if not isinstance(v, tuple):
+                return None
+            if v[0] in ("p", "a"):
+                return _lookup(caller_env, v)
+            return v
+
+        positional = [p for p in params if p[2] == 0]
+        if is_method:
+            positional = positional[1:]
+        given: dict[str, object] = {}
+        for p, v in zip(positional, pos, strict=False):
+            given[p[0]] = v
+        if len(pos) > len(positional) and not any(p[2] == 2 for p in params):
+            return env  # a call that does not match the signature: know nothing
+        for name, v in kw:
+            if name == "**":  # the caller forwards its own **kwargs
+                fwd = caller_env.get(("k", str(v)))
+                if fwd is None:
+                    return env
+                for fname, fv in fwd[1]:
+                    given[fname] = fv
+            else:
+                given[name] = v
+        skip = params[0][0] if is_method and params else None
+        names = set()
+        for name, default, kind in params:
+            if name == skip or kind >= 2:
+                continue
+            names.add(name)
+            if name in given:
+                av = known(given[name])
+                if av is None and default is None:
+                    av = ("unk",)
+            else:
+                av = default
+            if av is not None:
+                env[("p", name)] = av
+        kwargs = [p[0] for p in params if p[2] == 3]
+        if kwargs:  # what lands in **kwargs, for a call that forwards it
+            extra = tuple(sorted((n, known(v)) for n, v in given.items() if n not in names))
+            env[("k", kwargs[0])] = ("kw", extra)
+        return env
+
+    def reach(self, qual: str, env: Env, depth: int = 0) -> tuple[Reach | None, bool]:
+        """The best blocking call ``qual`` reaches with inputs ``env`` (unconditional
+        before conditional, then shortest), and whether any branch was ruled out."""
+        chains = self.blocking_chains()
+        key = (qual, tuple(sorted(env.items(), key=lambda kv: kv[0])))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if key in self._active or depth > _MAX_DEPTH:
+            return None, False
+        self._steps += 1
+        if self._steps > _MAX_STEPS:
+            raise _OutOfSteps
+        self._active.add(key)
+        fn = self.funcs[qual]
+        direct_guards, edges, stores = fn.flow[2], fn.flow[3], fn.flow[4]
+        env = self._apply_stores(env, stores)
+        props = self._props.get(qual.rpartition(".")[0]) if fn.flow[1] else None
+        if props:  # `if self.should_reload:` where the property tests known attributes
+            for attr, cond in props.items():
+                if ("a", attr) not in env:
+                    r = evaluate(cond, env)
+                    if r in (T, F):
+                        env[("a", attr)] = ("obj", "builtins.bool", r == T)
+        best: Reach | None = None
+        pruned = False
+        for (code, callee, line), guard in zip(fn.direct, direct_guards or _no_guards(fn),
+                                                 strict=False):
+            r = evaluate_guard(guard, env)
+            if r == F:
+                pruned = True
+                continue
+            best = _better(best, ((qual,), (code, callee, line), r == U))
+        for edge in edges:
+            if type(edge) is str:
+                callee, guard, args = edge, (), NO_ARGS
+            else:
+                callee, guard, args = edge[0], edge[1], tuple(edge[2:])
+            if best is not None and not best[2] and len(best[0]) == 1:
+                break  # nothing beats a direct unconditional call
+            target = self.resolve(callee)
+            if target is None or target not in chains:
+                continue  # (a recursive call is followed: its arguments may differ)
+            r = evaluate_guard(guard, env)
+            if r == F:
+                pruned = True
+                continue
+            sub, sub_pruned = self.reach(target, self.bind(target, args, env), depth + 1)
+            pruned = pruned or sub_pruned
+            if sub is not None:
+                best = _better(best, ((qual, *sub[0]), sub[1], sub[2] or r == U))
+        self._active.discard(key)
+        self._memo[key] = (best, pruned)
+        return best, pruned
+
+    @staticmethod
+    def _apply_stores(env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
+        """`self.attr = value` in the body, in source order: a store that surely runs
+        replaces what is known about the attribute, one that may run merges with it (two
+        different values: nothing known), one ruled out is skipped. Calls in the body see
+        the result of every store (flow-insensitive beyond that)."""
+        if not stores:
+            return env
+        out = dict(env)
+        for attr, guard, value in stores:
+            r = evaluate_guard(guard, out)  # type: ignore[arg-type]
+            if r == F:
+                continue
+            av: AV | None = value  # type: ignore[assignment]
+            if av is not None and av[0] in ("p", "a"):
+                av = _lookup(out, av)
+            key = ("a", str(attr))
+            if r != T and out.get(key) != av:
+                av = None
+            if av is None:
+                out.pop(key, None)
+            else:
+                out[key] = av
+        return out
+
+    def site_reach(self, target: str, args: tuple[Any, ...] | None) -> Reach | None:
+        """What an async call with ``args`` to ``target`` reaches; None when every
+        blocking call is ruled out by the values it passes."""
+        chains = self.blocking_chains()
+        self._steps = 0
+        try:
+            found, pruned = self.reach(target, self.bind(target, args, {}))
+        except _OutOfSteps:
+            self._active.clear()
+            found, pruned = None, False
+        if found is None and not pruned:
+            # nothing was ruled out (a cut cycle, the search bound): the plain chain
+            names = [target]
+            cur = chains[target][0]
+            while cur is not None:
+                names.append(cur)
+                cur = chains[cur][0]
+            return tuple(names), chains[target][1], False
+        return found
 
     def returned_type_findings(self, blocking: Mapping[str, tuple[str, str, str]],
                                codes: Collection[str]) -> Iterator[Finding]:
@@ -234,7 +410,9 @@ class ProjectIndex:
                     span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
                     function=local_name(qual, module), fixable=False)
 
-    def transitive_findings(self) -> Iterator[Finding]:
+    def transitive_findings(self, *, conditional: bool = True) -> Iterator[Finding]:
+        """PA106 findings; ``conditional``: also the chains that block only under
+        branches perfaudit cannot evaluate for the call site (marked as such)."""
         chains = self.blocking_chains()
         # a call can reach a blocking function only under that function's own name, or
         # its class's name for a constructor: skip resolving every other call
@@ -250,19 +428,51 @@ class ProjectIndex:
                 continue
             module = self.module_of[qual]
             fn_name = local_name(qual, module)
-            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+            call_args = fn.flow[5]
+            for i, (callee, line, col, end_line, end_col, stmt_line) in enumerate(fn.calls):
                 if callee.rpartition(".")[2] not in wanted:
                     continue
                 target = self.resolve(callee)
                 if target is None or target not in chains:
                     continue
-                names, (_code, blocker, bline), bpath = self.chain(target, chains)
+                args = call_args[i] if i < len(call_args) else ((), (), True, False)
+                found = self.site_reach(target, args)
+                if found is None or (found[2] and not conditional):
+                    continue
+                quals, (_code, blocker, bline), is_cond = found
+                names = [self.display(q) for q in quals]
+                bpath = self.path_of[quals[-1]]
                 blocker = blocker.removeprefix("builtins.")
                 path_txt = bpath.replace("\\", "/")
-                message = (f"`{names[0]}()` blocks the event loop: "
-                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline}); "
-                           "run it with `await asyncio.to_thread(...)` or make it async")
+                verb = "may block" if is_cond else "blocks"
+                when = (" (only under conditions on the values passed that perfaudit "
+                        "cannot evaluate)" if is_cond else "")
+                message = (f"`{names[0]}()` {verb} the event loop: "
+                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline})"
+                           f"{when}; run it with `await asyncio.to_thread(...)` or make "
+                           "it async")
                 yield Finding(
                     path=self.path_of[qual], code=CODE, name=NAME, message=message,
                     span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
-                    function=fn_name)
+                    function=fn_name, conditional=is_cond,
+                    cause=f"{blocker}() at {path_txt}:{bline}")
+
+
+def _better(a: Reach | None, b: Reach) -> Reach:
+    """Unconditional before conditional, then the shorter chain."""
+    if a is None:
+        return b
+    return b if (b[2], len(b[0])) < (a[2], len(a[0])) else a
+
+
+def _lookup(env: Env, ref: AV) -> AV | None:
+    """The value of the caller's parameter or attribute ``ref``; for an annotated
+    parameter whose value is not known, an instance of the annotated class."""
+    v = env.get((ref[0], ref[1]))
+    if (v is None or v[0] == "unk") and len(ref) > 2:
+        return ("obj", ref[2], None)
+    return v
+
+
+def _no_guards(fn: FuncFacts) -> tuple[tuple[()], ...]:
+    return ((),) * len(fn.direct)
