@@ -345,6 +345,10 @@ def _run_fix(targets: list[str], cfg: Config | None, overrides: Callable[[Config
     from perfaudit.reporters import Options, get_reporter
 
     result = api.fix(targets, cfg, unsafe=unsafe, write=not diff, overrides=overrides)
+    if level < 2:
+        for f, why in sorted(result.refused.items(), key=lambda kv: kv[0].sort_key()):
+            sys.stderr.write(f"perfaudit: not fixed: {f.path}:{f.span.line}:{f.span.column}: "
+                             f"{f.code}: {why}\n")
     if diff:
         if level < 2:
             for ff in result.changed:
