@@ -481,10 +481,12 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
 
     from perfaudit.engine.deep import TooDeep, call_deep, describe
     from perfaudit.fixes.apply import compiles, rewrite  # LibCST: only here
+    from perfaudit.fixes.imports import style_for
 
     resolver = ConfigResolver(overrides, fixed=config)
     cfg = resolver.for_path(filename if filename != "-" else ".")
     kinds = {r.code: r.fix for r in ALL_RULES}
+    style = style_for(filename if filename != "-" else "stdin.py")  # the project's isort style
     current = data
     for _ in range(MAX_ROUNDS):
         result = scan(config=cfg, stdin=current, stdin_filename=filename)
@@ -495,7 +497,7 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
             return current, result, None
         try:  # deeply nested code: retried on a large stack, else left alone
             fixed, applied = call_deep(partial(rewrite, current, todo, cfg.async_backend,
-                                               cfg.async_file_backend))
+                                               cfg.async_file_backend, style))
         except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
             return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
                 f"cannot rewrite: {describe(exc)}"[:200])
