@@ -421,6 +421,12 @@ def profile_command(
     leaks: Annotated[bool, typer.Option(
         "--leaks", help="Detect leaks: call a `pkg.module:function` target --repeat times "
         "and watch retained memory.")] = False,
+    blocking: Annotated[bool, typer.Option(
+        "--blocking", help="Record blocking calls and stalls on the running event loop (a "
+        "separate run), joined to the static findings PA101-PA106 of the executed files.")
+    ] = False,
+    stall_threshold: Annotated[str, typer.Option(
+        help="--blocking: report loop steps longer than this, e.g. 20ms.")] = "20ms",
     scan_findings: Annotated[bool, typer.Option(
         "--scan", help="List the static findings of the files the run executed, with the "
         "share of wall time and memory of each.")] = False,
@@ -443,7 +449,8 @@ def profile_command(
         "to stderr.")] = "text",
     budget: Annotated[str | None, typer.Option(
         help="Exit 1 when a figure is over budget, e.g. wall=2s,peak-memory=200MiB,"
-        "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak).")] = None,
+        "allocations=1e6 (figures: wall, peak-memory, allocations, allocated, leak, "
+        "blocking-calls, blocking-time, loop-stall).")] = None,
     baseline: Annotated[str | None, typer.Option(
         help="Compare with the figures saved in this file; exit 1 on a regression.")] = None,
     save_baseline: Annotated[str | None, typer.Option(
@@ -473,7 +480,8 @@ def profile_command(
     """
     from perfaudit.errors import EXIT_TARGET, EXIT_TIMEOUT
     from perfaudit.profile import ProfileOptions, parse_target, run_profile
-    from perfaudit.profile.budget import parse_budget, parse_percent
+    from perfaudit.profile.blocking import parse_threshold
+    from perfaudit.profile.budget import FIGURES, parse_budget, parse_percent
     from perfaudit.profile.report import get_renderer
 
     renderer = get_renderer(output_format)
@@ -488,8 +496,12 @@ def profile_command(
         raise PerfauditError("--config and --isolated cannot be combined")
     limits = parse_budget(budget) if budget is not None else {}
     tgt = parse_target(target, module, list(args or []))
+    limits = parse_budget(budget) if budget is not None else {}
+    joined = scan_findings or blocking or any(FIGURES[f].mode == "blocking" for f in limits)
     opts = ProfileOptions(
-        tgt, cpu=cpu, mem=mem, leaks=leaks, scan=scan_findings, repeat=repeat, warmup=warmup,
+        tgt, cpu=cpu, mem=mem, leaks=leaks, blocking=blocking,
+        stall_threshold=parse_threshold(stall_threshold),
+        scan=scan_findings, repeat=repeat, warmup=warmup,
         timeout=timeout or None, duration=duration or None, output_dir=output,
         interval=interval,
         budget=limits,
@@ -497,7 +509,7 @@ def profile_command(
         max_regression=parse_percent(max_regression or "10%"),
         stdout_to_stderr=output_format != "text", python=python,
         config=_config(config, isolated, [tgt.spec if tgt.kind == "script" else "."])
-        .with_overrides(select=select, extend_select=extend_select) if scan_findings else None)
+        .with_overrides(select=select, extend_select=extend_select) if joined else None)
     result = run_profile(opts)
     outcome = result.outcome
     if outcome.status == "usage":

@@ -52,6 +52,9 @@ class Config:
     respect_gitignore: bool = True
     #: ignore suppression comments (report everything)
     disable_noqa: bool = False
+    #: `pytest --perfaudit-blocking`: deliberate blocking on the loop (a call such as
+    #: "time.sleep", "path.py" or "path.py:12" of the test's code, or "stall")
+    allow_blocking: tuple[str, ...] = ()
     #: the folder holding the pyproject.toml the config came from (or the cwd)
     root: str = field(default_factory=os.getcwd)
     #: the config file read, if any
@@ -134,7 +137,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
-    "blocking", "async-backend", "respect-gitignore", "async-file-backend",
+    "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
 }
 
 
@@ -229,6 +232,9 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
         v = str_list(key)
         if v is not None:
             kwargs[attr] = v
+    allow = str_list("allow-blocking")
+    if allow is not None:
+        kwargs["allow_blocking"] = allow
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, Mapping):

@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml")
+TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "audit.toml")
 
 
 def table_paths() -> list[str]:

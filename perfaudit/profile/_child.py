@@ -293,6 +293,53 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
                        "measured": measured, "checkpoints": checkpoints}
 
 
+# --- blocking mode --------------------------------------------------------------------------
+
+def _target_dirs(spec: dict[str, Any]) -> list[str]:
+    """The folder of the target's top-level package: its own code even when installed."""
+    if spec["kind"] == "script":
+        return []
+    top = spec["target"].partition(":")[0].split(".")[0]
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return []
+    if found is None:
+        return []
+    if found.submodule_search_locations:
+        return [os.path.abspath(d) for d in found.submodule_search_locations]
+    return []
+
+
+def _run_blocking(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """Run under the blocking monitor (perfaudit/profile/blocking_monitor.py, loaded by path
+    so that the child still imports nothing of perfaudit)."""
+    loader = importlib.util.spec_from_file_location("_perfaudit_blocking_monitor",
+                                                    spec["monitor"])
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = module
+    loader.loader.exec_module(module)
+    monitor = module.Monitor(spec["events"], spec["wraps"],
+                             stall_threshold=spec["stall_threshold"], exclude_files=[_HERE],
+                             include_dirs=_target_dirs(spec))
+    monitor.start()
+    try:
+        _run_loop(call, spec["repeat"], status)
+    finally:
+        monitor.stop()
+        data = monitor.to_dict()
+        files = set(monitor.own_files())
+        if spec["kind"] == "script":
+            files.add(os.path.abspath(spec["target"]))
+        elif spec["kind"] == "module":
+            found = importlib.util.find_spec(spec["target"])
+            if found is not None and found.origin and monitor.is_own(found.origin):
+                files.add(os.path.abspath(found.origin))
+        data["files"] = sorted(files)
+        status["blocking"] = data
+
+
 # --- main -----------------------------------------------------------------------------------
 
 def main(spec_path: str) -> int:
@@ -345,6 +392,8 @@ def main(spec_path: str) -> int:
                 _run_loop(call, spec["repeat"], status)
         elif mode == "leaks":
             _run_leaks(call, spec, status)
+        elif mode == "blocking":
+            _run_blocking(call, spec, status)
         else:
             _run_loop(call, spec["repeat"], status)
         return 0

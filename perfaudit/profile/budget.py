@@ -23,6 +23,12 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("allocations", "count", "mem", "allocations per run (memray)"),
     Figure("allocated", "B", "mem", "bytes allocated per run (memray)"),
     Figure("leak", "B/call", "leaks", "memory retained per call (--leaks)"),
+    Figure("blocking-calls", "count", "blocking",
+           "blocking calls made on a running event loop, per run (--blocking)"),
+    Figure("blocking-time", "s", "blocking",
+           "seconds the event loop spent in blocking calls, per run (--blocking)"),
+    Figure("loop-stall", "s", "blocking",
+           "the longest callback or task step on the event loop (--blocking)"),
 )}
 
 _NUMBER = r"(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"

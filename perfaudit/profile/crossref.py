@@ -92,12 +92,17 @@ def link(findings: list[Finding], cpu: CpuProfile | None, mem: MemProfile | None
 
 def scan_and_link(cpu: CpuProfile | None, mem: MemProfile | None, leaks: LeakReport | None,
                   config: Config) -> list[ScanLink]:
-    from perfaudit import api
-
     files = involved_files(cpu, mem, leaks)
     if not files:
         return []
+    return link(scan_files(files, config), cpu, mem, leaks)
+
+
+def scan_files(files: list[str], config: Config) -> list[Finding]:
+    """The static findings of ``files`` (shown relative to the current folder); the one
+    place the profile calls the scanner (--scan, and --blocking's join)."""
+    from perfaudit import api
+
     cwd = os.path.join(os.getcwd(), "")
     shown = [f[len(cwd):] if f.startswith(cwd) else f for f in files]
-    result = api.scan(shown, config)
-    return link(result.findings, cpu, mem, leaks)
+    return api.scan(shown, config).findings

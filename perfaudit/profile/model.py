@@ -170,6 +170,83 @@ class ScanLink:
     leak_share: float | None = None
 
 
+#: a frame of the target's own code: (path, line, function)
+FrameRef = tuple[str, int, str]
+
+
+@dataclass(frozen=True)
+class BlockingSite:
+    """A blocking call made while a thread ran an event loop (--blocking)."""
+
+    call: str  # the audit event or wrapped call: "time.sleep", "open", "socket.connect"
+    code: str  # the static rule that covers such calls ("" when none does)
+    what: str
+    #: the frames of the target's own code that led to it, innermost first
+    chain: list[FrameRef]
+    #: the library function the innermost own frame called ("" when it made the call itself)
+    via: str
+    count: int
+    #: seconds on the loop (calls whose time was measured; see `timed`)
+    time: float
+    timed: int
+    detail: str = ""  # the first call's argument: a path, an address
+    #: where it happened when no frame of the target's code is on the stack
+    stack: list[FrameRef] = field(default_factory=list)
+    #: "confirmed" (a static finding covers it) or "runtime-only"
+    status: str = ""
+    findings: list[str] = field(default_factory=list)  # "PA103 app.py:12"
+    #: runtime-only: what the static rules would need to catch it
+    needs: str = ""
+    #: the pytest plugin: the tests that hit it
+    tests: list[str] = field(default_factory=list)
+
+    @property
+    def site(self) -> FrameRef | None:
+        return self.chain[0] if self.chain else (self.stack[0] if self.stack else None)
+
+
+@dataclass(frozen=True)
+class LoopStall:
+    """A callback or task step that held the loop past the stall threshold (--blocking)."""
+
+    chain: list[FrameRef]  # own frames of the sampled stack, innermost first
+    stack: list[FrameRef]  # the innermost frames when sampled, down to the own code
+    callback: str  # when the stack could not be sampled: the callback or task
+    count: int
+    time: float
+    longest: float
+    blocking: float  # of which in recorded blocking calls
+    findings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RuntimeFinding:
+    """A static PA101-PA106 finding of an executed file, seen (or not) at run time."""
+
+    code: str
+    path: str
+    line: int
+    message: str
+    function: str
+    status: str  # "confirmed" | "not reached"
+    count: int = 0
+    time: float = 0.0
+    #: what confirmed it: the blocking calls ("time.sleep") and/or "stall"
+    by: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BlockingReport:
+    threshold: float
+    steps: int  # loop callbacks and task steps run
+    longest_step: float
+    loop_time: float  # seconds the loop spent running callbacks
+    calls: list[BlockingSite]
+    stalls: list[LoopStall]
+    files: list[str]  # the target's own files the run executed
+    findings: list[RuntimeFinding] | None = None  # None: the static join was not made
+
+
 @dataclass(frozen=True)
 class GateRow:
     """One figure checked against a budget or a baseline."""
@@ -205,6 +282,7 @@ class ProfileResult:
     mem: MemProfile | None = None
     leaks: LeakReport | None = None
     links: list[ScanLink] | None = None
+    blocking: BlockingReport | None = None
     budget: list[GateRow] = field(default_factory=list)
     regression: list[GateRow] = field(default_factory=list)
     baseline_path: str = ""

@@ -75,7 +75,13 @@ _METRIC = {"wall": ("perfaudit_profile_wall_seconds", "Median wall time of one r
            "peak-memory": ("perfaudit_profile_peak_memory_bytes", "Peak heap memory"),
            "allocations": ("perfaudit_profile_allocations", "Allocations per run"),
            "allocated": ("perfaudit_profile_allocated_bytes", "Bytes allocated per run"),
-           "leak": ("perfaudit_profile_leak_bytes_per_call", "Memory retained per call")}
+           "leak": ("perfaudit_profile_leak_bytes_per_call", "Memory retained per call"),
+           "blocking-calls": ("perfaudit_profile_blocking_calls",
+                              "Blocking calls on a running event loop, per run"),
+           "blocking-time": ("perfaudit_profile_blocking_seconds",
+                             "Seconds the event loop spent in blocking calls, per run"),
+           "loop-stall": ("perfaudit_profile_loop_stall_seconds",
+                          "Longest callback or task step on the event loop")}
 
 
 def render_openmetrics(result: ProfileResult, out: TextIO, color: bool = False) -> None:
@@ -137,6 +143,10 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
         _leaks(console, result)
     if result.links is not None:
         _links(console, result)
+    if result.blocking is not None:
+        from perfaudit.profile.blocking_report import render_blocking
+
+        render_blocking(console, result.blocking)
     if result.budget:
         _gate_table(console, "Budget", result.budget, baseline=False)
     if result.regression:
@@ -186,7 +196,8 @@ def _header(console: Console, result: ProfileResult) -> None:
         bits.append(f"{label} {fmt('wall', figs['wall'])}")
     console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
-        recorded = result.cpu is not None or result.mem is not None or result.leaks is not None
+        recorded = result.cpu is not None or result.mem is not None or \
+            result.leaks is not None or result.blocking is not None
         if not recorded:
             tail = "no profile recorded"
         elif result.outcome.status in ("timeout", "interrupted", "killed"):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from perfaudit.config import Config
 from perfaudit.errors import PerfauditError
 from perfaudit.profile import baseline as baseline_mod
+from perfaudit.profile import blocking as blocking_mod
 from perfaudit.profile import budget as budget_mod
 from perfaudit.profile import cpu as cpu_mod
 from perfaudit.profile import leaks as leaks_mod
@@ -20,7 +21,7 @@ from perfaudit.profile import mem as mem_mod
 from perfaudit.profile.model import ProfileResult, Target
 from perfaudit.profile.target import run_child
 
-MODES = ("cpu", "mem", "leaks")
+MODES = ("cpu", "mem", "leaks", "blocking")
 #: the files each mode writes in the output folder
 _OUTPUTS = {"cpu": (cpu_mod.SESSION, cpu_mod.HTML, cpu_mod.SPEEDSCOPE),
             "mem": (mem_mod.CAPTURE, mem_mod.FLAMEGRAPH)}
@@ -36,6 +37,9 @@ class ProfileOptions:
     cpu: bool = True
     mem: bool = False
     leaks: bool = False
+    #: blocking calls and stalls on the event loop, joined to the static findings
+    blocking: bool = False
+    stall_threshold: float = blocking_mod.DEFAULT_STALL_THRESHOLD
     scan: bool = False
     #: runs per mode; None: 1, and DEFAULT_LEAK_REPEAT for --leaks
     repeat: int | None = None
@@ -122,6 +126,7 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
     result = ProfileResult(opts.target, modes, notes=notes,
                            environment=baseline_mod.environment())
     result.artifacts["folder"] = out_dir
+    blocking_runs = 0
     for mode in modes:
         repeat = repeat_opt or (DEFAULT_LEAK_REPEAT if mode == "leaks" else 1)
         for name in _OUTPUTS.get(mode, ()):  # never read a previous run's files
@@ -130,13 +135,15 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         child = run_child(opts.target, mode, out_dir, repeat=repeat, timeout=opts.timeout,
                           interval=opts.interval, warmup=opts.warmup if mode == "leaks" else 0,
                           stdout_to_stderr=opts.stdout_to_stderr, python=opts.python,
-                          extra=_child_settings(mode, out_dir),
+                          extra=_child_settings(mode, out_dir, opts),
                           duration=opts.duration)
         if child.note:
             result.notes.append(child.note)
         runs = [float(r) for r in child.status.get("runs", [])]
         if mode == "mem":
             result.mem_runs = len(runs)
+        if mode == "blocking":
+            blocking_runs = len(runs)
         if mode == "cpu" or (not result.runs and runs):
             result.runs, result.repeat = runs, repeat
         _read_mode(mode, out_dir, child.status, result, opts.write_reports)
@@ -144,6 +151,10 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
             result.outcome = child.outcome
             break
     _figures(result)
+    if result.blocking is not None:
+        result.figures.update(blocking_mod.figures(result.blocking, blocking_runs))
+        if result.outcome.status not in ("usage", "internal"):
+            blocking_mod.scan_and_join(result.blocking, opts.config or Config())
     if opts.scan and result.outcome.status not in ("usage", "internal"):
         from perfaudit.profile.crossref import scan_and_link
 
@@ -173,7 +184,7 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
     return result
 
 
-def _child_settings(mode: str, out_dir: str) -> dict[str, object]:
+def _child_settings(mode: str, out_dir: str, opts: ProfileOptions) -> dict[str, object]:
     """What the child needs beyond the common spec: where to write its capture, and the
     leak mode's thresholds."""
     settings: dict[str, object] = {}
@@ -181,6 +192,8 @@ def _child_settings(mode: str, out_dir: str) -> dict[str, object]:
         settings["capture"] = os.path.abspath(os.path.join(out_dir, _CAPTURES[mode]))
     if mode == "leaks":
         settings.update(leaks_mod.CHILD_SETTINGS)
+    if mode == "blocking":
+        settings.update(blocking_mod.child_settings(opts.stall_threshold))
     return settings
 
 
@@ -206,6 +219,10 @@ def _read_mode(mode: str, out_dir: str, status: dict[str, object], result: Profi
             from perfaudit.profile.leaks import analyse
 
             result.leaks = analyse(data)
+    elif mode == "blocking":
+        data = status.get("blocking")
+        if isinstance(data, dict):
+            result.blocking = blocking_mod.load(data)
 
 
 def _figures(result: ProfileResult) -> None:
