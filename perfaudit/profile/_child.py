@@ -28,6 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 _HERE = os.path.abspath(__file__)
+#: perfaudit's own files in this process: this one, and the probes it loads by path
+_OURS = {_HERE}
 _MISSING = object()
 #: the target's exception, kept to report once the profiler has stopped
 _FAILURE: list[BaseException] = []
@@ -195,7 +197,7 @@ def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[Any]]:
         site = None
         for frame in reversed(frames):
             name = frame.filename
-            if name == _HERE or name.startswith("<") or name.startswith(lib):
+            if name in _OURS or name.startswith("<") or name.startswith(lib):
                 continue
             site = f"{name}\x00{frame.lineno}"
             break
@@ -224,6 +226,9 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     most = repeat * (1 + spec.get("confirm_factor", 4))
     lib = _stdlib_dirs()
     tracemalloc.start(spec.get("frames", 32))
+    probe = _load_probe(spec)
+    if probe is not None:
+        probe.start()
     _run_loop(call, warmup, status)
     if status["status"] != "ok":
         return
@@ -237,12 +242,23 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     offset = array.array("q", [0])
     mark = array.array("q", [0])
     checkpoints: dict[str, dict[str, list[Any]]] = {}
+    # resources held after each call (open descriptors, threads, ...), and where they were
+    # made at each checkpoint
+    kinds = ("fds", "sockets", "threads", "tasks", "processes")
+    counts = {k: array.array("q", bytes(8 * most)) for k in kinds}
+    counted: set[str] = set()
+    places: dict[str, dict[str, dict[str, int]]] = {}
 
     def checkpoint(name: str) -> None:
         mark[0] = tracemalloc.get_traced_memory()[0]
         snap = tracemalloc.take_snapshot()
         checkpoints[name] = _sites(snap, lib)
         del snap
+        if probe is not None:
+            inventory = probe.inventory()
+            by_site = sys.modules["_perfaudit_resource_probe"].by_site
+            places[name] = {k: by_site(v) for k, v in inventory.items()}
+            del inventory
         gc.collect()
         offset[0] += tracemalloc.get_traced_memory()[0] - mark[0]
 
@@ -267,6 +283,12 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
                 break
             settle()
             retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
+            if probe is not None:
+                mark[0] = tracemalloc.get_traced_memory()[0]
+                for kind, value in probe.counts().items():
+                    counts[kind][i] = value
+                    counted.add(kind)
+                offset[0] += tracemalloc.get_traced_memory()[0] - mark[0]
             done = i + 1
             if done == middle:
                 checkpoint("middle")
@@ -279,7 +301,9 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
         checkpoint("end")
     measured = done
     per_call = (retained[done - 1] - retained[0]) / (done - 1) if done > 1 else 0.0
-    if done == repeat and repeat > 1 and per_call >= spec.get("confirm_per_call", 16.0):
+    grew = any(counts[k][done - 1] > counts[k][0] for k in counted) if done > 1 else False
+    if done == repeat and repeat > 1 and (per_call >= spec.get("confirm_per_call", 16.0)
+                                          or grew):
         spent = sum(walls[:done])
         each = max(spent / done, 1e-9)
         extra = min(most - repeat,
@@ -288,9 +312,30 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
         if done > repeat:
             checkpoint("confirm")
     tracemalloc.stop()
+    if probe is not None:
+        probe.stop()
     runs.extend(walls[:done])
     status["leaks"] = {"retained": list(retained[:done]), "calls": done, "warmup": warmup,
                        "measured": measured, "checkpoints": checkpoints}
+    if probe is not None:
+        status["leaks"]["resources"] = {
+            "series": {k: list(counts[k][:done]) for k in kinds if k in counted},
+            "checkpoints": places}
+
+
+def _load_probe(spec: dict[str, Any]) -> Any:
+    """perfaudit/profile/resource_probe.py, loaded by path (the child imports nothing of
+    perfaudit): counts descriptors, threads, tasks and processes. None when not asked."""
+    path = spec.get("probe")
+    if not path:
+        return None
+    _OURS.add(os.path.abspath(path))
+    loader = importlib.util.spec_from_file_location("_perfaudit_resource_probe", path)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = module
+    loader.loader.exec_module(module)
+    return module.Probe(exclude_files=(_HERE,))
 
 
 # --- blocking mode --------------------------------------------------------------------------

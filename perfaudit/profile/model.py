@@ -137,6 +137,35 @@ class LeakSite:
     via: str = ""
 
 
+@dataclass(frozen=True)
+class ResourceSite:
+    """A line of the target's own code that holds more of a resource after each call."""
+
+    kind: str  # fds | sockets | threads | tasks | processes
+    path: str  # "" when the resource's holder is unknown
+    line: int
+    #: what made it: "open()", "socket()", "Thread.start()", "create_task(coro)", "Popen()"
+    what: str
+    growth: int  # more held at the last checkpoint than at the first
+    per_call: float
+    source: str = ""
+    #: the static finding on that line ("PA301 message"), "" if none, None if not scanned
+    finding: str | None = None
+
+
+@dataclass
+class ResourceLeak:
+    """One kind of resource over the calls of --leaks: does the count keep growing?"""
+
+    kind: str
+    leaking: bool
+    per_call: float  # fitted growth of the count per call
+    first: int
+    last: int
+    reason: str
+    sites: list[ResourceSite] = field(default_factory=list)
+
+
 @dataclass
 class LeakReport:
     calls: int
@@ -148,6 +177,8 @@ class LeakReport:
     reason: str = ""
     #: every growing line of the target's own code ("path\0line", see `cpu.key`) -> bytes
     line_growth: dict[str, int] = field(default_factory=dict)
+    #: descriptors, sockets, threads, tasks and processes held after each call
+    resources: list[ResourceLeak] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

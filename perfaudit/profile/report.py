@@ -14,7 +14,7 @@ from rich.markup import escape as esc
 
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
-from perfaudit.profile.model import GateRow, HotNode, ProfileResult
+from perfaudit.profile.model import GateRow, HotNode, LeakReport, ProfileResult
 from perfaudit.profile.paths import location
 
 if TYPE_CHECKING:
@@ -76,6 +76,13 @@ _METRIC = {"wall": ("perfaudit_profile_wall_seconds", "Median wall time of one r
            "allocations": ("perfaudit_profile_allocations", "Allocations per run"),
            "allocated": ("perfaudit_profile_allocated_bytes", "Bytes allocated per run"),
            "leak": ("perfaudit_profile_leak_bytes_per_call", "Memory retained per call"),
+           "fds": ("perfaudit_profile_leaked_fds_per_call", "File descriptors leaked per call"),
+           "sockets": ("perfaudit_profile_leaked_sockets_per_call", "Sockets leaked per call"),
+           "threads": ("perfaudit_profile_leaked_threads_per_call", "Threads leaked per call"),
+           "tasks": ("perfaudit_profile_leaked_tasks_per_call",
+                     "Asyncio tasks left pending per call"),
+           "processes": ("perfaudit_profile_leaked_processes_per_call",
+                         "Child processes (zombies included) leaked per call"),
            "blocking-calls": ("perfaudit_profile_blocking_calls",
                               "Blocking calls on a running event loop, per run"),
            "blocking-time": ("perfaudit_profile_blocking_seconds",
@@ -294,6 +301,38 @@ def _leaks(console: Console, result: ProfileResult) -> None:
     else:
         console.print(f"  no leak: {esc(leaks.reason)} ({fmt_bytes(leaks.per_call)} per call, "
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
+    if leaks.resources:
+        _resource_leaks(console, leaks)
+
+
+def _resource_leaks(console: Console, leaks: LeakReport) -> None:
+    from perfaudit.profile.leaks import noun, per_call_text
+
+    counts = ", ".join(f"{r.kind} {r.first} -> {r.last}" for r in leaks.resources)
+    console.print(f"  resources held after each call: {counts}")
+    found = False
+    for res in leaks.resources:
+        if not res.leaking:
+            continue
+        found = True
+        head = f"leaks {per_call_text(res.per_call)} {noun(res.kind, res.per_call)} per call"
+        if not res.sites:
+            console.print(f"  [red]LEAK[/]: {esc(head)} ({esc(res.reason)}); no allocation "
+                          "site found (held outside the objects perfaudit follows)")
+            continue
+        for site in res.sites[:3]:
+            where = _where(site.path, site.line) if site.path else "an unknown line"
+            if site.finding is None:
+                static = ""
+            elif site.finding:
+                static = f"; static finding: {esc(site.finding)}"
+            else:
+                static = "; no static finding covers this line"
+            console.print(f"  [red]LEAK[/]: {esc(head)}: {esc(site.what)} at {where}"
+                          + (f"  [dim]{esc(site.source)}[/]" if site.source else "") + static)
+            head = "     and"
+    if not found:
+        console.print("  no resource leak: no count keeps growing with the calls")
 
 
 _BARS = "▁▂▃▄▅▆▇█"

@@ -26,6 +26,8 @@ MODES = ("cpu", "mem", "leaks", "blocking")
 _OUTPUTS = {"cpu": (cpu_mod.SESSION, cpu_mod.HTML, cpu_mod.SPEEDSCOPE),
             "mem": (mem_mod.CAPTURE, mem_mod.FLAMEGRAPH)}
 #: where the child writes the profiler's own output, per mode
+#: counts descriptors, threads, tasks and processes in the child (loaded there by path)
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resource_probe.py")
 _CAPTURES = {"cpu": cpu_mod.SESSION, "mem": mem_mod.CAPTURE}
 DEFAULT_LEAK_REPEAT = 20
 DEFAULT_WARMUP = 2
@@ -155,6 +157,10 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         result.figures.update(blocking_mod.figures(result.blocking, blocking_runs))
         if result.outcome.status not in ("usage", "internal"):
             blocking_mod.scan_and_join(result.blocking, opts.config or Config())
+    if result.leaks is not None and any(r.leaking for r in result.leaks.resources):
+        from perfaudit.profile.crossref import link_resource_leaks
+
+        link_resource_leaks(result.leaks, opts.config or Config())
     if opts.scan and result.outcome.status not in ("usage", "internal"):
         from perfaudit.profile.crossref import scan_and_link
 
@@ -192,6 +198,7 @@ def _child_settings(mode: str, out_dir: str, opts: ProfileOptions) -> dict[str, 
         settings["capture"] = os.path.abspath(os.path.join(out_dir, _CAPTURES[mode]))
     if mode == "leaks":
         settings.update(leaks_mod.CHILD_SETTINGS)
+        settings["probe"] = PROBE
     if mode == "blocking":
         settings.update(blocking_mod.child_settings(opts.stall_threshold))
     return settings
@@ -236,3 +243,5 @@ def _figures(result: ProfileResult) -> None:
         figs["allocated"] = result.mem.allocated_bytes / runs
     if result.leaks is not None:
         figs["leak"] = max(0.0, result.leaks.per_call)
+        for res in result.leaks.resources:  # leaked per call: 0 when the count settles
+            figs[res.kind] = max(0.0, res.per_call) if res.leaking else 0.0
