@@ -314,6 +314,7 @@ class ResourcesPlugin:
         #: nodeid -> (kind, "what at path:line") left behind
         self.left: dict[str, list[tuple[str, str]]] = {}
         self.allowed: dict[str, list[tuple[str, str]]] = {}
+        self.pools_before: dict[str, int] = {}
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, None, None]:
@@ -350,7 +351,21 @@ class ResourcesPlugin:
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         self.before[item.nodeid] = self._inventory()
+        self.pools_before[item.nodeid] = self.probe.pools_made
         yield
+
+    def _reused_pool_worker(self, ident: str, pools_before: int) -> bool:
+        """A worker of a thread pool made before the test and still open: the pool starts
+        its threads lazily and reuses them in later tests."""
+        import threading
+
+        from perfaudit.profile.resource_probe import pool_of
+
+        thread = next((t for t in threading.enumerate() if str(t.ident) == ident), None)
+        pool = pool_of(thread) if thread is not None else None
+        if pool is None or getattr(pool, "_shutdown", True):
+            return False
+        return self.probe.pools.get(pool, 0) <= pools_before
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
@@ -394,10 +409,12 @@ class ResourcesPlugin:
                 time.sleep(0.01)
             after = self._inventory()
         wide = self._wide_fixtures(item)
+        pools_before = self.pools_before.pop(item.nodeid, 0)
         out = []
         for kind in RESOURCE_KINDS:
             new = {k: v for k, v in after.get(kind, {}).items()
-                   if k not in before.get(kind, {})}
+                   if k not in before.get(kind, {})
+                   and not (kind == "threads" and self._reused_pool_worker(k, pools_before))}
             for path, line, what in new.values():
                 if path and any(path == f and lo <= line <= hi for f, lo, hi in wide):
                     continue

@@ -68,6 +68,9 @@ class Probe:
             weakref.WeakKeyDictionary()
         self.process_sites: dict[int, tuple[str, int]] = {}
         self._undo: list[tuple[Any, str, Any]] = []
+        #: the order in which thread pools were made (a pool made before a test is not its)
+        self.pools: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+        self.pools_made = 0
 
     # --- recording sites ---------------------------------------------------------------------
 
@@ -104,6 +107,16 @@ class Probe:
             probe.process_sites[popen.pid] = where
 
         self._patch(subprocess.Popen, "__init__", init)
+        from concurrent.futures import ThreadPoolExecutor
+
+        real_pool_init = ThreadPoolExecutor.__init__
+
+        def pool_init(pool: Any, *args: Any, **kwargs: Any) -> None:
+            real_pool_init(pool, *args, **kwargs)
+            probe.pools_made += 1
+            probe.pools[pool] = probe.pools_made
+
+        self._patch(ThreadPoolExecutor, "__init__", pool_init)
         import asyncio
 
         real_create = asyncio.BaseEventLoop.create_task
@@ -258,3 +271,14 @@ def by_site(items: dict[str, list[Any]]) -> dict[str, int]:
         k = f"{path}\x00{line}\x00{what}"
         out[k] = out.get(k, 0) + 1
     return out
+
+
+def pool_of(thread: threading.Thread) -> Any:
+    """The `ThreadPoolExecutor` a worker thread serves (None for another thread)."""
+    from concurrent.futures import thread as cf_thread
+
+    if getattr(thread, "_target", None) is not cf_thread._worker:
+        return None
+    args = getattr(thread, "_args", ())
+    ref = args[0] if args else None
+    return ref() if callable(ref) else None
