@@ -310,7 +310,7 @@ class ResourcesPlugin:
         self.probe = resource_probe.Probe(
             exclude_dirs=(*resource_probe.library_dirs(), package))
         self.probe.start()
-        self.before: dict[str, dict[str, list[Any]]] = {}
+        self.before: dict[str, dict[str, dict[str, list[Any]]]] = {}
         #: nodeid -> (kind, "what at path:line") left behind
         self.left: dict[str, list[tuple[str, str]]] = {}
         self.allowed: dict[str, list[tuple[str, str]]] = {}

@@ -338,6 +338,74 @@ def _load_probe(spec: dict[str, Any]) -> Any:
     return module.Probe(exclude_files=(_HERE,))
 
 
+# --- resources mode -------------------------------------------------------------------------
+
+def _run_resources(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """Every ResourceWarning of the run with the allocation traceback of its object
+    (tracemalloc), and what the run left open (descriptors, threads, tasks, processes)."""
+    import tracemalloc
+    import warnings
+
+    lib = _stdlib_dirs()
+    tracemalloc.start(spec.get("frames", 16))
+    probe = _load_probe(spec)
+    by_site = sys.modules["_perfaudit_resource_probe"].by_site
+    probe.start()
+    before = probe.counts()
+    opened = probe.inventory()
+    groups: dict[str, dict[str, Any]] = {}
+    real_show = getattr(warnings, "_showwarnmsg", None)
+
+    def show(msg: Any) -> None:
+        if not issubclass(msg.category, ResourceWarning):
+            if real_show is not None:
+                real_show(msg)
+            return
+        source = getattr(msg, "source", None)
+        tb = tracemalloc.get_object_traceback(source) if source is not None else None
+        frames = [(f.filename, f.lineno) for f in reversed(tb)] if tb is not None else []
+        own = [f for f in frames if not (f[0] in _OURS or f[0].startswith("<")
+                                         or f[0].startswith(lib))]
+        path, line = own[0] if own else (frames[0] if frames else ("", 0))
+        made = probe.process_sites.get(getattr(source, "pid", None))
+        if not frames and made is not None:  # a Popen: the site recorded when it started
+            path, line = made
+            frames = [made]
+        frames = [f for f in frames if not (f[0] in _OURS or f[0].startswith("<"))]
+        cwd = os.path.join(os.getcwd(), "")
+        k = f"{path}\x00{line}\x00{msg.category.__name__}"
+        entry = groups.get(k)
+        if entry is None:
+            groups[k] = {"path": path, "line": line, "category": msg.category.__name__,
+                         "count": 1, "message": str(msg.message)[:300],
+                         "traceback": [f"{p[len(cwd):] if p.startswith(cwd) else p}:{n}"
+                                       for p, n in frames[:10]]}
+        else:
+            entry["count"] += 1
+
+    filters = warnings.catch_warnings()  # the target's filters are restored after the run
+    filters.__enter__()
+    warnings.filterwarnings("always", category=ResourceWarning)
+    warnings._showwarnmsg = show  # type: ignore[attr-defined]
+    try:
+        _run_loop(call, spec["repeat"], status)
+        gc.collect()
+    finally:
+        after = probe.counts()
+        now = probe.inventory()
+        filters.__exit__(None, None, None)
+        if real_show is not None:
+            warnings._showwarnmsg = real_show  # type: ignore[attr-defined]
+        probe.stop()
+        left = {kind: {k: v for k, v in items.items() if k not in opened.get(kind, {})}
+                for kind, items in now.items()}
+        status["resources"] = {"warnings": list(groups.values()),
+                               "open": {kind: by_site(items) for kind, items in left.items()
+                                        if items},
+                               "before": before, "after": after}
+        tracemalloc.stop()
+
+
 # --- blocking mode --------------------------------------------------------------------------
 
 def _target_dirs(spec: dict[str, Any]) -> list[str]:
@@ -439,6 +507,8 @@ def main(spec_path: str) -> int:
             _run_leaks(call, spec, status)
         elif mode == "blocking":
             _run_blocking(call, spec, status)
+        elif mode == "resources":
+            _run_resources(call, spec, status)
         else:
             _run_loop(call, spec["repeat"], status)
         return 0

@@ -27,7 +27,15 @@ import itertools
 import linecache
 from typing import Any
 
-from perfaudit.profile.model import LeakReport, LeakSite, ResourceLeak, ResourceSite
+from perfaudit.profile.model import (
+    LeakReport,
+    LeakSite,
+    OpenResource,
+    ResourceLeak,
+    ResourceReport,
+    ResourceSite,
+    WarningGroup,
+)
 from perfaudit.profile.paths import key
 
 MIN_CALLS = 6
@@ -228,3 +236,26 @@ def noun(kind: str, value: float) -> str:
 def _via(raw: str) -> str:
     path, _, line = raw.partition("\x00")
     return f"{path}:{line}" if path else ""
+
+
+def analyse_run(data: dict[str, Any]) -> ResourceReport:
+    """`profile --resources`: the child's ResourceWarnings by site, and what stayed open."""
+    groups = []
+    for w in data.get("warnings", []):
+        path, line = str(w.get("path", "")), int(w.get("line", 0))
+        groups.append(WarningGroup(path, line, str(w.get("category", "ResourceWarning")),
+                                   int(w.get("count", 1)), str(w.get("message", "")),
+                                   tuple(str(t) for t in w.get("traceback", [])),
+                                   linecache.getline(path, line).strip() if path else ""))
+    groups.sort(key=lambda g: (-g.count, g.path, g.line))
+    left = []
+    for kind, sites in (data.get("open") or {}).items():
+        if kind == "sockets":  # listed among the descriptors
+            continue
+        for site, count in sites.items():
+            path, line, what = site.split("\x00", 2)
+            left.append(OpenResource(kind, path, int(line or 0), what, int(count)))
+    left.sort(key=lambda r: (RESOURCE_KINDS.index(r.kind) if r.kind in RESOURCE_KINDS else 9,
+                             -r.count, r.path, r.line))
+    return ResourceReport(groups, left, dict(data.get("before") or {}),
+                          dict(data.get("after") or {}))

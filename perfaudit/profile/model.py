@@ -166,6 +166,40 @@ class ResourceLeak:
     sites: list[ResourceSite] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class WarningGroup:
+    """The ResourceWarnings of one allocation site (`profile --resources`)."""
+
+    path: str  # the line of the target's code that allocated the object ("" if unknown)
+    line: int
+    category: str
+    count: int
+    message: str  # the first one's text
+    #: the allocation traceback, innermost first, as "path:line"
+    traceback: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class OpenResource:
+    """Resources of one kind and site still open when the run ended (`--resources`)."""
+
+    kind: str  # fds | sockets | threads | tasks | processes
+    path: str
+    line: int
+    what: str
+    count: int
+
+
+@dataclass
+class ResourceReport:
+    warnings: list[WarningGroup] = field(default_factory=list)
+    left_open: list[OpenResource] = field(default_factory=list)
+    #: counts before the run and after it
+    before: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class LeakReport:
     calls: int
@@ -312,6 +346,7 @@ class ProfileResult:
     cpu: CpuProfile | None = None
     mem: MemProfile | None = None
     leaks: LeakReport | None = None
+    resources: ResourceReport | None = None
     links: list[ScanLink] | None = None
     blocking: BlockingReport | None = None
     budget: list[GateRow] = field(default_factory=list)

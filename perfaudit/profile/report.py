@@ -148,6 +148,8 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
         _mem(console, result)
     if result.leaks is not None:
         _leaks(console, result)
+    if result.resources is not None:
+        _resources(console, result)
     if result.links is not None:
         _links(console, result)
     if result.blocking is not None:
@@ -204,7 +206,8 @@ def _header(console: Console, result: ProfileResult) -> None:
     console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
         recorded = result.cpu is not None or result.mem is not None or \
-            result.leaks is not None or result.blocking is not None
+            result.leaks is not None or result.blocking is not None or \
+            result.resources is not None
         if not recorded:
             tail = "no profile recorded"
         elif result.outcome.status in ("timeout", "interrupted", "killed"):
@@ -303,6 +306,31 @@ def _leaks(console: Console, result: ProfileResult) -> None:
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
     if leaks.resources:
         _resource_leaks(console, leaks)
+
+
+def _resources(console: Console, result: ProfileResult) -> None:
+    assert result.resources is not None
+    res = result.resources
+    console.print()
+    total = sum(g.count for g in res.warnings)
+    console.print(f"[bold]Resources[/] (ResourceWarnings with allocation sites, tracemalloc): "
+                  f"{total} warning{'s' * (total != 1)} from {len(res.warnings)} "
+                  f"site{'s' * (len(res.warnings) != 1)}")
+    for g in res.warnings:
+        where = _where(g.path, g.line) if g.path else "an unknown line"
+        console.print(f"  {g.count:>5}x  {esc(g.category)} at {where}"
+                      + (f"  [dim]{esc(g.source)}[/]" if g.source else ""))
+        console.print(f"         [dim]{esc(g.message)}[/]")
+        if len(g.traceback) > 1:
+            console.print(f"         [dim]allocated: {esc(' <- '.join(g.traceback[:5]))}[/]")
+    counts = ", ".join(f"{k} {res.before.get(k, 0)} -> {res.after[k]}" for k in res.after)
+    console.print(f"  open before and after the run: {counts}")
+    if not res.left_open:
+        console.print("  nothing the run opened was still open at its end")
+    for r in res.left_open:
+        where = _where(r.path, r.line) if r.path else "an unknown line"
+        console.print(f"  still open at the end: {r.count} {esc(r.kind)}: {esc(r.what)} at "
+                      f"{where}")
 
 
 def _resource_leaks(console: Console, leaks: LeakReport) -> None:

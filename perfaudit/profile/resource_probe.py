@@ -46,11 +46,12 @@ def library_dirs() -> tuple[str, ...]:
 
 
 def _psutil() -> Any:
+    import importlib
+
     try:
-        import psutil
+        return importlib.import_module("psutil")
     except ImportError:
         return None
-    return psutil
 
 
 class Probe:

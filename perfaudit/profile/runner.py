@@ -21,7 +21,7 @@ from perfaudit.profile import mem as mem_mod
 from perfaudit.profile.model import ProfileResult, Target
 from perfaudit.profile.target import run_child
 
-MODES = ("cpu", "mem", "leaks", "blocking")
+MODES = ("cpu", "mem", "leaks", "blocking", "resources")
 #: the files each mode writes in the output folder
 _OUTPUTS = {"cpu": (cpu_mod.SESSION, cpu_mod.HTML, cpu_mod.SPEEDSCOPE),
             "mem": (mem_mod.CAPTURE, mem_mod.FLAMEGRAPH)}
@@ -41,6 +41,8 @@ class ProfileOptions:
     leaks: bool = False
     #: blocking calls and stalls on the event loop, joined to the static findings
     blocking: bool = False
+    #: ResourceWarnings with their allocation sites, and what was left open at the end
+    resources: bool = False
     stall_threshold: float = blocking_mod.DEFAULT_STALL_THRESHOLD
     scan: bool = False
     #: runs per mode; None: 1, and DEFAULT_LEAK_REPEAT for --leaks
@@ -201,6 +203,8 @@ def _child_settings(mode: str, out_dir: str, opts: ProfileOptions) -> dict[str, 
         settings["probe"] = PROBE
     if mode == "blocking":
         settings.update(blocking_mod.child_settings(opts.stall_threshold))
+    if mode == "resources":
+        settings["probe"] = PROBE
     return settings
 
 
@@ -226,6 +230,10 @@ def _read_mode(mode: str, out_dir: str, status: dict[str, object], result: Profi
             from perfaudit.profile.leaks import analyse
 
             result.leaks = analyse(data)
+    elif mode == "resources":
+        data = status.get("resources")
+        if isinstance(data, dict):
+            result.resources = leaks_mod.analyse_run(data)
     elif mode == "blocking":
         data = status.get("blocking")
         if isinstance(data, dict):
