@@ -225,8 +225,8 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     repeat, warmup = spec["repeat"], spec["warmup"]
     most = repeat * (1 + spec.get("confirm_factor", 4))
     lib = _stdlib_dirs()
+    probe = _load_probe(spec)  # and what it imports, before tracing: not the target's memory
     tracemalloc.start(spec.get("frames", 32))
-    probe = _load_probe(spec)
     if probe is not None:
         probe.start()
     _run_loop(call, warmup, status)
@@ -347,8 +347,8 @@ def _run_resources(call: Callable[[], Any], spec: dict[str, Any], status: dict[s
     import warnings
 
     lib = _stdlib_dirs()
-    tracemalloc.start(spec.get("frames", 16))
     probe = _load_probe(spec)
+    tracemalloc.start(spec.get("frames", 16))
     by_site = sys.modules["_perfaudit_resource_probe"].by_site
     probe.start()
     before = probe.counts()

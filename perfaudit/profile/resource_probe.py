@@ -61,6 +61,10 @@ class Probe:
                  exclude_dirs: tuple[str, ...] | None = None) -> None:
         self.exclude_files = {_HERE, *exclude_files}
         self.exclude_dirs = library_dirs() if exclude_dirs is None else exclude_dirs
+        import asyncio  # noqa: F401  (imported here, before a caller starts tracemalloc)
+        import concurrent.futures  # noqa: F401
+        import subprocess  # noqa: F401
+
         self._psutil = _psutil()
         self._proc = self._psutil.Process() if self._psutil is not None else None
         self.thread_sites: weakref.WeakKeyDictionary[threading.Thread, tuple[str, int]] = \
@@ -167,6 +171,15 @@ class Probe:
 
     def children(self) -> list[tuple[int, str]] | None:
         """(pid, status) of the child processes, zombies included; None without psutil."""
+        if os.path.isdir("/proc/self/task"):  # Linux: the kernel's list, zombies included
+            pids = []
+            try:
+                for tid in os.listdir("/proc/self/task"):
+                    with open(f"/proc/self/task/{tid}/children", encoding="ascii") as fh:
+                        pids += fh.read().split()
+                return [(int(pid), "") for pid in pids]
+            except OSError:  # a kernel without it: ask psutil
+                pass
         if self._proc is None:
             return None
         out = []
