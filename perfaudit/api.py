@@ -7,7 +7,7 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from perfaudit.config import (
@@ -114,6 +114,10 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
             for key, cs in groups.items()}
     n_files = len(files)
     scanned = [f.path for f in files]
+
+    def config_of(path: str) -> Config:
+        return file_cfg.get(path, configs[0])
+
     results: list[FileResult] = []
     index: ProjectIndex | None = None
     store: Cache | None = None
@@ -139,8 +143,8 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
             if cached is not None:
                 if on_progress:
                     on_progress(n_files)
-                return ScanResult(findings=cached, files_scanned=n_files, rules=all_meta(),
-                                  paths=scanned)
+                return _by_context(ScanResult(findings=cached, files_scanned=n_files,
+                                              rules=all_meta(), paths=scanned), config_of)
         for key, job in jobs.items():
             mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
             res, idx = analyze_files(mine, job, cache=store, workers=workers,
@@ -160,8 +164,40 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
-    return ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
-                      paths=scanned)
+    return _by_context(ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
+                                  paths=scanned), config_of)
+
+
+def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:
+    """Tag each finding with its file's context; keep only the reported ones in
+    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report").
+    ``config`` is the config of every file, or a function giving each file's config."""
+    from perfaudit.engine.context import Classifier
+
+    config_for = (lambda _path: config) if isinstance(config, Config) else config
+    classifiers: dict[int, Classifier] = {}
+    reported: list[Finding] = []
+    hidden: list[Finding] = []
+    modes: set[str] = set()
+    for f in result.findings:
+        cfg = config_for(f.path)
+        classify = classifiers.get(id(cfg))
+        if classify is None:
+            classify = classifiers[id(cfg)] = Classifier(cfg)
+        ctx = classify(f.path)
+        if ctx != "code":
+            f = replace(f, context=ctx)
+            modes.add(cfg.test_code)
+            if cfg.test_code != "report":
+                hidden.append(f)
+                continue
+        reported.append(f)
+    result.findings = reported
+    result.hidden = hidden
+    # with one config, its setting; with several, "summary" wins over "ignore"
+    result.test_code = next((m for m in ("summary", "ignore", "report") if m in modes),
+                            config.test_code if isinstance(config, Config) else "report")
+    return result
 
 
 def default_cache_dir(config: Config, paths: Sequence[str]) -> str:

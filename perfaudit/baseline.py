@@ -124,17 +124,26 @@ def apply(result: ScanResult, path: str, *, update: bool = False) -> ScanResult:
     total = sum(known.values())
     root = project_root(path)
     cache: dict[str, list[str]] = {}
-    kept: list[Finding] = []
     still: list[dict[str, Any]] = []
-    for f in result.findings:
-        k = _key(f, cache, root)
-        if known[k] > 0:
-            known[k] -= 1
-            still.append(_entry(f, k))
-        else:
-            kept.append(f)
+
+    def unknown(findings: list[Finding]) -> list[Finding]:
+        kept: list[Finding] = []
+        for f in findings:
+            k = _key(f, cache, root)
+            if known[k] > 0:
+                known[k] -= 1
+                still.append(_entry(f, k))
+            else:
+                kept.append(f)
+        return kept
+
+    kept = unknown(result.findings)
+    matched = len(still)
+    # findings in test and example code that are not reported still match (and keep) their
+    # entries (a baseline written with --include-tests): they are not counted as fixed
+    hidden = unknown(result.hidden)
     stale = sum(known.values())
     if update and len(still) < total:
         _write_entries(path, still)
-    return replace(result, findings=kept, baseline_matched=len(still), baseline_stale=stale,
-                   baseline_removed=stale if update else 0)
+    return replace(result, findings=kept, hidden=hidden, baseline_matched=matched,
+                   baseline_stale=stale, baseline_removed=stale if update else 0)

@@ -111,6 +111,9 @@ def scan(
         help="Report only findings not recorded in this baseline file.")] = None,
     write_baseline: Annotated[str | None, typer.Option(
         help="Record the current findings in this baseline file and exit 0.")] = None,
+    include_tests: Annotated[bool, typer.Option(
+        "--include-tests", help="Report findings in test and example code too (default: "
+        "one summary line; config key `test-code`).")] = False,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="With --baseline: rewrite the baseline file without the "
         "entries that are now fixed (it never gains entries).")] = False,
@@ -133,7 +136,8 @@ def scan(
         raise PerfauditError("--unsafe-fixes only applies with --fix (or `perfaudit fix`)")
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
-    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa)
+    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa,
+                              include_tests)
     if fix and targets == ["-"]:  # as `ruff check --fix -`: the fixed code on stdout
         raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
                                     False, exit_zero, level))
@@ -259,13 +263,17 @@ def fix_command(
         help="-q: print the remaining findings only; -qq: print nothing.")] = 0,
     silent: Annotated[bool, typer.Option(
         "--silent", help="Print nothing (as -qq); the exit code tells.")] = False,
+    include_tests: Annotated[bool, typer.Option(
+        "--include-tests", help="Fix test and example code too (default: application code "
+        "only, as `scan` reports it).")] = False,
 ) -> None:
     """Apply the fixes of the findings that have one, keeping formatting and comments."""
     targets = paths or ["."]
     level = 2 if silent else min(quiet, 2)
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
-    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, False)
+    cfg, overrides = _settings(config, isolated, select, extend_select, ignore, False,
+                              include_tests)
     if "-" in targets:
         if targets != ["-"]:
             raise PerfauditError("`-` (stdin) cannot be combined with other paths")
@@ -276,13 +284,16 @@ def fix_command(
 
 def _settings(config: str | None, isolated: bool, select: list[str] | None,
               extend_select: list[str] | None, ignore: list[str] | None,
-              disable_noqa: bool) -> tuple[Config | None, Callable[[Config], Config]]:
+              disable_noqa: bool, include_tests: bool = False
+              ) -> tuple[Config | None, Callable[[Config], Config]]:
     """The config for every file (`--config`, `--isolated`) or None (each file's nearest
     `[tool.perfaudit]`), and the command line's overrides applied to either."""
     from perfaudit.config import Config, load_config
 
     def overrides(cfg: Config) -> Config:
         cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
+        if include_tests:
+            cfg = dataclasses.replace(cfg, test_code="report")
         return dataclasses.replace(cfg, disable_noqa=True) if disable_noqa else cfg
 
     if isolated:

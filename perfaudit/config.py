@@ -27,6 +27,13 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 
 ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
+#: gitignore-style patterns, matched against the path relative to the project root
+DEFAULT_TEST_PATHS: tuple[str, ...] = ("tests/", "test/", "test_*.py", "*_test.py", "conftest.py")
+DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
+    "examples/", "example/", "docs/", "demo/", "demos/", "guides/", "setup.py")
+#: what a scan does with findings in test and example code
+TEST_CODE_MODES = ("report", "summary", "ignore")
+
 
 @dataclass(frozen=True)
 class BlockingRow:
@@ -52,6 +59,12 @@ class Config:
     respect_gitignore: bool = True
     #: ignore suppression comments (report everything)
     disable_noqa: bool = False
+    #: findings in test and example code: "report" them, "summary" (one line), "ignore"
+    test_code: str = "summary"
+    test_paths: tuple[str, ...] = DEFAULT_TEST_PATHS
+    extend_test_paths: tuple[str, ...] = ()
+    example_paths: tuple[str, ...] = DEFAULT_EXAMPLE_PATHS
+    extend_example_paths: tuple[str, ...] = ()
     #: `pytest --perfaudit-blocking`: deliberate blocking on the loop (a call such as
     #: "time.sleep", "path.py" or "path.py:12" of the test's code, or "stall")
     allow_blocking: tuple[str, ...] = ()
@@ -138,6 +151,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
+    "test-code", "test-paths", "extend-test-paths", "example-paths", "extend-example-paths",
 }
 
 
@@ -228,10 +242,20 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
         v = str_list(key)
         if v is not None:
             kwargs[attr] = tuple(s.upper() for s in v)
-    for key, attr in (("exclude", "exclude"), ("extend-exclude", "extend_exclude")):
+    for key, attr in (("exclude", "exclude"), ("extend-exclude", "extend_exclude"),
+                      ("test-paths", "test_paths"), ("extend-test-paths", "extend_test_paths"),
+                      ("example-paths", "example_paths"),
+                      ("extend-example-paths", "extend_example_paths")):
         v = str_list(key)
         if v is not None:
             kwargs[attr] = v
+    if "test-code" in table:
+        mode = table["test-code"]
+        if mode not in TEST_CODE_MODES:
+            raise PerfauditError(
+                f"{where}`test-code` must be \"report\", \"summary\" or \"ignore\", "
+                f"not {mode!r}")
+        kwargs["test_code"] = mode
     allow = str_list("allow-blocking")
     if allow is not None:
         kwargs["allow_blocking"] = allow

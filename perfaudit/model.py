@@ -37,6 +37,8 @@ class Finding:
     stmt_line: int = 0
     #: name of the enclosing function (qualified within the module), for hotspot statistics
     function: str = ""
+    #: the kind of code the file is: "code" (application), "test" or "example"
+    context: str = "code"
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.span.line, self.span.column, self.code)
@@ -66,13 +68,30 @@ class ScanResult:
     baseline_removed: int = 0
     #: functions (path, qualified name) -> (line, cyclomatic complexity), filled by --statistics
     complexity: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    #: findings in test and example code that are not reported (`test-code` is not
+    #: "report"); with "summary" the text output counts them in one line
+    hidden: list[Finding] = field(default_factory=list)
+    #: the `test-code` setting the scan ran with ("summary" when files had several and
+    #: one of them summarises)
+    test_code: str = "report"
 
     @property
     def parse_errors(self) -> list[Finding]:
         return [f for f in self.findings if f.code == "PA000"]
 
+    def hidden_counts(self) -> dict[str, int]:
+        """Findings not reported, per context ("test", "example")."""
+        out = {"test": 0, "example": 0}
+        for f in self.hidden:
+            out[f.context] = out.get(f.context, 0) + 1
+        return out
+
     def exit_code(self, *, exit_zero: bool = False) -> int:
-        """0 when clean, 1 when there are findings (0 with ``exit_zero``)."""
+        """0 when clean, 1 when there are findings (0 with ``exit_zero``).
+
+        Only reported findings count: those in test and example code that are summarised
+        or ignored do not change the exit code.
+        """
         if self.findings and not exit_zero:
             return 1
         return 0

@@ -18,7 +18,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "audit.toml")
+TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "noqa.toml",
+               "audit.toml")
 
 
 def table_paths() -> list[str]:
@@ -68,6 +69,10 @@ class Tables:
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     borrowers: frozenset[str] = frozenset()
+    #: pools.toml [in_process]: transports, adapters, mocks, ... (see the table's comments)
+    in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
+    noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def canonical(self, qual: str) -> str:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
@@ -87,6 +92,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     types_data = read_table("types.toml")
     pools = read_table("pools.toml")
     res_data = read_table("resources.toml")
+    noqa_data = read_table("noqa.toml")
     timeouts = {call: int(group["positional"]) for group in pools.get("timeout", [])
                 for call in group["calls"]}
     resources = {call: (group["code"], frozenset(group["close"]))
@@ -111,6 +117,10 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         db_connects=frozenset(pools.get("db_connects", [])),
         resources=resources,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),
+        in_process={key: frozenset(values)
+                    for key, values in pools.get("in_process", {}).items()},
+        noqa_aliases={alias.upper(): frozenset(codes)
+                      for alias, codes in noqa_data.get("aliases", {}).items()},
     )
 
 

@@ -36,8 +36,11 @@ def fixture_config(text: str, codes: set[str]) -> Config:
     m = _CONFIG.match(first)
     table = tomllib.loads(m.group("toml")) if m else {}
     cfg = config_from_table(table, root=str(ROOT))
+    # fixtures check rules, so findings in test-named fixtures are reported unless the
+    # fixture's config line says otherwise
     return replace(cfg, select=tuple(sorted(codes)), exclude=(), extend_exclude=(),
-                   per_file_ignores=())
+                   per_file_ignores=(),
+                   test_code=cfg.test_code if "test-code" in table else "report")
 
 
 def check_source(text: str, path: str, codes: set[str]) -> tuple[set[tuple[int, str]],

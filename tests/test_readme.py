@@ -127,6 +127,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """))
     (root / "app" / "worker.py").write_text(
         'if __name__ == "__main__":\n    print(sum(i * i for i in range(200_000)))\n')
+    (root / "tests").mkdir()  # for the pytest plugin's examples
+    (root / "tests" / "test_service.py").write_text(
+        "import asyncio\nimport time\n\n\ndef test_handler():\n"
+        "    async def handler():\n        time.sleep(0.01)\n\n    asyncio.run(handler())\n")
     (root / "src").mkdir()
     (root / "src" / "svc.py").write_text(
         "import time\n\n\nasync def handler():\n    time.sleep(1)\n")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from perfaudit.config import Config
@@ -81,8 +81,13 @@ _NOQA = re.compile(
     r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 
-def parse_noqa(text: str) -> dict[int, frozenset[str] | None]:
-    """`# noqa` comments: line -> codes (None for a bare noqa)."""
+def parse_noqa(text: str, aliases: Mapping[str, frozenset[str]] | None = None
+               ) -> dict[int, frozenset[str] | None]:
+    """`# noqa` comments: line -> codes (None for a bare noqa).
+
+    A code of another linter found in ``aliases`` (`ASYNC251`, `SIM115`: rules/noqa.toml)
+    also stands for the perfaudit codes it maps to.
+    """
     out: dict[int, frozenset[str] | None] = {}
     lower = text.lower()
     if "noqa" not in lower:
@@ -92,8 +97,14 @@ def parse_noqa(text: str) -> dict[int, frozenset[str] | None]:
         line += text.count("\n", pos, m.start())
         pos = m.start()
         codes = m.group("codes")
-        out[line] = (frozenset(c.strip().upper() for c in codes.split(","))
-                     if codes else None)
+        if not codes:
+            out[line] = None
+            continue
+        named = {c.strip().upper() for c in codes.split(",")}
+        if aliases:
+            for c in list(named):
+                named.update(aliases.get(c, ()))
+        out[line] = frozenset(named)
     return out
 
 
@@ -454,6 +465,6 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
-    result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text)
+    result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text, tables.noqa_aliases)
     result.findings = [f for f in ctx.findings if not is_suppressed(result.noqa, f)]
     return result

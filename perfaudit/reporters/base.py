@@ -37,3 +37,14 @@ def counts_by_code(result: ScanResult) -> list[tuple[str, str, int, bool]]:
                      bool(meta and meta.fix.value != "none")))
     rows.sort(key=lambda r: (-r[2], r[0]))
     return rows
+
+
+def hidden_line(result: ScanResult) -> str:
+    """One line counting the findings in test and example code that are not shown."""
+    if result.test_code != "summary" or not result.hidden:
+        return ""
+    counts = result.hidden_counts()
+    where = " and ".join(k for k in ("test", "example") if counts.get(k))
+    n = len(result.hidden)
+    return (f"{n} finding{'s' if n != 1 else ''} in {where} code not shown; "
+            "`--include-tests` shows them.")

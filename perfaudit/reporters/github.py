@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from perfaudit.model import ScanResult
-from perfaudit.reporters.base import Options, Reporter
+from perfaudit.reporters.base import Options, Reporter, hidden_line
 
 
 def _data(s: str) -> str:
@@ -34,3 +34,6 @@ class GithubReporter(Reporter):
     def render(self, result: ScanResult, out: TextIO, options: Options) -> None:
         for line in lines(result):
             out.write(line + "\n")
+        hidden = hidden_line(result)
+        if hidden:  # a notice, so that the job log says what was not annotated
+            out.write(f"::notice title={_prop('perfaudit')}::{_data(hidden)}\n")

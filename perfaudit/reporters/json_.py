@@ -30,9 +30,11 @@ def to_dict(result: ScanResult, statistics: bool = False) -> dict[str, Any]:
                 "message": f.message,
                 "severity": f.severity,
                 "fixable": f.fixable,
+                "context": f.context,
             }
             for f in result.findings
         ],
+        "not_shown": result.hidden_counts(),
     }
     if statistics:
         data["statistics"] = [

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from perfaudit.engine.parse import decode
 from perfaudit.model import Finding, ScanResult
-from perfaudit.reporters.base import Options, Reporter, counts_by_code
+from perfaudit.reporters.base import Options, Reporter, counts_by_code, hidden_line
 
 #: a line is a list of (text, style) segments; style "" is plain
 Line = list[tuple[str, str]]
@@ -69,6 +69,9 @@ def summary_lines(result: ScanResult) -> list[Line]:
         if fixable:
             line.append((f" {fixable} fixable with `perfaudit fix` (marked [*]).", ""))
         out = [line]
+    hidden = hidden_line(result)
+    if hidden:
+        out.append([(hidden, "")])
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
                      f"{result.baseline_stale} baseline entr(y/ies) now fixed"

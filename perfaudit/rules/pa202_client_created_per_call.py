@@ -3,6 +3,7 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
+from perfaudit.rules._in_process import bound_name, in_process
 from perfaudit.rules._table_calls import TableCallRule
 
 
@@ -53,7 +54,8 @@ class ClientCreatedPerCall(TableCallRule):
     )
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
-        if site.qual is None:
+        if site.qual is None or in_process(ctx, site.node, site.scope,
+                                           bound_name(site.node, site.stmt)):
             return
         if site.loop_depth:
             ctx.report(self, site.node,

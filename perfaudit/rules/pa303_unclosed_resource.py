@@ -1,7 +1,8 @@
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import FileContext
+from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
+from perfaudit.rules._in_process import bound_name, in_process
 from perfaudit.rules._lifecycle import Leak, LeakRule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -67,6 +68,13 @@ class UnclosedResource(LeakRule):
                     s.close()
         """),
     )
+
+    def on_call(self, ctx: FileContext, site: CallSite) -> None:
+        # an HTTP client on an in-process or mock transport holds no connection
+        if site.qual in ctx.tables.clients and in_process(
+                ctx, site.node, site.scope, bound_name(site.node, site.stmt)):
+            return
+        super().on_call(ctx, site)
 
     @classmethod
     def tokens(cls, tables: Tables) -> Collection[Token]:
