@@ -530,6 +530,15 @@ def main(spec_path: str) -> int:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(status, fh)
         os.replace(tmp, os.path.join(out, f"status-{spec['mode']}.json"))
+        if mode in ("leaks", "resources"):
+            # what the target left running (a non-daemon thread it leaked, a Timer) would
+            # keep this process alive at exit: the measurement is over, end here
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            _REAL_EXIT(0)
 
 
 if __name__ == "__main__":
