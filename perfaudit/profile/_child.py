@@ -282,13 +282,12 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
             if status["status"] != "ok":
                 break
             settle()
-            retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
-            if probe is not None:
-                mark[0] = tracemalloc.get_traced_memory()[0]
+            if probe is not None:  # after gc.collect(); its own garbage collected again
                 for kind, value in probe.counts().items():
                     counts[kind][i] = value
                     counted.add(kind)
-                offset[0] += tracemalloc.get_traced_memory()[0] - mark[0]
+                gc.collect()
+            retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
             done = i + 1
             if done == middle:
                 checkpoint("middle")
