@@ -86,7 +86,7 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, int]:
     return elapsed, peak
 
 
-def bench(name: str, reps: int) -> list[tuple[str, float, int, int]]:
+def bench(name: str, reps: int, fixit_too: bool = True) -> list[tuple[str, float, int, int]]:
     tree = sdist(CODEBASES[name])
     files = sorted(p for p in tree.rglob("*.py"))
     n_files = len(files)
@@ -103,7 +103,7 @@ def bench(name: str, reps: int) -> list[tuple[str, float, int, int]]:
     cached = [*perfaudit, "--cache-dir", cache_dir]
     times: dict[str, list[tuple[float, int]]] = {k: [] for k in (
         "ruff cold", "perfaudit cold", "perfaudit warm", "perfaudit one file changed",
-        "fixit (subset)")}
+        *(("fixit (subset)",) if fixit_too else ()))}
     try:
         for _ in range(reps):
             times["ruff cold"].append(run(ruff, tree))
@@ -114,7 +114,8 @@ def bench(name: str, reps: int) -> list[tuple[str, float, int, int]]:
             times["perfaudit one file changed"].append(run(cached, tree))
             touched.write_bytes(original)
             run(cached, tree)
-            times["fixit (subset)"].append(run(fixit, tree))
+            if fixit_too:
+                times["fixit (subset)"].append(run(fixit, tree))
     finally:
         touched.write_bytes(original)
         shutil.rmtree(cache_dir, ignore_errors=True)
@@ -131,11 +132,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--only", choices=sorted(CODEBASES))
+    ap.add_argument("--no-fixit", action="store_true",
+                    help="leave Fixit out (it takes longest, and is not a floor)")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
           f"medians of {args.reps} alternating runs")
     for name in ([args.only] if args.only else list(CODEBASES)):
-        rows = bench(name, args.reps)
+        rows = bench(name, args.reps, fixit_too=not args.no_fixit)
         ruff_cold = next(s for label, s, _, _ in rows if label == "ruff cold")
         warm = next(s for label, s, _, _ in rows if label == "perfaudit warm")
         print(f"\n{CODEBASES[name]} ({rows[1][3]} files)")

@@ -156,7 +156,14 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
         if index is None:
             index = ProjectIndex(results)
         by_path = {r.path: r for r in results}
-        for f in index.transitive_findings():
+        # a conditional chain is reported where the caller's config asks for it
+        report_conditional = any(c.conditional_chains == "report" for c in configs)
+        for f in index.transitive_findings(conditional=report_conditional):
+            if f.conditional and file_cfg.get(f.path, configs[0]).conditional_chains != "report":
+                continue
+            if not is_suppressed(by_path[f.path].noqa, f):
+                findings.append(f)
+        for f in index.returned_type_findings(_blocking_rows(configs[0]), codes):
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
     findings = _per_file_selection(findings, file_cfg, codes_of)
@@ -198,6 +205,14 @@ def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) ->
     result.test_code = next((m for m in ("summary", "ignore", "report") if m in modes),
                             config.test_code if isinstance(config, Config) else "report")
     return result
+
+
+def _blocking_rows(config: Config) -> dict[str, tuple[str, str, str]]:
+    """The blocking table as the project index reports from it: call -> (code, rule
+    name, advice)."""
+    names = {r.code: r.name for r in ALL_RULES}
+    return {call: (e.code, names.get(e.code, ""), e.instead)
+            for call, e in load_tables(config).blocking.items()}
 
 
 def default_cache_dir(config: Config, paths: Sequence[str]) -> str:

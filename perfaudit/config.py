@@ -59,6 +59,9 @@ class Config:
     respect_gitignore: bool = True
     #: ignore suppression comments (report everything)
     disable_noqa: bool = False
+    #: PA106 chains that block only under branch conditions perfaudit cannot evaluate for
+    #: the call site: "ignore" (default) or "report" (as "may block", marked conditional)
+    conditional_chains: str = "ignore"
     #: findings in test and example code: "report" them, "summary" (one line), "ignore"
     test_code: str = "summary"
     test_paths: tuple[str, ...] = DEFAULT_TEST_PATHS
@@ -78,7 +81,8 @@ class Config:
         payload = json.dumps(
             {"blocking": [(r.code, r.call, r.instead) for r in self.blocking],
              "async_backend": self.async_backend, "disable_noqa": self.disable_noqa,
-             "async_file_backend": self.async_file_backend},
+             "async_file_backend": self.async_file_backend,
+             "conditional_chains": self.conditional_chains},
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -151,6 +155,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
+    "conditional-chains",
     "test-code", "test-paths", "extend-test-paths", "example-paths", "extend-example-paths",
 }
 
@@ -290,6 +295,12 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
             raise PerfauditError(
                 f"{where}`async-file-backend` must be \"none\" or \"aiofiles\", not {fb!r}")
         kwargs["async_file_backend"] = fb
+    if "conditional-chains" in table:
+        cc = table["conditional-chains"]
+        if cc not in ("ignore", "report"):
+            raise PerfauditError(
+                f"{where}`conditional-chains` must be \"ignore\" or \"report\", not {cc!r}")
+        kwargs["conditional_chains"] = cc
     if "respect-gitignore" in table:
         if not isinstance(table["respect-gitignore"], bool):
             raise PerfauditError(f"{where}`respect-gitignore` must be true or false")

@@ -37,6 +37,12 @@ class Finding:
     stmt_line: int = 0
     #: name of the enclosing function (qualified within the module), for hotspot statistics
     function: str = ""
+    #: PA106: the chain blocks only under branch conditions on the values passed that
+    #: perfaudit cannot evaluate ("may block")
+    conditional: bool = False
+    #: what the finding shares with others of the same root cause (PA106: the blocking
+    #: call at the end of the chain); the text report groups findings by it
+    cause: str = ""
     #: the kind of code the file is: "code" (application), "test" or "example"
     context: str = "code"
 

@@ -50,6 +50,9 @@ class BlockingEntry:
     code: str
     call: str
     instead: str
+    #: not reported when the first argument is an instance of one of these (an archive
+    #: in memory, `zipfile.ZipFile(io.BytesIO(data))`, does no file I/O)
+    unless_first_arg: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ class Tables:
     #: pools.toml
     request_functions: frozenset[str] = frozenset()
     timeouts: Mapping[str, int] = field(default_factory=dict)
+    #: PA204: context managers that bound the calls in their body; calls whose default
+    #: timeout is the socket default, and the calls that set that default
+    timeout_scopes: frozenset[str] = frozenset()
+    socket_default: frozenset[str] = frozenset()
+    default_timeout_setters: frozenset[str] = frozenset()
+    #: blocking.toml: decorators that run the decorated sync function in a thread, by name,
+    #: with the keyword that must be passed as True
+    offload_decorators: Mapping[str, str] = field(default_factory=dict)
     clients: frozenset[str] = frozenset()
     client_requests: frozenset[str] = frozenset()
     db_connects: frozenset[str] = frozenset()
@@ -100,7 +111,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     blocking: dict[str, BlockingEntry] = {}
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
-            blocking[call] = BlockingEntry(group["code"], call, group["instead"])
+            blocking[call] = BlockingEntry(group["code"], call, group["instead"],
+                                           frozenset(group.get("unless_first_arg", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(
@@ -112,6 +124,13 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         truediv=frozenset(types_data.get("truediv", {}).get("types", [])),
         request_functions=frozenset(pools.get("request_functions", [])),
         timeouts=timeouts,
+        timeout_scopes=frozenset(pools.get("timeout_scopes", {}).get("calls", [])),
+        socket_default=frozenset(call for group in pools.get("timeout", [])
+                                 if group.get("socket_default") for call in group["calls"]),
+        default_timeout_setters=frozenset(pools.get("default_timeout", {}).get("calls", [])),
+        offload_decorators={call: group["keyword"]
+                            for group in blocking_data.get("offload_decorator", [])
+                            for call in group["calls"]},
         clients=frozenset(pools.get("clients", [])),
         client_requests=frozenset(pools.get("client_requests", [])),
         db_connects=frozenset(pools.get("db_connects", [])),

@@ -27,6 +27,20 @@ def _project(root: Path) -> None:
                                 "    return settings()\n")
     (pkg / "other.py").write_text("def unrelated():\n    return 1\n")
     (pkg / "sleepy.py").write_text("import time\nasync def f():\n    time.sleep(1)\n")
+    # a blocking method reached through an annotation (token `Store.load`), a function
+    # imported under another name, and a memoized function (blocks once: not reported)
+    (pkg / "store.py").write_text("from app.middle import settings\nclass Store:\n"
+                                  "    def load(self):\n        return settings()\n")
+    (pkg / "typed.py").write_text("from app.store import Store\n"
+                                  "from app.middle import settings as cfg\n"
+                                  "async def h(s: Store):\n    s.load()\n    cfg()\n")
+    # a module that only re-exports a blocking function, and a caller that imports it there
+    (pkg / "reexp.py").write_text("from app.io import read_cfg\n")
+    (pkg / "caller.py").write_text("from app.reexp import read_cfg\nasync def k():\n"
+                                   "    return read_cfg('c')\n")
+    (pkg / "memo.py").write_text("import functools\nfrom app.io import read_cfg\n"
+                                 "@functools.cache\ndef cached():\n    return read_cfg('b')\n"
+                                 "async def g():\n    return cached()\n")
 
 
 def _keys(result: object) -> list[tuple[str, int, str, str]]:
@@ -44,7 +58,11 @@ def test_prefilter_rounds_find_the_same_as_analysing_everything(
         project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = Config(root=str(project))
     filtered = _keys(scan([str(project)], cfg, cache=False))
-    assert ("api.py", 4, "PA106") in [k[:3] for k in filtered]
+    found = [k[:3] for k in filtered]
+    assert ("api.py", 4, "PA106") in found
+    assert ("typed.py", 4, "PA106") in found and ("typed.py", 5, "PA106") in found
+    assert ("caller.py", 3, "PA106") in found
+    assert not [k for k in found if k[0] == "memo.py"]
     monkeypatch.setattr("perfaudit.api.prefilter_tokens", lambda codes, tables: None)
     assert _keys(scan([str(project)], cfg, cache=False)) == filtered
 
@@ -85,7 +103,9 @@ def test_cache_cold_warm_and_edits(project: Path, tmp_path_factory: pytest.TempP
                                                         cache_dir=cache_dir)))
     _touch(project / "app" / "io.py", "def read_cfg(p):\n    return open(p).read()\n")
     again = _keys(scan([str(project)], cfg, cache_dir=cache_dir))
-    assert [k[:3] for k in again if k[2] == "PA106"] == [("api.py", 4, "PA106")]
+    assert [k[:3] for k in again if k[2] == "PA106"] == [
+        ("api.py", 4, "PA106"), ("caller.py", 3, "PA106"), ("typed.py", 4, "PA106"),
+        ("typed.py", 5, "PA106")]
     assert again == _keys(scan([str(project)], cfg, cache=False))
 
     # a file that newly calls a blocking function, with no blocking token of its own

@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from perfaudit.api import scan
 from perfaudit.config import Config
 from perfaudit.engine.discover import discover, module_name
@@ -139,3 +141,36 @@ def test_noqa_on_first_line_of_multiline_statement(tmp_path: Path) -> None:
                  "        time.sleep(1))\n    y = (\n        time.sleep(1))  # noqa: PA101\n")
     result = scan([str(f)], _cfg(tmp_path))
     assert [x.span.line for x in result.findings] == [6]
+
+
+def test_pep695_code_is_repaired_up_front_with_one_parse(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import sys
+
+    from perfaudit.engine import parse as parse_mod
+
+    src = (b"import time\n"
+           b"type Pair[T] = tuple[T, T]\n"
+           b"class Box[T]:\n"
+           b"    def get[U](self, x: U) -> U:\n"
+           b"        return x\n"
+           b"def first[T](\n"
+           b"    xs: list[T],\n"
+           b") -> T:\n"
+           b"    return xs[0]\n"
+           b"async def f(d):\n"
+           b"    time.sleep(1)\n"
+           b"    return f\"{d[\"k\"]}\"\n")
+    calls = []
+    real = parse_mod._try_parse
+    monkeypatch.setattr(parse_mod, "_try_parse", lambda text: calls.append(1) or real(text))
+    parsed = parse(src)
+    assert parsed.tree is not None and parsed.error is None
+    if sys.version_info < (3, 12):
+        assert parsed.repaired
+        # one parse with every PEP 695 construct repaired, one more for the f-string
+        assert len(calls) == 2
+    names = [n.name for n in parsed.tree.body if hasattr(n, "name")]
+    assert names == ["Box", "first", "f"]
+    sleep = parsed.tree.body[-1].body[0]  # type: ignore[attr-defined]
+    assert sleep.lineno == 11

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from perfaudit.config import Config
+from perfaudit.engine.flow import AV, Cond, Summarizer
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
-from perfaudit.engine.scope import FUNC_NODES, ModuleInfo, Scope, Sym, local_name, resolve
+from perfaudit.engine.scope import (
+    FUNC_NODES,
+    ModuleInfo,
+    Scope,
+    Sym,
+    annotation_type,
+    local_name,
+    resolve,
+)
 from perfaudit.model import Finding, Span
 from perfaudit.tables import BlockingEntry, Tables, load_tables
 
@@ -37,6 +48,21 @@ class FuncFacts:
     calls: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
     #: sync function: the distinct names it calls (the edges of the call graph)
     callees: list[str] = field(default_factory=list)
+    #: decorated with `functools.cache`/`lru_cache`: it blocks on its first call only
+    memoized: bool = False
+    #: the type its return annotation names (`-> Path`: "pathlib.Path"), or ""
+    returns: str = ""
+    #: branch conditions and values for PA106 (engine/flow.py), as plain tuples:
+    #: (params, is_method, direct_guards, edges, stores, call_args) where params are
+    #: (name, default value or None, kind 0 positional/1 keyword-only/2 *args/3 **kwargs),
+    #: direct_guards line up with `direct` (empty: no guards), edges are the calls of a
+    #: sync function to non-stdlib names as (callee, guard, positional values, keyword
+    #: values, has *args/**kwargs, via self), or just the callee when it has no guard and
+    #: no arguments, stores are `self.attr = value` as (attr, guard, value), and call_args
+    #: line up with `calls` as (positional values, keyword values, has *args/**kwargs,
+    #: via self) or None for no arguments; last,
+    #: for a `@property` that returns one expression, that expression as a condition
+    flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
 
 
 @dataclass(slots=True)
@@ -240,9 +266,21 @@ class Analyzer:
         self.loop_depth = 0
         self.stmt: ast.stmt | None = None
         self.func_facts: FuncFacts | None = None
+        #: PA106 branch conditions: the summariser of the current function, and the
+        #: conditions of the branches being visited (engine/flow.py)
+        self.summ: Summarizer | None = None
+        self.guard: list[Cond] = []
+        self.flow: _FlowFacts | None = None
+        self.mscope: Scope | None = None
+        #: the expression of the innermost `await` visited
+        self.awaited: ast.expr | None = None
+        #: calls into these top-level modules need no argument summaries (the stdlib,
+        #: except a name the scanned module's own package shadows)
+        self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
 
     def run(self, tree: ast.Module, module: ModuleInfo) -> Scope:
         self.scope = Scope("module", tree, None, module.name, module)
+        self.mscope = self.scope
         for r in self.rules:
             if r.hooks_module:
                 r.on_module(self.ctx, tree, self.scope)
@@ -252,8 +290,60 @@ class Analyzer:
     # -- traversal -------------------------------------------------------------
 
     def visit_body(self, body: list[ast.stmt]) -> None:
+        if self.summ is None:
+            for st in body:
+                self.visit(st)
+            return
+        # `if cond: return` guards the rest of the block with `not cond`
+        depth = len(self.guard)
         for st in body:
             self.visit(st)
+            if type(st) is ast.If and self.summ is not None:
+                body_exits, else_exits = _exits(st.body), _exits(st.orelse)
+                if body_exits != else_exits:
+                    c = self.summ.cond(st.test)
+                    if c[0] != "ign":
+                        self.guard.append(("not", c) if body_exits else c)
+        del self.guard[depth:]
+
+    def record_store(self, node: ast.Assign | ast.AnnAssign) -> None:
+        """`self.attr = value` in a method: what later `if self.attr` tests see."""
+        summ, flow = self.summ, self.flow
+        if summ is None or flow is None or summ.self_name is None or node.value is None:
+            return
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for tg in targets:
+            if (type(tg) is ast.Attribute and type(tg.value) is ast.Name
+                    and tg.value.id == summ.self_name):
+                value = summ.value(node.value) if len(targets) == 1 else None
+                flow.stores.append((tg.attr, tuple(self.guard), value))
+
+    def visit_if(self, node: ast.If | ast.IfExp) -> None:
+        assert self.summ is not None
+        self.visit(node.test)
+        c = self.summ.cond(node.test)
+        if c[0] == "ign":
+            self.generic_branches(node)
+            return
+        self.guard.append(c)
+        if type(node) is ast.If:
+            self.visit_body(node.body)
+        else:
+            self.visit(node.body)  # type: ignore[arg-type]
+        self.guard[-1] = ("not", c)
+        if type(node) is ast.If:
+            self.visit_body(node.orelse)
+        else:
+            self.visit(node.orelse)  # type: ignore[arg-type]
+        self.guard.pop()
+
+    def generic_branches(self, node: ast.If | ast.IfExp) -> None:
+        if type(node) is ast.If:
+            self.visit_body(node.body)
+            self.visit_body(node.orelse)
+        else:
+            self.visit(node.body)  # type: ignore[arg-type]
+            self.visit(node.orelse)  # type: ignore[arg-type]
 
     def visit(self, node: ast.AST) -> None:
         t = type(node)
@@ -268,13 +358,26 @@ class Analyzer:
                     r.on_stmt(self.ctx, node, self.scope)
             if t in FUNC_NODES:
                 self.visit_function(node)  # type: ignore[arg-type]
+            elif t is ast.If and self.summ is not None:
+                self.visit_if(node)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
                 self.visit_class(node)  # type: ignore[arg-type]
             elif t in _LOOP_NODES:
                 self.visit_loop(node)
             else:
+                if self.summ is not None and self.summ.self_name is not None and (
+                        (t is ast.Assign
+                         and type(node.targets[0]) is ast.Attribute)  # type: ignore[attr-defined]
+                        or (t is ast.AnnAssign
+                            and type(node.target) is ast.Attribute)):  # type: ignore[attr-defined]
+                    self.record_store(node)  # type: ignore[arg-type]
                 self.generic(node)
             self.stmt = prev
+            return
+        if t is ast.Await:
+            self.awaited = node.value  # type: ignore[attr-defined]
+        if t is ast.IfExp and self.summ is not None:
+            self.visit_if(node)  # type: ignore[arg-type]
             return
         if t in _COMP_NODES:
             self.visit_comp(node)
@@ -314,24 +417,56 @@ class Analyzer:
         for r in self.func_rules:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
+        saved_flow = (self.summ, self.guard, self.flow)
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
-            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno)
+            ret = annotation_type(node.returns, parent) if node.returns is not None else None
+            self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
+                                        memoized=_memoized(node, scope),
+                                        returns=ret[1] if ret is not None else "")
+            if not is_async and self._offloaded(node, parent):
+                self.func_facts.is_async = True  # called from the loop, it does not block it
+                self.func_facts.callees = []  # (and it blocks no sync caller either)
             self.functions.append(self.func_facts)
+            self.flow = _FlowFacts(node, scope)
+            self.summ = None if is_async else self.flow.summ
+            self.guard = []
         else:
             self.func_facts = None
+            self.summ, self.flow = None, None
         self.visit_body(node.body)
+        if self.func_facts is not None and self.flow is not None:
+            self.func_facts.flow = self.flow.freeze()
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
+        self.summ, self.guard, self.flow = saved_flow
+
+    def _offloaded(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+        """Decorated to run in a worker thread (`@work(thread=True)`, blocking.toml)."""
+        table = self.ctx.tables.offload_decorators
+        if not table:
+            return False
+        for d in node.decorator_list:
+            if type(d) is ast.Call:
+                sym = resolve(d.func, scope)
+                keyword = table.get(sym[1]) if sym is not None else None
+                if keyword is not None and any(
+                        k.arg == keyword and type(k.value) is ast.Constant and k.value.value is True
+                        for k in d.keywords):
+                    return True
+        return False
 
     def visit_lambda(self, node: ast.Lambda) -> None:
         self._visit_args(node.args)
         scope = Scope("lambda", node, self.scope, self.scope.qual + ".<lambda>",
                       self.scope.module)
-        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts)
+        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+                 self.flow)
         self.scope, self.on_loop, self.loop_depth, self.func_facts = scope, False, 0, None
+        self.summ, self.flow = None, None
         self.visit(node.body)
-        self.scope, self.on_loop, self.loop_depth, self.func_facts = saved
+        (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+         self.flow) = saved
 
     def visit_class(self, node: ast.ClassDef) -> None:
         for d in node.decorator_list:
@@ -344,10 +479,13 @@ class Analyzer:
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         scope = Scope("class", node, parent, qual, parent.module)
-        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts)
+        saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+                 self.flow)
         self.scope, self.on_loop, self.loop_depth, self.func_facts = scope, False, 0, None
+        self.summ, self.flow = None, None
         self.visit_body(node.body)
-        self.scope, self.on_loop, self.loop_depth, self.func_facts = saved
+        (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
+         self.flow) = saved
 
     def visit_loop(self, node: ast.AST) -> None:
         for r in self.loop_rules:
@@ -360,7 +498,14 @@ class Analyzer:
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
+        # `for x in param:` runs its body only when `param` is not empty
+        subj = (self.summ.subject(node.iter)
+                if self.summ is not None and type(node) is ast.For else None)
+        if subj is not None:
+            self.guard.append(("truthy", subj))
         self.visit_body(node.body)  # type: ignore[attr-defined]
+        if subj is not None:
+            self.guard.pop()
         self.loop_depth -= 1
         self.visit_body(node.orelse)  # type: ignore[attr-defined]
 
@@ -412,23 +557,219 @@ class Analyzer:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
         if ff is not None and qual is not None:
-            if entry is not None:
+            flow = self.flow
+            if entry is not None and entry.unless_first_arg and in_memory(
+                    node, self.scope, entry.unless_first_arg):
+                pass  # an archive on a buffer in memory: no file I/O
+            elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
+                if flow is not None:
+                    flow.direct_guards.append(tuple(self.guard))
+                    flow.has_direct = True
             elif qual.startswith("builtins."):
                 pass
             elif not ff.is_async:
                 if qual not in ff.callees:
                     ff.callees.append(qual)
+                if flow is not None and qual.partition(".")[0] not in self.external:
+                    guard = tuple(self.guard)
+                    fargs = flow.args(node)
+                    # (the common case, no guard and no arguments, is just the name)
+                    flow.edges.append(qual if not guard and fargs is None
+                                      else (qual, guard, *(fargs or NO_ARGS)))
             elif self.on_loop:
                 stmt_line = self.stmt.lineno if self.stmt is not None else node.lineno
                 ff.calls.append((qual, node.lineno, node.col_offset,
                                  node.end_lineno or node.lineno, node.end_col_offset or 0,
                                  stmt_line))
+                if flow is not None:
+                    # an awaited call returns an awaitable: not a sync project function on
+                    # a chain, so its arguments are not summarised (unknown if ever needed)
+                    flow.call_args.append(
+                        None if qual.partition(".")[0] in self.external
+                        else UNKNOWN_ARGS if node is self.awaited else flow.args(node))
         self.visit(node.func)
         for a in node.args:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+def _exits(body: list[ast.stmt]) -> bool:
+    """A block that never falls through to the statement after it."""
+    return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
+
+
+#: the arguments of a call without any (`FuncFacts.flow` edges and call_args)
+NO_ARGS: tuple[Any, ...] = ((), (), False, False)
+#: arguments not summarised: nothing known about them
+UNKNOWN_ARGS: tuple[Any, ...] = ((), (), True, False)
+#: top-level modules of the standard library: their functions are never project functions
+_STDLIB = frozenset(sys.stdlib_module_names)
+
+
+class _ScopeSummarizer(Summarizer):
+    """A `Summarizer` resolving names in one function's scope (or, for the defaults of
+    its parameters, ``outer``: where they are evaluated)."""
+
+    __slots__ = ("scope", "start", "names")
+
+    def __init__(self, scope: Scope, start: Scope | None, names: list[str],
+                 self_name: str | None, annotations: dict[str, ast.expr] | None) -> None:
+        super().__init__(self_name, annotations)
+        self.scope = scope
+        self.start = start
+        self.names = names
+
+    def compute_params(self) -> frozenset[str]:
+        # a parameter rebound in the body no longer holds what the caller passed
+        binds = self.scope.bindings
+        return frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+
+    def resolve(self, e: ast.expr) -> str | None:
+        sym = resolve(e, self.scope)
+        return sym[1] if sym is not None and sym[0] != "inst" else None
+
+    def module_value(self, name: str) -> ast.expr | str | None:
+        """What a name is bound to once: a module-level value's expression, or
+        "def"/"class" for a function or class defined in this module."""
+        s: Scope | None = self.start
+        first = True
+        while s is not None:
+            if s.kind != "class" or first:
+                b = s.bindings.get(name)
+                if b is not None:
+                    if len(b) != 1:
+                        return None
+                    kind = b[0][0]
+                    if kind == "value" and s.parent is None:
+                        return b[0][1]  # type: ignore[return-value]
+                    if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
+                        value = b[0][3] if len(b[0]) > 3 else None
+                        return value if isinstance(value, ast.expr) else None
+                    return str(kind) if kind in ("def", "class") else None
+            first = False
+            s = s.parent
+        return None
+
+
+class _FlowFacts:
+    """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
+
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
+        args = node.args
+        positional = args.args if not args.posonlyargs else [*args.posonlyargs, *args.args]
+        self.is_method = (scope.class_qual is not None and bool(positional)
+                          and not any(isinstance(d, ast.Name)
+                                      and d.id in ("staticmethod", "classmethod")
+                                      for d in node.decorator_list))
+        self_name = positional[0].arg if self.is_method else None
+        names = [a.arg for a in positional]
+        if args.kwonlyargs:
+            names.extend(a.arg for a in args.kwonlyargs)
+        annotations = {a.arg: a.annotation for a in (*positional, *args.kwonlyargs)
+                       if a.annotation is not None}
+        self.summ = _ScopeSummarizer(scope, scope, names, self_name, annotations)
+        self._node = node
+        self.direct_guards: list[tuple[Cond, ...]] = []
+        self.has_direct = False
+        self.edges: list[Any] = []
+        self.stores: list[tuple[Any, ...]] = []
+        self.call_args: list[tuple[Any, ...] | None] = []
+        self.kwargs_name = args.kwarg.arg if args.kwarg else None
+        self.prop: Any = None
+        if (self.is_method and node.decorator_list
+                and any(isinstance(d, ast.Name) and d.id == "property"
+                        for d in node.decorator_list)
+                and not isinstance(node, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and type(body[0]) is ast.Expr and type(body[0].value) is ast.Constant:
+                body = body[1:]  # a docstring
+            if len(body) == 1 and type(body[0]) is ast.Return and body[0].value is not None:
+                self.prop = self.summ.cond(body[0].value)
+
+    def args(self, node: ast.Call) -> tuple[Any, ...] | None:
+        """(positional values, keyword values, has *args/**kwargs, called on `self`), or
+        None for a call without arguments not made on `self`."""
+        if not node.args and not node.keywords and type(node.func) is not ast.Attribute:
+            return None
+        value = self.summ.value
+        star = False
+        pos = []
+        for a in node.args:
+            if type(a) is ast.Starred:
+                star = True
+                break
+            pos.append(value(a))
+        kw: list[tuple[str, Any]] = []
+        for k in node.keywords:
+            if k.arg is None:
+                v = k.value
+                if type(v) is ast.Name and v.id == self.kwargs_name:
+                    kw.append(("**", v.id))  # forwards its own **kwargs
+                else:
+                    star = True
+            else:
+                kw.append((k.arg, value(k.value)))
+        f = node.func
+        via_self = (type(f) is ast.Attribute and type(f.value) is ast.Name
+                    and f.value.id == self.summ.self_name and self.summ.self_name is not None)
+        if not pos and not kw and not star and not via_self:
+            return None
+        return (tuple(pos), tuple(kw), star, via_self)
+
+    def params(self) -> tuple[tuple[str, AV | None, int], ...]:
+        """(name, default value, kind) of each parameter; defaults are evaluated where the
+        function is defined, not in its body."""
+        args = self._node.args
+        positional = [*args.posonlyargs, *args.args]
+        if args.defaults or args.kw_defaults:
+            # defaults are evaluated where the function is defined, not in its body
+            scope = self.summ.scope
+            value = _ScopeSummarizer(scope, scope.parent, [], None, None).value
+        params: list[tuple[str, AV | None, int]] = []
+        first_default = len(positional) - len(args.defaults)
+        for i, a in enumerate(positional):
+            d = args.defaults[i - first_default] if i >= first_default else None
+            params.append((a.arg, value(d) if d is not None else None, 0))
+        for a, kd in zip(args.kwonlyargs, args.kw_defaults, strict=False):
+            params.append((a.arg, value(kd) if kd is not None else None, 1))
+        if args.vararg:
+            params.append((args.vararg.arg, None, 2))
+        if args.kwarg:
+            params.append((args.kwarg.arg, None, 3))
+        return tuple(params)
+
+    def freeze(self) -> tuple[Any, ...]:
+        # only a function that blocks or calls others can be on a chain: the others need
+        # no parameter summary
+        params = self.params() if self.has_direct or self.edges else ()
+        # no guard on any blocking call: () stands for all of them
+        guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
+        return (params, self.is_method, guards, tuple(self.edges),
+                tuple(self.stores), tuple(self.call_args), self.prop)
+def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
+    """Whether the call's first argument (or `fileobj=`) is an instance of one of
+    ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""
+    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+    for arg in args:
+        sym = resolve(arg, scope)
+        if sym is not None and sym[0] == "inst" and sym[1] in types:
+            return True
+    return False
+
+
+_MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",
+                        "cachetools.cached", "async_lru.alru_cache"})
+
+
+def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+    for d in node.decorator_list:
+        target = d.func if type(d) is ast.Call else d
+        sym = resolve(target, scope.parent or scope)
+        if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
+            return True
+    return False
 
 
 def module_imports(scope: Scope) -> dict[str, str]:
@@ -462,6 +803,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
+    mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)

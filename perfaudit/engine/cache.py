@@ -103,13 +103,15 @@ def content_hash(data: bytes) -> str:
 
 def _pack_finding(f: Finding) -> tuple[Any, ...]:
     return (f.code, f.name, f.message, f.span.line, f.span.column, f.span.end_line,
-            f.span.end_column, f.severity, f.fixable, f.stmt_line, f.function)
+            f.span.end_column, f.severity, f.fixable, f.stmt_line, f.function, f.conditional,
+            f.cause)
 
 
 def _unpack_finding(path: str, t: Sequence[Any]) -> Finding:
-    c, n, m, l1, c1, l2, c2, sev, fx, sl, fn = t
+    c, n, m, l1, c1, l2, c2, sev, fx, sl, fn, cond, cause = t
     return Finding(path=path, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
-                   severity=sev, fixable=fx, stmt_line=sl, function=fn)
+                   severity=sev, fixable=fx, stmt_line=sl, function=fn, conditional=cond,
+                   cause=cause)
 
 
 def _pack(res: FileResult) -> tuple[Any, ...]:
@@ -120,7 +122,8 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         [_pack_finding(f) for f in res.findings],
         [(i(fn.qual), fn.name, fn.is_async, fn.line,
           [(code, i(callee), line) for code, callee, line in fn.direct],
-          [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees])
+          [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees], fn.memoized,
+          fn.returns, fn.flow)
          for fn in res.functions],
         {i(k): i(v) for k, v in res.imports.items()},
         {line: (tuple(sorted(codes)) if codes is not None else None)
@@ -134,8 +137,8 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
-        functions=[FuncFacts(q, n, a, ln, direct, calls, callees)
-                   for q, n, a, ln, direct, calls, callees in functions],
+        functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret, flow)
+                   for q, n, a, ln, direct, calls, callees, memo, ret, flow in functions],
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},
         skipped=skipped,

@@ -4,20 +4,100 @@ Per-file analysis emits `FuncFacts` (each function's direct blocking calls and i
 resolved calls) and each module's import table. This pass, which sees every file, resolves
 calls across modules (following re-exports), finds every sync function that reaches a
 blocking call, and reports the calls to them made on the event loop, with a shortest chain.
+
+For each such call it then follows the branch conditions on the way (engine/flow.py) with
+the values the call passes: a blocking call every path to which is ruled out is not
+reported; one reached only under conditions that cannot be evaluated is "conditional".
 """
 
 from __future__ import annotations
 
+import functools
+import re
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.analyze import NO_ARGS, FileResult, FuncFacts
+from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 
 CODE = "PA106"
 NAME = "transitive-blocking-in-async"
 _MAX_ALIAS_HOPS = 16
+#: bounds of the per-call-site search through branch conditions
+_MAX_DEPTH = 24
+_MAX_STEPS = 20_000  # functions entered per call site (memoised results are free)
+
+Env = dict[tuple[str, str], AV]
+#: a reachable blocking call: (functions from the called one to the blocker, the blocking
+#: call (code, callee, line), whether it is reached only under conditions on inputs that
+#: perfaudit cannot evaluate)
+Reach = tuple[tuple[str, ...], tuple[str, str, int], bool]
+
+
+class _OutOfSteps(Exception):
+    pass
+
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def identifiers(data: bytes) -> frozenset[bytes]:
+    """A file's identifiers, for `mentioned`."""
+    return frozenset(_WORD.findall(data))
+
+
+def pack_identifiers(words: frozenset[bytes]) -> bytes:
+    """Identifiers as one byte string: cheap to send from a worker and to keep."""
+    return b" ".join(words)
+
+
+def unpack_identifiers(packed: bytes) -> frozenset[bytes]:
+    return frozenset(packed.split(b" "))
+
+
+def mentioned(tokens: frozenset[bytes], words: frozenset[bytes]) -> list[bytes]:
+    """The ``tokens`` a file with `identifiers` ``words`` names: a function or class name,
+    or for `Class.method` both names (the class constructed or annotated, the method
+    called)."""
+    by_head = _by_head(tokens)
+    out = []
+    for head in by_head.keys() & words:
+        for token, tail in by_head[head]:
+            if tail is None or tail in words:
+                out.append(token)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _by_head(tokens: frozenset[bytes]) -> dict[bytes, list[tuple[bytes, bytes | None]]]:
+    out: dict[bytes, list[tuple[bytes, bytes | None]]] = {}
+    for token in tokens:
+        head, dot, tail = token.partition(b".")
+        out.setdefault(head, []).append((token, tail if dot else None))
+    return out
+
+
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)",
+                     re.MULTILINE)
+
+
+def calls_any(tokens: Sequence[bytes], data: bytes) -> bool:
+    """Whether the file calls one of the `mentioned` ``tokens`` (`name(`, `.name(`, the
+    method's name for `Class.method`) or imports it (a re-export, or `import f as g`).
+    A file that only names it otherwise (`from homeassistant.setup import ...` for a
+    function `setup`) cannot call it on the loop nor lead a caller to it."""
+    names = sorted({t.rpartition(b".")[2] for t in tokens})
+    if not names:
+        return False
+    alternatives = b"|".join(re.escape(n) for n in names)
+    called = (rb"(?<![A-Za-z0-9_])(?:" + alternatives + rb")[ \t]*\(")
+    if re.search(called, data) is not None:
+        return True
+    imported = set(_WORD.findall(b" ".join(m.group(1) for m in _IMPORT.finditer(data))))
+    return not imported.isdisjoint(names)
 
 
 class ProjectIndex:
@@ -26,13 +106,22 @@ class ProjectIndex:
         self.path_of: dict[str, str] = {}
         self.module_of: dict[str, str] = {}
         self.imports: dict[str, dict[str, str]] = {}
-        for res in results:
-            if res.module:
-                self.imports[res.module] = res.imports
-            for fn in res.functions:
-                self.funcs[fn.qual] = fn
-                self.path_of[fn.qual] = res.path
-                self.module_of[fn.qual] = res.module
+        # A `.pyi` stub is scanned like any file (ruff does too; some projects generate
+        # stubs with bodies), but where `m.py` and `m.pyi` are the same module, the code
+        # that runs is `m.py`'s: its functions and imports win over the stub's.
+        results = list(results)
+        for stub in (False, True):
+            for res in results:
+                if res.path.endswith(".pyi") is not stub:
+                    continue
+                if res.module and (not stub or res.module not in self.imports):
+                    self.imports[res.module] = res.imports
+                for fn in res.functions:
+                    if stub and fn.qual in self.funcs:
+                        continue
+                    self.funcs[fn.qual] = fn
+                    self.path_of[fn.qual] = res.path
+                    self.module_of[fn.qual] = res.module
         self._resolved: dict[str, str | None] = {}
         #: names imported under another name (`from m import f as g`): a call to `g` may
         #: reach `f`, so these are always resolved
@@ -40,6 +129,16 @@ class ProjectIndex:
                                  for local, target in table.items()
                                  if local != target.rpartition(".")[2])
         self._chains: dict[str, tuple[str | None, tuple[str, str, int]]] | None = None
+        self._memo: dict[tuple[str, tuple[tuple[tuple[str, str], AV], ...]],
+                         tuple[Reach | None, bool]] = {}
+        self._active: set[tuple[str, tuple[tuple[tuple[str, str], AV], ...]]] = set()
+        self._steps = 0
+        #: class -> property name -> the condition it returns (`return self.x and ...`)
+        self._props: dict[str, dict[str, Cond]] = {}
+        for qual, fn in self.funcs.items():
+            if len(fn.flow) > 6 and fn.flow[6] is not None:
+                cls, _, attr = qual.rpartition(".")
+                self._props.setdefault(cls, {})[attr] = fn.flow[6]
 
     def resolve(self, qual: str) -> str | None:
         """The project function a dotted name denotes, following re-exports; or None."""
@@ -84,7 +183,8 @@ class ProjectIndex:
         out: dict[str, tuple[str | None, tuple[str, str, int]]] = {}
         queue: deque[str] = deque()
         for qual, fn in sorted(self.funcs.items()):
-            if fn.is_async:
+            if fn.is_async or fn.memoized:
+                # a memoized function (`functools.cache`) blocks on its first call only
                 continue
             if fn.direct:
                 out[qual] = (None, fn.direct[0])
@@ -102,34 +202,217 @@ class ProjectIndex:
         return out
 
     def blocking_tokens(self) -> frozenset[bytes]:
-        """Names a file must mention to call a blocking project function: the function's
-        name, or for a method its class's name (the caller must construct the class)."""
+        """What a file must mention to call a blocking project function: the function's
+        name; for a constructor its class's name; for a method both its class's name (the
+        caller constructs or annotates the class) and the method's, as `Class.method`
+        (see `mentions`)."""
         out = set()
         for qual in self.blocking_chains():
             if ".<locals>." in qual:
                 continue  # callable only from its own file, which is analysed already
             module = self.module_of.get(qual, "")
-            rest = local_name(qual, module)
-            out.add(rest.split(".", 1)[0].encode())
+            parts = local_name(qual, module).split(".")
+            if parts[-1] == "__init__":
+                parts.pop()
+            token = parts[0] if len(parts) == 1 else f"{parts[0]}.{parts[-1]}"
+            out.add(token.encode())
         return frozenset(out)
-
-    def chain(self, qual: str, chains: dict[str, tuple[str | None, tuple[str, str, int]]]
-              ) -> tuple[list[str], tuple[str, str, int], str]:
-        names = []
-        cur: str | None = qual
-        last = qual
-        while cur is not None:
-            names.append(self.display(cur))
-            last = cur
-            cur = chains[cur][0]
-        return names, chains[qual][1], self.path_of[last]
 
     def display(self, qual: str) -> str:
         module = self.module_of.get(qual, "")
         short = local_name(qual, module)
         return short.replace(".<locals>.", ".").removesuffix(".__init__")
 
-    def transitive_findings(self) -> Iterator[Finding]:
+    # -- branch conditions (engine/flow.py) --------------------------------------------
+
+    def bind(self, target: str, args: tuple[Any, ...] | None, caller_env: Env) -> Env:
+        """The inputs of ``target`` known at a call ``args`` = (positional, keyword, star,
+        via_self) (None: no arguments) made where ``caller_env`` holds."""
+        fn = self.funcs[target]
+        params, is_method = fn.flow[0], fn.flow[1]
+        pos, kw, star, via_self = args if args is not None else NO_ARGS
+        env: Env = {}
+        if via_self:
+            env = {k: v for k, v in caller_env.items() if k[0] == "a"}
+        if star:
+            return env
+
+        def known(v: object) -> AV | None:
+            if not isinstance(v, tuple):
+                return None
+            if v[0] in ("p", "a"):
+                return _lookup(caller_env, v)
+            return v
+
+        positional = [p for p in params if p[2] == 0]
+        if is_method:
+            positional = positional[1:]
+        given: dict[str, object] = {}
+        for p, v in zip(positional, pos, strict=False):
+            given[p[0]] = v
+        if len(pos) > len(positional) and not any(p[2] == 2 for p in params):
+            return env  # a call that does not match the signature: know nothing
+        for name, v in kw:
+            if name == "**":  # the caller forwards its own **kwargs
+                fwd = caller_env.get(("k", str(v)))
+                if fwd is None:
+                    return env
+                for fname, fv in fwd[1]:
+                    given[fname] = fv
+            else:
+                given[name] = v
+        skip = params[0][0] if is_method and params else None
+        names = set()
+        for name, default, kind in params:
+            if name == skip or kind >= 2:
+                continue
+            names.add(name)
+            if name in given:
+                av = known(given[name])
+                if av is None and default is None:
+                    av = ("unk",)
+            else:
+                av = default
+            if av is not None:
+                env[("p", name)] = av
+        kwargs = [p[0] for p in params if p[2] == 3]
+        if kwargs:  # what lands in **kwargs, for a call that forwards it
+            extra = tuple(sorted((n, known(v)) for n, v in given.items() if n not in names))
+            env[("k", kwargs[0])] = ("kw", extra)
+        return env
+
+    def reach(self, qual: str, env: Env, depth: int = 0) -> tuple[Reach | None, bool]:
+        """The best blocking call ``qual`` reaches with inputs ``env`` (unconditional
+        before conditional, then shortest), and whether any branch was ruled out."""
+        chains = self.blocking_chains()
+        key = (qual, tuple(sorted(env.items(), key=lambda kv: kv[0])))
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        if key in self._active or depth > _MAX_DEPTH:
+            return None, False
+        self._steps += 1
+        if self._steps > _MAX_STEPS:
+            raise _OutOfSteps
+        self._active.add(key)
+        fn = self.funcs[qual]
+        direct_guards, edges, stores = fn.flow[2], fn.flow[3], fn.flow[4]
+        env = self._apply_stores(env, stores)
+        props = self._props.get(qual.rpartition(".")[0]) if fn.flow[1] else None
+        if props:  # `if self.should_reload:` where the property tests known attributes
+            for attr, cond in props.items():
+                if ("a", attr) not in env:
+                    r = evaluate(cond, env)
+                    if r in (T, F):
+                        env[("a", attr)] = ("obj", "builtins.bool", r == T)
+        best: Reach | None = None
+        pruned = False
+        for (code, callee, line), guard in zip(fn.direct, direct_guards or _no_guards(fn),
+                                                 strict=False):
+            r = evaluate_guard(guard, env)
+            if r == F:
+                pruned = True
+                continue
+            best = _better(best, ((qual,), (code, callee, line), r == U))
+        for edge in edges:
+            if type(edge) is str:
+                callee, guard, args = edge, (), NO_ARGS
+            else:
+                callee, guard, args = edge[0], edge[1], tuple(edge[2:])
+            if best is not None and not best[2] and len(best[0]) == 1:
+                break  # nothing beats a direct unconditional call
+            target = self.resolve(callee)
+            if target is None or target not in chains:
+                continue  # (a recursive call is followed: its arguments may differ)
+            r = evaluate_guard(guard, env)
+            if r == F:
+                pruned = True
+                continue
+            sub, sub_pruned = self.reach(target, self.bind(target, args, env), depth + 1)
+            pruned = pruned or sub_pruned
+            if sub is not None:
+                best = _better(best, ((qual, *sub[0]), sub[1], sub[2] or r == U))
+        self._active.discard(key)
+        self._memo[key] = (best, pruned)
+        return best, pruned
+
+    @staticmethod
+    def _apply_stores(env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
+        """`self.attr = value` in the body, in source order: a store that surely runs
+        replaces what is known about the attribute, one that may run merges with it (two
+        different values: nothing known), one ruled out is skipped. Calls in the body see
+        the result of every store (flow-insensitive beyond that)."""
+        if not stores:
+            return env
+        out = dict(env)
+        for attr, guard, value in stores:
+            r = evaluate_guard(guard, out)  # type: ignore[arg-type]
+            if r == F:
+                continue
+            av: AV | None = value  # type: ignore[assignment]
+            if av is not None and av[0] in ("p", "a"):
+                av = _lookup(out, av)
+            key = ("a", str(attr))
+            if r != T and out.get(key) != av:
+                av = None
+            if av is None:
+                out.pop(key, None)
+            else:
+                out[key] = av
+        return out
+
+    def site_reach(self, target: str, args: tuple[Any, ...] | None) -> Reach | None:
+        """What an async call with ``args`` to ``target`` reaches; None when every
+        blocking call is ruled out by the values it passes."""
+        chains = self.blocking_chains()
+        self._steps = 0
+        try:
+            found, pruned = self.reach(target, self.bind(target, args, {}))
+        except _OutOfSteps:
+            self._active.clear()
+            found, pruned = None, False
+        if found is None and not pruned:
+            # nothing was ruled out (a cut cycle, the search bound): the plain chain
+            names = [target]
+            cur = chains[target][0]
+            while cur is not None:
+                names.append(cur)
+                cur = chains[cur][0]
+            return tuple(names), chains[target][1], False
+        return found
+
+    def returned_type_findings(self, blocking: Mapping[str, tuple[str, str, str]],
+                               codes: Collection[str]) -> Iterator[Finding]:
+        """Blocking methods called in an `async def` on what a project function of another
+        module returns, known from its return annotation (`paths.cache_dir().exists()`
+        with `def cache_dir() -> Path` in paths.py): the per-file analysis cannot see the
+        annotation. ``blocking``: call -> (code, rule name, advice)."""
+        methods = {q.rpartition(".")[2] for q in blocking}
+        for qual, fn in self.funcs.items():
+            if not fn.is_async:
+                continue
+            module = self.module_of[qual]
+            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+                head, _, method = callee.rpartition(".")
+                if method not in methods or head.startswith(module + "."):
+                    continue  # a function of the same module was typed per file
+                target = self.resolve(head)
+                if target is None or self.funcs[target].is_async:
+                    continue
+                ret = self.funcs[target].returns
+                row = blocking.get(f"{ret}.{method}") if ret else None
+                if row is None or row[0] not in codes:
+                    continue
+                code, name, instead = row
+                yield Finding(
+                    path=self.path_of[qual], code=code, name=name,
+                    message=f"`{ret}.{method}` blocks the event loop; use {instead}",
+                    span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
+                    function=local_name(qual, module), fixable=False)
+
+    def transitive_findings(self, *, conditional: bool = True) -> Iterator[Finding]:
+        """PA106 findings; ``conditional``: also the chains that block only under
+        branches perfaudit cannot evaluate for the call site (marked as such)."""
         chains = self.blocking_chains()
         # a call can reach a blocking function only under that function's own name, or
         # its class's name for a constructor: skip resolving every other call
@@ -145,19 +428,51 @@ class ProjectIndex:
                 continue
             module = self.module_of[qual]
             fn_name = local_name(qual, module)
-            for callee, line, col, end_line, end_col, stmt_line in fn.calls:
+            call_args = fn.flow[5]
+            for i, (callee, line, col, end_line, end_col, stmt_line) in enumerate(fn.calls):
                 if callee.rpartition(".")[2] not in wanted:
                     continue
                 target = self.resolve(callee)
                 if target is None or target not in chains:
                     continue
-                names, (_code, blocker, bline), bpath = self.chain(target, chains)
+                args = call_args[i] if i < len(call_args) else ((), (), True, False)
+                found = self.site_reach(target, args)
+                if found is None or (found[2] and not conditional):
+                    continue
+                quals, (_code, blocker, bline), is_cond = found
+                names = [self.display(q) for q in quals]
+                bpath = self.path_of[quals[-1]]
                 blocker = blocker.removeprefix("builtins.")
                 path_txt = bpath.replace("\\", "/")
-                message = (f"`{names[0]}()` blocks the event loop: "
-                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline}); "
-                           "run it with `await asyncio.to_thread(...)` or make it async")
+                verb = "may block" if is_cond else "blocks"
+                when = (" (only under conditions on the values passed that perfaudit "
+                        "cannot evaluate)" if is_cond else "")
+                message = (f"`{names[0]}()` {verb} the event loop: "
+                           f"{' -> '.join(names)} -> {blocker}() ({path_txt}:{bline})"
+                           f"{when}; run it with `await asyncio.to_thread(...)` or make "
+                           "it async")
                 yield Finding(
                     path=self.path_of[qual], code=CODE, name=NAME, message=message,
                     span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
-                    function=fn_name)
+                    function=fn_name, conditional=is_cond,
+                    cause=f"{blocker}() at {path_txt}:{bline}")
+
+
+def _better(a: Reach | None, b: Reach) -> Reach:
+    """Unconditional before conditional, then the shorter chain."""
+    if a is None:
+        return b
+    return b if (b[2], len(b[0])) < (a[2], len(a[0])) else a
+
+
+def _lookup(env: Env, ref: AV) -> AV | None:
+    """The value of the caller's parameter or attribute ``ref``; for an annotated
+    parameter whose value is not known, an instance of the annotated class."""
+    v = env.get((ref[0], ref[1]))
+    if (v is None or v[0] == "unk") and len(ref) > 2:
+        return ("obj", ref[2], None)
+    return v
+
+
+def _no_guards(fn: FuncFacts) -> tuple[tuple[()], ...]:
+    return ((),) * len(fn.direct)

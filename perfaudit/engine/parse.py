@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import codecs
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -61,6 +62,15 @@ def parse(data: bytes) -> Parsed:
         text = decode(data)
     except (UnicodeDecodeError, LookupError) as exc:
         return Parsed(None, "", ParseError(f"cannot decode file: {exc}", 1, 1))
+    pre = _pre_repair(text)
+    if pre is not None:  # PEP 695 syntax on an older Python: repair first, parse once
+        tree = _try_parse(pre)
+        if isinstance(tree, ast.Module):
+            return Parsed(tree, text, repaired=True)
+        if not tree.message.startswith("!"):  # newer f-strings too: go on repairing
+            repaired = _repair_loop(pre, tree)
+            if repaired is not None:
+                return Parsed(repaired, text, repaired=True)
     first = _try_parse(text)
     if isinstance(first, ast.Module):
         return Parsed(first, text)
@@ -73,6 +83,31 @@ def parse(data: bytes) -> Parsed:
     if _libcst_accepts(text):
         return Parsed(None, text, skipped=True)
     return Parsed(None, text, first)
+
+
+_PEP695 = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def[ \t]+\w+[ \t]*\[|class[ \t]+\w+[ \t]*\[|"
+                     r"type[ \t]+\w+[ \t]*[\[=])", re.MULTILINE)
+
+
+def _pre_repair(text: str) -> str | None:
+    """On a Python without PEP 695, the text with every type parameter list and `type`
+    statement repaired up front (the repair loop would find them one failed parse at a
+    time: a third of the parses of a modern code base); None when there are none."""
+    if sys.version_info >= (3, 12) or _PEP695.search(text) is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    if len(lines) != text.count("\n") + (0 if text.endswith("\n") else 1):
+        return None  # other line breaks (\r, form feeds): leave it to the repair loop
+    starts = []
+    line = pos = 0
+    for m in _PEP695.finditer(text):
+        line += text.count("\n", pos, m.start())
+        pos = m.start()
+        starts.append(line)
+    for idx in starts:
+        if not _repair_line(lines, idx):
+            return None
+    return "".join(lines)
 
 
 def _try_parse(text: str) -> ast.Module | ParseError:

@@ -15,10 +15,14 @@ from collections.abc import Callable, Sequence
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.index import ProjectIndex
+from perfaudit.engine.index import ProjectIndex, mentioned, unpack_identifiers
 from perfaudit.engine.runner import Item, Job, Runner
 
 _MAX_ROUNDS = 64
+
+#: a filtered-out file: (its source, the blocking names it was checked against, its
+#: identifiers, packed, when known)
+Pending = tuple[SourceFile, frozenset[bytes], bytes | None]
 
 
 def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
@@ -29,8 +33,9 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     """Every file's result, and (when project facts were asked for) the project index."""
     results: list[FileResult] = []
     todo: list[Item] = []
-    #: filtered-out files -> the blocking names they were already checked against
-    pending: dict[str, tuple[SourceFile, frozenset[bytes]]] = {}
+    #: filtered-out files -> (the blocking names they were already checked against, their
+    #: identifiers when known: then later rounds check them without reading them again)
+    pending: dict[str, Pending] = {}
     abspath = {src.path: os.path.abspath(src.path) for src in files}
 
     def done(n: int = 1) -> None:
@@ -50,7 +55,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                 known = (st.st_mtime_ns, st.st_size)
             hit = cache.lookup(ap, known[0], known[1], src.path, src.module)
             if hit is FILTERED:
-                pending[src.path] = (src, cache.names)
+                pending[src.path] = (src, cache.names, None)
                 done()
                 continue
             if isinstance(hit, FileResult):
@@ -68,49 +73,59 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                 out = cache.lookup_hash(abspath[src.path], digest, mtime, size, src.path,
                                         src.module)
                 if out is FILTERED:
-                    pending[src.path] = (src, cache.names)
+                    pending[src.path] = (src, cache.names, None)
                     continue
                 if isinstance(out, FileResult):
                     results.append(out)
                     continue
                 # a damaged entry: analyse for real
                 ((_, (res, digest, mtime, size, status)),) = list(runner.run([(src, None)]))
+            result = res if isinstance(res, FileResult) else None
             if status == "filtered":
-                pending[src.path] = (src, frozenset())
+                pending[src.path] = (src, frozenset(), _packed(res))
             if cache is not None and status in ("analyzed", "filtered"):
-                cache.store(abspath[src.path], mtime, size, digest, res, src.module)
-            if res is not None:
-                results.append(res)
+                cache.store(abspath[src.path], mtime, size, digest, result, src.module)
+            if result is not None:
+                results.append(result)
 
         index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
     return results, index
 
 
-def _later_rounds(runner: Runner, results: list[FileResult],
-                  pending: dict[str, tuple[SourceFile, frozenset[bytes]]],
+def _packed(res: object) -> bytes | None:
+    """A filtered file's packed identifiers (the runner's result for it), or None."""
+    return res if isinstance(res, bytes) else None
+
+
+def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, Pending],
                   cache: Cache | None, abspath: dict[str, str]) -> ProjectIndex:
     index = ProjectIndex(results)
     names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
         groups: dict[frozenset[bytes], list[Item]] = {}
-        for src, seen in pending.values():
+        for path, (src, seen, words) in list(pending.items()):
             new = names - seen
-            if new:
-                groups.setdefault(new, []).append((src, None))
+            if not new:
+                continue
+            if words is not None and not mentioned(new, unpack_identifiers(words)):
+                pending[path] = (src, names, words)  # checked without reading it again
+                continue
+            groups.setdefault(new, []).append((src, None))
         if not groups:
             break
         hits = False
         for group_names, items in groups.items():
             for src, (res, digest, mtime, size, status) in runner.run(items, group_names):
                 if status == "filtered":
-                    pending[src.path] = (src, names)
+                    pending[src.path] = (src, names, _packed(res))
                     continue
                 pending.pop(src.path, None)
-                if res is not None:
-                    results.append(res)
+                result = res if isinstance(res, FileResult) else None
+                if result is not None:
+                    results.append(result)
                     hits = True
                 if cache is not None and status == "analyzed":
-                    cache.store(abspath[src.path], mtime, size, digest, res, src.module)
+                    cache.store(abspath[src.path], mtime, size, digest, result, src.module)
         if not hits:
             break
         index = ProjectIndex(results)

@@ -13,6 +13,7 @@ from perfaudit.config import Config
 from perfaudit.engine.analyze import FileResult, analyze_source
 from perfaudit.engine.cache import content_hash
 from perfaudit.engine.discover import SourceFile
+from perfaudit.engine.index import calls_any, identifiers, mentioned, pack_identifiers
 from perfaudit.engine.parse import decode
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
@@ -98,10 +99,9 @@ def unreadable(src: SourceFile, exc: OSError) -> FileResult:
 
 #: what a worker sends back for one file: (result, content hash, mtime_ns, size, status).
 #: status: "analyzed"; "same" (the content hash matched the cache: result is None);
-#: "filtered" (no rule can match: result is None); "error" (unreadable).
-Outcome = tuple[FileResult | None, str, int, int, str]
-
-_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+#: "filtered" (no rule can match: the result is the file's identifiers, packed, or None
+#: when no project facts are wanted); "error" (unreadable).
+Outcome = tuple[FileResult | bytes | None, str, int, int, str]
 
 
 def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[Rule],
@@ -118,8 +118,9 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
         return unreadable(src, exc), "", -1, -1, "error"
     digest = content_hash(data)
     if names is not None:
-        if names.isdisjoint(_WORD.findall(data)):
-            return None, digest, st.st_mtime_ns, st.st_size, "filtered"
+        ids = identifiers(data)
+        if not calls_any(mentioned(names, ids), data):
+            return pack_identifiers(ids), digest, st.st_mtime_ns, st.st_size, "filtered"
         # A later-round file passed no rule's prefilter: no per-file rule can report in
         # it, so only the project facts are extracted (no rule hooks to run).
         res = read_and_analyze(src, data, job, ())
@@ -129,7 +130,9 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     else:
         pf = job.prefilter()
         if pf is not None and not pf.matches(data) and _decodes(data):
-            return None, digest, st.st_mtime_ns, st.st_size, "filtered"
+            # its identifiers, so that later rounds check it without reading it again
+            words = pack_identifiers(identifiers(data)) if job.facts else None
+            return words, digest, st.st_mtime_ns, st.st_size, "filtered"
     res = read_and_analyze(src, data, job, rules)
     return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
 

@@ -30,6 +30,7 @@ def to_dict(result: ScanResult, statistics: bool = False) -> dict[str, Any]:
                 "message": f.message,
                 "severity": f.severity,
                 "fixable": f.fixable,
+                "conditional": f.conditional,
                 "context": f.context,
             }
             for f in result.findings

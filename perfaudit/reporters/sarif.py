@@ -49,7 +49,8 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
                            "endLine": f.span.end_line, "endColumn": f.span.end_column},
             },
         }],
-        "properties": {"name": f.name, "fixable": f.fixable, "context": f.context},
+        "properties": {"name": f.name, "fixable": f.fixable, "conditional": f.conditional,
+                       "context": f.context},
     }
 
 

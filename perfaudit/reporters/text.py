@@ -38,19 +38,51 @@ def _snippet(f: Finding, lines: list[str] | None) -> list[str]:
     return [f"{gutter} | {src}", f"{' ' * 5} | {' ' * start}{'^' * (end - start)}"]
 
 
+#: call sites listed under a shared cause before "and N more"
+SITES_SHOWN = 5
+
+
+def causes(findings: Sequence[Finding]) -> dict[tuple[str, str], list[Finding]]:
+    """Findings that share a root cause with at least one other (PA106: the blocking
+    call at the end of the chain), by (code, cause), in order of first appearance."""
+    by: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        if f.cause:
+            by.setdefault((f.code, f.cause), []).append(f)
+    return {k: v for k, v in by.items() if len(v) > 1}
+
+
+def _finding_line(f: Finding) -> Line:
+    style = "bold red" if f.severity == "error" else "bold yellow"
+    line: Line = [(f.path, "bold"), (f":{f.span.line}:{f.span.column}: ", ""),
+                  (f.code, style)]
+    if f.fixable:
+        line.append((" [*]", "cyan"))
+    line.append((f" {f.message}", ""))
+    return line
+
+
 def finding_lines(result: ScanResult) -> list[Line]:
     out: list[Line] = []
-    for path, group in groupby(result.findings, key=lambda f: f.path):
+    grouped = causes(result.findings)
+    in_group = {id(f) for fs in grouped.values() for f in fs}
+    single = [f for f in result.findings if id(f) not in in_group]
+    for path, group in groupby(single, key=lambda f: f.path):
         lines = _source_lines(path)
         for f in group:
-            style = "bold red" if f.severity == "error" else "bold yellow"
-            line: Line = [(f.path, "bold"), (f":{f.span.line}:{f.span.column}: ", ""),
-                          (f.code, style)]
-            if f.fixable:
-                line.append((" [*]", "cyan"))
-            line.append((f" {f.message}", ""))
-            out.append(line)
+            out.append(_finding_line(f))
             out.extend([[(ln, "dim")] for ln in _snippet(f, lines)])
+        out.append([])
+    for (code, cause), fs in grouped.items():
+        # the chain once (the first site's message names it), then every call site
+        out.append([(cause, "bold"), (": ", ""), (code, "bold yellow"),
+                    (f" reached from {len(fs)} call sites", "bold")])
+        out.append([(f"    {fs[0].message}", "")])
+        for f in fs[:SITES_SHOWN]:
+            where = f" (in {f.function})" if f.function else ""
+            out.append([(f"    {f.path}:{f.span.line}:{f.span.column}", ""), (where, "dim")])
+        if len(fs) > SITES_SHOWN:
+            out.append([(f"    and {len(fs) - SITES_SHOWN} more", "dim")])
         out.append([])
     return out
 
@@ -69,6 +101,14 @@ def summary_lines(result: ScanResult) -> list[Line]:
         if fixable:
             line.append((f" {fixable} fixable with `perfaudit fix` (marked [*]).", ""))
         out = [line]
+        with_cause = [f for f in result.findings if f.cause]
+        if with_cause:
+            n_causes = len({(f.code, f.cause) for f in with_cause})
+            sites = len(with_cause)
+            out.append([(f"{sites} call site{'s' if sites != 1 else ''} "
+                         f"reach{'es' if sites == 1 else ''} {n_causes} blocking "
+                         f"call{'s' if n_causes != 1 else ''} "
+                         "(PA106 findings are grouped by that call).", "")])
     hidden = hidden_line(result)
     if hidden:
         out.append([(hidden, "")])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.analyze import CallSite, FileContext, in_memory
 from perfaudit.engine.rulebase import Rule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -37,6 +37,8 @@ class BlockingCallRule(Rule):
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         entry = site.blocking
         if not site.on_loop or entry is None or entry.code != self.code:
+            return
+        if entry.unless_first_arg and in_memory(site.node, site.scope, entry.unless_first_arg):
             return
         ctx.report(self, site.node,
                    f"`{display(entry.call)}` blocks the event loop; use {entry.instead}",

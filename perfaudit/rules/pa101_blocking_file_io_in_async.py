@@ -11,8 +11,11 @@ class BlockingFileIoInAsync(BlockingCallRule):
 
     ## What it does
     Flags synchronous file-system calls made directly in the body of an `async def`:
-    `open`, `io.open`, `codecs.open`, the I/O methods of `pathlib.Path`, `os` and `os.path`
-    file functions, `shutil` copies and removals, and `json`/`pickle` `load`/`dump`.
+    `open`, `io.open`, `codecs.open`, the I/O methods of `pathlib.Path` (including
+    `resolve`, `owner`, `readlink`), `os` and `os.path` file functions, `shutil` copies and
+    removals, `json`/`pickle`/`tomllib`/`plistlib` `load`/`dump`, `tempfile` file and folder
+    creation, `glob`, `zipfile`/`tarfile` archives on disk, `fsspec` files, SSL certificate
+    loading and `input()`.
 
     ## Why is this bad?
     A coroutine runs on the event-loop thread. While the disk (or a network file system)
@@ -68,7 +71,9 @@ class BlockingFileIoInAsync(BlockingCallRule):
         # `open()` returns a file used afterwards (often in `with`): running only the
         # open in a thread would still do the reads on the loop. Left for a human, unless
         # the aiofiles backend is selected (see `on_call`).
-        return call not in ("builtins.open", "io.open", "codecs.open", "pathlib.Path.open")
+        # The same for the other calls that return an open file, archive or folder used
+        # afterwards, and for lazy iterators whose reads happen as they are consumed.
+        return call not in _NOT_FIXABLE
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         entry = site.blocking
@@ -81,6 +86,14 @@ class BlockingFileIoInAsync(BlockingCallRule):
             return
         super().on_call(ctx, site)
 
+
+_NOT_FIXABLE = frozenset({
+    "builtins.open", "io.open", "codecs.open", "pathlib.Path.open",
+    "tempfile.NamedTemporaryFile", "tempfile.TemporaryFile", "tempfile.TemporaryDirectory",
+    "zipfile.ZipFile", "tarfile.open", "tarfile.TarFile", "tarfile.TarFile.open",
+    "fsspec.open", "fsspec.open_files", "fsspec.spec.AbstractFileSystem.open", "glob.iglob",
+    "sqlite3.Connection.blobopen",
+})
 
 _AWAITABLE = frozenset({"read", "write", "readline", "readlines", "writelines", "seek",
                         "tell", "flush", "truncate"})

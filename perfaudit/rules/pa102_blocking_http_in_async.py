@@ -9,7 +9,10 @@ class BlockingHttpInAsync(BlockingCallRule):
     ## What it does
     Flags synchronous HTTP calls in the body of an `async def`: the `requests` functions
     and `requests.Session` methods, `urllib.request.urlopen`, the `httpx` functions and
-    `httpx.Client` methods, `urllib3` requests and `http.client` connections.
+    `httpx.Client` methods, `urllib3` requests and `http.client` connections; also the
+    other blocking network waits: `socket.create_connection`, name resolution
+    (`socket.getaddrinfo`, `gethostbyname`...) and TLS handshakes (`ssl` `wrap_socket`,
+    `do_handshake`, `get_server_certificate`).
 
     ## Why is this bad?
     A network round trip takes milliseconds to seconds. Made synchronously on the event

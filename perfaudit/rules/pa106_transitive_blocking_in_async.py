@@ -41,7 +41,16 @@ class TransitiveBlockingInAsync(Rule):
     attributes and `self.method()` within a class. A helper only ever handed to
     `asyncio.to_thread`/`run_in_executor` is not reported: it is never called on the loop.
     The analysis does not follow inheritance or calls through unknown objects (misses, not
-    false alarms).
+    false alarms). A nested `def` called directly in the coroutine is followed like any
+    project function. A function under `functools.cache`/`lru_cache` blocks on its first
+    call only: chains do not go through it.
+
+    Branch conditions on the called function's inputs are followed: a blocking call under
+    `if isinstance(fp, io.IOBase): ... else: open(fp)` is not reported for
+    `File(io.BytesIO(data))`, nor one under `if self.preload:` when the caller keeps the
+    empty default. A chain that blocks only under a test of an input whose value at the
+    call site is unknown *may* block: it is reported only with
+    `conditional-chains = "report"` (flagged `conditional` in JSON and SARIF).
     """
 
     code = "PA106"

@@ -9,6 +9,15 @@ from perfaudit.tables import Tables
 _ADD = frozenset({"setdefault", "update"})
 _EVICT = frozenset({"pop", "popitem", "clear"})
 _READ = frozenset({"get", "__contains__", "__getitem__"})
+#: attributes whose values come from a small, fixed set: class, function and module names,
+#: URL schemes
+_BOUNDED_ATTRS = frozenset({"__name__", "__qualname__", "__module__", "__class__", "__file__",
+                            "scheme"})
+#: variables and parameters that by their name hold such a value
+_BOUNDED_NAMES = frozenset({"scheme", "protocol", "modname", "module_name", "mod_name",
+                            "cls", "klass", "class_name", "typ", "type_"})
+#: calls whose result is a module (a cache of imported modules is keyed by module names)
+_IMPORTS = frozenset({"import_module", "__import__", "import_string", "import_object"})
 
 
 class UnboundedModuleCache(Rule):
@@ -40,7 +49,12 @@ class UnboundedModuleCache(Rule):
     Off by default (select it with `--extend-select PA402`): static analysis cannot tell a
     cache keyed by a handful of names from one keyed by user input. Registries filled at import time (decorators writing to a dict that other functions
     only read) are not memo caches and are not reported. A dict passed to other code or
-    exported under another name may be evicted elsewhere: not reported either.
+    exported under another name may be evicted elsewhere: not reported either. Nor are
+    registries whose keys come from a bounded set: keys that are class, function or module
+    names (`cls.__name__`, `type(obj)`, `fn.__qualname__`), URL schemes
+    (`urlsplit(url).scheme`), or whose values are imported modules
+    (`importlib.import_module(name)`), and decorators that store the function or class
+    they are given and return it.
     """
 
     code = "PA402"
@@ -126,19 +140,87 @@ def _is_empty_dict(v: ast.expr | None) -> bool:
             and not v.args and not v.keywords)
 
 
+_Func = ast.FunctionDef | ast.AsyncFunctionDef
+
+
+def _bounded(e: ast.expr | None, fn: _Func | None, depth: int = 0) -> bool:
+    """A key drawn from a small fixed set: class/function/module names, URL schemes."""
+    if e is None or depth > 3:
+        return False
+    t = type(e)
+    if t is ast.Attribute:
+        return e.attr in _BOUNDED_ATTRS  # type: ignore[attr-defined]
+    if t is ast.Call:
+        f = e.func  # type: ignore[attr-defined]
+        if type(f) is ast.Name and f.id == "type" and len(e.args) == 1:  # type: ignore[attr-defined]
+            return True
+        args = e.args  # type: ignore[attr-defined]
+        if (type(f) is ast.Name and f.id == "getattr" and len(args) >= 2
+                and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str)
+                and args[1].value in _BOUNDED_ATTRS):
+            return True
+        if type(f) is ast.Attribute and f.attr in ("lower", "upper", "casefold"):
+            return _bounded(f.value, fn, depth + 1)
+        return False
+    if t is ast.Tuple:
+        return bool(e.elts) and all(_bounded(x, fn, depth + 1)  # type: ignore[attr-defined]
+                                    for x in e.elts)  # type: ignore[attr-defined]
+    if t is ast.Name and e.id in _BOUNDED_NAMES:  # type: ignore[attr-defined]
+        return True
+    if t is ast.Name and fn is not None:
+        values = [st.value for st in ast.walk(fn) if type(st) is ast.Assign
+                  and any(type(tg) is ast.Name and tg.id == e.id for tg in st.targets)]  # type: ignore[attr-defined]
+        return len(values) == 1 and _bounded(values[0], fn, depth + 1)
+    return False
+
+
+def _bounded_entry(key: ast.expr | None, value: ast.expr | None, fn: _Func | None) -> bool:
+    """An entry of a registry, not of a memo cache of request data."""
+    if _bounded(key, fn):
+        return True
+    if fn is not None and fn.name == "__getattr__":
+        return True  # a module `__getattr__` (PEP 562): keyed by the module's attribute names
+    if type(value) is ast.Call:
+        f = value.func
+        name = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
+        if name in _IMPORTS:
+            return True
+    # a decorator: stores the function or class it is given and returns it
+    if type(value) is ast.Name and fn is not None:
+        params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args)}
+        if value.id in params and any(
+                type(st) is ast.Return and type(st.value) is ast.Name
+                and st.value.id == value.id for st in ast.walk(fn)):
+            return True
+    return False
+
+
+def _add_entry(sub: ast.Subscript, parents: dict[ast.AST, ast.AST]) -> tuple[ast.expr,
+                                                                               ast.expr | None]:
+    grand = parents.get(sub)
+    value = grand.value if type(grand) in (ast.Assign, ast.AnnAssign) else None  # type: ignore[union-attr]
+    return sub.slice, value
+
+
 def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
     """Classify every use of the candidate names (a module-wide, name-based view)."""
     parents: dict[ast.AST, ast.AST] = {}
     fn_of: dict[ast.AST, str] = {}
-    stack: list[tuple[ast.AST, str | None]] = [(node, fn)]
+    fn_node: dict[ast.AST, _Func | None] = {}
+    stack: list[tuple[ast.AST, str | None, _Func | None]] = [(node, fn, None)]
     while stack:
-        cur, cur_fn = stack.pop()
+        cur, cur_fn, cur_node = stack.pop()
         for child in ast.iter_child_nodes(cur):
             parents[child] = cur
-            child_fn = (child.name if isinstance(child, (ast.FunctionDef,
-                                                          ast.AsyncFunctionDef)) else cur_fn)
+            child_fn: str | None
+            child_node: _Func | None
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                child_fn, child_node = child.name, child
+            else:
+                child_fn, child_node = cur_fn, cur_node
             fn_of[child] = child_fn or ""
-            stack.append((child, child_fn))
+            fn_node[child] = child_node
+            stack.append((child, child_fn, child_node))
     for n, parent in parents.items():
         if not isinstance(n, ast.Name) or n.id not in state:
             continue
@@ -153,7 +235,9 @@ def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
             if isinstance(parent.ctx, ast.Del):
                 use.evicted = True
             elif isinstance(parent.ctx, ast.Store):
-                if f and not isinstance(parent.slice, ast.Constant):
+                key, value = _add_entry(parent, parents)
+                if (f and not isinstance(parent.slice, ast.Constant)
+                        and not _bounded_entry(key, value, fn_node.get(n))):
                     use.adds.add(f)
             else:
                 use.reads.add(f)
@@ -163,7 +247,10 @@ def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
                 use.evicted = True
             elif parent.attr in _ADD:
                 if (f and isinstance(grand, ast.Call) and grand.args
-                        and not isinstance(grand.args[0], (ast.Constant, ast.Dict))):
+                        and not isinstance(grand.args[0], (ast.Constant, ast.Dict))
+                        and not (parent.attr == "setdefault" and _bounded_entry(
+                            grand.args[0], grand.args[1] if len(grand.args) > 1 else None,
+                            fn_node.get(n)))):
                     use.adds.add(f)
                 if parent.attr == "setdefault":
                     use.reads.add(f)

@@ -1,0 +1,388 @@
+"""Branch conditions for PA106: which blocking calls a caller can actually reach.
+
+Per-file analysis summarises, for each function, the condition (a *guard*) under which each
+blocking call and each call to another function runs, when that condition is about the
+function's own inputs: its parameters or, in a method, attributes of `self`. It also
+summarises the values callers pass (literals, empty or non-empty containers, instances of
+known classes) and the parameters' defaults. The project index then evaluates the guards
+for each async call site with the values it passes (`if isinstance(log_config, str)` is
+ruled out when the default is a dict and the caller passes nothing).
+
+Everything here is plain tuples of str/int/bool/None (cached with `marshal`).
+
+Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj", type,
+truthy)`` an instance of a known type (truthiness True/False or None when unknown);
+``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
+one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
+`self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
+``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
+value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
+``("dep",)`` (depends on the inputs in a way not understood) and ``("ign",)`` (does not
+depend on the inputs). A subject is ``("p", name)`` or ``("a", name)``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from typing import Any
+
+AV = tuple[Any, ...]
+Cond = tuple[Any, ...]
+Guard = tuple[Cond, ...]
+
+#: three-valued results, plus IGN: the guard does not depend on the caller
+T, F, U, IGN = 1, 0, None, 2
+
+_MAX_STR = 200
+#: stdlib modules whose classes may be imported to answer `issubclass` (no side effects)
+_SAFE_MODULES = frozenset({"builtins", "io", "os", "pathlib", "collections",
+                           "collections.abc", "numbers", "datetime", "decimal", "fractions",
+                           "array", "typing", "types", "enum", "uuid", "ipaddress"})
+_IGNORE: Cond = ("ign",)
+_DEP: Cond = ("dep",)
+_CONTAINERS = {ast.Dict: "builtins.dict", ast.List: "builtins.list",
+               ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}
+_CONTAINER_NAMES = frozenset({"dict", "list", "tuple", "set", "frozenset"})
+_EMPTY_CALLS = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.set",
+                "builtins.frozenset"}
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+class Summarizer:
+    """Turns one function's expressions into `Cond`/`AV` summaries.
+
+    A subclass provides the name resolution: ``compute_params()``, the function's
+    parameter names that are never rebound in its body; ``resolve(expr)``, the dotted
+    name an expression denotes (or None); ``module_value(name)``, the expression a
+    module-level name is bound to once, "def"/"class" for a function or class defined in
+    the file, or None. ``self_name`` is the name of `self` in a method.
+    """
+
+    def __init__(self, self_name: str | None,
+                 annotations: dict[str, ast.expr] | None = None) -> None:
+        self._annotations = annotations
+        self._params: frozenset[str] | None = None
+        self.self_name = self_name
+
+    def compute_params(self) -> frozenset[str]:
+        return frozenset()
+
+    def resolve(self, e: ast.expr) -> str | None:
+        return None
+
+    def module_value(self, name: str) -> ast.expr | str | None:
+        return None
+
+    def annotation(self, name: str) -> str | None:
+        """The class a parameter is annotated with, when it is one plain class
+        (`x: str`, `x: dict[str, Any]`, `x: io.BytesIO`); not unions or Optional."""
+        ann = self._annotations.get(name) if self._annotations else None
+        if ann is None:
+            return None
+        if type(ann) is ast.Subscript:
+            ann = ann.value
+        q = self.resolve(ann)
+        return q if q is not None and _is_class(q) else None
+
+    @property
+    def params(self) -> frozenset[str]:
+        """Computed on first use: most functions never test their parameters."""
+        if self._params is None:
+            self._params = self.compute_params()
+        return self._params
+
+    def subject(self, e: ast.expr) -> tuple[str, str] | None:
+        if type(e) is ast.Name and e.id in self.params and e.id != self.self_name:
+            return ("p", e.id)
+        if (type(e) is ast.Attribute and type(e.value) is ast.Name
+                and e.value.id == self.self_name and self.self_name is not None):
+            return ("a", e.attr)
+        return None
+
+    def depends(self, e: ast.expr) -> bool:
+        """A test perfaudit cannot evaluate that is a predicate on an input: `f(param)`,
+        `param.method(...)`. Other tests (`key in cache`, `x > limit`, globals) are about
+        state, not about what the caller passes: they never make a chain conditional."""
+        if type(e) is not ast.Call:
+            return False
+        f = e.func
+        if type(f) is ast.Attribute and self.subject(f.value) is not None:
+            return True
+        return any(self.subject(a) is not None for a in e.args)
+
+    def cond(self, e: ast.expr) -> Cond:
+        c = self._cond(e)
+        if c is None:
+            return _DEP if self.depends(e) else _IGNORE
+        return c
+
+    def _cond(self, e: ast.expr) -> Cond | None:
+        t = type(e)
+        if t is ast.BoolOp:
+            parts = tuple(self.cond(v) for v in e.values)  # type: ignore[attr-defined]
+            return ("and" if type(e.op) is ast.And else "or", *parts)  # type: ignore[attr-defined]
+        if t is ast.UnaryOp and type(e.op) is ast.Not:  # type: ignore[attr-defined]
+            return ("not", self.cond(e.operand))  # type: ignore[attr-defined]
+        subj = self.subject(e)
+        if subj is not None:
+            return ("truthy", subj)
+        if t is ast.Call:
+            return self._call_cond(e)  # type: ignore[arg-type]
+        if t is ast.Compare and len(e.ops) == 1:  # type: ignore[attr-defined]
+            return self._compare(e)  # type: ignore[arg-type]
+        return None
+
+    def _call_cond(self, e: ast.Call) -> Cond | None:
+        if e.keywords:
+            return None
+        f = e.func
+        if type(f) is ast.Attribute and f.attr in ("startswith", "endswith") and len(e.args) == 1:
+            subj = self.subject(f.value)
+            prefixes = _str_consts(e.args[0])
+            if subj is not None and prefixes is not None:
+                return ("str", subj, f.attr, prefixes)
+            return None
+        if len(e.args) == 2 and self.resolve(f) == "builtins.isinstance":
+            subj = self.subject(e.args[0])
+            if subj is None:
+                return None
+            spec = e.args[1]
+            elts = spec.elts if type(spec) is ast.Tuple else [spec]
+            types = []
+            for el in elts:
+                q = self.resolve(el)
+                if q is None:
+                    return None
+                types.append(q)
+            return ("isinstance", subj, tuple(types))
+        return None
+
+    def _compare(self, e: ast.Compare) -> Cond | None:
+        op, right = e.ops[0], e.comparators[0]
+        subj = self.subject(e.left)
+        if subj is None:
+            return None
+        if type(op) in (ast.Is, ast.IsNot) and type(right) is ast.Constant and right.value is None:
+            c: Cond = ("none", subj)
+            return c if type(op) is ast.Is else ("not", c)
+        if type(op) in (ast.Eq, ast.NotEq):
+            v = _const(right)
+            if v is None:
+                return None
+            c = ("eq", subj, v[0])
+            return c if type(op) is ast.Eq else ("not", c)
+        if type(op) in (ast.In, ast.NotIn) and type(right) in (ast.Tuple, ast.List, ast.Set):
+            vals = []
+            for el in right.elts:  # type: ignore[attr-defined]
+                v = _const(el)
+                if v is None:
+                    return None
+                vals.append(v[0])
+            c = ("in", subj, tuple(vals))
+            return c if type(op) is ast.In else ("not", c)
+        return None
+
+    def value(self, e: ast.expr, hops: int = 1) -> AV | None:
+        """What is known about the value of ``e`` (None: nothing)."""
+        t = type(e)
+        if t is ast.Constant:
+            v = e.value  # type: ignore[attr-defined]
+            if isinstance(v, (str, bytes)) and len(v) > _MAX_STR:
+                return ("obj", f"builtins.{type(v).__name__}", bool(v))
+            if v is None or isinstance(v, (str, bytes, int, float, bool)):
+                return ("lit", v)
+            return None
+        if t in _CONTAINERS:
+            elts = e.keys if t is ast.Dict else e.elts  # type: ignore[attr-defined]
+            return ("obj", _CONTAINERS[t], bool(elts))
+        if t is ast.JoinedStr:
+            return ("obj", "builtins.str", None)
+        subj = self.subject(e)
+        if subj is not None:
+            if subj[0] == "p":
+                ann = self.annotation(subj[1])
+                if ann is not None:  # what to assume when the caller's value is unknown
+                    return ("p", subj[1], ann)
+            return subj
+        if t is ast.Name and hops > 0:
+            bound = self.module_value(e.id)  # type: ignore[attr-defined]
+            if bound == "def":
+                return ("obj", "types.FunctionType", True)
+            if bound == "class":
+                return ("obj", "builtins.type", True)
+            if isinstance(bound, ast.expr):
+                return self.value(bound, hops - 1)
+            return None
+        if t is ast.Lambda:
+            return ("obj", "types.FunctionType", True)
+        if t is ast.Call:
+            f = e.func  # type: ignore[attr-defined]
+            last = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
+            # only constructors are of interest: `io.BytesIO(...)`, `Path(...)`, `dict()`
+            if not last or not (last[0].isupper() or last in _CONTAINER_NAMES):
+                return None
+            q = self.resolve(f)
+            if q is None:
+                return None
+            if q in _EMPTY_CALLS and not e.args and not e.keywords:  # type: ignore[attr-defined]
+                return ("obj", q, False)
+            if _is_class(q):
+                return ("obj", q, None)
+        return None
+
+
+def _str_consts(e: ast.expr) -> tuple[str, ...] | None:
+    if type(e) is ast.Constant and isinstance(e.value, str):
+        return (e.value,)
+    if type(e) is ast.Tuple:
+        out = []
+        for el in e.elts:
+            if not (type(el) is ast.Constant and isinstance(el.value, str)):
+                return None
+            out.append(el.value)
+        return tuple(out)
+    return None
+
+
+def _const(e: ast.expr) -> tuple[Any] | None:
+    if type(e) is ast.Constant and (e.value is None or isinstance(e.value,
+                                                                  (str, bytes, int, bool))):
+        return (e.value,)
+    return None
+
+
+_TYPES: dict[str, type | None] = {}
+
+
+def _type_of(q: str) -> type | None:
+    """The class a dotted stdlib name denotes, when it may be imported safely."""
+    if q in _TYPES:
+        return _TYPES[q]
+    out: type | None = None
+    module, _, name = q.rpartition(".")
+    if module in _SAFE_MODULES:
+        try:
+            mod = sys.modules.get(module) or importlib.import_module(module)
+            obj = getattr(mod, name, None)
+            if isinstance(obj, type):
+                out = obj
+        except ImportError:  # pragma: no cover - every listed module is stdlib
+            out = None
+    _TYPES[q] = out
+    return out
+
+
+def _is_class(q: str) -> bool:
+    return _type_of(q) is not None
+
+
+def known_class(q: str) -> bool:
+    """A stdlib class perfaudit may reason about (`issubclass`)."""
+    return _is_class(q)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _issubclass(a: str, b: str) -> int | None:
+    if a == b or b == "builtins.object":
+        return T
+    ta, tb = _type_of(a), _type_of(b)
+    if ta is not None and tb is not None:
+        try:
+            return T if issubclass(ta, tb) else F
+        except TypeError:
+            return U
+    if ta is not None:
+        return F  # a stdlib class never derives from a class of the scanned project
+    return U
+
+
+def _type(v: AV) -> str | None:
+    if v[0] == "lit":
+        return "builtins.NoneType" if v[1] is None else f"builtins.{type(v[1]).__name__}"
+    if v[0] == "obj":
+        return str(v[1])
+    return None
+
+
+def _and(values: list[int | None]) -> int | None:
+    if F in values:
+        return F
+    if U in values:
+        return U
+    if IGN in values:
+        return IGN
+    return T
+
+
+def _or(values: list[int | None]) -> int | None:
+    if T in values:
+        return T
+    if U in values:
+        return U
+    if IGN in values:
+        return IGN
+    return F
+
+
+def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
+    """T, F, U (depends on inputs that are not known) or IGN (not about the inputs)."""
+    kind = c[0]
+    if kind == "ign":
+        return IGN
+    if kind == "dep":
+        return U
+    if kind == "and":
+        return _and([evaluate(x, env) for x in c[1:]])
+    if kind == "or":
+        return _or([evaluate(x, env) for x in c[1:]])
+    if kind == "not":
+        r = evaluate(c[1], env)
+        return r if r in (U, IGN) else (F if r == T else T)
+    v = env.get(tuple(c[1]))
+    if v is None:
+        return U
+    if v[0] == "unk":
+        # a required parameter: its truthiness is data (`if n:` in a recursion), not a
+        # feature the caller switches on; a type or value test of it stays unknown
+        return IGN if kind == "truthy" else U
+    if kind == "isinstance":
+        tq = _type(v)
+        if tq is None:
+            return U
+        if v[0] == "lit" and v[1] is None:
+            return F if all(t != "builtins.NoneType" for t in c[2]) else T
+        results = [_issubclass(tq, t) for t in c[2]]
+        return _or(results)
+    if kind == "none":
+        return T if v == ("lit", None) else F
+    if kind == "truthy":
+        if v[0] == "lit":
+            return T if v[1] else F
+        return U if v[2] is None else (T if v[2] else F)
+    if v[0] != "lit":
+        if kind in ("eq", "in") and v[0] == "obj" and v[1] in _EMPTY_CALLS:
+            return F  # a container never equals a str/int/None literal
+        return U
+    if kind == "str":
+        s = v[1]
+        if not isinstance(s, str):
+            return U
+        return T if getattr(s, c[2])(tuple(c[3])) else F
+    if kind == "eq":
+        return T if v[1] == c[2] else F
+    if kind == "in":
+        return T if any(v[1] == x for x in c[2]) else F
+    return U
+
+
+def evaluate_guard(guard: Guard, env: dict[tuple[str, str], AV]) -> int | None:
+    """F: ruled out for these inputs; U: depends on inputs not known; T/IGN: runs."""
+    if not guard:
+        return T
+    return _and([evaluate(c, env) for c in guard])
