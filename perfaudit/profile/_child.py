@@ -366,7 +366,7 @@ def _run_resources(call: Callable[[], Any], spec: dict[str, Any], status: dict[s
         own = [f for f in frames if not (f[0] in _OURS or f[0].startswith("<")
                                          or f[0].startswith(lib))]
         path, line = own[0] if own else (frames[0] if frames else ("", 0))
-        made = probe.process_sites.get(getattr(source, "pid", None))
+        made = probe.popens.get(source) if hasattr(source, "pid") else None
         if not frames and made is not None:  # a Popen: the site recorded when it started
             path, line = made
             frames = [made]

@@ -71,7 +71,10 @@ class Probe:
             weakref.WeakKeyDictionary()
         self.tasks: weakref.WeakKeyDictionary[Any, tuple[str, int, str]] = \
             weakref.WeakKeyDictionary()
-        self.process_sites: dict[int, tuple[str, int]] = {}
+        #: a Popen's start site, as long as the Popen object lives (a dict by pid would
+        #: itself grow by one entry per process)
+        self.popens: weakref.WeakKeyDictionary[Any, tuple[str, int]] = \
+            weakref.WeakKeyDictionary()
         self._undo: list[tuple[Any, str, Any]] = []
         #: the order in which thread pools were made (a pool made before a test is not its)
         self.pools: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
@@ -109,7 +112,7 @@ class Probe:
         def init(popen: Any, *args: Any, **kwargs: Any) -> None:
             where = probe.site()
             real_init(popen, *args, **kwargs)
-            probe.process_sites[popen.pid] = where
+            probe.popens[popen] = where
 
         self._patch(subprocess.Popen, "__init__", init)
         from concurrent.futures import ThreadPoolExecutor
@@ -142,6 +145,11 @@ class Probe:
         for owner, name, value in reversed(self._undo):
             setattr(owner, name, value)
         self._undo.clear()
+
+    def process_sites(self) -> dict[int, tuple[str, int]]:
+        """pid -> the line that started it, for the Popen objects still alive (a Popen
+        dropped unwaited stays alive in `subprocess._active` until reaped)."""
+        return {p.pid: site for p, site in list(self.popens.items())}
 
     # --- counting ----------------------------------------------------------------------------
 
@@ -271,8 +279,9 @@ class Probe:
         kids = self.children()
         if kids is not None:
             procs = {}
+            sites = self.process_sites()
             for pid, _status in kids:
-                where = self.process_sites.get(pid)
+                where = sites.get(pid)
                 procs[str(pid)] = [where[0] if where else "", where[1] if where else 0, "Popen()"]
             out["processes"] = procs
         return out
