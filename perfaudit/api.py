@@ -88,30 +88,10 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
           stdin: bytes | None, stdin_filename: str,
           on_progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None,
           cache: bool, cache_dir: str | None) -> ScanResult:
-    if stdin is not None:
-        files = [SourceFile(stdin_filename, *(module_name(stdin_filename)
-                                              if stdin_filename != "-" else ("stdin", False)))]
-        file_cfg = {stdin_filename: resolver.for_path(
-            stdin_filename if stdin_filename != "-" else ".")}
-    else:
-        files = discover(paths, resolver.fixed or resolver.for_path(paths[0] if paths else "."),
-                         config_for=None if resolver.fixed else resolver.for_folder)
-        file_cfg = {f.path: resolver.for_folder(os.path.dirname(os.path.abspath(f.path)))
-                    for f in files}  # discovered paths are files: no stat needed
-    configs = list({id(c): c for c in file_cfg.values()}.values()) or [
-        resolver.fixed or resolver.for_path(".")]
-    codes_of = {id(c): selected_codes(c) for c in configs}
-    codes = frozenset().union(*codes_of.values())
-    project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
+    plan = _prepare(paths, resolver, stdin, stdin_filename)
+    files, file_cfg, codes_of, jobs = plan.files, plan.file_cfg, plan.codes_of, plan.jobs
+    codes, project_codes, configs = plan.codes, plan.project_codes, plan.configs
     facts = bool(project_codes)
-    # files whose configs analyse alike share one job; rule selection is applied after
-    groups: dict[str, list[Config]] = {}
-    for c in configs:
-        groups.setdefault(c.analysis_key(), []).append(c)
-    jobs = {key: Job(config=cs[0], codes=codes, facts=facts,
-                     tokens=prefilter_tokens(codes, load_tables(cs[0]))
-                     if len(groups) == 1 or not facts else None)
-            for key, cs in groups.items()}
     n_files = len(files)
     scanned = [f.path for f in files]
 
@@ -151,28 +131,81 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
                                      on_progress=on_progress, stats=stats)
             results.extend(res)
             index = idx if len(jobs) == 1 else None
-    findings = [f for res in results for f in res.findings]
-    if project_codes:
-        if index is None:
-            index = ProjectIndex(results)
-        by_path = {r.path: r for r in results}
-        # a conditional chain is reported where the caller's config asks for it
-        report_conditional = any(c.conditional_chains == "report" for c in configs)
-        for f in index.transitive_findings(conditional=report_conditional):
-            if f.conditional and file_cfg.get(f.path, configs[0]).conditional_chains != "report":
-                continue
-            if not is_suppressed(by_path[f.path].noqa, f):
-                findings.append(f)
-        for f in index.returned_type_findings(_blocking_rows(configs[0]), codes):
-            if not is_suppressed(by_path[f.path].noqa, f):
-                findings.append(f)
-    findings = _per_file_selection(findings, file_cfg, codes_of)
-    findings.sort(key=Finding.sort_key)
+    findings = _collect(results, index, plan)
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
     return _by_context(ScanResult(findings=findings, files_scanned=n_files, rules=all_meta(),
                                   paths=scanned), config_of)
+
+
+@dataclass
+class _Plan:
+    """What a scan (or fix) of some files analyses, and with which settings."""
+
+    files: list[SourceFile]
+    #: each file's config
+    file_cfg: dict[str, Config]
+    #: the codes each config (by id) selects
+    codes_of: dict[int, frozenset[str]]
+    configs: list[Config]
+    codes: frozenset[str]
+    project_codes: frozenset[str]
+    #: one analysis job per group of configs that analyse alike (by analysis key)
+    jobs: dict[str, Job]
+
+
+def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None,
+             stdin_filename: str) -> _Plan:
+    if stdin is not None:
+        files = [SourceFile(stdin_filename, *(module_name(stdin_filename)
+                                              if stdin_filename != "-" else ("stdin", False)))]
+        file_cfg = {stdin_filename: resolver.for_path(
+            stdin_filename if stdin_filename != "-" else ".")}
+    else:
+        files = discover(paths, resolver.fixed or resolver.for_path(paths[0] if paths else "."),
+                         config_for=None if resolver.fixed else resolver.for_folder)
+        file_cfg = {f.path: resolver.for_folder(os.path.dirname(os.path.abspath(f.path)))
+                    for f in files}  # discovered paths are files: no stat needed
+    configs = list({id(c): c for c in file_cfg.values()}.values()) or [
+        resolver.fixed or resolver.for_path(".")]
+    codes_of = {id(c): selected_codes(c) for c in configs}
+    codes = frozenset().union(*codes_of.values())
+    project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
+    facts = bool(project_codes)
+    # files whose configs analyse alike share one job; rule selection is applied after
+    groups: dict[str, list[Config]] = {}
+    for c in configs:
+        groups.setdefault(c.analysis_key(), []).append(c)
+    jobs = {key: Job(config=cs[0], codes=codes, facts=facts,
+                     tokens=prefilter_tokens(codes, load_tables(cs[0]))
+                     if len(groups) == 1 or not facts else None)
+            for key, cs in groups.items()}
+    return _Plan(files, file_cfg, codes_of, configs, codes, project_codes, jobs)
+
+
+def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
+             plan: _Plan) -> list[Finding]:
+    """The findings of a scan from its per-file results (and the project index)."""
+    findings = [f for res in results for f in res.findings]
+    if plan.project_codes:
+        if index is None:
+            index = ProjectIndex(results)
+        by_path = {r.path: r for r in results}
+        # a conditional chain is reported where the caller's config asks for it
+        report_conditional = any(c.conditional_chains == "report" for c in plan.configs)
+        for f in index.transitive_findings(conditional=report_conditional):
+            if f.conditional and plan.file_cfg.get(
+                    f.path, plan.configs[0]).conditional_chains != "report":
+                continue
+            if not is_suppressed(by_path[f.path].noqa, f):
+                findings.append(f)
+        for f in index.returned_type_findings(_blocking_rows(plan.configs[0]), plan.codes):
+            if not is_suppressed(by_path[f.path].noqa, f):
+                findings.append(f)
+    findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
+    findings.sort(key=Finding.sort_key)
+    return findings
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:
@@ -263,6 +296,7 @@ def _per_file_selection(findings: list[Finding], file_cfg: dict[str, Config],
 
 if TYPE_CHECKING:
     from perfaudit.fixes.apply import FileFix
+    from perfaudit.fixes.rounds import Item
 
 
 @dataclass
@@ -274,6 +308,9 @@ class FixResult:
     remaining: ScanResult = field(default_factory=ScanResult)
     #: files left unchanged because their fix was unsafe to write: path -> reason
     errors: dict[str, str] = field(default_factory=dict)
+    #: findings `fix` was asked to fix but left: finding -> why (an unsafe fix that would
+    #: break at run time, or a form the fix does not rewrite)
+    refused: dict[Finding, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> list[FileFix]:
@@ -296,64 +333,143 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         overrides: Callable[[Config], Config] | None = None) -> FixResult:
     """Apply the fixes of the findings in ``paths`` (safe ones; unsafe too with ``unsafe``).
 
-    With ``write=False`` nothing is written: ``FixResult.files`` holds the would-be output
-    (one round). Fixes are applied in rounds until nothing changes (at most 5 rounds).
-    ``config`` and ``overrides`` choose each file's settings as in `scan`.
+    Files are fixed in memory in rounds until nothing more applies (a fix can enable
+    another; at most 5 rounds per file and 5 over the project), then written. With
+    ``write=False`` nothing is written and ``FixResult.files`` holds exactly the bytes
+    that would be. Only the files a round changed are analysed again.
+    ``FixResult.remaining`` is what `scan` reports afterwards; a finding `fix` wanted but
+    could not apply is marked not fixable there. ``config`` and ``overrides`` choose each
+    file's settings as in `scan`.
     """
-    from perfaudit.fixes.apply import FileFix, fix_file  # LibCST: only here
+    from perfaudit.fixes.apply import FileFix  # LibCST: only here
+    from perfaudit.fixes.registry import not_applied_reason
+    from perfaudit.fixes.rounds import FixJob, Item, run
+    from perfaudit.fixes.unsafe import refusals
     from perfaudit.fixes.write import OUTSIDE, fix_targets, replace_file
     from perfaudit.fsutil import remove_stale_temps
 
     started = time.time()
-    resolver = ConfigResolver(overrides, fixed=config)
-    kinds = {r.code: r.fix for r in ALL_RULES}
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        plan = _prepare(paths, ConfigResolver(overrides, fixed=config), None, "-")
+        results: list[FileResult] = []
+        index: ProjectIndex | None = None
+        for key, job in plan.jobs.items():
+            mine = [f for f in plan.files if plan.file_cfg[f.path].analysis_key() == key]
+            res, idx = analyze_files(mine, job, cache=None, workers=workers)
+            results.extend(res)
+            index = idx if len(plan.jobs) == 1 else None
+    finally:
+        if was_enabled:
+            gc.enable()
+    files = plan.files
+    sources = {f.path: f for f in files}
+    by_path = {r.path: r for r in results}
+    scanned = [f.path for f in files]
+
+    def reported(found: list[Finding]) -> ScanResult:
+        """The scan's view: test and example code hidden unless configured otherwise
+        (`fix` leaves what `scan` does not report alone)."""
+        return _by_context(ScanResult(findings=found, files_scanned=len(files),
+                                      rules=all_meta(), paths=scanned),
+                           lambda p: plan.file_cfg.get(p, plan.configs[0]))
+
+    findings = reported(_collect(results, index, plan)).findings
+    fj = FixJob(unsafe, tuple((r.code, r.fix) for r in ALL_RULES))
     out = FixResult()
-    targets: dict[str, str] | None = None
+    targets = fix_targets([f.path for f in files], paths)
+    if write:  # temporary files a killed run left next to the files
+        for folder in sorted({os.path.dirname(os.path.abspath(f.path)) for f in files}):
+            remove_stale_temps(folder, started)
+    original_results = dict(by_path)
+    current: dict[str, bytes] = {}
+    #: per file, the findings a round wanted but could not apply
+    left: dict[str, set[tuple[str, str, int, int]]] = {}
     for _ in range(MAX_ROUNDS):
-        result = scan(paths, config, workers=workers, cache=False, overrides=overrides)
-        if targets is None:
-            targets = fix_targets(result.paths, paths)
-            if write:  # temporary files a killed run left next to the files
-                for folder in sorted({os.path.dirname(os.path.abspath(p))
-                                      for p in result.paths}):
-                    remove_stale_temps(folder, started)
+        refused = refusals(findings, by_path.values()) if unsafe else {}
+        out.refused.update(refused)
         todo: dict[str, list[Finding]] = {}
-        for f in result.findings:
-            kind = kinds.get(f.code, FixKind.NONE)
-            if f.path in out.errors:
-                continue
-            if (kind is FixKind.SAFE and f.fixable) or (unsafe and kind is FixKind.UNSAFE):
+        for f in findings:
+            if (fj.wanted(f) and f not in refused and f.path not in out.errors
+                    and f.path in sources):
                 todo.setdefault(f.path, []).append(f)
-        applied_any = False
-        for path, findings in todo.items():
-            real = targets.get(path)
-            if real is None:
-                continue  # another name of a file that is fixed under its own name
-            if real == "":
-                out.errors[path] = OUTSIDE
-                continue
-            cfg = resolver.for_path(path)
-            ff = fix_file(path, findings, cfg.async_backend, cfg.async_file_backend)
-            if ff.error:
-                out.errors[path] = ff.error
-                continue
-            if not ff.changed:
-                continue
-            if write:
-                why = replace_file(real, ff.original, ff.fixed)
-                if why is not None:
-                    out.errors[path] = why
-                    continue
-            applied_any = True
-            prev = out.files.get(path)
-            if prev is not None:
-                ff = FileFix(path, prev.original, ff.fixed, [*prev.applied, *ff.applied])
-            out.files[path] = ff
-        if not applied_any or not write:
+        for p in todo:
+            if targets.get(p) == "":
+                out.errors[p] = OUTSIDE
+        items = [_fix_item(Item, sources[p], current.get(p), fs, plan)
+                 for p, fs in todo.items() if targets.get(p)
+                 and not {_key(f) for f in fs} <= left.get(p, set())]
+        if not items:
             break
-    out.remaining = (scan(paths, config, workers=workers, cache=False, overrides=overrides)
-                     if write else result)
+        changed = False
+        for oc in run(items, fj, workers):
+            left[oc.path] = {_key(f) for f in oc.left}
+            if oc.error is not None:
+                out.errors[oc.path] = oc.error
+            if oc.result is None:
+                continue
+            changed = True
+            prev = out.files.get(oc.path)
+            out.files[oc.path] = FileFix(oc.path, prev.original if prev else oc.original,
+                                         oc.fixed, [*(prev.applied if prev else ()),
+                                                    *oc.applied])
+            current[oc.path] = oc.fixed
+            by_path[oc.path] = oc.result
+        if not changed:
+            break
+        findings = reported(_collect(list(by_path.values()), None, plan)).findings
+    if write:
+        failed = False
+        for ff in out.changed:
+            why = replace_file(targets[ff.path], ff.original, ff.fixed)
+            if why is not None:  # left as it was: so are its findings
+                out.errors[ff.path] = why
+                del out.files[ff.path]
+                by_path[ff.path] = original_results[ff.path]
+                failed = True
+        if failed:
+            findings = reported(_collect(list(by_path.values()), None, plan)).findings
+    # the other names of a fixed file (symlinks to it) now read its fixed text
+    fixed_real = {targets[ff.path]: ff for ff in out.changed}
+    aliases = [p for p in by_path if targets.get(p) is None and os.path.realpath(p)
+               in fixed_real]
+    if aliases:
+        rules = instantiate(plan.codes)
+        for p in aliases:
+            job = plan.jobs[plan.file_cfg[p].analysis_key()]
+            by_path[p] = read_and_analyze(sources[p], fixed_real[os.path.realpath(p)].fixed,
+                                          job, rules)
+    final = reported(_collect(list(by_path.values()), None, plan))
+    findings = final.findings
+    remaining = set(findings)
+    out.refused = {f: why for f, why in out.refused.items() if f in remaining}
+    for f in findings:
+        if (fj.wanted(f) and f not in out.refused and f.path not in out.errors
+                and targets.get(f.path)):
+            out.refused[f] = not_applied_reason(f)
+    # one source of truth: what is still here although `fix` wanted it was refused
+    final.findings = [replace(f, fixable=False) if f.fixable and fj.wanted(f) else f
+                      for f in findings]
+    out.remaining = final
     return out
+
+
+def _fix_item(item_cls: type[Item], src: SourceFile, data: bytes | None,
+              findings: list[Finding], plan: _Plan) -> Item:
+    """What a fix worker needs for one file: its analysis job and the codes its config
+    selects (less those its per-file-ignores drop)."""
+    cfg = plan.file_cfg[src.path]
+    codes = plan.codes_of[id(cfg)]
+    if cfg.per_file_ignores:
+        ap = os.path.abspath(src.path)
+        pfi = compiled_per_file_ignores(cfg)
+        codes = frozenset(c for c in codes if not any(p.ignores(ap, c) for p in pfi))
+    return item_cls(src, data, findings, plan.jobs[cfg.analysis_key()], codes)
+
+
+def _key(f: Finding) -> tuple[str, str, int, int]:
+    return (f.code, f.message, f.span.line, f.span.column)
 
 
 def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *,
@@ -361,11 +477,16 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
                ) -> tuple[bytes, ScanResult, str | None]:
     """Fix code held in memory (`perfaudit fix -`): the fixed bytes, the findings left in
     them, and why nothing was changed when a rewrite was unsafe (else None)."""
+    from functools import partial
+
+    from perfaudit.engine.deep import TooDeep, call_deep, describe
     from perfaudit.fixes.apply import compiles, rewrite  # LibCST: only here
+    from perfaudit.fixes.imports import style_for
 
     resolver = ConfigResolver(overrides, fixed=config)
     cfg = resolver.for_path(filename if filename != "-" else ".")
     kinds = {r.code: r.fix for r in ALL_RULES}
+    style = style_for(filename if filename != "-" else "stdin.py")  # the project's isort style
     current = data
     for _ in range(MAX_ROUNDS):
         result = scan(config=cfg, stdin=current, stdin_filename=filename)
@@ -374,14 +495,18 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
                 or (unsafe and kinds.get(f.code) is FixKind.UNSAFE)]
         if not todo:
             return current, result, None
-        try:
-            fixed, applied = rewrite(current, todo, cfg.async_backend, cfg.async_file_backend)
+        try:  # deeply nested code: retried on a large stack, else left alone
+            fixed, applied = call_deep(partial(rewrite, current, todo, cfg.async_backend,
+                                               cfg.async_file_backend, style))
         except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
             return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
-                f"cannot rewrite: {exc}"[:200])
+                f"cannot rewrite: {describe(exc)}"[:200])
         if not applied or fixed == current:
             return current, result, None
-        problem = compiles(fixed)
+        try:
+            problem = call_deep(partial(compiles, fixed))
+        except TooDeep:
+            problem = "nested too deeply to compile"
         if problem is not None:
             return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
                 f"fix would not compile ({problem}); code left unchanged")

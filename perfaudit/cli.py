@@ -345,6 +345,10 @@ def _run_fix(targets: list[str], cfg: Config | None, overrides: Callable[[Config
     from perfaudit.reporters import Options, get_reporter
 
     result = api.fix(targets, cfg, unsafe=unsafe, write=not diff, overrides=overrides)
+    if level < 2:
+        for f, why in sorted(result.refused.items(), key=lambda kv: kv[0].sort_key()):
+            sys.stderr.write(f"perfaudit: not fixed: {f.path}:{f.span.line}:{f.span.column}: "
+                             f"{f.code}: {why}\n")
     if diff:
         if level < 2:
             for ff in result.changed:
@@ -491,7 +495,7 @@ def profile_command(
 
     Exit codes: 0 ok, 1 a budget, baseline or leak gate failed, 2 usage error, 3 internal
     error, 4 the target failed (raised, exited non-zero, killed), 5 --timeout stopped it,
-    130 Ctrl-C (the profile so far is still printed).
+    130 Ctrl-C, 143 SIGTERM (the target is stopped; the profile so far is still printed).
     """
     from perfaudit.errors import EXIT_TARGET, EXIT_TIMEOUT
     from perfaudit.profile import ProfileOptions, parse_target, run_profile
@@ -517,7 +521,7 @@ def profile_command(
         tgt, cpu=cpu, mem=mem, leaks=leaks, blocking=blocking, resources=resources,
         stall_threshold=parse_threshold(stall_threshold),
         scan=scan_findings, repeat=repeat, warmup=warmup,
-        timeout=timeout or None, duration=duration or None, output_dir=output,
+        timeout=timeout, duration=duration, output_dir=output,
         interval=interval,
         budget=limits,
         baseline=baseline, save_baseline=save_baseline,
@@ -540,6 +544,8 @@ def profile_command(
         raise PerfauditError(outcome.describe(), EXIT_TIMEOUT)
     if outcome.status == "interrupted":
         raise PerfauditError(outcome.describe(), 130)
+    if outcome.status == "terminated":
+        raise PerfauditError(outcome.describe(), 143)
     if not outcome.ok:
         raise PerfauditError(outcome.describe(), EXIT_TARGET)
     failed = [f"{r.figure} over budget" for r in result.budget if not r.ok]

@@ -34,6 +34,10 @@ DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
 #: what a scan does with findings in test and example code
 TEST_CODE_MODES = ("report", "summary", "ignore")
 
+#: files larger than this are not analysed (PA000 "file too large"): parsing takes about
+#: 200 times a file's size in memory, and LibCST (`fix`) more than twice that again
+DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class BlockingRow:
@@ -71,6 +75,9 @@ class Config:
     #: `pytest --perfaudit-blocking`: deliberate blocking on the loop (a call such as
     #: "time.sleep", "path.py" or "path.py:12" of the test's code, or "stall")
     allow_blocking: tuple[str, ...] = ()
+
+    #: bytes; a larger file is reported (PA000) and not analysed; 0: no limit
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     #: the folder holding the pyproject.toml the config came from (or the cwd)
     root: str = field(default_factory=os.getcwd)
     #: the config file read, if any
@@ -82,6 +89,7 @@ class Config:
             {"blocking": [(r.code, r.call, r.instead) for r in self.blocking],
              "async_backend": self.async_backend, "disable_noqa": self.disable_noqa,
              "async_file_backend": self.async_file_backend,
+             "max_file_size": self.max_file_size,
              "conditional_chains": self.conditional_chains},
             sort_keys=True,
         )
@@ -157,13 +165,17 @@ _KNOWN_KEYS = {
     "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
     "conditional-chains",
     "test-code", "test-paths", "extend-test-paths", "example-paths", "extend-example-paths",
+    "max-file-size",
 }
 
 
 def find_config_file(start: Path) -> Path | None:
     """The nearest perfaudit.toml, or pyproject.toml with a [tool.perfaudit] table, walking
     up from ``start``."""
-    start = start.resolve()
+    try:
+        start = start.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop: start from the link's folder
+        start = Path(os.path.abspath(start)).parent
     if start.is_file():
         start = start.parent
     for folder in (start, *start.parents):
@@ -305,9 +317,33 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
         if not isinstance(table["respect-gitignore"], bool):
             raise PerfauditError(f"{where}`respect-gitignore` must be true or false")
         kwargs["respect_gitignore"] = table["respect-gitignore"]
+    if "max-file-size" in table:
+        kwargs["max_file_size"] = parse_size(table["max-file-size"], f"{where}`max-file-size`")
     if root is not None:
         kwargs["root"] = root
     return Config(source=source, **kwargs)
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+               "kib": 1024, "mib": 1024**2, "gib": 1024**3}
+
+
+def parse_size(value: Any, what: str) -> int:
+    """A size in bytes: an integer, or a string such as "2MiB", "500 KB", "1.5MB"."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        number = text.rstrip("bikmg ")
+        unit = text[len(number):].strip()
+        try:
+            amount = float(number)
+        except ValueError:
+            amount = -1.0
+        if 0 <= amount < 1e18 and unit in _SIZE_UNITS:  # no inf, no nan
+            return int(amount * _SIZE_UNITS[unit])
+    raise PerfauditError(f"{what} must be a size in bytes (an integer, or a string such as "
+                         f"\"2MiB\" or \"500KB\"; 0: no limit), not {value!r}")
 
 
 _BLOCKING_CODES = ("PA101", "PA102", "PA103", "PA104", "PA105")

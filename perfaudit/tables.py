@@ -19,7 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "noqa.toml",
-               "audit.toml")
+               "audit.toml", "threads.toml")
 
 
 def table_paths() -> list[str]:
@@ -43,6 +43,12 @@ def read_table(name: str) -> dict[str, Any]:
             encoding="utf-8")
     data: dict[str, Any] = tomllib.loads(text)
     return data
+
+
+@functools.lru_cache(maxsize=1)
+def loop_methods() -> frozenset[str]:
+    """Method names that need the event loop on any object (`rules/threads.toml`)."""
+    return frozenset(read_table("threads.toml").get("loop_bound", {}).get("methods", []))
 
 
 @dataclass(frozen=True)

@@ -132,3 +132,12 @@ def test_baseline_via_cli(project: Path) -> None:
     assert w.returncode == 0 and "Wrote 1 finding(s)" in w.stderr
     r = run("scan", "--baseline", "base.json", cwd=project)
     assert r.returncode == 0 and "1 known finding(s) hidden" in r.stdout
+
+
+def test_fix_says_why_it_left_an_unsafe_fix(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(
+        "import sqlite3\n\n\nasync def f():\n    return sqlite3.connect(':memory:')\n")
+    r = run("fix", "--isolated", "--unsafe-fixes", "--diff", "app.py", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout == ""
+    assert ("not fixed: app.py:5:12: PA105: `sqlite3.connect` makes or uses an object bound "
+            "to the thread that created it") in r.stderr

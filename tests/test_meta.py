@@ -84,3 +84,14 @@ if __name__ == "__main__":  # rewrite the README rule table
     _, tail = rest.split("<!-- rules-table:end -->")
     path.write_text(f"{head}<!-- rules-table:start -->\n{rules_table()}\n"
                     f"<!-- rules-table:end -->{tail}", encoding="utf-8")
+
+
+def test_every_rule_with_a_fix_has_a_fix_module_and_back() -> None:
+    from perfaudit.fixes.registry import FIXES
+    from perfaudit.model import FixKind
+    from perfaudit.rules import ALL_RULES
+
+    with_fix = {r.code for r in ALL_RULES if r.fix is not FixKind.NONE}
+    assert set(FIXES) == with_fix
+    for code, cls in FIXES.items():
+        assert cls.__module__ == f"perfaudit.fixes.{code.lower()}"

@@ -112,3 +112,28 @@ def test_text_summary_and_fix_marker() -> None:
     text = render("text", CASES["fixable"])
     assert "PA103 [*]" in text and "1 fixable with `perfaudit fix`" in text
     assert render("text", CASES["empty"]).strip() == "No findings (2 files scanned)."
+
+
+def test_statistics_fixable_agrees_with_the_findings(tmp_path: Path) -> None:
+    """One source of truth: the statistics say a code is fixable exactly when one of its
+    findings is (an unsafe fix, or a refused one, is not)."""
+    from perfaudit.api import fix
+    from perfaudit.config import Config
+    from perfaudit.reporters.json_ import to_dict
+
+    src = tmp_path / "a.py"
+    src.write_text("import sqlite3\nimport time\n\n\ndef lazy(p):\n    fh = open(p)\n"
+                   "    gen = (x for x in fh)\n    return list(gen)\n\n\n"
+                   "async def f():\n    time.sleep(1)\n    sqlite3.connect(':memory:')\n")
+    from perfaudit.api import scan
+
+    before = scan([str(src)], Config(root=str(tmp_path)), cache=False)
+    after = fix([str(src)], Config(root=str(tmp_path)), write=False, workers=1).remaining
+    for result, expected in ((before, {"PA301": False, "PA103": True, "PA105": False}),
+                             (after, {"PA301": False, "PA105": False})):
+        data = to_dict(result, statistics=True)
+        per_finding: dict[str, bool] = {}
+        for f in data["findings"]:
+            per_finding[f["code"]] = per_finding.get(f["code"], False) or f["fixable"]
+        stats = {row["code"]: row["fixable"] for row in data["statistics"]}
+        assert stats == per_finding == expected

@@ -28,7 +28,7 @@ from perfaudit.engine.scope import (
     resolve,
 )
 from perfaudit.model import Finding, Span
-from perfaudit.tables import BlockingEntry, Tables, load_tables
+from perfaudit.tables import BlockingEntry, Tables, load_tables, loop_methods
 
 # --------------------------------------------------------------------------- facts
 
@@ -46,7 +46,8 @@ class FuncFacts:
     #: async function: its other resolved calls that run on the event loop, as
     #: (callee qual, line, col, end_line, end_col, stmt_line)
     calls: list[tuple[str, int, int, int, int, int]] = field(default_factory=list)
-    #: sync function: the distinct names it calls (the edges of the call graph)
+    #: sync function: the distinct names it calls (the edges of the call graph), and
+    #: `?.method` for a call of a loop method (`rules/threads.toml`) on an untyped object
     callees: list[str] = field(default_factory=list)
     #: decorated with `functools.cache`/`lru_cache`: it blocks on its first call only
     memoized: bool = False
@@ -260,6 +261,7 @@ class Analyzer:
         self.func_rules, self.loop_rules, self.stmt_rules, self.iter_rules = (
             d.func_rules, d.loop_rules, d.stmt_rules, d.iter_rules)
         self.blocking = tables.blocking
+        self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
         self.scope: Scope
         self.on_loop = False
@@ -588,6 +590,13 @@ class Analyzer:
                     flow.call_args.append(
                         None if qual.partition(".")[0] in self.external
                         else UNKNOWN_ARGS if node is self.awaited else flow.args(node))
+        elif (ff is not None and not ff.is_async and isinstance(node.func, ast.Attribute)
+              and node.func.attr in self.loop_methods):
+            # `loop.call_soon(...)` on an untyped receiver: recorded by method name (it
+            # resolves to nothing) so that `fix` never moves this function to a thread
+            name = "?." + node.func.attr
+            if name not in ff.callees:
+                ff.callees.append(name)
         self.visit(node.func)
         for a in node.args:
             self.visit(a)

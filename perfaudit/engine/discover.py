@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -187,6 +188,9 @@ def discover(paths: Sequence[str], config: Config,
 
     for arg in paths:
         if not os.path.exists(arg):
+            if _is_link_loop(arg):  # reported as unreadable (PA000), like ruff; go on
+                add(arg, explicit=True)
+                continue
             raise PerfauditError(f"path does not exist: {arg}")
         if os.path.isfile(arg):
             add(arg, explicit=True)
@@ -261,5 +265,23 @@ def _walk(top: str, chain: list[str], excluded: Callable[[str, str, bool], bool]
                 continue
             if is_dir:
                 stack.append((entry.path, sub_chain))
-            elif entry.is_file():
+            elif _is_file(entry):
                 yield entry.path
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """A regular file, or a link to one; a link in a loop too (it is reported unreadable,
+    PA000, as ruff does); not a dangling link."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return _is_link_loop(entry.path)
+
+
+def _is_link_loop(path: str) -> bool:
+    """A symbolic link that leads back to itself (following it fails with ELOOP)."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False

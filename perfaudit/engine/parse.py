@@ -8,18 +8,36 @@ f-string gets the other quote character or becomes a blank plain string). Line n
 never move and columns move only on a repaired `type` line. When no repair works, LibCST
 (which knows the newer grammar) decides: if it parses the file the file is skipped as
 unanalysable, never reported as a parse error; if it does not, the error is real.
+
+Nothing here may take the process down: LibCST's native parser overflows its stack on deep
+nesting (about 1,270 brackets), so it is never asked about code that breaks a limit every
+Python version has (200 nested brackets, 100 indentation levels), and otherwise runs in a
+forked child where one is available (a crash there means "not valid"). A file nested too
+deeply for `ast` is retried on a fresh, large stack with Python's default recursion limit,
+as CPython itself would compile it, and is a parse error only if it fails there too.
 """
 
 from __future__ import annotations
 
 import ast
 import codecs
+import contextlib
+import os
 import re
+import select
+import signal
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _MAX_REPAIRS = 200
+#: SyntaxError messages for limits that no Python version lifts: no repair, no LibCST
+LIMIT_ERRORS = ("too many nested parentheses", "too many levels of indentation")
+#: every CPython tokenizer refuses more than this many nested brackets (MAXLEVEL)
+MAX_BRACKET_DEPTH = 200
+#: seconds LibCST may take to decide about one file in a child process
+_LIBCST_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,25 +60,36 @@ class Parsed:
 _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 
 
+class DecodeError(UnicodeError, LookupError):
+    """The bytes cannot be decoded: an unknown or failing encoding in the cookie (`undefined`,
+    `punycode`), or bytes that are invalid in the file's encoding. It is both a
+    `UnicodeError` and a `LookupError`, so callers may catch either."""
+
+
 def decode(data: bytes) -> str:
-    """Decode like the interpreter does: BOM, then a PEP 263 cookie, else UTF-8."""
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8")
-    encoding = "utf-8"
-    for line in data.split(b"\n", 2)[:2]:
-        m = _COOKIE.match(line)
-        if m:
-            encoding = m.group(1).decode("ascii")
-            break
-        if line.strip() and not line.lstrip().startswith(b"#"):
-            break
-    return data.decode(encoding)
+    """Decode like the interpreter does: BOM, then a PEP 263 cookie, else UTF-8.
+
+    Raises `DecodeError` (and nothing else) when that fails."""
+    try:
+        if data.startswith(codecs.BOM_UTF8):
+            return data[3:].decode("utf-8")
+        encoding = "utf-8"
+        for line in data.split(b"\n", 2)[:2]:
+            m = _COOKIE.match(line)
+            if m:
+                encoding = m.group(1).decode("ascii")
+                break
+            if line.strip() and not line.lstrip().startswith(b"#"):
+                break
+        return data.decode(encoding)
+    except (UnicodeError, LookupError) as exc:  # UnicodeError: `undefined`, `punycode`...
+        raise DecodeError(str(exc)) from None
 
 
 def parse(data: bytes) -> Parsed:
     try:
         text = decode(data)
-    except (UnicodeDecodeError, LookupError) as exc:
+    except DecodeError as exc:
         return Parsed(None, "", ParseError(f"cannot decode file: {exc}", 1, 1))
     pre = _pre_repair(text)
     if pre is not None:  # PEP 695 syntax on an older Python: repair first, parse once
@@ -68,21 +97,106 @@ def parse(data: bytes) -> Parsed:
         if isinstance(tree, ast.Module):
             return Parsed(tree, text, repaired=True)
         if not tree.message.startswith("!"):  # newer f-strings too: go on repairing
-            repaired = _repair_loop(pre, tree)
+            repaired, _ = _repair_loop(pre, tree)
             if repaired is not None:
                 return Parsed(repaired, text, repaired=True)
     first = _try_parse(text)
+    if isinstance(first, ParseError) and first.message.startswith("!RecursionError"):
+        # nested deeper than the recursion limit allows from here: try again as CPython
+        # compiles a file, from a fresh stack, with the same (default) recursion limit
+        first = _parse_on_fresh_stack(text)
     if isinstance(first, ast.Module):
+        if _deep_blocks(first):  # maybe past the compiler's 20 nested blocks
+            err = _compile_error(text)
+            if err is not None:
+                return Parsed(None, text, err)
         return Parsed(first, text)
     if first.message.startswith("!"):  # NUL bytes, absurd nesting
         return Parsed(None, text, ParseError(first.message[1:], 1, 1))
-    repaired = _repair_loop(text, first)
+    if is_limit_error(first):  # invalid in every Python version: nothing to repair or ask
+        return Parsed(None, text, first)
+    repaired, last = _repair_loop(text, first)
     if repaired is not None:
         return Parsed(repaired, text, repaired=True)
+    if last is not None and is_limit_error(last):
+        return Parsed(None, text, last)
     # No repair: ask LibCST, which knows newer grammars, whether the file is valid.
     if _libcst_accepts(text):
         return Parsed(None, text, skipped=True)
     return Parsed(None, text, first)
+
+
+_BLOCK_STMTS = (ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try,
+                *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
+_SCOPE_STMTS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+#: each nested loop, `with` or `try` takes at most 3 of the compiler's 20 blocks per scope
+_SAFE_BLOCK_DEPTH = 6
+
+
+def _deep_blocks(tree: ast.Module) -> bool:
+    """Are loops, `with` and `try` nested deeper than `_SAFE_BLOCK_DEPTH` in one scope?
+    (Only then can CPython's compiler refuse code the parser accepts: "too many statically
+    nested blocks".) Walks statements only, without recursion."""
+    stack: list[tuple[list[ast.stmt], int]] = [(tree.body, 0)]
+    while stack:
+        body, depth = stack.pop()
+        for st in body:
+            t = type(st)
+            d = 0 if t in _SCOPE_STMTS else depth + 1 if t in _BLOCK_STMTS else depth
+            if d > _SAFE_BLOCK_DEPTH:
+                return True
+            for name in ("body", "orelse", "finalbody"):
+                sub = getattr(st, name, None)
+                if sub:
+                    stack.append((sub, d))
+            for h in getattr(st, "handlers", ()):
+                stack.append((h.body, d))
+            for case in getattr(st, "cases", ()):
+                stack.append((case.body, d))
+    return False
+
+
+_BLOCK_HEADER = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:for|while|with|try)\b", re.MULTILINE)
+
+
+def may_nest_blocks_deeply(text: str) -> bool:
+    """A cheap necessary condition for `_deep_blocks`, on the text: block statements nested
+    N deep start at N different indentations."""
+    if "\n" not in text:
+        return False
+    widths = {m.group(1) for m in _BLOCK_HEADER.finditer(text)}
+    return len(widths) > _SAFE_BLOCK_DEPTH
+
+
+def compile_error(text: str) -> ParseError | None:
+    return _compile_error(text)
+
+
+def _compile_error(text: str) -> ParseError | None:
+    """CPython's own verdict on code its parser accepted (a compile to bytecode)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(text, "<file>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return ParseError(f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1)
+    except (ValueError, RecursionError, MemoryError):
+        return None  # decided elsewhere (the parse itself succeeded)
+    return None
+
+
+def is_limit_error(err: ParseError) -> bool:
+    """A syntax error no newer Python lifts (too deep nesting or indentation)."""
+    return err.message.removeprefix("SyntaxError: ").startswith(LIMIT_ERRORS)
+
+
+def _parse_on_fresh_stack(text: str) -> ast.Module | ParseError:
+    from perfaudit.engine.deep import TooDeep, run_with_big_stack
+
+    try:
+        return run_with_big_stack(lambda: _try_parse(text))
+    except TooDeep as exc:
+        return ParseError(f"!{exc}", 1, 1)
 
 
 _PEP695 = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def[ \t]+\w+[ \t]*\[|class[ \t]+\w+[ \t]*\[|"
@@ -119,38 +233,124 @@ def _try_parse(text: str) -> ast.Module | ParseError:
             return ast.parse(text)
     except SyntaxError as exc:
         return ParseError(f"SyntaxError: {exc.msg}", exc.lineno or 1, exc.offset or 1)
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except RecursionError as exc:
+        return ParseError(f"!RecursionError: {exc} (nested too deeply for Python's compiler)",
+                          1, 1)
+    except (ValueError, MemoryError) as exc:
         return ParseError(f"!{exc}", 1, 1)
 
 
+def bracket_depth(text: str) -> int:
+    """The deepest bracket nesting, counting brackets inside strings and comments too (an
+    upper bound of the real depth, found in one pass over the text)."""
+    depth = deepest = 0
+    for ch in re.findall(r"[()\[\]{}]", text):
+        if ch in "([{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif depth:
+            depth -= 1
+    return deepest
+
+
 def _libcst_accepts(text: str) -> bool:
+    """Does LibCST parse ``text``? A crash of its native parser counts as no."""
     import libcst
 
+    if bracket_depth(text) > MAX_BRACKET_DEPTH and _real_bracket_depth(text) > MAX_BRACKET_DEPTH:
+        return False  # no Python accepts it, and LibCST's parser would overflow its stack
+    if not hasattr(os, "fork"):
+        from perfaudit.engine.deep import TooDeep, run_with_big_stack
+
+        try:
+            return run_with_big_stack(lambda: _libcst_parses(libcst, text))
+        except TooDeep:
+            return False
+    return _in_child(lambda: _libcst_parses(libcst, text))
+
+
+def _libcst_parses(libcst: object, text: str) -> bool:
     try:
-        libcst.parse_module(text)
+        libcst.parse_module(text)  # type: ignore[attr-defined]
     except Exception:  # libcst raises ParserSyntaxError and, rarely, others
         return False
     return True
 
 
-def _repair_loop(text: str, err: ParseError) -> ast.Module | None:
+def _in_child(check: Callable[[], bool]) -> bool:
+    """``check()`` in a forked child: a crash (a native stack overflow), a hang past
+    `_LIBCST_TIMEOUT` or any failure is False; the calling process is never at risk."""
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 3.12+: DeprecationWarning when threads exist
+        pid = os.fork()
+    if pid == 0:  # the child: answer one byte, never return into the caller
+        code = 1
+        try:
+            os.close(r)
+            os.write(w, b"1" if check() else b"0")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    answer = b""
+    try:
+        ready, _, _ = select.select([r], [], [], _LIBCST_TIMEOUT)
+        if ready:
+            answer = os.read(r, 1)
+    finally:
+        os.close(r)
+        if not answer:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return answer == b"1"
+
+
+def _real_bracket_depth(text: str) -> int:
+    """The bracket depth by the tokenizer (strings and comments do not count); when the
+    text does not tokenize, the upper bound."""
+    import io
+    import tokenize
+
+    depth = deepest = 0
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP:
+                if tok.string in "([{":
+                    depth += 1
+                    deepest = max(deepest, depth)
+                elif tok.string in ")]}":
+                    depth = max(0, depth - 1)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return bracket_depth(text)
+    return deepest
+
+
+def _repair_loop(text: str, err: ParseError) -> tuple[ast.Module | None, ParseError | None]:
+    """The repaired tree, or None and the last error seen (None if it was not a syntax
+    error)."""
     lines = text.splitlines(keepends=True)
     seen: set[tuple[int, int]] = set()
     for _ in range(_MAX_REPAIRS):
         lineno = err.line
         key = (lineno, len(seen))
         if lineno < 1 or lineno > len(lines) or key in seen:
-            return None
+            return None, err
         seen.add(key)
         if not _repair_line(lines, lineno - 1):
-            return None
+            return None, err
         result = _try_parse("".join(lines))
         if isinstance(result, ast.Module):
-            return result
+            return result, None
         if result.message.startswith("!"):
-            return None
+            return None, None
         err = result
-    return None
+        if is_limit_error(err):
+            return None, err
+    return None, err
 
 
 _TYPE_PARAMS = re.compile(r"^(\s*(?:async\s+def|def|class)\s+\w+\s*)\[")

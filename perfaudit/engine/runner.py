@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import os
 import re
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -12,9 +14,10 @@ from typing import TYPE_CHECKING
 from perfaudit.config import Config
 from perfaudit.engine.analyze import FileResult, analyze_source
 from perfaudit.engine.cache import content_hash
+from perfaudit.engine.deep import TooDeep, call_deep
 from perfaudit.engine.discover import SourceFile
 from perfaudit.engine.index import calls_any, identifiers, mentioned, pack_identifiers
-from perfaudit.engine.parse import decode
+from perfaudit.engine.parse import DecodeError, compile_error, decode, may_nest_blocks_deeply
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
 
@@ -78,23 +81,47 @@ def _init_worker(job: Job) -> None:
 
 def read_and_analyze(src: SourceFile, data: bytes | None, job: Job,
                      rules: Sequence[Rule]) -> FileResult:
+    """Analyse one file (``data``: its bytes, already read). Never raises for a bad file:
+    unreadable, too large, undecodable, unparsable or too deeply nested is a PA000."""
+    limit = job.config.max_file_size
     if data is None:
         try:
             with open(src.path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if limit and size > limit:
+                    return too_large(src, size, limit)
                 data = fh.read()
         except OSError as exc:
             return unreadable(src, exc)
-    return analyze_source(data, src.path, src.module, src.is_package, job.config, rules,
-                          facts=job.facts)
+    if limit and len(data) > limit:
+        return too_large(src, len(data), limit)
+    text: bytes = data
+    try:
+        return call_deep(lambda: analyze_source(text, src.path, src.module, src.is_package,
+                                                job.config, rules, facts=job.facts))
+    except TooDeep as exc:
+        return _pa000(src, f"nested too deeply to analyse ({exc})")
+
+
+def _pa000(src: SourceFile, message: str) -> FileResult:
+    res = FileResult(path=src.path, module=src.module)
+    res.findings.append(Finding(
+        path=src.path, code="PA000", name="parse-error", message=message,
+        span=Span(1, 1, 1, 1), severity="error", stmt_line=1))
+    return res
 
 
 def unreadable(src: SourceFile, exc: OSError) -> FileResult:
-    res = FileResult(path=src.path, module=src.module)
-    res.findings.append(Finding(
-        path=src.path, code="PA000", name="parse-error",
-        message=f"cannot read file: {exc.strerror or exc}", span=Span(1, 1, 1, 1),
-        severity="error", stmt_line=1))
-    return res
+    return _pa000(src, f"cannot read file: {exc.strerror or exc}")
+
+
+def too_large(src: SourceFile, size: int, limit: int) -> FileResult:
+    return _pa000(src, f"file too large, not analysed: {_mib(size)} is over the limit of "
+                       f"{_mib(limit)} (`max-file-size`)")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:.1f} MiB" if n >= 1024**2 else f"{n} bytes"
 
 
 #: what a worker sends back for one file: (result, content hash, mtime_ns, size, status).
@@ -110,12 +137,17 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
 
     With ``names`` (a later round), the file is analysed only if it mentions one of them.
     """
+    limit = job.config.max_file_size
     try:
         with open(src.path, "rb") as fh:
             st = os.fstat(fh.fileno())
+            if limit and st.st_size > limit:  # never read it: one file must not take
+                return too_large(src, st.st_size, limit), "", -1, -1, "error"  # the memory
             data = fh.read()
     except OSError as exc:
         return unreadable(src, exc), "", -1, -1, "error"
+    if limit and len(data) > limit:  # grew since the fstat
+        return too_large(src, len(data), limit), "", -1, -1, "error"
     digest = content_hash(data)
     if names is not None:
         ids = identifiers(data)
@@ -129,7 +161,8 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
         return None, digest, st.st_mtime_ns, st.st_size, "same"
     else:
         pf = job.prefilter()
-        if pf is not None and not pf.matches(data) and _decodes(data):
+        if pf is not None and not pf.matches(data) and (
+                "PA000" not in job.codes or _compiles(data, src.path)):
             # its identifiers, so that later rounds check it without reading it again
             words = pack_identifiers(identifiers(data)) if job.facts else None
             return words, digest, st.st_mtime_ns, st.st_size, "filtered"
@@ -137,13 +170,39 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
 
 
-def _decodes(data: bytes) -> bool:
-    """Undecodable files are always analysed, so that they are reported (PA000)."""
+def _compiles(data: bytes, path: str) -> bool:
+    """Is a file no rule can match valid for the running Python? Only then is it skipped
+    unanalysed: a file that does not decode or parse is analysed, so that it is reported
+    (PA000), unless it is valid for a newer Python (`parse` decides).
+
+    The check parses into CPython's internal tree and builds the symbol table, without
+    making the Python `ast` objects (about half the cost of `ast.parse`)."""
     try:
-        decode(data)
-    except (UnicodeDecodeError, LookupError):
+        text = decode(data)
+    except DecodeError:
         return False
-    return True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escape sequences and the like
+            _check_syntax(text, path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return False
+    # the compiler's 20 nested blocks: checked only where loops/with/try nest deeply
+    return not (may_nest_blocks_deeply(text) and compile_error(text) is not None)
+
+
+def _check_syntax(text: str, path: str) -> None:
+    if _HAS_SYMTABLE:
+        symtable.symtable(text, path, "exec")
+    else:  # pragma: no cover - a Python without the symtable module
+        compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+
+
+try:
+    import symtable
+    _HAS_SYMTABLE = True
+except ImportError:  # pragma: no cover
+    _HAS_SYMTABLE = False
 
 
 Item = tuple[SourceFile, str | None]

@@ -343,13 +343,20 @@ def _eval_bindings(name: str, binds: list[Binding], scope: Scope) -> Sym:
     return result
 
 
-def resolve(node: ast.expr, scope: Scope) -> Sym:
+#: names in the tables have a few parts: a longer chain (generated code) is not resolved,
+#: which keeps resolving every call of a chain of n calls linear instead of cubic in n
+_MAX_CHAIN = 64
+
+
+def resolve(node: ast.expr, scope: Scope, depth: int = 0) -> Sym:
     """The symbol an expression denotes, or None."""
+    if depth > _MAX_CHAIN:
+        return None
     t = type(node)
     if t is ast.Name:
         return lookup(node.id, scope, node.lineno)  # type: ignore[attr-defined]
     if t is ast.Attribute:
-        base = resolve(node.value, scope)  # type: ignore[attr-defined]
+        base = resolve(node.value, scope, depth + 1)  # type: ignore[attr-defined]
         if base is None:
             return None
         tables = scope.module.tables
@@ -367,7 +374,7 @@ def resolve(node: ast.expr, scope: Scope) -> Sym:
                     return known
         return ("ref", q)
     if t is ast.Call:
-        f = resolve(node.func, scope)  # type: ignore[attr-defined]
+        f = resolve(node.func, scope, depth + 1)  # type: ignore[attr-defined]
         if f is None or f[0] == "inst":
             return None
         if f[0] == "class":  # a class of the scanned project
@@ -386,13 +393,13 @@ def resolve(node: ast.expr, scope: Scope) -> Sym:
         return ("inst", f[1])
     if t is ast.BinOp and type(node.op) is ast.Div:  # type: ignore[attr-defined]
         truediv = scope.module.tables.truediv
-        left = resolve(node.left, scope)  # type: ignore[attr-defined]
+        left = resolve(node.left, scope, depth + 1)  # type: ignore[attr-defined]
         if left is not None and left[0] == "inst" and left[1] in truediv:
             return left
         # `"prefix" / path`: str.__truediv__ does not exist, so the path's __rtruediv__ runs
         if left is None and type(node.left) in (ast.Constant, ast.JoinedStr) and (  # type: ignore[attr-defined]
                 type(node.left) is ast.JoinedStr or isinstance(node.left.value, str)):  # type: ignore[attr-defined]
-            right = resolve(node.right, scope)  # type: ignore[attr-defined]
+            right = resolve(node.right, scope, depth + 1)  # type: ignore[attr-defined]
             if right is not None and right[0] == "inst" and right[1] in truediv:
                 return right
         return None

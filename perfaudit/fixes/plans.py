@@ -27,3 +27,21 @@ def pathlib_method(method: str, outer_nargs: int, outer_has_kw: bool, positional
     if target is None or not keywords <= (allowed | {"mode"}):
         return None
     return target
+
+
+#: `m.load(open(p, mode))` -> `m.loads(pathlib.Path(p).<method>())`: the same result
+#: (`load(fp)` is `loads(fp.read())`), usable anywhere an expression is
+_LOADS = {"json.load": ("read_text", (None, "r", "rt"), _TEXT_KW),
+          "pickle.load": ("read_bytes", ("rb",), set())}
+
+
+def loads_method(consumer: str, mode: str | None, keywords: set[str]) -> str | None:
+    """`json.load(open(p, mode, **kw))` -> the `pathlib.Path` method whose result
+    `json.loads` takes instead, or None when there is none with the same semantics."""
+    plan = _LOADS.get(consumer)
+    if plan is None:
+        return None
+    method, modes, allowed = plan
+    if mode not in modes or not keywords <= (allowed | {"mode"}):
+        return None
+    return method

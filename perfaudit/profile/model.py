@@ -26,7 +26,8 @@ class Target:
 class Outcome:
     """How the target's run ended."""
 
-    status: str = "ok"  # ok | raised | exit | timeout | interrupted | killed | usage | internal
+    #: ok | raised | exit | timeout | interrupted | terminated | killed | usage | internal
+    status: str = "ok"
     exit_code: int | None = None
     exception: str = ""
     message: str = ""
@@ -48,7 +49,7 @@ class Outcome:
             return f"the target exited with status {self.exit_code}{extra}"
         if self.status == "killed":
             return f"the target was killed by signal {self.exit_code}"
-        if self.status in ("timeout", "interrupted"):
+        if self.status in ("timeout", "interrupted", "terminated"):
             return self.message or f"the target was stopped ({self.status})"
         return self.message
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import math
 import os
 import statistics
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from perfaudit.profile import cpu as cpu_mod
 from perfaudit.profile import leaks as leaks_mod
 from perfaudit.profile import mem as mem_mod
 from perfaudit.profile.model import ProfileResult, Target
-from perfaudit.profile.target import run_child
+from perfaudit.profile.target import forward_sigterm, run_child
 
 MODES = ("cpu", "mem", "leaks", "blocking", "resources")
 #: the files each mode writes in the output folder
@@ -98,6 +99,11 @@ def plan_modes(opts: ProfileOptions, needed: set[str]) -> tuple[list[str], list[
 
 
 def run_profile(opts: ProfileOptions) -> ProfileResult:
+    """Profile ``opts.target``. SIGTERM meanwhile stops the target and still returns (and
+    writes) the partial profile, with the outcome ``terminated``."""
+    for name, value in (("--timeout", opts.timeout), ("--duration", opts.duration)):
+        if value is not None and not 0 < value < math.inf:  # 0 would silently mean no limit
+            raise PerfauditError(f"{name} must be a number of seconds above 0, not {value:g}")
     if opts.duration is not None and opts.timeout is not None:
         raise PerfauditError("--duration and --timeout: use one (--duration stops the target "
                              "as planned, --timeout as a failure)")
@@ -127,6 +133,12 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
         with contextlib.suppress(OSError), open(
                 os.path.join(OUTPUT_TOP, ".gitignore"), "w", encoding="utf-8") as fh:
             fh.write("# created by perfaudit profile: its outputs are not for git\n*\n")
+    with forward_sigterm():
+        return _run_modes(opts, modes, notes, out_dir, old, repeat_opt)
+
+
+def _run_modes(opts: ProfileOptions, modes: list[str], notes: list[str], out_dir: str,
+               old: dict[str, object] | None, repeat_opt: int | None) -> ProfileResult:
     result = ProfileResult(opts.target, modes, notes=notes,
                            environment=baseline_mod.environment())
     result.artifacts["folder"] = out_dir
@@ -157,13 +169,13 @@ def run_profile(opts: ProfileOptions) -> ProfileResult:
     _figures(result)
     if result.blocking is not None:
         result.figures.update(blocking_mod.figures(result.blocking, blocking_runs))
-        if result.outcome.status not in ("usage", "internal"):
+        if result.outcome.status not in ("usage", "internal", "terminated"):
             blocking_mod.scan_and_join(result.blocking, opts.config or Config())
     if result.leaks is not None and any(r.leaking for r in result.leaks.resources):
         from perfaudit.profile.crossref import link_resource_leaks
 
         link_resource_leaks(result.leaks, opts.config or Config())
-    if opts.scan and result.outcome.status not in ("usage", "internal"):
+    if opts.scan and result.outcome.status not in ("usage", "internal", "terminated"):
         from perfaudit.profile.crossref import scan_and_link
 
         result.links = scan_and_link(result.cpu, result.mem, result.leaks,

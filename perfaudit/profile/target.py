@@ -9,8 +9,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from perfaudit.errors import PerfauditError
@@ -52,6 +55,52 @@ class ChildRun:
     note: str = ""
 
 
+class Terminated(Exception):
+    """SIGTERM reached perfaudit while the target was running."""
+
+
+class _TermState:
+    """What `forward_sigterm` knows: was SIGTERM received, is a target being waited for."""
+
+    def __init__(self) -> None:
+        self.received = False
+        self.waiting = False
+
+
+_TERM = _TermState()
+
+
+@contextlib.contextmanager
+def forward_sigterm() -> Iterator[None]:
+    """While profiling, SIGTERM (CI cancellation, `timeout`) stops the target as Ctrl-C does:
+    the target gets SIGTERM, then its process group SIGKILL after `GRACE_SECONDS`, and the
+    partial profile is still read and written, instead of perfaudit dying and leaving the
+    target running in its own session. Later SIGTERMs are ignored until the profile is
+    written. Only in the main thread (elsewhere, signals cannot be handled)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        _TERM.received = True
+        if _TERM.waiting:
+            _TERM.waiting = False
+            raise Terminated()
+
+    _TERM.received = _TERM.waiting = False
+    old = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        _TERM.waiting = False
+        signal.signal(signal.SIGTERM, old)
+
+
+def terminated() -> bool:
+    """Has SIGTERM been received (under `forward_sigterm`)?"""
+    return _TERM.received
+
+
 def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: float | None,
               interval: float = 0.001, warmup: int = 0, stdout_to_stderr: bool = False,
               python: str | None = None, extra: dict[str, Any] | None = None,
@@ -74,13 +123,19 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
         os.remove(status_path)
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    if _TERM.received:
+        return ChildRun(Outcome("terminated", message="terminated (SIGTERM) before the "
+                                "target started"), {}, 0.0)
     start = time.perf_counter()
     # A new session: a kill on timeout reaches the target's own children too.
     proc = subprocess.Popen([python or sys.executable, CHILD_SCRIPT, spec_path], env=env,
                             stdout=sys.stderr.fileno() if stdout_to_stderr else None,
                             start_new_session=True)
-    timed_out = killed = interrupted = False
+    timed_out = killed = interrupted = term = False
     try:
+        _TERM.waiting = True
+        if _TERM.received:  # arrived while the child was starting
+            raise Terminated()
         proc.wait(timeout=duration if duration is not None else timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
@@ -88,6 +143,11 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     except KeyboardInterrupt:  # Ctrl-C: stop the target, keep and show its profile so far
         interrupted = True
         killed = _stop(proc)
+    except Terminated:  # SIGTERM: the same, then exit 143
+        term = True
+        killed = _stop(proc)
+    finally:
+        _TERM.waiting = False
     elapsed = time.perf_counter() - start
     status: dict[str, Any] = {}
     if os.path.exists(status_path):
@@ -96,6 +156,10 @@ def run_child(target: Target, mode: str, out_dir: str, *, repeat: int, timeout: 
     for internal in (spec_path, status_path):  # the child's files, not outputs
         with contextlib.suppress(OSError):
             os.remove(internal)
+    if term:
+        return ChildRun(Outcome("terminated", message="terminated (SIGTERM); the target was "
+                                "stopped" + ("; it ignored SIGTERM and was killed"
+                                             if killed else "")), status, elapsed)
     if interrupted:
         return ChildRun(Outcome("interrupted", message="interrupted (Ctrl-C)" + (
             "; the target ignored SIGTERM and was killed" if killed else "")), status, elapsed)
@@ -130,6 +194,9 @@ def _stop(proc: subprocess.Popen[bytes], grace: float | None = None) -> bool:
             proc.kill()
         proc.wait()
         return True
+    # the target stopped; processes it started in its group must not outlive it either
+    with contextlib.suppress(ProcessLookupError, PermissionError, AttributeError):
+        os.killpg(proc.pid, signal.SIGKILL)
     return False
 
 

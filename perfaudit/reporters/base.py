@@ -28,13 +28,16 @@ class Reporter:
 
 
 def counts_by_code(result: ScanResult) -> list[tuple[str, str, int, bool]]:
-    """(code, name, count, fixable) per rule with findings, by count then code."""
+    """(code, name, count, fixable) per rule with findings, by count then code.
+
+    ``fixable`` comes from the findings themselves (the one source of truth shared with
+    the per-finding `fixable` of JSON/SARIF): some finding of the code is fixable."""
     counter = Counter(f.code for f in result.findings)
+    fixable_codes = {f.code for f in result.findings if f.fixable}
     rows = []
     for code, n in counter.items():
         meta = result.rules.get(code)
-        rows.append((code, meta.name if meta else "", n,
-                     bool(meta and meta.fix.value != "none")))
+        rows.append((code, meta.name if meta else "", n, code in fixable_codes))
     rows.sort(key=lambda r: (-r[2], r[0]))
     return rows
 

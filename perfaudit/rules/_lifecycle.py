@@ -28,8 +28,11 @@ class Leak:
     #: "never" (no release at all) or "unsafe" (released, but not on every path)
     kind: str
     #: the `with` rewrite applies: one `name.close()` statement later in the same block,
-    #: and no use of the name after it
+    #: and no use of the name after it; or never closed, and every use in the statements
+    #: that follow the opening in its block
     with_fixable: bool = False
+    #: why the `with` rewrite does not apply (empty when it does)
+    not_fixable: str = ""
 
 
 def walk_local(fn: ast.AST) -> Iterator[ast.AST]:
@@ -147,9 +150,13 @@ def find_leaks(ctx: FileContext, scope: Scope,
         if assigned.get(name, 0) != 1:
             continue  # rebound somewhere: ownership is not clear
         verdict = _classify(name, stmt, fn, parents, tables.resources[qual][1], ctx, scope)
-        if verdict is not None:
-            yield Leak(call, stmt, qual, name, verdict,
-                       verdict == "unsafe" and _with_fixable(name, stmt, parents))
+        if verdict == "unsafe":
+            ok = _with_fixable(name, stmt, parents)
+            yield Leak(call, stmt, qual, name, verdict, ok,
+                       "" if ok else "it is closed in a form the rewrite does not handle")
+        elif verdict == "never":
+            why = wrap_refusal(name, stmt, fn, parents, ctx, scope)
+            yield Leak(call, stmt, qual, name, verdict, why is None, why or "")
 
 
 def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, ast.AST],
@@ -262,3 +269,77 @@ def _is_close_stmt(st: ast.stmt, name: str) -> bool:
             and not st.value.args and not st.value.keywords
             and isinstance(st.value.func, ast.Attribute) and st.value.func.attr == "close"
             and isinstance(st.value.func.value, ast.Name) and st.value.func.value.id == name)
+
+
+#: builtins that consume an iterable argument at once (a generator over the file passed to
+#: one of them is done with the file when the call returns)
+_CONSUMING = frozenset("builtins." + n for n in (
+    "max", "min", "sum", "any", "all", "list", "tuple", "set", "frozenset", "sorted",
+    "dict"))
+
+
+def wrap_refusal(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, ast.AST],
+                 ctx: FileContext, scope: Scope) -> str | None:
+    """None when `name = open(...)` (never closed) can become `with open(...) as name:`
+    around the statements that follow it in its block, up to the last one using the name;
+    otherwise why not. The rewrite then closes the file where the last use ends, which is
+    equivalent when no use can run later: every use must sit in those statements (not
+    before the opening in a loop, not in another block), and a generator over the file
+    must be consumed by the call it is passed to."""
+    body = _body_of(assign, parents)
+    if body is None:
+        return "it is not opened in a statement block"
+    start = next(i for i, s in enumerate(body) if s is assign)
+    last = start
+    for node in walk_local(fn):
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return f"`{name}` is declared `{type(node).__name__.lower()}`"
+        if isinstance(node, ast.Delete) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return f"`{name}` is deleted with `del`"
+        if not (isinstance(node, ast.Name) and node.id == name) or node is _target(assign):
+            continue
+        # the statement of `body` holding this use
+        child: ast.AST = node
+        cur = parents.get(node)
+        while cur is not None and not any(child is s for s in body):
+            child, cur = cur, parents.get(cur)
+        if cur is None:
+            return f"`{name}` is used outside the block it is opened in"
+        index = next(i for i, s in enumerate(body) if s is child)
+        if index <= start:
+            return f"`{name}` is used before it is opened (in a loop)"
+        last = max(last, index)
+        lazy = _lazy_holder(node, parents, child)
+        if lazy is not None and not _consumed(lazy, parents, ctx, scope):
+            return f"a generator over `{name}` may outlive the statement that makes it"
+    if last == start:
+        return f"`{name}` is never used"
+    return None
+
+
+def _lazy_holder(node: ast.AST, parents: dict[ast.AST, ast.AST],
+                 stop: ast.AST) -> ast.GeneratorExp | None:
+    """The outermost generator expression around ``node`` (below ``stop``), if any."""
+    found: ast.GeneratorExp | None = None
+    cur = parents.get(node)
+    while cur is not None and cur is not stop:
+        if isinstance(cur, ast.GeneratorExp):
+            found = cur
+        cur = parents.get(cur)
+    return found
+
+
+def _consumed(gen: ast.GeneratorExp, parents: dict[ast.AST, ast.AST], ctx: FileContext,
+              scope: Scope) -> bool:
+    """The generator is the argument of a call that consumes it before returning
+    (`max(len(x) for x in f)`, `"".join(x for x in f)`)."""
+    call = parents.get(gen)
+    if not isinstance(call, ast.Call) or gen not in call.args:
+        return False
+    func = call.func
+    if (isinstance(func, ast.Attribute) and func.attr == "join"
+            and isinstance(func.value, ast.Constant) and isinstance(func.value.value, str)):
+        return True
+    sym = ctx.resolve(func, scope)
+    return sym is not None and sym[0] != "inst" and sym[1] in _CONSUMING

@@ -28,9 +28,12 @@ class ParseError(Rule):
         return request
     ```
 
-    A file is only parsed when some selected rule could match it (a byte-level prefilter
-    on its imports), so a broken file that imports nothing any rule looks at is not
-    reported; an undecodable file always is. Like any rule, `--ignore PA000` silences it.
+    Every file is checked: one that no other rule could match (a byte-level prefilter on
+    its imports) is not analysed, but its syntax is still checked (CPython's parser and
+    symbol table, without building the `ast`), so a broken file is always reported. Also
+    reported: a file nested too deeply for Python's compiler (more than 200 brackets, about
+    3,000 levels of expressions, more than 20 nested blocks), a file over `max-file-size` (not analysed), a symbolic
+    link loop. Like any rule, `--ignore PA000` silences it (and skips the syntax check).
     """
 
     code = "PA000"

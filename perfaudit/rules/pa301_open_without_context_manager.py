@@ -40,7 +40,11 @@ class OpenWithoutContextManager(LeakRule):
     ## Fix safety
     Safe when the file is closed by a `f.close()` statement later in the same block and
     not used after it: the statements in between become the body of
-    `with open(...) as f:` and the `close()` goes. Otherwise no fix is offered.
+    `with open(...) as f:` and the `close()` goes. Safe too when the file is never closed
+    and every use of it is in the statements that follow the `open` in the same block:
+    those statements, up to the last one using it, become the body of the `with`. A
+    generator over the file must be consumed where it is made (`max(... for x in f)`).
+    Otherwise no fix is offered, and the message says why.
 
     ## Notes
     No finding when the file object is returned, stored on an object, captured by a
@@ -79,8 +83,9 @@ class OpenWithoutContextManager(LeakRule):
     def report_leak(self, ctx: FileContext, leak: Leak) -> None:
         how = ("is never closed" if leak.kind == "never"
                else "is closed outside `finally`, so an exception before `close()` leaks it")
+        note = "" if leak.with_fixable else f" (no automatic fix: {leak.not_fixable})"
         ctx.report(self, leak.call,
                    f"file `{leak.name}` from `{display(leak.qual)}()` {how} (a file "
                    "descriptor leak); use `with "
-                   f"{display(leak.qual)}(...) as {leak.name}:`", stmt=leak.stmt,
+                   f"{display(leak.qual)}(...) as {leak.name}:`{note}", stmt=leak.stmt,
                    fixable=leak.with_fixable)

@@ -3,7 +3,7 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.fixes.plans import pathlib_method
+from perfaudit.fixes.plans import loads_method, pathlib_method
 from perfaudit.model import FixKind
 from perfaudit.rules._lifecycle import plain_value
 from perfaudit.rules._tokens import Token, call_tokens
@@ -46,8 +46,12 @@ class OpenReadOneliner(Rule):
     rewritten to `pathlib.Path(p).read_text()`, `read_bytes()`, `write_text(s)`,
     `write_bytes(b)`, which open, use and close the file. A statement such as
     `data = json.load(open(p))` (the call is the whole value and its other arguments are
-    plain names or constants) becomes `with open(p) as f:` around it. Other forms are left
-    as they are.
+    plain names or constants) becomes `with open(p) as f:` around it, also when the call
+    is nested in other calls (`print(len(json.load(open(p))))`) whose other arguments are
+    plain. Elsewhere (a condition, a loop header, a comprehension),
+    `json.load(open(p))` becomes `json.loads(pathlib.Path(p).read_text())` and
+    `pickle.load(open(p, "rb"))` becomes `pickle.loads(pathlib.Path(p).read_bytes())`.
+    Other forms are left as they are.
     """
 
     code = "PA302"
@@ -93,8 +97,10 @@ class OpenReadOneliner(Rule):
         if sym is None or sym[0] == "inst" or sym[1] not in _OPENERS:
             return
         fixable = sym[1] == "builtins.open" and (
-            (isinstance(node.func, ast.Attribute) and _plan(node, inner) is not None)
-            or _with_plan(site.stmt, node, inner))
+            (isinstance(node.func, ast.Attribute) and inner is node.func.value
+             and _plan(node, inner) is not None)
+            or _with_plan(site.stmt, node, inner)
+            or (site.qual is not None and loads_plan(site.qual, node, inner)))
         ctx.report(self, inner,
                    f"{what} never closes the file explicitly (closed only by the garbage "
                    "collector); use `Path(...).read_text()`/`write_text()` or a `with` block",
@@ -102,21 +108,65 @@ class OpenReadOneliner(Rule):
 
 
 def _with_plan(stmt: ast.stmt | None, outer: ast.Call, inner: ast.Call) -> bool:
-    """`x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`: only when the
-    call is the whole value of a simple statement and its other arguments are plain names
-    or constants (hoisting the `open` then changes no evaluation order)."""
+    """`x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`, also when the call
+    is nested (`print(len(json.load(open(p))))`): only when the statement is an assignment
+    to names, an expression or a `return` whose value reaches the `open` through calls
+    alone, and every other argument, callee and receiver on the way is a plain name,
+    attribute or constant (hoisting the `open` then changes no evaluation order)."""
     if isinstance(stmt, ast.Assign):
         if not all(isinstance(t, ast.Name) for t in stmt.targets):
             return False
     elif not isinstance(stmt, (ast.Expr, ast.Return)):
         return False
-    if stmt.value is not outer:
+    if stmt.value is None or not _hoist_path(stmt.value, inner):
         return False
-    others = [a for a in outer.args if a is not inner] + [k.value for k in outer.keywords]
-    receiver = outer.func.value if isinstance(outer.func, ast.Attribute) else None
-    return all(plain_value(a) for a in others) and (receiver is inner or receiver is None
-                                               or plain_value(receiver)) and all(
-        plain_value(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
+    return all(plain_value(a) for a in (*inner.args, *(k.value for k in inner.keywords)))
+
+
+def _hoist_path(e: ast.expr, inner: ast.Call) -> bool:
+    while e is not inner:
+        if not isinstance(e, ast.Call):
+            return False
+        children = [*e.args, *(k.value for k in e.keywords)]
+        receiver = e.func.value if isinstance(e.func, ast.Attribute) else None
+        nxt = next((c for c in (*children, receiver) if c is not None
+                    and any(n is inner for n in ast.walk(c))), None)
+        if nxt is None:
+            return False
+        if not all(plain_value(c) for c in children if c is not nxt):
+            return False
+        if nxt is not receiver and not plain_value(e.func):
+            return False
+        e = nxt
+    return True
+
+
+def loads_plan(qual: str, outer: ast.Call, inner: ast.Call) -> bool:
+    """`json.load(open(p))` -> `json.loads(pathlib.Path(p).read_text())` (text modes, with
+    `encoding`/`errors`), `pickle.load(open(p, "rb"))` -> `pickle.loads(...read_bytes())`:
+    the consumer called as `module.load` with the `open()` as its only positional
+    argument."""
+    if not isinstance(outer.func, ast.Attribute) or outer.func.attr != "load":
+        return False
+    if len(outer.args) != 1 or outer.args[0] is not inner or any(
+            k.arg is None for k in outer.keywords):
+        return False
+    mode: str | None = None
+    if len(inner.args) not in (1, 2) or any(isinstance(a, ast.Starred) for a in inner.args):
+        return False
+    if len(inner.args) == 2:
+        m = inner.args[1]
+        if not (isinstance(m, ast.Constant) and isinstance(m.value, str)):
+            return False
+        mode = m.value
+    for k in inner.keywords:
+        if k.arg is None:
+            return False
+        if k.arg == "mode":
+            if not (isinstance(k.value, ast.Constant) and isinstance(k.value.value, str)):
+                return False
+            mode = k.value.value
+    return loads_method(qual, mode, {str(k.arg) for k in inner.keywords}) is not None
 
 
 def _plan(outer: ast.Call, inner: ast.Call) -> str | None:
