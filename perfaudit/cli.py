@@ -436,6 +436,10 @@ def profile_command(
     leaks: Annotated[bool, typer.Option(
         "--leaks", help="Detect leaks: call a `pkg.module:function` target --repeat times "
         "and watch retained memory.")] = False,
+    resources: Annotated[bool, typer.Option(
+        "--resources", help="Record every ResourceWarning of the run (unclosed files, "
+        "sockets, processes) with the line that allocated the object, and what was still "
+        "open at the end: descriptors, threads, child processes (a separate run).")] = False,
     blocking: Annotated[bool, typer.Option(
         "--blocking", help="Record blocking calls and stalls on the running event loop (a "
         "separate run), joined to the static findings PA101-PA106 of the executed files.")
@@ -514,7 +518,7 @@ def profile_command(
     limits = parse_budget(budget) if budget is not None else {}
     joined = scan_findings or blocking or any(FIGURES[f].mode == "blocking" for f in limits)
     opts = ProfileOptions(
-        tgt, cpu=cpu, mem=mem, leaks=leaks, blocking=blocking,
+        tgt, cpu=cpu, mem=mem, leaks=leaks, blocking=blocking, resources=resources,
         stall_threshold=parse_threshold(stall_threshold),
         scan=scan_findings, repeat=repeat, warmup=warmup,
         timeout=timeout, duration=duration, output_dir=output,
@@ -548,6 +552,9 @@ def profile_command(
     failed += [f"{r.figure} regressed" for r in result.regression if not r.ok]
     if result.leaks is not None and result.leaks.leaking and "leak" not in opts.budget:
         failed.append("leak detected")  # a `leak=` budget decides instead
+    for res in result.leaks.resources if result.leaks is not None else []:
+        if res.leaking and res.kind not in opts.budget:  # an `fds=` budget decides instead
+            failed.append(f"{res.kind} leak detected")
     if failed:
         sys.stderr.write(f"perfaudit: profile gate failed: {', '.join(failed)}\n")
         raise typer.Exit(1)

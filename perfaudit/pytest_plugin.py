@@ -8,6 +8,12 @@ that blocks its loop (a blocking call, or a step over the stall threshold), unle
 ``allow-blocking`` in ``[tool.perfaudit]`` or ``@pytest.mark.perfaudit_allow_blocking(...)``
 allows it; allowlist entries that nothing hit are listed in the summary.
 
+``pytest --perfaudit-resources`` counts each test's open file descriptors, threads, pending
+asyncio tasks and child processes before its setup and after its teardown; what a test leaves
+behind is listed in the summary with the line that made it. ``=fail`` fails the test (an
+error at teardown), unless ``@pytest.mark.perfaudit_allow_resources("threads", ...)`` allows
+that kind (no argument: all kinds).
+
 Each feature is one option and one plugin object registered only when its option is given,
 so that a plain run pays for nothing but this module's import.
 """
@@ -23,6 +29,8 @@ import pytest
 
 BLOCKING_MODES = ("report", "fail")
 MARKER = "perfaudit_allow_blocking"
+RESOURCE_MARKER = "perfaudit_allow_resources"
+RESOURCE_KINDS = ("fds", "threads", "tasks", "processes")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="perfaudit_blocking", metavar="report|fail",
         help="monitor the event loops the tests run for blocking calls and stalls; "
         "`=fail` fails a test that blocks its loop")
+    group.addoption(
+        "--perfaudit-resources", action="store", nargs="?", const="report", default=None,
+        dest="perfaudit_resources", metavar="report|fail",
+        help="report tests that leave file descriptors, threads, asyncio tasks or child "
+        "processes behind; `=fail` fails them")
     group.addoption(
         "--perfaudit-stall-threshold", action="store", default="20ms",
         dest="perfaudit_stall_threshold", metavar="DURATION",
@@ -45,9 +58,9 @@ def pytest_load_initial_conftests(args: list[str]) -> None:
     for i, arg in enumerate(args):
         if arg == "--":
             break
-        if arg == "--perfaudit-blocking" and (i + 1 == len(args)
-                                              or args[i + 1] not in BLOCKING_MODES):
-            args[i] = "--perfaudit-blocking=report"
+        for option in ("--perfaudit-blocking", "--perfaudit-resources"):
+            if arg == option and (i + 1 == len(args) or args[i + 1] not in BLOCKING_MODES):
+                args[i] = f"{option}=report"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,6 +68,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", f"{MARKER}(*patterns): blocking on the event loop this test does on "
         "purpose (perfaudit): a call such as 'time.sleep', 'path.py' or 'path.py:12', or "
         "'stall'; no pattern allows everything")
+    config.addinivalue_line(
+        "markers", f"{RESOURCE_MARKER}(*kinds): resources this test leaves open on purpose "
+        "(perfaudit --perfaudit-resources): 'fds', 'threads', 'tasks', 'processes'; no kind "
+        "allows all")
+    resources = config.getoption("perfaudit_resources", None)
+    if resources is not None:
+        if resources not in BLOCKING_MODES:
+            raise pytest.UsageError(
+                f"--perfaudit-resources={resources}: expected report or fail")
+        config.pluginmanager.register(ResourcesPlugin(config, resources),
+                                      "perfaudit-resources")
     mode = config.getoption("perfaudit_blocking", None)
     if mode is None:
         return
@@ -270,3 +294,170 @@ def _tests(tests: list[str]) -> str:
     if not tests:
         return "(outside a test)"
     return ", ".join(tests[:3]) + (f" and {len(tests) - 3} more" if len(tests) > 3 else "")
+
+
+class ResourcesPlugin:
+    """Counts each test's resources before its setup and after its teardown (after a
+    `gc.collect()`), and names the line that made each one left behind."""
+
+    def __init__(self, config: pytest.Config, mode: str) -> None:
+        from perfaudit.profile import resource_probe
+
+        self.mode = mode
+        self.root = str(config.rootpath)
+        self._started_tracemalloc = False
+        package = os.path.join(os.path.dirname(os.path.abspath(__file__)), "")
+        self.probe = resource_probe.Probe(
+            exclude_dirs=(*resource_probe.library_dirs(), package))
+        self.probe.start()
+        self.before: dict[str, dict[str, dict[str, list[Any]]]] = {}
+        #: nodeid -> (kind, "what at path:line") left behind
+        self.left: dict[str, list[tuple[str, str]]] = {}
+        self.allowed: dict[str, list[tuple[str, str]]] = {}
+        self.pools_before: dict[str, int] = {}
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, None, None]:
+        """tracemalloc (the descriptors' allocation sites) from the first test on: tracing
+        the imports and assertion rewriting of the collection would slow it many times."""
+        import tracemalloc
+
+        if not tracemalloc.is_tracing():
+            tracemalloc.start(8)
+            self._started_tracemalloc = True
+        try:
+            yield
+        finally:  # before the session's last hooks import more (hypothesis does)
+            self.probe.stop()
+            if self._started_tracemalloc:
+                tracemalloc.stop()
+                self._started_tracemalloc = False
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        import tracemalloc
+
+        self.probe.stop()
+        if self._started_tracemalloc:
+            tracemalloc.stop()
+
+    def _inventory(self) -> dict[str, dict[str, list[Any]]]:
+        import gc
+
+        gc.collect()
+        inventory = self.probe.inventory()
+        inventory.pop("sockets", None)  # counted among the descriptors
+        return inventory
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
+        self.before[item.nodeid] = self._inventory()
+        self.pools_before[item.nodeid] = self.probe.pools_made
+        yield
+
+    def _reused_pool_worker(self, ident: str, pools_before: int) -> bool:
+        """A worker of a thread pool made before the test and still open: the pool starts
+        its threads lazily and reuses them in later tests."""
+        import threading
+
+        from perfaudit.profile.resource_probe import pool_of
+
+        thread = next((t for t in threading.enumerate() if str(t.ident) == ident), None)
+        pool = pool_of(thread) if thread is not None else None
+        if pool is None or getattr(pool, "_shutdown", True):
+            return False
+        return self.probe.pools.get(pool, 0) <= pools_before
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, Any, None]:
+        outcome = yield
+        if call.when != "teardown":
+            return
+        report: pytest.TestReport = outcome.get_result()
+        left = self._left_behind(item)
+        if not left:
+            return
+        marks = list(item.iter_markers(RESOURCE_MARKER))
+        allow_all = any(not m.args for m in marks)
+        kinds = {str(a) for m in marks for a in m.args}
+        kept = [(k, t) for k, t in left if not (allow_all or k in kinds)]
+        allowed = [(k, t) for k, t in left if allow_all or k in kinds]
+        if allowed:
+            self.allowed[item.nodeid] = allowed
+        if not kept:
+            return
+        self.left[item.nodeid] = kept
+        if self.mode == "fail" and report.passed:
+            report.outcome = "failed"
+            report.longrepr = ("left resources behind (perfaudit --perfaudit-resources=fail):\n"
+                               + "\n".join(f"  {k}: {t}" for k, t in kept)
+                               + f"\nallow it with @pytest.mark.{RESOURCE_MARKER}(...)")
+
+    def _left_behind(self, item: pytest.Item) -> list[tuple[str, str]]:
+        """What is open after the teardown that was not before the setup, made by neither a
+        fixture of a wider scope (torn down later) nor perfaudit."""
+        import time
+
+        from perfaudit.profile.paths import location
+
+        before = self.before.pop(item.nodeid, {})
+        after = self._inventory()
+        if set(after.get("threads", {})) - set(before.get("threads", {})):
+            deadline = time.monotonic() + 0.2  # a thread finishing its last lines
+            while time.monotonic() < deadline and \
+                    set(self._inventory().get("threads", {})) - set(before.get("threads", {})):
+                time.sleep(0.01)
+            after = self._inventory()
+        wide = self._wide_fixtures(item)
+        pools_before = self.pools_before.pop(item.nodeid, 0)
+        out = []
+        for kind in RESOURCE_KINDS:
+            new = {k: v for k, v in after.get(kind, {}).items()
+                   if k not in before.get(kind, {})
+                   and not (kind == "threads" and self._reused_pool_worker(k, pools_before))}
+            for path, line, what in new.values():
+                if path and any(path == f and lo <= line <= hi for f, lo, hi in wide):
+                    continue
+                at = self._rel(location(path, line)) if path else "an unknown line"
+                out.append((kind, f"{what} at {at}"))
+        return out
+
+    def _wide_fixtures(self, item: pytest.Item) -> list[tuple[str, int, int]]:
+        """(file, first line, last line) of the fixtures this test uses whose scope is wider
+        than the function: what they open lives on after the test."""
+        import inspect
+
+        info = getattr(item, "_fixtureinfo", None)
+        out = []
+        for defs in (getattr(info, "name2fixturedefs", {}) or {}).values():
+            for d in defs:
+                if getattr(d, "scope", "function") == "function":
+                    continue
+                try:
+                    lines, first = inspect.getsourcelines(d.func)
+                    path = os.path.abspath(inspect.getsourcefile(d.func) or "")
+                except (OSError, TypeError):
+                    continue
+                out.append((path, first, first + len(lines) - 1))
+        return out
+
+    def _rel(self, path: str) -> str:
+        root = os.path.join(self.root, "")
+        return path[len(root):] if path.startswith(root) else path
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        n = len(self.left)
+        terminalreporter.write_sep(
+            "=", "perfaudit: resources left behind by tests" + (f" ({n} test{'s' * (n != 1)})"
+                                                                  if n else ""))
+        if not self.left:
+            terminalreporter.write_line("  no test left a file descriptor, thread, task or "
+                                        "process behind")
+        for nodeid, left in sorted(self.left.items()):
+            terminalreporter.write_line(f"  {nodeid}")
+            for kind, text in left:
+                terminalreporter.write_line(f"    {kind}: {text}")
+        if self.allowed:
+            terminalreporter.write_line(
+                f"  allowed by @{RESOURCE_MARKER}: "
+                + ", ".join(f"{nodeid} ({len(v)})" for nodeid, v in sorted(self.allowed.items())))

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from typing import Any
 
 _HERE = os.path.abspath(__file__)
+#: perfaudit's own files in this process: this one, and the probes it loads by path
+_OURS = {_HERE}
 _MISSING = object()
 #: the target's exception, kept to report once the profiler has stopped
 _FAILURE: list[BaseException] = []
@@ -195,7 +197,7 @@ def _sites(snapshot: Any, lib: tuple[str, ...]) -> dict[str, list[Any]]:
         site = None
         for frame in reversed(frames):
             name = frame.filename
-            if name == _HERE or name.startswith("<") or name.startswith(lib):
+            if name in _OURS or name.startswith("<") or name.startswith(lib):
                 continue
             site = f"{name}\x00{frame.lineno}"
             break
@@ -223,7 +225,10 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     repeat, warmup = spec["repeat"], spec["warmup"]
     most = repeat * (1 + spec.get("confirm_factor", 4))
     lib = _stdlib_dirs()
+    probe = _load_probe(spec)  # and what it imports, before tracing: not the target's memory
     tracemalloc.start(spec.get("frames", 32))
+    if probe is not None:
+        probe.start()
     _run_loop(call, warmup, status)
     if status["status"] != "ok":
         return
@@ -237,12 +242,23 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
     offset = array.array("q", [0])
     mark = array.array("q", [0])
     checkpoints: dict[str, dict[str, list[Any]]] = {}
+    # resources held after each call (open descriptors, threads, ...), and where they were
+    # made at each checkpoint
+    kinds = ("fds", "sockets", "threads", "tasks", "processes")
+    counts = {k: array.array("q", bytes(8 * most)) for k in kinds}
+    counted: set[str] = set()
+    places: dict[str, dict[str, dict[str, int]]] = {}
 
     def checkpoint(name: str) -> None:
         mark[0] = tracemalloc.get_traced_memory()[0]
         snap = tracemalloc.take_snapshot()
         checkpoints[name] = _sites(snap, lib)
         del snap
+        if probe is not None:
+            inventory = probe.inventory()
+            by_site = sys.modules["_perfaudit_resource_probe"].by_site
+            places[name] = {k: by_site(v) for k, v in inventory.items()}
+            del inventory
         gc.collect()
         offset[0] += tracemalloc.get_traced_memory()[0] - mark[0]
 
@@ -266,6 +282,11 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
             if status["status"] != "ok":
                 break
             settle()
+            if probe is not None:  # after gc.collect(); its own garbage collected again
+                for kind, value in probe.counts().items():
+                    counts[kind][i] = value
+                    counted.add(kind)
+                gc.collect()
             retained[i] = tracemalloc.get_traced_memory()[0] - offset[0]
             done = i + 1
             if done == middle:
@@ -279,7 +300,9 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
         checkpoint("end")
     measured = done
     per_call = (retained[done - 1] - retained[0]) / (done - 1) if done > 1 else 0.0
-    if done == repeat and repeat > 1 and per_call >= spec.get("confirm_per_call", 16.0):
+    grew = any(counts[k][done - 1] > counts[k][0] for k in counted) if done > 1 else False
+    if done == repeat and repeat > 1 and (per_call >= spec.get("confirm_per_call", 16.0)
+                                          or grew):
         spent = sum(walls[:done])
         each = max(spent / done, 1e-9)
         extra = min(most - repeat,
@@ -288,9 +311,98 @@ def _run_leaks(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, 
         if done > repeat:
             checkpoint("confirm")
     tracemalloc.stop()
+    if probe is not None:
+        probe.stop()
     runs.extend(walls[:done])
     status["leaks"] = {"retained": list(retained[:done]), "calls": done, "warmup": warmup,
                        "measured": measured, "checkpoints": checkpoints}
+    if probe is not None:
+        status["leaks"]["resources"] = {
+            "series": {k: list(counts[k][:done]) for k in kinds if k in counted},
+            "checkpoints": places}
+
+
+def _load_probe(spec: dict[str, Any]) -> Any:
+    """perfaudit/profile/resource_probe.py, loaded by path (the child imports nothing of
+    perfaudit): counts descriptors, threads, tasks and processes. None when not asked."""
+    path = spec.get("probe")
+    if not path:
+        return None
+    _OURS.add(os.path.abspath(path))
+    loader = importlib.util.spec_from_file_location("_perfaudit_resource_probe", path)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[loader.name] = module
+    loader.loader.exec_module(module)
+    return module.Probe(exclude_files=(_HERE,))
+
+
+# --- resources mode -------------------------------------------------------------------------
+
+def _run_resources(call: Callable[[], Any], spec: dict[str, Any], status: dict[str, Any]) -> None:
+    """Every ResourceWarning of the run with the allocation traceback of its object
+    (tracemalloc), and what the run left open (descriptors, threads, tasks, processes)."""
+    import tracemalloc
+    import warnings
+
+    lib = _stdlib_dirs()
+    probe = _load_probe(spec)
+    tracemalloc.start(spec.get("frames", 16))
+    by_site = sys.modules["_perfaudit_resource_probe"].by_site
+    probe.start()
+    before = probe.counts()
+    opened = probe.inventory()
+    groups: dict[str, dict[str, Any]] = {}
+    real_show = getattr(warnings, "_showwarnmsg", None)
+
+    def show(msg: Any) -> None:
+        if not issubclass(msg.category, ResourceWarning):
+            if real_show is not None:
+                real_show(msg)
+            return
+        source = getattr(msg, "source", None)
+        tb = tracemalloc.get_object_traceback(source) if source is not None else None
+        frames = [(f.filename, f.lineno) for f in reversed(tb)] if tb is not None else []
+        own = [f for f in frames if not (f[0] in _OURS or f[0].startswith("<")
+                                         or f[0].startswith(lib))]
+        path, line = own[0] if own else (frames[0] if frames else ("", 0))
+        made = probe.popens.get(source) if hasattr(source, "pid") else None
+        if not frames and made is not None:  # a Popen: the site recorded when it started
+            path, line = made
+            frames = [made]
+        frames = [f for f in frames if not (f[0] in _OURS or f[0].startswith("<"))]
+        cwd = os.path.join(os.getcwd(), "")
+        k = f"{path}\x00{line}\x00{msg.category.__name__}"
+        entry = groups.get(k)
+        if entry is None:
+            groups[k] = {"path": path, "line": line, "category": msg.category.__name__,
+                         "count": 1, "message": str(msg.message)[:300],
+                         "traceback": [f"{p[len(cwd):] if p.startswith(cwd) else p}:{n}"
+                                       for p, n in frames[:10]]}
+        else:
+            entry["count"] += 1
+
+    filters = warnings.catch_warnings()  # the target's filters are restored after the run
+    filters.__enter__()
+    warnings.filterwarnings("always", category=ResourceWarning)
+    warnings._showwarnmsg = show  # type: ignore[attr-defined]
+    try:
+        _run_loop(call, spec["repeat"], status)
+        gc.collect()
+    finally:
+        after = probe.counts()
+        now = probe.inventory()
+        filters.__exit__(None, None, None)
+        if real_show is not None:
+            warnings._showwarnmsg = real_show  # type: ignore[attr-defined]
+        probe.stop()
+        left = {kind: {k: v for k, v in items.items() if k not in opened.get(kind, {})}
+                for kind, items in now.items()}
+        status["resources"] = {"warnings": list(groups.values()),
+                               "open": {kind: by_site(items) for kind, items in left.items()
+                                        if items},
+                               "before": before, "after": after}
+        tracemalloc.stop()
 
 
 # --- blocking mode --------------------------------------------------------------------------
@@ -394,6 +506,8 @@ def main(spec_path: str) -> int:
             _run_leaks(call, spec, status)
         elif mode == "blocking":
             _run_blocking(call, spec, status)
+        elif mode == "resources":
+            _run_resources(call, spec, status)
         else:
             _run_loop(call, spec["repeat"], status)
         return 0
@@ -415,6 +529,15 @@ def main(spec_path: str) -> int:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(status, fh)
         os.replace(tmp, os.path.join(out, f"status-{spec['mode']}.json"))
+        if mode in ("leaks", "resources"):
+            # what the target left running (a non-daemon thread it leaked, a Timer) would
+            # keep this process alive at exit: the measurement is over, end here
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            _REAL_EXIT(0)
 
 
 if __name__ == "__main__":

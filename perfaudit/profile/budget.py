@@ -23,6 +23,13 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
     Figure("allocations", "count", "mem", "allocations per run (memray)"),
     Figure("allocated", "B", "mem", "bytes allocated per run (memray)"),
     Figure("leak", "B/call", "leaks", "memory retained per call (--leaks)"),
+    Figure("fds", "count/call", "leaks",
+           "file descriptors leaked per call (--leaks; 0 when the count does not keep growing)"),
+    Figure("sockets", "count/call", "leaks", "sockets leaked per call (--leaks)"),
+    Figure("threads", "count/call", "leaks", "threads leaked per call (--leaks)"),
+    Figure("tasks", "count/call", "leaks", "asyncio tasks left pending per call (--leaks)"),
+    Figure("processes", "count/call", "leaks",
+           "child processes (zombies included) leaked per call (--leaks)"),
     Figure("blocking-calls", "count", "blocking",
            "blocking calls made on a running event loop, per run (--blocking)"),
     Figure("blocking-time", "s", "blocking",
@@ -56,6 +63,8 @@ def parse_value(figure: Figure, text: str) -> float:
             raise PerfauditError(f"budget `{figure.name}={text}`: unknown size unit `{unit}` "
                                  "(use B, KB, MB, GB, KiB, MiB or GiB)")
         return number * _SIZE_UNITS[lower]
+    if figure.unit == "count/call":
+        lower = lower.removesuffix("/call")
     if lower not in _COUNT_UNITS:
         raise PerfauditError(f"budget `{figure.name}={text}`: unknown count suffix `{unit}` "
                              "(use k, M or G, or 1e6)")
@@ -123,6 +132,8 @@ def fmt(figure: str, value: float) -> str:
         return fmt_bytes(value) + suffix
     if unit == "count":
         return f"{value:,.0f}"
+    if unit == "count/call":
+        return f"{value:.2g}/call"
     return f"{value:g}"
 
 

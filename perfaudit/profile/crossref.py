@@ -11,6 +11,7 @@ Findings in code that never ran are listed last with no figure: the run did not 
 
 from __future__ import annotations
 
+import dataclasses
 import linecache
 import os
 import re
@@ -106,3 +107,28 @@ def scan_files(files: list[str], config: Config) -> list[Finding]:
     cwd = os.path.join(os.getcwd(), "")
     shown = [f[len(cwd):] if f.startswith(cwd) else f for f in files]
     return api.scan(shown, config).findings
+
+
+#: the static rules about resources not released: a run-time leak on their line is theirs
+RESOURCE_CODES = ("PA301", "PA302", "PA303", "PA304")
+
+
+def link_resource_leaks(leaks: LeakReport, config: Config) -> None:
+    """Put on each leaking resource site the static finding (PA301-PA304) on its line, or
+    "" when no static finding covers it."""
+    files = sorted({s.path for r in leaks.resources if r.leaking for s in r.sites
+                    if s.path.endswith(".py") and os.path.isfile(s.path)})
+    if not files:
+        return
+    from perfaudit import api
+
+    cwd = os.path.join(os.getcwd(), "")
+    shown = [f[len(cwd):] if f.startswith(cwd) else f for f in files]
+    found: dict[str, list[str]] = {}
+    for f in api.scan(shown, config).findings:
+        if f.code in RESOURCE_CODES:
+            found.setdefault(key(f.path, f.span.line), []).append(f"{f.code} {f.message}")
+    for res in leaks.resources:
+        res.sites = [dataclasses.replace(
+            s, finding="; ".join(found.get(key(s.path, s.line), [])) if s.path in files
+            else None) for s in res.sites]

@@ -27,7 +27,15 @@ import itertools
 import linecache
 from typing import Any
 
-from perfaudit.profile.model import LeakReport, LeakSite
+from perfaudit.profile.model import (
+    LeakReport,
+    LeakSite,
+    OpenResource,
+    ResourceLeak,
+    ResourceReport,
+    ResourceSite,
+    WarningGroup,
+)
 from perfaudit.profile.paths import key
 
 MIN_CALLS = 6
@@ -142,9 +150,112 @@ def analyse(data: dict[str, Any]) -> LeakReport:
                   "a leak keeps them; raise --repeat to be sure")
     return LeakReport(calls, int(data.get("warmup", 0)), retained, per_call, leaking,
                       sites[:TOP_N], reason,
-                      {key(s.path, s.line): s.growth for s in sites})
+                      {key(s.path, s.line): s.growth for s in sites},
+                      analyse_resources(data.get("resources"), calls, measured))
+
+
+# --- resources: descriptors, sockets, threads, tasks, processes -----------------------------
+
+#: the figures of `--leaks` that count resources (per call), in the order they are shown
+RESOURCE_KINDS = ("fds", "sockets", "threads", "tasks", "processes")
+#: a resource leak keeps at least one more every ten calls, and two in all
+MIN_RESOURCES_PER_CALL = 0.1
+MIN_RESOURCES_TOTAL = 2
+NOUNS = {"fds": ("file descriptor", "file descriptors"), "sockets": ("socket", "sockets"),
+         "threads": ("thread", "threads"), "tasks": ("pending task", "pending tasks"),
+         "processes": ("child process", "child processes")}
+
+
+def judge_count(values: list[int], measured: int | None = None) -> tuple[bool, float, str]:
+    """(leaking, count per call, why) for a resource count after each call: growth in each
+    third of the first calls, going on over the confirmation calls."""
+    first = values[:measured] if measured else values
+    n = len(first)
+    per_call = slope(first)
+    if n < MIN_CALLS:
+        return False, per_call, f"{n} call(s) measured: too few to judge (use --repeat >= " \
+            f"{MIN_CALLS})"
+    cuts = [0, n // 3, (2 * n) // 3, n - 1]
+    if not all(first[b] > first[a] for a, b in itertools.pairwise(cuts)):
+        return False, per_call, "does not keep growing"
+    if per_call < MIN_RESOURCES_PER_CALL or first[-1] - first[0] < MIN_RESOURCES_TOTAL:
+        return False, per_call, "grows by less than the threshold"
+    reason = "grows in every third of the calls"
+    rest = values[n - 1:]
+    if len(rest) < 3:
+        return True, per_call, reason + " (not confirmed by more calls: raise --repeat)"
+    later = slope(rest)
+    mid = len(rest) // 2
+    if later >= max(MIN_RESOURCES_PER_CALL, CONFIRM_RATIO * per_call) and \
+            rest[mid] > rest[0] and rest[-1] > rest[mid]:
+        return True, later, f"{reason}, and goes on growing over {len(rest) - 1} more"
+    return False, later, f"grew over the first {n} calls, then settled over {len(rest) - 1} " \
+        "more: a pool or cache filling up, not a leak"
+
+
+def analyse_resources(data: Any, calls: int, measured: int) -> list[ResourceLeak]:
+    if not isinstance(data, dict):
+        return []
+    series: dict[str, list[int]] = data.get("series") or {}
+    cps: dict[str, dict[str, dict[str, int]]] = data.get("checkpoints") or {}
+    parts = ("start", "end", "confirm") if "confirm" in cps else ("start", "middle", "end")
+    out = []
+    for kind in RESOURCE_KINDS:
+        values = [int(v) for v in series.get(kind, [])]
+        if not values:
+            continue
+        leaking, per_call, reason = judge_count(values, measured)
+        sites: list[ResourceSite] = []
+        if leaking and set(parts) <= set(cps):
+            start, middle, end = (cps[p].get(kind, {}) for p in parts)
+            for site, count in end.items():
+                c0, c1 = start.get(site, 0), middle.get(site, 0)
+                if c1 > c0 and count > c1:
+                    path, line, what = site.split("\x00", 2)
+                    lineno = int(line or 0)
+                    sites.append(ResourceSite(
+                        kind, path, lineno, what, count - c0, (count - c0) / max(calls, 1),
+                        linecache.getline(path, lineno).strip() if path else ""))
+            sites.sort(key=lambda x: (-x.growth, x.path, x.line))
+        out.append(ResourceLeak(kind, leaking, per_call, values[0], values[-1], reason,
+                                sites[:TOP_N]))
+    return out
+
+
+def per_call_text(value: float) -> str:
+    """1 for 0.98, 0.5 for 0.5: counts per call as a person reads them."""
+    near = round(value)
+    return str(near) if near and abs(value - near) < 0.1 else f"{value:.1f}"
+
+
+def noun(kind: str, value: float) -> str:
+    one, many = NOUNS[kind]
+    return one if per_call_text(value) == "1" else many
 
 
 def _via(raw: str) -> str:
     path, _, line = raw.partition("\x00")
     return f"{path}:{line}" if path else ""
+
+
+def analyse_run(data: dict[str, Any]) -> ResourceReport:
+    """`profile --resources`: the child's ResourceWarnings by site, and what stayed open."""
+    groups = []
+    for w in data.get("warnings", []):
+        path, line = str(w.get("path", "")), int(w.get("line", 0))
+        groups.append(WarningGroup(path, line, str(w.get("category", "ResourceWarning")),
+                                   int(w.get("count", 1)), str(w.get("message", "")),
+                                   tuple(str(t) for t in w.get("traceback", [])),
+                                   linecache.getline(path, line).strip() if path else ""))
+    groups.sort(key=lambda g: (-g.count, g.path, g.line))
+    left = []
+    for kind, sites in (data.get("open") or {}).items():
+        if kind == "sockets":  # listed among the descriptors
+            continue
+        for site, count in sites.items():
+            path, line, what = site.split("\x00", 2)
+            left.append(OpenResource(kind, path, int(line or 0), what, int(count)))
+    left.sort(key=lambda r: (RESOURCE_KINDS.index(r.kind) if r.kind in RESOURCE_KINDS else 9,
+                             -r.count, r.path, r.line))
+    return ResourceReport(groups, left, dict(data.get("before") or {}),
+                          dict(data.get("after") or {}))

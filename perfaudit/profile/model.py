@@ -138,6 +138,69 @@ class LeakSite:
     via: str = ""
 
 
+@dataclass(frozen=True)
+class ResourceSite:
+    """A line of the target's own code that holds more of a resource after each call."""
+
+    kind: str  # fds | sockets | threads | tasks | processes
+    path: str  # "" when the resource's holder is unknown
+    line: int
+    #: what made it: "open()", "socket()", "Thread.start()", "create_task(coro)", "Popen()"
+    what: str
+    growth: int  # more held at the last checkpoint than at the first
+    per_call: float
+    source: str = ""
+    #: the static finding on that line ("PA301 message"), "" if none, None if not scanned
+    finding: str | None = None
+
+
+@dataclass
+class ResourceLeak:
+    """One kind of resource over the calls of --leaks: does the count keep growing?"""
+
+    kind: str
+    leaking: bool
+    per_call: float  # fitted growth of the count per call
+    first: int
+    last: int
+    reason: str
+    sites: list[ResourceSite] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WarningGroup:
+    """The ResourceWarnings of one allocation site (`profile --resources`)."""
+
+    path: str  # the line of the target's code that allocated the object ("" if unknown)
+    line: int
+    category: str
+    count: int
+    message: str  # the first one's text
+    #: the allocation traceback, innermost first, as "path:line"
+    traceback: tuple[str, ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class OpenResource:
+    """Resources of one kind and site still open when the run ended (`--resources`)."""
+
+    kind: str  # fds | sockets | threads | tasks | processes
+    path: str
+    line: int
+    what: str
+    count: int
+
+
+@dataclass
+class ResourceReport:
+    warnings: list[WarningGroup] = field(default_factory=list)
+    left_open: list[OpenResource] = field(default_factory=list)
+    #: counts before the run and after it
+    before: dict[str, int] = field(default_factory=dict)
+    after: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class LeakReport:
     calls: int
@@ -149,6 +212,8 @@ class LeakReport:
     reason: str = ""
     #: every growing line of the target's own code ("path\0line", see `cpu.key`) -> bytes
     line_growth: dict[str, int] = field(default_factory=dict)
+    #: descriptors, sockets, threads, tasks and processes held after each call
+    resources: list[ResourceLeak] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -282,6 +347,7 @@ class ProfileResult:
     cpu: CpuProfile | None = None
     mem: MemProfile | None = None
     leaks: LeakReport | None = None
+    resources: ResourceReport | None = None
     links: list[ScanLink] | None = None
     blocking: BlockingReport | None = None
     budget: list[GateRow] = field(default_factory=list)

@@ -14,7 +14,7 @@ from rich.markup import escape as esc
 
 from perfaudit.errors import PerfauditError
 from perfaudit.profile.budget import FIGURES, fmt, fmt_bytes
-from perfaudit.profile.model import GateRow, HotNode, ProfileResult
+from perfaudit.profile.model import GateRow, HotNode, LeakReport, ProfileResult
 from perfaudit.profile.paths import location
 
 if TYPE_CHECKING:
@@ -76,6 +76,13 @@ _METRIC = {"wall": ("perfaudit_profile_wall_seconds", "Median wall time of one r
            "allocations": ("perfaudit_profile_allocations", "Allocations per run"),
            "allocated": ("perfaudit_profile_allocated_bytes", "Bytes allocated per run"),
            "leak": ("perfaudit_profile_leak_bytes_per_call", "Memory retained per call"),
+           "fds": ("perfaudit_profile_leaked_fds_per_call", "File descriptors leaked per call"),
+           "sockets": ("perfaudit_profile_leaked_sockets_per_call", "Sockets leaked per call"),
+           "threads": ("perfaudit_profile_leaked_threads_per_call", "Threads leaked per call"),
+           "tasks": ("perfaudit_profile_leaked_tasks_per_call",
+                     "Asyncio tasks left pending per call"),
+           "processes": ("perfaudit_profile_leaked_processes_per_call",
+                         "Child processes (zombies included) leaked per call"),
            "blocking-calls": ("perfaudit_profile_blocking_calls",
                               "Blocking calls on a running event loop, per run"),
            "blocking-time": ("perfaudit_profile_blocking_seconds",
@@ -141,6 +148,8 @@ def render_text(result: ProfileResult, out: TextIO, color: bool = False) -> None
         _mem(console, result)
     if result.leaks is not None:
         _leaks(console, result)
+    if result.resources is not None:
+        _resources(console, result)
     if result.links is not None:
         _links(console, result)
     if result.blocking is not None:
@@ -197,7 +206,8 @@ def _header(console: Console, result: ProfileResult) -> None:
     console.print(f"[bold]perfaudit profile[/] {esc(str(result.target))}  ({'; '.join(bits)})")
     if not result.outcome.ok:
         recorded = result.cpu is not None or result.mem is not None or \
-            result.leaks is not None or result.blocking is not None
+            result.leaks is not None or result.blocking is not None or \
+            result.resources is not None
         if not recorded:
             tail = "no profile recorded"
         elif result.outcome.status in ("timeout", "interrupted", "killed"):
@@ -294,6 +304,63 @@ def _leaks(console: Console, result: ProfileResult) -> None:
     else:
         console.print(f"  no leak: {esc(leaks.reason)} ({fmt_bytes(leaks.per_call)} per call, "
                       f"{fmt_bytes(growth)} over {leaks.calls} calls)")
+    if leaks.resources:
+        _resource_leaks(console, leaks)
+
+
+def _resources(console: Console, result: ProfileResult) -> None:
+    assert result.resources is not None
+    res = result.resources
+    console.print()
+    total = sum(g.count for g in res.warnings)
+    console.print(f"[bold]Resources[/] (ResourceWarnings with allocation sites, tracemalloc): "
+                  f"{total} warning{'s' * (total != 1)} from {len(res.warnings)} "
+                  f"site{'s' * (len(res.warnings) != 1)}")
+    for g in res.warnings:
+        where = _where(g.path, g.line) if g.path else "an unknown line"
+        console.print(f"  {g.count:>5}x  {esc(g.category)} at {where}"
+                      + (f"  [dim]{esc(g.source)}[/]" if g.source else ""))
+        console.print(f"         [dim]{esc(g.message)}[/]")
+        if len(g.traceback) > 1:
+            console.print(f"         [dim]allocated: {esc(' <- '.join(g.traceback[:5]))}[/]")
+    counts = ", ".join(f"{k} {res.before.get(k, 0)} -> {res.after[k]}" for k in res.after)
+    console.print(f"  open before and after the run: {counts}")
+    if not res.left_open:
+        console.print("  nothing the run opened was still open at its end")
+    for r in res.left_open:
+        where = _where(r.path, r.line) if r.path else "an unknown line"
+        console.print(f"  still open at the end: {r.count} {esc(r.kind)}: {esc(r.what)} at "
+                      f"{where}")
+
+
+def _resource_leaks(console: Console, leaks: LeakReport) -> None:
+    from perfaudit.profile.leaks import noun, per_call_text
+
+    counts = ", ".join(f"{r.kind} {r.first} -> {r.last}" for r in leaks.resources)
+    console.print(f"  resources held after each call: {counts}")
+    found = False
+    for res in leaks.resources:
+        if not res.leaking:
+            continue
+        found = True
+        head = f"leaks {per_call_text(res.per_call)} {noun(res.kind, res.per_call)} per call"
+        if not res.sites:
+            console.print(f"  [red]LEAK[/]: {esc(head)} ({esc(res.reason)}); no allocation "
+                          "site found (held outside the objects perfaudit follows)")
+            continue
+        for site in res.sites[:3]:
+            where = _where(site.path, site.line) if site.path else "an unknown line"
+            if site.finding is None:
+                static = ""
+            elif site.finding:
+                static = f"; static finding: {esc(site.finding)}"
+            else:
+                static = "; no static finding covers this line"
+            console.print(f"  [red]LEAK[/]: {esc(head)}: {esc(site.what)} at {where}"
+                          + (f"  [dim]{esc(site.source)}[/]" if site.source else "") + static)
+            head = "     and"
+    if not found:
+        console.print("  no resource leak: no count keeps growing with the calls")
 
 
 _BARS = "▁▂▃▄▅▆▇█"

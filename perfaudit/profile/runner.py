@@ -22,11 +22,13 @@ from perfaudit.profile import mem as mem_mod
 from perfaudit.profile.model import ProfileResult, Target
 from perfaudit.profile.target import forward_sigterm, run_child
 
-MODES = ("cpu", "mem", "leaks", "blocking")
+MODES = ("cpu", "mem", "leaks", "blocking", "resources")
 #: the files each mode writes in the output folder
 _OUTPUTS = {"cpu": (cpu_mod.SESSION, cpu_mod.HTML, cpu_mod.SPEEDSCOPE),
             "mem": (mem_mod.CAPTURE, mem_mod.FLAMEGRAPH)}
 #: where the child writes the profiler's own output, per mode
+#: counts descriptors, threads, tasks and processes in the child (loaded there by path)
+PROBE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "resource_probe.py")
 _CAPTURES = {"cpu": cpu_mod.SESSION, "mem": mem_mod.CAPTURE}
 DEFAULT_LEAK_REPEAT = 20
 DEFAULT_WARMUP = 2
@@ -40,6 +42,8 @@ class ProfileOptions:
     leaks: bool = False
     #: blocking calls and stalls on the event loop, joined to the static findings
     blocking: bool = False
+    #: ResourceWarnings with their allocation sites, and what was left open at the end
+    resources: bool = False
     stall_threshold: float = blocking_mod.DEFAULT_STALL_THRESHOLD
     scan: bool = False
     #: runs per mode; None: 1, and DEFAULT_LEAK_REPEAT for --leaks
@@ -167,6 +171,10 @@ def _run_modes(opts: ProfileOptions, modes: list[str], notes: list[str], out_dir
         result.figures.update(blocking_mod.figures(result.blocking, blocking_runs))
         if result.outcome.status not in ("usage", "internal", "terminated"):
             blocking_mod.scan_and_join(result.blocking, opts.config or Config())
+    if result.leaks is not None and any(r.leaking for r in result.leaks.resources):
+        from perfaudit.profile.crossref import link_resource_leaks
+
+        link_resource_leaks(result.leaks, opts.config or Config())
     if opts.scan and result.outcome.status not in ("usage", "internal", "terminated"):
         from perfaudit.profile.crossref import scan_and_link
 
@@ -204,8 +212,11 @@ def _child_settings(mode: str, out_dir: str, opts: ProfileOptions) -> dict[str, 
         settings["capture"] = os.path.abspath(os.path.join(out_dir, _CAPTURES[mode]))
     if mode == "leaks":
         settings.update(leaks_mod.CHILD_SETTINGS)
+        settings["probe"] = PROBE
     if mode == "blocking":
         settings.update(blocking_mod.child_settings(opts.stall_threshold))
+    if mode == "resources":
+        settings["probe"] = PROBE
     return settings
 
 
@@ -231,6 +242,10 @@ def _read_mode(mode: str, out_dir: str, status: dict[str, object], result: Profi
             from perfaudit.profile.leaks import analyse
 
             result.leaks = analyse(data)
+    elif mode == "resources":
+        data = status.get("resources")
+        if isinstance(data, dict):
+            result.resources = leaks_mod.analyse_run(data)
     elif mode == "blocking":
         data = status.get("blocking")
         if isinstance(data, dict):
@@ -248,3 +263,5 @@ def _figures(result: ProfileResult) -> None:
         figs["allocated"] = result.mem.allocated_bytes / runs
     if result.leaks is not None:
         figs["leak"] = max(0.0, result.leaks.per_call)
+        for res in result.leaks.resources:  # leaked per call: 0 when the count settles
+            figs[res.kind] = max(0.0, res.per_call) if res.leaking else 0.0
