@@ -248,6 +248,20 @@ def _blocking_rows(config: Config) -> dict[str, tuple[str, str, str]]:
             for call, e in load_tables(config).blocking.items()}
 
 
+def check_cache_dir(paths: Sequence[str], config: Config | None = None,
+                    cache_dir: str | None = None,
+                    overrides: Callable[[Config], Config] | None = None) -> None:
+    """Refuse (`PerfauditError`, exit 2) a cache folder that a scan of ``paths`` would
+    refuse, before anything is written: `scan --fix` fixes files first, then scans."""
+    from perfaudit.engine.cache import check_folder
+
+    if cache_dir is None:
+        first = paths[0] if paths else "."
+        cfg = ConfigResolver(overrides, fixed=config).for_path(first)
+        cache_dir = default_cache_dir(cfg, paths)
+    check_folder(cache_dir)
+
+
 def default_cache_dir(config: Config, paths: Sequence[str]) -> str:
     """`.perfaudit_cache` in the folder of the config file that applies or, without one,
     in the scanned project's root (the nearest folder above the first path holding a

@@ -142,6 +142,8 @@ def scan(
         raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
                                     False, exit_zero, level))
     if fix and "-" not in targets:
+        if not no_cache:  # a cache folder the scan would refuse: refuse before fixing
+            api.check_cache_dir(targets, cfg, cache_dir, overrides)
         fixed = api.fix(targets, cfg, unsafe=unsafe_fixes, overrides=overrides)
         for path, why in fixed.errors.items():
             if level < 2:

@@ -112,6 +112,25 @@ def test_symlinked_cache_folder_is_refused(tmp_path: Path) -> None:
     assert _cli("scan", ".", "--no-cache", cwd=proj).returncode == 1
 
 
+def test_scan_fix_refuses_a_bad_cache_folder_before_fixing_any_file(tmp_path: Path) -> None:
+    proj = _project(tmp_path / "proj")
+    (proj / ".git").mkdir()
+    sources = {p.name: p.read_bytes() for p in (proj / "pkg").iterdir()}
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not perfaudit's")
+    (proj / ".perfaudit_cache").symlink_to("../foreign")
+    for args in (["scan", ".", "--fix"], ["scan", ".", "--fix", "--cache-dir", "../foreign"]):
+        proc = _cli(*args, cwd=proj)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.startswith("perfaudit: error: cache folder ")
+        assert {p.name: p.read_bytes() for p in (proj / "pkg").iterdir()} == sources
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    # without the cache the same fix goes ahead
+    assert _cli("scan", ".", "--fix", "--no-cache", cwd=proj).returncode in (0, 1)
+    assert {p.name: p.read_bytes() for p in (proj / "pkg").iterdir()} != sources
+
+
 def test_dangling_gitignore_symlink_is_never_followed(tmp_path: Path) -> None:
     proj = _project(tmp_path / "proj")
     target = tmp_path / "created_through_the_link"

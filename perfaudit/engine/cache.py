@@ -248,6 +248,26 @@ def _is_legacy(folder: str, names: list[str]) -> bool:
     return True
 
 
+def check_folder(folder: str) -> None:
+    """Raise the `PerfauditError` that `claim_folder` would raise for ``folder``, without
+    creating, marking or changing anything (`scan --fix` asks before it writes any file)."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        claim_folder(folder)  # raises: a link or not a folder is refused before any change
+        return
+    if _marker_format(folder) is not None:
+        return
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    if names and not _is_legacy(folder, names):
+        claim_folder(folder)  # raises: foreign and not empty
+
+
 def claim_folder(folder: str) -> bool:
     """Make sure ``folder`` is a cache folder perfaudit owns, creating and marking it if
     needed. False when it cannot be created or marked (a read-only tree: the scan runs
