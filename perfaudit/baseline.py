@@ -6,7 +6,7 @@ number: lines inserted above a known finding do not bring it back. Identical key
 counted, so a second copy of a known problem in the same function is still reported.
 
 Paths are stored relative to the project root (the nearest folder above the baseline file
-holding a pyproject.toml, setup.py, setup.cfg or .git; else the baseline's own folder), so a
+holding a pyproject.toml, setup.py, setup.cfg, .git or .hg; else the baseline's own folder), so a
 baseline matches whatever the current folder is when perfaudit runs.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from perfaudit import __version__
+from perfaudit.engine.cache import project_root as _project_root
 from perfaudit.engine.parse import decode
 from perfaudit.errors import PerfauditError
 from perfaudit.model import Finding, ScanResult
@@ -44,20 +45,10 @@ def fingerprint(f: Finding, lines: list[str]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
-_ROOT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
-
-
 def project_root(baseline_path: str) -> str:
-    """The folder the baseline's paths are relative to."""
-    start = os.path.dirname(os.path.abspath(baseline_path))
-    cur = start
-    while True:
-        if any(os.path.exists(os.path.join(cur, m)) for m in _ROOT_MARKERS):
-            return cur
-        parent = os.path.dirname(cur)
-        if parent == cur:
-            return start
-        cur = parent
+    """The folder the baseline's paths are relative to: the project root above the
+    baseline file, found the same way as the cache's (`engine.cache.project_root`)."""
+    return _project_root(os.path.dirname(os.path.abspath(baseline_path)))
 
 
 def _rel(path: str, root: str) -> str:
