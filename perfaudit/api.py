@@ -491,16 +491,11 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
                ) -> tuple[bytes, ScanResult, str | None]:
     """Fix code held in memory (`perfaudit fix -`): the fixed bytes, the findings left in
     them, and why nothing was changed when a rewrite was unsafe (else None)."""
-    from functools import partial
-
-    from perfaudit.engine.deep import TooDeep, call_deep, describe
-    from perfaudit.fixes.apply import compiles, rewrite  # LibCST: only here
-    from perfaudit.fixes.imports import style_for
+    from perfaudit.fixes.apply import fix_source as rewrite_source  # LibCST: only here
 
     resolver = ConfigResolver(overrides, fixed=config)
     cfg = resolver.for_path(filename if filename != "-" else ".")
     kinds = {r.code: r.fix for r in ALL_RULES}
-    style = style_for(filename if filename != "-" else "stdin.py")  # the project's isort style
     current = data
     for _ in range(MAX_ROUNDS):
         result = scan(config=cfg, stdin=current, stdin_filename=filename)
@@ -509,20 +504,13 @@ def fix_source(data: bytes, filename: str = "-", config: Config | None = None, *
                 or (unsafe and kinds.get(f.code) is FixKind.UNSAFE)]
         if not todo:
             return current, result, None
-        try:  # deeply nested code: retried on a large stack, else left alone
-            fixed, applied = call_deep(partial(rewrite, current, todo, cfg.async_backend,
-                                               cfg.async_file_backend, style))
-        except Exception as exc:  # LibCST cannot parse or rewrite it: leave it alone
-            return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
-                f"cannot rewrite: {describe(exc)}"[:200])
-        if not applied or fixed == current:
+        # the same guarded rewrite as `fix` on files: a large stack for deep code, the
+        # project's import style, and the bytes left alone when the result would not compile
+        step = rewrite_source(filename, current, todo, cfg.async_backend,
+                              cfg.async_file_backend)
+        if step.error is not None:
+            return data, scan(config=cfg, stdin=data, stdin_filename=filename), step.error
+        if not step.changed:
             return current, result, None
-        try:
-            problem = call_deep(partial(compiles, fixed))
-        except TooDeep:
-            problem = "nested too deeply to compile"
-        if problem is not None:
-            return data, scan(config=cfg, stdin=data, stdin_filename=filename), (
-                f"fix would not compile ({problem}); code left unchanged")
-        current = fixed
+        current = step.fixed
     return current, scan(config=cfg, stdin=current, stdin_filename=filename), None
