@@ -47,15 +47,7 @@ class Fix(RuleFix):
             node = self.ctx.parent(node)
         if node is None or len(node.body) != 1:
             return False
-        small = node.body[0]
-        value = getattr(small, "value", None)
-        if not isinstance(small, (cst.Assign, cst.Expr, cst.Return)) or not isinstance(
-                value, cst.Call):
-            return False
-        if isinstance(small, cst.Assign) and not all(
-                isinstance(t.target, cst.Name) for t in small.targets):
-            return False
-        path = self._path_to_open(value)
+        path = self._statement_open(node.body[0])
         return (path is not None and path[0] is inner
                 and all(plain(a.value) for a in inner.args)
                 and not any(a.star for a in inner.args))
@@ -141,6 +133,19 @@ class Fix(RuleFix):
             return cst.Name(self.ctx.path_name)
         return cst.Attribute(value=cst.Name(self.ctx.module("pathlib")), attr=cst.Name("Path"))
 
+    def _statement_open(self, small: cst.BaseSmallStatement
+                        ) -> tuple[cst.Call, list[Finding]] | None:
+        """`_path_to_open` of a statement the `with` hoist can take: `x = call(...)` (plain
+        name targets), `call(...)` or `return call(...)`; None for any other statement."""
+        value = getattr(small, "value", None)
+        if not isinstance(small, (cst.Assign, cst.Expr, cst.Return)) or not isinstance(
+                value, cst.Call):
+            return None
+        if isinstance(small, cst.Assign) and not all(
+                isinstance(t.target, cst.Name) for t in small.targets):
+            return None
+        return self._path_to_open(value)
+
     def _path_to_open(self, e: cst.BaseExpression
                       ) -> tuple[cst.Call, list[Finding]] | None:
         """The `open(...)` call of a PA302 finding not fixed yet that ``e`` reaches through
@@ -177,15 +182,8 @@ class Fix(RuleFix):
                                   updated: cst.SimpleStatementLine) -> cst.BaseStatement | None:
         """Fallback: `x = json.load(open(p))` -> `with open(p) as f: x = json.load(f)`."""
         ctx = self.ctx
-        small, new_small = original.body[0], updated.body[0]
-        value = getattr(small, "value", None)
-        if not isinstance(small, (cst.Assign, cst.Expr, cst.Return)) or not isinstance(
-                value, cst.Call):
-            return None
-        if isinstance(small, cst.Assign) and not all(
-                isinstance(t.target, cst.Name) for t in small.targets):
-            return None
-        path = self._path_to_open(value)
+        new_small = updated.body[0]
+        path = self._statement_open(original.body[0])
         if path is not None:
             inner, found = path
             if not all(plain(a.value) for a in inner.args) or any(a.star for a in inner.args):
