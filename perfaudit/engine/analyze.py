@@ -25,6 +25,7 @@ from perfaudit.engine.scope import (
     Sym,
     annotation_type,
     local_name,
+    lookup,
     resolve,
 )
 from perfaudit.model import Finding, Span
@@ -64,6 +65,10 @@ class FuncFacts:
     #: via self) or None for no arguments; last,
     #: for a `@property` that returns one expression, that expression as a condition
     flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
+    #: its decorators, each as the dotted name it resolves to (`click.command()`: "()"
+    #: appended when the decorator is called), or "" when it cannot be resolved; for the
+    #: one-shot CLI commands of engine/oneshot.py
+    decorators: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -78,6 +83,11 @@ class FileResult:
     noqa: dict[int, frozenset[str] | None] = field(default_factory=dict)
     #: valid for a newer Python, but not analysable here
     skipped: bool = False
+    #: module-level names bound once to an instance of a known class (`app = typer.Typer()`):
+    #: name -> class
+    instances: dict[str, str] = field(default_factory=dict)
+    #: classes with resolved bases: class -> its bases' dotted names
+    classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- call sites
@@ -263,6 +273,8 @@ class Analyzer:
         self.blocking = tables.blocking
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
+        #: classes with resolved bases (`FileResult.classes`)
+        self.classes: dict[str, tuple[str, ...]] = {}
         self.scope: Scope
         self.on_loop = False
         self.loop_depth = 0
@@ -427,6 +439,8 @@ class Analyzer:
             self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
                                         memoized=_memoized(node, scope),
                                         returns=ret[1] if ret is not None else "")
+            if node.decorator_list:
+                self.func_facts.decorators = _decorators(node, parent)
             if not is_async and self._offloaded(node, parent):
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
@@ -481,6 +495,11 @@ class Analyzer:
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         scope = Scope("class", node, parent, qual, parent.module)
+        if self.want_facts and node.bases:
+            bases = [resolve(b, parent) for b in node.bases]
+            named = tuple(b[1] for b in bases if b is not None and b[0] in ("ref", "class"))
+            if named:
+                self.classes[qual] = named
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
                  self.flow)
         self.scope, self.on_loop, self.loop_depth, self.func_facts = scope, False, 0, None
@@ -781,6 +800,35 @@ def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> boo
     return False
 
 
+def _decorators(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope
+                ) -> tuple[str, ...]:
+    """Each decorator as the dotted name it resolves to ("()" appended when it is called),
+    or "" (`FuncFacts.decorators`)."""
+    out = []
+    for d in node.decorator_list:
+        called = type(d) is ast.Call
+        sym = resolve(d.func if called else d, scope)  # type: ignore[attr-defined]
+        out.append("" if sym is None or sym[0] == "inst"
+                   else sym[1] + ("()" if called else ""))
+    return tuple(out)
+
+
+def module_instances(scope: Scope) -> dict[str, str]:
+    """Module-level names bound once, to a call whose result's class is known
+    (`app = typer.Typer()`, `app: App = App()`): name -> class."""
+    out: dict[str, str] = {}
+    for name, binds in scope.bindings.items():
+        if len(binds) != 1:
+            continue
+        b = binds[0]
+        if (b[0] == "value" and type(b[1]) is ast.Call) or (
+                b[0] == "ann" and len(b) > 3 and type(b[3]) is ast.Call):
+            sym = lookup(name, scope)
+            if sym is not None and sym[0] == "inst":
+                out[name] = sym[1]
+    return out
+
+
 def module_imports(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, binds in scope.bindings.items():
@@ -812,10 +860,13 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
+    if facts:
+        result.instances = module_instances(mscope)
     mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
+        result.classes = analyzer.classes
     result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text, tables.noqa_aliases)
     result.findings = [f for f in ctx.findings if not is_suppressed(result.noqa, f)]
     return result

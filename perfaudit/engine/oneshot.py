@@ -1,0 +1,381 @@
+"""One-shot CLI commands: functions whose event loop serves nothing else.
+
+An `async def` registered as a command of a command-line framework (typer, click,
+asyncclick, cyclopts, ...: `rules/cli.toml`) runs alone, on a loop made for it by
+`asyncio.run` in a short-lived process; blocking that loop delays nothing else. PA101-PA106
+findings in such a function are marked `one_shot` (api.py then summarises them).
+
+A function is one-shot when:
+
+* it is a **command**: one of its decorators is in the table's `commands` (`click.command`),
+  or is a method named there called on an object whose class is in the table or a project
+  subclass of one (`@app.command()` with `app = typer.Typer()`, with `app` made in another
+  module and imported, or `app = MyTyper()` where `class MyTyper(typer.Typer)`), or on a
+  function made a command group by a `groups` decorator (`@click.group()` on `def cli()`,
+  then `@cli.command()`); or
+* it is a **helper only commands reach**: it has at least one caller, every caller the
+  project index knows is one-shot, it has no decorator but those that only wrap
+  (`[wrappers]`, or a decorator defined in the project), and every mention of its name in
+  the project's code is accounted for (its definition, an import, or a call from a one-shot
+  function that the index resolved). A name also passed as a callback, called on an
+  object the index cannot type, mentioned in a file that was not analysed, in `__all__` or
+  in a string, keeps the function reported: when in doubt, it is not one-shot.
+
+Callers and mentions in test and example code do not count: they do not make a function
+run on a service's loop. A command that some non-command application code also calls is
+not one-shot. An `async def main()` run by `asyncio.run(main())` is not a command: a
+server's main serves on that loop.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.index import ProjectIndex
+from perfaudit.model import Finding
+from perfaudit.tables import CliTable
+
+#: the codes a one-shot function's findings are marked for (blocking the event loop)
+CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106"})
+_MAX_HOPS = 16
+_MAX_ROUNDS = 4
+
+
+class _Facts:
+    """The project's functions, instances and classes, for one round."""
+
+    def __init__(self, results: Sequence[FileResult], modules: dict[str, str]) -> None:
+        self.index = ProjectIndex(results)
+        #: every module of the project -> its path; the files of those not analysed that
+        #: resolving a name needed (`missing`): analysing them may tell more
+        self.modules = modules
+        self.missing: set[str] = set()
+        self.instances: dict[str, dict[str, str]] = {}
+        self.classes: dict[str, tuple[str, ...]] = {}
+        self.module_path: dict[str, str] = {}
+        for res in results:
+            if res.module:
+                self.module_path.setdefault(res.module, res.path)
+                if res.instances:
+                    self.instances.setdefault(res.module, res.instances)
+            self.classes.update(res.classes)
+        self._groups: dict[str, str | None] = {}
+
+    # -- what a dotted name denotes ------------------------------------------------------
+
+    def follow(self, qual: str) -> str:
+        """``qual`` with re-exports followed (`pkg.app` imported from `pkg.main` -> `pkg.main.app`)."""
+        imports = self.index.imports
+        for _ in range(_MAX_HOPS):
+            parts = qual.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                module = ".".join(parts[:i])
+                table = imports.get(module)
+                if table is None and module in self.modules:
+                    self.missing.add(self.modules[module])
+                if table is not None:
+                    target = table.get(parts[i])
+                    if target is None:
+                        return qual
+                    qual = ".".join([target, *parts[i + 1:]])
+                    break
+            else:
+                return qual
+        return qual
+
+    def object_class(self, qual: str, depth: int = 0) -> str | None:
+        """The class of the object a dotted name denotes: a module-level instance, a
+        command group made by a `groups` decorator, or a class itself (`typer.Typer` for
+        `typer.Typer.command`, a method of an instance the per-file pass typed)."""
+        qual = self.follow(qual)
+        module, _, name = qual.rpartition(".")
+        cls = self.instances.get(module, {}).get(name)
+        if cls is not None:
+            return cls
+        if qual in self.index.funcs:
+            return self.group_class(qual, depth)
+        return qual
+
+    def group_class(self, qual: str, depth: int = 0) -> str | None:
+        """The group class a function was made into by a `groups` decorator, or None."""
+        if qual in self._groups:
+            return self._groups[qual]
+        self._groups[qual] = None
+        table = self.table
+        found = None
+        if depth < _MAX_HOPS:
+            for d in self.index.funcs[qual].decorators:
+                name = d.removesuffix("()")
+                for key in self.candidates(name, depth + 1):
+                    if key in table.groups:
+                        found = table.groups[key]
+                        break
+                if found is not None:
+                    break
+        self._groups[qual] = found
+        return found
+
+    def ancestors(self, cls: str) -> list[str]:
+        """``cls`` and its bases, through the project's classes (breadth first)."""
+        out = [cls]
+        seen = {cls}
+        i = 0
+        while i < len(out) and i < 64:
+            module = out[i].rpartition(".")[0]
+            if module in self.modules and module not in self.index.imports:
+                self.missing.add(self.modules[module])
+            for b in self.classes.get(out[i], ()):
+                b = self.follow(b)
+                if b not in seen:
+                    seen.add(b)
+                    out.append(b)
+            i += 1
+        return out
+
+    def candidates(self, name: str, depth: int = 0) -> list[str]:
+        """The table names a decorator's dotted name may stand for: itself, and
+        `Class.method` (or `Class.attr.method`) for each class the object before the
+        method may be an instance of."""
+        out = [name, self.follow(name)]
+        parts = name.split(".")
+        for k in (1, 2):
+            if len(parts) <= k:
+                break
+            head, tail = ".".join(parts[:-k]), ".".join(parts[-k:])
+            cls = self.object_class(head, depth)
+            if cls is not None:
+                out.extend(f"{c}.{tail}" for c in self.ancestors(cls))
+        return out
+
+    table: CliTable
+
+    def is_command(self, fn: FuncFacts) -> bool:
+        return any(key in self.table.commands
+                   for d in fn.decorators if d
+                   for key in self.candidates(d.removesuffix("()")))
+
+    def wraps_only(self, fn: FuncFacts) -> bool:
+        """Decorated with nothing but wrappers: the table's, or functions of the project
+        used without a call (`@with_cli_exception_handling`)."""
+        for d in fn.decorators:
+            if not d or d.endswith("()"):
+                if d.removesuffix("()") not in self.table.wrappers:
+                    return False
+                continue
+            if d in self.table.wrappers:
+                continue
+            if self.index.resolve(d) is None:
+                return False
+        return True
+
+
+def _last(qual: str) -> str:
+    return qual.rpartition(".")[2]
+
+
+_DEF = re.compile(rb"(?:def|class)[ \t]+$")
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)",
+                     re.MULTILINE)
+
+
+def _mentions(data: bytes, names: Iterable[str]) -> dict[str, int]:
+    """How often each of ``names`` occurs in ``data`` as an identifier, other than where
+    it is defined (`def name`) or imported."""
+    alts = b"|".join(re.escape(n.encode()) for n in sorted(names))
+    out: dict[str, int] = {}
+    if not alts:
+        return out
+    rx = re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
+    imports: list[tuple[int, int]] | None = None
+    for m in rx.finditer(data):
+        start = m.start()
+        line_start = data.rfind(b"\n", 0, start) + 1
+        if _DEF.search(data, line_start, start) is not None:
+            continue
+        if imports is None:
+            imports = [(i.start(), i.end()) for i in _IMPORT.finditer(data)]
+        if any(a <= start < b for a, b in imports):
+            continue
+        name = m.group(1).decode()
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
+         files: Sequence[tuple[str, str]], read: Callable[[str], bytes | None],
+         analyse: Callable[[str], FileResult | None],
+         is_app_code: Callable[[str], bool]) -> list[Finding]:
+    """``findings`` with those of PA101-PA106 in one-shot functions marked `one_shot`.
+
+    ``files``: every file of the project, as (path, module); ``read`` gives a file's bytes; ``analyse`` the
+    project facts of a file the scan did not analyse (no rule could match it);
+    ``is_app_code``: whether a path is application code (not test or example code).
+    """
+    wanted = [f for f in findings if f.code in CODES]
+    if not wanted:
+        return findings
+    results = list(results)
+    known = {r.path for r in results}
+    paths = [p for p, _ in files]
+    modules = {m: p for p, m in files if m}
+    oneshot: set[str] = set()
+    for _ in range(_MAX_ROUNDS):
+        facts = _Facts(results, modules)
+        facts.table = table
+        oneshot, unaccounted = _one_shot(facts, wanted, paths, read, is_app_code, known)
+        extra = sorted(p for p in unaccounted | facts.missing if p not in known)
+        if not extra:
+            break
+        for p in extra:
+            known.add(p)
+            res = analyse(p)
+            if res is not None:
+                results.append(res)
+    if not oneshot:
+        return findings
+    module_of = {r.path: r.module for r in results}
+    out = []
+    for f in findings:
+        if f.code in CODES and f.function:
+            module = module_of.get(f.path, "")
+            qual = f"{module}.{f.function}" if module else f.function
+            if qual in oneshot:
+                f = replace(f, one_shot=True)
+        out.append(f)
+    return out
+
+
+def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
+              read: Callable[[str], bytes | None], is_app_code: Callable[[str], bool],
+              analysed: set[str]) -> tuple[set[str], set[str]]:
+    """The one-shot functions, and the files not analysed yet whose mentions of a
+    candidate helper's name could not be accounted for (analysing them may help)."""
+    index = facts.index
+    funcs = index.funcs
+    roots = {q for q, fn in funcs.items() if fn.decorators and facts.is_command(fn)}
+    if not roots:
+        return set(), set()
+    # the functions commands reach (only those can be one-shot)
+    edges: dict[str, set[str]] = {}
+
+    def callees(q: str) -> set[str]:
+        got = edges.get(q)
+        if got is None:
+            fn = funcs[q]
+            names = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+            got = set()
+            for c in names:
+                t = index.resolve(c)
+                if t is not None and t != q:
+                    got.add(t)
+            edges[q] = got
+        return got
+
+    reach = set(roots)
+    todo = list(roots)
+    while todo:
+        for t in callees(todo.pop()):
+            if t not in reach:
+                reach.add(t)
+                todo.append(t)
+    # the callers of those functions, from every function of application code
+    names = {_last(q) for q in reach}
+    callers: dict[str, set[str]] = {}
+    for q, fn in funcs.items():
+        if not is_app_code(index.path_of[q]):
+            continue
+        calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        if not any(_last(c) in names for c in calls):
+            continue
+        for t in callees(q):
+            if t in reach:
+                callers.setdefault(t, set()).add(q)
+    # the functions whose one-shot status decides a finding, and what leads to them
+    module_of = {index.path_of[q]: index.module_of[q] for q in funcs}
+    targets = set()
+    for f in wanted:
+        module = module_of.get(f.path, "")
+        qual = f"{module}.{f.function}" if module else f.function
+        if qual in reach:
+            targets.add(qual)
+    needed: set[str] = set()
+    todo = list(targets)
+    while todo:
+        q = todo.pop()
+        if q in needed:
+            continue
+        needed.add(q)
+        todo.extend(c for c in callers.get(q, ()) if c in reach)
+    helpers = {q for q in needed - roots
+               if not _last(q).startswith("__") and facts.wraps_only(funcs[q])}
+    # mentions of the helpers' names in application code, by file
+    mentions: dict[str, dict[str, int]] = {}
+    helper_names = {_last(q) for q in helpers}
+    if helper_names:
+        for p in paths:
+            if not is_app_code(p):
+                continue
+            data = read(p)
+            if data is None:
+                continue
+            got = _mentions(data, helper_names)
+            if got:
+                mentions[p] = got
+    # calls each function makes, by the callee's last name (a sync function's callees are
+    # distinct names: one call each)
+    def call_counts(q: str) -> dict[str, int]:
+        fn = funcs[q]
+        counts: dict[str, int] = {}
+        names = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        for c in names:
+            if index.resolve(c) is not None:
+                counts[_last(c)] = counts.get(_last(c), 0) + 1
+        return counts
+
+    by_path: dict[str, list[str]] = {}
+    for q in funcs:
+        by_path.setdefault(index.path_of[q], []).append(q)
+
+    def accounted(q: str, oneshot: set[str]) -> tuple[bool, set[str]]:
+        """Whether every mention of ``q``'s name is a call from a one-shot function
+        (``q`` itself included); else the unaccounted files not analysed."""
+        name = _last(q)
+        ok = True
+        missing = set()
+        for p, got in mentions.items():
+            n = got.get(name, 0)
+            if not n:
+                continue
+            have = sum(call_counts(g).get(name, 0) for g in by_path.get(p, ())
+                       if g in oneshot or g == q)
+            if n > have:
+                ok = False
+                if p not in analysed:
+                    missing.add(p)
+        return ok, missing
+
+    oneshot = set(roots)
+    unaccounted: set[str] = set()
+    changed = True
+    while changed:  # helpers all of whose callers are one-shot, to a fixed point
+        changed = False
+        for q in sorted(helpers - oneshot):
+            cs = callers.get(q, set()) - {q}
+            if not cs or not cs <= oneshot:
+                continue
+            ok, missing = accounted(q, oneshot)
+            unaccounted |= missing
+            if ok:
+                oneshot.add(q)
+                changed = True
+    # a command that other application code also calls runs on that code's loop too (and
+    # so do the helpers it reaches)
+    while True:
+        bad = {q for q in oneshot if not (callers.get(q, set()) - {q}) <= oneshot}
+        if not bad:
+            break
+        oneshot -= bad
+    return oneshot, unaccounted
