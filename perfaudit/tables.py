@@ -167,6 +167,9 @@ class CliTable:
 
     #: decorators that make a command: functions and `Class.method` names
     commands: frozenset[str]
+    #: of those, the ones that replace the function with a command object (calling the
+    #: name runs the command-line parser)
+    objects: frozenset[str]
     #: decorators whose result is a command group -> the group's class
     groups: Mapping[str, str]
     #: decorators that only wrap a function
@@ -177,6 +180,7 @@ class CliTable:
 def _load_cli(extra: tuple[str, ...]) -> CliTable:
     data = read_table("cli.toml")
     return CliTable(commands=frozenset([*data.get("commands", []), *extra]),
+                    objects=frozenset(data.get("objects", [])),
                     groups=dict(data.get("groups", {})),
                     wrappers=frozenset(data.get("wrappers", {}).get("calls", [])))
 

@@ -88,6 +88,10 @@ class FileResult:
     instances: dict[str, str] = field(default_factory=dict)
     #: classes with resolved bases: class -> its bases' dotted names
     classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module-level statements that register a function by a call (`app.command(f)`,
+    #: `app.command()(f)`): (what the call's callee resolves to, as in
+    #: `FuncFacts.decorators`, the function's dotted name)
+    registrations: list[tuple[str, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- call sites
@@ -829,6 +833,30 @@ def module_instances(scope: Scope) -> dict[str, str]:
     return out
 
 
+def module_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
+    """`app.command(f)` and `app.command()(f)` statements at module level, with `f` a
+    function: (the callee as `FuncFacts.decorators` names it, the function)."""
+    out = []
+    for st in tree.body:
+        if type(st) is not ast.Expr or type(st.value) is not ast.Call:
+            continue
+        call = st.value
+        if not call.args or type(call.args[0]) not in (ast.Name, ast.Attribute):
+            continue
+        func = call.func
+        suffix = ""
+        if type(func) is ast.Call:  # `app.command()(f)`
+            func, suffix = func.func, "()"
+        if type(func) is not ast.Attribute:
+            continue
+        sym = resolve(func, scope)
+        arg = resolve(call.args[0], scope)
+        if sym is None or sym[0] == "inst" or arg is None or arg[0] != "ref":
+            continue
+        out.append((sym[1] + suffix, arg[1]))
+    return out
+
+
 def module_imports(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, binds in scope.bindings.items():
@@ -862,6 +890,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
             r.on_end(ctx, mscope)
     if facts:
         result.instances = module_instances(mscope)
+        result.registrations = module_registrations(parsed.tree, mscope)
     mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:

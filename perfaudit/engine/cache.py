@@ -131,11 +131,12 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         res.skipped,
         res.instances,
         res.classes,
+        res.registrations,
     )
 
 
 def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
-    module, findings, functions, imports, noqa, skipped, instances, classes = data
+    module, findings, functions, imports, noqa, skipped, instances, classes, regs = data
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
@@ -147,6 +148,7 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
         skipped=skipped,
         instances=dict(instances),
         classes=dict(classes),
+        registrations=[tuple(r) for r in regs],  # type: ignore[misc]
     )
 
 

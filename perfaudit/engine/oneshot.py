@@ -56,7 +56,11 @@ class _Facts:
         self.instances: dict[str, dict[str, str]] = {}
         self.classes: dict[str, tuple[str, ...]] = {}
         self.module_path: dict[str, str] = {}
+        #: functions registered by a call (`app.command(f)`): function -> the callees
+        self.registered: dict[str, list[str]] = {}
         for res in results:
+            for callee, fn in res.registrations:
+                self.registered.setdefault(fn, []).append(callee)
             if res.module:
                 self.module_path.setdefault(res.module, res.path)
                 if res.instances:
@@ -152,10 +156,20 @@ class _Facts:
 
     table: CliTable
 
-    def is_command(self, fn: FuncFacts) -> bool:
-        return any(key in self.table.commands
-                   for d in fn.decorators if d
-                   for key in self.candidates(d.removesuffix("()")))
+    def command_kind(self, fn: FuncFacts, registered: Iterable[str] = ()) -> str:
+        """"object" for a command whose name now stands for a command object (click),
+        "function" for another command, "" for a function that is not a command.
+        ``registered``: the callees of calls that register it (`app.command(f)`)."""
+        kind = ""
+        for d in (*fn.decorators, *registered):
+            if not d:
+                continue
+            for key in self.candidates(d.removesuffix("()")):
+                if key in self.table.objects:
+                    return "object"
+                if key in self.table.commands:
+                    kind = "function"
+        return kind
 
     def wraps_only(self, fn: FuncFacts) -> bool:
         """Decorated with nothing but wrappers: the table's, or functions of the project
@@ -174,6 +188,22 @@ class _Facts:
 
 def _last(qual: str) -> str:
     return qual.rpartition(".")[2]
+
+
+def _package(module: str) -> str:
+    """The package of a commands module: its parent when that is a subpackage
+    (`pkg.cli` for `pkg.cli.users`), else the module itself (for `pkg.cli`, the whole of
+    `pkg` would be far too broad)."""
+    head = module.rpartition(".")[0]
+    return head if "." in head else module
+
+
+def _exported(qual: str, module: str, packages: set[str]) -> bool:
+    """Whether a function may be called from outside the project: a public name, in a
+    public module, outside every package that holds commands."""
+    if module in packages or any(module.startswith(p + ".") for p in packages):
+        return False
+    return not any(part.startswith("_") or part == "<locals>" for part in qual.split("."))
 
 
 _DEF = re.compile(rb"(?:def|class)[ \t]+$")
@@ -222,6 +252,19 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     paths = [p for p, _ in files]
     modules = {m: p for p, m in files if m}
     oneshot: set[str] = set()
+    if not _uses_cli(results, table):
+        return findings
+    # a file that no rule could match was not analysed; one that names a function with a
+    # finding may register it as a command (`app.command(f)`) or call it
+    names = {f.function.rpartition(".")[2] for f in wanted if f.function}
+    for p in paths:
+        if p not in known and names:
+            data = read(p)
+            if data is not None and _mentions(data, names):
+                known.add(p)
+                res = analyse(p)
+                if res is not None:
+                    results.append(res)
     for _ in range(_MAX_ROUNDS):
         facts = _Facts(results, modules)
         facts.table = table
@@ -248,6 +291,13 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     return out
 
 
+def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
+    """Whether some analysed file imports a framework of the CLI table."""
+    tops = {c.partition(".")[0] for c in table.commands}
+    return any(target.partition(".")[0] in tops
+               for res in results for target in res.imports.values())
+
+
 def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
               read: Callable[[str], bytes | None], is_app_code: Callable[[str], bool],
               analysed: set[str]) -> tuple[set[str], set[str]]:
@@ -255,7 +305,14 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
     candidate helper's name could not be accounted for (analysing them may help)."""
     index = facts.index
     funcs = index.funcs
-    roots = {q for q, fn in funcs.items() if fn.decorators and facts.is_command(fn)}
+    registered: dict[str, list[str]] = {}
+    for fn_name, regs in facts.registered.items():
+        target = index.resolve(fn_name)
+        if target is not None:
+            registered.setdefault(target, []).extend(regs)
+    kinds = {q: facts.command_kind(fn, registered.get(q, ()))
+             for q, fn in funcs.items() if fn.decorators or q in registered}
+    roots = {q for q, kind in kinds.items() if kind}
     if not roots:
         return set(), set()
     # the functions commands reach (only those can be one-shot)
@@ -309,8 +366,12 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
             continue
         needed.add(q)
         todo.extend(c for c in callers.get(q, ()) if c in reach)
+    # a public function of a module outside the commands' packages may be used by code
+    # the index does not see (a library's users): it is exported, not a helper
+    packages = {_package(index.module_of[q]) for q in roots}
     helpers = {q for q in needed - roots
-               if not _last(q).startswith("__") and facts.wraps_only(funcs[q])}
+               if not _last(q).startswith("__") and facts.wraps_only(funcs[q])
+               and not _exported(q, index.module_of[q], packages)}
     # mentions of the helpers' names in application code, by file
     mentions: dict[str, dict[str, int]] = {}
     helper_names = {_last(q) for q in helpers}
@@ -372,9 +433,10 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
                 oneshot.add(q)
                 changed = True
     # a command that other application code also calls runs on that code's loop too (and
-    # so do the helpers it reaches)
+    # so do the helpers it reaches); calling a command object runs the command line
     while True:
-        bad = {q for q in oneshot if not (callers.get(q, set()) - {q}) <= oneshot}
+        bad = {q for q in oneshot if kinds.get(q) != "object"
+               and not (callers.get(q, set()) - {q}) <= oneshot}
         if not bad:
             break
         oneshot -= bad
