@@ -148,7 +148,7 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
         skipped=skipped,
         instances=dict(instances),
         classes=dict(classes),
-        registrations=[tuple(r) for r in regs],  # type: ignore[misc]
+        registrations=[(str(a), str(b)) for a, b in regs],
     )
 
 

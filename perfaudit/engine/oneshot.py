@@ -292,10 +292,22 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
 
 
 def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
-    """Whether some analysed file imports a framework of the CLI table."""
+    """Whether some analysed file imports a framework of the CLI table, or decorates or
+    registers a function with a name the table's decorators have (`@app.command()` on an
+    instance made elsewhere)."""
     tops = {c.partition(".")[0] for c in table.commands}
-    return any(target.partition(".")[0] in tops
-               for res in results for target in res.imports.values())
+    methods = {c.rpartition(".")[2] for c in table.commands}
+    for res in results:
+        if any(target.partition(".")[0] in tops for target in res.imports.values()):
+            return True
+        if any(callee.removesuffix("()").rpartition(".")[2] in methods
+               for callee, _ in res.registrations):
+            return True
+        for fn in res.functions:
+            if any(d.removesuffix("()").rpartition(".")[2] in methods
+                   for d in fn.decorators):
+                return True
+    return False
 
 
 def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
