@@ -69,6 +69,9 @@ class FuncFacts:
     #: appended when the decorator is called), or "" when it cannot be resolved; for the
     #: one-shot CLI commands of engine/oneshot.py
     decorators: tuple[str, ...] = ()
+    #: calls something named like work that runs alongside it on the loop (`create_task`,
+    #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work
+    spawns: bool = False
 
 
 @dataclass(slots=True)
@@ -581,6 +584,12 @@ class Analyzer:
             for r in self.any_call_rules:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
+        if ff is not None and not ff.spawns:
+            f = node.func
+            called = (f.attr if isinstance(f, ast.Attribute)
+                      else f.id if isinstance(f, ast.Name) else None)
+            if called in SPAWN_NAMES:
+                ff.spawns = True
         if ff is not None and qual is not None:
             flow = self.flow
             if entry is not None and entry.unless_first_arg and in_memory(
@@ -625,6 +634,20 @@ class Analyzer:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+#: names of calls that start work running alongside the caller on its event loop, or serve
+#: on it (tasks, task groups, servers, long-running clients): a coroutine that makes one is
+#: not a one-shot script (engine/oneshot.py)
+SPAWN_NAMES = frozenset({
+    "create_task", "ensure_future", "gather", "wait", "as_completed", "TaskGroup",
+    "create_task_group", "open_nursery", "start_soon", "start_server",
+    "start_unix_server", "create_server", "create_unix_server", "serve", "serve_forever",
+    "run_forever", "run_app", "start", "listen", "run", "start_polling", "idle", "Server",
+    "AppRunner", "TCPSite", "call_soon", "call_later", "call_at", "add_reader",
+    "add_signal_handler", "connect_read_pipe", "subscribe", "run_polling",
+    "start_background_task", "spawn", "submit",
+})
 
 
 def _exits(body: list[ast.stmt]) -> bool:
@@ -834,26 +857,42 @@ def module_instances(scope: Scope) -> dict[str, str]:
 
 
 def module_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
-    """`app.command(f)` and `app.command()(f)` statements at module level, with `f` a
-    function: (the callee as `FuncFacts.decorators` names it, the function)."""
+    """Module-level statements that register a function by a call: `app.command(f)` and
+    `app.command()(f)` with `f` a function, and `asyncio.run(main())` (also under `if`,
+    `try`, `with`): (the callee as `FuncFacts.decorators` names it, the function); for a
+    call whose argument is a call (`asyncio.run(main())`), the callee is prefixed with
+    "run:"."""
     out = []
-    for st in tree.body:
+    todo = list(tree.body)
+    while todo:
+        st = todo.pop(0)
+        if type(st) in (ast.If, ast.Try, ast.With):
+            for name in ("body", "orelse", "finalbody", "handlers"):
+                for sub in getattr(st, name, ()):
+                    todo.extend(sub.body if type(sub) is ast.ExceptHandler else [sub])
+            continue
         if type(st) is not ast.Expr or type(st.value) is not ast.Call:
             continue
         call = st.value
-        if not call.args or type(call.args[0]) not in (ast.Name, ast.Attribute):
+        if not call.args:
+            continue
+        arg_node = call.args[0]
+        prefix = ""
+        if type(arg_node) is ast.Call:  # `asyncio.run(main(...))`
+            arg_node, prefix = arg_node.func, "run:"
+        if type(arg_node) not in (ast.Name, ast.Attribute):
             continue
         func = call.func
         suffix = ""
         if type(func) is ast.Call:  # `app.command()(f)`
             func, suffix = func.func, "()"
-        if type(func) is not ast.Attribute:
+        if type(func) not in (ast.Attribute, ast.Name):
             continue
         sym = resolve(func, scope)
-        arg = resolve(call.args[0], scope)
+        arg = resolve(arg_node, scope)
         if sym is None or sym[0] == "inst" or arg is None or arg[0] != "ref":
             continue
-        out.append((sym[1] + suffix, arg[1]))
+        out.append((prefix + sym[1] + suffix, arg[1]))
     return out
 
 

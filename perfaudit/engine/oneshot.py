@@ -58,9 +58,14 @@ class _Facts:
         self.module_path: dict[str, str] = {}
         #: functions registered by a call (`app.command(f)`): function -> the callees
         self.registered: dict[str, list[str]] = {}
+        #: functions run by a module-level `asyncio.run(f())` of application code
+        self.runs: set[tuple[str, str]] = set()
         for res in results:
+            self.runs.update((res.path, fn) for callee, fn in res.registrations
+                             if callee.startswith("run:") and _runs_loop(callee[4:]))
             for callee, fn in res.registrations:
-                self.registered.setdefault(fn, []).append(callee)
+                if not callee.startswith("run:"):
+                    self.registered.setdefault(fn, []).append(callee)
             if res.module:
                 self.module_path.setdefault(res.module, res.path)
                 if res.instances:
@@ -211,9 +216,10 @@ _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)
                      re.MULTILINE)
 
 
-def _mentions(data: bytes, names: Iterable[str]) -> dict[str, int]:
+def _mentions(data: bytes, names: Iterable[str], wrapped: bool = False) -> dict[str, int]:
     """How often each of ``names`` occurs in ``data`` as an identifier, other than where
-    it is defined (`def name`) or imported."""
+    it is defined (`def name`) or imported; with ``wrapped``, only the occurrences that
+    are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)`."""
     alts = b"|".join(re.escape(n.encode()) for n in sorted(names))
     out: dict[str, int] = {}
     if not alts:
@@ -228,6 +234,9 @@ def _mentions(data: bytes, names: Iterable[str]) -> dict[str, int]:
         if imports is None:
             imports = [(i.start(), i.end()) for i in _IMPORT.finditer(data)]
         if any(a <= start < b for a, b in imports):
+            continue
+        if wrapped and _RUN_ARG.search(data, line_start, start) is not None and \
+                data[m.end():m.end() + 1] == b"(":
             continue
         name = m.group(1).decode()
         out[name] = out.get(name, 0) + 1
@@ -252,7 +261,10 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     paths = [p for p, _ in files]
     modules = {m: p for p, m in files if m}
     oneshot: set[str] = set()
-    if not _uses_cli(results, table):
+    if not _uses_cli(results, table) and not any(
+            _runs_loop(c) for res in results for fn in res.functions if not fn.is_async
+            for c in fn.callees) and not any(
+            c.startswith("run:") for res in results for c, _ in res.registrations):
         return findings
     # a file that no rule could match was not analysed; one that names a function with a
     # finding may register it as a command (`app.command(f)`) or call it
@@ -291,6 +303,18 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     return out
 
 
+#: functions that run a coroutine on a new event loop, to its end
+RUNNERS = frozenset({"asyncio.run", "asyncio.runners.run", "anyio.run", "trio.run",
+                     "uvloop.run", "asyncio.Runner.run"})
+
+
+def _runs_loop(callee: str) -> bool:
+    return callee in RUNNERS or callee.endswith(".run_until_complete")
+
+
+_RUN_ARG = re.compile(rb"(?:\brun|\brun_until_complete)\([ \t]*(?:[A-Za-z_][\w.]*\.)?$")
+
+
 def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
     """Whether some analysed file imports a framework of the CLI table, or decorates or
     registers a function with a name the table's decorators have (`@app.command()` on an
@@ -310,6 +334,77 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
     return False
 
 
+def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], paths: Sequence[str],
+             read: Callable[[str], bytes | None], is_app_code: Callable[[str], bool]
+             ) -> set[str]:
+    """Coroutine functions run as a one-shot script: called only as the argument of
+    `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions, in
+    application code, and starting nothing that runs alongside them on the loop: neither
+    they nor any project function they reach calls something named like a task, a task
+    group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
+    is not one."""
+    funcs = index.funcs
+    runs: dict[str, str] = {}  # candidate -> its name
+    for path, name in module_runs:
+        t = index.resolve(name) if is_app_code(path) else None
+        if t is not None and funcs[t].is_async and not funcs[t].decorators:
+            runs[t] = _last(t)
+    for q, fn in funcs.items():
+        if fn.is_async or not is_app_code(index.path_of[q]):
+            continue
+        if not any(_runs_loop(c) for c in fn.callees):
+            continue
+        for c in fn.callees:
+            t = index.resolve(c)
+            if t is not None and funcs[t].is_async and not funcs[t].decorators:
+                runs[t] = _last(t)
+    if not runs:
+        return set()
+    # every caller is a sync function that runs a loop
+    names = set(runs.values())
+    for q, fn in funcs.items():
+        if not is_app_code(index.path_of[q]):
+            continue
+        calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        for c in calls:
+            if _last(c) not in names:
+                continue
+            t = index.resolve(c)
+            if t in runs and (fn.is_async or not any(_runs_loop(x) for x in fn.callees)):
+                del runs[t]
+    # nothing they reach starts concurrent work
+    for q in list(runs):
+        seen = {q}
+        todo = [q]
+        while todo and q in runs:
+            fn = funcs[todo.pop()]
+            if fn.spawns:
+                del runs[q]
+                break
+            for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+                t = index.resolve(c)
+                if t is not None and t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+    if not runs:
+        return set()
+    # and their names are mentioned nowhere else (a callback, `create_task(main())`)
+    names = set(runs.values())
+    for p in paths:
+        if not is_app_code(p):
+            continue
+        data = read(p)
+        if data is None:
+            continue
+        for name in _mentions(data, names, wrapped=True):
+            for q in [q for q, n in runs.items() if n == name]:
+                del runs[q]
+            names.discard(name)
+        if not names:
+            break
+    return set(runs)
+
+
 def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
               read: Callable[[str], bytes | None], is_app_code: Callable[[str], bool],
               analysed: set[str]) -> tuple[set[str], set[str]]:
@@ -324,7 +419,10 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
             registered.setdefault(target, []).extend(regs)
     kinds = {q: facts.command_kind(fn, registered.get(q, ()))
              for q, fn in funcs.items() if fn.decorators or q in registered}
-    roots = {q for q, kind in kinds.items() if kind}
+    kinds = {q: kind for q, kind in kinds.items() if kind}
+    kinds.update(dict.fromkeys(_scripts(index, facts.runs, paths, read, is_app_code),
+                               "script"))
+    roots = set(kinds)
     if not roots:
         return set(), set()
     # the functions commands reach (only those can be one-shot)
@@ -447,7 +545,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
     # a command that other application code also calls runs on that code's loop too (and
     # so do the helpers it reaches); calling a command object runs the command line
     while True:
-        bad = {q for q in oneshot if kinds.get(q) != "object"
+        bad = {q for q in oneshot if kinds.get(q) not in ("object", "script")
                and not (callers.get(q, set()) - {q}) <= oneshot}
         if not bad:
             break
