@@ -461,8 +461,11 @@ def test_ctrl_c_shows_the_profile_so_far(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "perfaudit", "profile", "hanging.py", "-o", str(tmp_path)],
         cwd=HERE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "NO_COLOR": "1"})
-    time.sleep(2.0)
+        env={**os.environ, "NO_COLOR": "1", "HANGING_READY_FILE": str(tmp_path / "ready")})
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a few samples inside wait_forever
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
