@@ -29,12 +29,13 @@ server's main serves on that loop.
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
-from perfaudit.engine.index import ProjectIndex
+from perfaudit.engine.index import ProjectIndex, identifiers
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
@@ -72,6 +73,7 @@ class _Facts:
                     self.instances.setdefault(res.module, res.instances)
             self.classes.update(res.classes)
         self._groups: dict[str, str | None] = {}
+        self._kinds: dict[str, str] = {}
 
     # -- what a dotted name denotes ------------------------------------------------------
 
@@ -118,6 +120,8 @@ class _Facts:
         if depth < _MAX_HOPS:
             for d in self.index.funcs[qual].decorators:
                 name = d.removesuffix("()")
+                if _last(name) not in self.methods:
+                    continue
                 for key in self.candidates(name, depth + 1):
                     if key in table.groups:
                         found = table.groups[key]
@@ -160,6 +164,9 @@ class _Facts:
         return out
 
     table: CliTable
+    #: the last names of the table's decorators (`command`, `group`, ...): no other
+    #: decorator needs resolving
+    methods: frozenset[str]
 
     def command_kind(self, fn: FuncFacts, registered: Iterable[str] = ()) -> str:
         """"object" for a command whose name now stands for a command object (click),
@@ -169,11 +176,20 @@ class _Facts:
         for d in (*fn.decorators, *registered):
             if not d:
                 continue
-            for key in self.candidates(d.removesuffix("()")):
-                if key in self.table.objects:
-                    return "object"
-                if key in self.table.commands:
-                    kind = "function"
+            got = self._kinds.get(d)
+            if got is None:
+                got = ""
+                name = d.removesuffix("()")
+                for key in self.candidates(name) if _last(name) in self.methods else ():
+                    if key in self.table.objects:
+                        got = "object"
+                        break
+                    if key in self.table.commands:
+                        got = "function"
+                self._kinds[d] = got
+            if got == "object":
+                return got
+            kind = kind or got
         return kind
 
     def wraps_only(self, fn: FuncFacts) -> bool:
@@ -192,7 +208,7 @@ class _Facts:
 
 
 def _last(qual: str) -> str:
-    return qual.rpartition(".")[2]
+    return qual[qual.rfind(".") + 1:]
 
 
 def _package(module: str) -> str:
@@ -216,17 +232,21 @@ _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)
                      re.MULTILINE)
 
 
-def _mentions(data: bytes, names: Iterable[str], wrapped: bool = False) -> dict[str, int]:
+@functools.lru_cache(maxsize=32)
+def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
+    alts = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
+
+
+def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False) -> dict[str, int]:
     """How often each of ``names`` occurs in ``data`` as an identifier, other than where
     it is defined (`def name`) or imported; with ``wrapped``, only the occurrences that
     are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)`."""
-    alts = b"|".join(re.escape(n.encode()) for n in sorted(names))
     out: dict[str, int] = {}
-    if not alts:
+    if not names:
         return out
-    rx = re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
     imports: list[tuple[int, int]] | None = None
-    for m in rx.finditer(data):
+    for m in _pattern(names).finditer(data):
         start = m.start()
         line_start = data.rfind(b"\n", 0, start) + 1
         if _DEF.search(data, line_start, start) is not None:
@@ -243,6 +263,57 @@ def _mentions(data: bytes, names: Iterable[str], wrapped: bool = False) -> dict[
     return out
 
 
+class _Source:
+    """The application files of the project, each read once (for one `mark`)."""
+
+    def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
+                 is_app_code: Callable[[str], bool]) -> None:
+        self._read = read
+        self._is_app: dict[str, bool] = {}
+        self._is_app_code = is_app_code
+        self.paths = [p for p in paths if self.is_app(p)]
+        self._data: dict[str, bytes | None] = {}
+        self._ids: dict[str, frozenset[bytes]] = {}
+
+    def is_app(self, path: str) -> bool:
+        got = self._is_app.get(path)
+        if got is None:
+            got = self._is_app[path] = self._is_app_code(path)
+        return got
+
+    def data(self, path: str) -> bytes | None:
+        if path not in self._data:
+            self._data[path] = self._read(path)
+        return self._data[path]
+
+    def ids(self, path: str) -> frozenset[bytes]:
+        got = self._ids.get(path)
+        if got is None:
+            data = self.data(path)
+            got = self._ids[path] = identifiers(data) if data is not None else frozenset()
+        return got
+
+    def mentions(self, names: frozenset[str], wrapped: bool = False
+                 ) -> Iterator[tuple[str, dict[str, int]]]:
+        """(path, `_mentions`) of each application file that mentions one of ``names``."""
+        if not names:
+            return
+        encoded = {n.encode() for n in names}
+        for p in self.paths:
+            if self.ids(p).isdisjoint(encoded):
+                continue
+            data = self.data(p)
+            if data is None:
+                continue
+            got = _mentions(data, names, wrapped)
+            if got:
+                yield p, got
+
+
+#: a file that may register a command by a call (`app.command(f)`, `asyncio.run(main())`)
+_REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
+
+
 def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
          files: Sequence[tuple[str, str]], read: Callable[[str], bytes | None],
          analyse: Callable[[str], FileResult | None],
@@ -257,30 +328,33 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     if not wanted:
         return findings
     results = list(results)
-    known = {r.path for r in results}
-    paths = [p for p, _ in files]
-    modules = {m: p for p, m in files if m}
-    oneshot: set[str] = set()
     if not _uses_cli(results, table) and not any(
             _runs_loop(c) for res in results for fn in res.functions if not fn.is_async
             for c in fn.callees) and not any(
             c.startswith("run:") for res in results for c, _ in res.registrations):
         return findings
+    known = {r.path for r in results}
+    modules = {m: p for p, m in files if m}
+    source = _Source([p for p, _ in files], read, is_app_code)
     # a file that no rule could match was not analysed; one that names a function with a
-    # finding may register it as a command (`app.command(f)`) or call it
-    names = {f.function.rpartition(".")[2] for f in wanted if f.function}
-    for p in paths:
-        if p not in known and names:
-            data = read(p)
-            if data is not None and _mentions(data, names):
-                known.add(p)
-                res = analyse(p)
-                if res is not None:
-                    results.append(res)
+    # finding may register it as a command (`app.command(f)`, `asyncio.run(f())`)
+    names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)
+    encoded = {n.encode() for n in names}
+    for p in source.paths:
+        if p in known or source.ids(p).isdisjoint(encoded):
+            continue
+        data = source.data(p)
+        if data is not None and _REGISTERS.search(data) and _mentions(data, names):
+            known.add(p)
+            res = analyse(p)
+            if res is not None:
+                results.append(res)
+    oneshot: set[str] = set()
     for _ in range(_MAX_ROUNDS):
         facts = _Facts(results, modules)
         facts.table = table
-        oneshot, unaccounted = _one_shot(facts, wanted, paths, read, is_app_code, known)
+        facts.methods = frozenset(_last(c) for c in (*table.commands, *table.groups))
+        oneshot, unaccounted = _one_shot(facts, wanted, source, known)
         extra = sorted(p for p in unaccounted | facts.missing if p not in known)
         if not extra:
             break
@@ -334,8 +408,7 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
     return False
 
 
-def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], paths: Sequence[str],
-             read: Callable[[str], bytes | None], is_app_code: Callable[[str], bool]
+def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source
              ) -> set[str]:
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions, in
@@ -346,11 +419,11 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], paths:
     funcs = index.funcs
     runs: dict[str, str] = {}  # candidate -> its name
     for path, name in module_runs:
-        t = index.resolve(name) if is_app_code(path) else None
+        t = index.resolve(name) if source.is_app(path) else None
         if t is not None and funcs[t].is_async and not funcs[t].decorators:
             runs[t] = _last(t)
     for q, fn in funcs.items():
-        if fn.is_async or not is_app_code(index.path_of[q]):
+        if fn.is_async or not source.is_app(index.path_of[q]):
             continue
         if not any(_runs_loop(c) for c in fn.callees):
             continue
@@ -363,7 +436,7 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], paths:
     # every caller is a sync function that runs a loop
     names = set(runs.values())
     for q, fn in funcs.items():
-        if not is_app_code(index.path_of[q]):
+        if not source.is_app(index.path_of[q]):
             continue
         calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
         for c in calls:
@@ -389,24 +462,14 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], paths:
     if not runs:
         return set()
     # and their names are mentioned nowhere else (a callback, `create_task(main())`)
-    names = set(runs.values())
-    for p in paths:
-        if not is_app_code(p):
-            continue
-        data = read(p)
-        if data is None:
-            continue
-        for name in _mentions(data, names, wrapped=True):
+    for _path, got in source.mentions(frozenset(runs.values()), wrapped=True):
+        for name in got:
             for q in [q for q, n in runs.items() if n == name]:
                 del runs[q]
-            names.discard(name)
-        if not names:
-            break
     return set(runs)
 
 
-def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
-              read: Callable[[str], bytes | None], is_app_code: Callable[[str], bool],
+def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
               analysed: set[str]) -> tuple[set[str], set[str]]:
     """The one-shot functions, and the files not analysed yet whose mentions of a
     candidate helper's name could not be accounted for (analysing them may help)."""
@@ -420,8 +483,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
     kinds = {q: facts.command_kind(fn, registered.get(q, ()))
              for q, fn in funcs.items() if fn.decorators or q in registered}
     kinds = {q: kind for q, kind in kinds.items() if kind}
-    kinds.update(dict.fromkeys(_scripts(index, facts.runs, paths, read, is_app_code),
-                               "script"))
+    kinds.update(dict.fromkeys(_scripts(index, facts.runs, source), "script"))
     roots = set(kinds)
     if not roots:
         return set(), set()
@@ -452,7 +514,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
     names = {_last(q) for q in reach}
     callers: dict[str, set[str]] = {}
     for q, fn in funcs.items():
-        if not is_app_code(index.path_of[q]):
+        if not source.is_app(index.path_of[q]):
             continue
         calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
         if not any(_last(c) in names for c in calls):
@@ -483,18 +545,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], paths: Sequence[str],
                if not _last(q).startswith("__") and facts.wraps_only(funcs[q])
                and not _exported(q, index.module_of[q], packages)}
     # mentions of the helpers' names in application code, by file
-    mentions: dict[str, dict[str, int]] = {}
-    helper_names = {_last(q) for q in helpers}
-    if helper_names:
-        for p in paths:
-            if not is_app_code(p):
-                continue
-            data = read(p)
-            if data is None:
-                continue
-            got = _mentions(data, helper_names)
-            if got:
-                mentions[p] = got
+    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers)))
     # calls each function makes, by the callee's last name (a sync function's callees are
     # distinct names: one call each)
     def call_counts(q: str) -> dict[str, int]:
