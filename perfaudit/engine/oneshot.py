@@ -23,8 +23,12 @@ A function is one-shot when:
 
 Callers and mentions in test and example code do not count: they do not make a function
 run on a service's loop. A command that some non-command application code also calls is
-not one-shot. An `async def main()` run by `asyncio.run(main())` is not a command: a
-server's main serves on that loop.
+not one-shot.
+
+A coroutine function run by `asyncio.run(f())` is a one-shot **script** only when that
+happens in a program that reads its command line, nothing else mentions it, and neither it
+nor anything it reaches starts tasks or servers (`_scripts`): a server's `async def main()`
+serves on its loop and stays reported.
 """
 
 from __future__ import annotations
@@ -293,6 +297,12 @@ class _Source:
             got = self._ids[path] = identifiers(data) if data is not None else frozenset()
         return got
 
+    def parses_argv(self, path: str) -> bool:
+        """Whether the file reads its command line (argparse, optparse, getopt,
+        `sys.argv`): a program run from a shell, not a service's module."""
+        data = self.data(path)
+        return data is not None and _ARGV.search(data) is not None
+
     def mentions(self, names: frozenset[str], wrapped: bool = False
                  ) -> Iterator[tuple[str, dict[str, int]]]:
         """(path, `_mentions`) of each application file that mentions one of ``names``."""
@@ -310,6 +320,7 @@ class _Source:
                 yield p, got
 
 
+_ARGV = re.compile(rb"\b(?:argparse|optparse|getopt|sys\.argv)\b")
 #: a file that may register a command by a call (`app.command(f)`, `asyncio.run(main())`)
 _REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
 
@@ -411,21 +422,24 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
 def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source
              ) -> set[str]:
     """Coroutine functions run as a one-shot script: called only as the argument of
-    `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions, in
-    application code, and starting nothing that runs alongside them on the loop: neither
+    `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
+    code, in application code that parses its command line (argparse, optparse, getopt,
+    `sys.argv`), and starting nothing that runs alongside them on the loop: neither
     they nor any project function they reach calls something named like a task, a task
     group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
     is not one."""
     funcs = index.funcs
     runs: dict[str, str] = {}  # candidate -> its name
     for path, name in module_runs:
-        t = index.resolve(name) if source.is_app(path) else None
+        t = index.resolve(name) if source.is_app(path) and source.parses_argv(path) else None
         if t is not None and funcs[t].is_async and not funcs[t].decorators:
             runs[t] = _last(t)
     for q, fn in funcs.items():
         if fn.is_async or not source.is_app(index.path_of[q]):
             continue
         if not any(_runs_loop(c) for c in fn.callees):
+            continue
+        if not source.parses_argv(index.path_of[q]):
             continue
         for c in fn.callees:
             t = index.resolve(c)
