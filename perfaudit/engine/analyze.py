@@ -588,8 +588,9 @@ class Analyzer:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)
                       else f.id if isinstance(f, ast.Name) else None)
-            if called in SPAWN_NAMES:
-                ff.spawns = True
+            if called in SPAWN_NAMES and (qual is None or qual.partition(".")[0] not in
+                                          _NOT_SPAWNING):
+                ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
         if ff is not None and qual is not None:
             flow = self.flow
             if entry is not None and entry.unless_first_arg and in_memory(
@@ -648,6 +649,12 @@ SPAWN_NAMES = frozenset({
     "add_signal_handler", "connect_read_pipe", "subscribe", "run_polling",
     "start_background_task", "spawn", "submit",
 })
+
+
+#: standard library modules none of whose functions start work on the event loop
+_NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
+    "asyncio", "threading", "concurrent", "multiprocessing", "socketserver", "selectors",
+    "sched", "http", "xmlrpc", "wsgiref"}
 
 
 def _exits(body: list[ast.stmt]) -> bool:

@@ -7,7 +7,8 @@ findings in such a function are marked `one_shot` (api.py then summarises them).
 
 A function is one-shot when:
 
-* it is a **command**: one of its decorators is in the table's `commands` (`click.command`),
+* it is a **command** that starts no task or server in its own body (`worker start`
+  serves on its loop): one of its decorators is in the table's `commands` (`click.command`),
   or is a method named there called on an object whose class is in the table or a project
   subclass of one (`@app.command()` with `app = typer.Typer()`, with `app` made in another
   module and imported, or `app = MyTyper()` where `class MyTyper(typer.Typer)`), or on a
@@ -494,8 +495,11 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         target = index.resolve(fn_name)
         if target is not None:
             registered.setdefault(target, []).extend(regs)
+    # (a command that starts tasks or a server in its own body, such as `worker start`
+    # or `server start`, serves on its loop: not one-shot)
     kinds = {q: facts.command_kind(fn, registered.get(q, ()))
-             for q, fn in funcs.items() if fn.decorators or q in registered}
+             for q, fn in funcs.items()
+             if (fn.decorators or q in registered) and not fn.spawns}
     kinds = {q: kind for q, kind in kinds.items() if kind}
     kinds.update(dict.fromkeys(_scripts(index, facts.runs, source), "script"))
     roots = set(kinds)
