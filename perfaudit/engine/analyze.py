@@ -903,6 +903,22 @@ def module_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]
     return out
 
 
+def argparse_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
+    """argparse sub-commands: `parser.set_defaults(func=handler)` anywhere in the file,
+    with `handler` a module-level function: ("argparse.ArgumentParser.set_defaults",
+    the function)."""
+    out = []
+    for node in ast.walk(tree):
+        if (type(node) is ast.Call and type(node.func) is ast.Attribute
+                and node.func.attr == "set_defaults"):
+            for k in node.keywords:
+                if type(k.value) in (ast.Name, ast.Attribute):
+                    sym = resolve(k.value, scope)
+                    if sym is not None and sym[0] == "ref":
+                        out.append(("argparse.ArgumentParser.set_defaults", sym[1]))
+    return out
+
+
 def module_imports(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, binds in scope.bindings.items():
@@ -937,6 +953,8 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     if facts:
         result.instances = module_instances(mscope)
         result.registrations = module_registrations(parsed.tree, mscope)
+        if b"set_defaults" in data:
+            result.registrations.extend(argparse_registrations(parsed.tree, mscope))
     mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:

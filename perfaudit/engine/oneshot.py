@@ -243,10 +243,12 @@ def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
 
 
-def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False) -> dict[str, int]:
+def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
+              dotted: bool = False) -> dict[str, int]:
     """How often each of ``names`` occurs in ``data`` as an identifier, other than where
     it is defined (`def name`) or imported; with ``wrapped``, only the occurrences that
-    are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)`."""
+    are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)`; with
+    ``dotted``, attribute mentions (`x.name`) are counted under ".name"."""
     out: dict[str, int] = {}
     if not names:
         return out
@@ -256,6 +258,9 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False) -> dict
         line_start = data.rfind(b"\n", 0, start) + 1
         if _DEF.search(data, line_start, start) is not None:
             continue
+        if b"#" in data[line_start:start] or (
+                _PROSE.match(data, m.end()) and data[start - 1:start] == b" "):
+            continue  # a comment, or a word of prose in a docstring or message
         if imports is None:
             imports = [(i.start(), i.end()) for i in _IMPORT.finditer(data)]
         if any(a <= start < b for a, b in imports):
@@ -264,6 +269,13 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False) -> dict
                 data[m.end():m.end() + 1] == b"(":
             continue
         name = m.group(1).decode()
+        if dotted and start and data[start - 1:start] == b".":
+            # `x.name`, counted under ".name", and under "<x>.name" for a plain name `x`
+            head = _HEAD.search(data, line_start, start - 1)
+            name = (head.group(1).decode() if head else "") + "." + name
+        elif dotted and data[start - 1:start] in (b'"', b"'") and \
+                data[m.end():m.end() + 1] == data[start - 1:start]:
+            name = '"' + name  # the name as a whole string (`"init"`)
         out[name] = out.get(name, 0) + 1
     return out
 
@@ -304,7 +316,7 @@ class _Source:
         data = self.data(path)
         return data is not None and _ARGV.search(data) is not None
 
-    def mentions(self, names: frozenset[str], wrapped: bool = False
+    def mentions(self, names: frozenset[str], wrapped: bool = False, dotted: bool = False
                  ) -> Iterator[tuple[str, dict[str, int]]]:
         """(path, `_mentions`) of each application file that mentions one of ``names``."""
         if not names:
@@ -316,11 +328,15 @@ class _Source:
             data = self.data(p)
             if data is None:
                 continue
-            got = _mentions(data, names, wrapped)
+            got = _mentions(data, names, wrapped, dotted)
             if got:
                 yield p, got
 
 
+#: after a name: a space and a lowercase word that is no Python keyword-led expression
+#: (`to init relations`, not `init if x else y`)
+_PROSE = re.compile(rb" (?!(?:if|else|and|or|not|in|is|for|async|await|lambda)\b)[a-z]")
+_HEAD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\Z")
 _ARGV = re.compile(rb"\b(?:argparse|optparse|getopt|sys\.argv)\b")
 #: a file that may register a command by a call (`app.command(f)`, `asyncio.run(main())`)
 _REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
@@ -563,7 +579,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
                if not _last(q).startswith("__") and facts.wraps_only(funcs[q])
                and not _exported(q, index.module_of[q], packages)}
     # mentions of the helpers' names in application code, by file
-    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers)))
+    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers), dotted=True))
     # calls each function makes, by the callee's last name (a sync function's callees are
     # distinct names: one call each)
     def call_counts(q: str) -> dict[str, int]:
@@ -583,10 +599,22 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         """Whether every mention of ``q``'s name is a call from a one-shot function
         (``q`` itself included); else the unaccounted files not analysed."""
         name = _last(q)
+        module = index.module_of[q]
+        # `x.name` names a module-level function only where its module is named too
+        # (`cli.init(...)`); elsewhere it is another object's attribute (`Tortoise.init`)
+        top_level = q == f"{module}.{name}"
+        mod_name = module[module.rfind(".") + 1:]
         ok = True
         missing = set()
         for p, got in mentions.items():
             n = got.get(name, 0)
+            for key, k in got.items():
+                if key.endswith("." + name):
+                    # `x.name` names a module-level function only as `<its module>.name`
+                    if not top_level or key == f"{mod_name}.{name}":
+                        n += k
+            if got.get('"' + name) and p != index.path_of[q]:
+                n += got['"' + name]  # a string naming it, outside its own module
             if not n:
                 continue
             have = sum(call_counts(g).get(name, 0) for g in by_path.get(p, ())
