@@ -1,7 +1,7 @@
 """A reproducible random sample of findings on real projects, for a precision review.
 
-    python bench/review_sample.py [--n 20] [--seed 11] [--context 3] [--only kopf,quart]
-                                  [--family PA1] [--counts]
+    python bench/review_sample.py [--set 1|2 | --projects-file FILE] [--n 20] [--seed 11]
+                                  [--context 3] [--only kopf,quart] [--family PA1] [--counts]
 
 Downloads the pinned sdists once (``pip download --no-deps --no-binary :all:`` into
 $PERFAUDIT_BENCH_CACHE, default ~/.cache/perfaudit-bench; nothing is written into this
@@ -18,6 +18,11 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
   PA2     PA201-PA204, default settings
   PA3     PA301-PA304, default settings
   PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
+
+Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
+first review's 15 projects, ``--set 2`` the second review's 14; ``--projects-file FILE``
+reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
+name spells it (``matrix_nio``, not ``matrix-nio``).
 
 Every scan runs with --no-cache (no cache folder is left in the sources). ``--counts``
 prints only the number of findings per project and family. The draw is the N findings with
@@ -58,6 +63,27 @@ PROJECTS = [
     "redis==8.1.0",
     "python_telegram_bot==22.8",
 ]
+
+#: the second review's set (issue #11, review2): none of the first set either; a mix of
+#: servers, bots, SDK clients and home-automation libraries
+PROJECTS_2 = [
+    "hypercorn==0.18.0",
+    "daphne==4.2.3",
+    "channels==4.3.2",
+    "nicegui==3.18.0",
+    "hikari==2.7.0",
+    "matrix_nio==0.26.0",
+    "mautrix==0.21.1",
+    "twitchio==3.3.2",
+    "arq==0.28.0",
+    "gidgethub==6.0.0",
+    "apprise==2.3.0",
+    "pyatv==0.18.0",
+    "zigpy==2.4.0",
+    "bellows==1.2.1",
+]
+
+SETS = {"1": PROJECTS, "2": PROJECTS_2}
 
 #: family -> (codes it covers, extra scan options)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -100,8 +126,31 @@ def excerpt(path: Path, line: int, context: int, mark: str = ">") -> str:
                      for n in range(lo, hi + 1))
 
 
+def read_projects(path: str) -> list[str]:
+    """``name==version`` lines of a projects file; ``#`` comments and blank lines skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"cannot read projects file {path}: {exc.strerror or exc}") from None
+    specs = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+", line):
+            raise SystemExit(f"{path}:{n}: expected name==version, got {line!r}")
+        specs.append(line)
+    if not specs:
+        raise SystemExit(f"{path}: no projects")
+    return specs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    chosen = ap.add_mutually_exclusive_group()
+    chosen.add_argument("--set", choices=sorted(SETS), default="1",
+                        help="pinned project set (default 1, the first review's)")
+    chosen.add_argument("--projects-file", help="name==version lines to scan instead")
     ap.add_argument("--n", type=int, default=20, help="findings per family (default 20)")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--context", type=int, default=3, help="source lines either side")
@@ -110,10 +159,10 @@ def main() -> int:
     ap.add_argument("--counts", action="store_true", help="print the counts only")
     args = ap.parse_args()
 
-    projects = PROJECTS
+    projects = read_projects(args.projects_file) if args.projects_file else SETS[args.set]
     if args.only:
         wanted = set(args.only.split(","))
-        projects = [p for p in PROJECTS if p.split("==")[0] in wanted]
+        projects = [p for p in projects if p.split("==")[0] in wanted]
     families = list(FAMILIES)
     if args.family:
         families = [f for f in args.family.split(",") if f in FAMILIES]
