@@ -2,6 +2,7 @@
 
     python bench/review_sample.py [--set 1|2 | --projects-file FILE] [--n 20] [--seed 11]
                                   [--context 3] [--only kopf,quart] [--family PA1] [--counts]
+                                  [--judgements FILE]
 
 Downloads the pinned sdists once (``pip download --no-deps --no-binary :all:`` into
 $PERFAUDIT_BENCH_CACHE, default ~/.cache/perfaudit-bench; nothing is written into this
@@ -23,6 +24,11 @@ Project sets (a review uses a set no earlier review used): ``--set 1`` (the defa
 first review's 15 projects, ``--set 2`` the second review's 14; ``--projects-file FILE``
 reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
 name spells it (``matrix_nio``, not ``matrix-nio``).
+
+``--judgements FILE`` reads earlier verdicts (tab-separated lines ``family project
+path:line code verdict why``, verdict ``T`` or ``F``, ``#`` comment lines), prints each
+sampled finding's verdict under it (``UNJUDGED`` when there is none) and, per family, the
+number judged true out of the judged ones: a second pass judges only what is new.
 
 Every scan runs with --no-cache (no cache folder is left in the sources). ``--counts``
 prints only the number of findings per project and family. The draw is the N findings with
@@ -145,6 +151,28 @@ def read_projects(path: str) -> list[str]:
     return specs
 
 
+Judgements = dict[tuple[str, str, str, str], tuple[str, str]]
+
+
+def read_judgements(path: str) -> Judgements:
+    """(family, project, path:line, code) -> (verdict, why) from a judgements file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"cannot read judgements file {path}: {exc.strerror or exc}") from None
+    found: Judgements = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if len(cells) != 6 or cells[4] not in ("T", "F"):
+            raise SystemExit(f"{path}:{n}: expected 6 tab-separated cells "
+                             "(family project path:line code T|F why)")
+        family, project, place, code, verdict, why = cells
+        found[(family, project, place, code)] = (verdict, why)
+    return found
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     chosen = ap.add_mutually_exclusive_group()
@@ -157,7 +185,9 @@ def main() -> int:
     ap.add_argument("--only", help="comma list of project names to scan")
     ap.add_argument("--family", help="comma list of families to print (default: all)")
     ap.add_argument("--counts", action="store_true", help="print the counts only")
+    ap.add_argument("--judgements", help="earlier verdicts to print with the sample")
     args = ap.parse_args()
+    judged = read_judgements(args.judgements) if args.judgements else None
 
     projects = read_projects(args.projects_file) if args.projects_file else SETS[args.set]
     if args.only:
@@ -197,6 +227,7 @@ def main() -> int:
         # keep their place in the sample and only new ones need judging
         sample = sorted(pool, key=lambda nf: _rank(args.seed, family, nf))[:args.n]
         sample.sort(key=lambda nf: (nf[0], nf[1]["path"], nf[1]["line"]))
+        verdicts: list[str] = []
         for i, (name, f) in enumerate(sample, 1):
             root = roots[name]
             print(f"\n[{family}-{i}] {name} {f['path']}:{f['line']}:{f['column']} "
@@ -206,6 +237,16 @@ def main() -> int:
             if leaf:
                 print(f"  leaf {leaf.group(1)}:{leaf.group(2)}")
                 print(excerpt(root / leaf.group(1), int(leaf.group(2)), args.context))
+            if judged is not None:
+                verdict, why = judged.get((family, name, f"{f['path']}:{f['line']}", f["code"]),
+                                          ("UNJUDGED", ""))
+                verdicts.append(verdict)
+                print(f"  verdict: {verdict}  {why}".rstrip())
+        if judged is not None:
+            true, known = verdicts.count("T"), len(verdicts) - verdicts.count("UNJUDGED")
+            share = f" = {100 * true / known:.0f}%" if known else ""
+            print(f"\n{family}: {true}/{known} judged true{share}, "
+                  f"{len(verdicts) - known} unjudged")
     return 0
 
 
