@@ -21,7 +21,7 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
   PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
 
 Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
-first review's 15 projects, ``--set 2`` the second review's 14; ``--projects-file FILE``
+first review's 15 projects, ``--set 2`` the second review's 21; ``--projects-file FILE``
 reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
 name spells it (``matrix_nio``, not ``matrix-nio``).
 
@@ -87,6 +87,13 @@ PROJECTS_2 = [
     "pyatv==0.18.0",
     "zigpy==2.4.0",
     "bellows==1.2.1",
+    "aiogithubapi==26.0.0",
+    "chainlit==2.12.0",
+    "esphome==2026.10.0",
+    "kurigram==2.2.26",
+    "python_socketio==5.18.1",
+    "slack_bolt==1.30.0",
+    "tortoise_orm==1.1.9",
 ]
 
 SETS = {"1": PROJECTS, "2": PROJECTS_2}
