@@ -32,6 +32,7 @@ PROJECTS = {
     "aerich": ("aerich==0.10.1", "aerich"),
     "nb-cli": ("nb_cli==1.7.4", "nb_cli"),
     "twitchio": ("twitchio==3.3.2", "twitchio"),
+    "tortoise": ("tortoise_orm==1.1.9", "tortoise"),
 }
 
 
