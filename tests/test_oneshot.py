@@ -237,3 +237,36 @@ def test_fix_leaves_one_shot_commands_alone(project: Path) -> None:
     out = fix([str(project)], _cfg(project, cli_commands="report"), write=False)
     changed = {Path(ff.path).relative_to(project).as_posix() for ff in out.changed}
     assert "proj/cli/commands.py" in changed
+
+
+def test_mentions_in_comments_prose_and_other_objects_do_not_count(project: Path) -> None:
+    _write(project, {"proj/other.py": (
+        "# load is also the name of this module's method\n"
+        "class Store:\n"
+        "    def load(self):\n"
+        '        """Try to load the data."""\n'
+        "        return 1\n\n\n"
+        "def use(store: Store):\n"
+        "    return store.load()\n")})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.hidden)
+    # but the module named before the dot is the helper's own: that is a mention
+    _write(project, {"proj/other.py": "from proj.cli import helpers\n\n\n"
+                                      "def use():\n    return helpers.load\n"})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
+
+
+def test_argparse_sub_commands_are_commands(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tool.py": "import argparse\nimport asyncio\nimport time\n\n\n"
+                   "async def build(args):\n    time.sleep(1)\n\n\n"
+                   "async def main():\n    parser = argparse.ArgumentParser()\n"
+                   "    sub = parser.add_subparsers()\n"
+                   "    sub.add_parser('build').set_defaults(func=build)\n"
+                   "    args = parser.parse_args()\n    await args.func(args)\n\n\n"
+                   "asyncio.run(main())\n",
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert not result.findings and len(result.hidden) == 1
