@@ -130,7 +130,7 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
         for key, job in jobs.items():
             mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
             res, idx = analyze_files(mine, job, cache=store, workers=workers,
-                                     on_progress=on_progress, stats=stats)
+                                     on_progress=on_progress, stats=stats, words=plan.words)
             results.extend(res)
             index = idx if len(jobs) == 1 else None
     findings = _collect(results, index, plan)
@@ -157,6 +157,8 @@ class _Plan:
     jobs: dict[str, Job]
     #: the code read from stdin (scanned as ``files[0]``), if any
     stdin: bytes | None = None
+    #: the packed identifiers of files the scan left unanalysed (`analyze_files`)
+    words: dict[str, bytes] = field(default_factory=dict)
 
 
 def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None,
@@ -209,13 +211,13 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
-    findings = _mark_one_shot(findings, results, plan)
+    findings = _mark_one_shot(findings, results, plan, index)
     findings.sort(key=Finding.sort_key)
     return findings
 
 
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
-                   plan: _Plan) -> list[Finding]:
+                   plan: _Plan, index: ProjectIndex | None = None) -> list[Finding]:
     """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py)."""
     if not any(f.code in ONE_SHOT_CODES for f in findings):
         return findings
@@ -251,7 +253,7 @@ def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
 
     return mark_one_shot(findings, results, load_cli_table(plan.configs[0]),
                          files=[(f.path, f.module) for f in plan.files], read=read,
-                         analyse=analyse,
+                         analyse=analyse, words=plan.words, index=index,
                          is_app_code=is_app_code)
 
 
@@ -427,7 +429,8 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         index: ProjectIndex | None = None
         for key, job in plan.jobs.items():
             mine = [f for f in plan.files if plan.file_cfg[f.path].analysis_key() == key]
-            res, idx = analyze_files(mine, job, cache=None, workers=workers)
+            res, idx = analyze_files(mine, job, cache=None, workers=workers,
+                                     words=plan.words)
             results.extend(res)
             index = idx if len(plan.jobs) == 1 else None
     finally:

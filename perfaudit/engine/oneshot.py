@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
-from perfaudit.engine.index import ProjectIndex, identifiers
+from perfaudit.engine.index import ProjectIndex, identifiers, unpack_identifiers
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
@@ -53,8 +53,10 @@ _MAX_ROUNDS = 4
 class _Facts:
     """The project's functions, instances and classes, for one round."""
 
-    def __init__(self, results: Sequence[FileResult], modules: dict[str, str]) -> None:
-        self.index = ProjectIndex(results)
+    def __init__(self, results: Sequence[FileResult], modules: dict[str, str],
+                 index: ProjectIndex | None = None) -> None:
+        #: ``index``: the scan's index of these very results, if it has one
+        self.index = index if index is not None else ProjectIndex(results)
         #: every module of the project -> its path; the files of those not analysed that
         #: resolving a name needed (`missing`): analysing them may tell more
         self.modules = modules
@@ -281,14 +283,22 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
 
 
 class _Source:
-    """The application files of the project, each read once (for one `mark`)."""
+    """The application files of the project, each read once (for one `mark`).
+
+    Nothing is done before it is needed: a file is classified (application code or not)
+    only once a cheaper check (its identifiers) has not ruled it out, and a file the scan
+    left unanalysed is not read for its identifiers: the workers computed them (``words``).
+    """
 
     def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
-                 is_app_code: Callable[[str], bool]) -> None:
+                 is_app_code: Callable[[str], bool],
+                 words: Mapping[str, bytes] | None = None) -> None:
         self._read = read
         self._is_app: dict[str, bool] = {}
         self._is_app_code = is_app_code
-        self.paths = [p for p in paths if self.is_app(p)]
+        #: every file of the project (application code or not: see `is_app`)
+        self.paths = paths
+        self._words = words or {}
         self._data: dict[str, bytes | None] = {}
         self._ids: dict[str, frozenset[bytes]] = {}
 
@@ -306,8 +316,13 @@ class _Source:
     def ids(self, path: str) -> frozenset[bytes]:
         got = self._ids.get(path)
         if got is None:
-            data = self.data(path)
-            got = self._ids[path] = identifiers(data) if data is not None else frozenset()
+            packed = self._words.get(path)
+            if packed is not None:
+                got = unpack_identifiers(packed)
+            else:
+                data = self.data(path)
+                got = identifiers(data) if data is not None else frozenset()
+            self._ids[path] = got
         return got
 
     def parses_argv(self, path: str) -> bool:
@@ -323,7 +338,7 @@ class _Source:
             return
         encoded = {n.encode() for n in names}
         for p in self.paths:
-            if self.ids(p).isdisjoint(encoded):
+            if self.ids(p).isdisjoint(encoded) or not self.is_app(p):
                 continue
             data = self.data(p)
             if data is None:
@@ -340,30 +355,44 @@ _HEAD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\Z")
 _ARGV = re.compile(rb"\b(?:argparse|optparse|getopt|sys\.argv)\b")
 #: a file that may register a command by a call (`app.command(f)`, `asyncio.run(main())`)
 _REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
+#: what a match of `_REGISTERS` holds (a substring test is far cheaper than the search)
+_REGISTERS_PARTS = (b".command", b".callback", b".default", b".group", b"run(")
+
+
+def _registers(data: bytes) -> bool:
+    """Whether ``data`` matches `_REGISTERS`, with cheap substring tests first."""
+    return any(part in data for part in _REGISTERS_PARTS) and \
+        _REGISTERS.search(data) is not None
 
 
 def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
          files: Sequence[tuple[str, str]], read: Callable[[str], bytes | None],
          analyse: Callable[[str], FileResult | None],
-         is_app_code: Callable[[str], bool]) -> list[Finding]:
+         is_app_code: Callable[[str], bool],
+         words: Mapping[str, bytes] | None = None,
+         index: ProjectIndex | None = None) -> list[Finding]:
     """``findings`` with those of PA101-PA106 in one-shot functions marked `one_shot`.
 
     ``files``: every file of the project, as (path, module); ``read`` gives a file's bytes; ``analyse`` the
     project facts of a file the scan did not analyse (no rule could match it);
-    ``is_app_code``: whether a path is application code (not test or example code).
+    ``is_app_code``: whether a path is application code (not test or example code);
+    ``words``: the packed identifiers (`pack_identifiers`) of files the scan did not
+    analyse, when known (then those files are not read again); ``index``: the scan's
+    `ProjectIndex` of ``results``, if it built one (then it is not built again).
     """
     wanted = [f for f in findings if f.code in CODES]
     if not wanted:
         return findings
     results = list(results)
-    if not _uses_cli(results, table) and not any(
-            _runs_loop(c) for res in results for fn in res.functions if not fn.is_async
-            for c in fn.callees) and not any(
+    calls = _Calls()
+    calls.add(results)
+    if not _uses_cli(results, table) and not calls.runs_loop and not any(
             c.startswith("run:") for res in results for c, _ in res.registrations):
         return findings
     known = {r.path for r in results}
+    n_scanned = len(results)
     modules = {m: p for p, m in files if m}
-    source = _Source([p for p, _ in files], read, is_app_code)
+    source = _Source([p for p, _ in files], read, is_app_code, words)
     # a file that no rule could match was not analysed; one that names a function with a
     # finding may register it as a command (`app.command(f)`, `asyncio.run(f())`)
     names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)
@@ -372,25 +401,35 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
         if p in known or source.ids(p).isdisjoint(encoded):
             continue
         data = source.data(p)
-        if data is not None and _REGISTERS.search(data) and _mentions(data, names):
+        if data is not None and _registers(data) and source.is_app(p) and \
+                _mentions(data, names):
             known.add(p)
             res = analyse(p)
             if res is not None:
                 results.append(res)
     oneshot: set[str] = set()
+    if len(results) > n_scanned:
+        index = None  # (it does not know the files analysed above)
+        calls.add(results[n_scanned:])
     for _ in range(_MAX_ROUNDS):
-        facts = _Facts(results, modules)
+        facts = _Facts(results, modules, index)
         facts.table = table
         facts.methods = frozenset(_last(c) for c in (*table.commands, *table.groups))
-        oneshot, unaccounted = _one_shot(facts, wanted, source, known)
+        oneshot, unaccounted = _one_shot(facts, wanted, source, known, calls)
         extra = sorted(p for p in unaccounted | facts.missing if p not in known)
         if not extra:
             break
+        before = len(results)
         for p in extra:
             known.add(p)
             res = analyse(p)
             if res is not None:
                 results.append(res)
+        if len(results) == before:
+            # no new facts: another round would find the same, and nothing more to analyse
+            break
+        index = None
+        calls.add(results[before:])
     if not oneshot:
         return findings
     module_of = {r.path: r.module for r in results}
@@ -417,6 +456,41 @@ def _runs_loop(callee: str) -> bool:
 _RUN_ARG = re.compile(rb"(?:\brun|\brun_until_complete)\([ \t]*(?:[A-Za-z_][\w.]*\.)?$")
 
 
+class _Calls:
+    """The project's functions by the last name of each function they call (an async
+    function's calls, a sync function's callees), so that finding the callers of a few
+    names does not go through every call of the project; and whether some sync function
+    runs an event loop (`_runs_loop`). Grown with each file analysed later."""
+
+    def __init__(self) -> None:
+        self.by_last: dict[str, set[str]] = {}
+        self.runs_loop = False
+
+    def add(self, results: Iterable[FileResult]) -> None:
+        by_last = self.by_last
+        for res in results:
+            for fn in res.functions:
+                q = fn.qual
+                for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+                    last = c[c.rfind(".") + 1:]
+                    got = by_last.get(last)
+                    if got is None:
+                        by_last[last] = {q}
+                    else:
+                        got.add(q)
+                    if not fn.is_async and not self.runs_loop and \
+                            last in ("run", "run_until_complete") and _runs_loop(c):
+                        self.runs_loop = True
+
+    def callers(self, funcs: dict[str, FuncFacts], names: Iterable[str]) -> list[str]:
+        """The functions of ``funcs`` that may call one of ``names`` (a superset), in the
+        order of ``funcs``."""
+        found: set[str] = set()
+        for n in names:
+            found |= self.by_last.get(n, set())
+        return [q for q in funcs if q in found] if found else []
+
+
 def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
     """Whether some analysed file imports a framework of the CLI table, or decorates or
     registers a function with a name the table's decorators have (`@app.command()` on an
@@ -436,8 +510,8 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
     return False
 
 
-def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source
-             ) -> set[str]:
+def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source,
+             calls: _Calls) -> set[str]:
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
     code, in application code that parses its command line (argparse, optparse, getopt,
@@ -451,12 +525,11 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
         t = index.resolve(name) if source.is_app(path) and source.parses_argv(path) else None
         if t is not None and funcs[t].is_async and not funcs[t].decorators:
             runs[t] = _last(t)
-    for q, fn in funcs.items():
-        if fn.is_async or not source.is_app(index.path_of[q]):
+    for q in calls.callers(funcs, ("run", "run_until_complete")):
+        fn = funcs[q]
+        if fn.is_async or not any(_runs_loop(c) for c in fn.callees):
             continue
-        if not any(_runs_loop(c) for c in fn.callees):
-            continue
-        if not source.parses_argv(index.path_of[q]):
+        if not source.is_app(index.path_of[q]) or not source.parses_argv(index.path_of[q]):
             continue
         for c in fn.callees:
             t = index.resolve(c)
@@ -466,12 +539,10 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
         return set()
     # every caller is a sync function that runs a loop
     names = set(runs.values())
-    for q, fn in funcs.items():
-        if not source.is_app(index.path_of[q]):
-            continue
-        calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
-        for c in calls:
-            if _last(c) not in names:
+    for q in calls.callers(funcs, names):
+        fn = funcs[q]
+        for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+            if _last(c) not in names or not source.is_app(index.path_of[q]):
                 continue
             t = index.resolve(c)
             if t in runs and (fn.is_async or not any(_runs_loop(x) for x in fn.callees)):
@@ -501,7 +572,7 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
 
 
 def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
-              analysed: set[str]) -> tuple[set[str], set[str]]:
+              analysed: set[str], calls: _Calls) -> tuple[set[str], set[str]]:
     """The one-shot functions, and the files not analysed yet whose mentions of a
     candidate helper's name could not be accounted for (analysing them may help)."""
     index = facts.index
@@ -517,7 +588,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
              for q, fn in funcs.items()
              if (fn.decorators or q in registered) and not fn.spawns}
     kinds = {q: kind for q, kind in kinds.items() if kind}
-    kinds.update(dict.fromkeys(_scripts(index, facts.runs, source), "script"))
+    kinds.update(dict.fromkeys(_scripts(index, facts.runs, source, calls), "script"))
     roots = set(kinds)
     if not roots:
         return set(), set()
@@ -547,11 +618,10 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     # the callers of those functions, from every function of application code
     names = {_last(q) for q in reach}
     callers: dict[str, set[str]] = {}
-    for q, fn in funcs.items():
-        if not source.is_app(index.path_of[q]):
-            continue
-        calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
-        if not any(_last(c) in names for c in calls):
+    for q in calls.callers(funcs, names):
+        fn = funcs[q]
+        made = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        if not any(_last(c) in names for c in made) or not source.is_app(index.path_of[q]):
             continue
         for t in callees(q):
             if t in reach:
@@ -578,8 +648,20 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     helpers = {q for q in needed - roots
                if not _last(q).startswith("__") and facts.wraps_only(funcs[q])
                and not _exported(q, index.module_of[q], packages)}
-    # mentions of the helpers' names in application code, by file
-    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers), dotted=True))
+    # the helpers all of whose callers may turn out one-shot: the fixed point below without
+    # its check of mentions (which only ever keeps a helper out), so a superset of the
+    # helpers that check is asked about; only their names' mentions are looked for
+    maybe = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for q in helpers - maybe:
+            cs = callers.get(q, set()) - {q}
+            if cs and cs <= maybe:
+                maybe.add(q)
+                changed = True
+    # mentions of those helpers' names in application code, by file
+    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers & maybe), dotted=True))
     # calls each function makes, by the callee's last name (a sync function's callees are
     # distinct names: one call each)
     def call_counts(q: str) -> dict[str, int]:

@@ -29,8 +29,14 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                   workers: int | None = None,
                   on_progress: Callable[[int], None] | None = None,
                   stats: dict[str, tuple[int, int]] | None = None,
+                  words: dict[str, bytes] | None = None,
                   ) -> tuple[list[FileResult], ProjectIndex | None]:
-    """Every file's result, and (when project facts were asked for) the project index."""
+    """Every file's result, and (when project facts were asked for) the project index.
+
+    ``words``, when given, receives the packed identifiers (`pack_identifiers`) of the
+    files left unanalysed whose identifiers the workers computed (not those the cache
+    filtered): the one-shot pass reads them instead of the files.
+    """
     results: list[FileResult] = []
     todo: list[Item] = []
     #: filtered-out files -> (the blocking names they were already checked against, their
@@ -89,6 +95,8 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                 results.append(result)
 
         index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
+    if words is not None:
+        words.update((path, w) for path, (_, _, w) in pending.items() if w is not None)
     return results, index
 
 
