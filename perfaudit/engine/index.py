@@ -49,9 +49,36 @@ def identifiers(data: bytes) -> frozenset[bytes]:
     return frozenset(_WORD.findall(data))
 
 
-def pack_identifiers(words: frozenset[bytes]) -> bytes:
-    """Identifiers as one byte string: cheap to send from a worker and to keep."""
-    return b" ".join(words)
+def pack_identifiers(words: frozenset[bytes], data: bytes | None = None) -> bytes:
+    """Identifiers as one byte string: cheap to send from a worker and to keep. With the
+    file's ``data``, whether it may register a command by a call (`REGISTERS`) is marked
+    too (`may_register`): the one-shot pass then reads no other file."""
+    packed = b" ".join(words)
+    if data is None:
+        return packed
+    return packed + (b" ." if registers(data) else b" ,")
+
+
+#: a file that may register a command by a call (`app.command(f)`, `asyncio.run(f())`):
+#: engine/oneshot.py reads such files even when no rule could match them
+REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
+#: what a match of `REGISTERS` holds (a substring test is far cheaper than the search)
+_REGISTERS_PARTS = (b".command", b".callback", b".default", b".group", b"run(",
+                    b"run_until_complete(")
+
+
+def registers(data: bytes) -> bool:
+    """Whether ``data`` matches `REGISTERS`, with cheap substring tests first."""
+    return any(part in data for part in _REGISTERS_PARTS) and \
+        REGISTERS.search(data) is not None
+
+
+def may_register(packed: bytes) -> bool | None:
+    """Whether identifiers packed with the file's data come from a file that matches
+    `REGISTERS`; None when they were packed without it (no identifier ends with either
+    mark, "." or ",")."""
+    last = packed[-1:]
+    return True if last == b"." else False if last == b"," else None
 
 
 def unpack_identifiers(packed: bytes) -> frozenset[bytes]:

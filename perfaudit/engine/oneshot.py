@@ -40,7 +40,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
-from perfaudit.engine.index import ProjectIndex, identifiers, unpack_identifiers
+from perfaudit.engine.index import (
+    ProjectIndex,
+    identifiers,
+    may_register,
+    registers,
+    unpack_identifiers,
+)
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
@@ -325,6 +331,16 @@ class _Source:
             self._ids[path] = got
         return got
 
+    def may_register(self, path: str) -> bool:
+        """Whether the file matches `index.REGISTERS` (from its packed identifiers when
+        the workers marked them, else from its bytes)."""
+        packed = self._words.get(path)
+        marked = may_register(packed) if packed is not None else None
+        if marked is not None:
+            return marked
+        data = self.data(path)
+        return data is not None and registers(data)
+
     def parses_argv(self, path: str) -> bool:
         """Whether the file reads its command line (argparse, optparse, getopt,
         `sys.argv`): a program run from a shell, not a service's module."""
@@ -353,16 +369,6 @@ class _Source:
 _PROSE = re.compile(rb" (?!(?:if|else|and|or|not|in|is|for|async|await|lambda)\b)[a-z]")
 _HEAD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\Z")
 _ARGV = re.compile(rb"\b(?:argparse|optparse|getopt|sys\.argv)\b")
-#: a file that may register a command by a call (`app.command(f)`, `asyncio.run(main())`)
-_REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
-#: what a match of `_REGISTERS` holds (a substring test is far cheaper than the search)
-_REGISTERS_PARTS = (b".command", b".callback", b".default", b".group", b"run(")
-
-
-def _registers(data: bytes) -> bool:
-    """Whether ``data`` matches `_REGISTERS`, with cheap substring tests first."""
-    return any(part in data for part in _REGISTERS_PARTS) and \
-        _REGISTERS.search(data) is not None
 
 
 def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
@@ -398,11 +404,10 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)
     encoded = {n.encode() for n in names}
     for p in source.paths:
-        if p in known or source.ids(p).isdisjoint(encoded):
+        if p in known or not source.may_register(p) or source.ids(p).isdisjoint(encoded):
             continue
         data = source.data(p)
-        if data is not None and _registers(data) and source.is_app(p) and \
-                _mentions(data, names):
+        if data is not None and source.is_app(p) and _mentions(data, names):
             known.add(p)
             res = analyse(p)
             if res is not None:

@@ -152,7 +152,7 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     if names is not None:
         ids = identifiers(data)
         if not calls_any(mentioned(names, ids), data):
-            return pack_identifiers(ids), digest, st.st_mtime_ns, st.st_size, "filtered"
+            return pack_identifiers(ids, data), digest, st.st_mtime_ns, st.st_size, "filtered"
         # A later-round file passed no rule's prefilter: no per-file rule can report in
         # it, so only the project facts are extracted (no rule hooks to run).
         res = read_and_analyze(src, data, job, ())
@@ -164,7 +164,7 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
         if pf is not None and not pf.matches(data) and (
                 "PA000" not in job.codes or _compiles(data, src.path)):
             # its identifiers, so that later rounds check it without reading it again
-            words = pack_identifiers(identifiers(data)) if job.facts else None
+            words = pack_identifiers(identifiers(data), data) if job.facts else None
             return words, digest, st.st_mtime_ns, st.st_size, "filtered"
     res = read_and_analyze(src, data, job, rules)
     return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
