@@ -70,11 +70,14 @@ class _Facts:
         self.instances: dict[str, dict[str, str]] = {}
         self.classes: dict[str, tuple[str, ...]] = {}
         self.module_path: dict[str, str] = {}
+        #: each file's module
+        self.path_module: dict[str, str] = {}
         #: functions registered by a call (`app.command(f)`): function -> the callees
         self.registered: dict[str, list[str]] = {}
         #: functions run by a module-level `asyncio.run(f())` of application code
         self.runs: set[tuple[str, str]] = set()
         for res in results:
+            self.path_module[res.path] = res.module
             self.runs.update((res.path, fn) for callee, fn in res.registrations
                              if callee.startswith("run:") and _runs_loop(callee[4:]))
             for callee, fn in res.registrations:
@@ -288,6 +291,11 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
     return out
 
 
+#: up to this many names, `_Source.mentions` tests a file's bytes for them, not its
+#: identifiers
+_FEW = 24
+
+
 class _Source:
     """The application files of the project, each read once (for one `mark`).
 
@@ -353,11 +361,19 @@ class _Source:
         if not names:
             return
         encoded = {n.encode() for n in names}
+        # for a few names, a substring test of a file's bytes is cheaper than its
+        # identifiers (a file that fails it has no mention; one that passes is searched)
+        few = len(encoded) <= _FEW
         for p in self.paths:
-            if self.ids(p).isdisjoint(encoded) or not self.is_app(p):
-                continue
-            data = self.data(p)
-            if data is None:
+            if p in self._ids or p in self._words or not few:
+                if self.ids(p).isdisjoint(encoded):
+                    continue
+                data = self.data(p)
+            else:
+                data = self.data(p)
+                if data is None or not any(n in data for n in encoded):
+                    continue
+            if data is None or not self.is_app(p):
                 continue
             got = _mentions(data, names, wrapped, dotted)
             if got:
@@ -488,12 +504,11 @@ class _Calls:
                         self.runs_loop = True
 
     def callers(self, funcs: dict[str, FuncFacts], names: Iterable[str]) -> list[str]:
-        """The functions of ``funcs`` that may call one of ``names`` (a superset), in the
-        order of ``funcs``."""
+        """The functions of ``funcs`` that may call one of ``names`` (a superset), sorted."""
         found: set[str] = set()
         for n in names:
             found |= self.by_last.get(n, set())
-        return [q for q in funcs if q in found] if found else []
+        return sorted(found & funcs.keys())
 
 
 def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
@@ -589,10 +604,19 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             registered.setdefault(target, []).extend(regs)
     # (a command that starts tasks or a server in its own body, such as `worker start`
     # or `server start`, serves on its loop: not one-shot)
-    kinds = {q: facts.command_kind(fn, registered.get(q, ()))
-             for q, fn in funcs.items()
-             if (fn.decorators or q in registered) and not fn.spawns}
-    kinds = {q: kind for q, kind in kinds.items() if kind}
+    kinds: dict[str, str] = {}
+    by_decorators: dict[tuple[str, ...], str] = {}  # (the kind of an unregistered function)
+    for q, fn in funcs.items():
+        if fn.spawns or not (fn.decorators or q in registered):
+            continue
+        if q in registered:
+            kind = facts.command_kind(fn, registered[q])
+        else:
+            got = by_decorators.get(fn.decorators)
+            kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
+                if got is None else got
+        if kind:
+            kinds[q] = kind
     kinds.update(dict.fromkeys(_scripts(index, facts.runs, source, calls), "script"))
     roots = set(kinds)
     if not roots:
@@ -632,7 +656,9 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             if t in reach:
                 callers.setdefault(t, set()).add(q)
     # the functions whose one-shot status decides a finding, and what leads to them
-    module_of = {index.path_of[q]: index.module_of[q] for q in funcs}
+    # (the module of a path that has a function in the index)
+    module_of = {p: facts.path_module[p] for p in {f.path for f in wanted}
+                 & set(index.path_of.values())}
     targets = set()
     for f in wanted:
         module = module_of.get(f.path, "")
@@ -679,7 +705,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         return counts
 
     by_path: dict[str, list[str]] = {}
-    for q in funcs:
+    for q in funcs if mentions else ():
         by_path.setdefault(index.path_of[q], []).append(q)
 
     def accounted(q: str, oneshot: set[str]) -> tuple[bool, set[str]]:
