@@ -59,6 +59,9 @@ class BlockingEntry:
     #: not reported when the first argument is an instance of one of these (an archive
     #: in memory, `zipfile.ZipFile(io.BytesIO(data))`, does no file I/O)
     unless_first_arg: frozenset[str] = frozenset()
+    #: not reported when the call wraps a file descriptor that is already open (first
+    #: argument an int or `x.fileno()`, or `closefd=False`): no path lookup, no disk access
+    unless_descriptor: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
             blocking[call] = BlockingEntry(group["code"], call, group["instead"],
-                                           frozenset(group.get("unless_first_arg", ())))
+                                           frozenset(group.get("unless_first_arg", ())),
+                                           bool(group.get("unless_descriptor", False)))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(

@@ -563,6 +563,9 @@ class Analyzer:
             if entry is not None and entry.unless_first_arg and in_memory(
                     node, self.scope, entry.unless_first_arg):
                 pass  # an archive on a buffer in memory: no file I/O
+            elif (entry is not None and entry.unless_descriptor
+                  and wraps_descriptor(node, self.scope)):
+                pass  # `open(fd)`: wraps a descriptor already open, no path lookup
             elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
                 if flow is not None:
@@ -634,6 +637,22 @@ class _ScopeSummarizer(Summarizer):
         # a parameter rebound in the body no longer holds what the caller passed
         binds = self.scope.bindings
         return frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+
+    def param_at(self, name: str, line: int) -> bool:
+        # `if host == "localhost": host = socket.gethostbyname(host)`: the test reads the
+        # caller's value; a use at or after the first rebinding (or in a loop holding one)
+        # does not
+        if name not in self.names:
+            return False
+        self.scope.bindings  # noqa: B018 - computes the binding lines
+        lines = self.scope._lines.get(name) if self.scope._lines is not None else None
+        if not lines or len(lines) < 2:
+            return False
+        later = lines[1:]  # the parameter itself is bound first, at the `def` line
+        if min(later) <= line:
+            return False
+        return not any(a <= line <= b and any(a <= at <= b for at in later)
+                       for a, b in self.scope._loops)
 
     def resolve(self, e: ast.expr) -> str | None:
         sym = resolve(e, self.scope)
@@ -757,6 +776,40 @@ class _FlowFacts:
         guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
         return (params, self.is_method, guards, tuple(self.edges),
                 tuple(self.stores), tuple(self.call_args), self.prop)
+#: calls that return a new file descriptor
+_FD_CALLS = frozenset({"os.open", "os.dup", "os.memfd_create"})
+
+
+def wraps_descriptor(node: ast.Call, scope: Scope) -> bool:
+    """Whether an `open()`-like call wraps a file descriptor that is already open:
+    `closefd=False`, or a first argument that is an int literal, `x.fileno()`, or a local
+    bound once to one of those (`fd = sys.stdout.fileno()`)."""
+    for k in node.keywords:
+        if k.arg == "closefd" and type(k.value) is ast.Constant and k.value.value is False:
+            return True
+    first: ast.expr | None = node.args[0] if node.args else next(
+        (k.value for k in node.keywords if k.arg == "file"), None)
+    for _ in range(2):
+        if first is None:
+            return False
+        if type(first) is ast.Constant:
+            v = first.value
+            return type(v) is int
+        if type(first) is ast.Call:
+            f = first.func
+            if type(f) is ast.Attribute and f.attr == "fileno":
+                return not first.args and not first.keywords
+            sym = resolve(f, scope)  # `open(os.open(...))`: `os.open` is reported itself
+            return sym is not None and sym[0] == "ref" and sym[1] in _FD_CALLS
+        if type(first) is not ast.Name:
+            return False
+        b = scope.bindings.get(first.id)
+        if b is None or len(b) != 1 or b[0][0] != "value":
+            return False
+        first = b[0][1]  # type: ignore[assignment]
+    return False
+
+
 def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
     """Whether the call's first argument (or `fileobj=`) is an instance of one of
     ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""

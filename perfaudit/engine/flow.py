@@ -77,6 +77,11 @@ class Summarizer:
     def module_value(self, name: str) -> ast.expr | str | None:
         return None
 
+    def param_at(self, name: str, line: int) -> bool:
+        """Whether ``name``, a parameter rebound in the body, still holds what the caller
+        passed at ``line`` (every rebinding comes later, and none in a loop around it)."""
+        return False
+
     def annotation(self, name: str) -> str | None:
         """The class a parameter is annotated with, when it is one plain class
         (`x: str`, `x: dict[str, Any]`, `x: io.BytesIO`); not unions or Optional."""
@@ -96,7 +101,8 @@ class Summarizer:
         return self._params
 
     def subject(self, e: ast.expr) -> tuple[str, str] | None:
-        if type(e) is ast.Name and e.id in self.params and e.id != self.self_name:
+        if type(e) is ast.Name and e.id != self.self_name and (
+                e.id in self.params or self.param_at(e.id, e.lineno)):
             return ("p", e.id)
         if (type(e) is ast.Attribute and type(e.value) is ast.Name
                 and e.value.id == self.self_name and self.self_name is not None):

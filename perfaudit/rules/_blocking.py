@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import CallSite, FileContext, in_memory
+from perfaudit.engine.analyze import CallSite, FileContext, in_memory, wraps_descriptor
 from perfaudit.engine.rulebase import Rule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -39,6 +39,8 @@ class BlockingCallRule(Rule):
         if not site.on_loop or entry is None or entry.code != self.code:
             return
         if entry.unless_first_arg and in_memory(site.node, site.scope, entry.unless_first_arg):
+            return
+        if entry.unless_descriptor and wraps_descriptor(site.node, site.scope):
             return
         ctx.report(self, site.node,
                    f"`{display(entry.call)}` blocks the event loop; use {entry.instead}",
