@@ -658,9 +658,35 @@ class _ScopeSummarizer(Summarizer):
         sym = resolve(e, self.scope)
         return sym[1] if sym is not None and sym[0] != "inst" else None
 
+    def call_type(self, e: ast.Call) -> str | None:
+        sym = resolve(e, self.scope)
+        if sym is not None and sym[0] == "inst":
+            return sym[1]
+        f = e.func  # a method of a str or bytes: `"x".encode()`, `(fmt % x).encode()`
+        if type(f) is ast.Attribute:
+            v = self.value(f.value, 1)
+            t = v[1] if v is not None and v[0] == "obj" else (
+                f"builtins.{type(v[1]).__name__}" if v is not None and v[0] == "lit" else None)
+            if t in ("builtins.str", "builtins.bytes"):
+                return self.scope.module.tables.returns.get(f"{t}.{f.attr}")
+        return None
+
+    def project_call(self, e: ast.Call) -> AV | None:
+        methods: list[str] = []
+        while type(e.func) is ast.Attribute and type(e.func.value) is ast.Call:
+            methods.append(e.func.attr)
+            e = e.func.value
+        if len(methods) > 3:
+            return None
+        sym = resolve(e.func, self.scope)
+        if sym is None or sym[0] != "ref" or sym[1].partition(".")[0] in _STDLIB:
+            return None
+        return ("ret", sym[1], tuple(reversed(methods)))
+
     def module_value(self, name: str) -> ast.expr | str | None:
-        """What a name is bound to once: a module-level value's expression, or
-        "def"/"class" for a function or class defined in this module."""
+        """What a name is bound to once: a module-level value's expression, a local's
+        (`data = path.read_bytes()`), or "def"/"class" for a function or class defined in
+        this module."""
         s: Scope | None = self.start
         first = True
         while s is not None:
@@ -670,7 +696,7 @@ class _ScopeSummarizer(Summarizer):
                     if len(b) != 1:
                         return None
                     kind = b[0][0]
-                    if kind == "value" and s.parent is None:
+                    if kind == "value" and (s.parent is None or s is self.scope):
                         return b[0][1]  # type: ignore[return-value]
                     if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
                         value = b[0][3] if len(b[0]) > 3 else None

@@ -12,7 +12,9 @@ Everything here is plain tuples of str/int/bool/None (cached with `marshal`).
 
 Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj", type,
 truthy)`` an instance of a known type (truthiness True/False or None when unknown);
-``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
+``("obj", type, truthy, True)`` an instance of that type or of a subclass (a call's
+result); ``("ret", function, methods)`` what a project function returns, with methods
+called on it (resolved by the project index); ``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
 ``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
@@ -45,6 +47,7 @@ _DEP: Cond = ("dep",)
 _CONTAINERS = {ast.Dict: "builtins.dict", ast.List: "builtins.list",
                ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}
 _CONTAINER_NAMES = frozenset({"dict", "list", "tuple", "set", "frozenset"})
+_TEXT: dict[str, type] = {"builtins.str": str, "builtins.bytes": bytes}
 _EMPTY_CALLS = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.set",
                 "builtins.frozenset"}
 
@@ -192,7 +195,7 @@ class Summarizer:
             return c if type(op) is ast.In else ("not", c)
         return None
 
-    def value(self, e: ast.expr, hops: int = 1) -> AV | None:
+    def value(self, e: ast.expr, hops: int = 2) -> AV | None:
         """What is known about the value of ``e`` (None: nothing)."""
         t = type(e)
         if t is ast.Constant:
@@ -228,16 +231,47 @@ class Summarizer:
         if t is ast.Call:
             f = e.func  # type: ignore[attr-defined]
             last = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
-            # only constructors are of interest: `io.BytesIO(...)`, `Path(...)`, `dict()`
-            if not last or not (last[0].isupper() or last in _CONTAINER_NAMES):
-                return None
-            q = self.resolve(f)
-            if q is None:
-                return None
-            if q in _EMPTY_CALLS and not e.args and not e.keywords:  # type: ignore[attr-defined]
-                return ("obj", q, False)
-            if _is_class(q):
-                return ("obj", q, None)
+            # a constructor: `io.BytesIO(...)`, `Path(...)`, `dict()`
+            if last and (last[0].isupper() or last in _CONTAINER_NAMES):
+                q = self.resolve(f)
+                if q is not None:
+                    if q in _EMPTY_CALLS and not e.args and not e.keywords:  # type: ignore[attr-defined]
+                        return ("obj", q, False)
+                    if _is_class(q):
+                        return ("obj", q, None)
+            # a call whose result type is known (`Path(p).read_bytes()`: bytes, from
+            # rules/types.toml); it may be an instance of a subclass
+            q = self.call_type(e)  # type: ignore[arg-type]
+            if q is not None and _is_class(q):
+                return ("obj", q, None, True)
+            return self.project_call(e)  # type: ignore[arg-type]
+        if t is ast.BinOp:
+            return self._binop(e)  # type: ignore[arg-type]
+        return None
+
+    def call_type(self, e: ast.Call) -> str | None:
+        """The class of the value a call returns, when known (subclasses included)."""
+        return None
+
+    def project_call(self, e: ast.Call) -> AV | None:
+        """``("ret", function, methods)``: the result of calling a project function, then
+        the methods named on it in turn (`data_file(name).read_bytes()`); the project
+        index knows the function's return annotation."""
+        return None
+
+    def _binop(self, e: ast.BinOp) -> AV | None:
+        """`"%s" % x` is a str (bytes for a bytes format); `a + b` of two str (or two
+        bytes) is one."""
+        op = type(e.op)
+        if op is ast.Mod and type(e.left) in (ast.Constant, ast.JoinedStr):
+            lt = _type(self.value(e.left, 0) or ("unk",))
+            if lt in ("builtins.str", "builtins.bytes"):
+                return ("obj", lt, None)
+        if op is ast.Add:
+            lt = _type(self.value(e.left, 1) or ("unk",))
+            if lt in ("builtins.str", "builtins.bytes") and lt == _type(
+                    self.value(e.right, 1) or ("unk",)):
+                return ("obj", lt, None)
         return None
 
 
@@ -308,7 +342,20 @@ def _issubclass(a: str, b: str) -> int | None:
     return U
 
 
+def _isinstance_open(a: str, b: str) -> int | None:
+    """Whether an instance of ``a`` or of a subclass of it is an instance of ``b``: T when
+    ``a`` derives from ``b``; F when neither derives from the other and ``b`` is not a
+    project class (a stdlib subclass of both is not considered); otherwise U."""
+    r = _issubclass(a, b)
+    if r != F:
+        return r
+    if _type_of(b) is None:
+        return U  # a project class may derive from a stdlib one
+    return F if _issubclass(b, a) == F else U
+
+
 def _type(v: AV) -> str | None:
+    """The class of a known value (for an open value, a class it is an instance of)."""
     if v[0] == "lit":
         return "builtins.NoneType" if v[1] is None else f"builtins.{type(v[1]).__name__}"
     if v[0] == "obj":
@@ -363,6 +410,8 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
             return U
         if v[0] == "lit" and v[1] is None:
             return F if all(t != "builtins.NoneType" for t in c[2]) else T
+        if len(v) > 3 and v[3]:  # an instance of `tq` or of a subclass of it
+            return _or([_isinstance_open(tq, t) for t in c[2]])
         results = [_issubclass(tq, t) for t in c[2]]
         return _or(results)
     if kind == "none":
@@ -374,6 +423,10 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
     if v[0] != "lit":
         if kind in ("eq", "in") and v[0] == "obj" and v[1] in _EMPTY_CALLS:
             return F  # a container never equals a str/int/None literal
+        if kind in ("eq", "in") and v[0] == "obj" and v[1] in _TEXT:
+            # a str never equals a bytes, int or None literal (nor a bytes a str)
+            values = (c[2],) if kind == "eq" else tuple(c[2])
+            return U if any(isinstance(x, _TEXT[str(v[1])]) for x in values) else F
         return U
     if kind == "str":
         s = v[1]

@@ -18,10 +18,12 @@ from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from perfaudit.config import Config
 from perfaudit.engine.analyze import NO_ARGS, FileResult, FuncFacts
-from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard
+from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard, known_class
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
+from perfaudit.tables import load_tables
 
 CODE = "PA106"
 NAME = "transitive-blocking-in-async"
@@ -242,6 +244,8 @@ class ProjectIndex:
                 return None
             if v[0] in ("p", "a"):
                 return _lookup(caller_env, v)
+            if v[0] == "ret":
+                return self.returned(v)
             return v
 
         positional = [p for p in params if p[2] == 0]
@@ -272,7 +276,7 @@ class ProjectIndex:
                 if av is None and default is None:
                     av = ("unk",)
             else:
-                av = default
+                av = self.returned(default) if default and default[0] == "ret" else default
             if av is not None:
                 env[("p", name)] = av
         kwargs = [p[0] for p in params if p[2] == 3]
@@ -280,6 +284,22 @@ class ProjectIndex:
             extra = tuple(sorted((n, known(v)) for n, v in given.items() if n not in names))
             env[("k", kwargs[0])] = ("kw", extra)
         return env
+
+    def returned(self, v: AV) -> AV | None:
+        """The value ``("ret", function, methods)`` stands for: an instance of what the
+        project function's return annotation names, then of what each method returns
+        (rules/types.toml: `pathlib.Path.read_bytes` gives bytes); None when unknown."""
+        target = self.resolve(str(v[1]))
+        ret = self.funcs[target].returns if target is not None else ""
+        if ret and v[2]:
+            returns = load_tables(Config()).returns
+            for method in v[2]:
+                ret = returns.get(f"{ret}.{method}", "")
+                if not ret:
+                    break
+        if not ret or not known_class(ret):
+            return None
+        return ("obj", ret, None, True)
 
     def reach(self, qual: str, env: Env, depth: int = 0) -> tuple[Reach | None, bool]:
         """The best blocking call ``qual`` reaches with inputs ``env`` (unconditional
@@ -336,8 +356,7 @@ class ProjectIndex:
         self._memo[key] = (best, pruned)
         return best, pruned
 
-    @staticmethod
-    def _apply_stores(env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
+    def _apply_stores(self, env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
         """`self.attr = value` in the body, in source order: a store that surely runs
         replaces what is known about the attribute, one that may run merges with it (two
         different values: nothing known), one ruled out is skipped. Calls in the body see
@@ -352,6 +371,8 @@ class ProjectIndex:
             av: AV | None = value  # type: ignore[assignment]
             if av is not None and av[0] in ("p", "a"):
                 av = _lookup(out, av)
+            elif av is not None and av[0] == "ret":
+                av = self.returned(av)
             key = ("a", str(attr))
             if r != T and out.get(key) != av:
                 av = None
@@ -470,7 +491,7 @@ def _lookup(env: Env, ref: AV) -> AV | None:
     parameter whose value is not known, an instance of the annotated class."""
     v = env.get((ref[0], ref[1]))
     if (v is None or v[0] == "unk") and len(ref) > 2:
-        return ("obj", ref[2], None)
+        return ("obj", ref[2], None, True)  # (an instance of a subclass passes too)
     return v
 
 
