@@ -1,0 +1,190 @@
+"""PA106 guards the flow analysis reads since issue 11's second pass: values typed by a
+call's result, parameters tested before they are rebound, module constants and locals as
+arguments, equality with literals, and `open()` of a file descriptor (not a blocking leaf)."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from perfaudit.api import scan
+from perfaudit.config import config_from_table
+from perfaudit.engine.flow import F, T, U, evaluate
+from perfaudit.model import ScanResult
+
+P = ("p", "x")
+BYTES_OPEN = ("obj", "builtins.bytes", None, True)  # a call's result: bytes or a subclass
+IO_OPEN = ("obj", "io.IOBase", None, True)  # what `open()` returns, per rules/types.toml
+
+
+@pytest.mark.parametrize(("cond", "value", "expected"), [
+    # an instance of a class or of a subclass of it
+    (("isinstance", P, ("builtins.str", "pathlib.Path")), BYTES_OPEN, F),
+    (("isinstance", P, ("builtins.bytes",)), BYTES_OPEN, T),
+    (("isinstance", P, ("io.IOBase",)), IO_OPEN, T),
+    # `open()` gives a BufferedReader, a subclass of io.IOBase: not ruled out
+    (("isinstance", P, ("io.BufferedReader",)), IO_OPEN, U),
+    (("isinstance", P, ("builtins.str",)), IO_OPEN, F),
+    (("isinstance", P, ("app.Model",)), IO_OPEN, U),  # a project class may derive from it
+    # exact values keep the exact answer
+    (("isinstance", P, ("io.BufferedReader",)), ("obj", "io.IOBase", None), F),
+    # a str never equals a bytes/int/None literal, a bytes never a str
+    (("eq", P, "localhost"), ("obj", "builtins.bytes", None), F),
+    (("eq", P, "localhost"), ("obj", "builtins.str", None), U),
+    (("in", P, (None, 0)), ("obj", "builtins.str", None, True), F),
+    (("in", P, ("a", None)), ("obj", "builtins.str", None, True), U),
+    (("eq", P, "localhost"), ("lit", "127.0.0.1"), F),
+    (("eq", P, "localhost"), ("lit", "localhost"), T),
+])
+def test_open_values_and_text_equality(cond: tuple[object, ...], value: tuple[object, ...],
+                                       expected: int | None) -> None:
+    assert evaluate(cond, {P: value}) == expected
+
+
+def _scan(tmp_path: Path, files: dict[str, str], **table: object) -> ScanResult:
+    for name, src in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(src))
+    cfg = replace(config_from_table({"conditional-chains": "report", **table},
+                                    root=str(tmp_path)),
+                  select=("PA101", "PA106"))
+    return scan([str(tmp_path)], cfg, cache=False, workers=1)
+
+
+def _got(result: ScanResult) -> list[tuple[str, int, str, bool]]:
+    return [(Path(f.path).name, f.span.line, f.code, f.conditional) for f in result.findings]
+
+
+REBOUND = '''
+import socket
+
+def by_name(host):
+    if host == "localhost":
+        host = socket.gethostbyname(host)
+    return host
+
+def tested_after(host):
+    host = host.strip()
+    if host == "localhost":
+        return None
+    return socket.gethostbyname(host)
+
+def in_a_loop(host, tries):
+    for _ in range(tries):
+        if host == "localhost":
+            return socket.gethostbyname(host)
+        host = "localhost"
+    return host
+
+async def main():
+    by_name("127.0.0.1")
+    by_name("localhost")
+    tested_after("localhost")
+    in_a_loop("127.0.0.1", 3)
+'''
+
+
+def test_parameter_tested_before_it_is_rebound(tmp_path: Path) -> None:
+    """`if host == "localhost": host = gethostbyname(host)` tests the caller's value; a
+    test after the rebinding, or in a loop that rebinds it, does not."""
+    got = _got(_scan(tmp_path, {"net.py": REBOUND}))
+    # line 23 (`by_name("127.0.0.1")`) is ruled out; the others block
+    assert got == [("net.py", 24, "PA106", False), ("net.py", 25, "PA106", False),
+                   ("net.py", 26, "PA106", False)]
+
+
+def test_module_constants_and_locals_as_arguments(tmp_path: Path) -> None:
+    result = _scan(tmp_path, {"net.py": '''
+        import json
+        import socket
+
+        DEFAULT_HOST = "127.0.0.1"
+        ALIAS = DEFAULT_HOST
+        LOCAL = "localhost"
+
+        def resolve(host):
+            if host == "localhost":
+                return socket.gethostbyname(host)
+            return host
+
+        def load(src):
+            if isinstance(src, str):
+                return open(src).read()
+            return src
+
+        async def main(name):
+            resolve(DEFAULT_HOST)
+            resolve(ALIAS)
+            resolve(LOCAL)
+            payload = json.dumps({"name": name}).encode()
+            load(payload)
+            text = json.dumps({"name": name})
+            load(text)
+    '''})
+    assert _got(result) == [("net.py", 22, "PA106", False), ("net.py", 26, "PA106", False)]
+
+
+def test_return_annotation_of_a_function_in_another_module(tmp_path: Path) -> None:
+    result = _scan(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/paths.py": '''
+            from pathlib import Path
+
+            def data_file(name: str) -> Path:
+                return Path("data") / name
+
+            def helper(name):
+                return Path("data") / name
+        ''',
+        "pkg/files.py": '''
+            from pathlib import Path
+
+            def parse(obj):
+                if isinstance(obj, (str, Path)):
+                    return Path(obj).read_bytes()
+                return obj
+        ''',
+        "pkg/app.py": '''
+            from pkg.files import parse
+            from pkg.paths import data_file, helper
+
+            async def main():
+                parse(data_file("a").read_bytes())
+                parse(data_file("a"))
+                parse(helper("a").read_bytes())
+        '''})
+    # bytes: ruled out; a Path: blocks; an unannotated helper: unknown (conditional);
+    # `.read_bytes()` on what `data_file` returns is PA101 in the coroutine itself
+    assert _got(result) == [("app.py", 6, "PA101", False), ("app.py", 7, "PA106", False),
+                            ("app.py", 8, "PA106", True)]
+
+
+def test_open_of_a_descriptor_is_no_blocking_leaf(tmp_path: Path) -> None:
+    result = _scan(tmp_path, {"fd.py": '''
+        import os
+        import sys
+        from io import TextIOWrapper
+
+        def stdout_double():
+            return TextIOWrapper(open(1, "wb", closefd=False), encoding="utf-8")
+
+        def stdin_raw():
+            fd = sys.stdin.fileno()
+            return open(fd, "rb", buffering=0)
+
+        def log(path):
+            return open(path, "a")
+
+        async def main():
+            stdout_double()
+            stdin_raw()
+            log("x.log")
+            open(sys.stdout.fileno(), "w", closefd=False)
+            open(os.dup(1), "w")
+            open("x.log")
+    '''})
+    assert _got(result) == [("fd.py", 19, "PA106", False), ("fd.py", 22, "PA101", False)]
