@@ -188,3 +188,44 @@ def test_open_of_a_descriptor_is_no_blocking_leaf(tmp_path: Path) -> None:
             open("x.log")
     '''})
     assert _got(result) == [("fd.py", 19, "PA106", False), ("fd.py", 22, "PA101", False)]
+
+
+def test_kwargs_changed_before_they_are_forwarded(tmp_path: Path) -> None:
+    """redis `RedisCluster.from_url`: `kwargs.update(parse_url(url))` then `cls(**kwargs)`:
+    what the callee gets is not what the caller passed (the host comes from the URL)."""
+    result = _scan(tmp_path, {"kw.py": '''
+        import socket
+
+        def parse_url(url):
+            return {"host": url}
+
+        class Node:
+            def __init__(self, host, port=1):
+                if host == "localhost":
+                    host = socket.gethostbyname(host)
+                self.host = host
+
+        class Cluster:
+            def __init__(self, host=None, port=6379):
+                if host and port:
+                    self.node = Node(host, port)
+
+            @classmethod
+            def from_url(cls, url, **kwargs):
+                kwargs.update(parse_url(url))
+                return cls(**kwargs)
+
+            @classmethod
+            def read_only(cls, url, **kwargs):
+                if "timeout" in kwargs and kwargs["timeout"] and kwargs.get("retry"):
+                    return None
+                return cls(**kwargs)
+
+        async def main(url):
+            Cluster.from_url(url)
+            Cluster.read_only(url)
+            Cluster.read_only(url, host="localhost")
+    '''})
+    # from_url: the host is unknown (conditional); read_only: the default host None rules
+    # the node out, unless the caller passes one
+    assert _got(result) == [("kw.py", 30, "PA106", True), ("kw.py", 32, "PA106", False)]

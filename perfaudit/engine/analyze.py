@@ -707,6 +707,10 @@ class _ScopeSummarizer(Summarizer):
         return None
 
 
+#: methods of a dict that leave it as it is
+_READS = frozenset({"get", "keys", "items", "values", "copy"})
+
+
 class _FlowFacts:
     """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
 
@@ -731,6 +735,7 @@ class _FlowFacts:
         self.stores: list[tuple[Any, ...]] = []
         self.call_args: list[tuple[Any, ...] | None] = []
         self.kwargs_name = args.kwarg.arg if args.kwarg else None
+        self._kwargs_intact: bool | None = None
         self.prop: Any = None
         if (self.is_method and node.decorator_list
                 and any(isinstance(d, ast.Name) and d.id == "property"
@@ -759,7 +764,7 @@ class _FlowFacts:
         for k in node.keywords:
             if k.arg is None:
                 v = k.value
-                if type(v) is ast.Name and v.id == self.kwargs_name:
+                if type(v) is ast.Name and v.id == self.kwargs_name and self.kwargs_intact():
                     kw.append(("**", v.id))  # forwards its own **kwargs
                 else:
                     star = True
@@ -771,6 +776,31 @@ class _FlowFacts:
         if not pos and not kw and not star and not via_self:
             return None
         return (tuple(pos), tuple(kw), star, via_self)
+
+    def kwargs_intact(self) -> bool:
+        """Whether the function's `**kwargs` holds what its caller passed wherever it is
+        forwarded: it is only read (`kwargs.get(...)`, `"x" in kwargs`, `kwargs["x"]`),
+        never updated, popped from, stored into, rebound or handed to another call."""
+        if self._kwargs_intact is None:
+            name = self.kwargs_name
+            intact = True
+            for node in ast.walk(self._node):
+                for child in ast.iter_child_nodes(node):
+                    if type(child) is not ast.Name or child.id != name:
+                        continue
+                    t = type(node)
+                    if t is ast.keyword and node.arg is None:  # type: ignore[attr-defined]
+                        continue  # `f(**kwargs)`
+                    if t is ast.Attribute and node.attr in _READS:  # type: ignore[attr-defined]
+                        continue
+                    if t is ast.Compare or (t is ast.Subscript and type(node.ctx) is ast.Load):  # type: ignore[attr-defined]
+                        continue
+                    intact = False
+                    break
+                if not intact:
+                    break
+            self._kwargs_intact = intact
+        return self._kwargs_intact
 
     def params(self) -> tuple[tuple[str, AV | None, int], ...]:
         """(name, default value, kind) of each parameter; defaults are evaluated where the
