@@ -229,3 +229,25 @@ def test_kwargs_changed_before_they_are_forwarded(tmp_path: Path) -> None:
     # from_url: the host is unknown (conditional); read_only: the default host None rules
     # the node out, unless the caller passes one
     assert _got(result) == [("kw.py", 30, "PA106", True), ("kw.py", 32, "PA106", False)]
+
+
+def test_isinstance_with_a_pep604_union(tmp_path: Path) -> None:
+    """python-telegram-bot 22: `isinstance(file_input, str | Path)`."""
+    result = _scan(tmp_path, {"files.py": '''
+        import io
+        from pathlib import Path
+
+        def parse_file_input(file_input):
+            if isinstance(file_input, str | Path):
+                if Path(file_input).is_file():
+                    return file_input
+            return file_input
+
+        async def main(path: Path):
+            parse_file_input(path.read_bytes())
+            parse_file_input(io.BytesIO(b"x"))
+            parse_file_input(path)
+            parse_file_input(path.as_posix())
+    '''})
+    assert _got(result) == [("files.py", 12, "PA101", False), ("files.py", 14, "PA106", False),
+                            ("files.py", 15, "PA106", False)]

@@ -159,8 +159,7 @@ class Summarizer:
             subj = self.subject(e.args[0])
             if subj is None:
                 return None
-            spec = e.args[1]
-            elts = spec.elts if type(spec) is ast.Tuple else [spec]
+            elts = _type_alternatives(e.args[1])
             types = []
             for el in elts:
                 q = self.resolve(el)
@@ -273,6 +272,15 @@ class Summarizer:
                     self.value(e.right, 1) or ("unk",)):
                 return ("obj", lt, None)
         return None
+
+
+def _type_alternatives(spec: ast.expr) -> list[ast.expr]:
+    """The classes of an `isinstance` spec: `(str, Path)`, `str | Path` (PEP 604), or one."""
+    if type(spec) is ast.Tuple:
+        return [x for el in spec.elts for x in _type_alternatives(el)]
+    if type(spec) is ast.BinOp and type(spec.op) is ast.BitOr:
+        return [*_type_alternatives(spec.left), *_type_alternatives(spec.right)]
+    return [spec]
 
 
 def _str_consts(e: ast.expr) -> tuple[str, ...] | None:
