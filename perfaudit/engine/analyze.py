@@ -62,8 +62,10 @@ class FuncFacts:
     #: no arguments, stores are `self.attr = value` as (attr, guard, value), and call_args
     #: line up with `calls` as (positional values, keyword values, has *args/**kwargs,
     #: via self) or None for no arguments; last,
-    #: for a `@property` that returns one expression, that expression as a condition
-    flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
+    #: for a `@property` that returns one expression, that expression as a condition;
+    #: whether it is a generator function; for a coroutine, the calls passed straight to
+    #: another call as (index in `calls`, that call's name)
+    flow: tuple[Any, ...] = ((), False, (), (), (), (), None, False, ())
 
 
 @dataclass(slots=True)
@@ -276,6 +278,9 @@ class Analyzer:
         self.mscope: Scope | None = None
         #: the expression of the innermost `await` visited
         self.awaited: ast.expr | None = None
+        #: in a coroutine: a call passed straight to another call -> that call's name
+        #: (`consume(gen())`: a generator created on the loop may run elsewhere)
+        self.arg_of: dict[ast.AST, str] = {}
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -378,6 +383,8 @@ class Analyzer:
             return
         if t is ast.Await:
             self.awaited = node.value  # type: ignore[attr-defined]
+        elif (t is ast.Yield or t is ast.YieldFrom) and self.flow is not None:
+            self.flow.generator = True  # calling it runs nothing: its body runs when iterated
         if t is ast.IfExp and self.summ is not None:
             self.visit_if(node)  # type: ignore[arg-type]
             return
@@ -593,6 +600,12 @@ class Analyzer:
                     flow.call_args.append(
                         None if qual.partition(".")[0] in self.external
                         else UNKNOWN_ARGS if node is self.awaited else flow.args(node))
+                    outer = self.arg_of.pop(node, None) if self.arg_of else None
+                    if outer is not None:
+                        flow.arg_of.append((len(ff.calls) - 1, outer))
+                    for a in node.args:
+                        if type(a) is ast.Call:
+                            self.arg_of[a] = qual
         elif (ff is not None and not ff.is_async and isinstance(node.func, ast.Attribute)
               and node.func.attr in self.loop_methods):
             # `loop.call_soon(...)` on an untyped receiver: recorded by method name (it
@@ -735,6 +748,9 @@ class _FlowFacts:
         self.stores: list[tuple[Any, ...]] = []
         self.call_args: list[tuple[Any, ...] | None] = []
         self.kwargs_name = args.kwarg.arg if args.kwarg else None
+        self.generator = False
+        #: (index in `FuncFacts.calls`, the call it is passed to as an argument)
+        self.arg_of: list[tuple[int, str]] = []
         self._kwargs_intact: bool | None = None
         self.prop: Any = None
         if (self.is_method and node.decorator_list
@@ -831,7 +847,8 @@ class _FlowFacts:
         # no guard on any blocking call: () stands for all of them
         guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
         return (params, self.is_method, guards, tuple(self.edges),
-                tuple(self.stores), tuple(self.call_args), self.prop)
+                tuple(self.stores), tuple(self.call_args), self.prop, self.generator,
+                tuple(self.arg_of))
 #: calls that return a new file descriptor
 _FD_CALLS = frozenset({"os.open", "os.dup", "os.memfd_create"})
 

@@ -450,11 +450,14 @@ class ProjectIndex:
             module = self.module_of[qual]
             fn_name = local_name(qual, module)
             call_args = fn.flow[5]
+            arg_of = dict(fn.flow[8]) if len(fn.flow) > 8 else {}
             for i, (callee, line, col, end_line, end_col, stmt_line) in enumerate(fn.calls):
                 if callee.rpartition(".")[2] not in wanted:
                     continue
                 target = self.resolve(callee)
                 if target is None or target not in chains:
+                    continue
+                if i in arg_of and self._generator_handed_off(target, arg_of[i]):
                     continue
                 args = call_args[i] if i < len(call_args) else ((), (), True, False)
                 found = self.site_reach(target, args)
@@ -477,6 +480,25 @@ class ProjectIndex:
                     span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
                     function=fn_name, conditional=is_cond,
                     cause=f"{blocker}() at {path_txt}:{bline}")
+
+
+    def _generator_handed_off(self, target: str, outer: str) -> bool:
+        """A generator function's call creates the generator and runs none of its body:
+        passed straight to a coroutine function (`async for c in chunks(gen())`) or to a
+        worker thread, it is iterated there, not in this call (zigpy
+        `async_iterate_in_chunks(iterator(10))`)."""
+        fn = self.funcs[target]
+        if len(fn.flow) <= 7 or not fn.flow[7]:
+            return False
+        if outer in _TO_THREAD:
+            return True
+        callee = self.resolve(outer)
+        return callee is not None and self.funcs[callee].is_async
+
+
+#: calls that run the iteration of their arguments in a worker thread
+_TO_THREAD = frozenset({"asyncio.to_thread", "anyio.to_thread.run_sync",
+                        "trio.to_thread.run_sync", "asyncio.AbstractEventLoop.run_in_executor"})
 
 
 def _better(a: Reach | None, b: Reach) -> Reach:
