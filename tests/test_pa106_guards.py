@@ -251,3 +251,63 @@ def test_isinstance_with_a_pep604_union(tmp_path: Path) -> None:
     '''})
     assert _got(result) == [("files.py", 12, "PA101", False), ("files.py", 14, "PA106", False),
                             ("files.py", 15, "PA106", False)]
+
+
+def test_self_referencing_locals_and_walrus_end(tmp_path: Path) -> None:
+    """esphome 2026.10 `shelly_dimmer/light.py`: `if expected := value.get(...)` then
+    `expected = expected.lower()`: looking through the local must end (it once recursed
+    until a RecursionError, a PA000 for the file), and a name also bound by `:=` is not
+    known from its one assignment."""
+    result = _scan(tmp_path, {"fw.py": '''
+        from pathlib import Path
+
+        def check(path, sha):
+            if isinstance(sha, bytes):
+                return None
+            if path:
+                return Path(path).is_file()
+            return None
+
+        def get_firmware(value, url):
+            if expected := value.get("sha256"):
+                expected = expected.lower()
+                return check(Path(url), expected)
+            name = name.strip()
+            return check(name, None)
+
+        def walrus(url):
+            data = b"raw"
+            if (data := url.strip()):
+                return check(url, data)
+            return None
+
+        async def to_code(config):
+            get_firmware(config, "x")
+            walrus("x")
+    '''}, **{"test-code": "report"})
+    # get_firmware reaches `check(name, None)`: None is no bytes, and the truthiness of
+    # a required argument is data; walrus: `data` may be the str from `:=`, so the bytes
+    # guard stays unknown (were `data` taken for b"raw", the chain would be ruled out)
+    assert _got(result) == [("fw.py", 25, "PA106", False), ("fw.py", 26, "PA106", True)]
+
+
+def test_objects_without_bool_or_len_are_true(tmp_path: Path) -> None:
+    """esphome `is_svg_file(path)` with `path = Path(...)`: `if not file: return False`
+    does not make the chain conditional, a Path is always true."""
+    result = _scan(tmp_path, {"img.py": '''
+        from pathlib import Path
+
+        def is_svg_file(file):
+            if not file:
+                return False
+            with Path(file).open("rb") as f:
+                return b"<svg" in f.read(1024)
+
+        async def write_image(config):
+            path = Path(config["file"])
+            data = path.read_bytes()
+            return is_svg_file(path), is_svg_file(data)
+    '''})
+    # bytes may be empty: that chain depends on the data
+    assert _got(result) == [("img.py", 12, "PA101", False), ("img.py", 13, "PA106", False),
+                            ("img.py", 13, "PA106", True)]

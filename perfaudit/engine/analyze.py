@@ -637,7 +637,7 @@ class _ScopeSummarizer(Summarizer):
     """A `Summarizer` resolving names in one function's scope (or, for the defaults of
     its parameters, ``outer``: where they are evaluated)."""
 
-    __slots__ = ("scope", "start", "names")
+    __slots__ = ("scope", "start", "names", "_walrus")
 
     def __init__(self, scope: Scope, start: Scope | None, names: list[str],
                  self_name: str | None, annotations: dict[str, ast.expr] | None) -> None:
@@ -645,17 +645,19 @@ class _ScopeSummarizer(Summarizer):
         self.scope = scope
         self.start = start
         self.names = names
+        self._walrus: frozenset[str] | None = None
 
     def compute_params(self) -> frozenset[str]:
         # a parameter rebound in the body no longer holds what the caller passed
         binds = self.scope.bindings
-        return frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+        once = frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+        return once - self._walrus_targets() if once else once
 
     def param_at(self, name: str, line: int) -> bool:
         # `if host == "localhost": host = socket.gethostbyname(host)`: the test reads the
         # caller's value; a use at or after the first rebinding (or in a loop holding one)
         # does not
-        if name not in self.names:
+        if name not in self.names or name in self._walrus_targets():
             return False
         self.scope.bindings  # noqa: B018 - computes the binding lines
         lines = self.scope._lines.get(name) if self.scope._lines is not None else None
@@ -671,13 +673,21 @@ class _ScopeSummarizer(Summarizer):
         sym = resolve(e, self.scope)
         return sym[1] if sym is not None and sym[0] != "inst" else None
 
-    def call_type(self, e: ast.Call) -> str | None:
+    def _walrus_targets(self) -> frozenset[str]:
+        """Names bound by `:=` in the function (the scope's bindings do not list those
+        inside expressions): a local bound once elsewhere may hold either value."""
+        if self._walrus is None:
+            self._walrus = frozenset(n.target.id for n in ast.walk(self.scope.node)
+                                     if type(n) is ast.NamedExpr)
+        return self._walrus
+
+    def call_type(self, e: ast.Call, hops: int) -> str | None:
         sym = resolve(e, self.scope)
         if sym is not None and sym[0] == "inst":
             return sym[1]
         f = e.func  # a method of a str or bytes: `"x".encode()`, `(fmt % x).encode()`
         if type(f) is ast.Attribute:
-            v = self.value(f.value, 1)
+            v = self.value(f.value, hops)
             t = v[1] if v is not None and v[0] == "obj" else (
                 f"builtins.{type(v[1]).__name__}" if v is not None and v[0] == "lit" else None)
             if t in ("builtins.str", "builtins.bytes"):
@@ -709,7 +719,8 @@ class _ScopeSummarizer(Summarizer):
                     if len(b) != 1:
                         return None
                     kind = b[0][0]
-                    if kind == "value" and (s.parent is None or s is self.scope):
+                    if kind == "value" and (s.parent is None or (
+                            s is self.scope and name not in self._walrus_targets())):
                         return b[0][1]  # type: ignore[return-value]
                     if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
                         value = b[0][3] if len(b[0]) > 3 else None

@@ -240,16 +240,18 @@ class Summarizer:
                         return ("obj", q, None)
             # a call whose result type is known (`Path(p).read_bytes()`: bytes, from
             # rules/types.toml); it may be an instance of a subclass
-            q = self.call_type(e)  # type: ignore[arg-type]
+            q = self.call_type(e, hops)  # type: ignore[arg-type]
             if q is not None and _is_class(q):
                 return ("obj", q, None, True)
             return self.project_call(e)  # type: ignore[arg-type]
         if t is ast.BinOp:
-            return self._binop(e)  # type: ignore[arg-type]
+            return self._binop(e, hops)  # type: ignore[arg-type]
         return None
 
-    def call_type(self, e: ast.Call) -> str | None:
-        """The class of the value a call returns, when known (subclasses included)."""
+    def call_type(self, e: ast.Call, hops: int) -> str | None:
+        """The class of the value a call returns, when known (subclasses included);
+        ``hops``: how many more names `value` may look through (it must shrink, or
+        `x = x.lower()` would never end)."""
         return None
 
     def project_call(self, e: ast.Call) -> AV | None:
@@ -258,18 +260,18 @@ class Summarizer:
         index knows the function's return annotation."""
         return None
 
-    def _binop(self, e: ast.BinOp) -> AV | None:
+    def _binop(self, e: ast.BinOp, hops: int) -> AV | None:
         """`"%s" % x` is a str (bytes for a bytes format); `a + b` of two str (or two
         bytes) is one."""
         op = type(e.op)
         if op is ast.Mod and type(e.left) in (ast.Constant, ast.JoinedStr):
-            lt = _type(self.value(e.left, 0) or ("unk",))
+            lt = _type(self.value(e.left, 0) or ("unk",))  # a literal or f-string
             if lt in ("builtins.str", "builtins.bytes"):
                 return ("obj", lt, None)
         if op is ast.Add:
-            lt = _type(self.value(e.left, 1) or ("unk",))
+            lt = _type(self.value(e.left, hops) or ("unk",))
             if lt in ("builtins.str", "builtins.bytes") and lt == _type(
-                    self.value(e.right, 1) or ("unk",)):
+                    self.value(e.right, hops) or ("unk",)):
                 return ("obj", lt, None)
         return None
 
@@ -427,7 +429,13 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
     if kind == "truthy":
         if v[0] == "lit":
             return T if v[1] else F
-        return U if v[2] is None else (T if v[2] else F)
+        if v[2] is None:
+            # an instance of a class without `__bool__` or `__len__` (a Path, a file
+            # object) is always true
+            tp = _type_of(str(v[1]))
+            return T if tp is not None and not (hasattr(tp, "__bool__")
+                                                or hasattr(tp, "__len__")) else U
+        return T if v[2] else F
     if v[0] != "lit":
         if kind in ("eq", "in") and v[0] == "obj" and v[1] in _EMPTY_CALLS:
             return F  # a container never equals a str/int/None literal
