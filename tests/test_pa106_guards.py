@@ -311,3 +311,45 @@ def test_objects_without_bool_or_len_are_true(tmp_path: Path) -> None:
     # bytes may be empty: that chain depends on the data
     assert _got(result) == [("img.py", 12, "PA101", False), ("img.py", 13, "PA106", False),
                             ("img.py", 13, "PA106", True)]
+
+
+def test_generator_handed_to_a_coroutine_of_another_module(tmp_path: Path) -> None:
+    """zigpy 2.4: `async_iterate_in_chunks` lives in a module that blocks nowhere (so the
+    index never analyses it); the call is iterated with `async for` or awaited: the
+    generator passed to it runs where that coroutine iterates it."""
+    result = _scan(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/util.py": '''
+            import asyncio
+            import itertools
+
+            async def async_iterate_in_chunks(iterable, size):
+                loop = asyncio.get_running_loop()
+                it = iter(iterable)
+                while chunk := await loop.run_in_executor(None, list, itertools.islice(it, size)):
+                    yield chunk
+
+            async def drain(iterable):
+                return await asyncio.to_thread(list, iterable)
+
+            def consume(iterable):
+                return list(iterable)
+        ''',
+        "pkg/app.py": '''
+            import time
+            from pkg import util
+
+            def numbers(n):
+                for i in range(n):
+                    time.sleep(0.1)
+                    yield i
+
+            async def main():
+                async for chunk in util.async_iterate_in_chunks(numbers(10), 3):
+                    print(chunk)
+                chunks = [c async for c in util.async_iterate_in_chunks(numbers(10), 3)]
+                await util.drain(numbers(3))
+                return util.consume(numbers(3)), chunks
+        '''}, **{"test-code": "report"})
+    # a sync function given the generator iterates it on the loop
+    assert _got(result) == [("app.py", 15, "PA106", False)]

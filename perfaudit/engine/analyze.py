@@ -281,6 +281,9 @@ class Analyzer:
         #: in a coroutine: a call passed straight to another call -> that call's name
         #: (`consume(gen())`: a generator created on the loop may run elsewhere)
         self.arg_of: dict[ast.AST, str] = {}
+        #: the iterable of the `async for` being visited (an async iterator, not a call
+        #: that runs a generator it is given)
+        self.async_iter: ast.AST | None = None
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -504,6 +507,8 @@ class Analyzer:
         else:
             for r in self.iter_rules:
                 r.on_iter(self.ctx, node.iter, self.scope)  # type: ignore[attr-defined]
+            if type(node) is ast.AsyncFor:
+                self.async_iter = node.iter  # type: ignore[attr-defined]
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
@@ -523,6 +528,8 @@ class Analyzer:
         # the first iterable is evaluated in the enclosing scope
         for r in self.iter_rules:
             r.on_iter(self.ctx, gens[0].iter, self.scope)
+        if gens[0].is_async:
+            self.async_iter = gens[0].iter
         self.visit(gens[0].iter)
         scope = Scope("comp", node, self.scope, self.scope.qual, self.scope.module,
                       is_async=self.scope.is_async, class_qual=None)
@@ -605,7 +612,10 @@ class Analyzer:
                         flow.arg_of.append((len(ff.calls) - 1, outer))
                     for a in node.args:
                         if type(a) is ast.Call:
-                            self.arg_of[a] = qual
+                            # awaited or iterated with `async for`: a coroutine or async
+                            # iterator is given the argument, it does not run it here
+                            self.arg_of[a] = (ASYNC_CALL if node is self.awaited
+                                              or node is self.async_iter else qual)
         elif (ff is not None and not ff.is_async and isinstance(node.func, ast.Attribute)
               and node.func.attr in self.loop_methods):
             # `loop.call_soon(...)` on an untyped receiver: recorded by method name (it
@@ -625,6 +635,8 @@ def _exits(body: list[ast.stmt]) -> bool:
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
+#: `FuncFacts.flow` arg_of: the call an argument is passed to is awaited or async-iterated
+ASYNC_CALL = "<async>"
 #: the arguments of a call without any (`FuncFacts.flow` edges and call_args)
 NO_ARGS: tuple[Any, ...] = ((), (), False, False)
 #: arguments not summarised: nothing known about them

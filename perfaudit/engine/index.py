@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from perfaudit.config import Config
-from perfaudit.engine.analyze import NO_ARGS, FileResult, FuncFacts
+from perfaudit.engine.analyze import ASYNC_CALL, NO_ARGS, FileResult, FuncFacts
 from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard, known_class
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
@@ -490,7 +490,7 @@ class ProjectIndex:
         fn = self.funcs[target]
         if len(fn.flow) <= 7 or not fn.flow[7]:
             return False
-        if outer in _TO_THREAD:
+        if outer in _TO_THREAD or outer == ASYNC_CALL:
             return True
         callee = self.resolve(outer)
         return callee is not None and self.funcs[callee].is_async
