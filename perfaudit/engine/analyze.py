@@ -508,7 +508,7 @@ class Analyzer:
             for r in self.iter_rules:
                 r.on_iter(self.ctx, node.iter, self.scope)  # type: ignore[attr-defined]
             if type(node) is ast.AsyncFor:
-                self.async_iter = node.iter  # type: ignore[attr-defined]
+                self.async_iter = node.iter
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
