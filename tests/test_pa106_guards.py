@@ -353,3 +353,28 @@ def test_generator_handed_to_a_coroutine_of_another_module(tmp_path: Path) -> No
         '''}, **{"test-code": "report"})
     # a sync function given the generator iterates it on the loop
     assert _got(result) == [("app.py", 15, "PA106", False)]
+
+
+def test_typing_annotations_are_not_value_types(tmp_path: Path) -> None:
+    """prefect 3.9 `transfer(from_profile: Annotated[str, Parameter(...)])` then
+    `use_profile(from_profile)`, which loads profiles only `if isinstance(profile, str)`:
+    `typing.Annotated` and `typing.Any` are classes at run time (Python 3.11), not the
+    type of the value."""
+    result = _scan(tmp_path, {"prof.py": '''
+        from typing import Annotated, Any
+
+        def use_profile(profile):
+            if isinstance(profile, str):
+                return open(profile).read()
+            return profile
+
+        async def by_annotated(name: Annotated[str, "help"]):
+            return use_profile(name)
+
+        async def by_any(name: Any):
+            return use_profile(name)
+
+        async def by_bytes(name: Annotated[bytes, "help"]):
+            return use_profile(name)
+    '''})
+    assert _got(result) == [("prof.py", 10, "PA106", False), ("prof.py", 13, "PA106", True)]

@@ -42,6 +42,7 @@ _MAX_STR = 200
 _SAFE_MODULES = frozenset({"builtins", "io", "os", "pathlib", "collections",
                            "collections.abc", "numbers", "datetime", "decimal", "fractions",
                            "array", "typing", "types", "enum", "uuid", "ipaddress"})
+_ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 _IGNORE: Cond = ("ign",)
 _DEP: Cond = ("dep",)
 _CONTAINERS = {ast.Dict: "builtins.dict", ast.List: "builtins.list",
@@ -89,12 +90,21 @@ class Summarizer:
         """The class a parameter is annotated with, when it is one plain class
         (`x: str`, `x: dict[str, Any]`, `x: io.BytesIO`); not unions or Optional."""
         ann = self._annotations.get(name) if self._annotations else None
-        if ann is None:
-            return None
-        if type(ann) is ast.Subscript:
+        for _ in range(3):
+            if ann is None:
+                return None
+            if type(ann) is not ast.Subscript:
+                break
+            if self.resolve(ann.value) in _ANNOTATED:  # `Annotated[str, Option(...)]`
+                inner = ann.slice
+                ann = inner.elts[0] if type(inner) is ast.Tuple and inner.elts else None
+                continue
             ann = ann.value
-        q = self.resolve(ann)
-        return q if q is not None and _is_class(q) else None
+        q = self.resolve(ann) if ann is not None else None
+        # `typing.Any`, `typing.Annotated` are classes at run time, not the value's type
+        if q is None or q.partition(".")[0] in ("typing", "typing_extensions"):
+            return None
+        return q if _is_class(q) else None
 
     @property
     def params(self) -> frozenset[str]:
