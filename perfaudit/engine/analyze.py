@@ -281,6 +281,8 @@ class Analyzer:
         #: in a coroutine: a call passed straight to another call -> that call's name
         #: (`consume(gen())`: a generator created on the loop may run elsewhere)
         self.arg_of: dict[ast.AST, str] = {}
+        #: whether the file may use `:=` at all (most do not: no need to look for it)
+        self.walrus = ":=" in ctx.text
         #: the iterable of the `async for` being visited (an async iterator, not a call
         #: that runs a generator it is given)
         self.async_iter: ast.AST | None = None
@@ -441,7 +443,7 @@ class Analyzer:
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
             self.functions.append(self.func_facts)
-            self.flow = _FlowFacts(node, scope)
+            self.flow = _FlowFacts(node, scope, self.walrus)
             self.summ = None if is_async else self.flow.summ
             self.guard = []
         else:
@@ -750,7 +752,8 @@ _READS = frozenset({"get", "keys", "items", "values", "copy"})
 class _FlowFacts:
     """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
 
-    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+                 walrus: bool = True) -> None:
         args = node.args
         positional = args.args if not args.posonlyargs else [*args.posonlyargs, *args.args]
         self.is_method = (scope.class_qual is not None and bool(positional)
@@ -764,6 +767,8 @@ class _FlowFacts:
         annotations = {a.arg: a.annotation for a in (*positional, *args.kwonlyargs)
                        if a.annotation is not None}
         self.summ = _ScopeSummarizer(scope, scope, names, self_name, annotations)
+        if not walrus:
+            self.summ._walrus = frozenset()
         self._node = node
         self.direct_guards: list[tuple[Cond, ...]] = []
         self.has_direct = False
