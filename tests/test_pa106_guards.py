@@ -378,3 +378,41 @@ def test_typing_annotations_are_not_value_types(tmp_path: Path) -> None:
             return use_profile(name)
     '''})
     assert _got(result) == [("prof.py", 10, "PA106", False), ("prof.py", 13, "PA106", True)]
+
+
+def test_constants_and_functions_imported_from_another_module(tmp_path: Path) -> None:
+    """`from pkg.cluster import DEFAULT_HOST` then `Node(host=DEFAULT_HOST)`; a re-export
+    (`from pkg.cluster import LOCAL` in pkg/__init__.py) is followed; a function passed
+    as the app is a function. (Only names of modules the scan analyses for PA106 are
+    known: a module that neither blocks nor calls a blocking function is never read.)"""
+    result = _scan(tmp_path, {
+        "pkg/__init__.py": ("from pkg.cluster import LOCAL\n\n"
+                            "def version():\n    return open('VERSION').read()\n"),
+        "pkg/cluster.py": '''
+            import socket
+
+            DEFAULT_HOST = "127.0.0.1"
+            LOCAL = "localhost"
+
+            class Node:
+                def __init__(self, host, app=None):
+                    if host == "localhost":
+                        host = socket.gethostbyname(host)
+                    if isinstance(app, str):
+                        open(app).read()
+                    self.host = host
+
+            def create_app():
+                return None
+        ''',
+        "pkg/main.py": '''
+            from pkg import LOCAL
+            from pkg.cluster import DEFAULT_HOST, Node, create_app
+
+            async def main(app):
+                Node(host=DEFAULT_HOST)
+                Node(DEFAULT_HOST, app=create_app)
+                Node(LOCAL)
+                Node(DEFAULT_HOST, app=app)
+        '''})
+    assert _got(result) == [("main.py", 8, "PA106", False), ("main.py", 9, "PA106", True)]

@@ -80,6 +80,9 @@ class FileResult:
     noqa: dict[int, frozenset[str] | None] = field(default_factory=dict)
     #: valid for a newer Python, but not analysable here
     skipped: bool = False
+    #: module-level names bound once to a literal or a container (engine/flow.py values),
+    #: for PA106 callers in other modules that pass them
+    constants: dict[str, Any] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- call sites
@@ -723,7 +726,7 @@ class _ScopeSummarizer(Summarizer):
     def module_value(self, name: str) -> ast.expr | str | None:
         """What a name is bound to once: a module-level value's expression, a local's
         (`data = path.read_bytes()`), or "def"/"class" for a function or class defined in
-        this module."""
+        this module; "import:<name>" for a name imported from a project module."""
         s: Scope | None = self.start
         first = True
         while s is not None:
@@ -739,6 +742,10 @@ class _ScopeSummarizer(Summarizer):
                     if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
                         value = b[0][3] if len(b[0]) > 3 else None
                         return value if isinstance(value, ast.expr) else None
+                    if kind == "import":  # `from app.settings import DEFAULT_HOST`
+                        target = str(b[0][1])
+                        return (None if target.partition(".")[0] in _STDLIB
+                                else "import:" + target)
                     return str(kind) if kind in ("def", "class") else None
             first = False
             s = s.parent
@@ -943,6 +950,27 @@ def module_imports(scope: Scope) -> dict[str, str]:
     return out
 
 
+def module_constants(scope: Scope) -> dict[str, Any]:
+    """Module-level names bound once to a literal, an f-string or a display (`DEFAULT_HOST
+    = "127.0.0.1"`, `LOGGING_CONFIG = {...}`): their values as engine/flow.py sees them."""
+    out: dict[str, Any] = {}
+    value = _ScopeSummarizer(scope, scope, [], None, None).value
+    for name, binds in scope.bindings.items():
+        if len(binds) != 1 or binds[0][0] not in ("value", "ann"):
+            continue
+        b = binds[0]
+        expr = b[1] if b[0] == "value" else (b[3] if len(b) > 3 else None)
+        if type(expr) in _CONSTANT_NODES:
+            v = value(expr, 0)  # type: ignore[arg-type]
+            if v is not None and v[0] in ("lit", "obj"):
+                out[name] = v
+    return out
+
+
+#: the expressions `module_constants` keeps
+_CONSTANT_NODES = (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.JoinedStr)
+
+
 def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
                    config: Config, rules: Sequence[Rule], *, facts: bool = True) -> FileResult:
     """Analyse one file. Pure: the same inputs always give the same result."""
@@ -970,6 +998,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
+        result.constants = module_constants(mscope)
     result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text, tables.noqa_aliases)
     result.findings = [f for f in ctx.findings if not is_suppressed(result.noqa, f)]
     return result

@@ -129,11 +129,12 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         {line: (tuple(sorted(codes)) if codes is not None else None)
          for line, codes in res.noqa.items()},
         res.skipped,
+        res.constants,
     )
 
 
 def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
-    module, findings, functions, imports, noqa, skipped = data
+    module, findings, functions, imports, noqa, skipped, constants = data
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
@@ -142,6 +143,7 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},
         skipped=skipped,
+        constants=constants,
     )
 
 

@@ -14,7 +14,9 @@ Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj
 truthy)`` an instance of a known type (truthiness True/False or None when unknown);
 ``("obj", type, truthy, True)`` an instance of that type or of a subclass (a call's
 result); ``("ret", function, methods)`` what a project function returns, with methods
-called on it (resolved by the project index); ``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
+called on it (resolved by the project index); ``("const", name)`` a name imported from a
+project module (a constant, a function or a class; resolved by the index too);
+``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
 ``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
@@ -234,6 +236,8 @@ class Summarizer:
                 return ("obj", "builtins.type", True)
             if isinstance(bound, ast.expr):
                 return self.value(bound, hops - 1)
+            if bound is not None and bound.startswith("import:"):
+                return ("const", bound[7:])  # resolved by the project index
             return None
         if t is ast.Lambda:
             return ("obj", "types.FunctionType", True)

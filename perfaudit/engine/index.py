@@ -108,6 +108,8 @@ class ProjectIndex:
         self.path_of: dict[str, str] = {}
         self.module_of: dict[str, str] = {}
         self.imports: dict[str, dict[str, str]] = {}
+        #: module constants by qualified name (engine/flow.py values)
+        self.constants: dict[str, AV] = {}
         # A `.pyi` stub is scanned like any file (ruff does too; some projects generate
         # stubs with bodies), but where `m.py` and `m.pyi` are the same module, the code
         # that runs is `m.py`'s: its functions and imports win over the stub's.
@@ -118,6 +120,8 @@ class ProjectIndex:
                     continue
                 if res.module and (not stub or res.module not in self.imports):
                     self.imports[res.module] = res.imports
+                    for name, value in res.constants.items():
+                        self.constants[f"{res.module}.{name}"] = value
                 for fn in res.functions:
                     if stub and fn.qual in self.funcs:
                         continue
@@ -244,8 +248,8 @@ class ProjectIndex:
                 return None
             if v[0] in ("p", "a"):
                 return _lookup(caller_env, v)
-            if v[0] == "ret":
-                return self.returned(v)
+            if v[0] in ("ret", "const"):
+                return self.concrete(v)
             return v
 
         positional = [p for p in params if p[2] == 0]
@@ -276,7 +280,8 @@ class ProjectIndex:
                 if av is None and default is None:
                     av = ("unk",)
             else:
-                av = self.returned(default) if default and default[0] == "ret" else default
+                av = (self.concrete(default) if default and default[0] in ("ret", "const")
+                      else default)
             if av is not None:
                 env[("p", name)] = av
         kwargs = [p[0] for p in params if p[2] == 3]
@@ -284,6 +289,27 @@ class ProjectIndex:
             extra = tuple(sorted((n, known(v)) for n, v in given.items() if n not in names))
             env[("k", kwargs[0])] = ("kw", extra)
         return env
+
+    def concrete(self, v: AV) -> AV | None:
+        """What a value the per-file analysis left to the index stands for."""
+        return self.returned(v) if v[0] == "ret" else self.imported(str(v[1]))
+
+    def imported(self, qual: str) -> AV | None:
+        """The value of a name imported from a project module: a module constant
+        (following re-exports), or a function or class of the project; None if unknown."""
+        for _ in range(_MAX_ALIAS_HOPS):
+            if qual in self.constants:
+                return self.constants[qual]
+            if qual in self.funcs:
+                return ("obj", "types.FunctionType", True)
+            if qual + ".__init__" in self.funcs:
+                return ("obj", "builtins.type", True)
+            module, _, name = qual.rpartition(".")
+            target = self.imports.get(module, {}).get(name)
+            if target is None:
+                return None
+            qual = target
+        return None
 
     def returned(self, v: AV) -> AV | None:
         """The value ``("ret", function, methods)`` stands for: an instance of what the
@@ -371,8 +397,8 @@ class ProjectIndex:
             av: AV | None = value  # type: ignore[assignment]
             if av is not None and av[0] in ("p", "a"):
                 av = _lookup(out, av)
-            elif av is not None and av[0] == "ret":
-                av = self.returned(av)
+            elif av is not None and av[0] in ("ret", "const"):
+                av = self.concrete(av)
             key = ("a", str(attr))
             if r != T and out.get(key) != av:
                 av = None
