@@ -314,14 +314,28 @@ def test_objects_without_bool_or_len_are_true(tmp_path: Path) -> None:
 
 
 def test_generator_handed_to_a_coroutine_of_another_module(tmp_path: Path) -> None:
-    """zigpy 2.4: `async_iterate_in_chunks` lives in a module that blocks nowhere (so the
-    index never analyses it); the call is iterated with `async for` or awaited: the
-    generator passed to it runs where that coroutine iterates it."""
+    """zigpy 2.4: `async for c in util.async_iterate_in_chunks(numbers(10), 3)`: the
+    generator runs where the coroutine iterates it. A coroutine that iterates it in a
+    worker thread: no finding; one that iterates it on the loop: reported; one in a module
+    perfaudit never analyses (it neither blocks nor calls a blocking function): may block."""
     result = _scan(tmp_path, {
         "pkg/__init__.py": "",
+        "pkg/chunks.py": '''
+            import asyncio
+            import itertools
+
+            async def unknown_chunks(iterable, size):
+                loop = asyncio.get_running_loop()
+                it = iter(iterable)
+                while chunk := await loop.run_in_executor(None, list, itertools.islice(it, size)):
+                    yield chunk
+        ''',
         "pkg/util.py": '''
             import asyncio
             import itertools
+
+            def version():
+                return open("VERSION").read()
 
             async def async_iterate_in_chunks(iterable, size):
                 loop = asyncio.get_running_loop()
@@ -332,12 +346,17 @@ def test_generator_handed_to_a_coroutine_of_another_module(tmp_path: Path) -> No
             async def drain(iterable):
                 return await asyncio.to_thread(list, iterable)
 
+            async def insert_all(rows):
+                for row in rows:
+                    await asyncio.sleep(0)
+
             def consume(iterable):
                 return list(iterable)
         ''',
         "pkg/app.py": '''
             import time
             from pkg import util
+            from pkg.chunks import unknown_chunks
 
             def numbers(n):
                 for i in range(n):
@@ -349,10 +368,12 @@ def test_generator_handed_to_a_coroutine_of_another_module(tmp_path: Path) -> No
                     print(chunk)
                 chunks = [c async for c in util.async_iterate_in_chunks(numbers(10), 3)]
                 await util.drain(numbers(3))
-                return util.consume(numbers(3)), chunks
+                await util.insert_all(numbers(3))
+                more = [c async for c in unknown_chunks(numbers(10), 3)]
+                return util.consume(numbers(3)), chunks, more
         '''}, **{"test-code": "report"})
-    # a sync function given the generator iterates it on the loop
-    assert _got(result) == [("app.py", 15, "PA106", False)]
+    assert _got(result) == [("app.py", 16, "PA106", False), ("app.py", 17, "PA106", True),
+                            ("app.py", 18, "PA106", False)]
 
 
 def test_typing_annotations_are_not_value_types(tmp_path: Path) -> None:

@@ -619,7 +619,7 @@ class Analyzer:
                         if type(a) is ast.Call:
                             # awaited or iterated with `async for`: a coroutine or async
                             # iterator is given the argument, it does not run it here
-                            self.arg_of[a] = (ASYNC_CALL if node is self.awaited
+                            self.arg_of[a] = (ASYNC_CALL + qual if node is self.awaited
                                               or node is self.async_iter else qual)
         elif (ff is not None and not ff.is_async and isinstance(node.func, ast.Attribute)
               and node.func.attr in self.loop_methods):
@@ -640,7 +640,8 @@ def _exits(body: list[ast.stmt]) -> bool:
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
-#: `FuncFacts.flow` arg_of: the call an argument is passed to is awaited or async-iterated
+#: `FuncFacts.flow` arg_of: a prefix for the name of a call, passed an argument, that is
+#: awaited or iterated with `async for`
 ASYNC_CALL = "<async>"
 #: the arguments of a call without any (`FuncFacts.flow` edges and call_args)
 NO_ARGS: tuple[Any, ...] = ((), (), False, False)

@@ -483,10 +483,13 @@ class ProjectIndex:
                 target = self.resolve(callee)
                 if target is None or target not in chains:
                     continue
-                if i in arg_of and self._generator_handed_off(target, arg_of[i]):
+                handed = self._generator_handed_off(target, arg_of[i]) if i in arg_of else T
+                if handed == F:
                     continue
                 args = call_args[i] if i < len(call_args) else ((), (), True, False)
                 found = self.site_reach(target, args)
+                if found is not None and handed == U:
+                    found = (found[0], found[1], True)  # the generator may run elsewhere
                 if found is None or (found[2] and not conditional):
                     continue
                 quals, (_code, blocker, bline), is_cond = found
@@ -508,18 +511,25 @@ class ProjectIndex:
                     cause=f"{blocker}() at {path_txt}:{bline}")
 
 
-    def _generator_handed_off(self, target: str, outer: str) -> bool:
+    def _generator_handed_off(self, target: str, outer: str) -> int | None:
         """A generator function's call creates the generator and runs none of its body:
-        passed straight to a coroutine function (`async for c in chunks(gen())`) or to a
-        worker thread, it is iterated there, not in this call (zigpy
-        `async_iterate_in_chunks(iterator(10))`)."""
+        passed straight to a worker thread (`asyncio.to_thread(list, gen())`), or to a
+        coroutine that iterates it in one (zigpy's `async_iterate_in_chunks(gen())` uses
+        `run_in_executor`), it does not block here: F. Passed to an awaited or async-iterated
+        call perfaudit has not analysed: U (it may iterate it on the loop). Otherwise
+        (iterated here, or given to a coroutine that iterates it on the loop): T."""
         fn = self.funcs[target]
         if len(fn.flow) <= 7 or not fn.flow[7]:
-            return False
-        if outer in _TO_THREAD or outer == ASYNC_CALL:
-            return True
+            return T
+        is_async = outer.startswith(ASYNC_CALL)
+        outer = outer.removeprefix(ASYNC_CALL)
+        if outer in _TO_THREAD:
+            return F
         callee = self.resolve(outer)
-        return callee is not None and self.funcs[callee].is_async
+        if callee is not None:
+            cf = self.funcs[callee]
+            return F if cf.is_async and any(c[0] in _TO_THREAD for c in cf.calls) else T
+        return U if is_async else T
 
 
 #: calls that run the iteration of their arguments in a worker thread
