@@ -38,6 +38,15 @@ IO_OPEN = ("obj", "io.IOBase", None, True)  # what `open()` returns, per rules/t
     (("in", P, ("a", None)), ("obj", "builtins.str", None, True), U),
     (("eq", P, "localhost"), ("lit", "127.0.0.1"), F),
     (("eq", P, "localhost"), ("lit", "localhost"), T),
+    # hasattr: answered for stdlib classes; a function or class object, a subclass or a
+    # project class may have any attribute
+    (("hasattr", P, "read"), ("lit", b"raw"), F),
+    (("hasattr", P, "read"), ("obj", "io.BytesIO", None), T),
+    (("hasattr", P, "read"), ("obj", "pathlib.Path", None), F),
+    (("hasattr", P, "read"), ("obj", "types.FunctionType", True), U),
+    (("hasattr", P, "read"), ("obj", "builtins.bytes", None, True), U),
+    (("hasattr", P, "read"), ("obj", "app.Upload", None), U),
+    (("hasattr", P, "read"), ("unk",), U),
 ])
 def test_open_values_and_text_equality(cond: tuple[object, ...], value: tuple[object, ...],
                                        expected: int | None) -> None:
@@ -437,3 +446,26 @@ def test_constants_and_functions_imported_from_another_module(tmp_path: Path) ->
                 Node(DEFAULT_HOST, app=app)
         '''})
     assert _got(result) == [("main.py", 8, "PA106", False), ("main.py", 9, "PA106", True)]
+
+
+def test_hasattr_guard(tmp_path: Path) -> None:
+    """python-telegram-bot / discord.py shape: a file object is read, anything else is a
+    path that is opened."""
+    result = _scan(tmp_path, {"up.py": '''
+        import io
+        from pathlib import Path
+
+        def load(fp):
+            if hasattr(fp, "read"):
+                return fp.read()
+            with open(fp, "rb") as f:
+                return f.read()
+
+        async def send(data: bytes, name):
+            load(io.BytesIO(data))
+            load(Path("a.png"))
+            load("a.png")
+            load(name)
+    '''})
+    assert _got(result) == [("up.py", 13, "PA106", False), ("up.py", 14, "PA106", False),
+                            ("up.py", 15, "PA106", True)]

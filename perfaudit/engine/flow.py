@@ -19,7 +19,7 @@ project module (a constant, a function or a class; resolved by the index too);
 ``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
-``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
+``("truthy", subj)``, ``("hasattr", subj, name)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood) and ``("ign",)`` (does not
 depend on the inputs). A subject is ``("p", name)`` or ``("a", name)``.
@@ -167,6 +167,11 @@ class Summarizer:
             if subj is not None and prefixes is not None:
                 return ("str", subj, f.attr, prefixes)
             return None
+        if (len(e.args) == 2 and type(e.args[1]) is ast.Constant
+                and isinstance(e.args[1].value, str)
+                and self.resolve(f) == "builtins.hasattr"):  # `hasattr(fp, "read")`
+            subj = self.subject(e.args[0])
+            return ("hasattr", subj, e.args[1].value) if subj is not None else None
         if len(e.args) == 2 and self.resolve(f) == "builtins.isinstance":
             subj = self.subject(e.args[0])
             if subj is None:
@@ -378,6 +383,25 @@ def _isinstance_open(a: str, b: str) -> int | None:
     return F if _issubclass(b, a) == F else U
 
 
+def _hasattr(v: AV, attr: str) -> int | None:
+    """`hasattr(value, attr)` for a value of a stdlib class: T when the class has it; F
+    when it has not and the value is exactly of that class (a literal, a constructed
+    instance) and its instances hold no attributes of their own (`str`, `bytes`, `dict`,
+    `Path`); unknown otherwise, and for a project class."""
+    if v[0] == "lit":
+        return T if hasattr(v[1], attr) else F
+    if v[0] != "obj":
+        return U
+    tp = _type_of(str(v[1]))
+    if tp is None:
+        return U
+    if hasattr(tp, attr):
+        return T
+    if (len(v) > 3 and v[3]) or getattr(tp, "__dictoffset__", 1) != 0:
+        return U  # a subclass, or an instance (a function, a class) that takes attributes
+    return F
+
+
 def _type(v: AV) -> str | None:
     """The class of a known value (for an open value, a class it is an instance of)."""
     if v[0] == "lit":
@@ -428,6 +452,8 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         # a required parameter: its truthiness is data (`if n:` in a recursion), not a
         # feature the caller switches on; a type or value test of it stays unknown
         return IGN if kind == "truthy" else U
+    if kind == "hasattr":
+        return _hasattr(v, str(c[2]))
     if kind == "isinstance":
         tq = _type(v)
         if tq is None:
