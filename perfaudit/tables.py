@@ -62,6 +62,8 @@ class BlockingEntry:
     #: not reported when the call wraps a file descriptor that is already open (first
     #: argument an int or `x.fileno()`, or `closefd=False`): no path lookup, no disk access
     unless_descriptor: bool = False
+    #: not reported when the URL (first argument) is known to start with one of these
+    unless_url_prefix: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         for call in group["calls"]:
             blocking[call] = BlockingEntry(group["code"], call, group["instead"],
                                            frozenset(group.get("unless_first_arg", ())),
-                                           bool(group.get("unless_descriptor", False)))
+                                           bool(group.get("unless_descriptor", False)),
+                                           tuple(group.get("unless_url_prefix", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(

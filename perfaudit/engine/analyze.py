@@ -458,6 +458,31 @@ class Analyzer:
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
         self.summ, self.guard, self.flow = saved_flow
 
+    def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
+        """The call's URL is a literal starting with one of ``prefixes``, or a parameter
+        that the branch conditions around the call let through only when it does
+        (`if not uri.startswith("data:"): raise` before `urlopen(uri)`)."""
+        url = node.args[0] if node.args else next(
+            (k.value for k in node.keywords if k.arg == "url"), None)
+        if url is None:
+            return False
+        if type(url) is ast.Constant and isinstance(url.value, str):
+            return url.value.startswith(prefixes)
+        subj = self.summ.subject(url) if self.summ is not None else None
+        if subj is None:
+            return False
+        todo = list(self.guard)
+        while todo:
+            c = todo.pop()
+            while c[0] == "not" and c[1][0] == "not":  # `if not ok: raise` -> not(not ok)
+                c = c[1][1]
+            if c[0] == "and":
+                todo.extend(c[1:])
+            elif (c[0] == "str" and c[1] == subj and c[2] == "startswith"
+                    and all(p.startswith(prefixes) for p in c[3])):
+                return True
+        return False
+
     def _offloaded(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
         """Decorated to run in a worker thread (`@work(thread=True)`, blocking.toml)."""
         table = self.ctx.tables.offload_decorators
@@ -585,6 +610,9 @@ class Analyzer:
             elif (entry is not None and entry.unless_descriptor
                   and wraps_descriptor(node, self.scope)):
                 pass  # `open(fd)`: wraps a descriptor already open, no path lookup
+            elif entry is not None and entry.unless_url_prefix and self._local_url(
+                    node, entry.unless_url_prefix):
+                pass  # `urlopen("data:...")`: decoded in memory
             elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
                 if flow is not None:
