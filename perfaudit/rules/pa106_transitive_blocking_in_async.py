@@ -56,6 +56,10 @@ class TransitiveBlockingInAsync(Rule):
     (`path.read_bytes()` is bytes). `open(fd)` of a descriptor already open and
     `urlopen` of a `data:` URL are not blocking; a generator function's call runs nothing
     until the generator is iterated.
+
+    Like PA101-PA105, a call site in a one-shot CLI command or script (an `async def`
+    registered with typer, click, cyclopts..., or only reached from one) is summarised
+    instead of reported: nothing else runs on its loop (`cli-commands`, README).
     """
 
     code = "PA106"
