@@ -6,7 +6,7 @@ import gc
 import hashlib
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -131,7 +131,7 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
                                      on_progress=on_progress, stats=stats)
             results.extend(res)
             index = idx if len(jobs) == 1 else None
-    findings = _collect(results, index, plan)
+    findings = _collect(results, index, plan, stdin)
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)
@@ -185,9 +185,10 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
 
 
 def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
-             plan: _Plan) -> list[Finding]:
-    """The findings of a scan from its per-file results (and the project index)."""
-    findings = [f for res in results for f in res.findings]
+             plan: _Plan, stdin: bytes | None = None) -> list[Finding]:
+    """The findings of a scan from its per-file results (and the project index).
+    ``stdin``: the code of the one file of a scan of stdin."""
+    findings = _drop_run_once([f for res in results for f in res.findings], plan, stdin)
     if plan.project_codes:
         if index is None:
             index = ProjectIndex(results)
@@ -206,6 +207,43 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def _drop_run_once(findings: list[Finding], plan: _Plan,
+                   stdin: bytes | None) -> list[Finding]:
+    """Without the PA202 findings of a client used for one request in a function that only
+    run-once functions call (engine/rare.py), as far as the application code scanned
+    tells."""
+    from perfaudit.rules.pa202_client_created_per_call import single_request
+
+    candidates = {id(f) for f in findings if single_request(f) and f.function}
+    if not candidates:
+        return findings
+    from perfaudit.engine.context import Classifier
+    from perfaudit.engine.rare import RunOnce
+
+    def sources() -> Iterator[tuple[str, bytes]]:
+        classifiers: dict[int, Classifier] = {}
+        for src in plan.files:
+            cfg = plan.file_cfg.get(src.path, plan.configs[0])
+            classify = classifiers.get(id(cfg))
+            if classify is None:
+                classify = classifiers[id(cfg)] = Classifier(cfg)
+            if classify(src.path) != "code":
+                continue  # a test calling a function says nothing of how often it runs
+            if stdin is not None:
+                yield src.path, stdin
+                continue
+            try:
+                with open(src.path, "rb") as fh:
+                    yield src.path, fh.read()
+            except OSError:
+                continue
+
+    tables = load_tables(plan.configs[0])
+    run_once = RunOnce(sources, tables.runs_once, tables.run_once_decorators)
+    return [f for f in findings
+            if id(f) not in candidates or not run_once(f.function.rpartition(".")[2])]
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:

@@ -3,8 +3,15 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
+from perfaudit.engine.scope import Scope, resolve
+from perfaudit.model import Finding
 from perfaudit.rules._in_process import bound_name, in_process
+from perfaudit.rules._retry import in_retry_loop
 from perfaudit.rules._table_calls import TableCallRule
+
+#: the message of a client used for a single request (not one created in a loop): these
+#: findings are dropped after the scan when the function runs once (`single_request`)
+_SINGLE = "created for a single request"
 
 
 class ClientCreatedPerCall(TableCallRule):
@@ -64,6 +71,11 @@ class ClientCreatedPerCall(TableCallRule):
                                            bound_name(site.node, site.stmt)):
             return
         if site.loop_depth:
+            scope = site.scope
+            while scope.kind == "comp" and scope.parent is not None:
+                scope = scope.parent
+            if in_retry_loop(site.node, scope.node):
+                return  # a new client per attempt after a failure: one logical request
             ctx.report(self, site.node,
                        f"`{site.qual}` created inside a loop: each iteration builds a new "
                        "connection pool; create the client once, before the loop",
@@ -74,15 +86,35 @@ class ClientCreatedPerCall(TableCallRule):
             return
         fn = site.scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                fn.name in ctx.tables.run_once):
-            return  # a lifecycle hook runs once: one client for one request costs nothing
+                ctx.tables.runs_once(fn.name) or _memoized(fn, site.scope,
+                                                           ctx.tables.run_once_decorators)):
+            # a lifecycle hook runs once, a cached function once per key: one client for
+            # one request costs nothing
+            return
         for item in st.items:
             if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
                 if _single_request(st.body, item.optional_vars.id, ctx.tables.client_requests):
                     ctx.report(self, site.node,
-                               f"`{site.qual}` created for a single request: every call pays "
+                               f"`{site.qual}` {_SINGLE}: every call pays "
                                "connection setup again; create the client once (module "
                                "level or app startup) and reuse it", stmt=st)
+
+
+def single_request(finding: Finding) -> bool:
+    """A PA202 finding of a client used for one request (not one created in a loop)."""
+    return finding.code == ClientCreatedPerCall.code and _SINGLE in finding.message
+
+
+def _memoized(fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+              decorators: frozenset[str]) -> bool:
+    """Decorated with a memoizer of `[run_once] decorators` (`functools.cache`,
+    `lru_cache(maxsize=...)`, `async_lru.alru_cache`, `cachetools.cached(...)`)."""
+    outer = scope.parent or scope
+    for d in fn.decorator_list:
+        sym = resolve(d.func if isinstance(d, ast.Call) else d, outer)
+        if sym is not None and sym[0] != "inst" and sym[1] in decorators:
+            return True
+    return False
 
 
 def _single_request(body: list[ast.stmt], name: str, methods: Collection[str]) -> bool:

@@ -1,0 +1,211 @@
+"""Functions that run once or rarely, known from who calls them (PA202's run-once pass).
+
+A function is *run-once* when its name is one of the lifecycle hooks of `[run_once]` in
+rules/pools.toml (`connect`, `startup`, ...), or when every place the scanned application
+code names it is a call made from a run-once function (or from module or class level,
+which runs once per import), transitively. Only names are compared, never types: a call
+`x.name(...)` on any receiver counts as a possible caller of every function `name`, which
+can only add callers and so only keep a finding.
+
+Anything else that names the function makes it unknown, and unknown is not run-once: a
+reference (`callback=self.refresh`, `create_task(f)` without a call), a rename on import,
+a call in a lambda, a decorator on the function (a framework may call it), no caller at
+all (an entry point or a callback of a library), a dunder name, a name that occurs in too
+many files to judge, and any file that does not parse.
+
+This runs after the per-file analysis, on the files of the scan, and only for the few
+functions some finding asks about; it reads a file's bytes once and parses only files
+that contain the name.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+#: a name named in more application files than this is too common to judge
+_MAX_FILES = 40
+#: run-once callers followed, transitively
+_MAX_DEPTH = 8
+#: decorators that do not make a framework call the function
+_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+class RunOnce:
+    """``RunOnce(sources, hook, decorators)(name)``: whether every function called
+    ``name`` runs once. ``sources`` gives (path, bytes) of the application code of the
+    scan (read lazily, once); ``hook(name)`` tells a name that runs once by itself (the
+    `[run_once]` table); ``decorators`` (dotted, or their last part) are memoizers, which
+    do not hide other callers the way a framework's decorator does."""
+
+    def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
+                 hook: Callable[[str], bool], decorators: frozenset[str] = frozenset()
+                 ) -> None:
+        self._sources = sources
+        self._files: list[tuple[str, bytes]] | None = None
+        self._trees: dict[str, ast.Module | None] = {}
+        self._hook = hook
+        self._decorators = decorators | {d.rpartition(".")[2] for d in decorators}
+        self._memo: dict[str, bool] = {}
+        self._active: set[str] = set()
+
+    def __call__(self, name: str) -> bool:
+        return self._run_once(name, 0)
+
+    def _run_once(self, name: str, depth: int) -> bool:
+        if self._hook(name):
+            return True
+        hit = self._memo.get(name)
+        if hit is not None:
+            return hit
+        if name in self._active or depth > _MAX_DEPTH or name.startswith("__"):
+            return False
+        self._active.add(name)
+        try:
+            callers = self._callers(name)
+            result = callers is not None and bool(callers) and all(
+                c is None or self._run_once(c, depth + 1) for c in callers)
+        finally:
+            self._active.discard(name)
+        self._memo[name] = result
+        return result
+
+    def _callers(self, name: str) -> list[str | None] | None:
+        """The functions (None: module or class level) of every call of ``name`` in the
+        application code; None when something else names it."""
+        if self._files is None:
+            self._files = list(self._sources())
+        word = _word(name)
+        found: list[str | None] = []
+        n_files = 0
+        for path, data in self._files:
+            if name.encode() not in data or word.search(data) is None:
+                continue
+            n_files += 1
+            if n_files > _MAX_FILES:
+                return None
+            tree = self._tree(path, data)
+            if tree is None:
+                return None
+            uses = _uses(tree, name, self._decorators)
+            if uses is None:
+                return None
+            found.extend(uses)
+        return found
+
+    def _tree(self, path: str, data: bytes) -> ast.Module | None:
+        if path not in self._trees:
+            try:
+                self._trees[path] = ast.parse(data)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._trees[path] = None
+        return self._trees[path]
+
+
+@lru_cache(maxsize=256)
+def _word(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
+
+
+def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | None] | None:
+    """The enclosing function of each call of ``name`` in ``tree`` (None at module or class
+    level), or None when the name is used otherwise (see the module docstring). A plain
+    name bound locally in a function (a parameter, a variable) is not the function."""
+    out: list[str | None] = []
+    # (node, enclosing function or None, the name is local there, inside a lambda)
+    stack: list[tuple[ast.AST, str | None, bool, bool]] = [(tree, None, False, False)]
+    called: set[int] = set()
+    while stack:
+        node, fn, local, in_lambda = stack.pop()
+        t = type(node)
+        if t in _FUNCS:
+            assert isinstance(node, _FUNCS)
+            if node.name == name and not all(_plain(d, memoizers)
+                                             for d in node.decorator_list):
+                return None  # a framework may call it
+            for d in node.decorator_list:
+                stack.append((d, fn, local, in_lambda))
+            inner = local or _binds(node, name)  # (a closure sees its outer locals)
+            for st in node.body:
+                stack.append((st, node.name, inner, False))
+            continue
+        if t is ast.Lambda:
+            assert isinstance(node, ast.Lambda)
+            inner = local or any(a.arg == name for a in _params(node.args))
+            stack.append((node.body, fn, inner, True))
+            continue
+        if t is ast.Call:
+            assert isinstance(node, ast.Call)
+            f = node.func
+            if (type(f) is ast.Attribute and f.attr == name) or (
+                    type(f) is ast.Name and f.id == name and not local):
+                if in_lambda:
+                    return None
+                called.add(id(f))
+                out.append(fn)
+        elif t is ast.Name:
+            assert isinstance(node, ast.Name)
+            if node.id == name and id(node) not in called and not local:
+                return None  # a reference, or rebound at module level
+        elif t is ast.Attribute:
+            assert isinstance(node, ast.Attribute)
+            if node.attr == name and id(node) not in called:
+                return None  # a reference (`callback=self.name`), or an attribute set
+        elif t is ast.alias:
+            assert isinstance(node, ast.alias)
+            if node.name.rpartition(".")[2] == name and node.asname not in (None, name):
+                return None  # imported under another name
+            if node.asname == name and node.name.rpartition(".")[2] != name and not local:
+                return None
+        # children last-in first-out: a call is seen before its `func`
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, fn, local, in_lambda))
+    return out
+
+
+def _params(args: ast.arguments) -> list[ast.arg]:
+    out = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    if args.vararg is not None:
+        out.append(args.vararg)
+    if args.kwarg is not None:
+        out.append(args.kwarg)
+    return out
+
+
+def _binds(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``name`` is a local of ``fn``: a parameter or a name it assigns (and does
+    not declare `global`/`nonlocal`)."""
+    if any(a.arg == name for a in _params(fn.args)):
+        return True
+    found = False
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return False
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            found = True
+        elif isinstance(node, ast.ExceptHandler) and node.name == name:
+            found = True
+        if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _plain(decorator: ast.expr, memoizers: frozenset[str]) -> bool:
+    """A decorator after which only the code calls the function: `staticmethod`,
+    `classmethod` or a memoizer (`functools.cache`, `lru_cache(maxsize=...)`)."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    parts = []
+    while isinstance(target, ast.Attribute):
+        parts.append(target.attr)
+        target = target.value
+    if isinstance(target, ast.Name):
+        parts.append(target.id)
+    dotted = ".".join(reversed(parts))
+    return (dotted in _PLAIN_DECORATORS or dotted in memoizers
+            or (bool(parts) and parts[0] in memoizers))
