@@ -1,11 +1,20 @@
 """Retry loops: a loop around one request that runs again only after a failure (PA201,
 PA202).
 
-`for attempt in range(n):` or `while ...:` whose body tries the request, goes round again
-from an `except` (a `continue`, or a back-off `sleep` before falling through) and leaves
-the loop once it succeeds (a `return` or `break` outside the handlers). That is one logical
-request made up to n times, not a request per item: there is no pool to reuse between
-attempts that a failed one has not already dropped.
+The request must be the same each time round (no argument names a variable the loop
+binds: not `get(pages[i])` nor `get(next_url)`), the loop must count attempts
+(`for attempt in range(n):`) or be a `while`, and it must have one of two shapes:
+
+1. the request is in a `try` whose `except` goes round again (a `continue`, or a back-off
+   `sleep` before falling through), and the loop stops once the request succeeds (a
+   `return` or `break` outside the handlers; for a `while`, which counts no attempts, one
+   that always runs after the `try` succeeds, so that a poll going round again after a
+   good answer is not taken for a retry);
+2. `r = request(...)`, then an `if` on `r.status_code`/`r.ok`/`r.status` that leaves the
+   loop, and a back-off `sleep`: a retry on a failed status.
+
+Either is one logical request made again only after a failure, not a request per item:
+there is no pool to reuse between attempts that a failed one has not already dropped.
 """
 
 from __future__ import annotations
@@ -18,8 +27,8 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def in_retry_loop(call: ast.Call, root: ast.AST) -> bool:
-    """Whether ``call`` (somewhere under ``root``, a function or module) sits in the `try`
-    of a retry loop, the innermost loop around it."""
+    """Whether ``call`` (somewhere under ``root``, a function or module) is the request of
+    a retry loop, the innermost loop around it."""
     parents: dict[int, ast.AST] = {}
     for node in ast.walk(root):
         for child in ast.iter_child_nodes(node):
@@ -34,10 +43,12 @@ def in_retry_loop(call: ast.Call, root: ast.AST) -> bool:
     if cur is None or not _retry_header(cur):
         return False
     loop = cur
+    if not _invariant(call, loop):
+        return False  # `get(pages[i])`, `get(next_url)`: a different request each time
     tries = [t for t in trail if isinstance(t, ast.Try)
              and any(_contains(s, call) for s in t.body)]
     if not tries:
-        return False
+        return _status_retry(call, loop, trail)
     attempt = tries[-1]  # the outermost `try` in the loop around the request
     if not any(_retries(h) for h in attempt.handlers):
         return False
@@ -48,6 +59,50 @@ def in_retry_loop(call: ast.Call, root: ast.AST) -> bool:
         return any(isinstance(st, (ast.Return, ast.Break))
                    for st in (*attempt.body, *attempt.orelse, *after))
     return _exits(loop.body, attempt)
+
+
+_STATUS = frozenset({"status_code", "ok", "status", "is_success"})
+
+
+def _invariant(call: ast.Call, loop: ast.AST) -> bool:
+    """No argument of the call names a variable the loop binds (its target, or anything
+    assigned in its body): the same request each time round."""
+    bound: set[str] = set()
+    if isinstance(loop, (ast.For, ast.AsyncFor)):
+        bound.update(n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name))
+    for node in _local(loop.body):  # type: ignore[attr-defined]
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+    used = {n.id for a in (*call.args, *(k.value for k in call.keywords))
+            for n in ast.walk(a) if isinstance(n, ast.Name)}
+    return not used & bound
+
+
+def _status_retry(call: ast.Call, loop: ast.AST, trail: list[ast.AST]) -> bool:
+    """`r = request(...)`, then `if r.status_code == 200: return ...` (or `r.ok`) and a
+    back-off `sleep` before the next attempt: a retry on a failed status."""
+    assign = next((t for t in trail if isinstance(t, ast.Assign)), None)
+    if (assign is None or assign.value is not call or len(assign.targets) != 1
+            or not isinstance(assign.targets[0], ast.Name)):
+        return False
+    name = assign.targets[0].id
+    body = loop.body  # type: ignore[attr-defined]
+    nodes = _local(body)
+    checks = any(
+        isinstance(n, ast.If) and any(isinstance(st, (ast.Return, ast.Break)) for st in n.body)
+        and any(isinstance(a, ast.Attribute) and a.attr in _STATUS
+                and isinstance(a.value, ast.Name) and a.value.id == name
+                for a in ast.walk(n.test))
+        for n in nodes)
+    return checks and any(_is_sleep(n) for n in nodes)
+
+
+def _is_sleep(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    f = node.func
+    name = f.attr if isinstance(f, ast.Attribute) else (f.id if isinstance(f, ast.Name) else "")
+    return name == "sleep"
 
 
 def _retry_header(loop: ast.AST) -> bool:
@@ -81,16 +136,8 @@ def _local(body: list[ast.stmt]) -> list[ast.AST]:
 def _retries(handler: ast.ExceptHandler) -> bool:
     """The handler goes round the loop again: a `continue`, or a back-off `...sleep(...)`
     (then it falls through to the next attempt)."""
-    for node in _local(handler.body):
-        if isinstance(node, ast.Continue):
-            return True
-        if isinstance(node, ast.Call):
-            f = node.func
-            name = f.attr if isinstance(f, ast.Attribute) else (
-                f.id if isinstance(f, ast.Name) else "")
-            if name == "sleep":
-                return True
-    return False
+    return any(isinstance(node, ast.Continue) or _is_sleep(node)
+               for node in _local(handler.body))
 
 
 def _exits(body: list[ast.stmt], attempt: ast.Try) -> bool:

@@ -86,8 +86,9 @@ class ClientCreatedPerCall(TableCallRule):
             return
         fn = site.scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                ctx.tables.runs_once(fn.name) or _memoized(fn, site.scope,
-                                                           ctx.tables.run_once_decorators)):
+                ctx.tables.runs_once(fn.name)
+                or _memoized(fn, site.scope, ctx.tables.run_once_decorators)
+                or _memo_checked(fn, st, site.scope)):
             # a lifecycle hook runs once, a cached function once per key: one client for
             # one request costs nothing
             return
@@ -114,6 +115,86 @@ def _memoized(fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
         sym = resolve(d.func if isinstance(d, ast.Call) else d, outer)
         if sym is not None and sym[0] != "inst" and sym[1] in decorators:
             return True
+    return False
+
+
+#: what a module-level memo is made with: `_CACHE = {}`, `set()`, `TTLCache(...)`, ...
+_CONTAINERS = frozenset({"dict", "set", "OrderedDict", "defaultdict", "WeakValueDictionary",
+                         "WeakKeyDictionary", "TTLCache", "LRUCache", "LFUCache", "Cache"})
+
+
+def _memo_checked(fn: ast.FunctionDef | ast.AsyncFunctionDef, client: ast.stmt,
+                  scope: Scope) -> bool:
+    """The function returns early, before the client, when a module-level memo already
+    holds the key: `if key in _CACHE: return ...`, a call of a function of the module
+    that returns such a test (`if _is_cached(key): return`), or `try: return _CACHE[key]`
+    (`except KeyError: pass`)."""
+    module: Scope = scope
+    while module.parent is not None:
+        module = module.parent
+    tree = module.node
+    if not isinstance(tree, ast.Module):
+        return False
+    memos = {t.id for st in tree.body for t, v in _assignments(st)
+             if isinstance(t, ast.Name) and _container(v)}
+    if not memos:
+        return False
+    helpers = {st.name: st for st in tree.body if isinstance(st, ast.FunctionDef)}
+    for st in fn.body:
+        if st.lineno >= client.lineno:
+            break
+        if (isinstance(st, ast.If) and st.body
+                and isinstance(st.body[-1], (ast.Return, ast.Raise))
+                and _memo_test(st.test, memos, helpers, 0)):
+            return True
+        # `try: return MEMO[key]` / `except KeyError: pass`
+        if (isinstance(st, ast.Try) and len(st.body) == 1
+                and isinstance(st.body[0], ast.Return)
+                and isinstance(st.body[0].value, ast.Subscript)
+                and isinstance(st.body[0].value.value, ast.Name)
+                and st.body[0].value.value.id in memos):
+            return True
+    return False
+
+
+def _assignments(st: ast.stmt) -> list[tuple[ast.expr, ast.expr | None]]:
+    if isinstance(st, ast.Assign) and len(st.targets) == 1:
+        return [(st.targets[0], st.value)]
+    if isinstance(st, ast.AnnAssign):
+        return [(st.target, st.value)]
+    return []
+
+
+def _container(value: ast.expr | None) -> bool:
+    if isinstance(value, (ast.Dict, ast.Set)):
+        return True
+    if isinstance(value, ast.Call):
+        f = value.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        return name in _CONTAINERS
+    return False
+
+
+def _memo_test(test: ast.expr, memos: set[str], helpers: dict[str, ast.FunctionDef],
+               depth: int) -> bool:
+    """`key in MEMO` (or `MEMO.get(key)` as a truth value), possibly behind `and`, or a
+    call of a module function whose body returns one."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_memo_test(v, memos, helpers, depth) for v in test.values)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(
+            test.ops[0], ast.In):
+        right = test.comparators[0]
+        return isinstance(right, ast.Name) and right.id in memos
+    if isinstance(test, ast.Call):
+        f = test.func
+        if (isinstance(f, ast.Attribute) and f.attr == "get"
+                and isinstance(f.value, ast.Name) and f.value.id in memos):
+            return True
+        helper = helpers.get(f.id) if isinstance(f, ast.Name) else None
+        if helper is not None and depth == 0:
+            return any(isinstance(n, ast.Return) and n.value is not None
+                       and _memo_test(n.value, memos, helpers, 1)
+                       for n in ast.walk(helper))
     return False
 
 
