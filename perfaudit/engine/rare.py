@@ -1,9 +1,11 @@
 """Functions that run once or rarely, known from who calls them (PA202's run-once pass).
 
-A function is *run-once* when its name is one of the lifecycle hooks of `[run_once]` in
-rules/pools.toml (`connect`, `startup`, ...), or when every place the scanned application
-code names it is a call made from a run-once function (or from module or class level,
-which runs once per import), transitively. Only names are compared, never types: a call
+A function is *run-once* when its name says so (a lifecycle hook of `[run_once]` in
+rules/pools.toml, `connect`, `startup`, ..., or a name holding one of its words,
+`send_telemetry_heartbeat`), or when every place the scanned application code names it
+is a call made from a run-once function (or from module or class level, which runs once
+per import), transitively. Test and example code is not counted: a test calling a
+function says nothing of how often the application does. Only names are compared, never types: a call
 `x.name(...)` on any receiver counts as a possible caller of every function `name`, which
 can only add callers and so only keep a finding.
 
@@ -11,7 +13,8 @@ Anything else that names the function makes it unknown, and unknown is not run-o
 reference (`callback=self.refresh`, `create_task(f)` without a call), a rename on import,
 a call in a lambda, a decorator on the function (a framework may call it), no caller at
 all (an entry point or a callback of a library), a dunder name, a name that occurs in too
-many files to judge, and any file that does not parse.
+many files to judge, and any file that does not parse. A plain name that is a local of
+the function using it (a parameter, a variable) is not the function.
 
 This runs after the per-file analysis, on the files of the scan, and only for the few
 functions some finding asks about; it reads a file's bytes once and parses only files
@@ -187,9 +190,9 @@ def _binds(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
         node = stack.pop()
         if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
             return False
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
-            found = True
-        elif isinstance(node, ast.ExceptHandler) and node.name == name:
+        if (isinstance(node, ast.Name) and node.id == name
+                and isinstance(node.ctx, ast.Store)) or (
+                isinstance(node, ast.ExceptHandler) and node.name == name):
             found = True
         if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
             stack.extend(ast.iter_child_nodes(node))
