@@ -90,6 +90,8 @@ class Tables:
     #: once per key)
     run_once_words: frozenset[str] = frozenset()
     run_once_decorators: frozenset[str] = frozenset()
+    #: pools.toml [paced_loops]: calls that wait the loop's pace (`self.throttle()`)
+    paced_throttles: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
@@ -166,6 +168,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
         run_once_words=frozenset(pools.get("run_once", {}).get("words", [])),
         run_once_decorators=frozenset(pools.get("run_once", {}).get("decorators", [])),
+        paced_throttles=frozenset(pools.get("paced_loops", {}).get("throttles", [])),
         resources=resources,
         resource_exempt=resource_exempt,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),

@@ -2,6 +2,7 @@ from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
 from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
+from perfaudit.rules._paced import module_tree, paced_loop
 from perfaudit.rules._retry import in_retry_loop
 from perfaudit.rules._table_calls import TableCallRule
 
@@ -77,6 +78,9 @@ class RequestWithoutSessionInLoop(TableCallRule):
         in_function = scope.kind == "function"  # the fix wraps a statement of a function
         if in_retry_loop(site.node, scope.node):
             return  # one logical request, made again only after a failure
+        if paced_loop(site.node, scope.node, module_tree(site.scope),
+                      ctx.tables.paced_throttles):
+            return  # the loop waits its pace: a connection costs little next to the pause
         ctx.report(self, site.node,
                    f"`{display(site.qual)}` in a loop opens a new connection (and TLS "
                    f"handshake) per iteration; create one `{client}` before the loop and "
