@@ -46,7 +46,7 @@ def paced_loop(call: ast.Call, root: ast.AST, module: ast.Module,
     consts = _constants(module, cls)
     helpers = {n.name: n for n in ast.walk(module)
                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    for st in _every_time(loop.body):  # type: ignore[attr-defined]
+    for st in _every_time(loop.body):
         expr = st.value if isinstance(st, ast.Expr) else None
         if isinstance(expr, ast.Await):
             expr = expr.value
@@ -73,9 +73,7 @@ def _every_time(body: list[ast.stmt]) -> list[ast.stmt]:
     out: list[ast.stmt] = []
     for st in body:
         out.append(st)
-        if isinstance(st, (ast.With, ast.AsyncWith)):
-            out.extend(_every_time(st.body))
-        elif isinstance(st, ast.Try):
+        if isinstance(st, (ast.With, ast.AsyncWith, ast.Try)):
             out.extend(_every_time(st.body))
     return out
 
