@@ -151,3 +151,25 @@ def test_scan_drops_pa202_only_in_run_once_callees(tmp_path: Path) -> None:
     found = scan([str(pkg)], cfg, workers=1, cache=False).findings
     assert [(Path(f.path).name, f.code, f.function) for f in found] == [
         ("client.py", "PA202", "fetch_settings")]
+
+
+def test_a_call_in_a_loop_of_a_run_once_function_is_not_once() -> None:
+    ro = run_once("""
+        import asyncio
+        async def main(queue):
+            await prepare()
+            while True:
+                await process(await queue.get())
+            for item in await items():
+                pass
+        async def prepare():
+            pass
+        async def process(message):
+            pass
+        async def items():
+            return []
+        asyncio.run(main(None))
+    """)
+    assert ro("main") and ro("prepare") and ro("items")
+    assert not ro("process")
+    assert not run_once("def connect(xs):\n    return [job(x) for x in xs]\n")("job")

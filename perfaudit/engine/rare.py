@@ -11,7 +11,8 @@ can only add callers and so only keep a finding.
 
 Anything else that names the function makes it unknown, and unknown is not run-once: a
 reference (`callback=self.refresh`, `create_task(f)` without a call), a rename on import,
-a call in a lambda, a decorator on the function (a framework may call it), no caller at
+a call in a loop or a lambda (it may run many times per call of its function: `process`
+in `async def main(): while True: await process(await queue.get())`), a decorator on the function (a framework may call it), no caller at
 all (an entry point or a callback of a library), a dunder name, a name that occurs in too
 many files to judge, and any file that does not parse. A plain name that is a local of
 the function using it (a parameter, a variable) is not the function.
@@ -36,6 +37,8 @@ _MAX_DEPTH = 8
 _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 class RunOnce:
@@ -119,11 +122,12 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     level), or None when the name is used otherwise (see the module docstring). A plain
     name bound locally in a function (a parameter, a variable) is not the function."""
     out: list[str | None] = []
-    # (node, enclosing function or None, the name is local there, inside a lambda)
+    # (node, enclosing function or None, the name is local there, it may run many times
+    # per call of the function: in a loop or a lambda)
     stack: list[tuple[ast.AST, str | None, bool, bool]] = [(tree, None, False, False)]
     called: set[int] = set()
     while stack:
-        node, fn, local, in_lambda = stack.pop()
+        node, fn, local, repeated = stack.pop()
         t = type(node)
         if t in _FUNCS:
             assert isinstance(node, _FUNCS)
@@ -131,7 +135,7 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
                                              for d in node.decorator_list):
                 return None  # a framework may call it
             for d in node.decorator_list:
-                stack.append((d, fn, local, in_lambda))
+                stack.append((d, fn, local, repeated))
             inner = local or _binds(node, name)  # (a closure sees its outer locals)
             for st in node.body:
                 stack.append((st, node.name, inner, False))
@@ -141,13 +145,19 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
             inner = local or any(a.arg == name for a in _params(node.args))
             stack.append((node.body, fn, inner, True))
             continue
+        if t in _LOOPS or t in _COMPS:
+            for child in ast.iter_child_nodes(node):
+                # `for x in f():` calls f once; everything else in a loop may repeat
+                once = isinstance(node, (ast.For, ast.AsyncFor)) and child is node.iter
+                stack.append((child, fn, local, repeated or not once))
+            continue
         if t is ast.Call:
             assert isinstance(node, ast.Call)
             f = node.func
             if (type(f) is ast.Attribute and f.attr == name) or (
                     type(f) is ast.Name and f.id == name and not local):
-                if in_lambda:
-                    return None
+                if repeated:
+                    return None  # called in a loop (or a lambda): not once per caller
                 called.add(id(f))
                 out.append(fn)
         elif t is ast.Name:
@@ -166,7 +176,7 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
                 return None
         # children last-in first-out: a call is seen before its `func`
         for child in ast.iter_child_nodes(node):
-            stack.append((child, fn, local, in_lambda))
+            stack.append((child, fn, local, repeated))
     return out
 
 
