@@ -6,7 +6,7 @@ import gc
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -211,9 +211,9 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
 
 def _drop_run_once(findings: list[Finding], plan: _Plan,
                    stdin: bytes | None) -> list[Finding]:
-    """Without the PA202 findings of a client used for one request in a function that only
-    run-once functions call (engine/rare.py), as far as the application code scanned
-    tells."""
+    """Without the PA202 findings of a client used for one request in a function that
+    only run-once functions call, transitively (engine/rare.py; by name: the lifecycle
+    hooks and words of `[run_once]`), as far as the application code scanned tells."""
     from perfaudit.rules.pa202_client_created_per_call import single_request
 
     candidates = {id(f) for f in findings if single_request(f) and f.function}
@@ -222,7 +222,8 @@ def _drop_run_once(findings: list[Finding], plan: _Plan,
     from perfaudit.engine.context import Classifier
     from perfaudit.engine.rare import RunOnce
 
-    def sources() -> Iterator[tuple[str, bytes]]:
+    def sources() -> list[tuple[str, bytes]]:
+        files: list[tuple[str, bytes]] = []
         classifiers: dict[int, Classifier] = {}
         for src in plan.files:
             cfg = plan.file_cfg.get(src.path, plan.configs[0])
@@ -232,13 +233,14 @@ def _drop_run_once(findings: list[Finding], plan: _Plan,
             if classify(src.path) != "code":
                 continue  # a test calling a function says nothing of how often it runs
             if stdin is not None:
-                yield src.path, stdin
+                files.append((src.path, stdin))
                 continue
             try:
                 with open(src.path, "rb") as fh:
-                    yield src.path, fh.read()
+                    files.append((src.path, fh.read()))
             except OSError:
                 continue
+        return files
 
     tables = load_tables(plan.configs[0])
     run_once = RunOnce(sources, tables.runs_once, tables.run_once_decorators)
