@@ -44,7 +44,10 @@ class RequestWithoutSessionInLoop(TableCallRule):
     once the request succeeds) around a `try` whose `except` goes round again (`continue`,
     or a back-off `sleep`), leaving the loop on success (`return`/`break`). That is one
     logical request made again only after a failure; a failed attempt has no connection
-    worth keeping for the next one.
+    worth keeping for the next one. Nor is a paced loop, one that sleeps a second or more
+    (or an unknown time) on every iteration or calls a throttle (`self.throttle()`,
+    `[paced_loops]` in `rules/pools.toml`) unless its class sets a sub-second pace: the
+    handshake costs little next to the pause.
     """
 
     code = "PA201"

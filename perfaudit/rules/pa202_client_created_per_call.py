@@ -41,10 +41,15 @@ class ClientCreatedPerCall(TableCallRule):
     shutdown.
 
     ## Notes
-    A client used for one request inside a lifecycle hook that runs once per process
-    (`connect`, `disconnect`, `startup`, `shutdown`, `setup`, ...: the `[run_once]` table
-    of `rules/pools.toml`) is not reported: there is no second request to reuse it for.
-    A client created in a loop there still is.
+    A client used for one request in code that runs once or rarely is not reported: there
+    is no second request to reuse it for. That is a lifecycle hook (`connect`, `startup`,
+    `setup`, ...), a function named with a word of the `[run_once]` table of
+    `rules/pools.toml` (`heartbeat`, `telemetry`, `refresh`, `train`), a cached function
+    (`functools.cache`, `alru_cache`, `cachetools`, or an early return on a module-level
+    memo), and a function that only such functions call in the application code
+    (transitively, not in a loop). A client created in a loop there still is, except in a
+    retry loop (the same request again after a failure) or a paced loop (a sleep of a
+    second or more, or a throttle call, on every iteration).
     """
 
     code = "PA202"
