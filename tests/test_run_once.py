@@ -96,9 +96,9 @@ def test_module_level_calls_run_once_and_locals_are_not_the_function() -> None:
 
 def test_unparsable_or_too_common_names_are_unknown() -> None:
     assert not run_once("async def connect():\n    await job()\n", "def (:\n job\n")("job")
-    files = ["async def connect():\n    await job()\n"] * 41
+    files = ["async def connect():\n    await job()\n"] * 13
     assert not run_once(*files)("job")
-    assert run_once(*files[:40])("job")
+    assert run_once(*files[:12])("job")
 
 
 def _call_in(src: str) -> tuple[ast.Call, ast.Module]:

@@ -29,8 +29,9 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
-#: a name named in more application files than this is too common to judge
-_MAX_FILES = 40
+#: a name named in more application files than this is too common to judge (a helper that
+#: only start-up code calls is named in a few)
+_MAX_FILES = 12
 #: run-once callers followed, transitively
 _MAX_DEPTH = 8
 #: decorators that do not make a framework call the function
@@ -86,14 +87,15 @@ class RunOnce:
         if self._files is None:
             self._files = list(self._sources())
         word = _word(name)
+        raw = name.encode()
+        hits: list[tuple[str, bytes]] = []
+        for path, data in self._files:  # first find the files, cheaply: a common name
+            if raw in data and word.search(data) is not None:  # gives up before parsing
+                hits.append((path, data))
+                if len(hits) > _MAX_FILES:
+                    return None
         found: list[str | None] = []
-        n_files = 0
-        for path, data in self._files:
-            if name.encode() not in data or word.search(data) is None:
-                continue
-            n_files += 1
-            if n_files > _MAX_FILES:
-                return None
+        for path, data in hits:
             tree = self._tree(path, data)
             if tree is None:
                 return None
@@ -122,12 +124,28 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     level), or None when the name is used otherwise (see the module docstring). A plain
     name bound locally in a function (a parameter, a variable) is not the function."""
     out: list[str | None] = []
-    # (node, enclosing function or None, the name is local there, it may run many times
-    # per call of the function: in a loop or a lambda)
-    stack: list[tuple[ast.AST, str | None, bool, bool]] = [(tree, None, False, False)]
+    # (node, enclosing function or None, the enclosing functions and lambdas (innermost
+    # last), it may run many times per call of the function: in a loop or a lambda)
+    Scopes = tuple[ast.AST, ...]
+    stack: list[tuple[ast.AST, str | None, Scopes, bool]] = [(tree, None, (), False)]
     called: set[int] = set()
+    binds: dict[int, bool] = {}
+
+    def local(scopes: Scopes) -> bool:
+        """The name is a local of one of ``scopes`` (a closure sees its outer locals):
+        worked out only when the name occurs, since it walks the function."""
+        for sc in scopes:
+            hit = binds.get(id(sc))
+            if hit is None:
+                hit = binds[id(sc)] = (
+                    any(a.arg == name for a in _params(sc.args))
+                    if isinstance(sc, ast.Lambda) else _binds(sc, name))  # type: ignore[arg-type]
+            if hit:
+                return True
+        return False
+
     while stack:
-        node, fn, local, repeated = stack.pop()
+        node, fn, scopes, repeated = stack.pop()
         t = type(node)
         if t in _FUNCS:
             assert isinstance(node, _FUNCS)
@@ -135,34 +153,32 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
                                              for d in node.decorator_list):
                 return None  # a framework may call it
             for d in node.decorator_list:
-                stack.append((d, fn, local, repeated))
-            inner = local or _binds(node, name)  # (a closure sees its outer locals)
+                stack.append((d, fn, scopes, repeated))
             for st in node.body:
-                stack.append((st, node.name, inner, False))
+                stack.append((st, node.name, (*scopes, node), False))
             continue
         if t is ast.Lambda:
             assert isinstance(node, ast.Lambda)
-            inner = local or any(a.arg == name for a in _params(node.args))
-            stack.append((node.body, fn, inner, True))
+            stack.append((node.body, fn, (*scopes, node), True))
             continue
         if t in _LOOPS or t in _COMPS:
             for child in ast.iter_child_nodes(node):
                 # `for x in f():` calls f once; everything else in a loop may repeat
                 once = isinstance(node, (ast.For, ast.AsyncFor)) and child is node.iter
-                stack.append((child, fn, local, repeated or not once))
+                stack.append((child, fn, scopes, repeated or not once))
             continue
         if t is ast.Call:
             assert isinstance(node, ast.Call)
             f = node.func
             if (type(f) is ast.Attribute and f.attr == name) or (
-                    type(f) is ast.Name and f.id == name and not local):
+                    type(f) is ast.Name and f.id == name and not local(scopes)):
                 if repeated:
                     return None  # called in a loop (or a lambda): not once per caller
                 called.add(id(f))
                 out.append(fn)
         elif t is ast.Name:
             assert isinstance(node, ast.Name)
-            if node.id == name and id(node) not in called and not local:
+            if node.id == name and id(node) not in called and not local(scopes):
                 return None  # a reference, or rebound at module level
         elif t is ast.Attribute:
             assert isinstance(node, ast.Attribute)
@@ -172,11 +188,12 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
             assert isinstance(node, ast.alias)
             if node.name.rpartition(".")[2] == name and node.asname not in (None, name):
                 return None  # imported under another name
-            if node.asname == name and node.name.rpartition(".")[2] != name and not local:
+            if (node.asname == name and node.name.rpartition(".")[2] != name
+                    and not local(scopes)):
                 return None
         # children last-in first-out: a call is seen before its `func`
         for child in ast.iter_child_nodes(node):
-            stack.append((child, fn, local, repeated))
+            stack.append((child, fn, scopes, repeated))
     return out
 
 
