@@ -117,9 +117,16 @@ def test_retry_loop_shapes() -> None:
                 time.sleep(1)
     """
     assert in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(retry), '    ')}"))
-    items = retry.replace("range(3)", "urls")
-    assert not in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(items), '    ')}"))
-    varying = retry.replace("requests.get(url)", "requests.get(url, params={'n': attempt})")
+    # a loop over items that stops at the first request that raises nothing: a fallback
+    items = retry.replace("range(3)", "urls").replace("requests.get(url)", "requests.get(attempt)")
+    assert in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(items), '    ')}"))
+    each = items.replace("return requests.get(attempt)", "out.append(requests.get(attempt))")
+    assert not in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(each), '    ')}"))
+    # the exit depends on the answer: a retry only if the request is the same each time
+    answer = retry.replace("return requests.get(url)",
+                           "r = requests.get(url)\n                if r.ok:\n                    return r")
+    assert in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(answer), '    ')}"))
+    varying = answer.replace("requests.get(url)", "requests.get(url, params={'n': attempt})")
     assert not in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(varying), '    ')}"))
     no_exit = retry.replace("return requests.get(url)", "requests.get(url)")
     assert not in_retry_loop(*_call_in(f"def f(url):\n{textwrap.indent(textwrap.dedent(no_exit), '    ')}"))

@@ -1,8 +1,13 @@
 """Retry loops: a loop around one request that runs again only after a failure (PA201,
 PA202).
 
-The request must be the same each time round (no argument names a variable the loop
-binds: not `get(pages[i])` nor `get(next_url)`), the loop must count attempts
+A loop over anything whose request sits in a `try` that goes round again from its
+`except` (`continue`, or a back-off sleep), and whose every way through that raises
+nothing ends the loop (`return`, `raise`, `break`), is a fallback: the next item (another
+address, a mirror) is tried only after a failed request.
+
+Otherwise the request must be the same each time round (no argument names a variable the
+loop binds: not `get(pages[i])` nor `get(next_url)`), the loop must count attempts
 (`for attempt in range(n):`) or be a `while`, and it must have one of two shapes:
 
 1. the request is in a `try` whose `except` goes round again (a `continue`, or a back-off
@@ -40,13 +45,18 @@ def in_retry_loop(call: ast.Call, root: ast.AST) -> bool:
             return False
         trail.append(cur)
         cur = parents.get(id(cur))
-    if cur is None or not _retry_header(cur):
+    if cur is None:
         return False
     loop = cur
-    if not _invariant(call, loop):
-        return False  # `get(pages[i])`, `get(next_url)`: a different request each time
     tries = [t for t in trail if isinstance(t, ast.Try)
              and any(_contains(s, call) for s in t.body)]
+    if tries and any(_retries(h) for h in tries[-1].handlers) and _always_exits(
+            loop.body):
+        return True  # a fallback: the next item is tried only after a failed request
+    if not _retry_header(loop):
+        return False
+    if not _invariant(call, loop):
+        return False  # `get(pages[i])`, `get(next_url)`: a different request each time
     if not tries:
         return _status_retry(call, loop, trail)
     attempt = tries[-1]  # the outermost `try` in the loop around the request
@@ -59,6 +69,24 @@ def in_retry_loop(call: ast.Call, root: ast.AST) -> bool:
         return any(isinstance(st, (ast.Return, ast.Break))
                    for st in (*attempt.body, *attempt.orelse, *after))
     return _exits(loop.body, attempt)
+
+
+def _always_exits(body: list[ast.stmt]) -> bool:
+    """Every way through ``body`` that raises nothing ends in a `return`, `raise` or
+    `break` (an exception caught by a `try` in it is the retry path, not counted)."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, (ast.Return, ast.Raise, ast.Break)):
+        return True
+    if isinstance(last, ast.If):
+        return _always_exits(last.body) and _always_exits(last.orelse)
+    if isinstance(last, (ast.With, ast.AsyncWith)):
+        return _always_exits(last.body)
+    if isinstance(last, ast.Try):
+        return _always_exits(last.body) or _always_exits(last.orelse) or _always_exits(
+            last.finalbody)
+    return False
 
 
 _STATUS = frozenset({"status_code", "ok", "status", "is_success"})
