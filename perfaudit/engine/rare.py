@@ -3,9 +3,11 @@
 A function is *run-once* when its name says so (a lifecycle hook of `[run_once]` in
 rules/pools.toml, `connect`, `startup`, ..., or a name holding one of its words,
 `send_telemetry_heartbeat`), or when every place the scanned application code names it
-is a call made from a run-once function (or from module or class level, which runs once
-per import), transitively. Test and example code is not counted: a test calling a
-function says nothing of how often the application does. Only names are compared, never types: a call
+is a call made from a run-once function, transitively. A call at module or class level
+does not count as run-once: a script's `asyncio.run(main())` makes `main` a one-shot
+entry point, but a demonstration of a per-call cost looks just the same, so it is left to
+the one-shot rules. Test and example code is not counted: a test calling a function says
+nothing of how often the application does. Only names are compared, never types: a call
 `x.name(...)` on any receiver counts as a possible caller of every function `name`, which
 can only add callers and so only keep a finding.
 
@@ -75,7 +77,7 @@ class RunOnce:
         try:
             callers = self._callers(name)
             result = callers is not None and bool(callers) and all(
-                c is None or self._run_once(c, depth + 1) for c in callers)
+                c is not None and self._run_once(c, depth + 1) for c in callers)
         finally:
             self._active.discard(name)
         self._memo[name] = result
