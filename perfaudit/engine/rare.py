@@ -65,8 +65,13 @@ class RunOnce:
     def __call__(self, name: str) -> bool:
         return self._run_once(name, 0)
 
-    def _run_once(self, name: str, depth: int) -> bool:
-        if self._hook(name):
+    def called_once(self, name: str) -> bool:
+        """Whether every call of ``name`` comes from a run-once function, whatever the
+        name itself says (for a function whose own name was already judged)."""
+        return self._run_once(name, 0, by_name=False)
+
+    def _run_once(self, name: str, depth: int, *, by_name: bool = True) -> bool:
+        if by_name and self._hook(name):
             return True
         hit = self._memo.get(name)
         if hit is not None:

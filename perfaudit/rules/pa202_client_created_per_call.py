@@ -95,7 +95,7 @@ class ClientCreatedPerCall(TableCallRule):
             return
         fn = site.scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                ctx.tables.runs_once(fn.name)
+                (ctx.tables.runs_once(fn.name) and not _route(fn))
                 or _memoized(fn, site.scope, ctx.tables.run_once_decorators)
                 or _memo_checked(fn, st, site.scope)):
             # a lifecycle hook runs once, a cached function once per key: one client for
@@ -113,6 +113,14 @@ class ClientCreatedPerCall(TableCallRule):
 def single_request(finding: Finding) -> bool:
     """A PA202 finding of a client used for one request (not one created in a loop)."""
     return finding.code == ClientCreatedPerCall.code and _SINGLE in finding.message
+
+
+def _route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Registered as a web route (`@app.post("/heartbeat")`: a decorator call whose first
+    argument is a path): it runs per request, whatever its name says."""
+    return any(isinstance(d, ast.Call) and d.args and isinstance(d.args[0], ast.Constant)
+               and isinstance(d.args[0].value, str) and d.args[0].value.startswith("/")
+               for d in fn.decorator_list)
 
 
 def _memoized(fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
