@@ -197,3 +197,14 @@ def test_a_call_in_a_loop_of_a_run_once_function_is_not_once() -> None:
     assert ro("prepare") and ro("items")
     assert not ro("process")
     assert not run_once("def connect(xs):\n    return [job(x) for x in xs]\n")("job")
+
+
+def test_a_file_with_an_invalid_escape_warns_nothing() -> None:
+    # Python 3.12+ prints a SyntaxWarning on stderr for `"\d"` (3.11: DeprecationWarning)
+    import warnings
+
+    ro = run_once('async def connect():\n    await job("\\d")\nasync def job(p):\n    pass\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert ro("job")
+    assert [str(w.message) for w in caught] == []

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
@@ -115,7 +116,9 @@ class RunOnce:
     def _tree(self, path: str, data: bytes) -> ast.Module | None:
         if path not in self._trees:
             try:
-                self._trees[path] = ast.parse(data)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # `"\d"`: SyntaxWarning on stderr
+                    self._trees[path] = ast.parse(data)
             except (SyntaxError, ValueError, RecursionError, MemoryError):
                 self._trees[path] = None
         return self._trees[path]
