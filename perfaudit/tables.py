@@ -90,6 +90,13 @@ class Tables:
     db_connects: frozenset[str] = frozenset()
     #: pools.toml [run_once]: names of lifecycle functions that run once per process
     run_once: frozenset[str] = frozenset()
+    #: pools.toml [run_once]: words that make a function name say it runs rarely
+    #: (`send_telemetry_heartbeat`), and memoizing decorators (a cached function runs
+    #: once per key)
+    run_once_words: frozenset[str] = frozenset()
+    run_once_decorators: frozenset[str] = frozenset()
+    #: pools.toml [paced_loops]: calls that wait the loop's pace (`self.throttle()`)
+    paced_throttles: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
@@ -101,6 +108,14 @@ class Tables:
     in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def runs_once(self, name: str) -> bool:
+        """Whether a function's name says it runs once or rarely: a `[run_once]` hook, or
+        a name one of whose `_`-separated words is a `[run_once]` word."""
+        if name in self.run_once:
+            return True
+        words = self.run_once_words
+        return bool(words) and any(w in words for w in name.lower().split("_"))
 
     def canonical(self, qual: str) -> str:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
@@ -158,6 +173,9 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         client_requests=frozenset(pools.get("client_requests", [])),
         db_connects=frozenset(pools.get("db_connects", [])),
         run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
+        run_once_words=frozenset(pools.get("run_once", {}).get("words", [])),
+        run_once_decorators=frozenset(pools.get("run_once", {}).get("decorators", [])),
+        paced_throttles=frozenset(pools.get("paced_loops", {}).get("throttles", [])),
         resources=resources,
         resource_exempt=resource_exempt,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),
