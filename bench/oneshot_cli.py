@@ -33,6 +33,8 @@ PROJECTS = {
     "nb-cli": ("nb_cli==1.7.4", "nb_cli"),
     "twitchio": ("twitchio==3.3.2", "twitchio"),
     "tortoise": ("tortoise_orm==1.1.9", "tortoise"),
+    # the whole sdist, tests included: the cost of the pass on a large project (#14)
+    "homeassistant": ("homeassistant==2026.11.0", "."),
 }
 
 
