@@ -224,6 +224,11 @@ def _pre_repair(text: str) -> str | None:
     return "".join(lines)
 
 
+def pre_repair(text: str) -> str | None:
+    """`_pre_repair`: the text as `parse` first tries it, or None when it needs no repair."""
+    return _pre_repair(text)
+
+
 def _try_parse(text: str) -> ast.Module | ParseError:
     """The tree, or the error as plain data. (Keeping a SyntaxError would keep its
     traceback's frames, and with them every tree, alive in a reference cycle.)"""
