@@ -103,8 +103,15 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
     names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
         groups: dict[frozenset[bytes], list[Item]] = {}
+        # most pending files share one `seen` set (the cache's names, or round 1's empty
+        # set): the difference is computed once per distinct set, not once per file
+        # (each set is kept with its difference, so that its id stays its own)
+        new_of: dict[int, tuple[frozenset[bytes], frozenset[bytes]]] = {}
         for path, (src, seen, words) in list(pending.items()):
-            new = names - seen
+            known = new_of.get(id(seen))
+            if known is None:
+                known = new_of[id(seen)] = (seen, names - seen)
+            new = known[1]
             if not new:
                 continue
             if words is not None and not mentioned(new, unpack_identifiers(words)):
