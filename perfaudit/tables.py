@@ -19,7 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "noqa.toml",
-               "audit.toml", "threads.toml")
+               "audit.toml", "threads.toml", "cli.toml")
 
 
 def table_paths() -> list[str]:
@@ -59,6 +59,11 @@ class BlockingEntry:
     #: not reported when the first argument is an instance of one of these (an archive
     #: in memory, `zipfile.ZipFile(io.BytesIO(data))`, does no file I/O)
     unless_first_arg: frozenset[str] = frozenset()
+    #: not reported when the call wraps a file descriptor that is already open (first
+    #: argument an int or `x.fileno()`, or `closefd=False`): no path lookup, no disk access
+    unless_descriptor: bool = False
+    #: not reported when the URL (first argument) is known to start with one of these
+    unless_url_prefix: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,13 @@ class Tables:
     db_connects: frozenset[str] = frozenset()
     #: pools.toml [run_once]: names of lifecycle functions that run once per process
     run_once: frozenset[str] = frozenset()
+    #: pools.toml [run_once]: words that make a function name say it runs rarely
+    #: (`send_telemetry_heartbeat`), and memoizing decorators (a cached function runs
+    #: once per key)
+    run_once_words: frozenset[str] = frozenset()
+    run_once_decorators: frozenset[str] = frozenset()
+    #: pools.toml [paced_loops]: calls that wait the loop's pace (`self.throttle()`)
+    paced_throttles: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
@@ -96,6 +108,14 @@ class Tables:
     in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def runs_once(self, name: str) -> bool:
+        """Whether a function's name says it runs once or rarely: a `[run_once]` hook, or
+        a name one of whose `_`-separated words is a `[run_once]` word."""
+        if name in self.run_once:
+            return True
+        words = self.run_once_words
+        return bool(words) and any(w in words for w in name.lower().split("_"))
 
     def canonical(self, qual: str) -> str:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
@@ -128,7 +148,9 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
             blocking[call] = BlockingEntry(group["code"], call, group["instead"],
-                                           frozenset(group.get("unless_first_arg", ())))
+                                           frozenset(group.get("unless_first_arg", ())),
+                                           bool(group.get("unless_descriptor", False)),
+                                           tuple(group.get("unless_url_prefix", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(
@@ -151,6 +173,9 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         client_requests=frozenset(pools.get("client_requests", [])),
         db_connects=frozenset(pools.get("db_connects", [])),
         run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
+        run_once_words=frozenset(pools.get("run_once", {}).get("words", [])),
+        run_once_decorators=frozenset(pools.get("run_once", {}).get("decorators", [])),
+        paced_throttles=frozenset(pools.get("paced_loops", {}).get("throttles", [])),
         resources=resources,
         resource_exempt=resource_exempt,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),
@@ -159,6 +184,38 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         noqa_aliases={alias.upper(): frozenset(codes)
                       for alias, codes in noqa_data.get("aliases", {}).items()},
     )
+
+
+@dataclass(frozen=True)
+class CliTable:
+    """`rules/cli.toml`: the decorators of command-line frameworks (one-shot commands)."""
+
+    #: decorators that make a command: functions and `Class.method` names
+    commands: frozenset[str]
+    #: of those, the ones that replace the function with a command object (calling the
+    #: name runs the command-line parser)
+    objects: frozenset[str]
+    #: decorators whose result is a command group -> the group's class
+    groups: Mapping[str, str]
+    #: decorators that only wrap a function
+    wrappers: frozenset[str]
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cli(extra: tuple[str, ...]) -> CliTable:
+    data = read_table("cli.toml")
+    return CliTable(commands=frozenset([*data.get("commands", []), *extra]),
+                    objects=frozenset(data.get("objects", [])),
+                    groups=dict(data.get("groups", {})),
+                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])))
+
+
+def load_cli_table(config: Config) -> CliTable:
+    """The CLI table with the config's `cli-decorators` added."""
+    try:
+        return _load_cli(config.cli_decorators)
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:  # a broken install
+        raise PerfauditError(f"cannot load perfaudit's API tables: {exc}") from None
 
 
 def load_tables(config: Config) -> Tables:
