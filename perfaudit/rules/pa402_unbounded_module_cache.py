@@ -4,6 +4,7 @@ from collections.abc import Collection
 from perfaudit.engine.analyze import FileContext
 from perfaudit.engine.rulebase import Example, Rule
 from perfaudit.engine.scope import Scope
+from perfaudit.rules._memory import is_config_name, memory_table
 from perfaudit.tables import Tables
 
 _ADD = frozenset({"setdefault", "update"})
@@ -13,9 +14,6 @@ _READ = frozenset({"get", "__contains__", "__getitem__"})
 #: URL schemes
 _BOUNDED_ATTRS = frozenset({"__name__", "__qualname__", "__module__", "__class__", "__file__",
                             "scheme"})
-#: variables and parameters that by their name hold such a value
-_BOUNDED_NAMES = frozenset({"scheme", "protocol", "modname", "module_name", "mod_name",
-                            "cls", "klass", "class_name", "typ", "type_"})
 #: calls whose result is a module (a cache of imported modules is keyed by module names)
 _IMPORTS = frozenset({"import_module", "__import__", "import_string", "import_object"})
 
@@ -90,9 +88,14 @@ class UnboundedModuleCache(Rule):
 
     def on_module(self, ctx: FileContext, tree: ast.Module, scope: Scope) -> None:
         dicts: dict[str, ast.stmt] = {}
+        mod: _Module | None = None
         for st in tree.body:
             target, value = _simple_assign(st)
             if target is not None and _is_empty_dict(value):
+                if isinstance(st, ast.AnnAssign):
+                    mod = mod or _Module(tree)
+                    if _bounded_keys(mod, st.annotation):
+                        continue  # `dict[type, ...]`, `dict[Mode, ...]`: bounded keys
                 if target in dicts:
                     dicts.pop(target)  # assigned twice at module level: reset somewhere
                     continue
@@ -100,7 +103,7 @@ class UnboundedModuleCache(Rule):
         if not dicts:
             return
         state = {name: _Use() for name in dicts}
-        _scan(tree, state, None)
+        _scan(tree, state, _Bounds(mod or _Module(tree)))
         for name, use in state.items():
             if use.bad or use.evicted or not use.memo_functions:
                 continue
@@ -141,45 +144,346 @@ def _is_empty_dict(v: ast.expr | None) -> bool:
 
 
 _Func = ast.FunctionDef | ast.AsyncFunctionDef
+#: calls that pass their one argument's boundedness through
+_WRAPPERS = frozenset({"str", "repr", "int", "hash", "id", "frozenset", "tuple"})
+#: annotations of values from a small fixed set
+_BOUNDED_TYPES = frozenset({"bool", "type", "Type", "Literal"})
+_ENUM_BASES = ("Enum", "Flag")
+#: lookups in a container: what a per-call dict holds is request data
+_LOOKUPS = frozenset({"get", "pop", "setdefault", "__getitem__", "getlist", "popitem"})
+#: names in a callee that make its result differ from call to call
+_CLOCK_OR_CHANCE = frozenset({"random", "secrets", "uuid", "uuid1", "uuid4", "time",
+                              "datetime", "now", "utcnow", "today", "urandom", "monotonic",
+                              "perf_counter", "count", "next", "token_hex", "token_urlsafe",
+                              "getrandbits", "randint", "choice"})
 
 
-def _bounded(e: ast.expr | None, fn: _Func | None, depth: int = 0) -> bool:
-    """A key drawn from a small fixed set: class/function/module names, URL schemes."""
-    if e is None or depth > 3:
-        return False
-    t = type(e)
-    if t is ast.Attribute:
-        return e.attr in _BOUNDED_ATTRS  # type: ignore[attr-defined]
-    if t is ast.Call:
-        f = e.func  # type: ignore[attr-defined]
-        if type(f) is ast.Name and f.id == "type" and len(e.args) == 1:  # type: ignore[attr-defined]
+class _Module:
+    """What the boundedness of a key may depend on in its module: its functions, its enum
+    classes, its constants, and who calls its private functions with what."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.funcs: dict[str, _Func] = {}
+        self.enums: set[str] = set()
+        self.constants: set[str] = set()
+        assigned: dict[str, int] = {}
+        for st in tree.body:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.funcs[st.name] = st
+            elif isinstance(st, ast.ClassDef) and any(
+                    _last_name(b).endswith(_ENUM_BASES) for b in st.bases):
+                self.enums.add(st.name)
+            target, value = _simple_assign(st)
+            if target is not None:
+                assigned[target] = assigned.get(target, 0) + 1
+                if isinstance(value, ast.Constant) and assigned[target] == 1:
+                    self.constants.add(target)
+        self.constants -= {n for n, k in assigned.items() if k > 1}
+        #: private module function -> its calls in this module (None: also used otherwise,
+        #: as a callback or rebound, so its arguments cannot all be seen)
+        self.calls: dict[str, list[tuple[ast.Call, _Func | None]] | None] = {}
+        self._walk(tree, None)
+
+    def _walk(self, node: ast.AST, fn: _Func | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Call) and type(child.func) is ast.Name \
+                    and child.func.id in self.funcs:
+                sites = self.calls.setdefault(child.func.id, [])
+                if sites is not None:
+                    sites.append((child, fn))
+                for sub in (*child.args, *child.keywords):
+                    self._walk(sub, fn)
+                continue
+            if type(child) is ast.Name and child.id in self.funcs:
+                self.calls[child.id] = None  # referenced, not called: callers unknown
+            self._walk(child, child if isinstance(child, (ast.FunctionDef,
+                                                          ast.AsyncFunctionDef)) else fn)
+
+    def bounded_annotation(self, ann: ast.expr | None, depth: int = 0) -> bool:
+        """`Literal[...]`, `bool`, `type[X]`, an enum of this module, a settings class,
+        `X | None` and `Optional[X]` of those, `tuple[...]` of those."""
+        if ann is None or depth > 4:
+            return False
+        if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+            try:
+                ann = ast.parse(ann.value, mode="eval").body
+            except SyntaxError:
+                return False
+        if isinstance(ann, ast.Constant):
+            return ann.value is None
+        if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):
+            return (self.bounded_annotation(ann.left, depth + 1)
+                    and self.bounded_annotation(ann.right, depth + 1))
+        if isinstance(ann, ast.Subscript):
+            head = _last_name(ann.value)
+            if head in ("type", "Type", "Literal"):
+                return True
+            if head in ("Optional", "Union", "tuple", "Tuple"):
+                args = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else [ann.slice]
+                return all(self.bounded_annotation(a, depth + 1) for a in args
+                           if not isinstance(a, ast.Constant) or a.value is not Ellipsis)
+            return False
+        name = _last_name(ann)
+        return bool(name) and (name in _BOUNDED_TYPES or name in self.enums
+                               or is_config_name(name))
+
+
+def _last_name(e: ast.expr) -> str:
+    if type(e) is ast.Name:
+        return e.id
+    if type(e) is ast.Attribute:
+        return e.attr
+    return ""
+
+
+def _params(fn: _Func) -> dict[str, ast.arg]:
+    a = fn.args
+    return {p.arg: p for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
+
+
+class _Bounds:
+    """Whether a key is drawn from a small fixed set (see the rule's docstring)."""
+
+    def __init__(self, mod: _Module) -> None:
+        self.mod = mod
+        self.table = memory_table()
+        self._memo: dict[tuple[str, int], bool] = {}
+
+    def expr(self, e: ast.expr | None, fn: _Func | None, depth: int = 0) -> bool:
+        if e is None or depth > 16:
+            return False
+        t = type(e)
+        if t is ast.Constant:
             return True
-        args = e.args  # type: ignore[attr-defined]
-        if (type(f) is ast.Name and f.id == "getattr" and len(args) >= 2
-                and isinstance(args[1], ast.Constant) and isinstance(args[1].value, str)
-                and args[1].value in _BOUNDED_ATTRS):
-            return True
-        if type(f) is ast.Attribute and f.attr in ("lower", "upper", "casefold"):
-            return _bounded(f.value, fn, depth + 1)
+        if t is ast.Attribute:
+            attr = e.attr  # type: ignore[attr-defined]
+            if attr in _BOUNDED_ATTRS or attr in self.table.config_attrs:
+                return True
+            if is_config_name(attr) and self._chain(e.value):  # type: ignore[attr-defined]
+                return True  # `db.database_config`, `self.settings`
+            # an attribute of a class, an enum member, a settings object, a language
+            return self.expr(e.value, fn, depth + 1)  # type: ignore[attr-defined]
+        if t is ast.Await:
+            return self.expr(e.value, fn, depth + 1)  # type: ignore[attr-defined]
+        if t is ast.Call:
+            return self._call(e, fn, depth)  # type: ignore[arg-type]
+        if t is ast.Subscript:  # `os.environ["X"]`
+            return (_dotted(e.value) == "os.environ"  # type: ignore[attr-defined]
+                    and isinstance(e.slice, ast.Constant))  # type: ignore[attr-defined]
+        if t in (ast.Tuple, ast.List):
+            return bool(e.elts) and all(self.expr(x, fn, depth + 1)  # type: ignore[attr-defined]
+                                        for x in e.elts)  # type: ignore[attr-defined]
+        if t is ast.BoolOp:
+            return all(self.expr(x, fn, depth + 1) for x in e.values)  # type: ignore[attr-defined]
+        if t is ast.IfExp:
+            return (self.expr(e.body, fn, depth + 1)  # type: ignore[attr-defined]
+                    and self.expr(e.orelse, fn, depth + 1))  # type: ignore[attr-defined]
+        if t is ast.JoinedStr:
+            return all(self.expr(v.value, fn, depth + 1)
+                       for v in e.values if type(v) is ast.FormattedValue)  # type: ignore[attr-defined]
+        if t is ast.BinOp and type(e.op) is ast.Add:  # type: ignore[attr-defined]
+            return (self.expr(e.left, fn, depth + 1)  # type: ignore[attr-defined]
+                    and self.expr(e.right, fn, depth + 1))  # type: ignore[attr-defined]
+        if t is ast.Name:
+            return self._name(e.id, fn, depth)  # type: ignore[attr-defined]
         return False
-    if t is ast.Tuple:
-        return bool(e.elts) and all(_bounded(x, fn, depth + 1)  # type: ignore[attr-defined]
-                                    for x in e.elts)  # type: ignore[attr-defined]
-    if t is ast.Name and e.id in _BOUNDED_NAMES:  # type: ignore[attr-defined]
+
+    def _chain(self, e: ast.expr) -> bool:
+        """A plain chain of names and attributes (`self.db`, `db`): no calls, no `[...]`."""
+        while type(e) is ast.Attribute:
+            e = e.value
+        return type(e) is ast.Name
+
+    def _call(self, e: ast.Call, fn: _Func | None, depth: int) -> bool:
+        f = e.func
+        args = e.args
+        if type(f) is ast.Name:
+            if f.id == "type" and len(args) == 1:
+                return True
+            if (f.id == "getattr" and len(args) >= 2 and isinstance(args[1], ast.Constant)
+                    and isinstance(args[1].value, str) and args[1].value in _BOUNDED_ATTRS):
+                return True
+            if f.id in _WRAPPERS and len(args) == 1 and not e.keywords:
+                return self.expr(args[0], fn, depth + 1)
+        dotted = _dotted(f)
+        if dotted in ("os.getenv", "os.environ.get") and args \
+                and isinstance(args[0], ast.Constant):
+            return True
+        if args or e.keywords:
+            # a function of bounded values has a bounded set of results, unless it draws
+            # on a clock or randomness: `hash_objects(kwargs)`, `make_key(cls, mode)`
+            receiver_ok = type(f) is ast.Name or (
+                type(f) is ast.Attribute and f.attr not in _LOOKUPS
+                and self.expr(f.value, fn, depth + 1))
+            return (receiver_ok and not _nondeterministic(f)
+                    and all(not isinstance(a, ast.Starred) and self.expr(a, fn, depth + 1)
+                            for a in args)
+                    and all(k.arg is not None and self.expr(k.value, fn, depth + 1)
+                            for k in e.keywords))
+        if not args and not e.keywords:
+            if type(f) is ast.Name:
+                if is_config_name(f.id):  # `get_settings()`, `load_config()`
+                    return True
+                target = self.mod.funcs.get(f.id)
+                # a function of this module without arguments: bounded when all it returns is
+                return target is not None and self._returns(target, depth + 1)
+            if type(f) is ast.Attribute:
+                if is_config_name(f.attr):  # `prefect.settings.get_current_settings()`
+                    return True
+                # `settings.hash_key()`, `mode.lower()`: a method of a bounded value
+                return self.expr(f.value, fn, depth + 1)
+        return False
+
+    def _returns(self, fn: _Func, depth: int) -> bool:
+        values = [st.value for st in _own_nodes(fn) if type(st) is ast.Return]
+        return bool(values) and all(v is None or self.expr(v, fn, depth)
+                                    for v in values)
+
+    def _name(self, name: str, fn: _Func | None, depth: int) -> bool:
+        key = (name, id(fn))
+        known = self._memo.get(key)
+        if known is None:
+            self._memo[key] = False  # a name defined through itself: not known bounded
+            known = self._memo[key] = self._name_uncached(name, fn, depth)
+        return known
+
+    def _name_uncached(self, name: str, fn: _Func | None, depth: int) -> bool:
+        if name in self.table.bounded_names or is_config_name(name) \
+                or name == "__name__":
+            return True
+        if fn is None:
+            return name in self.mod.constants
+        params = _params(fn)
+        values: list[ast.expr | None] = []
+        for node in _own_nodes(fn):
+            tn = type(node)
+            if tn is ast.Assign:
+                if any(type(tg) is ast.Name and tg.id == name for tg in node.targets):  # type: ignore[attr-defined]
+                    values.append(node.value)  # type: ignore[attr-defined]
+                elif any(name in _names(tg) for tg in node.targets):  # type: ignore[attr-defined]
+                    values.append(None)  # unpacked: cannot tell
+            elif tn in (ast.AnnAssign, ast.AugAssign, ast.NamedExpr):
+                if type(node.target) is ast.Name and node.target.id == name:  # type: ignore[attr-defined]
+                    values.append(None if tn is ast.AugAssign else node.value)  # type: ignore[attr-defined]
+            elif tn in (ast.For, ast.AsyncFor, ast.comprehension):
+                if name in _names(node.target):  # type: ignore[attr-defined]
+                    # a loop over a bounded value: `for dep in impl.dependencies`
+                    values.append(node.iter if type(node.target) is ast.Name else None)  # type: ignore[attr-defined]
+            elif tn in (ast.With, ast.AsyncWith):
+                if any(it.optional_vars is not None and name in _names(it.optional_vars)
+                       for it in node.items):  # type: ignore[attr-defined]
+                    values.append(None)
+        if name in params:
+            if not self._param(fn, params[name], depth):
+                return False
+        elif not values:
+            return name in self.mod.constants
+        return all(v is not None and self.expr(v, fn, depth + 1) for v in values)
+
+    def _param(self, fn: _Func, arg: ast.arg, depth: int) -> bool:
+        if self.mod.bounded_annotation(arg.annotation):
+            return True
+        # a parameter of a private function of this module that every call passes a
+        # bounded value: a literal (`allowed("core")`), a class, a setting
+        if not fn.name.startswith("_") or self.mod.funcs.get(fn.name) is not fn:
+            return False
+        sites = self.mod.calls.get(fn.name)
+        if not sites:
+            return False
+        positional = [p.arg for p in (*fn.args.posonlyargs, *fn.args.args)]
+        for call, caller in sites:
+            passed = _argument(call, positional, arg.arg)
+            if passed is _STARRED:
+                return False
+            if passed is None:
+                default = _default(fn, arg.arg)
+                if default is None or not self.expr(default, None, depth + 1):
+                    return False
+            elif caller is fn or not self.expr(passed, caller, depth + 1):
+                return False
         return True
-    if t is ast.Name and fn is not None:
-        values = [st.value for st in ast.walk(fn) if type(st) is ast.Assign
-                  and any(type(tg) is ast.Name and tg.id == e.id for tg in st.targets)]  # type: ignore[attr-defined]
-        return len(values) == 1 and _bounded(values[0], fn, depth + 1)
-    return False
 
 
-def _bounded_entry(key: ast.expr | None, value: ast.expr | None, fn: _Func | None) -> bool:
+_STARRED = ast.Starred(value=ast.Constant(value=None), ctx=ast.Load())
+
+
+def _argument(call: ast.Call, positional: list[str], name: str) -> ast.expr | None:
+    """The expression a call passes for parameter ``name``; None when it passes none;
+    `_STARRED` when `*args`/`**kwargs` hide it."""
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+        if kw.arg is None:
+            return _STARRED
+    for i, a in enumerate(call.args):
+        if isinstance(a, ast.Starred):
+            return _STARRED
+        if i < len(positional) and positional[i] == name:
+            return a
+    return None
+
+
+def _default(fn: _Func, name: str) -> ast.expr | None:
+    a = fn.args
+    pos = [*a.posonlyargs, *a.args]
+    for p, d in zip(pos[len(pos) - len(a.defaults):], a.defaults):
+        if p.arg == name:
+            return d
+    for p, kd in zip(a.kwonlyargs, a.kw_defaults):
+        if p.arg == name:
+            return kd
+    return None
+
+
+def _names(target: ast.expr) -> set[str]:
+    return {n.id for n in ast.walk(target)
+            if type(n) is ast.Name and type(n.ctx) is ast.Store}
+
+
+def _own_nodes(fn: _Func) -> list[ast.AST]:
+    """The nodes of ``fn``'s body, not those of functions and classes nested in it."""
+    out: list[ast.AST] = []
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        for c in ast.iter_child_nodes(n):
+            if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                                  ast.Lambda)):
+                stack.append(c)
+    return out
+
+
+def _nondeterministic(f: ast.expr) -> bool:
+    parts = set()
+    while type(f) is ast.Attribute:
+        parts.add(f.attr)
+        f = f.value
+    if type(f) is ast.Name:
+        parts.add(f.id)
+    return not parts.isdisjoint(_CLOCK_OR_CHANCE)
+
+
+def _dotted(e: ast.expr) -> str:
+    parts = []
+    while type(e) is ast.Attribute:
+        parts.append(e.attr)
+        e = e.value
+    if type(e) is not ast.Name:
+        return ""
+    parts.append(e.id)
+    return ".".join(reversed(parts))
+
+
+def _bounded_entry(bounds: _Bounds, key: ast.expr | None, value: ast.expr | None,
+                   fn: _Func | None) -> bool:
     """An entry of a registry, not of a memo cache of request data."""
-    if _bounded(key, fn):
+    if bounds.expr(key, fn):
         return True
     if fn is not None and fn.name == "__getattr__":
         return True  # a module `__getattr__` (PEP 562): keyed by the module's attribute names
+    if fn is not None and fn.name.startswith(bounds.table.register_prefixes):
+        return True  # `register_plugin(impl)`: a registry meant to keep its entries
     if type(value) is ast.Call:
         f = value.func
         name = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
@@ -195,6 +499,21 @@ def _bounded_entry(key: ast.expr | None, value: ast.expr | None, fn: _Func | Non
     return False
 
 
+def _bounded_keys(mod: _Module, ann: ast.expr) -> bool:
+    """A dict annotation whose key type is bounded: `dict[type, X]`, `dict[Mode, X]`."""
+    if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
+        try:
+            ann = ast.parse(ann.value, mode="eval").body
+        except SyntaxError:
+            return False
+    if not isinstance(ann, ast.Subscript) or _last_name(ann.value) not in (
+            "dict", "Dict", "MutableMapping", "WeakKeyDictionary", "DefaultDict",
+            "defaultdict", "OrderedDict"):
+        return False
+    args = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else []
+    return len(args) == 2 and mod.bounded_annotation(args[0])
+
+
 def _add_entry(sub: ast.Subscript, parents: dict[ast.AST, ast.AST]) -> tuple[ast.expr,
                                                                                ast.expr | None]:
     grand = parents.get(sub)
@@ -202,12 +521,12 @@ def _add_entry(sub: ast.Subscript, parents: dict[ast.AST, ast.AST]) -> tuple[ast
     return sub.slice, value
 
 
-def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
+def _scan(node: ast.AST, state: dict[str, _Use], bounds: _Bounds) -> None:
     """Classify every use of the candidate names (a module-wide, name-based view)."""
     parents: dict[ast.AST, ast.AST] = {}
     fn_of: dict[ast.AST, str] = {}
     fn_node: dict[ast.AST, _Func | None] = {}
-    stack: list[tuple[ast.AST, str | None, _Func | None]] = [(node, fn, None)]
+    stack: list[tuple[ast.AST, str | None, _Func | None]] = [(node, None, None)]
     while stack:
         cur, cur_fn, cur_node = stack.pop()
         for child in ast.iter_child_nodes(cur):
@@ -237,7 +556,7 @@ def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
             elif isinstance(parent.ctx, ast.Store):
                 key, value = _add_entry(parent, parents)
                 if (f and not isinstance(parent.slice, ast.Constant)
-                        and not _bounded_entry(key, value, fn_node.get(n))):
+                        and not _bounded_entry(bounds, key, value, fn_node.get(n))):
                     use.adds.add(f)
             else:
                 use.reads.add(f)
@@ -249,6 +568,7 @@ def _scan(node: ast.AST, state: dict[str, _Use], fn: str | None) -> None:
                 if (f and isinstance(grand, ast.Call) and grand.args
                         and not isinstance(grand.args[0], (ast.Constant, ast.Dict))
                         and not (parent.attr == "setdefault" and _bounded_entry(
+                            bounds,
                             grand.args[0], grand.args[1] if len(grand.args) > 1 else None,
                             fn_node.get(n)))):
                     use.adds.add(f)

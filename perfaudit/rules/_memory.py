@@ -1,0 +1,46 @@
+"""The name lists PA401 and PA402 read from `rules/memory.toml`."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from perfaudit.tables import read_table
+
+
+@dataclass(frozen=True)
+class MemoryTable:
+    bounded_names: frozenset[str]
+    config_words: frozenset[str]
+    config_attrs: frozenset[str]
+    config_suffixes: tuple[str, ...]
+    register_prefixes: tuple[str, ...]
+    process_lifetime_suffixes: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=1)
+def memory_table() -> MemoryTable:
+    data = read_table("memory.toml")
+    pa402 = data.get("pa402", {})
+    pa401 = data.get("pa401", {})
+    return MemoryTable(
+        bounded_names=frozenset(pa402.get("bounded_names", [])),
+        config_words=frozenset(pa402.get("config_words", [])),
+        config_attrs=frozenset(pa402.get("config_attrs", [])),
+        config_suffixes=tuple(pa402.get("config_suffixes", [])),
+        register_prefixes=tuple(pa402.get("register_prefixes", [])),
+        process_lifetime_suffixes=tuple(pa401.get("process_lifetime_suffixes", [])),
+    )
+
+
+def is_config_name(name: str) -> bool:
+    """`settings`, `database_config`, `get_current_settings`, `Settings`, `AppConfig`."""
+    table = memory_table()
+    words = table.config_words
+    lowered = name.lower()
+    if lowered.endswith(table.config_suffixes):
+        return True
+    if any(part in words for part in lowered.split("_")):
+        return True
+    # CamelCase class names: `PrefectSettings`, `AsyncPostgresConfiguration`
+    return any(name.endswith(w.capitalize()) for w in words)
