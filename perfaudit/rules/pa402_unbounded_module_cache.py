@@ -44,15 +44,42 @@ class UnboundedModuleCache(Rule):
     `cachetools.LRUCache`, or `functools.lru_cache(maxsize=...)` on a function.
 
     ## Notes
-    Off by default (select it with `--extend-select PA402`): static analysis cannot tell a
-    cache keyed by a handful of names from one keyed by user input. Registries filled at import time (decorators writing to a dict that other functions
-    only read) are not memo caches and are not reported. A dict passed to other code or
-    exported under another name may be evicted elsewhere: not reported either. Nor are
-    registries whose keys come from a bounded set: keys that are class, function or module
-    names (`cls.__name__`, `type(obj)`, `fn.__qualname__`), URL schemes
-    (`urlsplit(url).scheme`), or whose values are imported modules
-    (`importlib.import_module(name)`), and decorators that store the function or class
-    they are given and return it.
+    Off by default (select it with `--extend-select PA402`): static analysis cannot always
+    tell a cache keyed by a handful of names from one keyed by user input.
+
+    Not reported (what perfaudit can tell from the module itself):
+    - registries filled at import time (decorators writing to a dict that other functions
+      only read), and functions named `register...` (`register_plugin(impl)`): their
+      entries are meant to stay;
+    - a dict passed to other code or exported under another name (it may be evicted
+      elsewhere);
+    - caches whose keys come from a bounded set. A key is bounded when it is built (through
+      local variables, tuples, f-strings, `str()`/`repr()`/`hash()`/`id()`, `or`,
+      `x if c else y`) only from:
+      - class, function and module names (`type(obj)`, `cls.__name__`, `fn.__qualname__`,
+        `getattr(mod, "__file__")`), URL schemes (`urlsplit(url).scheme`), imported
+        modules (`importlib.import_module(name)` as the value), a module `__getattr__`;
+      - parameters annotated `Literal[...]`, `bool`, `type[...]`, an `Enum` of the module,
+        or a settings class (`Settings | None`), or whose name says so (`cls`, `scheme`,
+        `language`, `func`, ...: `[pa402] bounded_names` in `rules/memory.toml`);
+      - a dict annotated with such a key type (`dict[type, X]`, `dict[tuple[Settings,
+        bool], App]`);
+      - settings and configuration: names, attributes and calls named for them
+        (`get_current_settings()`, `db.database_config.connection_url`,
+        `self.settings.region`, `fast_api_app_kwargs`), configured addresses
+        (`client.api_url`, `base_url`, `dsn`), `os.environ["X"]`, `os.getenv("X")`; not
+        a lookup in a configuration dict (`config["run_id"]`, `config.get(...)`): a
+        per-call configuration carries request data;
+      - module constants and literals;
+      - a parameter of a private function (`_name`) that every call in the module passes
+        a bounded value (`_allowed("core")`), when the function is not used otherwise;
+      - the result of a function of the module without arguments whose every `return` is
+        bounded, and of any call whose arguments are all bounded, unless its name speaks
+        of a clock or chance (`time`, `now`, `uuid4`, `random`, ...).
+    A tuple key is bounded only when every element is: `(settings.tenant, user_id)` is
+    still reported. The rule does not follow callers across modules, so a public
+    function's parameter counts as request data unless its annotation or name says
+    otherwise.
     """
 
     code = "PA402"
@@ -426,10 +453,10 @@ def _argument(call: ast.Call, positional: list[str], name: str) -> ast.expr | No
 def _default(fn: _Func, name: str) -> ast.expr | None:
     a = fn.args
     pos = [*a.posonlyargs, *a.args]
-    for p, d in zip(pos[len(pos) - len(a.defaults):], a.defaults):
+    for p, d in zip(pos[len(pos) - len(a.defaults):], a.defaults, strict=True):
         if p.arg == name:
             return d
-    for p, kd in zip(a.kwonlyargs, a.kw_defaults):
+    for p, kd in zip(a.kwonlyargs, a.kw_defaults, strict=True):
         if p.arg == name:
             return kd
     return None
