@@ -16,6 +16,11 @@ _BOUNDED_ATTRS = frozenset({"__name__", "__qualname__", "__module__", "__class__
                             "scheme"})
 #: calls whose result is a module (a cache of imported modules is keyed by module names)
 _IMPORTS = frozenset({"import_module", "__import__", "import_string", "import_object"})
+#: parameter names of a decorator: the function or class it decorates
+_DECORATED = frozenset({"func", "fn", "f", "function", "method", "cls", "klass", "wrapped",
+                        "decorated", "target"})
+#: calls whose result is a compiled regular expression
+_COMPILES = frozenset({"re.compile", "regex.compile"})
 
 
 class UnboundedModuleCache(Rule):
@@ -176,6 +181,8 @@ _WRAPPERS = frozenset({"str", "repr", "int", "hash", "id", "frozenset", "tuple"}
 #: annotations of values from a small fixed set
 _BOUNDED_TYPES = frozenset({"bool", "type", "Type", "Literal"})
 _ENUM_BASES = ("Enum", "Flag")
+#: a mask or modulus up to this keeps a key to few values
+_SMALL_INT = 0xFFFF
 #: lookups in a container: what a per-call dict holds is request data
 _LOOKUPS = frozenset({"get", "pop", "setdefault", "__getitem__", "getlist", "popitem"})
 #: names in a callee that make its result differ from call to call
@@ -206,6 +213,13 @@ class _Module:
                 if isinstance(value, ast.Constant) and assigned[target] == 1:
                     self.constants.add(target)
         self.constants -= {n for n, k in assigned.items() if k > 1}
+        #: NamedTuples and frozen dataclasses of this module whose every field is bounded
+        #: (`HelpCacheKey(is_admin: bool, is_portal: bool)`)
+        self.records: set[str] = set()
+        for st in tree.body:
+            name, fields = _record(st)
+            if name and fields and all(self.bounded_annotation(f) for f in fields):
+                self.records.add(name)
         #: private module function -> its calls in this module (None: also used otherwise,
         #: as a callback or rebound, so its arguments cannot all be seen)
         self.calls: dict[str, list[tuple[ast.Call, _Func | None]] | None] = {}
@@ -252,7 +266,31 @@ class _Module:
             return False
         name = _last_name(ann)
         return bool(name) and (name in _BOUNDED_TYPES or name in self.enums
-                               or is_config_name(name))
+                               or name in self.records or is_config_name(name))
+
+
+def _record(st: ast.stmt) -> tuple[str, list[ast.expr]]:
+    """A value class and the annotations of its fields: `class K(NamedTuple)`,
+    `@dataclass(frozen=True) class K`, `K = NamedTuple("K", a=bool)`."""
+    if isinstance(st, ast.ClassDef):
+        value = any(_last_name(b) == "NamedTuple" for b in st.bases) or any(
+            isinstance(d, ast.Call) and _last_name(d.func) == "dataclass" and any(
+                k.arg == "frozen" and isinstance(k.value, ast.Constant)
+                and k.value.value is True for k in d.keywords)
+            for d in st.decorator_list)
+        if not value:
+            return "", []
+        return st.name, [x.annotation for x in st.body if isinstance(x, ast.AnnAssign)]
+    target, call = _simple_assign(st)
+    if target is None or not isinstance(call, ast.Call) or _last_name(call.func) != "NamedTuple":
+        return "", []
+    fields = [k.value for k in call.keywords if k.arg is not None]
+    if len(call.args) == 2 and isinstance(call.args[1], (ast.List, ast.Tuple)):
+        for item in call.args[1].elts:
+            if not (isinstance(item, ast.Tuple) and len(item.elts) == 2):
+                return "", []
+            fields.append(item.elts[1])
+    return target, fields
 
 
 def _last_name(e: ast.expr) -> str:
@@ -308,9 +346,17 @@ class _Bounds:
         if t is ast.JoinedStr:
             return all(self.expr(v.value, fn, depth + 1)
                        for v in e.values if type(v) is ast.FormattedValue)  # type: ignore[attr-defined]
-        if t is ast.BinOp and type(e.op) is ast.Add:  # type: ignore[attr-defined]
-            return (self.expr(e.left, fn, depth + 1)  # type: ignore[attr-defined]
-                    and self.expr(e.right, fn, depth + 1))  # type: ignore[attr-defined]
+        if t is ast.BinOp:
+            op = type(e.op)  # type: ignore[attr-defined]
+            left, right = e.left, e.right  # type: ignore[attr-defined]
+            # `x & 0xF`, `x % 8`: at most as many values as the mask or modulus allows
+            if op in (ast.BitAnd, ast.Mod) and _small_int(right):
+                return True
+            if op is ast.BitAnd and _small_int(left):
+                return True
+            return self.expr(left, fn, depth + 1) and self.expr(right, fn, depth + 1)
+        if t is ast.UnaryOp:
+            return self.expr(e.operand, fn, depth + 1)  # type: ignore[attr-defined]
         if t is ast.Name:
             return self._name(e.id, fn, depth)  # type: ignore[attr-defined]
         return False
@@ -481,6 +527,11 @@ def _own_nodes(fn: _Func) -> list[ast.AST]:
     return out
 
 
+def _small_int(e: ast.expr) -> bool:
+    return (isinstance(e, ast.Constant) and type(e.value) is int
+            and 0 < e.value <= _SMALL_INT)
+
+
 def _nondeterministic(f: ast.expr) -> bool:
     parts = set()
     while type(f) is ast.Attribute:
@@ -516,13 +567,20 @@ def _bounded_entry(bounds: _Bounds, key: ast.expr | None, value: ast.expr | None
         name = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
         if name in _IMPORTS:
             return True
-    # a decorator: stores the function or class it is given and returns it
-    if type(value) is ast.Name and fn is not None:
+        if _dotted(f) in _COMPILES:
+            return True  # compiled patterns: keyed by the patterns written in the code
+    if fn is not None:
         params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args)}
-        if value.id in params and any(
-                type(st) is ast.Return and type(st.value) is ast.Name
-                and st.value.id == value.id for st in ast.walk(fn)):
+        returned = {st.value.id for st in ast.walk(fn)
+                    if type(st) is ast.Return and type(st.value) is ast.Name
+                    and st.value.id in params}
+        # a decorator: stores the function or class it is given and returns it, or
+        # returns the function it is given and records something about it
+        # (`_FEATURES[index] = (name, doc)` in `def _feat_decorator(func)`)
+        if type(value) is ast.Name and value.id in returned:
             return True
+        if returned & _DECORATED or "decorator" in fn.name:
+            return bool(returned)
     return False
 
 
