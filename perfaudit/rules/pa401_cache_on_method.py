@@ -38,10 +38,10 @@ class CacheOnMethod(Rule):
     - the class has one instance for the life of the process: it is instantiated once at
       module level in its own module (`apps = Apps()`) and nowhere else in that module, or
       its name or a base's name ends with a word of `[pa401] process_lifetime_suffixes` in
-      `rules/memory.toml` (`XMPPBackend`, `Router`, `Reloader`, ...);
+      `rules/memory.toml` (`XMPPBackend`, `Router`, `PGDialect`, ...);
     - the module clears the cache (`self.get_models.cache_clear()`);
     - the class is a value type (a `NamedTuple`, a frozen dataclass or attrs class, an
-      `Enum`) and the cache has a size limit (`lru_cache`, `lru_cache(1024)`): equal
+      `Enum`, a class that defines both `__eq__` and `__hash__`) and the cache has a size limit (`lru_cache`, `lru_cache(1024)`): equal
       values share entries, and at most `maxsize` small values are kept. With
       `functools.cache` or `maxsize=None` it is still reported.
     """
@@ -166,6 +166,9 @@ def _value_type(cls: ast.ClassDef) -> bool:
     if any(_last(b) in ("NamedTuple", "namedtuple") or _last(b).endswith(("Enum", "Flag"))
            for b in cls.bases):
         return True
+    own = {st.name for st in cls.body if isinstance(st, ast.FunctionDef)}
+    if {"__eq__", "__hash__"} <= own:
+        return True  # equal by value and hashed by value (rich's `Style`)
     for d in cls.decorator_list:
         name = _last(d)
         if name in ("frozen", "value"):  # `@attrs.frozen`, `@attr.frozen`
