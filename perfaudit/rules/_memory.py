@@ -8,6 +8,10 @@ from dataclasses import dataclass
 from perfaudit.tables import read_table
 
 
+#: name endings of a record's identifier: one per row of a table, not a setting
+_RECORD_IDS = frozenset({"id", "ids", "uuid", "pk", "key"})
+
+
 @dataclass(frozen=True)
 class MemoryTable:
     bounded_names: frozenset[str]
@@ -40,7 +44,10 @@ def is_config_name(name: str) -> bool:
     lowered = name.lower()
     if lowered.endswith(table.config_suffixes):
         return True
-    if any(part in words for part in lowered.split("_")):
+    parts = lowered.split("_")
+    if parts[-1] in _RECORD_IDS:
+        return False  # `settings_id`, `user_config_pk`: the id of a stored record
+    if any(part in words for part in parts):
         return True
     # CamelCase class names: `PrefectSettings`, `AsyncPostgresConfiguration`
     return any(name.endswith(w.capitalize()) for w in words)
