@@ -18,6 +18,7 @@ class MemoryTable:
     config_words: frozenset[str]
     config_attrs: frozenset[str]
     config_suffixes: tuple[str, ...]
+    bounded_type_suffixes: tuple[str, ...]
     register_prefixes: tuple[str, ...]
     process_lifetime_suffixes: tuple[str, ...]
 
@@ -32,6 +33,7 @@ def memory_table() -> MemoryTable:
         config_words=frozenset(pa402.get("config_words", [])),
         config_attrs=frozenset(pa402.get("config_attrs", [])),
         config_suffixes=tuple(pa402.get("config_suffixes", [])),
+        bounded_type_suffixes=tuple(pa402.get("bounded_type_suffixes", [])),
         register_prefixes=tuple(pa402.get("register_prefixes", [])),
         process_lifetime_suffixes=tuple(pa401.get("process_lifetime_suffixes", [])),
     )

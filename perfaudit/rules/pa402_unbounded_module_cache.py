@@ -65,10 +65,13 @@ class UnboundedModuleCache(Rule):
         `getattr(mod, "__file__")`), URL schemes (`urlsplit(url).scheme`), imported
         modules (`importlib.import_module(name)` as the value), a module `__getattr__`;
       - parameters annotated `Literal[...]`, `bool`, `type[...]`, an `Enum` of the module,
-        or a settings class (`Settings | None`), or whose name says so (`cls`, `scheme`,
+        a class named for a kind of thing (`WidgetType`, `EventKind`), or a settings
+        class (`Settings | None`), or whose name says so (`cls`, `scheme`,
         `language`, `func`, ...: `[pa402] bounded_names` in `rules/memory.toml`);
       - a dict annotated with such a key type (`dict[type, X]`, `dict[tuple[Settings,
-        bool], App]`);
+        bool], App]`), or whose values are classes made on demand (`dict[str,
+        type[Model]]`, or an entry `type(name, bases, namespace)`): a class factory's
+        cache is keyed by descriptions of code;
       - settings and configuration: names, attributes and calls named for them
         (`get_current_settings()`, `db.database_config.connection_url`,
         `self.settings.region`, `fast_api_app_kwargs`), configured addresses
@@ -266,7 +269,8 @@ class _Module:
             return False
         name = _last_name(ann)
         return bool(name) and (name in _BOUNDED_TYPES or name in self.enums
-                               or name in self.records or is_config_name(name))
+                               or name in self.records or is_config_name(name)
+                               or name.endswith(memory_table().bounded_type_suffixes))
 
 
 def _record(st: ast.stmt) -> tuple[str, list[ast.expr]]:
@@ -567,6 +571,8 @@ def _bounded_entry(bounds: _Bounds, key: ast.expr | None, value: ast.expr | None
         name = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
         if name in _IMPORTS:
             return True
+        if type(f) is ast.Name and f.id == "type" and len(value.args) == 3:
+            return True  # a class made on demand: keyed by a description of code
         if _dotted(f) in _COMPILES:
             return True  # compiled patterns: keyed by the patterns written in the code
     if fn is not None:
@@ -596,7 +602,13 @@ def _bounded_keys(mod: _Module, ann: ast.expr) -> bool:
             "defaultdict", "OrderedDict"):
         return False
     args = ann.slice.elts if isinstance(ann.slice, ast.Tuple) else []
-    return len(args) == 2 and mod.bounded_annotation(args[0])
+    if len(args) != 2:
+        return False
+    # values that are classes made on demand (`dict[str, type[Model]]`): a class factory's
+    # cache, keyed by descriptions of code, not by request data
+    value = args[1]
+    return mod.bounded_annotation(args[0]) or (
+        isinstance(value, ast.Subscript) and _last_name(value.value) in ("type", "Type"))
 
 
 def _add_entry(sub: ast.Subscript, parents: dict[ast.AST, ast.AST]) -> tuple[ast.expr,
