@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from perfaudit.tables import read_table
 
-
 #: name endings of a record's identifier: one per row of a table, not a setting
 _RECORD_IDS = frozenset({"id", "ids", "uuid", "pk", "key"})
 
