@@ -25,6 +25,7 @@ from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
 from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
+from perfaudit.rules.pa402_unbounded_module_cache import drop_shared_caches
 from perfaudit.tables import Tables, load_tables
 
 
@@ -188,6 +189,9 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
              plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
     findings = [f for res in results for f in res.findings]
+    if "PA402" in plan.codes and len(plan.files) > 1:
+        # a module cache another file of the application imports may be evicted there
+        findings = drop_shared_caches(findings, _application_files(plan))
     if plan.project_codes:
         if index is None:
             index = ProjectIndex(results)
@@ -206,6 +210,23 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def _application_files(plan: _Plan) -> list[tuple[str, str]]:
+    """(path, module) of the scanned files that are application code (not test or example
+    code: a test that imports a cache to reset it does not evict it in production)."""
+    from perfaudit.engine.context import Classifier
+
+    classifiers: dict[int, Classifier] = {}
+    out = []
+    for f in plan.files:
+        cfg = plan.file_cfg.get(f.path, plan.configs[0])
+        classify = classifiers.get(id(cfg))
+        if classify is None:
+            classify = classifiers[id(cfg)] = Classifier(cfg)
+        if classify(f.path) == "code":
+            out.append((f.path, f.module))
+    return out
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:

@@ -1,9 +1,11 @@
 import ast
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Iterable
 
 from perfaudit.engine.analyze import FileContext
 from perfaudit.engine.rulebase import Example, Rule
 from perfaudit.engine.scope import Scope
+from perfaudit.model import Finding
 from perfaudit.rules._memory import is_config_name, memory_table
 from perfaudit.tables import Tables
 
@@ -56,8 +58,9 @@ class UnboundedModuleCache(Rule):
     - registries filled at import time (decorators writing to a dict that other functions
       only read), and functions named `register...` (`register_plugin(impl)`): their
       entries are meant to stay;
-    - a dict passed to other code or exported under another name (it may be evicted
-      elsewhere);
+    - a dict passed to other code or exported under another name, or imported by another
+      module of the application (`from app.sessions import user_sessions`,
+      `sessions.user_sessions`; test code does not count): it may be evicted there;
     - caches whose keys come from a bounded set. A key is bounded when it is built (through
       local variables, tuples, f-strings, `str()`/`repr()`/`hash()`/`id()`, `or`,
       `x if c else y`) only from:
@@ -148,6 +151,66 @@ class UnboundedModuleCache(Rule):
                        "computed keys and never evicted (a memory leak in a long-running "
                        "process); use `cachetools.LRUCache`/`TTLCache` or "
                        "`functools.lru_cache(maxsize=...)`", stmt=st)
+
+
+#: the dict a finding names (the message `on_module` writes)
+_CACHE_NAME = re.compile(r"^module-level cache `([A-Za-z_][A-Za-z0-9_]*)`")
+_FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*\)|[^\n]*)",
+                          re.MULTILINE)
+
+
+def drop_shared_caches(findings: list[Finding],
+                       files: Iterable[tuple[str, str]]) -> list[Finding]:
+    """The findings without the PA402 ones on a dict that another file of the scan
+    imports (`from app.sessions import user_sessions`, `sessions.user_sessions`): it may
+    be evicted there, as a dict passed to other code may (the per-file rule cannot see
+    that). ``files`` are (path, dotted module name) of every file scanned."""
+    files = list(files)
+    module_of = dict(files)
+    targets: list[tuple[str, bytes, bytes]] = []
+    for f in findings:
+        m = _CACHE_NAME.match(f.message) if f.code == "PA402" else None
+        module = module_of.get(f.path)
+        if m is not None and module:
+            targets.append((f.path, module.rpartition(".")[2].encode(), m.group(1).encode()))
+    if not targets:
+        return findings
+    names = re.compile(rb"(?<![A-Za-z0-9_])(?:"
+                       + b"|".join(re.escape(n) for _, _, n in targets) + rb")(?![A-Za-z0-9_])")
+    shared: set[tuple[str, str]] = set()
+    for path, _module in files:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        if names.search(data) is None:
+            continue
+        for owner, tail, name in targets:
+            if owner != path and (owner, name.decode()) not in shared \
+                    and _imports_from(data, tail, name):
+                shared.add((owner, name.decode()))
+    if not shared:
+        return findings
+    out = []
+    for f in findings:
+        m = _CACHE_NAME.match(f.message) if f.code == "PA402" else None
+        if m is None or (f.path, m.group(1)) not in shared:
+            out.append(f)
+    return out
+
+
+def _imports_from(data: bytes, tail: bytes, name: bytes) -> bool:
+    """Whether a file's code names ``name`` of a module whose last name is ``tail``."""
+    word = rb"(?<![A-Za-z0-9_])"
+    if re.search(word + re.escape(tail) + rb"\." + re.escape(name) + rb"(?![A-Za-z0-9_])",
+                 data):
+        return True
+    for m in _FROM_IMPORT.finditer(data):
+        if m.group(1).rpartition(b".")[2] == tail and name in re.findall(
+                rb"[A-Za-z_][A-Za-z0-9_]*", m.group(2)):
+            return True
+    return False
 
 
 class _Use:
