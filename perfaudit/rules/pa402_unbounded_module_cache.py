@@ -638,6 +638,8 @@ def _bounded_entry(bounds: _Bounds, key: ast.expr | None, value: ast.expr | None
             return True  # a class made on demand: keyed by a description of code
         if _dotted(f) in _COMPILES:
             return True  # compiled patterns: keyed by the patterns written in the code
+    if fn is not None and type(key) is ast.Name and _imports_module_named(fn, key.id):
+        return True  # `import_module(f"pkg.components.{domain}")`: the key names a module
     if fn is not None:
         params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args)}
         returned = {st.value.id for st in ast.walk(fn)
@@ -672,6 +674,16 @@ def _bounded_keys(mod: _Module, ann: ast.expr) -> bool:
     value = args[1]
     return mod.bounded_annotation(args[0]) or (
         isinstance(value, ast.Subscript) and _last_name(value.value) in ("type", "Type"))
+
+
+def _imports_module_named(fn: _Func, name: str) -> bool:
+    """Whether ``fn`` imports a module whose name is built from the variable ``name``."""
+    for node in _own_nodes(fn):
+        if type(node) is ast.Call and _last_name(node.func) in _IMPORTS and any(
+                type(n) is ast.Name and n.id == name
+                for a in node.args for n in ast.walk(a)):
+            return True
+    return False
 
 
 def _add_entry(sub: ast.Subscript, parents: dict[ast.AST, ast.AST]) -> tuple[ast.expr,
