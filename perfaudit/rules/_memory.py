@@ -20,6 +20,7 @@ class MemoryTable:
     bounded_type_suffixes: tuple[str, ...]
     register_prefixes: tuple[str, ...]
     process_lifetime_suffixes: tuple[str, ...]
+    config_file_words: frozenset[str]
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,6 +28,7 @@ def memory_table() -> MemoryTable:
     data = read_table("memory.toml")
     pa402 = data.get("pa402", {})
     pa401 = data.get("pa401", {})
+    pa403 = data.get("pa403", {})
     return MemoryTable(
         bounded_names=frozenset(pa402.get("bounded_names", [])),
         config_words=frozenset(pa402.get("config_words", [])),
@@ -35,6 +37,7 @@ def memory_table() -> MemoryTable:
         bounded_type_suffixes=tuple(pa402.get("bounded_type_suffixes", [])),
         register_prefixes=tuple(pa402.get("register_prefixes", [])),
         process_lifetime_suffixes=tuple(pa401.get("process_lifetime_suffixes", [])),
+        config_file_words=frozenset(pa403.get("config_file_words", [])),
     )
 
 
