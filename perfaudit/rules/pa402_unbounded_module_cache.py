@@ -488,8 +488,9 @@ class _Bounds:
         return known
 
     def _name_uncached(self, name: str, fn: _Func | None, depth: int) -> bool:
-        if name in self.table.bounded_names or is_config_name(name) \
-                or name == "__name__":
+        if name in self.table.bounded_names or name == "__name__":
+            return True
+        if is_config_name(name) and (fn is None or not _looked_up(fn, name)):
             return True
         if fn is None:
             return name in self.mod.constants
@@ -674,6 +675,23 @@ def _bounded_keys(mod: _Module, ann: ast.expr) -> bool:
     value = args[1]
     return mod.bounded_annotation(args[0]) or (
         isinstance(value, ast.Subscript) and _last_name(value.value) in ("type", "Type"))
+
+
+def _looked_up(fn: _Func, name: str) -> bool:
+    """Whether ``fn`` assigns ``name`` a value looked up in a container
+    (`cfg = request.args["cfg"]`, `config = params.get("config")`): request data, whatever
+    the variable is called."""
+    for node in _own_nodes(fn):
+        if type(node) is ast.Assign and any(
+                type(t) is ast.Name and t.id == name for t in node.targets):
+            value = node.value
+            if type(value) is ast.Await:
+                value = value.value
+            if type(value) is ast.Subscript or (
+                    type(value) is ast.Call and type(value.func) is ast.Attribute
+                    and value.func.attr in _LOOKUPS):
+                return True
+    return False
 
 
 def _imports_module_named(fn: _Func, name: str) -> bool:
