@@ -122,8 +122,10 @@ class _ModuleFacts:
         while stack:
             node, inside = stack.pop()
             for child in ast.iter_child_nodes(node):
+                # a `__main__` block is a demo or a script: its instances are not the
+                # module's one instance
                 nested = inside or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                      ast.Lambda, ast.ClassDef))
+                                                      ast.Lambda, ast.ClassDef)) or _main_block(child)
                 if isinstance(child, ast.Call):
                     f = child.func
                     if isinstance(f, ast.Name):
@@ -138,6 +140,12 @@ class _ModuleFacts:
 
     def singleton(self, name: str) -> bool:
         return self.module_level.get(name, 0) == 1 and name not in self.in_functions
+
+
+def _main_block(node: ast.AST) -> bool:
+    """`if __name__ == "__main__":`"""
+    return isinstance(node, ast.If) and any(
+        isinstance(n, ast.Name) and n.id == "__name__" for n in ast.walk(node.test))
 
 
 _facts: dict[int, tuple[ast.AST, _ModuleFacts]] = {}
