@@ -20,6 +20,7 @@ class MemoryTable:
     bounded_type_suffixes: tuple[str, ...]
     register_prefixes: tuple[str, ...]
     process_lifetime_suffixes: tuple[str, ...]
+    one_shot_classes: frozenset[str]
     config_file_words: frozenset[str]
 
 
@@ -37,6 +38,7 @@ def memory_table() -> MemoryTable:
         bounded_type_suffixes=tuple(pa402.get("bounded_type_suffixes", [])),
         register_prefixes=tuple(pa402.get("register_prefixes", [])),
         process_lifetime_suffixes=tuple(pa401.get("process_lifetime_suffixes", [])),
+        one_shot_classes=frozenset(pa401.get("one_shot_classes", [])),
         config_file_words=frozenset(pa403.get("config_file_words", [])),
     )
 

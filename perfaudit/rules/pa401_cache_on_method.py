@@ -38,7 +38,8 @@ class CacheOnMethod(Rule):
     - the class has one instance for the life of the process: it is instantiated once at
       module level in its own module (`apps = Apps()`) and nowhere else in that module, or
       its name or a base's name ends with a word of `[pa401] process_lifetime_suffixes` in
-      `rules/memory.toml` (`XMPPBackend`, `Router`, `PGDialect`, ...);
+      `rules/memory.toml` (`XMPPBackend`, `Router`, `PGDialect`, ...), or it is a Django
+      management command (`class Command(BaseCommand)`, one per `manage.py` run);
     - the module clears the cache (`self.get_models.cache_clear()`);
     - the class is a value type (a `NamedTuple`, a frozen dataclass or attrs class, an
       `Enum`, a class that defines both `__eq__` and `__hash__`) and the cache has a size limit (`lru_cache`, `lru_cache(1024)`): equal
@@ -210,7 +211,11 @@ def _harmless(cls: ast.AST, method: ast.AST, decorator: ast.expr, qual: str,
     facts = _module_facts(tree)
     if method.name in facts.cleared or facts.singleton(cls.name):
         return True
-    suffixes = memory_table().process_lifetime_suffixes
+    table = memory_table()
+    suffixes = table.process_lifetime_suffixes
     if cls.name.endswith(suffixes) or any(_last(b).endswith(suffixes) for b in cls.bases):
         return True
+    if cls.name in table.one_shot_classes and any(
+            _last(b).endswith(cls.name) for b in cls.bases):
+        return True  # `class Command(BaseCommand)`: one per `manage.py` run
     return _value_type(cls) and _size_limited(decorator, qual)
