@@ -189,8 +189,9 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
              plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
     findings = [f for res in results for f in res.findings]
-    if "PA402" in plan.codes and len(plan.files) > 1:
-        # a module cache another file of the application imports may be evicted there
+    if "PA402" in plan.codes:
+        # a module cache another file of the application imports may be evicted there;
+        # a public function's callers elsewhere decide whether its parameter is bounded
         findings = drop_shared_caches(findings, _application_files(plan))
     if plan.project_codes:
         if index is None:

@@ -77,3 +77,38 @@ def test_a_same_named_dict_of_another_module_is_not_the_cache(tmp_path: Path) ->
         "app/state.py": "user_sessions = {}\n",
     }
     assert _scan(tmp_path, files) == [("app/sessions.py", "PA402")]
+
+
+MODES = (
+    "_cache: dict[str, set] = {}\n\n\n"
+    "def allowed(mode: str) -> set:\n"
+    "    if mode not in _cache:\n"
+    "        _cache[mode] = {mode.upper()}\n"
+    "    return _cache[mode]\n\n\n"
+    "def core():\n"
+    "    return allowed(\"core\")\n"
+)
+
+
+def test_public_function_only_called_with_literals(tmp_path: Path) -> None:
+    # issue 11, first review item 8: the key is a mode every caller passes as a literal
+    files = {"pkg/__init__.py": "", "pkg/registry.py": MODES}
+    assert _scan(tmp_path, files) == []
+    assert _scan(tmp_path / "one", {"registry.py": MODES}) == []
+
+
+def test_public_function_called_from_another_module_stays_reported(tmp_path: Path) -> None:
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/registry.py": MODES,
+        "pkg/views.py": ("from pkg.registry import allowed\n\n\n"
+                         "async def view(request):\n"
+                         "    return allowed(request.query['mode'])\n"),
+    }
+    assert _scan(tmp_path, files) == [("pkg/registry.py", "PA402")]
+
+
+def test_public_function_called_with_request_data_in_its_module(tmp_path: Path) -> None:
+    text = MODES + "\n\nasync def view(request):\n    return allowed(request.query['mode'])\n"
+    assert _scan(tmp_path, {"pkg/__init__.py": "", "pkg/registry.py": text}) == [
+        ("pkg/registry.py", "PA402")]

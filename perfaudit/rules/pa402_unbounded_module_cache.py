@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import ast
 import re
 from collections.abc import Collection, Iterable
@@ -82,15 +84,18 @@ class UnboundedModuleCache(Rule):
         a lookup in a configuration dict (`config["run_id"]`, `config.get(...)`): a
         per-call configuration carries request data;
       - module constants and literals;
-      - a parameter of a private function (`_name`) that every call in the module passes
-        a bounded value (`_allowed("core")`), when the function is not used otherwise;
+      - a parameter of a function that every call passes a bounded value
+        (`allowed("core")`): for a private function (`_name`), every call in its module,
+        when the function is not used otherwise; for a public one, also when no other
+        file of the scan names it (a scan of some files of a project cannot see callers
+        in the others);
       - the result of a function of the module without arguments whose every `return` is
         bounded, and of any call whose arguments are all bounded, unless its name speaks
         of a clock or chance (`time`, `now`, `uuid4`, `random`, ...).
     A tuple key is bounded only when every element is: `(settings.tenant, user_id)` is
-    still reported. The rule does not follow callers across modules, so a public
-    function's parameter counts as request data unless its annotation or name says
-    otherwise.
+    still reported. Calls from other modules are not followed: a public function that
+    another file names keeps its parameter counted as request data unless its
+    annotation or name says otherwise.
     """
 
     code = "PA402"
@@ -125,32 +130,32 @@ class UnboundedModuleCache(Rule):
         return [("re", rb"^[A-Za-z_]\w*[ \t]*(?::[^=\n]*)?=[ \t]*(?:\{\}|dict\(\))")]
 
     def on_module(self, ctx: FileContext, tree: ast.Module, scope: Scope) -> None:
-        dicts: dict[str, ast.stmt] = {}
-        mod: _Module | None = None
-        for st in tree.body:
-            target, value = _simple_assign(st)
-            if target is not None and _is_empty_dict(value):
-                if isinstance(st, ast.AnnAssign):
-                    mod = mod or _Module(tree)
-                    if _bounded_keys(mod, st.annotation):
-                        continue  # `dict[type, ...]`, `dict[Mode, ...]`: bounded keys
-                if target in dicts:
-                    dicts.pop(target)  # assigned twice at module level: reset somewhere
-                    continue
-                dicts[target] = st
-        if not dicts:
-            return
-        state = {name: _Use() for name in dicts}
-        _scan(tree, state, _Bounds(mod or _Module(tree)))
-        for name, use in state.items():
-            if use.bad or use.evicted or not use.memo_functions:
-                continue
-            st = dicts[name]
+        for name, st in _growing_caches(tree, _Bounds(_Module(tree))):
             ctx.report(self, st,
                        f"module-level cache `{name}` only grows: entries are added with "
                        "computed keys and never evicted (a memory leak in a long-running "
                        "process); use `cachetools.LRUCache`/`TTLCache` or "
                        "`functools.lru_cache(maxsize=...)`", stmt=st)
+
+
+def _growing_caches(tree: ast.Module, bounds: _Bounds) -> list[tuple[str, ast.stmt]]:
+    """The module-level dicts used as memo caches with unbounded keys, never evicted."""
+    dicts: dict[str, ast.stmt] = {}
+    for st in tree.body:
+        target, value = _simple_assign(st)
+        if target is not None and _is_empty_dict(value):
+            if isinstance(st, ast.AnnAssign) and _bounded_keys(bounds.mod, st.annotation):
+                continue  # `dict[type, ...]`, `dict[Mode, ...]`: bounded keys
+            if target in dicts:
+                dicts.pop(target)  # assigned twice at module level: reset somewhere
+                continue
+            dicts[target] = st
+    if not dicts:
+        return []
+    state = {name: _Use() for name in dicts}
+    _scan(tree, state, bounds)
+    return [(name, dicts[name]) for name, use in state.items()
+            if not (use.bad or use.evicted or not use.memo_functions)]
 
 
 #: the dict a finding names (the message `on_module` writes)
@@ -190,6 +195,7 @@ def drop_shared_caches(findings: list[Finding],
             if owner != path and (owner, name.decode()) not in shared \
                     and _imports_from(data, tail, name):
                 shared.add((owner, name.decode()))
+    shared |= _called_only_locally(targets, files)
     if not shared:
         return findings
     out = []
@@ -197,6 +203,47 @@ def drop_shared_caches(findings: list[Finding],
         m = _CACHE_NAME.match(f.message) if f.code == "PA402" else None
         if m is None or (f.path, m.group(1)) not in shared:
             out.append(f)
+    return out
+
+
+def _called_only_locally(targets: list[tuple[str, bytes, bytes]],
+                         files: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The caches whose keys are bounded when a public function's calls in its module are
+    all its calls (`def allowed(mode)` only ever called as `allowed("core")` there), and
+    no other file of the scan names that function."""
+    owners: dict[str, set[str]] = {}
+    for owner, _tail, name in targets:
+        owners.setdefault(owner, set()).add(name.decode())
+    out: set[tuple[str, str]] = set()
+    needs: dict[str, tuple[set[str], set[str]]] = {}  # owner -> (caches, functions)
+    for owner, names in owners.items():
+        try:
+            with open(owner, "rb") as fh:
+                tree = ast.parse(fh.read())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        bounds = _Bounds(_Module(tree), local_callers=True)
+        still = {n for n, _st in _growing_caches(tree, bounds)}
+        freed = names - still
+        if freed and bounds.assumed:
+            needs[owner] = (freed, bounds.assumed)
+    if not needs:
+        return out
+    words = {f for _caches, funcs in needs.values() for f in funcs}
+    pattern = re.compile(rb"(?<![A-Za-z0-9_])(?:" + b"|".join(
+        re.escape(w.encode()) for w in sorted(words)) + rb")(?![A-Za-z0-9_])")
+    named_elsewhere: dict[str, set[str]] = {}  # function -> files naming it
+    for path, _module in files:
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        for m in set(pattern.findall(data)):
+            named_elsewhere.setdefault(m.decode(), set()).add(path)
+    for owner, (caches, funcs) in needs.items():
+        if all(named_elsewhere.get(f, set()) <= {owner} for f in funcs):
+            out.update((owner, c) for c in caches)
     return out
 
 
@@ -376,10 +423,15 @@ def _params(fn: _Func) -> dict[str, ast.arg]:
 class _Bounds:
     """Whether a key is drawn from a small fixed set (see the rule's docstring)."""
 
-    def __init__(self, mod: _Module) -> None:
+    def __init__(self, mod: _Module, *, local_callers: bool = False) -> None:
         self.mod = mod
         self.table = memory_table()
         self._memo: dict[tuple[str, int], bool] = {}
+        #: also take a public function's calls in its module as all its calls (checked
+        #: afterwards against the other files of the scan: `drop_shared_caches`)
+        self.local_callers = local_callers
+        #: the public functions that assumption was made for
+        self.assumed: set[str] = set()
 
     def expr(self, e: ast.expr | None, fn: _Func | None, depth: int = 0) -> bool:
         if e is None or depth > 16:
@@ -526,7 +578,9 @@ class _Bounds:
             return True
         # a parameter of a private function of this module that every call passes a
         # bounded value: a literal (`allowed("core")`), a class, a setting
-        if not fn.name.startswith("_") or self.mod.funcs.get(fn.name) is not fn:
+        if self.mod.funcs.get(fn.name) is not fn:
+            return False
+        if not fn.name.startswith("_") and not self.local_callers:
             return False
         sites = self.mod.calls.get(fn.name)
         if not sites:
@@ -542,6 +596,8 @@ class _Bounds:
                     return False
             elif caller is fn or not self.expr(passed, caller, depth + 1):
                 return False
+        if not fn.name.startswith("_"):
+            self.assumed.add(fn.name)
         return True
 
 
