@@ -220,10 +220,10 @@ def _called_only_locally(targets: list[tuple[str, bytes, bytes]],
         try:
             with open(owner, "rb") as fh:
                 tree = ast.parse(fh.read())
-        except (OSError, SyntaxError, ValueError):
-            continue
-        bounds = _Bounds(_Module(tree), local_callers=True)
-        still = {n for n, _st in _growing_caches(tree, bounds)}
+            bounds = _Bounds(_Module(tree), local_callers=True)
+            still = {n for n, _st in _growing_caches(tree, bounds)}
+        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+            continue  # unreadable or too deep: the findings stay
         freed = names - still
         if freed and bounds.assumed:
             needs[owner] = (freed, bounds.assumed)
@@ -338,20 +338,21 @@ class _Module:
         self.calls: dict[str, list[tuple[ast.Call, _Func | None]] | None] = {}
         self._walk(tree, None)
 
-    def _walk(self, node: ast.AST, fn: _Func | None) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.Call) and type(child.func) is ast.Name \
-                    and child.func.id in self.funcs:
-                sites = self.calls.setdefault(child.func.id, [])
+    def _walk(self, tree: ast.AST, fn: _Func | None) -> None:
+        stack: list[tuple[ast.AST, _Func | None]] = [(tree, fn)]
+        while stack:
+            node, fn = stack.pop()
+            if isinstance(node, ast.Call) and type(node.func) is ast.Name \
+                    and node.func.id in self.funcs:
+                sites = self.calls.setdefault(node.func.id, [])
                 if sites is not None:
-                    sites.append((child, fn))
-                for sub in (*child.args, *child.keywords):
-                    self._walk(sub, fn)
+                    sites.append((node, fn))
+                stack.extend((sub, fn) for sub in (*node.args, *node.keywords))
                 continue
-            if type(child) is ast.Name and child.id in self.funcs:
-                self.calls[child.id] = None  # referenced, not called: callers unknown
-            self._walk(child, child if isinstance(child, (ast.FunctionDef,
-                                                          ast.AsyncFunctionDef)) else fn)
+            if type(node) is ast.Name and node.id in self.funcs:
+                self.calls[node.id] = None  # referenced, not called: callers unknown
+            inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else fn
+            stack.extend((child, inner) for child in ast.iter_child_nodes(node))
 
     def bounded_annotation(self, ann: ast.expr | None, depth: int = 0) -> bool:
         """`Literal[...]`, `bool`, `type[X]`, an enum of this module, a settings class,
