@@ -1,7 +1,8 @@
 """A reproducible random sample of findings on real projects, for a precision review.
 
-    python bench/review_sample.py [--n 20] [--seed 11] [--context 3] [--only kopf,quart]
-                                  [--family PA1] [--counts]
+    python bench/review_sample.py [--set 1|2 | --projects-file FILE] [--n 20] [--seed 11]
+                                  [--context 3] [--only kopf,quart] [--family PA1] [--counts]
+                                  [--judgements FILE]
 
 Downloads the pinned sdists once (``pip download --no-deps --no-binary :all:`` into
 $PERFAUDIT_BENCH_CACHE, default ~/.cache/perfaudit-bench; nothing is written into this
@@ -18,6 +19,16 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
   PA2     PA201-PA204, default settings
   PA3     PA301-PA304, default settings
   PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
+
+Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
+first review's 15 projects, ``--set 2`` the second review's 21; ``--projects-file FILE``
+reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
+name spells it (``matrix_nio``, not ``matrix-nio``).
+
+``--judgements FILE`` reads earlier verdicts (tab-separated lines ``family project
+path:line code verdict why``, verdict ``T`` or ``F``, ``#`` comment lines), prints each
+sampled finding's verdict under it (``UNJUDGED`` when there is none) and, per family, the
+number judged true out of the judged ones: a second pass judges only what is new.
 
 Every scan runs with --no-cache (no cache folder is left in the sources). ``--counts``
 prints only the number of findings per project and family. The draw is the N findings with
@@ -58,6 +69,34 @@ PROJECTS = [
     "redis==8.1.0",
     "python_telegram_bot==22.8",
 ]
+
+#: the second review's set (issue #11, review2): none of the first set either; a mix of
+#: servers, bots, SDK clients and home-automation libraries
+PROJECTS_2 = [
+    "hypercorn==0.18.0",
+    "daphne==4.2.3",
+    "channels==4.3.2",
+    "nicegui==3.18.0",
+    "hikari==2.7.0",
+    "matrix_nio==0.26.0",
+    "mautrix==0.21.1",
+    "twitchio==3.3.2",
+    "arq==0.28.0",
+    "gidgethub==6.0.0",
+    "apprise==2.3.0",
+    "pyatv==0.18.0",
+    "zigpy==2.4.0",
+    "bellows==1.2.1",
+    "aiogithubapi==26.0.0",
+    "chainlit==2.12.0",
+    "esphome==2026.10.0",
+    "kurigram==2.2.26",
+    "python_socketio==5.18.1",
+    "slack_bolt==1.30.0",
+    "tortoise_orm==1.1.9",
+]
+
+SETS = {"1": PROJECTS, "2": PROJECTS_2}
 
 #: family -> (codes it covers, extra scan options)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -100,20 +139,67 @@ def excerpt(path: Path, line: int, context: int, mark: str = ">") -> str:
                      for n in range(lo, hi + 1))
 
 
+def read_projects(path: str) -> list[str]:
+    """``name==version`` lines of a projects file; ``#`` comments and blank lines skipped."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"cannot read projects file {path}: {exc.strerror or exc}") from None
+    specs = []
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9.+!_-]+", line):
+            raise SystemExit(f"{path}:{n}: expected name==version, got {line!r}")
+        specs.append(line)
+    if not specs:
+        raise SystemExit(f"{path}: no projects")
+    return specs
+
+
+Judgements = dict[tuple[str, str, str, str], tuple[str, str]]
+
+
+def read_judgements(path: str) -> Judgements:
+    """(family, project, path:line, code) -> (verdict, why) from a judgements file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"cannot read judgements file {path}: {exc.strerror or exc}") from None
+    found: Judgements = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = line.split("\t")
+        if len(cells) != 6 or cells[4] not in ("T", "F"):
+            raise SystemExit(f"{path}:{n}: expected 6 tab-separated cells "
+                             "(family project path:line code T|F why)")
+        family, project, place, code, verdict, why = cells
+        found[(family, project, place, code)] = (verdict, why)
+    return found
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    chosen = ap.add_mutually_exclusive_group()
+    chosen.add_argument("--set", choices=sorted(SETS), default="1",
+                        help="pinned project set (default 1, the first review's)")
+    chosen.add_argument("--projects-file", help="name==version lines to scan instead")
     ap.add_argument("--n", type=int, default=20, help="findings per family (default 20)")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--context", type=int, default=3, help="source lines either side")
     ap.add_argument("--only", help="comma list of project names to scan")
     ap.add_argument("--family", help="comma list of families to print (default: all)")
     ap.add_argument("--counts", action="store_true", help="print the counts only")
+    ap.add_argument("--judgements", help="earlier verdicts to print with the sample")
     args = ap.parse_args()
+    judged = read_judgements(args.judgements) if args.judgements else None
 
-    projects = PROJECTS
+    projects = read_projects(args.projects_file) if args.projects_file else SETS[args.set]
     if args.only:
         wanted = set(args.only.split(","))
-        projects = [p for p in PROJECTS if p.split("==")[0] in wanted]
+        projects = [p for p in projects if p.split("==")[0] in wanted]
     families = list(FAMILIES)
     if args.family:
         families = [f for f in args.family.split(",") if f in FAMILIES]
@@ -148,6 +234,7 @@ def main() -> int:
         # keep their place in the sample and only new ones need judging
         sample = sorted(pool, key=lambda nf: _rank(args.seed, family, nf))[:args.n]
         sample.sort(key=lambda nf: (nf[0], nf[1]["path"], nf[1]["line"]))
+        verdicts: list[str] = []
         for i, (name, f) in enumerate(sample, 1):
             root = roots[name]
             print(f"\n[{family}-{i}] {name} {f['path']}:{f['line']}:{f['column']} "
@@ -157,6 +244,16 @@ def main() -> int:
             if leaf:
                 print(f"  leaf {leaf.group(1)}:{leaf.group(2)}")
                 print(excerpt(root / leaf.group(1), int(leaf.group(2)), args.context))
+            if judged is not None:
+                verdict, why = judged.get((family, name, f"{f['path']}:{f['line']}", f["code"]),
+                                          ("UNJUDGED", ""))
+                verdicts.append(verdict)
+                print(f"  verdict: {verdict}  {why}".rstrip())
+        if judged is not None:
+            true, known = verdicts.count("T"), len(verdicts) - verdicts.count("UNJUDGED")
+            share = f" = {100 * true / known:.0f}%" if known else ""
+            print(f"\n{family}: {true}/{known} judged true{share}, "
+                  f"{len(verdicts) - known} unjudged")
     return 0
 
 

@@ -29,9 +29,10 @@ ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
 #: gitignore-style patterns, matched against the path relative to the project root
 DEFAULT_TEST_PATHS: tuple[str, ...] = (
-    "tests/", "test/", "testing/", "test_*.py", "*_test.py", "conftest.py")
+    "tests/", "test/", "testing/", "testing.py", "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
-    "examples/", "example/", "docs/", "demo/", "demos/", "guides/", "setup.py", "versioneer.py")
+    "examples/", "example/", "docs/", "demo/", "demos/", "sample/", "samples/", "guides/",
+    "setup.py", "versioneer.py")
 #: what a scan does with findings in test and example code
 TEST_CODE_MODES = ("report", "summary", "ignore")
 

@@ -58,7 +58,10 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(("rel", "context"), [
     ("app/main.py", "code"),
-    ("app/testing.py", "code"),
+    # a module named testing.py is test helpers (flask, werkzeug, click, typer, daphne)
+    ("app/testing.py", "test"),
+    ("testing.py", "test"),
+    ("app/testing.pyi", "code"),
     ("app/contest.py", "code"),
     ("mytests/x.py", "code"),
     ("app/latest.py", "code"),
@@ -75,6 +78,9 @@ def project(tmp_path: Path) -> Path:
     ("demo/x.py", "example"),
     ("demos/x.py", "example"),
     ("guides/x.py", "example"),
+    ("sample/hello.py", "example"),
+    ("pkg/samples/x.py", "example"),
+    ("pkg/sample.py", "code"),
     ("setup.py", "example"),
     ("docs/tests/test_x.py", "test"),
     # test helpers a package ships (prefect.testing, litestar.testing, opsdroid.testing)
@@ -365,7 +371,8 @@ def test_fast_patterns_agree_with_pathspec() -> None:
              "conftest.py", "a/conftest.py", "conftest.pyc", "test/x.py", "testing/x.py",
              "docs/x.py", "a/docs/b/c.py", "docs.py", "setup.py", "a/setup.py",
              "setup.py/x.py", "examples/x.py", "example.py", "demos/x/y.py",
-             "guides/g.py", "src/app/main.py", "Tests/x.py"]
+             "guides/g.py", "src/app/main.py", "Tests/x.py", "testing.py", "a/testing.py",
+             "a/testing.py/b.py", "sample/x.py", "a/samples/b.py", "sample.py"]
     for patterns in (DEFAULT_TEST_PATHS, DEFAULT_EXAMPLE_PATHS, ("spec*/", "*_spec.py")):
         fast = Patterns(patterns)
         assert fast._spec is None  # the fast path was taken

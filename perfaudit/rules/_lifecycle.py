@@ -92,12 +92,14 @@ class LeakRule(Rule):
 
     def __init__(self) -> None:
         self._pending: list[tuple[Scope, ast.Call, ast.Assign, str]] = []
+        self._tree: ast.Module | None = None
 
     def call_interest(self, tables: Tables) -> Collection[str]:
         return [q for q, (code, _) in tables.resources.items() if code == self.code]
 
     def on_module(self, ctx: FileContext, tree: ast.Module, scope: Scope) -> None:
         self._pending = []
+        self._tree = tree
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         st = site.stmt
@@ -115,7 +117,8 @@ class LeakRule(Rule):
         for items in by_fn.values():
             fn_scope = items[0][0]
             for leak in find_leaks(ctx, fn_scope, [(st.targets[0].id, call, st, qual)  # type: ignore[attr-defined]
-                                                   for _, call, st, qual in items]):
+                                                   for _, call, st, qual in items],
+                                  module=self._tree):
                 ctx.function = local_name(fn_scope.qual, fn_scope.module.name)
                 self.report_leak(ctx, leak)
         ctx.function = ""
@@ -142,12 +145,16 @@ def _exempt(call: ast.Call, scope: Scope, qual: str, tables: Tables) -> bool:
 
 
 def find_leaks(ctx: FileContext, scope: Scope,
-               candidates: list[tuple[str, ast.Call, ast.stmt, str]]) -> Iterator[Leak]:
+               candidates: list[tuple[str, ast.Call, ast.stmt, str]],
+               module: ast.Module | None = None) -> Iterator[Leak]:
     fn = scope.node
     tables = ctx.tables
     assigned: dict[str, int] = {}
+    shared: set[str] = set()  # `global`/`nonlocal` names: the enclosing scope owns them
     for node in walk_local(fn):
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        if isinstance(node, (ast.Global, ast.Nonlocal)):
+            shared.update(node.names)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for t in targets:
                 for sub in ast.walk(t):
@@ -167,6 +174,9 @@ def find_leaks(ctx: FileContext, scope: Scope,
     for name, call, stmt, qual in candidates:
         if assigned.get(name, 0) != 1:
             continue  # rebound somewhere: ownership is not clear
+        if name in shared and module is not None and _released_elsewhere(
+                name, fn, module, tables.resources[qual][1]):
+            continue  # a module global another function releases (`tear_down()`)
         verdict = _classify(name, stmt, fn, parents, tables.resources[qual][1], ctx, scope)
         if verdict == "unsafe":
             ok = _with_fixable(name, stmt, parents)
@@ -175,6 +185,16 @@ def find_leaks(ctx: FileContext, scope: Scope,
         elif verdict == "never":
             why = wrap_refusal(name, stmt, fn, parents, ctx, scope)
             yield Leak(call, stmt, qual, name, verdict, why is None, why or "")
+
+
+def _released_elsewhere(name: str, fn: ast.AST, module: ast.Module,
+                        close: frozenset[str]) -> bool:
+    """`name.close()` (a release method of the resource) in the module, outside `fn`."""
+    inside = {id(n) for n in ast.walk(fn)}
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+               and n.func.attr in close and isinstance(n.func.value, ast.Name)
+               and n.func.value.id == name and id(n) not in inside
+               for n in ast.walk(module))
 
 
 def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, ast.AST],

@@ -35,7 +35,9 @@ class HttpCallWithoutTimeout(TableCallRule):
     is `[timeout_scopes]` in rules/pools.toml). A module-level
     `socket.setdefaulttimeout(n)` silences `urlopen` calls in that module, whose default
     timeout is the socket default, but not `requests` calls: requests hands urllib3 an
-    explicit `None`, which waits forever whatever the socket default.
+    explicit `None`, which waits forever whatever the socket default. Nor is a `urlopen`
+    of a `data:` or `file:` URL: a literal, or a name the function has checked with
+    `.startswith("data:")` (inside that `if`, or after an `if not ...: raise`/`return`).
     """
 
     code = "PA204"
@@ -119,6 +121,8 @@ class HttpCallWithoutTimeout(TableCallRule):
                 return  # bounded by an enclosing timeout scope
             if site.qual in ctx.tables.socket_default and self._socket_default(ctx):
                 return
+        if site.qual in ctx.tables.socket_default and _local_url(node, site.scope.node):
+            return  # urlopen of a `data:`/`file:` URL: no server to wait on
         ctx.report(self, node,
                    f"`{display(site.qual)}` without a timeout waits forever on a stalled "
                    "server, holding a worker (or the event loop); pass `timeout=`",
@@ -128,3 +132,66 @@ class HttpCallWithoutTimeout(TableCallRule):
 def _qual(e: ast.expr, scope: Scope) -> str | None:
     sym = resolve(e, scope)
     return sym[1] if sym is not None and sym[0] != "inst" else None
+
+
+_LOCAL_SCHEMES = ("data:", "file:")
+
+
+def _local_url(call: ast.Call, fn: ast.AST) -> bool:
+    """The URL argument of `urlopen` is a `data:`/`file:` literal, or a name that `fn`
+    tested with `.startswith("data:")` so that only such a URL reaches the call."""
+    url = call.args[0] if call.args else next(
+        (k.value for k in call.keywords if k.arg == "url"), None)
+    if isinstance(url, ast.Constant) and isinstance(url.value, str):
+        return url.value.lower().startswith(_LOCAL_SCHEMES)
+    if not isinstance(url, ast.Name) or not isinstance(
+            fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    return _guarded(fn.body, url.id, call.lineno)
+
+
+def _scheme_test(test: ast.expr, name: str) -> bool | None:
+    """True for `name.startswith("data:")`, False for its negation, None otherwise."""
+    negated = isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not)
+    if negated:
+        test = test.operand  # type: ignore[attr-defined]
+    if (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute)
+            and test.func.attr == "startswith" and isinstance(test.func.value, ast.Name)
+            and test.func.value.id == name and len(test.args) == 1
+            and isinstance(test.args[0], ast.Constant) and isinstance(test.args[0].value, str)
+            and test.args[0].value.lower().startswith(_LOCAL_SCHEMES)):
+        return not negated
+    return None
+
+
+def _guarded(body: list[ast.stmt], name: str, line: int, checked: bool = False) -> bool:
+    """Only a URL that passed the scheme test reaches `line` within `body`."""
+    for st in body:
+        if st.lineno > line:
+            return False
+        end = st.end_lineno or st.lineno
+        inside = st.lineno <= line <= end
+        if isinstance(st, ast.If):
+            kind = _scheme_test(st.test, name)
+            if kind is True and inside and any(
+                    s.lineno <= line <= (s.end_lineno or s.lineno) for s in st.body):
+                return _guarded(st.body, name, line, True)
+            if kind is False and not inside and st.body and isinstance(
+                    st.body[-1], (ast.Raise, ast.Return)) and not st.orelse:
+                checked = True
+                continue
+        if not inside:
+            if any(isinstance(t, ast.Name) and t.id == name
+                   for n in ast.walk(st) if isinstance(n, (ast.Assign, ast.AugAssign,
+                                                           ast.AnnAssign, ast.NamedExpr))
+                   for t in ([*n.targets] if isinstance(n, ast.Assign) else [n.target])):
+                checked = False  # rebound after the test
+            continue
+        blocks = [getattr(st, f, None) for f in ("body", "orelse", "finalbody")]
+        blocks += [h.body for h in getattr(st, "handlers", [])]
+        for inner in blocks:
+            if (isinstance(inner, list) and inner and isinstance(inner[0], ast.stmt)
+                    and inner[0].lineno <= line <= (inner[-1].end_lineno or inner[-1].lineno)):
+                return _guarded(inner, name, line, checked)
+        return checked  # the call is in this statement's own expressions
+    return False

@@ -39,7 +39,8 @@ class UnclosedResource(LeakRule):
 
     ## Notes
     No finding when the resource is returned, stored on an object, captured by a nested
-    function or handed to a call that may take ownership of it; nor for an archive on a
+    function or handed to a call that may take ownership of it, or bound to a `global`
+    name that another function of the module releases; nor for an archive on a
     buffer in memory (`zipfile.ZipFile(io.BytesIO())`: no file descriptor) or a child
     started with `start_new_session=` (detached on purpose, as a daemon is).
     """
