@@ -60,6 +60,8 @@ class UnboundedModuleCache(Rule):
     - registries filled at import time (decorators writing to a dict that other functions
       only read), and functions named `register...` (`register_plugin(impl)`): their
       entries are meant to stay;
+    - the cache of a hand-written memoizing decorator, keyed by the `*args`/`**kwargs` of
+      its wrapper (judged as `functools.cache` on a function is: not reported);
     - a dict passed to other code or exported under another name, or imported by another
       module of the application (`from app.sessions import user_sessions`,
       `sessions.user_sessions`; test code does not count): it may be evicted there;
@@ -696,6 +698,8 @@ def _bounded_entry(bounds: _Bounds, key: ast.expr | None, value: ast.expr | None
             return True  # a class made on demand: keyed by a description of code
         if _dotted(f) in _COMPILES:
             return True  # compiled patterns: keyed by the patterns written in the code
+    if fn is not None and _memo_of_varargs(key, fn):
+        return True  # a hand-written `functools.cache`: keyed by `*args` of any function
     if fn is not None and type(key) is ast.Name and _imports_module_named(fn, key.id):
         return True  # `import_module(f"pkg.components.{domain}")`: the key names a module
     if fn is not None:
@@ -749,6 +753,30 @@ def _looked_up(fn: _Func, name: str) -> bool:
                     and value.func.attr in _LOOKUPS):
                 return True
     return False
+
+
+def _memo_of_varargs(key: ast.expr | None, fn: _Func) -> bool:
+    """A key built from the `*args`/`**kwargs` of ``fn`` (`(func,) + args`): the wrapper
+    of a memoizing decorator, which perfaudit judges as it judges `functools.cache` on a
+    function (not reported)."""
+    star = {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+    if not star or key is None:
+        return False
+    names: set[str] = set()
+    todo: list[ast.expr] = [key]
+    seen: set[str] = set()
+    while todo:  # the key and the locals it is built from
+        for n in ast.walk(todo.pop()):
+            if type(n) is ast.Name and n.id not in seen:
+                seen.add(n.id)
+                names.add(n.id)
+                todo.extend(v for v in _assigned(fn, n.id) if v is not None)
+    return not star.isdisjoint(names)
+
+
+def _assigned(fn: _Func, name: str) -> list[ast.expr | None]:
+    return [node.value for node in _own_nodes(fn) if type(node) is ast.Assign
+            and any(type(t) is ast.Name and t.id == name for t in node.targets)]
 
 
 def _imports_module_named(fn: _Func, name: str) -> bool:
