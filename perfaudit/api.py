@@ -18,15 +18,17 @@ from perfaudit.config import (
     enabled_codes,
 )
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import Cache, project_root
+from perfaudit.engine.cache import MAX_FILE_SIZE, Cache, project_root
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
+from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
+from perfaudit.engine.oneshot import mark as mark_one_shot
 from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
 from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
 from perfaudit.rules.pa402_unbounded_module_cache import drop_shared_caches
-from perfaudit.tables import Tables, load_tables
+from perfaudit.tables import Tables, load_cli_table, load_tables
 
 
 def prefilter_tokens(codes: frozenset[str], tables: Tables
@@ -154,6 +156,8 @@ class _Plan:
     project_codes: frozenset[str]
     #: one analysis job per group of configs that analyse alike (by analysis key)
     jobs: dict[str, Job]
+    #: the code read from stdin (scanned as ``files[0]``), if any
+    stdin: bytes | None = None
 
 
 def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None,
@@ -173,7 +177,8 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
     codes_of = {id(c): selected_codes(c) for c in configs}
     codes = frozenset().union(*codes_of.values())
     project_codes = frozenset(r.code for r in ALL_RULES if r.project_wide and r.code in codes)
-    facts = bool(project_codes)
+    # (PA101-PA105 need the project facts too: to tell one-shot CLI commands apart)
+    facts = bool(project_codes or codes & ONE_SHOT_CODES)
     # files whose configs analyse alike share one job; rule selection is applied after
     groups: dict[str, list[Config]] = {}
     for c in configs:
@@ -182,16 +187,17 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
                      tokens=prefilter_tokens(codes, load_tables(cs[0]))
                      if len(groups) == 1 or not facts else None)
             for key, cs in groups.items()}
-    return _Plan(files, file_cfg, codes_of, configs, codes, project_codes, jobs)
+    return _Plan(files, file_cfg, codes_of, configs, codes, project_codes, jobs, stdin)
 
 
 def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
              plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
     findings = [f for res in results for f in res.findings]
-    if "PA402" in plan.codes:
+    if "PA402" in plan.codes and plan.stdin is None:
         # a module cache another file of the application imports may be evicted there;
         # a public function's callers elsewhere decide whether its parameter is bounded
+        # (not for code read from stdin: the file on disk may not be that code)
         findings = drop_shared_caches(findings, _application_files(plan))
     if plan.project_codes:
         if index is None:
@@ -209,6 +215,7 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
+    findings = _mark_one_shot(findings, results, plan)
     findings.sort(key=Finding.sort_key)
     return findings
 
@@ -228,11 +235,51 @@ def _application_files(plan: _Plan) -> list[tuple[str, str]]:
         if classify(f.path) == "code":
             out.append((f.path, f.module))
     return out
+def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
+                   plan: _Plan) -> list[Finding]:
+    """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py)."""
+    if not any(f.code in ONE_SHOT_CODES for f in findings):
+        return findings
+    from perfaudit.engine.cache import read_bounded
+    from perfaudit.engine.context import Classifier
+
+    classifiers: dict[int, Classifier] = {}
+    sources = {f.path: f for f in plan.files}
+
+    def config_of(path: str) -> Config:
+        return plan.file_cfg.get(path, plan.configs[0])
+
+    def is_app_code(path: str) -> bool:
+        cfg = config_of(path)
+        classify = classifiers.get(id(cfg))
+        if classify is None:
+            classify = classifiers[id(cfg)] = Classifier(cfg)
+        return classify(path) == "code"
+
+    def read(path: str) -> bytes | None:
+        if plan.stdin is not None and path == plan.files[0].path:
+            return plan.stdin
+        return read_bounded(path, config_of(path).max_file_size or MAX_FILE_SIZE)
+
+    def analyse(path: str) -> FileResult | None:
+        src = sources.get(path)
+        data = read(path)
+        if src is None or data is None:
+            return None
+        job = Job(config=config_of(path), codes=frozenset(), facts=True)
+        res = read_and_analyze(src, data, job, ())
+        return res if not res.findings else None  # (PA000: nothing to learn from it)
+
+    return mark_one_shot(findings, results, load_cli_table(plan.configs[0]),
+                         files=[(f.path, f.module) for f in plan.files], read=read,
+                         analyse=analyse,
+                         is_app_code=is_app_code)
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:
     """Tag each finding with its file's context; keep only the reported ones in
-    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report").
+    ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report",
+    and so do findings in one-shot CLI commands unless `cli-commands` = "report").
     ``config`` is the config of every file, or a function giving each file's config."""
     from perfaudit.engine.context import Classifier
 
@@ -241,6 +288,7 @@ def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) ->
     reported: list[Finding] = []
     hidden: list[Finding] = []
     modes: set[str] = set()
+    cli_modes: set[str] = set()
     for f in result.findings:
         cfg = config_for(f.path)
         classify = classifiers.get(id(cfg))
@@ -253,12 +301,19 @@ def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) ->
             if cfg.test_code != "report":
                 hidden.append(f)
                 continue
+        if f.one_shot:
+            cli_modes.add(cfg.cli_commands)
+            if cfg.cli_commands != "report":
+                hidden.append(f)
+                continue
         reported.append(f)
     result.findings = reported
     result.hidden = hidden
     # with one config, its setting; with several, "summary" wins over "ignore"
     result.test_code = next((m for m in ("summary", "ignore", "report") if m in modes),
                             config.test_code if isinstance(config, Config) else "report")
+    result.cli_commands = next((m for m in ("summary", "ignore", "report") if m in cli_modes),
+                               config.cli_commands if isinstance(config, Config) else "report")
     return result
 
 

@@ -114,6 +114,9 @@ def scan(
     include_tests: Annotated[bool, typer.Option(
         "--include-tests", help="Report findings in test and example code too (default: "
         "one summary line; config key `test-code`).")] = False,
+    include_cli_commands: Annotated[bool, typer.Option(
+        "--include-cli-commands", help="Report PA101-PA106 findings in one-shot CLI "
+        "commands too (default: one summary line; config key `cli-commands`).")] = False,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="With --baseline: rewrite the baseline file without the "
         "entries that are now fixed (it never gains entries).")] = False,
@@ -137,7 +140,7 @@ def scan(
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
     cfg, overrides = _settings(config, isolated, select, extend_select, ignore, disable_noqa,
-                              include_tests)
+                              include_tests, include_cli_commands)
     if fix and targets == ["-"]:  # as `ruff check --fix -`: the fixed code on stdout
         raise typer.Exit(_fix_stdin(cfg, overrides, stdin_filename or "-", unsafe_fixes,
                                     False, exit_zero, level))
@@ -268,6 +271,9 @@ def fix_command(
     include_tests: Annotated[bool, typer.Option(
         "--include-tests", help="Fix test and example code too (default: application code "
         "only, as `scan` reports it).")] = False,
+    include_cli_commands: Annotated[bool, typer.Option(
+        "--include-cli-commands", help="Fix one-shot CLI commands too (default: not, as "
+        "`scan` does not report them).")] = False,
 ) -> None:
     """Apply the fixes of the findings that have one, keeping formatting and comments."""
     targets = paths or ["."]
@@ -275,7 +281,7 @@ def fix_command(
     if stdin_filename is not None and targets != ["-"]:
         raise PerfauditError("--stdin-filename only applies when reading stdin (`-`)")
     cfg, overrides = _settings(config, isolated, select, extend_select, ignore, False,
-                              include_tests)
+                              include_tests, include_cli_commands)
     if "-" in targets:
         if targets != ["-"]:
             raise PerfauditError("`-` (stdin) cannot be combined with other paths")
@@ -286,7 +292,8 @@ def fix_command(
 
 def _settings(config: str | None, isolated: bool, select: list[str] | None,
               extend_select: list[str] | None, ignore: list[str] | None,
-              disable_noqa: bool, include_tests: bool = False
+              disable_noqa: bool, include_tests: bool = False,
+              include_cli_commands: bool = False
               ) -> tuple[Config | None, Callable[[Config], Config]]:
     """The config for every file (`--config`, `--isolated`) or None (each file's nearest
     `[tool.perfaudit]`), and the command line's overrides applied to either."""
@@ -296,6 +303,8 @@ def _settings(config: str | None, isolated: bool, select: list[str] | None,
         cfg = cfg.with_overrides(select=select, extend_select=extend_select, ignore=ignore)
         if include_tests:
             cfg = dataclasses.replace(cfg, test_code="report")
+        if include_cli_commands:
+            cfg = dataclasses.replace(cfg, cli_commands="report")
         return dataclasses.replace(cfg, disable_noqa=True) if disable_noqa else cfg
 
     if isolated:

@@ -70,6 +70,11 @@ class Config:
     conditional_chains: str = "ignore"
     #: findings in test and example code: "report" them, "summary" (one line), "ignore"
     test_code: str = "summary"
+    #: PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py): "report" them,
+    #: "summary" (one line), "ignore"
+    cli_commands: str = "summary"
+    #: decorators added to the CLI table (rules/cli.toml `commands`)
+    cli_decorators: tuple[str, ...] = ()
     test_paths: tuple[str, ...] = DEFAULT_TEST_PATHS
     extend_test_paths: tuple[str, ...] = ()
     example_paths: tuple[str, ...] = DEFAULT_EXAMPLE_PATHS
@@ -92,7 +97,8 @@ class Config:
              "async_backend": self.async_backend, "disable_noqa": self.disable_noqa,
              "async_file_backend": self.async_file_backend,
              "max_file_size": self.max_file_size,
-             "conditional_chains": self.conditional_chains},
+             "conditional_chains": self.conditional_chains,
+             "cli_decorators": list(self.cli_decorators)},
             sort_keys=True,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -165,7 +171,7 @@ def enabled_codes(cfg: Config, all_codes: Mapping[str, bool]) -> frozenset[str]:
 _KNOWN_KEYS = {
     "select", "extend-select", "ignore", "exclude", "extend-exclude", "per-file-ignores",
     "blocking", "async-backend", "respect-gitignore", "async-file-backend", "allow-blocking",
-    "conditional-chains",
+    "conditional-chains", "cli-commands", "cli-decorators",
     "test-code", "test-paths", "extend-test-paths", "example-paths", "extend-example-paths",
     "max-file-size",
 }
@@ -278,6 +284,20 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
     allow = str_list("allow-blocking")
     if allow is not None:
         kwargs["allow_blocking"] = allow
+    if "cli-commands" in table:
+        mode = table["cli-commands"]
+        if mode not in TEST_CODE_MODES:
+            raise PerfauditError(
+                f"{where}`cli-commands` must be \"report\", \"summary\" or \"ignore\", "
+                f"not {mode!r}")
+        kwargs["cli_commands"] = mode
+    decos = str_list("cli-decorators")
+    if decos is not None:
+        bad = [d for d in decos if not d or not all(p.isidentifier() for p in d.split("."))]
+        if bad:
+            raise PerfauditError(
+                f"{where}`cli-decorators`: {bad[0]!r} is not a dotted name")
+        kwargs["cli_decorators"] = tuple(decos)
     if "per-file-ignores" in table:
         pfi = table["per-file-ignores"]
         if not isinstance(pfi, Mapping):

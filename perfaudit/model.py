@@ -45,6 +45,9 @@ class Finding:
     cause: str = ""
     #: the kind of code the file is: "code" (application), "test" or "example"
     context: str = "code"
+    #: PA101-PA106: the call runs only in a one-shot CLI command (a function registered
+    #: with a CLI framework, or only reached from such functions), on a loop of its own
+    one_shot: bool = False
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.span.line, self.span.column, self.code)
@@ -80,16 +83,21 @@ class ScanResult:
     #: the `test-code` setting the scan ran with ("summary" when files had several and
     #: one of them summarises)
     test_code: str = "report"
+    #: the `cli-commands` setting the scan ran with (as ``test_code``): findings in
+    #: one-shot CLI commands that are not reported are in ``hidden`` too
+    cli_commands: str = "report"
 
     @property
     def parse_errors(self) -> list[Finding]:
         return [f for f in self.findings if f.code == "PA000"]
 
     def hidden_counts(self) -> dict[str, int]:
-        """Findings not reported, per context ("test", "example")."""
-        out = {"test": 0, "example": 0}
+        """Findings not reported, per context ("test", "example"), and those of
+        application code in one-shot CLI commands ("one_shot")."""
+        out = {"test": 0, "example": 0, "one_shot": 0}
         for f in self.hidden:
-            out[f.context] = out.get(f.context, 0) + 1
+            key = f.context if f.context != "code" else "one_shot"
+            out[key] = out.get(key, 0) + 1
         return out
 
     def exit_code(self, *, exit_zero: bool = False) -> int:

@@ -19,7 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "noqa.toml",
-               "audit.toml", "threads.toml", "memory.toml")
+               "audit.toml", "threads.toml", "memory.toml", "cli.toml")
 
 
 def table_paths() -> list[str]:
@@ -159,6 +159,38 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         noqa_aliases={alias.upper(): frozenset(codes)
                       for alias, codes in noqa_data.get("aliases", {}).items()},
     )
+
+
+@dataclass(frozen=True)
+class CliTable:
+    """`rules/cli.toml`: the decorators of command-line frameworks (one-shot commands)."""
+
+    #: decorators that make a command: functions and `Class.method` names
+    commands: frozenset[str]
+    #: of those, the ones that replace the function with a command object (calling the
+    #: name runs the command-line parser)
+    objects: frozenset[str]
+    #: decorators whose result is a command group -> the group's class
+    groups: Mapping[str, str]
+    #: decorators that only wrap a function
+    wrappers: frozenset[str]
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cli(extra: tuple[str, ...]) -> CliTable:
+    data = read_table("cli.toml")
+    return CliTable(commands=frozenset([*data.get("commands", []), *extra]),
+                    objects=frozenset(data.get("objects", [])),
+                    groups=dict(data.get("groups", {})),
+                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])))
+
+
+def load_cli_table(config: Config) -> CliTable:
+    """The CLI table with the config's `cli-decorators` added."""
+    try:
+        return _load_cli(config.cli_decorators)
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:  # a broken install
+        raise PerfauditError(f"cannot load perfaudit's API tables: {exc}") from None
 
 
 def load_tables(config: Config) -> Tables:

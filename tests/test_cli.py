@@ -69,7 +69,7 @@ def test_json_schema_and_output_file(project: Path) -> None:
     assert f == {"path": "app.py", "line": 3, "column": 5, "end_line": 3, "end_column": 18,
                  "code": "PA103", "name": "blocking-sleep-in-async",
                  "message": f["message"], "severity": "warning", "fixable": f["fixable"],
-                 "conditional": False, "context": "code"}
+                 "conditional": False, "context": "code", "one_shot": False}
     assert data["statistics"][0]["code"] == "PA103"
 
 

@@ -172,7 +172,7 @@ def test_default_reports_application_code_and_counts_the_rest(project: Path) -> 
     assert [Path(f.path).relative_to(project).as_posix() for f in result.findings] == [
         "app/main.py"]
     assert all(f.context == "code" for f in result.findings)
-    assert result.hidden_counts() == {"test": 3, "example": 3}
+    assert result.hidden_counts() == {"test": 3, "example": 3, "one_shot": 0}
     assert result.exit_code() == 1
 
 
@@ -204,7 +204,8 @@ def test_cache_and_snapshot_keep_the_context(project: Path, tmp_path: Path) -> N
     first = scan([str(project)], _cfg(project), cache_dir=cache_dir)
     warm = scan([str(project)], _cfg(project), cache_dir=cache_dir)  # whole-tree snapshot
     assert [f.path for f in warm.findings] == [f.path for f in first.findings]
-    assert warm.hidden_counts() == first.hidden_counts() == {"test": 3, "example": 3}
+    assert warm.hidden_counts() == first.hidden_counts() == {"test": 3, "example": 3,
+                                                             "one_shot": 0}
     shown = scan([str(project)], _cfg(project, test_code="report"), cache_dir=cache_dir)
     assert len(shown.findings) == 7
 
@@ -293,12 +294,12 @@ def test_json_and_sarif_carry_the_context(project: Path) -> None:
     r = run("scan", "--format", "json", cwd=project)
     data = json.loads(r.stdout)
     assert [f["context"] for f in data["findings"]] == ["code"]
-    assert data["not_shown"] == {"test": 3, "example": 3}
+    assert data["not_shown"] == {"test": 3, "example": 3, "one_shot": 0}
     r = run("scan", "--format", "json", "--include-tests", cwd=project)
     data = json.loads(r.stdout)
     assert sorted(f["context"] for f in data["findings"]) == ["code"] + ["example"] * 3 + [
         "test"] * 3
-    assert data["not_shown"] == {"test": 0, "example": 0}
+    assert data["not_shown"] == {"test": 0, "example": 0, "one_shot": 0}
     r = run("scan", "--format", "sarif", "--include-tests", cwd=project)
     results = json.loads(r.stdout)["runs"][0]["results"]
     by_uri = {x["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]:

@@ -25,6 +25,7 @@ from perfaudit.engine.scope import (
     Sym,
     annotation_type,
     local_name,
+    lookup,
     resolve,
 )
 from perfaudit.model import Finding, Span
@@ -64,6 +65,13 @@ class FuncFacts:
     #: via self) or None for no arguments; last,
     #: for a `@property` that returns one expression, that expression as a condition
     flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
+    #: its decorators, each as the dotted name it resolves to (`click.command()`: "()"
+    #: appended when the decorator is called), or "" when it cannot be resolved; for the
+    #: one-shot CLI commands of engine/oneshot.py
+    decorators: tuple[str, ...] = ()
+    #: calls something named like work that runs alongside it on the loop (`create_task`,
+    #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work
+    spawns: bool = False
 
 
 @dataclass(slots=True)
@@ -78,6 +86,15 @@ class FileResult:
     noqa: dict[int, frozenset[str] | None] = field(default_factory=dict)
     #: valid for a newer Python, but not analysable here
     skipped: bool = False
+    #: module-level names bound once to an instance of a known class (`app = typer.Typer()`):
+    #: name -> class
+    instances: dict[str, str] = field(default_factory=dict)
+    #: classes with resolved bases: class -> its bases' dotted names
+    classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: module-level statements that register a function by a call (`app.command(f)`,
+    #: `app.command()(f)`): (what the call's callee resolves to, as in
+    #: `FuncFacts.decorators`, the function's dotted name)
+    registrations: list[tuple[str, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- call sites
@@ -263,6 +280,8 @@ class Analyzer:
         self.blocking = tables.blocking
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
+        #: classes with resolved bases (`FileResult.classes`)
+        self.classes: dict[str, tuple[str, ...]] = {}
         self.scope: Scope
         self.on_loop = False
         self.loop_depth = 0
@@ -427,6 +446,8 @@ class Analyzer:
             self.func_facts = FuncFacts(qual, node.name, is_async, node.lineno,
                                         memoized=_memoized(node, scope),
                                         returns=ret[1] if ret is not None else "")
+            if node.decorator_list:
+                self.func_facts.decorators = _decorators(node, parent)
             if not is_async and self._offloaded(node, parent):
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
@@ -481,6 +502,11 @@ class Analyzer:
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         scope = Scope("class", node, parent, qual, parent.module)
+        if self.want_facts and node.bases:
+            bases = [resolve(b, parent) for b in node.bases]
+            named = tuple(b[1] for b in bases if b is not None and b[0] in ("ref", "class"))
+            if named:
+                self.classes[qual] = named
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.summ,
                  self.flow)
         self.scope, self.on_loop, self.loop_depth, self.func_facts = scope, False, 0, None
@@ -558,6 +584,13 @@ class Analyzer:
             for r in self.any_call_rules:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
+        if ff is not None and not ff.spawns:
+            f = node.func
+            called = (f.attr if isinstance(f, ast.Attribute)
+                      else f.id if isinstance(f, ast.Name) else None)
+            if called in SPAWN_NAMES and (qual is None or qual.partition(".")[0] not in
+                                          _NOT_SPAWNING):
+                ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
         if ff is not None and qual is not None:
             flow = self.flow
             if entry is not None and entry.unless_first_arg and in_memory(
@@ -602,6 +635,26 @@ class Analyzer:
             self.visit(a)
         for k in node.keywords:
             self.visit(k.value)
+
+
+#: names of calls that start work running alongside the caller on its event loop, or serve
+#: on it (tasks, task groups, servers, long-running clients): a coroutine that makes one is
+#: not a one-shot script (engine/oneshot.py)
+SPAWN_NAMES = frozenset({
+    "create_task", "ensure_future", "gather", "wait", "as_completed", "TaskGroup",
+    "create_task_group", "open_nursery", "start_soon", "start_server",
+    "start_unix_server", "create_server", "create_unix_server", "serve", "serve_forever",
+    "run_forever", "run_app", "start", "listen", "run", "start_polling", "idle", "Server",
+    "AppRunner", "TCPSite", "call_soon", "call_later", "call_at", "add_reader",
+    "add_signal_handler", "connect_read_pipe", "subscribe", "run_polling",
+    "start_background_task", "spawn", "submit",
+})
+
+
+#: standard library modules none of whose functions start work on the event loop
+_NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
+    "asyncio", "threading", "concurrent", "multiprocessing", "socketserver", "selectors",
+    "sched", "http", "xmlrpc", "wsgiref"}
 
 
 def _exits(body: list[ast.stmt]) -> bool:
@@ -781,6 +834,91 @@ def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> boo
     return False
 
 
+def _decorators(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope
+                ) -> tuple[str, ...]:
+    """Each decorator as the dotted name it resolves to ("()" appended when it is called),
+    or "" (`FuncFacts.decorators`)."""
+    out = []
+    for d in node.decorator_list:
+        called = type(d) is ast.Call
+        sym = resolve(d.func if called else d, scope)  # type: ignore[attr-defined]
+        out.append("" if sym is None or sym[0] == "inst"
+                   else sym[1] + ("()" if called else ""))
+    return tuple(out)
+
+
+def module_instances(scope: Scope) -> dict[str, str]:
+    """Module-level names bound once, to a call whose result's class is known
+    (`app = typer.Typer()`, `app: App = App()`): name -> class."""
+    out: dict[str, str] = {}
+    for name, binds in scope.bindings.items():
+        if len(binds) != 1:
+            continue
+        b = binds[0]
+        if (b[0] == "value" and type(b[1]) is ast.Call) or (
+                b[0] == "ann" and len(b) > 3 and type(b[3]) is ast.Call):
+            sym = lookup(name, scope)
+            if sym is not None and sym[0] == "inst":
+                out[name] = sym[1]
+    return out
+
+
+def module_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
+    """Module-level statements that register a function by a call: `app.command(f)` and
+    `app.command()(f)` with `f` a function, and `asyncio.run(main())` (also under `if`,
+    `try`, `with`): (the callee as `FuncFacts.decorators` names it, the function); for a
+    call whose argument is a call (`asyncio.run(main())`), the callee is prefixed with
+    "run:"."""
+    out = []
+    todo = list(tree.body)
+    while todo:
+        st = todo.pop(0)
+        if type(st) in (ast.If, ast.Try, ast.With):
+            for name in ("body", "orelse", "finalbody", "handlers"):
+                for sub in getattr(st, name, ()):
+                    todo.extend(sub.body if type(sub) is ast.ExceptHandler else [sub])
+            continue
+        if type(st) is not ast.Expr or type(st.value) is not ast.Call:
+            continue
+        call = st.value
+        if not call.args:
+            continue
+        arg_node = call.args[0]
+        prefix = ""
+        if type(arg_node) is ast.Call:  # `asyncio.run(main(...))`
+            arg_node, prefix = arg_node.func, "run:"
+        if type(arg_node) not in (ast.Name, ast.Attribute):
+            continue
+        func = call.func
+        suffix = ""
+        if type(func) is ast.Call:  # `app.command()(f)`
+            func, suffix = func.func, "()"
+        if type(func) not in (ast.Attribute, ast.Name):
+            continue
+        sym = resolve(func, scope)
+        arg = resolve(arg_node, scope)
+        if sym is None or sym[0] == "inst" or arg is None or arg[0] != "ref":
+            continue
+        out.append((prefix + sym[1] + suffix, arg[1]))
+    return out
+
+
+def argparse_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
+    """argparse sub-commands: `parser.set_defaults(func=handler)` anywhere in the file,
+    with `handler` a module-level function: ("argparse.ArgumentParser.set_defaults",
+    the function)."""
+    out = []
+    for node in ast.walk(tree):
+        if (type(node) is ast.Call and type(node.func) is ast.Attribute
+                and node.func.attr == "set_defaults"):
+            for k in node.keywords:
+                if type(k.value) in (ast.Name, ast.Attribute):
+                    sym = resolve(k.value, scope)
+                    if sym is not None and sym[0] == "ref":
+                        out.append(("argparse.ArgumentParser.set_defaults", sym[1]))
+    return out
+
+
 def module_imports(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, binds in scope.bindings.items():
@@ -812,10 +950,16 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
+    if facts:
+        result.instances = module_instances(mscope)
+        result.registrations = module_registrations(parsed.tree, mscope)
+        if b"set_defaults" in data:
+            result.registrations.extend(argparse_registrations(parsed.tree, mscope))
     mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
+        result.classes = analyzer.classes
     result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text, tables.noqa_aliases)
     result.findings = [f for f in ctx.findings if not is_suppressed(result.noqa, f)]
     return result

@@ -37,7 +37,7 @@ from perfaudit.errors import PerfauditError
 from perfaudit.fsutil import remove_stale_temps, write_atomic
 from perfaudit.model import Finding, Span
 
-_MAGIC = "perfaudit-cache-5"
+_MAGIC = "perfaudit-cache-6"
 SHARDS = 16
 #: the names of perfaudit's own cache files: `<version>-<key>-<code>.<shard>.marshal`,
 #: `.names.marshal` and `.snapshot`; the group is the part before the first dot after the key
@@ -104,14 +104,14 @@ def content_hash(data: bytes) -> str:
 def _pack_finding(f: Finding) -> tuple[Any, ...]:
     return (f.code, f.name, f.message, f.span.line, f.span.column, f.span.end_line,
             f.span.end_column, f.severity, f.fixable, f.stmt_line, f.function, f.conditional,
-            f.cause)
+            f.cause, f.one_shot)
 
 
 def _unpack_finding(path: str, t: Sequence[Any]) -> Finding:
-    c, n, m, l1, c1, l2, c2, sev, fx, sl, fn, cond, cause = t
+    c, n, m, l1, c1, l2, c2, sev, fx, sl, fn, cond, cause, one_shot = t
     return Finding(path=path, code=c, name=n, message=m, span=Span(l1, c1, l2, c2),
                    severity=sev, fixable=fx, stmt_line=sl, function=fn, conditional=cond,
-                   cause=cause)
+                   cause=cause, one_shot=one_shot)
 
 
 def _pack(res: FileResult) -> tuple[Any, ...]:
@@ -123,25 +123,32 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         [(i(fn.qual), fn.name, fn.is_async, fn.line,
           [(code, i(callee), line) for code, callee, line in fn.direct],
           [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees], fn.memoized,
-          fn.returns, fn.flow)
+          fn.returns, fn.flow, fn.decorators, fn.spawns)
          for fn in res.functions],
         {i(k): i(v) for k, v in res.imports.items()},
         {line: (tuple(sorted(codes)) if codes is not None else None)
          for line, codes in res.noqa.items()},
         res.skipped,
+        res.instances,
+        res.classes,
+        res.registrations,
     )
 
 
 def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
-    module, findings, functions, imports, noqa, skipped = data
+    module, findings, functions, imports, noqa, skipped, instances, classes, regs = data
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
-        functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret, flow)
-                   for q, n, a, ln, direct, calls, callees, memo, ret, flow in functions],
+        functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp)
+                   for q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp
+                   in functions],
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},
         skipped=skipped,
+        instances=dict(instances),
+        classes=dict(classes),
+        registrations=[(str(a), str(b)) for a, b in regs],
     )
 
 

@@ -43,11 +43,19 @@ def counts_by_code(result: ScanResult) -> list[tuple[str, str, int, bool]]:
 
 
 def hidden_line(result: ScanResult) -> str:
-    """One line counting the findings in test and example code that are not shown."""
-    if result.test_code != "summary" or not result.hidden:
+    """One line counting the findings in test and example code that are not shown, and
+    one counting those in one-shot CLI commands (lines joined by a newline)."""
+    if not result.hidden:
         return ""
     counts = result.hidden_counts()
-    where = " and ".join(k for k in ("test", "example") if counts.get(k))
-    n = len(result.hidden)
-    return (f"{n} finding{'s' if n != 1 else ''} in {where} code not shown; "
-            "`--include-tests` shows them.")
+    lines = []
+    n = counts.get("test", 0) + counts.get("example", 0)
+    if result.test_code == "summary" and n:
+        where = " and ".join(k for k in ("test", "example") if counts.get(k))
+        lines.append(f"{n} finding{'s' if n != 1 else ''} in {where} code not shown; "
+                     "`--include-tests` shows them.")
+    n = counts.get("one_shot", 0)
+    if result.cli_commands == "summary" and n:
+        lines.append(f"{n} finding{'s' if n != 1 else ''} in one-shot CLI commands not "
+                     "shown; `--include-cli-commands` shows them.")
+    return "\n".join(lines)

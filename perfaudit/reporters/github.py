@@ -35,5 +35,6 @@ class GithubReporter(Reporter):
         for line in lines(result):
             out.write(line + "\n")
         hidden = hidden_line(result)
-        if hidden:  # a notice, so that the job log says what was not annotated
-            out.write(f"::notice title={_prop('perfaudit')}::{_data(hidden)}\n")
+        for line in hidden.split("\n") if hidden else ():
+            # a notice, so that the job log says what was not annotated
+            out.write(f"::notice title={_prop('perfaudit')}::{_data(line)}\n")

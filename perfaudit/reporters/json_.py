@@ -32,6 +32,7 @@ def to_dict(result: ScanResult, statistics: bool = False) -> dict[str, Any]:
                 "fixable": f.fixable,
                 "conditional": f.conditional,
                 "context": f.context,
+                "one_shot": f.one_shot,
             }
             for f in result.findings
         ],

@@ -50,7 +50,7 @@ def _result(f: Finding, index: int) -> dict[str, Any]:
             },
         }],
         "properties": {"name": f.name, "fixable": f.fixable, "conditional": f.conditional,
-                       "context": f.context},
+                       "context": f.context, "one_shot": f.one_shot},
     }
 
 

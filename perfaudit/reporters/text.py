@@ -111,7 +111,7 @@ def summary_lines(result: ScanResult) -> list[Line]:
                          "(PA106 findings are grouped by that call).", "")])
     hidden = hidden_line(result)
     if hidden:
-        out.append([(hidden, "")])
+        out.extend([(line, "")] for line in hidden.split("\n"))
     if result.baseline_matched or result.baseline_stale:
         out.append([(f"Baseline: {result.baseline_matched} known finding(s) hidden, "
                      f"{result.baseline_stale} baseline entr(y/ies) now fixed"

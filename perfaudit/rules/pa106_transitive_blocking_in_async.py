@@ -51,6 +51,10 @@ class TransitiveBlockingInAsync(Rule):
     empty default. A chain that blocks only under a test of an input whose value at the
     call site is unknown *may* block: it is reported only with
     `conditional-chains = "report"` (flagged `conditional` in JSON and SARIF).
+
+    Like PA101-PA105, a call site in a one-shot CLI command or script (an `async def`
+    registered with typer, click, cyclopts..., or only reached from one) is summarised
+    instead of reported: nothing else runs on its loop (`cli-commands`, README).
     """
 
     code = "PA106"

@@ -1,0 +1,650 @@
+"""One-shot CLI commands: functions whose event loop serves nothing else.
+
+An `async def` registered as a command of a command-line framework (typer, click,
+asyncclick, cyclopts, ...: `rules/cli.toml`) runs alone, on a loop made for it by
+`asyncio.run` in a short-lived process; blocking that loop delays nothing else. PA101-PA106
+findings in such a function are marked `one_shot` (api.py then summarises them).
+
+A function is one-shot when:
+
+* it is a **command** that starts no task or server in its own body (`worker start`
+  serves on its loop): one of its decorators is in the table's `commands` (`click.command`),
+  or is a method named there called on an object whose class is in the table or a project
+  subclass of one (`@app.command()` with `app = typer.Typer()`, with `app` made in another
+  module and imported, or `app = MyTyper()` where `class MyTyper(typer.Typer)`), or on a
+  function made a command group by a `groups` decorator (`@click.group()` on `def cli()`,
+  then `@cli.command()`); or
+* it is a **helper only commands reach**: it has at least one caller, every caller the
+  project index knows is one-shot, it has no decorator but those that only wrap
+  (`[wrappers]`, or a decorator defined in the project), and every mention of its name in
+  the project's code is accounted for (its definition, an import, or a call from a one-shot
+  function that the index resolved). A name also passed as a callback, called on an
+  object the index cannot type, mentioned in a file that was not analysed, in `__all__` or
+  in a string, keeps the function reported: when in doubt, it is not one-shot.
+
+Callers and mentions in test and example code do not count: they do not make a function
+run on a service's loop. A command that some non-command application code also calls is
+not one-shot.
+
+A coroutine function run by `asyncio.run(f())` is a one-shot **script** only when that
+happens in a program that reads its command line, nothing else mentions it, and neither it
+nor anything it reaches starts tasks or servers (`_scripts`): a server's `async def main()`
+serves on its loop and stays reported.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.index import ProjectIndex, identifiers
+from perfaudit.model import Finding
+from perfaudit.tables import CliTable
+
+#: the codes a one-shot function's findings are marked for (blocking the event loop)
+CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106"})
+_MAX_HOPS = 16
+_MAX_ROUNDS = 4
+
+
+class _Facts:
+    """The project's functions, instances and classes, for one round."""
+
+    def __init__(self, results: Sequence[FileResult], modules: dict[str, str]) -> None:
+        self.index = ProjectIndex(results)
+        #: every module of the project -> its path; the files of those not analysed that
+        #: resolving a name needed (`missing`): analysing them may tell more
+        self.modules = modules
+        self.missing: set[str] = set()
+        self.instances: dict[str, dict[str, str]] = {}
+        self.classes: dict[str, tuple[str, ...]] = {}
+        self.module_path: dict[str, str] = {}
+        #: functions registered by a call (`app.command(f)`): function -> the callees
+        self.registered: dict[str, list[str]] = {}
+        #: functions run by a module-level `asyncio.run(f())` of application code
+        self.runs: set[tuple[str, str]] = set()
+        for res in results:
+            self.runs.update((res.path, fn) for callee, fn in res.registrations
+                             if callee.startswith("run:") and _runs_loop(callee[4:]))
+            for callee, fn in res.registrations:
+                if not callee.startswith("run:"):
+                    self.registered.setdefault(fn, []).append(callee)
+            if res.module:
+                self.module_path.setdefault(res.module, res.path)
+                if res.instances:
+                    self.instances.setdefault(res.module, res.instances)
+            self.classes.update(res.classes)
+        self._groups: dict[str, str | None] = {}
+        self._kinds: dict[str, str] = {}
+
+    # -- what a dotted name denotes ------------------------------------------------------
+
+    def follow(self, qual: str) -> str:
+        """``qual`` with re-exports followed (`pkg.app` imported from `pkg.main` -> `pkg.main.app`)."""
+        imports = self.index.imports
+        for _ in range(_MAX_HOPS):
+            parts = qual.split(".")
+            for i in range(len(parts) - 1, 0, -1):
+                module = ".".join(parts[:i])
+                table = imports.get(module)
+                if table is None and module in self.modules:
+                    self.missing.add(self.modules[module])
+                if table is not None:
+                    target = table.get(parts[i])
+                    if target is None:
+                        return qual
+                    qual = ".".join([target, *parts[i + 1:]])
+                    break
+            else:
+                return qual
+        return qual
+
+    def object_class(self, qual: str, depth: int = 0) -> str | None:
+        """The class of the object a dotted name denotes: a module-level instance, a
+        command group made by a `groups` decorator, or a class itself (`typer.Typer` for
+        `typer.Typer.command`, a method of an instance the per-file pass typed)."""
+        qual = self.follow(qual)
+        module, _, name = qual.rpartition(".")
+        cls = self.instances.get(module, {}).get(name)
+        if cls is not None:
+            return cls
+        if qual in self.index.funcs:
+            return self.group_class(qual, depth)
+        return qual
+
+    def group_class(self, qual: str, depth: int = 0) -> str | None:
+        """The group class a function was made into by a `groups` decorator, or None."""
+        if qual in self._groups:
+            return self._groups[qual]
+        self._groups[qual] = None
+        table = self.table
+        found = None
+        if depth < _MAX_HOPS:
+            for d in self.index.funcs[qual].decorators:
+                name = d.removesuffix("()")
+                if _last(name) not in self.methods:
+                    continue
+                for key in self.candidates(name, depth + 1):
+                    if key in table.groups:
+                        found = table.groups[key]
+                        break
+                if found is not None:
+                    break
+        self._groups[qual] = found
+        return found
+
+    def ancestors(self, cls: str) -> list[str]:
+        """``cls`` and its bases, through the project's classes (breadth first)."""
+        out = [cls]
+        seen = {cls}
+        i = 0
+        while i < len(out) and i < 64:
+            module = out[i].rpartition(".")[0]
+            if module in self.modules and module not in self.index.imports:
+                self.missing.add(self.modules[module])
+            for b in self.classes.get(out[i], ()):
+                b = self.follow(b)
+                if b not in seen:
+                    seen.add(b)
+                    out.append(b)
+            i += 1
+        return out
+
+    def candidates(self, name: str, depth: int = 0) -> list[str]:
+        """The table names a decorator's dotted name may stand for: itself, and
+        `Class.method` (or `Class.attr.method`) for each class the object before the
+        method may be an instance of."""
+        out = [name, self.follow(name)]
+        parts = name.split(".")
+        for k in (1, 2):
+            if len(parts) <= k:
+                break
+            head, tail = ".".join(parts[:-k]), ".".join(parts[-k:])
+            cls = self.object_class(head, depth)
+            if cls is not None:
+                out.extend(f"{c}.{tail}" for c in self.ancestors(cls))
+        return out
+
+    table: CliTable
+    #: the last names of the table's decorators (`command`, `group`, ...): no other
+    #: decorator needs resolving
+    methods: frozenset[str]
+
+    def command_kind(self, fn: FuncFacts, registered: Iterable[str] = ()) -> str:
+        """"object" for a command whose name now stands for a command object (click),
+        "function" for another command, "" for a function that is not a command.
+        ``registered``: the callees of calls that register it (`app.command(f)`)."""
+        kind = ""
+        for d in (*fn.decorators, *registered):
+            if not d:
+                continue
+            got = self._kinds.get(d)
+            if got is None:
+                got = ""
+                name = d.removesuffix("()")
+                for key in self.candidates(name) if _last(name) in self.methods else ():
+                    if key in self.table.objects:
+                        got = "object"
+                        break
+                    if key in self.table.commands:
+                        got = "function"
+                self._kinds[d] = got
+            if got == "object":
+                return got
+            kind = kind or got
+        return kind
+
+    def wraps_only(self, fn: FuncFacts) -> bool:
+        """Decorated with nothing but wrappers: the table's, or functions of the project
+        used without a call (`@with_cli_exception_handling`)."""
+        for d in fn.decorators:
+            if not d or d.endswith("()"):
+                if d.removesuffix("()") not in self.table.wrappers:
+                    return False
+                continue
+            if d in self.table.wrappers:
+                continue
+            if self.index.resolve(d) is None:
+                return False
+        return True
+
+
+def _last(qual: str) -> str:
+    return qual[qual.rfind(".") + 1:]
+
+
+def _package(module: str) -> str:
+    """The package of a commands module: its parent when that is a subpackage
+    (`pkg.cli` for `pkg.cli.users`), else the module itself (for `pkg.cli`, the whole of
+    `pkg` would be far too broad)."""
+    head = module.rpartition(".")[0]
+    return head if "." in head else module
+
+
+def _exported(qual: str, module: str, packages: set[str]) -> bool:
+    """Whether a function may be called from outside the project: a public name, in a
+    public module, outside every package that holds commands."""
+    if module in packages or any(module.startswith(p + ".") for p in packages):
+        return False
+    return not any(part.startswith("_") or part == "<locals>" for part in qual.split("."))
+
+
+_DEF = re.compile(rb"(?:def|class)[ \t]+$")
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+[\w.]+[ \t]+)?import[ \t]+(\([^)]*\)|[^\n]*)",
+                     re.MULTILINE)
+
+
+@functools.lru_cache(maxsize=32)
+def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
+    alts = b"|".join(re.escape(n.encode()) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
+
+
+def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
+              dotted: bool = False) -> dict[str, int]:
+    """How often each of ``names`` occurs in ``data`` as an identifier, other than where
+    it is defined (`def name`) or imported; with ``wrapped``, only the occurrences that
+    are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)`; with
+    ``dotted``, attribute mentions (`x.name`) are counted under ".name"."""
+    out: dict[str, int] = {}
+    if not names:
+        return out
+    imports: list[tuple[int, int]] | None = None
+    for m in _pattern(names).finditer(data):
+        start = m.start()
+        line_start = data.rfind(b"\n", 0, start) + 1
+        if _DEF.search(data, line_start, start) is not None:
+            continue
+        if b"#" in data[line_start:start] or (
+                _PROSE.match(data, m.end()) and data[start - 1:start] == b" "):
+            continue  # a comment, or a word of prose in a docstring or message
+        if imports is None:
+            imports = [(i.start(), i.end()) for i in _IMPORT.finditer(data)]
+        if any(a <= start < b for a, b in imports):
+            continue
+        if wrapped and _RUN_ARG.search(data, line_start, start) is not None and \
+                data[m.end():m.end() + 1] == b"(":
+            continue
+        name = m.group(1).decode()
+        if dotted and start and data[start - 1:start] == b".":
+            # `x.name`, counted under ".name", and under "<x>.name" for a plain name `x`
+            head = _HEAD.search(data, line_start, start - 1)
+            name = (head.group(1).decode() if head else "") + "." + name
+        elif dotted and data[start - 1:start] in (b'"', b"'") and \
+                data[m.end():m.end() + 1] == data[start - 1:start]:
+            name = '"' + name  # the name as a whole string (`"init"`)
+        out[name] = out.get(name, 0) + 1
+    return out
+
+
+class _Source:
+    """The application files of the project, each read once (for one `mark`)."""
+
+    def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
+                 is_app_code: Callable[[str], bool]) -> None:
+        self._read = read
+        self._is_app: dict[str, bool] = {}
+        self._is_app_code = is_app_code
+        self.paths = [p for p in paths if self.is_app(p)]
+        self._data: dict[str, bytes | None] = {}
+        self._ids: dict[str, frozenset[bytes]] = {}
+
+    def is_app(self, path: str) -> bool:
+        got = self._is_app.get(path)
+        if got is None:
+            got = self._is_app[path] = self._is_app_code(path)
+        return got
+
+    def data(self, path: str) -> bytes | None:
+        if path not in self._data:
+            self._data[path] = self._read(path)
+        return self._data[path]
+
+    def ids(self, path: str) -> frozenset[bytes]:
+        got = self._ids.get(path)
+        if got is None:
+            data = self.data(path)
+            got = self._ids[path] = identifiers(data) if data is not None else frozenset()
+        return got
+
+    def parses_argv(self, path: str) -> bool:
+        """Whether the file reads its command line (argparse, optparse, getopt,
+        `sys.argv`): a program run from a shell, not a service's module."""
+        data = self.data(path)
+        return data is not None and _ARGV.search(data) is not None
+
+    def mentions(self, names: frozenset[str], wrapped: bool = False, dotted: bool = False
+                 ) -> Iterator[tuple[str, dict[str, int]]]:
+        """(path, `_mentions`) of each application file that mentions one of ``names``."""
+        if not names:
+            return
+        encoded = {n.encode() for n in names}
+        for p in self.paths:
+            if self.ids(p).isdisjoint(encoded):
+                continue
+            data = self.data(p)
+            if data is None:
+                continue
+            got = _mentions(data, names, wrapped, dotted)
+            if got:
+                yield p, got
+
+
+#: after a name: a space and a lowercase word that is no Python keyword-led expression
+#: (`to init relations`, not `init if x else y`)
+_PROSE = re.compile(rb" (?!(?:if|else|and|or|not|in|is|for|async|await|lambda)\b)[a-z]")
+_HEAD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\Z")
+_ARGV = re.compile(rb"\b(?:argparse|optparse|getopt|sys\.argv)\b")
+#: a file that may register a command by a call (`app.command(f)`, `asyncio.run(main())`)
+_REGISTERS = re.compile(rb"\.(?:command|callback|default|group)[ \t]*\(|\brun(?:_until_complete)?\(")
+
+
+def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
+         files: Sequence[tuple[str, str]], read: Callable[[str], bytes | None],
+         analyse: Callable[[str], FileResult | None],
+         is_app_code: Callable[[str], bool]) -> list[Finding]:
+    """``findings`` with those of PA101-PA106 in one-shot functions marked `one_shot`.
+
+    ``files``: every file of the project, as (path, module); ``read`` gives a file's bytes; ``analyse`` the
+    project facts of a file the scan did not analyse (no rule could match it);
+    ``is_app_code``: whether a path is application code (not test or example code).
+    """
+    wanted = [f for f in findings if f.code in CODES]
+    if not wanted:
+        return findings
+    results = list(results)
+    if not _uses_cli(results, table) and not any(
+            _runs_loop(c) for res in results for fn in res.functions if not fn.is_async
+            for c in fn.callees) and not any(
+            c.startswith("run:") for res in results for c, _ in res.registrations):
+        return findings
+    known = {r.path for r in results}
+    modules = {m: p for p, m in files if m}
+    source = _Source([p for p, _ in files], read, is_app_code)
+    # a file that no rule could match was not analysed; one that names a function with a
+    # finding may register it as a command (`app.command(f)`, `asyncio.run(f())`)
+    names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)
+    encoded = {n.encode() for n in names}
+    for p in source.paths:
+        if p in known or source.ids(p).isdisjoint(encoded):
+            continue
+        data = source.data(p)
+        if data is not None and _REGISTERS.search(data) and _mentions(data, names):
+            known.add(p)
+            res = analyse(p)
+            if res is not None:
+                results.append(res)
+    oneshot: set[str] = set()
+    for _ in range(_MAX_ROUNDS):
+        facts = _Facts(results, modules)
+        facts.table = table
+        facts.methods = frozenset(_last(c) for c in (*table.commands, *table.groups))
+        oneshot, unaccounted = _one_shot(facts, wanted, source, known)
+        extra = sorted(p for p in unaccounted | facts.missing if p not in known)
+        if not extra:
+            break
+        for p in extra:
+            known.add(p)
+            res = analyse(p)
+            if res is not None:
+                results.append(res)
+    if not oneshot:
+        return findings
+    module_of = {r.path: r.module for r in results}
+    out = []
+    for f in findings:
+        if f.code in CODES and f.function:
+            module = module_of.get(f.path, "")
+            qual = f"{module}.{f.function}" if module else f.function
+            if qual in oneshot:
+                f = replace(f, one_shot=True)
+        out.append(f)
+    return out
+
+
+#: functions that run a coroutine on a new event loop, to its end
+RUNNERS = frozenset({"asyncio.run", "asyncio.runners.run", "anyio.run", "trio.run",
+                     "uvloop.run", "asyncio.Runner.run"})
+
+
+def _runs_loop(callee: str) -> bool:
+    return callee in RUNNERS or callee.endswith(".run_until_complete")
+
+
+_RUN_ARG = re.compile(rb"(?:\brun|\brun_until_complete)\([ \t]*(?:[A-Za-z_][\w.]*\.)?$")
+
+
+def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
+    """Whether some analysed file imports a framework of the CLI table, or decorates or
+    registers a function with a name the table's decorators have (`@app.command()` on an
+    instance made elsewhere)."""
+    tops = {c.partition(".")[0] for c in table.commands}
+    methods = {c.rpartition(".")[2] for c in table.commands}
+    for res in results:
+        if any(target.partition(".")[0] in tops for target in res.imports.values()):
+            return True
+        if any(callee.removesuffix("()").rpartition(".")[2] in methods
+               for callee, _ in res.registrations):
+            return True
+        for fn in res.functions:
+            if any(d.removesuffix("()").rpartition(".")[2] in methods
+                   for d in fn.decorators):
+                return True
+    return False
+
+
+def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source
+             ) -> set[str]:
+    """Coroutine functions run as a one-shot script: called only as the argument of
+    `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
+    code, in application code that parses its command line (argparse, optparse, getopt,
+    `sys.argv`), and starting nothing that runs alongside them on the loop: neither
+    they nor any project function they reach calls something named like a task, a task
+    group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
+    is not one."""
+    funcs = index.funcs
+    runs: dict[str, str] = {}  # candidate -> its name
+    for path, name in module_runs:
+        t = index.resolve(name) if source.is_app(path) and source.parses_argv(path) else None
+        if t is not None and funcs[t].is_async and not funcs[t].decorators:
+            runs[t] = _last(t)
+    for q, fn in funcs.items():
+        if fn.is_async or not source.is_app(index.path_of[q]):
+            continue
+        if not any(_runs_loop(c) for c in fn.callees):
+            continue
+        if not source.parses_argv(index.path_of[q]):
+            continue
+        for c in fn.callees:
+            t = index.resolve(c)
+            if t is not None and funcs[t].is_async and not funcs[t].decorators:
+                runs[t] = _last(t)
+    if not runs:
+        return set()
+    # every caller is a sync function that runs a loop
+    names = set(runs.values())
+    for q, fn in funcs.items():
+        if not source.is_app(index.path_of[q]):
+            continue
+        calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        for c in calls:
+            if _last(c) not in names:
+                continue
+            t = index.resolve(c)
+            if t in runs and (fn.is_async or not any(_runs_loop(x) for x in fn.callees)):
+                del runs[t]
+    # nothing they reach starts concurrent work
+    for q in list(runs):
+        seen = {q}
+        todo = [q]
+        while todo and q in runs:
+            fn = funcs[todo.pop()]
+            if fn.spawns:
+                del runs[q]
+                break
+            for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+                t = index.resolve(c)
+                if t is not None and t not in seen:
+                    seen.add(t)
+                    todo.append(t)
+    if not runs:
+        return set()
+    # and their names are mentioned nowhere else (a callback, `create_task(main())`)
+    for _path, got in source.mentions(frozenset(runs.values()), wrapped=True):
+        for name in got:
+            for q in [q for q, n in runs.items() if n == name]:
+                del runs[q]
+    return set(runs)
+
+
+def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
+              analysed: set[str]) -> tuple[set[str], set[str]]:
+    """The one-shot functions, and the files not analysed yet whose mentions of a
+    candidate helper's name could not be accounted for (analysing them may help)."""
+    index = facts.index
+    funcs = index.funcs
+    registered: dict[str, list[str]] = {}
+    for fn_name, regs in facts.registered.items():
+        target = index.resolve(fn_name)
+        if target is not None:
+            registered.setdefault(target, []).extend(regs)
+    # (a command that starts tasks or a server in its own body, such as `worker start`
+    # or `server start`, serves on its loop: not one-shot)
+    kinds = {q: facts.command_kind(fn, registered.get(q, ()))
+             for q, fn in funcs.items()
+             if (fn.decorators or q in registered) and not fn.spawns}
+    kinds = {q: kind for q, kind in kinds.items() if kind}
+    kinds.update(dict.fromkeys(_scripts(index, facts.runs, source), "script"))
+    roots = set(kinds)
+    if not roots:
+        return set(), set()
+    # the functions commands reach (only those can be one-shot)
+    edges: dict[str, set[str]] = {}
+
+    def callees(q: str) -> set[str]:
+        got = edges.get(q)
+        if got is None:
+            fn = funcs[q]
+            names = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+            got = set()
+            for c in names:
+                t = index.resolve(c)
+                if t is not None and t != q:
+                    got.add(t)
+            edges[q] = got
+        return got
+
+    reach = set(roots)
+    todo = list(roots)
+    while todo:
+        for t in callees(todo.pop()):
+            if t not in reach:
+                reach.add(t)
+                todo.append(t)
+    # the callers of those functions, from every function of application code
+    names = {_last(q) for q in reach}
+    callers: dict[str, set[str]] = {}
+    for q, fn in funcs.items():
+        if not source.is_app(index.path_of[q]):
+            continue
+        calls = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        if not any(_last(c) in names for c in calls):
+            continue
+        for t in callees(q):
+            if t in reach:
+                callers.setdefault(t, set()).add(q)
+    # the functions whose one-shot status decides a finding, and what leads to them
+    module_of = {index.path_of[q]: index.module_of[q] for q in funcs}
+    targets = set()
+    for f in wanted:
+        module = module_of.get(f.path, "")
+        qual = f"{module}.{f.function}" if module else f.function
+        if qual in reach:
+            targets.add(qual)
+    needed: set[str] = set()
+    todo = list(targets)
+    while todo:
+        q = todo.pop()
+        if q in needed:
+            continue
+        needed.add(q)
+        todo.extend(c for c in callers.get(q, ()) if c in reach)
+    # a public function of a module outside the commands' packages may be used by code
+    # the index does not see (a library's users): it is exported, not a helper
+    packages = {_package(index.module_of[q]) for q in roots}
+    helpers = {q for q in needed - roots
+               if not _last(q).startswith("__") and facts.wraps_only(funcs[q])
+               and not _exported(q, index.module_of[q], packages)}
+    # mentions of the helpers' names in application code, by file
+    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers), dotted=True))
+    # calls each function makes, by the callee's last name (a sync function's callees are
+    # distinct names: one call each)
+    def call_counts(q: str) -> dict[str, int]:
+        fn = funcs[q]
+        counts: dict[str, int] = {}
+        names = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+        for c in names:
+            if index.resolve(c) is not None:
+                counts[_last(c)] = counts.get(_last(c), 0) + 1
+        return counts
+
+    by_path: dict[str, list[str]] = {}
+    for q in funcs:
+        by_path.setdefault(index.path_of[q], []).append(q)
+
+    def accounted(q: str, oneshot: set[str]) -> tuple[bool, set[str]]:
+        """Whether every mention of ``q``'s name is a call from a one-shot function
+        (``q`` itself included); else the unaccounted files not analysed."""
+        name = _last(q)
+        module = index.module_of[q]
+        # `x.name` names a module-level function only where its module is named too
+        # (`cli.init(...)`); elsewhere it is another object's attribute (`Tortoise.init`)
+        top_level = q == f"{module}.{name}"
+        mod_name = module[module.rfind(".") + 1:]
+        ok = True
+        missing = set()
+        for p, got in mentions.items():
+            n = got.get(name, 0)
+            for key, k in got.items():
+                if key.endswith("." + name):
+                    # `x.name` names a module-level function only as `<its module>.name`
+                    if not top_level or key == f"{mod_name}.{name}":
+                        n += k
+            if got.get('"' + name) and p != index.path_of[q]:
+                n += got['"' + name]  # a string naming it, outside its own module
+            if not n:
+                continue
+            have = sum(call_counts(g).get(name, 0) for g in by_path.get(p, ())
+                       if g in oneshot or g == q)
+            if n > have:
+                ok = False
+                if p not in analysed:
+                    missing.add(p)
+        return ok, missing
+
+    oneshot = set(roots)
+    unaccounted: set[str] = set()
+    changed = True
+    while changed:  # helpers all of whose callers are one-shot, to a fixed point
+        changed = False
+        for q in sorted(helpers - oneshot):
+            cs = callers.get(q, set()) - {q}
+            if not cs or not cs <= oneshot:
+                continue
+            ok, missing = accounted(q, oneshot)
+            unaccounted |= missing
+            if ok:
+                oneshot.add(q)
+                changed = True
+    # a command that other application code also calls runs on that code's loop too (and
+    # so do the helpers it reaches); calling a command object runs the command line
+    while True:
+        bad = {q for q in oneshot if kinds.get(q) not in ("object", "script")
+               and not (callers.get(q, set()) - {q}) <= oneshot}
+        if not bad:
+            break
+        oneshot -= bad
+    return oneshot, unaccounted

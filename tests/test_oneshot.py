@@ -1,0 +1,272 @@
+"""One-shot CLI commands (issue #11): PA101-PA106 findings in async functions registered
+with a command-line framework, or only reached from them, are marked and summarised."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from perfaudit.api import fix, scan
+from perfaudit.config import Config, config_from_table, load_config
+from perfaudit.errors import PerfauditError
+from perfaudit.reporters import render
+
+COMMANDS = '''\
+import time
+
+import typer
+
+from proj.cli.helpers import load
+
+app = typer.Typer()
+
+
+@app.command()
+async def create(path: str):
+    time.sleep(1)
+    await load(path)
+'''
+
+HELPERS = '''\
+async def load(path):
+    with open(path) as f:
+        return f.read()
+'''
+
+SERVICE = '''\
+import time
+
+from fastapi import FastAPI
+
+api = FastAPI()
+
+
+@api.get("/")
+async def index():
+    time.sleep(1)
+'''
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    _write(root, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "proj/__init__.py": "",
+        "proj/cli/__init__.py": "",
+        "proj/cli/commands.py": COMMANDS,
+        "proj/cli/helpers.py": HELPERS,
+        "proj/service.py": SERVICE,
+    })
+    return root
+
+
+def _cfg(root: Path, **kw: object) -> Config:
+    return replace(load_config(start=str(root)), **kw)  # type: ignore[arg-type]
+
+
+def _rel(root: Path, result_findings: list) -> list[tuple[str, int, str]]:  # type: ignore[type-arg]
+    return sorted((Path(f.path).relative_to(root).as_posix(), f.span.line, f.code)
+                  for f in result_findings)
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "perfaudit", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_default_summarises_commands_and_helpers_only_they_reach(project: Path) -> None:
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert _rel(project, result.findings) == [("proj/service.py", 10, "PA103")]
+    assert _rel(project, result.hidden) == [("proj/cli/commands.py", 12, "PA103"),
+                                            ("proj/cli/helpers.py", 2, "PA101")]
+    assert all(f.one_shot and f.context == "code" for f in result.hidden)
+    assert result.hidden_counts() == {"test": 0, "example": 0, "one_shot": 2}
+    assert result.exit_code() == 1
+
+
+def test_report_and_ignore_modes(project: Path) -> None:
+    shown = scan([str(project)], _cfg(project, cli_commands="report"), cache=False)
+    assert len(shown.findings) == 3 and not shown.hidden
+    assert [f.one_shot for f in shown.findings] == [True, True, False]
+    ignored = scan([str(project)], _cfg(project, cli_commands="ignore"), cache=False)
+    assert len(ignored.findings) == 1
+    out = io.StringIO()
+    render("text", ignored, out)
+    assert "one-shot" not in out.getvalue()
+    summary = io.StringIO()
+    render("text", scan([str(project)], _cfg(project), cache=False), summary)
+    assert "2 findings in one-shot CLI commands not shown" in summary.getvalue()
+
+
+def test_config_key_is_read_and_validated(tmp_path: Path) -> None:
+    assert config_from_table({"cli-commands": "report"}).cli_commands == "report"
+    assert Config().cli_commands == "summary"
+    with pytest.raises(PerfauditError, match="cli-commands"):
+        config_from_table({"cli-commands": "hide"})
+    assert config_from_table({"cli-decorators": ["my.App.command"]}).cli_decorators == (
+        "my.App.command",)
+    with pytest.raises(PerfauditError, match="cli-decorators"):
+        config_from_table({"cli-decorators": ["not a name"]})
+
+
+def test_bad_cli_commands_in_pyproject_is_exit_2(tmp_path: Path) -> None:
+    _write(tmp_path, {"pyproject.toml": '[tool.perfaudit]\ncli-commands = "maybe"\n',
+                      "a.py": "x = 1\n"})
+    proc = run("scan", "a.py", "--no-cache", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "cli-commands" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_decorators_extend_the_table(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tool.py": "import time\nimport myframework\n\nrunner = myframework.Runner()\n\n\n"
+                   "@runner.task\nasync def job():\n    time.sleep(1)\n",
+    })
+    plain = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert len(plain.findings) == 1  # an unknown framework is not a CLI
+    extended = scan([str(tmp_path)], _cfg(tmp_path, cli_decorators=(
+        "myframework.Runner.task",)), cache=False)
+    assert not extended.findings and len(extended.hidden) == 1
+
+
+def test_text_summary_line_and_include_flag(project: Path) -> None:
+    proc = run("scan", "proj", "--no-cache", cwd=project)
+    assert proc.returncode == 1
+    assert ("2 findings in one-shot CLI commands not shown; `--include-cli-commands` "
+            "shows them.") in proc.stdout
+    assert "proj/cli/commands.py" not in proc.stdout
+    proc = run("scan", "proj", "--no-cache", "--include-cli-commands", cwd=project)
+    assert "proj/cli/commands.py:12" in proc.stdout and "proj/cli/helpers.py:2" in proc.stdout
+    assert "one-shot" not in proc.stdout
+
+
+def test_json_and_sarif_carry_the_property(project: Path) -> None:
+    proc = run("scan", "proj", "--no-cache", "--format", "json", "--include-cli-commands",
+               cwd=project)
+    data = json.loads(proc.stdout)
+    flags = {(f["path"], f["line"]): f["one_shot"] for f in data["findings"]}
+    assert flags == {("proj/cli/commands.py", 12): True, ("proj/cli/helpers.py", 2): True,
+                     ("proj/service.py", 10): False}
+    proc = run("scan", "proj", "--no-cache", "--format", "json", cwd=project)
+    data = json.loads(proc.stdout)
+    assert data["not_shown"] == {"test": 0, "example": 0, "one_shot": 2}
+    assert [f["one_shot"] for f in data["findings"]] == [False]
+    proc = run("scan", "proj", "--no-cache", "--format", "sarif", "--include-cli-commands",
+               cwd=project)
+    results = json.loads(proc.stdout)["runs"][0]["results"]
+    assert sorted(r["properties"]["one_shot"] for r in results) == [False, True, True]
+
+
+def test_github_notice(project: Path) -> None:
+    proc = run("scan", "proj", "--no-cache", "--format", "github", cwd=project)
+    assert "::notice title=perfaudit::2 findings in one-shot CLI commands" in proc.stdout
+
+
+def test_a_caller_in_a_file_no_rule_matches_keeps_the_helper_reported(project: Path) -> None:
+    # the worker file names no blocking call: no rule could match it, so the scan does
+    # not analyse it; the one-shot pass must still see that it calls the helper
+    _write(project, {"proj/worker.py": "from proj.cli.helpers import load\n\n\n"
+                                       "async def handle(message):\n"
+                                       "    return await load(message)\n"})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
+
+
+def test_a_helper_passed_as_a_callback_stays_reported(project: Path) -> None:
+    _write(project, {"proj/hooks.py": "from proj.cli.helpers import load\n\nHOOKS = [load]\n"})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
+
+
+def test_a_public_helper_outside_the_commands_package_stays_reported(tmp_path: Path) -> None:
+    # `lib.io.load` is a library function a user's service may call: not one-shot, even if
+    # the project's only caller is a command
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "lib/__init__.py": "",
+        "lib/io.py": HELPERS,
+        "lib/cli/__init__.py": "",
+        "lib/cli/commands.py": COMMANDS.replace("proj.cli.helpers", "lib.io"),
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert _rel(tmp_path, result.findings) == [("lib/io.py", 2, "PA101")]
+    assert _rel(tmp_path, result.hidden) == [("lib/cli/commands.py", 12, "PA103")]
+
+
+def test_cache_and_snapshot_keep_the_mark(project: Path, tmp_path: Path) -> None:
+    cache_dir = str(tmp_path / "cache")
+    cold = scan([str(project)], _cfg(project), cache_dir=cache_dir)
+    warm = scan([str(project)], _cfg(project), cache_dir=cache_dir)  # whole-tree snapshot
+    (project / "proj" / "service.py").write_text(SERVICE + "\n")  # per-file cache
+    per_file = scan([str(project)], _cfg(project), cache_dir=cache_dir)
+    for res in (warm, per_file):
+        assert _rel(project, res.findings) == _rel(project, cold.findings)
+        assert _rel(project, res.hidden) == _rel(project, cold.hidden)
+        assert all(f.one_shot for f in res.hidden)
+
+
+def test_stdin_is_classified_too(tmp_path: Path) -> None:
+    source = COMMANDS.replace("from proj.cli.helpers import load\n", "").replace(
+        "    await load(path)\n", "")
+    result = scan(config=Config(root=str(tmp_path)), stdin=source.encode(),
+                  stdin_filename="cli.py", cache=False)
+    assert not result.findings and len(result.hidden) == 1
+
+
+def test_fix_leaves_one_shot_commands_alone(project: Path) -> None:
+    out = fix([str(project)], _cfg(project), write=False)
+    changed = {Path(ff.path).relative_to(project).as_posix() for ff in out.changed}
+    assert changed == {"proj/service.py"}
+    out = fix([str(project)], _cfg(project, cli_commands="report"), write=False)
+    changed = {Path(ff.path).relative_to(project).as_posix() for ff in out.changed}
+    assert "proj/cli/commands.py" in changed
+
+
+def test_mentions_in_comments_prose_and_other_objects_do_not_count(project: Path) -> None:
+    _write(project, {"proj/other.py": (
+        "# load is also the name of this module's method\n"
+        "class Store:\n"
+        "    def load(self):\n"
+        '        """Try to load the data."""\n'
+        "        return 1\n\n\n"
+        "def use(store: Store):\n"
+        "    return store.load()\n")})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.hidden)
+    # but the module named before the dot is the helper's own: that is a mention
+    _write(project, {"proj/other.py": "from proj.cli import helpers\n\n\n"
+                                      "def use():\n    return helpers.load\n"})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
+
+
+def test_argparse_sub_commands_are_commands(tmp_path: Path) -> None:
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tool.py": "import argparse\nimport asyncio\nimport time\n\n\n"
+                   "async def build(args):\n    time.sleep(1)\n\n\n"
+                   "async def main():\n    parser = argparse.ArgumentParser()\n"
+                   "    sub = parser.add_subparsers()\n"
+                   "    sub.add_parser('build').set_defaults(func=build)\n"
+                   "    args = parser.parse_args()\n    await args.func(args)\n\n\n"
+                   "asyncio.run(main())\n",
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert not result.findings and len(result.hidden) == 1
