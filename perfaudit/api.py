@@ -193,7 +193,7 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
 def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
              plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
-    findings = [f for res in results for f in res.findings]
+    findings = _drop_run_once([f for res in results for f in res.findings], plan)
     if "PA402" in plan.codes and plan.stdin is None:
         # a module cache another file of the application imports may be evicted there;
         # a public function's callers elsewhere decide whether its parameter is bounded
@@ -235,6 +235,48 @@ def _application_files(plan: _Plan) -> list[tuple[str, str]]:
         if classify(f.path) == "code":
             out.append((f.path, f.module))
     return out
+
+
+def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:
+    """Without the PA202 findings of a client used for one request in a function that
+    only run-once functions call, transitively (engine/rare.py; by name: the lifecycle
+    hooks and words of `[run_once]`), as far as the application code scanned tells."""
+    from perfaudit.rules.pa202_client_created_per_call import single_request
+
+    candidates = {id(f) for f in findings if single_request(f) and f.function}
+    if not candidates:
+        return findings
+    from perfaudit.engine.cache import read_bounded
+    from perfaudit.engine.context import Classifier
+    from perfaudit.engine.rare import RunOnce
+
+    def sources() -> list[tuple[str, bytes]]:
+        files: list[tuple[str, bytes]] = []
+        classifiers: dict[int, Classifier] = {}
+        for src in plan.files:
+            cfg = plan.file_cfg.get(src.path, plan.configs[0])
+            classify = classifiers.get(id(cfg))
+            if classify is None:
+                classify = classifiers[id(cfg)] = Classifier(cfg)
+            if classify(src.path) != "code":
+                continue  # a test calling a function says nothing of how often it runs
+            if plan.stdin is not None:
+                files.append((src.path, plan.stdin))
+                continue
+            data = read_bounded(src.path, cfg.max_file_size or MAX_FILE_SIZE)
+            if data is not None:  # (a file the scan could not read either)
+                files.append((src.path, data))
+        return files
+
+    tables = load_tables(plan.configs[0])
+    run_once = RunOnce(sources, tables.runs_once, tables.run_once_decorators)
+    # (the rule has judged the function's own name: one still reported with a run-once
+    # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
+    return [f for f in findings
+            if id(f) not in candidates or not run_once.called_once(
+                f.function.rpartition(".")[2])]
+
+
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
                    plan: _Plan) -> list[Finding]:
     """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py)."""

@@ -59,6 +59,11 @@ class BlockingEntry:
     #: not reported when the first argument is an instance of one of these (an archive
     #: in memory, `zipfile.ZipFile(io.BytesIO(data))`, does no file I/O)
     unless_first_arg: frozenset[str] = frozenset()
+    #: not reported when the call wraps a file descriptor that is already open (first
+    #: argument an int or `x.fileno()`, or `closefd=False`): no path lookup, no disk access
+    unless_descriptor: bool = False
+    #: not reported when the URL (first argument) is known to start with one of these
+    unless_url_prefix: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,13 @@ class Tables:
     db_connects: frozenset[str] = frozenset()
     #: pools.toml [run_once]: names of lifecycle functions that run once per process
     run_once: frozenset[str] = frozenset()
+    #: pools.toml [run_once]: words that make a function name say it runs rarely
+    #: (`send_telemetry_heartbeat`), and memoizing decorators (a cached function runs
+    #: once per key)
+    run_once_words: frozenset[str] = frozenset()
+    run_once_decorators: frozenset[str] = frozenset()
+    #: pools.toml [paced_loops]: calls that wait the loop's pace (`self.throttle()`)
+    paced_throttles: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
     resources: Mapping[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
     #: resources.toml: constructor -> (buffer types that make it hold no OS resource when
@@ -96,6 +108,14 @@ class Tables:
     in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def runs_once(self, name: str) -> bool:
+        """Whether a function's name says it runs once or rarely: a `[run_once]` hook, or
+        a name one of whose `_`-separated words is a `[run_once]` word."""
+        if name in self.run_once:
+            return True
+        words = self.run_once_words
+        return bool(words) and any(w in words for w in name.lower().split("_"))
 
     def canonical(self, qual: str) -> str:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
@@ -128,7 +148,9 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
     for group in blocking_data.get("group", []):
         for call in group["calls"]:
             blocking[call] = BlockingEntry(group["code"], call, group["instead"],
-                                           frozenset(group.get("unless_first_arg", ())))
+                                           frozenset(group.get("unless_first_arg", ())),
+                                           bool(group.get("unless_descriptor", False)),
+                                           tuple(group.get("unless_url_prefix", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(
@@ -151,6 +173,9 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         client_requests=frozenset(pools.get("client_requests", [])),
         db_connects=frozenset(pools.get("db_connects", [])),
         run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
+        run_once_words=frozenset(pools.get("run_once", {}).get("words", [])),
+        run_once_decorators=frozenset(pools.get("run_once", {}).get("decorators", [])),
+        paced_throttles=frozenset(pools.get("paced_loops", {}).get("throttles", [])),
         resources=resources,
         resource_exempt=resource_exempt,
         borrowers=frozenset(res_data.get("borrowers", {}).get("calls", [])),

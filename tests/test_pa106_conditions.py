@@ -34,7 +34,8 @@ P = ("p", "x")
     (("none", P), ("lit", None), T),
     (("none", P), ("obj", "builtins.list", False), F),
     (("truthy", P), ("obj", "builtins.tuple", False), F),
-    (("truthy", P), ("obj", "io.BytesIO", None), U),
+    (("truthy", P), ("obj", "io.BytesIO", None), T),  # no __bool__/__len__: always true
+    (("truthy", P), ("obj", "builtins.str", None), U),
     (("truthy", P), ("unk",), IGN),  # a required parameter's truthiness is data
     (("isinstance", P, ("builtins.str",)), ("unk",), U),
     (("str", P, "startswith", ("http",)), ("lit", "https://x"), T),

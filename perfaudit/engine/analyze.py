@@ -63,8 +63,10 @@ class FuncFacts:
     #: no arguments, stores are `self.attr = value` as (attr, guard, value), and call_args
     #: line up with `calls` as (positional values, keyword values, has *args/**kwargs,
     #: via self) or None for no arguments; last,
-    #: for a `@property` that returns one expression, that expression as a condition
-    flow: tuple[Any, ...] = ((), False, (), (), (), (), None)
+    #: for a `@property` that returns one expression, that expression as a condition;
+    #: whether it is a generator function; for a coroutine, the calls passed straight to
+    #: another call as (index in `calls`, that call's name)
+    flow: tuple[Any, ...] = ((), False, (), (), (), (), None, False, ())
     #: its decorators, each as the dotted name it resolves to (`click.command()`: "()"
     #: appended when the decorator is called), or "" when it cannot be resolved; for the
     #: one-shot CLI commands of engine/oneshot.py
@@ -86,6 +88,9 @@ class FileResult:
     noqa: dict[int, frozenset[str] | None] = field(default_factory=dict)
     #: valid for a newer Python, but not analysable here
     skipped: bool = False
+    #: module-level names bound once to a literal or a container (engine/flow.py values),
+    #: for PA106 callers in other modules that pass them
+    constants: dict[str, Any] = field(default_factory=dict)
     #: module-level names bound once to an instance of a known class (`app = typer.Typer()`):
     #: name -> class
     instances: dict[str, str] = field(default_factory=dict)
@@ -295,6 +300,14 @@ class Analyzer:
         self.mscope: Scope | None = None
         #: the expression of the innermost `await` visited
         self.awaited: ast.expr | None = None
+        #: in a coroutine: a call passed straight to another call -> that call's name
+        #: (`consume(gen())`: a generator created on the loop may run elsewhere)
+        self.arg_of: dict[ast.AST, str] = {}
+        #: whether the file may use `:=` at all (most do not: no need to look for it)
+        self.walrus = ":=" in ctx.text
+        #: the iterable of the `async for` being visited (an async iterator, not a call
+        #: that runs a generator it is given)
+        self.async_iter: ast.AST | None = None
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -397,6 +410,8 @@ class Analyzer:
             return
         if t is ast.Await:
             self.awaited = node.value  # type: ignore[attr-defined]
+        elif (t is ast.Yield or t is ast.YieldFrom) and self.flow is not None:
+            self.flow.generator = True  # calling it runs nothing: its body runs when iterated
         if t is ast.IfExp and self.summ is not None:
             self.visit_if(node)  # type: ignore[arg-type]
             return
@@ -452,7 +467,7 @@ class Analyzer:
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
             self.functions.append(self.func_facts)
-            self.flow = _FlowFacts(node, scope)
+            self.flow = _FlowFacts(node, scope, self.walrus)
             self.summ = None if is_async else self.flow.summ
             self.guard = []
         else:
@@ -463,6 +478,31 @@ class Analyzer:
             self.func_facts.flow = self.flow.freeze()
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
         self.summ, self.guard, self.flow = saved_flow
+
+    def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
+        """The call's URL is a literal starting with one of ``prefixes``, or a parameter
+        that the branch conditions around the call let through only when it does
+        (`if not uri.startswith("data:"): raise` before `urlopen(uri)`)."""
+        url = node.args[0] if node.args else next(
+            (k.value for k in node.keywords if k.arg == "url"), None)
+        if url is None:
+            return False
+        if type(url) is ast.Constant and isinstance(url.value, str):
+            return url.value.startswith(prefixes)
+        subj = self.summ.subject(url) if self.summ is not None else None
+        if subj is None:
+            return False
+        todo = list(self.guard)
+        while todo:
+            c = todo.pop()
+            while c[0] == "not" and c[1][0] == "not":  # `if not ok: raise` -> not(not ok)
+                c = c[1][1]
+            if c[0] == "and":
+                todo.extend(c[1:])
+            elif (c[0] == "str" and c[1] == subj and c[2] == "startswith"
+                    and all(p.startswith(prefixes) for p in c[3])):
+                return True
+        return False
 
     def _offloaded(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
         """Decorated to run in a worker thread (`@work(thread=True)`, blocking.toml)."""
@@ -523,6 +563,8 @@ class Analyzer:
         else:
             for r in self.iter_rules:
                 r.on_iter(self.ctx, node.iter, self.scope)  # type: ignore[attr-defined]
+            if type(node) is ast.AsyncFor:
+                self.async_iter = node.iter
             self.visit(node.iter)  # type: ignore[attr-defined]
             self.visit(node.target)  # type: ignore[attr-defined]
         self.loop_depth += 1
@@ -542,6 +584,8 @@ class Analyzer:
         # the first iterable is evaluated in the enclosing scope
         for r in self.iter_rules:
             r.on_iter(self.ctx, gens[0].iter, self.scope)
+        if gens[0].is_async:
+            self.async_iter = gens[0].iter
         self.visit(gens[0].iter)
         scope = Scope("comp", node, self.scope, self.scope.qual, self.scope.module,
                       is_async=self.scope.is_async, class_qual=None)
@@ -596,6 +640,12 @@ class Analyzer:
             if entry is not None and entry.unless_first_arg and in_memory(
                     node, self.scope, entry.unless_first_arg):
                 pass  # an archive on a buffer in memory: no file I/O
+            elif (entry is not None and entry.unless_descriptor
+                  and wraps_descriptor(node, self.scope)):
+                pass  # `open(fd)`: wraps a descriptor already open, no path lookup
+            elif entry is not None and entry.unless_url_prefix and self._local_url(
+                    node, entry.unless_url_prefix):
+                pass  # `urlopen("data:...")`: decoded in memory
             elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
                 if flow is not None:
@@ -623,6 +673,15 @@ class Analyzer:
                     flow.call_args.append(
                         None if qual.partition(".")[0] in self.external
                         else UNKNOWN_ARGS if node is self.awaited else flow.args(node))
+                    outer = self.arg_of.pop(node, None) if self.arg_of else None
+                    if outer is not None:
+                        flow.arg_of.append((len(ff.calls) - 1, outer))
+                    for a in node.args:
+                        if type(a) is ast.Call:
+                            # awaited or iterated with `async for`: a coroutine or async
+                            # iterator is given the argument, it does not run it here
+                            self.arg_of[a] = (ASYNC_CALL + qual if node is self.awaited
+                                              or node is self.async_iter else qual)
         elif (ff is not None and not ff.is_async and isinstance(node.func, ast.Attribute)
               and node.func.attr in self.loop_methods):
             # `loop.call_soon(...)` on an untyped receiver: recorded by method name (it
@@ -662,6 +721,9 @@ def _exits(body: list[ast.stmt]) -> bool:
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
+#: `FuncFacts.flow` arg_of: a prefix for the name of a call, passed an argument, that is
+#: awaited or iterated with `async for`
+ASYNC_CALL = "<async>"
 #: the arguments of a call without any (`FuncFacts.flow` edges and call_args)
 NO_ARGS: tuple[Any, ...] = ((), (), False, False)
 #: arguments not summarised: nothing known about them
@@ -674,7 +736,7 @@ class _ScopeSummarizer(Summarizer):
     """A `Summarizer` resolving names in one function's scope (or, for the defaults of
     its parameters, ``outer``: where they are evaluated)."""
 
-    __slots__ = ("scope", "start", "names")
+    __slots__ = ("scope", "start", "names", "_walrus")
 
     def __init__(self, scope: Scope, start: Scope | None, names: list[str],
                  self_name: str | None, annotations: dict[str, ast.expr] | None) -> None:
@@ -682,19 +744,71 @@ class _ScopeSummarizer(Summarizer):
         self.scope = scope
         self.start = start
         self.names = names
+        self._walrus: frozenset[str] | None = None
 
     def compute_params(self) -> frozenset[str]:
         # a parameter rebound in the body no longer holds what the caller passed
         binds = self.scope.bindings
-        return frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+        once = frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
+        return once - self._walrus_targets() if once else once
+
+    def param_at(self, name: str, line: int) -> bool:
+        # `if host == "localhost": host = socket.gethostbyname(host)`: the test reads the
+        # caller's value; a use at or after the first rebinding (or in a loop holding one)
+        # does not
+        if name not in self.names or name in self._walrus_targets():
+            return False
+        self.scope.bindings  # noqa: B018 - computes the binding lines
+        lines = self.scope._lines.get(name) if self.scope._lines is not None else None
+        if not lines or len(lines) < 2:
+            return False
+        later = lines[1:]  # the parameter itself is bound first, at the `def` line
+        if min(later) <= line:
+            return False
+        return not any(a <= line <= b and any(a <= at <= b for at in later)
+                       for a, b in self.scope._loops)
 
     def resolve(self, e: ast.expr) -> str | None:
         sym = resolve(e, self.scope)
         return sym[1] if sym is not None and sym[0] != "inst" else None
 
+    def _walrus_targets(self) -> frozenset[str]:
+        """Names bound by `:=` in the function (the scope's bindings do not list those
+        inside expressions): a local bound once elsewhere may hold either value."""
+        if self._walrus is None:
+            self._walrus = frozenset(n.target.id for n in ast.walk(self.scope.node)
+                                     if type(n) is ast.NamedExpr)
+        return self._walrus
+
+    def call_type(self, e: ast.Call, hops: int) -> str | None:
+        sym = resolve(e, self.scope)
+        if sym is not None and sym[0] == "inst":
+            return sym[1]
+        f = e.func  # a method of a str or bytes: `"x".encode()`, `(fmt % x).encode()`
+        if type(f) is ast.Attribute:
+            v = self.value(f.value, hops)
+            t = v[1] if v is not None and v[0] == "obj" else (
+                f"builtins.{type(v[1]).__name__}" if v is not None and v[0] == "lit" else None)
+            if t in ("builtins.str", "builtins.bytes"):
+                return self.scope.module.tables.returns.get(f"{t}.{f.attr}")
+        return None
+
+    def project_call(self, e: ast.Call) -> AV | None:
+        methods: list[str] = []
+        while type(e.func) is ast.Attribute and type(e.func.value) is ast.Call:
+            methods.append(e.func.attr)
+            e = e.func.value
+        if len(methods) > 3:
+            return None
+        sym = resolve(e.func, self.scope)
+        if sym is None or sym[0] != "ref" or sym[1].partition(".")[0] in _STDLIB:
+            return None
+        return ("ret", sym[1], tuple(reversed(methods)))
+
     def module_value(self, name: str) -> ast.expr | str | None:
-        """What a name is bound to once: a module-level value's expression, or
-        "def"/"class" for a function or class defined in this module."""
+        """What a name is bound to once: a module-level value's expression, a local's
+        (`data = path.read_bytes()`), or "def"/"class" for a function or class defined in
+        this module; "import:<name>" for a name imported from a project module."""
         s: Scope | None = self.start
         first = True
         while s is not None:
@@ -704,21 +818,31 @@ class _ScopeSummarizer(Summarizer):
                     if len(b) != 1:
                         return None
                     kind = b[0][0]
-                    if kind == "value" and s.parent is None:
+                    if kind == "value" and (s.parent is None or (
+                            s is self.scope and name not in self._walrus_targets())):
                         return b[0][1]  # type: ignore[return-value]
                     if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
                         value = b[0][3] if len(b[0]) > 3 else None
                         return value if isinstance(value, ast.expr) else None
+                    if kind == "import":  # `from app.settings import DEFAULT_HOST`
+                        target = str(b[0][1])
+                        return (None if target.partition(".")[0] in _STDLIB
+                                else "import:" + target)
                     return str(kind) if kind in ("def", "class") else None
             first = False
             s = s.parent
         return None
 
 
+#: methods of a dict that leave it as it is
+_READS = frozenset({"get", "keys", "items", "values", "copy"})
+
+
 class _FlowFacts:
     """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
 
-    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> None:
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+                 walrus: bool = True) -> None:
         args = node.args
         positional = args.args if not args.posonlyargs else [*args.posonlyargs, *args.args]
         self.is_method = (scope.class_qual is not None and bool(positional)
@@ -732,6 +856,8 @@ class _FlowFacts:
         annotations = {a.arg: a.annotation for a in (*positional, *args.kwonlyargs)
                        if a.annotation is not None}
         self.summ = _ScopeSummarizer(scope, scope, names, self_name, annotations)
+        if not walrus:
+            self.summ._walrus = frozenset()
         self._node = node
         self.direct_guards: list[tuple[Cond, ...]] = []
         self.has_direct = False
@@ -739,6 +865,10 @@ class _FlowFacts:
         self.stores: list[tuple[Any, ...]] = []
         self.call_args: list[tuple[Any, ...] | None] = []
         self.kwargs_name = args.kwarg.arg if args.kwarg else None
+        self.generator = False
+        #: (index in `FuncFacts.calls`, the call it is passed to as an argument)
+        self.arg_of: list[tuple[int, str]] = []
+        self._kwargs_intact: bool | None = None
         self.prop: Any = None
         if (self.is_method and node.decorator_list
                 and any(isinstance(d, ast.Name) and d.id == "property"
@@ -767,7 +897,7 @@ class _FlowFacts:
         for k in node.keywords:
             if k.arg is None:
                 v = k.value
-                if type(v) is ast.Name and v.id == self.kwargs_name:
+                if type(v) is ast.Name and v.id == self.kwargs_name and self.kwargs_intact():
                     kw.append(("**", v.id))  # forwards its own **kwargs
                 else:
                     star = True
@@ -779,6 +909,31 @@ class _FlowFacts:
         if not pos and not kw and not star and not via_self:
             return None
         return (tuple(pos), tuple(kw), star, via_self)
+
+    def kwargs_intact(self) -> bool:
+        """Whether the function's `**kwargs` holds what its caller passed wherever it is
+        forwarded: it is only read (`kwargs.get(...)`, `"x" in kwargs`, `kwargs["x"]`),
+        never updated, popped from, stored into, rebound or handed to another call."""
+        if self._kwargs_intact is None:
+            name = self.kwargs_name
+            intact = True
+            for node in ast.walk(self._node):
+                for child in ast.iter_child_nodes(node):
+                    if type(child) is not ast.Name or child.id != name:
+                        continue
+                    t = type(node)
+                    if t is ast.keyword and node.arg is None:  # type: ignore[attr-defined]
+                        continue  # `f(**kwargs)`
+                    if t is ast.Attribute and node.attr in _READS:  # type: ignore[attr-defined]
+                        continue
+                    if t is ast.Compare or (t is ast.Subscript and type(node.ctx) is ast.Load):  # type: ignore[attr-defined]
+                        continue
+                    intact = False
+                    break
+                if not intact:
+                    break
+            self._kwargs_intact = intact
+        return self._kwargs_intact
 
     def params(self) -> tuple[tuple[str, AV | None, int], ...]:
         """(name, default value, kind) of each parameter; defaults are evaluated where the
@@ -809,7 +964,42 @@ class _FlowFacts:
         # no guard on any blocking call: () stands for all of them
         guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
         return (params, self.is_method, guards, tuple(self.edges),
-                tuple(self.stores), tuple(self.call_args), self.prop)
+                tuple(self.stores), tuple(self.call_args), self.prop, self.generator,
+                tuple(self.arg_of))
+#: calls that return a new file descriptor
+_FD_CALLS = frozenset({"os.open", "os.dup", "os.memfd_create"})
+
+
+def wraps_descriptor(node: ast.Call, scope: Scope) -> bool:
+    """Whether an `open()`-like call wraps a file descriptor that is already open:
+    `closefd=False`, or a first argument that is an int literal, `x.fileno()`, or a local
+    bound once to one of those (`fd = sys.stdout.fileno()`)."""
+    for k in node.keywords:
+        if k.arg == "closefd" and type(k.value) is ast.Constant and k.value.value is False:
+            return True
+    first: ast.expr | None = node.args[0] if node.args else next(
+        (k.value for k in node.keywords if k.arg == "file"), None)
+    for _ in range(2):
+        if first is None:
+            return False
+        if type(first) is ast.Constant:
+            v = first.value
+            return type(v) is int
+        if type(first) is ast.Call:
+            f = first.func
+            if type(f) is ast.Attribute and f.attr == "fileno":
+                return not first.args and not first.keywords
+            sym = resolve(f, scope)  # `open(os.open(...))`: `os.open` is reported itself
+            return sym is not None and sym[0] == "ref" and sym[1] in _FD_CALLS
+        if type(first) is not ast.Name:
+            return False
+        b = scope.bindings.get(first.id)
+        if b is None or len(b) != 1 or b[0][0] != "value":
+            return False
+        first = b[0][1]  # type: ignore[assignment]
+    return False
+
+
 def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
     """Whether the call's first argument (or `fileobj=`) is an instance of one of
     ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""
@@ -927,6 +1117,27 @@ def module_imports(scope: Scope) -> dict[str, str]:
     return out
 
 
+def module_constants(scope: Scope) -> dict[str, Any]:
+    """Module-level names bound once to a literal, an f-string or a display (`DEFAULT_HOST
+    = "127.0.0.1"`, `LOGGING_CONFIG = {...}`): their values as engine/flow.py sees them."""
+    out: dict[str, Any] = {}
+    value = _ScopeSummarizer(scope, scope, [], None, None).value
+    for name, binds in scope.bindings.items():
+        if len(binds) != 1 or binds[0][0] not in ("value", "ann"):
+            continue
+        b = binds[0]
+        expr = b[1] if b[0] == "value" else (b[3] if len(b) > 3 else None)
+        if type(expr) in _CONSTANT_NODES:
+            v = value(expr, 0)  # type: ignore[arg-type]
+            if v is not None and v[0] in ("lit", "obj"):
+                out[name] = v
+    return out
+
+
+#: the expressions `module_constants` keeps
+_CONSTANT_NODES = (ast.Constant, ast.Dict, ast.List, ast.Tuple, ast.Set, ast.JoinedStr)
+
+
 def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
                    config: Config, rules: Sequence[Rule], *, facts: bool = True) -> FileResult:
     """Analyse one file. Pure: the same inputs always give the same result."""
@@ -959,6 +1170,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     result.functions = analyzer.functions
     if facts:
         result.imports = module_imports(mscope)
+        result.constants = module_constants(mscope)
         result.classes = analyzer.classes
     result.noqa = {} if config.disable_noqa else parse_noqa(parsed.text, tables.noqa_aliases)
     result.findings = [f for f in ctx.findings if not is_suppressed(result.noqa, f)]

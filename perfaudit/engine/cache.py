@@ -132,11 +132,13 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         res.instances,
         res.classes,
         res.registrations,
+        res.constants,
     )
 
 
 def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
-    module, findings, functions, imports, noqa, skipped, instances, classes, regs = data
+    (module, findings, functions, imports, noqa, skipped, instances, classes, regs,
+     constants) = data
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
@@ -149,6 +151,7 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
         instances=dict(instances),
         classes=dict(classes),
         registrations=[(str(a), str(b)) for a, b in regs],
+        constants=constants,
     )
 
 

@@ -12,10 +12,14 @@ Everything here is plain tuples of str/int/bool/None (cached with `marshal`).
 
 Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj", type,
 truthy)`` an instance of a known type (truthiness True/False or None when unknown);
+``("obj", type, truthy, True)`` an instance of that type or of a subclass (a call's
+result); ``("ret", function, methods)`` what a project function returns, with methods
+called on it (resolved by the project index); ``("const", name)`` a name imported from a
+project module (a constant, a function or a class; resolved by the index too);
 ``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
-``("truthy", subj)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
+``("truthy", subj)``, ``("hasattr", subj, name)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood) and ``("ign",)`` (does not
 depend on the inputs). A subject is ``("p", name)`` or ``("a", name)``.
@@ -40,11 +44,13 @@ _MAX_STR = 200
 _SAFE_MODULES = frozenset({"builtins", "io", "os", "pathlib", "collections",
                            "collections.abc", "numbers", "datetime", "decimal", "fractions",
                            "array", "typing", "types", "enum", "uuid", "ipaddress"})
+_ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 _IGNORE: Cond = ("ign",)
 _DEP: Cond = ("dep",)
 _CONTAINERS = {ast.Dict: "builtins.dict", ast.List: "builtins.list",
                ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}
 _CONTAINER_NAMES = frozenset({"dict", "list", "tuple", "set", "frozenset"})
+_TEXT: dict[str, type] = {"builtins.str": str, "builtins.bytes": bytes}
 _EMPTY_CALLS = {"builtins.dict", "builtins.list", "builtins.tuple", "builtins.set",
                 "builtins.frozenset"}
 
@@ -77,16 +83,30 @@ class Summarizer:
     def module_value(self, name: str) -> ast.expr | str | None:
         return None
 
+    def param_at(self, name: str, line: int) -> bool:
+        """Whether ``name``, a parameter rebound in the body, still holds what the caller
+        passed at ``line`` (every rebinding comes later, and none in a loop around it)."""
+        return False
+
     def annotation(self, name: str) -> str | None:
         """The class a parameter is annotated with, when it is one plain class
         (`x: str`, `x: dict[str, Any]`, `x: io.BytesIO`); not unions or Optional."""
         ann = self._annotations.get(name) if self._annotations else None
-        if ann is None:
-            return None
-        if type(ann) is ast.Subscript:
+        for _ in range(3):
+            if ann is None:
+                return None
+            if type(ann) is not ast.Subscript:
+                break
+            if self.resolve(ann.value) in _ANNOTATED:  # `Annotated[str, Option(...)]`
+                inner = ann.slice
+                ann = inner.elts[0] if type(inner) is ast.Tuple and inner.elts else None
+                continue
             ann = ann.value
-        q = self.resolve(ann)
-        return q if q is not None and _is_class(q) else None
+        q = self.resolve(ann) if ann is not None else None
+        # `typing.Any`, `typing.Annotated` are classes at run time, not the value's type
+        if q is None or q.partition(".")[0] in ("typing", "typing_extensions"):
+            return None
+        return q if _is_class(q) else None
 
     @property
     def params(self) -> frozenset[str]:
@@ -96,7 +116,8 @@ class Summarizer:
         return self._params
 
     def subject(self, e: ast.expr) -> tuple[str, str] | None:
-        if type(e) is ast.Name and e.id in self.params and e.id != self.self_name:
+        if type(e) is ast.Name and e.id != self.self_name and (
+                e.id in self.params or self.param_at(e.id, e.lineno)):
             return ("p", e.id)
         if (type(e) is ast.Attribute and type(e.value) is ast.Name
                 and e.value.id == self.self_name and self.self_name is not None):
@@ -146,12 +167,16 @@ class Summarizer:
             if subj is not None and prefixes is not None:
                 return ("str", subj, f.attr, prefixes)
             return None
+        if (len(e.args) == 2 and type(e.args[1]) is ast.Constant
+                and isinstance(e.args[1].value, str)
+                and self.resolve(f) == "builtins.hasattr"):  # `hasattr(fp, "read")`
+            subj = self.subject(e.args[0])
+            return ("hasattr", subj, e.args[1].value) if subj is not None else None
         if len(e.args) == 2 and self.resolve(f) == "builtins.isinstance":
             subj = self.subject(e.args[0])
             if subj is None:
                 return None
-            spec = e.args[1]
-            elts = spec.elts if type(spec) is ast.Tuple else [spec]
+            elts = _type_alternatives(e.args[1])
             types = []
             for el in elts:
                 q = self.resolve(el)
@@ -186,7 +211,7 @@ class Summarizer:
             return c if type(op) is ast.In else ("not", c)
         return None
 
-    def value(self, e: ast.expr, hops: int = 1) -> AV | None:
+    def value(self, e: ast.expr, hops: int = 2) -> AV | None:
         """What is known about the value of ``e`` (None: nothing)."""
         t = type(e)
         if t is ast.Constant:
@@ -216,23 +241,67 @@ class Summarizer:
                 return ("obj", "builtins.type", True)
             if isinstance(bound, ast.expr):
                 return self.value(bound, hops - 1)
+            if bound is not None and bound.startswith("import:"):
+                return ("const", bound[7:])  # resolved by the project index
             return None
         if t is ast.Lambda:
             return ("obj", "types.FunctionType", True)
         if t is ast.Call:
             f = e.func  # type: ignore[attr-defined]
             last = f.id if type(f) is ast.Name else f.attr if type(f) is ast.Attribute else ""
-            # only constructors are of interest: `io.BytesIO(...)`, `Path(...)`, `dict()`
-            if not last or not (last[0].isupper() or last in _CONTAINER_NAMES):
-                return None
-            q = self.resolve(f)
-            if q is None:
-                return None
-            if q in _EMPTY_CALLS and not e.args and not e.keywords:  # type: ignore[attr-defined]
-                return ("obj", q, False)
-            if _is_class(q):
-                return ("obj", q, None)
+            # a constructor: `io.BytesIO(...)`, `Path(...)`, `dict()`
+            if last and (last[0].isupper() or last in _CONTAINER_NAMES):
+                q = self.resolve(f)
+                if q is not None:
+                    if q in _EMPTY_CALLS and not e.args and not e.keywords:  # type: ignore[attr-defined]
+                        return ("obj", q, False)
+                    if _is_class(q):
+                        return ("obj", q, None)
+            # a call whose result type is known (`Path(p).read_bytes()`: bytes, from
+            # rules/types.toml); it may be an instance of a subclass
+            q = self.call_type(e, hops)  # type: ignore[arg-type]
+            if q is not None and _is_class(q):
+                return ("obj", q, None, True)
+            return self.project_call(e)  # type: ignore[arg-type]
+        if t is ast.BinOp:
+            return self._binop(e, hops)  # type: ignore[arg-type]
         return None
+
+    def call_type(self, e: ast.Call, hops: int) -> str | None:
+        """The class of the value a call returns, when known (subclasses included);
+        ``hops``: how many more names `value` may look through (it must shrink, or
+        `x = x.lower()` would never end)."""
+        return None
+
+    def project_call(self, e: ast.Call) -> AV | None:
+        """``("ret", function, methods)``: the result of calling a project function, then
+        the methods named on it in turn (`data_file(name).read_bytes()`); the project
+        index knows the function's return annotation."""
+        return None
+
+    def _binop(self, e: ast.BinOp, hops: int) -> AV | None:
+        """`"%s" % x` is a str (bytes for a bytes format); `a + b` of two str (or two
+        bytes) is one."""
+        op = type(e.op)
+        if op is ast.Mod and type(e.left) in (ast.Constant, ast.JoinedStr):
+            lt = _type(self.value(e.left, 0) or ("unk",))  # a literal or f-string
+            if lt in ("builtins.str", "builtins.bytes"):
+                return ("obj", lt, None)
+        if op is ast.Add:
+            lt = _type(self.value(e.left, hops) or ("unk",))
+            if lt in ("builtins.str", "builtins.bytes") and lt == _type(
+                    self.value(e.right, hops) or ("unk",)):
+                return ("obj", lt, None)
+        return None
+
+
+def _type_alternatives(spec: ast.expr) -> list[ast.expr]:
+    """The classes of an `isinstance` spec: `(str, Path)`, `str | Path` (PEP 604), or one."""
+    if type(spec) is ast.Tuple:
+        return [x for el in spec.elts for x in _type_alternatives(el)]
+    if type(spec) is ast.BinOp and type(spec.op) is ast.BitOr:
+        return [*_type_alternatives(spec.left), *_type_alternatives(spec.right)]
+    return [spec]
 
 
 def _str_consts(e: ast.expr) -> tuple[str, ...] | None:
@@ -302,7 +371,39 @@ def _issubclass(a: str, b: str) -> int | None:
     return U
 
 
+def _isinstance_open(a: str, b: str) -> int | None:
+    """Whether an instance of ``a`` or of a subclass of it is an instance of ``b``: T when
+    ``a`` derives from ``b``; F when neither derives from the other and ``b`` is not a
+    project class (a stdlib subclass of both is not considered); otherwise U."""
+    r = _issubclass(a, b)
+    if r != F:
+        return r
+    if _type_of(b) is None:
+        return U  # a project class may derive from a stdlib one
+    return F if _issubclass(b, a) == F else U
+
+
+def _hasattr(v: AV, attr: str) -> int | None:
+    """`hasattr(value, attr)` for a value of a stdlib class: T when the class has it; F
+    when it has not and the value is exactly of that class (a literal, a constructed
+    instance) and its instances hold no attributes of their own (`str`, `bytes`, `dict`,
+    `Path`); unknown otherwise, and for a project class."""
+    if v[0] == "lit":
+        return T if hasattr(v[1], attr) else F
+    if v[0] != "obj":
+        return U
+    tp = _type_of(str(v[1]))
+    if tp is None:
+        return U
+    if hasattr(tp, attr):
+        return T
+    if (len(v) > 3 and v[3]) or getattr(tp, "__dictoffset__", 1) != 0:
+        return U  # a subclass, or an instance (a function, a class) that takes attributes
+    return F
+
+
 def _type(v: AV) -> str | None:
+    """The class of a known value (for an open value, a class it is an instance of)."""
     if v[0] == "lit":
         return "builtins.NoneType" if v[1] is None else f"builtins.{type(v[1]).__name__}"
     if v[0] == "obj":
@@ -351,12 +452,16 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         # a required parameter: its truthiness is data (`if n:` in a recursion), not a
         # feature the caller switches on; a type or value test of it stays unknown
         return IGN if kind == "truthy" else U
+    if kind == "hasattr":
+        return _hasattr(v, str(c[2]))
     if kind == "isinstance":
         tq = _type(v)
         if tq is None:
             return U
         if v[0] == "lit" and v[1] is None:
             return F if all(t != "builtins.NoneType" for t in c[2]) else T
+        if len(v) > 3 and v[3]:  # an instance of `tq` or of a subclass of it
+            return _or([_isinstance_open(tq, t) for t in c[2]])
         results = [_issubclass(tq, t) for t in c[2]]
         return _or(results)
     if kind == "none":
@@ -364,10 +469,20 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
     if kind == "truthy":
         if v[0] == "lit":
             return T if v[1] else F
-        return U if v[2] is None else (T if v[2] else F)
+        if v[2] is None:
+            # an instance of a class without `__bool__` or `__len__` (a Path, a file
+            # object) is always true
+            tp = _type_of(str(v[1]))
+            return T if tp is not None and not (hasattr(tp, "__bool__")
+                                                or hasattr(tp, "__len__")) else U
+        return T if v[2] else F
     if v[0] != "lit":
         if kind in ("eq", "in") and v[0] == "obj" and v[1] in _EMPTY_CALLS:
             return F  # a container never equals a str/int/None literal
+        if kind in ("eq", "in") and v[0] == "obj" and v[1] in _TEXT:
+            # a str never equals a bytes, int or None literal (nor a bytes a str)
+            values = (c[2],) if kind == "eq" else tuple(c[2])
+            return U if any(isinstance(x, _TEXT[str(v[1])]) for x in values) else F
         return U
     if kind == "str":
         s = v[1]

@@ -18,10 +18,12 @@ from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from perfaudit.engine.analyze import NO_ARGS, FileResult, FuncFacts
-from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard
+from perfaudit.config import Config
+from perfaudit.engine.analyze import ASYNC_CALL, NO_ARGS, FileResult, FuncFacts
+from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard, known_class
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
+from perfaudit.tables import load_tables
 
 CODE = "PA106"
 NAME = "transitive-blocking-in-async"
@@ -106,6 +108,8 @@ class ProjectIndex:
         self.path_of: dict[str, str] = {}
         self.module_of: dict[str, str] = {}
         self.imports: dict[str, dict[str, str]] = {}
+        #: module constants by qualified name (engine/flow.py values)
+        self.constants: dict[str, AV] = {}
         # A `.pyi` stub is scanned like any file (ruff does too; some projects generate
         # stubs with bodies), but where `m.py` and `m.pyi` are the same module, the code
         # that runs is `m.py`'s: its functions and imports win over the stub's.
@@ -116,6 +120,8 @@ class ProjectIndex:
                     continue
                 if res.module and (not stub or res.module not in self.imports):
                     self.imports[res.module] = res.imports
+                    for name, value in res.constants.items():
+                        self.constants[f"{res.module}.{name}"] = value
                 for fn in res.functions:
                     if stub and fn.qual in self.funcs:
                         continue
@@ -242,6 +248,8 @@ class ProjectIndex:
                 return None
             if v[0] in ("p", "a"):
                 return _lookup(caller_env, v)
+            if v[0] in ("ret", "const"):
+                return self.concrete(v)
             return v
 
         positional = [p for p in params if p[2] == 0]
@@ -272,7 +280,8 @@ class ProjectIndex:
                 if av is None and default is None:
                     av = ("unk",)
             else:
-                av = default
+                av = (self.concrete(default) if default and default[0] in ("ret", "const")
+                      else default)
             if av is not None:
                 env[("p", name)] = av
         kwargs = [p[0] for p in params if p[2] == 3]
@@ -280,6 +289,43 @@ class ProjectIndex:
             extra = tuple(sorted((n, known(v)) for n, v in given.items() if n not in names))
             env[("k", kwargs[0])] = ("kw", extra)
         return env
+
+    def concrete(self, v: AV) -> AV | None:
+        """What a value the per-file analysis left to the index stands for."""
+        return self.returned(v) if v[0] == "ret" else self.imported(str(v[1]))
+
+    def imported(self, qual: str) -> AV | None:
+        """The value of a name imported from a project module: a module constant
+        (following re-exports), or a function or class of the project; None if unknown."""
+        for _ in range(_MAX_ALIAS_HOPS):
+            if qual in self.constants:
+                return self.constants[qual]
+            if qual in self.funcs:
+                return ("obj", "types.FunctionType", True)
+            if qual + ".__init__" in self.funcs:
+                return ("obj", "builtins.type", True)
+            module, _, name = qual.rpartition(".")
+            target = self.imports.get(module, {}).get(name)
+            if target is None:
+                return None
+            qual = target
+        return None
+
+    def returned(self, v: AV) -> AV | None:
+        """The value ``("ret", function, methods)`` stands for: an instance of what the
+        project function's return annotation names, then of what each method returns
+        (rules/types.toml: `pathlib.Path.read_bytes` gives bytes); None when unknown."""
+        target = self.resolve(str(v[1]))
+        ret = self.funcs[target].returns if target is not None else ""
+        if ret and v[2]:
+            returns = load_tables(Config()).returns
+            for method in v[2]:
+                ret = returns.get(f"{ret}.{method}", "")
+                if not ret:
+                    break
+        if not ret or not known_class(ret):
+            return None
+        return ("obj", ret, None, True)
 
     def reach(self, qual: str, env: Env, depth: int = 0) -> tuple[Reach | None, bool]:
         """The best blocking call ``qual`` reaches with inputs ``env`` (unconditional
@@ -336,8 +382,7 @@ class ProjectIndex:
         self._memo[key] = (best, pruned)
         return best, pruned
 
-    @staticmethod
-    def _apply_stores(env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
+    def _apply_stores(self, env: Env, stores: tuple[tuple[object, ...], ...]) -> Env:
         """`self.attr = value` in the body, in source order: a store that surely runs
         replaces what is known about the attribute, one that may run merges with it (two
         different values: nothing known), one ruled out is skipped. Calls in the body see
@@ -352,6 +397,8 @@ class ProjectIndex:
             av: AV | None = value  # type: ignore[assignment]
             if av is not None and av[0] in ("p", "a"):
                 av = _lookup(out, av)
+            elif av is not None and av[0] in ("ret", "const"):
+                av = self.concrete(av)
             key = ("a", str(attr))
             if r != T and out.get(key) != av:
                 av = None
@@ -429,14 +476,20 @@ class ProjectIndex:
             module = self.module_of[qual]
             fn_name = local_name(qual, module)
             call_args = fn.flow[5]
+            arg_of = dict(fn.flow[8]) if len(fn.flow) > 8 else {}
             for i, (callee, line, col, end_line, end_col, stmt_line) in enumerate(fn.calls):
                 if callee.rpartition(".")[2] not in wanted:
                     continue
                 target = self.resolve(callee)
                 if target is None or target not in chains:
                     continue
+                handed = self._generator_handed_off(target, arg_of[i]) if i in arg_of else T
+                if handed == F:
+                    continue
                 args = call_args[i] if i < len(call_args) else ((), (), True, False)
                 found = self.site_reach(target, args)
+                if found is not None and handed == U:
+                    found = (found[0], found[1], True)  # the generator may run elsewhere
                 if found is None or (found[2] and not conditional):
                     continue
                 quals, (_code, blocker, bline), is_cond = found
@@ -458,6 +511,32 @@ class ProjectIndex:
                     cause=f"{blocker}() at {path_txt}:{bline}")
 
 
+    def _generator_handed_off(self, target: str, outer: str) -> int | None:
+        """A generator function's call creates the generator and runs none of its body:
+        passed straight to a worker thread (`asyncio.to_thread(list, gen())`), or to a
+        coroutine that iterates it in one (zigpy's `async_iterate_in_chunks(gen())` uses
+        `run_in_executor`), it does not block here: F. Passed to an awaited or async-iterated
+        call perfaudit has not analysed: U (it may iterate it on the loop). Otherwise
+        (iterated here, or given to a coroutine that iterates it on the loop): T."""
+        fn = self.funcs[target]
+        if len(fn.flow) <= 7 or not fn.flow[7]:
+            return T
+        is_async = outer.startswith(ASYNC_CALL)
+        outer = outer.removeprefix(ASYNC_CALL)
+        if outer in _TO_THREAD:
+            return F
+        callee = self.resolve(outer)
+        if callee is not None:
+            cf = self.funcs[callee]
+            return F if cf.is_async and any(c[0] in _TO_THREAD for c in cf.calls) else T
+        return U if is_async else T
+
+
+#: calls that run the iteration of their arguments in a worker thread
+_TO_THREAD = frozenset({"asyncio.to_thread", "anyio.to_thread.run_sync",
+                        "trio.to_thread.run_sync", "asyncio.AbstractEventLoop.run_in_executor"})
+
+
 def _better(a: Reach | None, b: Reach) -> Reach:
     """Unconditional before conditional, then the shorter chain."""
     if a is None:
@@ -470,7 +549,7 @@ def _lookup(env: Env, ref: AV) -> AV | None:
     parameter whose value is not known, an instance of the annotated class."""
     v = env.get((ref[0], ref[1]))
     if (v is None or v[0] == "unk") and len(ref) > 2:
-        return ("obj", ref[2], None)
+        return ("obj", ref[2], None, True)  # (an instance of a subclass passes too)
     return v
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import CallSite, FileContext, in_memory
+from perfaudit.engine.analyze import CallSite, FileContext, in_memory, wraps_descriptor
 from perfaudit.engine.rulebase import Rule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -40,6 +41,13 @@ class BlockingCallRule(Rule):
             return
         if entry.unless_first_arg and in_memory(site.node, site.scope, entry.unless_first_arg):
             return
+        if entry.unless_descriptor and wraps_descriptor(site.node, site.scope):
+            return
+        if entry.unless_url_prefix and site.node.args and type(
+                site.node.args[0]) is ast.Constant and isinstance(
+                site.node.args[0].value, str) and site.node.args[0].value.startswith(
+                entry.unless_url_prefix):
+            return  # `urlopen("data:...")`: decoded in memory
         ctx.report(self, site.node,
                    f"`{display(entry.call)}` blocks the event loop; use {entry.instead}",
                    stmt=site.stmt, fixable=self.fixable and self.fixable_call(entry.call))

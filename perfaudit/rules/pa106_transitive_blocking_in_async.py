@@ -50,7 +50,12 @@ class TransitiveBlockingInAsync(Rule):
     `File(io.BytesIO(data))`, nor one under `if self.preload:` when the caller keeps the
     empty default. A chain that blocks only under a test of an input whose value at the
     call site is unknown *may* block: it is reported only with
-    `conditional-chains = "report"` (flagged `conditional` in JSON and SARIF).
+    `conditional-chains = "report"` (flagged `conditional` in JSON and SARIF). Values are
+    followed through any number of calls (`InputPhoto(b"raw")` -> `__init__` ->
+    `parse_file_input(photo)`), including module constants and what a call returns
+    (`path.read_bytes()` is bytes). `open(fd)` of a descriptor already open and
+    `urlopen` of a `data:` URL are not blocking; a generator function's call runs nothing
+    until the generator is iterated.
 
     Like PA101-PA105, a call site in a one-shot CLI command or script (an `async def`
     registered with typer, click, cyclopts..., or only reached from one) is summarised

@@ -2,6 +2,8 @@ from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
 from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
+from perfaudit.rules._paced import module_tree, paced_loop
+from perfaudit.rules._retry import in_retry_loop
 from perfaudit.rules._table_calls import TableCallRule
 
 
@@ -36,6 +38,16 @@ class RequestWithoutSessionInLoop(TableCallRule):
     calls become `session.get(...)`: same arguments, same results, one connection pool.
     One difference: cookies set by a response are now sent with later requests of the loop.
     Calls in a loop at module level are not rewritten.
+
+    ## Notes
+    A retry loop is not reported: `for attempt in range(n):` (or a `while` that stops
+    once the request succeeds) around a `try` whose `except` goes round again (`continue`,
+    or a back-off `sleep`), leaving the loop on success (`return`/`break`). That is one
+    logical request made again only after a failure; a failed attempt has no connection
+    worth keeping for the next one. Nor is a paced loop, one that sleeps a second or more
+    (or an unknown time) on every iteration or calls a throttle (`self.throttle()`,
+    `[paced_loops]` in `rules/pools.toml`) unless its class sets a sub-second pace: the
+    handshake costs little next to the pause.
     """
 
     code = "PA201"
@@ -67,6 +79,11 @@ class RequestWithoutSessionInLoop(TableCallRule):
         while scope.kind == "comp" and scope.parent is not None:
             scope = scope.parent
         in_function = scope.kind == "function"  # the fix wraps a statement of a function
+        if in_retry_loop(site.node, scope.node):
+            return  # one logical request, made again only after a failure
+        if paced_loop(site.node, scope.node, module_tree(site.scope),
+                      ctx.tables.paced_throttles):
+            return  # the loop waits its pace: a connection costs little next to the pause
         ctx.report(self, site.node,
                    f"`{display(site.qual)}` in a loop opens a new connection (and TLS "
                    f"handshake) per iteration; create one `{client}` before the loop and "

@@ -3,8 +3,16 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
+from perfaudit.engine.scope import Scope, resolve
+from perfaudit.model import Finding
 from perfaudit.rules._in_process import bound_name, in_process
+from perfaudit.rules._paced import module_tree, paced_loop
+from perfaudit.rules._retry import in_retry_loop
 from perfaudit.rules._table_calls import TableCallRule
+
+#: the message of a client used for a single request (not one created in a loop): these
+#: findings are dropped after the scan when the function runs once (`single_request`)
+_SINGLE = "created for a single request"
 
 
 class ClientCreatedPerCall(TableCallRule):
@@ -33,10 +41,15 @@ class ClientCreatedPerCall(TableCallRule):
     shutdown.
 
     ## Notes
-    A client used for one request inside a lifecycle hook that runs once per process
-    (`connect`, `disconnect`, `startup`, `shutdown`, `setup`, ...: the `[run_once]` table
-    of `rules/pools.toml`) is not reported: there is no second request to reuse it for.
-    A client created in a loop there still is.
+    A client used for one request in code that runs once or rarely is not reported: there
+    is no second request to reuse it for. That is a lifecycle hook (`connect`, `startup`,
+    `setup`, ...), a function named with a word of the `[run_once]` table of
+    `rules/pools.toml` (`heartbeat`, `telemetry`, `refresh`, `train`), a cached function
+    (`functools.cache`, `alru_cache`, `cachetools`, or an early return on a module-level
+    memo), and a function that only such functions call in the application code
+    (transitively, not in a loop). A client created in a loop there still is, except in a
+    retry loop (the same request again after a failure) or a paced loop (a sleep of a
+    second or more, or a throttle call, on every iteration).
     """
 
     code = "PA202"
@@ -64,6 +77,14 @@ class ClientCreatedPerCall(TableCallRule):
                                            bound_name(site.node, site.stmt)):
             return
         if site.loop_depth:
+            scope = site.scope
+            while scope.kind == "comp" and scope.parent is not None:
+                scope = scope.parent
+            if in_retry_loop(site.node, scope.node):
+                return  # a new client per attempt after a failure: one logical request
+            if paced_loop(site.node, scope.node, module_tree(site.scope),
+                          ctx.tables.paced_throttles):
+                return  # the loop waits its pace: a connection costs little next to the pause
             ctx.report(self, site.node,
                        f"`{site.qual}` created inside a loop: each iteration builds a new "
                        "connection pool; create the client once, before the loop",
@@ -74,15 +95,124 @@ class ClientCreatedPerCall(TableCallRule):
             return
         fn = site.scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                fn.name in ctx.tables.run_once):
-            return  # a lifecycle hook runs once: one client for one request costs nothing
+                (ctx.tables.runs_once(fn.name) and not _route(fn))
+                or _memoized(fn, site.scope, ctx.tables.run_once_decorators)
+                or _memo_checked(fn, st, site.scope)):
+            # a lifecycle hook runs once, a cached function once per key: one client for
+            # one request costs nothing
+            return
         for item in st.items:
             if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
                 if _single_request(st.body, item.optional_vars.id, ctx.tables.client_requests):
                     ctx.report(self, site.node,
-                               f"`{site.qual}` created for a single request: every call pays "
+                               f"`{site.qual}` {_SINGLE}: every call pays "
                                "connection setup again; create the client once (module "
                                "level or app startup) and reuse it", stmt=st)
+
+
+def single_request(finding: Finding) -> bool:
+    """A PA202 finding of a client used for one request (not one created in a loop)."""
+    return finding.code == ClientCreatedPerCall.code and _SINGLE in finding.message
+
+
+def _route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Registered as a web route (`@app.post("/heartbeat")`: a decorator call whose first
+    argument is a path): it runs per request, whatever its name says."""
+    return any(isinstance(d, ast.Call) and d.args and isinstance(d.args[0], ast.Constant)
+               and isinstance(d.args[0].value, str) and d.args[0].value.startswith("/")
+               for d in fn.decorator_list)
+
+
+def _memoized(fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+              decorators: frozenset[str]) -> bool:
+    """Decorated with a memoizer of `[run_once] decorators` (`functools.cache`,
+    `lru_cache(maxsize=...)`, `async_lru.alru_cache`, `cachetools.cached(...)`)."""
+    outer = scope.parent or scope
+    for d in fn.decorator_list:
+        sym = resolve(d.func if isinstance(d, ast.Call) else d, outer)
+        if sym is not None and sym[0] != "inst" and sym[1] in decorators:
+            return True
+    return False
+
+
+#: what a module-level memo is made with: `_CACHE = {}`, `set()`, `TTLCache(...)`, ...
+_CONTAINERS = frozenset({"dict", "set", "OrderedDict", "defaultdict", "WeakValueDictionary",
+                         "WeakKeyDictionary", "TTLCache", "LRUCache", "LFUCache", "Cache"})
+
+
+def _memo_checked(fn: ast.FunctionDef | ast.AsyncFunctionDef, client: ast.stmt,
+                  scope: Scope) -> bool:
+    """The function returns early, before the client, when a module-level memo already
+    holds the key: `if key in _CACHE: return ...`, a call of a function of the module
+    that returns such a test (`if _is_cached(key): return`), or `try: return _CACHE[key]`
+    (`except KeyError: pass`)."""
+    module: Scope = scope
+    while module.parent is not None:
+        module = module.parent
+    tree = module.node
+    if not isinstance(tree, ast.Module):
+        return False
+    memos = {t.id for st in tree.body for t, v in _assignments(st)
+             if isinstance(t, ast.Name) and _container(v)}
+    if not memos:
+        return False
+    helpers = {st.name: st for st in tree.body if isinstance(st, ast.FunctionDef)}
+    for st in fn.body:
+        if st.lineno >= client.lineno:
+            break
+        if (isinstance(st, ast.If) and st.body
+                and isinstance(st.body[-1], (ast.Return, ast.Raise))
+                and _memo_test(st.test, memos, helpers, 0)):
+            return True
+        # `try: return MEMO[key]` / `except KeyError: pass`
+        if (isinstance(st, ast.Try) and len(st.body) == 1
+                and isinstance(st.body[0], ast.Return)
+                and isinstance(st.body[0].value, ast.Subscript)
+                and isinstance(st.body[0].value.value, ast.Name)
+                and st.body[0].value.value.id in memos):
+            return True
+    return False
+
+
+def _assignments(st: ast.stmt) -> list[tuple[ast.expr, ast.expr | None]]:
+    if isinstance(st, ast.Assign) and len(st.targets) == 1:
+        return [(st.targets[0], st.value)]
+    if isinstance(st, ast.AnnAssign):
+        return [(st.target, st.value)]
+    return []
+
+
+def _container(value: ast.expr | None) -> bool:
+    if isinstance(value, (ast.Dict, ast.Set)):
+        return True
+    if isinstance(value, ast.Call):
+        f = value.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        return name in _CONTAINERS
+    return False
+
+
+def _memo_test(test: ast.expr, memos: set[str], helpers: dict[str, ast.FunctionDef],
+               depth: int) -> bool:
+    """`key in MEMO` (or `MEMO.get(key)` as a truth value), possibly behind `and`, or a
+    call of a module function whose body returns one."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return any(_memo_test(v, memos, helpers, depth) for v in test.values)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(
+            test.ops[0], ast.In):
+        right = test.comparators[0]
+        return isinstance(right, ast.Name) and right.id in memos
+    if isinstance(test, ast.Call):
+        f = test.func
+        if (isinstance(f, ast.Attribute) and f.attr == "get"
+                and isinstance(f.value, ast.Name) and f.value.id in memos):
+            return True
+        helper = helpers.get(f.id) if isinstance(f, ast.Name) else None
+        if helper is not None and depth == 0:
+            return any(isinstance(n, ast.Return) and n.value is not None
+                       and _memo_test(n.value, memos, helpers, 1)
+                       for n in ast.walk(helper))
+    return False
 
 
 def _single_request(body: list[ast.stmt], name: str, methods: Collection[str]) -> bool:

@@ -1,0 +1,251 @@
+"""Functions that run once or rarely, known from who calls them (PA202's run-once pass).
+
+A function is *run-once* when its name says so (a lifecycle hook of `[run_once]` in
+rules/pools.toml, `connect`, `startup`, ..., or a name holding one of its words,
+`send_telemetry_heartbeat`), or when every place the scanned application code names it
+is a call made from a run-once function, transitively. A call at module or class level
+does not count as run-once: a script's `asyncio.run(main())` makes `main` a one-shot
+entry point, but a demonstration of a per-call cost looks just the same, so it is left to
+the one-shot rules. Test and example code is not counted: a test calling a function says
+nothing of how often the application does. Only names are compared, never types: a call
+`x.name(...)` on any receiver counts as a possible caller of every function `name`, which
+can only add callers and so only keep a finding.
+
+Anything else that names the function makes it unknown, and unknown is not run-once: a
+reference (`callback=self.refresh`, `create_task(f)` without a call), a rename on import,
+a call in a loop or a lambda (it may run many times per call of its function: `process`
+in `async def main(): while True: await process(await queue.get())`), a decorator on the function (a framework may call it), no caller at
+all (an entry point or a callback of a library), a dunder name, a name that occurs in too
+many files to judge, and any file that does not parse. A plain name that is a local of
+the function using it (a parameter, a variable) is not the function.
+
+This runs after the per-file analysis, on the files of the scan, and only for the few
+functions some finding asks about; it reads a file's bytes once and parses only files
+that contain the name.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from functools import lru_cache
+
+#: a name named in more application files than this is too common to judge (a helper that
+#: only start-up code calls is named in a few)
+_MAX_FILES = 12
+#: run-once callers followed, transitively
+_MAX_DEPTH = 8
+#: decorators that do not make a framework call the function
+_PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+class RunOnce:
+    """``RunOnce(sources, hook, decorators)(name)``: whether every function called
+    ``name`` runs once. ``sources`` gives (path, bytes) of the application code of the
+    scan (read lazily, once); ``hook(name)`` tells a name that runs once by itself (the
+    `[run_once]` table); ``decorators`` (dotted, or their last part) are memoizers, which
+    do not hide other callers the way a framework's decorator does."""
+
+    def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
+                 hook: Callable[[str], bool], decorators: frozenset[str] = frozenset()
+                 ) -> None:
+        self._sources = sources
+        self._files: list[tuple[str, bytes]] | None = None
+        self._trees: dict[str, ast.Module | None] = {}
+        self._hook = hook
+        self._decorators = decorators | {d.rpartition(".")[2] for d in decorators}
+        self._memo: dict[str, bool] = {}
+        self._active: set[str] = set()
+
+    def __call__(self, name: str) -> bool:
+        return self._run_once(name, 0)
+
+    def called_once(self, name: str) -> bool:
+        """Whether every call of ``name`` comes from a run-once function, whatever the
+        name itself says (for a function whose own name was already judged)."""
+        return self._run_once(name, 0, by_name=False)
+
+    def _run_once(self, name: str, depth: int, *, by_name: bool = True) -> bool:
+        if by_name and self._hook(name):
+            return True
+        hit = self._memo.get(name)
+        if hit is not None:
+            return hit
+        if name in self._active or depth > _MAX_DEPTH or name.startswith("__"):
+            return False
+        self._active.add(name)
+        try:
+            callers = self._callers(name)
+            result = callers is not None and bool(callers) and all(
+                c is not None and self._run_once(c, depth + 1) for c in callers)
+        finally:
+            self._active.discard(name)
+        self._memo[name] = result
+        return result
+
+    def _callers(self, name: str) -> list[str | None] | None:
+        """The functions (None: module or class level) of every call of ``name`` in the
+        application code; None when something else names it."""
+        if self._files is None:
+            self._files = list(self._sources())
+        word = _word(name)
+        raw = name.encode()
+        hits: list[tuple[str, bytes]] = []
+        for path, data in self._files:  # first find the files, cheaply: a common name
+            if raw in data and word.search(data) is not None:  # gives up before parsing
+                hits.append((path, data))
+                if len(hits) > _MAX_FILES:
+                    return None
+        found: list[str | None] = []
+        for path, data in hits:
+            tree = self._tree(path, data)
+            if tree is None:
+                return None
+            uses = _uses(tree, name, self._decorators)
+            if uses is None:
+                return None
+            found.extend(uses)
+        return found
+
+    def _tree(self, path: str, data: bytes) -> ast.Module | None:
+        if path not in self._trees:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # `"\d"`: SyntaxWarning on stderr
+                    self._trees[path] = ast.parse(data)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                self._trees[path] = None
+        return self._trees[path]
+
+
+@lru_cache(maxsize=256)
+def _word(name: str) -> re.Pattern[bytes]:
+    return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
+
+
+def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | None] | None:
+    """The enclosing function of each call of ``name`` in ``tree`` (None at module or class
+    level), or None when the name is used otherwise (see the module docstring). A plain
+    name bound locally in a function (a parameter, a variable) is not the function."""
+    out: list[str | None] = []
+    # (node, enclosing function or None, the enclosing functions and lambdas (innermost
+    # last), it may run many times per call of the function: in a loop or a lambda)
+    Scopes = tuple[ast.AST, ...]
+    stack: list[tuple[ast.AST, str | None, Scopes, bool]] = [(tree, None, (), False)]
+    called: set[int] = set()
+    binds: dict[int, bool] = {}
+
+    def local(scopes: Scopes) -> bool:
+        """The name is a local of one of ``scopes`` (a closure sees its outer locals):
+        worked out only when the name occurs, since it walks the function."""
+        for sc in scopes:
+            hit = binds.get(id(sc))
+            if hit is None:
+                hit = binds[id(sc)] = (
+                    any(a.arg == name for a in _params(sc.args))
+                    if isinstance(sc, ast.Lambda) else _binds(sc, name))  # type: ignore[arg-type]
+            if hit:
+                return True
+        return False
+
+    while stack:
+        node, fn, scopes, repeated = stack.pop()
+        t = type(node)
+        if t in _FUNCS:
+            assert isinstance(node, _FUNCS)
+            if node.name == name and not all(_plain(d, memoizers)
+                                             for d in node.decorator_list):
+                return None  # a framework may call it
+            for d in node.decorator_list:
+                stack.append((d, fn, scopes, repeated))
+            for st in node.body:
+                stack.append((st, node.name, (*scopes, node), False))
+            continue
+        if t is ast.Lambda:
+            assert isinstance(node, ast.Lambda)
+            stack.append((node.body, fn, (*scopes, node), True))
+            continue
+        if t in _LOOPS or t in _COMPS:
+            for child in ast.iter_child_nodes(node):
+                # `for x in f():` calls f once; everything else in a loop may repeat
+                once = isinstance(node, (ast.For, ast.AsyncFor)) and child is node.iter
+                stack.append((child, fn, scopes, repeated or not once))
+            continue
+        if t is ast.Call:
+            assert isinstance(node, ast.Call)
+            f = node.func
+            if (type(f) is ast.Attribute and f.attr == name) or (
+                    type(f) is ast.Name and f.id == name and not local(scopes)):
+                if repeated:
+                    return None  # called in a loop (or a lambda): not once per caller
+                called.add(id(f))
+                out.append(fn)
+        elif t is ast.Name:
+            assert isinstance(node, ast.Name)
+            if node.id == name and id(node) not in called and not local(scopes):
+                return None  # a reference, or rebound at module level
+        elif t is ast.Attribute:
+            assert isinstance(node, ast.Attribute)
+            if node.attr == name and id(node) not in called:
+                return None  # a reference (`callback=self.name`), or an attribute set
+        elif t is ast.alias:
+            assert isinstance(node, ast.alias)
+            if node.name.rpartition(".")[2] == name and node.asname not in (None, name):
+                return None  # imported under another name
+            if (node.asname == name and node.name.rpartition(".")[2] != name
+                    and not local(scopes)):
+                return None
+        # children last-in first-out: a call is seen before its `func`
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, fn, scopes, repeated))
+    return out
+
+
+def _params(args: ast.arguments) -> list[ast.arg]:
+    out = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+    if args.vararg is not None:
+        out.append(args.vararg)
+    if args.kwarg is not None:
+        out.append(args.kwarg)
+    return out
+
+
+def _binds(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``name`` is a local of ``fn``: a parameter or a name it assigns (and does
+    not declare `global`/`nonlocal`)."""
+    if any(a.arg == name for a in _params(fn.args)):
+        return True
+    found = False
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+            return False
+        if (isinstance(node, ast.Name) and node.id == name
+                and isinstance(node.ctx, ast.Store)) or (
+                isinstance(node, ast.ExceptHandler) and node.name == name):
+            found = True
+        if not isinstance(node, (*_FUNCS, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _plain(decorator: ast.expr, memoizers: frozenset[str]) -> bool:
+    """A decorator after which only the code calls the function: `staticmethod`,
+    `classmethod` or a memoizer (`functools.cache`, `lru_cache(maxsize=...)`)."""
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    parts = []
+    while isinstance(target, ast.Attribute):
+        parts.append(target.attr)
+        target = target.value
+    if isinstance(target, ast.Name):
+        parts.append(target.id)
+    dotted = ".".join(reversed(parts))
+    return (dotted in _PLAIN_DECORATORS or dotted in memoizers
+            or (bool(parts) and parts[0] in memoizers))
