@@ -1,6 +1,6 @@
 """Scan speed against ruff and Fixit, in one run, on pinned real code bases.
 
-    python bench/scan_speed.py [--reps 5] [--only django]
+    python bench/scan_speed.py [--reps 5] [--only django] [--peer OTHER_PYTHON]
 
 Downloads the sdists once (into $PERFAUDIT_BENCH_CACHE, default ~/.cache/perfaudit-bench),
 then for each code base runs, in alternation, N times:
@@ -8,7 +8,10 @@ then for each code base runs, in alternation, N times:
   perfaudit incremental (one file's content changed), ruff (--no-cache, the rule selection
   closest to perfaudit's), and Fixit on a fixed subset of files.
 Prints medians: seconds, files/s, peak memory of the whole process tree, and each figure's
-ratio to ruff's cold time. Needs ruff and fixit (`pip install -e '.[bench]'`).
+ratio to ruff's cold time, then checks the floors (below). Needs ruff and fixit
+(`pip install -e '.[bench]'`). `--peer` names the Python of another environment with
+another build of perfaudit installed (an older commit, `pip install -e <checkout>` in a
+venv of its own): its cold scan runs in the same alternation, for a ratio in the same run.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ from _sdist import sdist
 CODEBASES = {"django": "django==6.1.3", "homeassistant": "homeassistant==2026.11.0"}
 RUFF_SELECT = "ASYNC,SIM115,S113,B019,RUF006,FURB101,FURB103,PERF"
 FIXIT_FILES = 200
+#: (figure, floor, issue): cold and warm against ruff's cold time, one file changed
+#: against the warm time
+FLOORS = (("perfaudit cold", 6.0, "#14"), ("perfaudit cold", 10.0, "#4"),
+          ("perfaudit warm", 1.0, "#4"))
+CHANGED_FLOOR = (2.0, "#4")
 TOUCHED = {"django": "django/core/files/storage/filesystem.py",
            "homeassistant": "homeassistant/util/package.py"}
 
@@ -86,7 +94,8 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, int]:
     return elapsed, peak
 
 
-def bench(name: str, reps: int, fixit_too: bool = True) -> list[tuple[str, float, int, int]]:
+def bench(name: str, reps: int, fixit_too: bool = True, peer: str | None = None
+          ) -> list[tuple[str, float, int, int]]:
     tree = sdist(CODEBASES[name])
     files = sorted(p for p in tree.rglob("*.py"))
     n_files = len(files)
@@ -103,11 +112,13 @@ def bench(name: str, reps: int, fixit_too: bool = True) -> list[tuple[str, float
     cached = [*perfaudit, "--cache-dir", cache_dir]
     times: dict[str, list[tuple[float, int]]] = {k: [] for k in (
         "ruff cold", "perfaudit cold", "perfaudit warm", "perfaudit one file changed",
-        *(("fixit (subset)",) if fixit_too else ()))}
+        *(("fixit (subset)",) if fixit_too else ()), *(("peer cold",) if peer else ()))}
     try:
         for _ in range(reps):
             times["ruff cold"].append(run(ruff, tree))
             times["perfaudit cold"].append(run([*perfaudit, "--no-cache"], tree))
+            if peer:
+                times["peer cold"].append(run([peer, *perfaudit[1:], "--no-cache"], tree))
             run(cached, tree)  # fill / settle the cache
             times["perfaudit warm"].append(run(cached, tree))
             touched.write_bytes(original + b"\n# perfaudit bench edit\n")
@@ -134,11 +145,14 @@ def main() -> int:
     ap.add_argument("--only", choices=sorted(CODEBASES))
     ap.add_argument("--no-fixit", action="store_true",
                     help="leave Fixit out (it takes longest, and is not a floor)")
+    ap.add_argument("--peer", metavar="PYTHON",
+                    help="the Python of an environment with another perfaudit build: its "
+                         "cold scan runs in the same alternation")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
           f"medians of {args.reps} alternating runs")
     for name in ([args.only] if args.only else list(CODEBASES)):
-        rows = bench(name, args.reps, fixit_too=not args.no_fixit)
+        rows = bench(name, args.reps, fixit_too=not args.no_fixit, peer=args.peer)
         ruff_cold = next(s for label, s, _, _ in rows if label == "ruff cold")
         warm = next(s for label, s, _, _ in rows if label == "perfaudit warm")
         print(f"\n{CODEBASES[name]} ({rows[1][3]} files)")
@@ -150,6 +164,16 @@ def main() -> int:
             print(f"{label:<28}{secs:>9.2f}{count / secs:>10.0f}{peak / 1024:>10.0f}{ratio}")
         changed = next(s for label, s, _, _ in rows if label == "perfaudit one file changed")
         print(f"one file changed / warm: {changed / warm:.2f}x")
+        secs = {label: s for label, s, _, _ in rows}
+        if "peer cold" in secs:
+            print(f"cold / peer cold: {secs['perfaudit cold'] / secs['peer cold']:.2f}x")
+        for label, floor, issue in FLOORS:
+            ratio = secs[label] / ruff_cold
+            print(f"floor {issue}: {label} <= {floor:g}x ruff cold: {ratio:.1f}x "
+                  f"{'ok' if ratio <= floor else 'MISSED'}")
+        floor, issue = CHANGED_FLOOR
+        print(f"floor {issue}: one file changed <= {floor:g}x warm: {changed / warm:.2f}x "
+              f"{'ok' if changed / warm <= floor else 'MISSED'}")
     return 0
 
 

@@ -255,17 +255,25 @@ def _dispatch(rules: Sequence[Rule], tables: Tables) -> _Dispatch:
     return hit[2]
 
 
-#: node types that can hold nothing a rule looks at
+#: node types that can hold nothing a rule looks at (operators included: `==`, `not`, `|`)
+#: and the plain values some fields hold (names, levels, flags), never visited
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.Pass,
                      ast.Break, ast.Continue, ast.Import, ast.ImportFrom, ast.Global,
-                     ast.Nonlocal, ast.alias})
+                     ast.Nonlocal, ast.alias, str, int, bool, type(None),
+                     *(sub for base in (ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+                       for sub in base.__subclasses__())})
+#: fields that never hold a node a rule looks at: names, flags and operators
+_SCALAR_FIELDS = frozenset({"ctx", "type_comment", "id", "attr", "name", "arg", "module",
+                            "level", "is_async", "kind", "conversion", "simple", "op", "ops",
+                            "kwd_attrs", "rest", "tag"})
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def _fields(t: type) -> tuple[str, ...]:
     f = _FIELDS.get(t)
     if f is None:
-        f = tuple(n for n in t._fields if n not in ("ctx", "type_comment"))  # type: ignore[attr-defined]
+        f = () if t in _LEAVES else tuple(
+            n for n in t._fields if n not in _SCALAR_FIELDS)  # type: ignore[attr-defined]
         _FIELDS[t] = f
     return f
 
@@ -384,6 +392,11 @@ class Analyzer:
         if t is ast.Call:
             self.visit_call(node)  # type: ignore[arg-type]
             return
+        if t is ast.Attribute:  # the most common node: only its value can hold a call
+            value = node.value  # type: ignore[attr-defined]
+            if type(value) not in _LEAVES:
+                self.visit(value)
+            return
         if isinstance(node, ast.stmt):
             prev = self.stmt
             self.stmt = node
@@ -426,14 +439,17 @@ class Analyzer:
     def generic(self, node: ast.AST) -> None:
         leaves = _LEAVES
         visit = self.visit
-        for name in _fields(type(node)):
+        fields = _FIELDS.get(type(node))
+        if fields is None:
+            fields = _fields(type(node))
+        for name in fields:
             v = getattr(node, name, None)
             if type(v) is list:
                 for x in v:
-                    if x is not None and type(x) not in leaves and isinstance(x, ast.AST):
+                    if type(x) not in leaves:
                         visit(x)
-            elif v is not None and type(v) not in leaves and isinstance(v, ast.AST):
-                visit(v)
+            elif type(v) not in leaves:  # (None is a leaf)
+                visit(v)  # type: ignore[arg-type]
 
     def _visit_args(self, args: ast.arguments) -> None:
         for d in (*args.defaults, *args.kw_defaults):
@@ -689,11 +705,15 @@ class Analyzer:
             name = "?." + node.func.attr
             if name not in ff.callees:
                 ff.callees.append(name)
-        self.visit(node.func)
+        leaves = _LEAVES
+        if type(node.func) not in leaves:
+            self.visit(node.func)
         for a in node.args:
-            self.visit(a)
+            if type(a) not in leaves:
+                self.visit(a)
         for k in node.keywords:
-            self.visit(k.value)
+            if type(k.value) not in leaves:
+                self.visit(k.value)
 
 
 #: names of calls that start work running alongside the caller on its event loop, or serve

@@ -46,9 +46,23 @@ class _OutOfSteps(Exception):
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 
 
+#: every byte that cannot be part of an identifier (`_WORD`) becomes a space
+_NON_WORD = bytes(c if c in b"_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  else 32 for c in range(256))
+_DIGITS = b"0123456789"
+
+
 def identifiers(data: bytes) -> frozenset[bytes]:
-    """A file's identifiers, for `mentioned`."""
-    return frozenset(_WORD.findall(data))
+    """A file's identifiers, for `mentioned`: the matches of `_WORD`, found faster by
+    splitting the text at every other byte (a run that starts with digits, `0x1f`, holds
+    the identifier after them, as `_WORD` finds it)."""
+    words = set(data.translate(_NON_WORD).split())
+    for w in [w for w in words if w[0] in _DIGITS]:
+        words.discard(w)
+        rest = w.lstrip(_DIGITS)
+        if rest:
+            words.add(rest)
+    return frozenset(words)
 
 
 def pack_identifiers(words: frozenset[bytes]) -> bytes:

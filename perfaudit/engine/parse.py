@@ -156,7 +156,12 @@ def _deep_blocks(tree: ast.Module) -> bool:
     return False
 
 
-_BLOCK_HEADER = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:for|while|with|try)\b", re.MULTILINE)
+#: a line that starts a block statement, and its indentation: `_FIRST_HEADER` on the first
+#: line, `_BLOCK_HEADER` on the others (from the newline before it). Together the same
+#: matches as `^([ \t]*)...` in multi-line mode, which the regex engine tries at every
+#: character; a pattern that starts with a literal is searched for much faster.
+_FIRST_HEADER = re.compile(r"([ \t]*)(?:async[ \t]+)?(?:for|while|with|try)\b")
+_BLOCK_HEADER = re.compile(r"\n([ \t]*)(?:async[ \t]+)?(?:for|while|with|try)\b")
 
 
 def may_nest_blocks_deeply(text: str) -> bool:
@@ -164,7 +169,10 @@ def may_nest_blocks_deeply(text: str) -> bool:
     N deep start at N different indentations."""
     if "\n" not in text:
         return False
-    widths = {m.group(1) for m in _BLOCK_HEADER.finditer(text)}
+    widths = set(_BLOCK_HEADER.findall(text))
+    first = _FIRST_HEADER.match(text)
+    if first is not None:
+        widths.add(first.group(1))
     return len(widths) > _SAFE_BLOCK_DEPTH
 
 
@@ -199,6 +207,10 @@ def _parse_on_fresh_stack(text: str) -> ast.Module | ParseError:
         return ParseError(f"!{exc}", 1, 1)
 
 
+#: what every `_PEP695` match contains; patterns that start with a literal are searched for
+#: several times faster than one anchored at every line start
+_PEP695_HINTS = (re.compile(r"def[ \t]+\w+[ \t]*\["), re.compile(r"class[ \t]+\w+[ \t]*\["),
+                 re.compile(r"type[ \t]+\w+[ \t]*[\[=]"))
 _PEP695 = re.compile(r"^[ \t]*(?:(?:async[ \t]+)?def[ \t]+\w+[ \t]*\[|class[ \t]+\w+[ \t]*\[|"
                      r"type[ \t]+\w+[ \t]*[\[=])", re.MULTILINE)
 
@@ -207,7 +219,10 @@ def _pre_repair(text: str) -> str | None:
     """On a Python without PEP 695, the text with every type parameter list and `type`
     statement repaired up front (the repair loop would find them one failed parse at a
     time: a third of the parses of a modern code base); None when there are none."""
-    if sys.version_info >= (3, 12) or _PEP695.search(text) is None:
+    if sys.version_info >= (3, 12) or not any(
+            hint.search(text) is not None for hint in _PEP695_HINTS):
+        return None
+    if _PEP695.search(text) is None:
         return None
     lines = text.splitlines(keepends=True)
     if len(lines) != text.count("\n") + (0 if text.endswith("\n") else 1):
@@ -222,6 +237,11 @@ def _pre_repair(text: str) -> str | None:
         if not _repair_line(lines, idx):
             return None
     return "".join(lines)
+
+
+def pre_repair(text: str) -> str | None:
+    """`_pre_repair`: the text as `parse` first tries it, or None when it needs no repair."""
+    return _pre_repair(text)
 
 
 def _try_parse(text: str) -> ast.Module | ParseError:

@@ -103,8 +103,14 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
     names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
         groups: dict[frozenset[bytes], list[Item]] = {}
+        # the pending files share a few `seen` sets (the cache's names, round 1's empty
+        # set, the names of an earlier round): the difference is computed once per set,
+        # keyed by value (a frozenset keeps its hash), not once per file
+        new_of: dict[frozenset[bytes], frozenset[bytes]] = {}
         for path, (src, seen, words) in list(pending.items()):
-            new = names - seen
+            new = new_of.get(seen)
+            if new is None:
+                new = new_of[seen] = names - seen
             if not new:
                 continue
             if words is not None and not mentioned(new, unpack_identifiers(words)):

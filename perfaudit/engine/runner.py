@@ -17,7 +17,14 @@ from perfaudit.engine.cache import content_hash
 from perfaudit.engine.deep import TooDeep, call_deep
 from perfaudit.engine.discover import SourceFile
 from perfaudit.engine.index import calls_any, identifiers, mentioned, pack_identifiers
-from perfaudit.engine.parse import DecodeError, compile_error, decode, may_nest_blocks_deeply
+from perfaudit.engine.parse import (
+    DecodeError,
+    compile_error,
+    decode,
+    may_nest_blocks_deeply,
+    parse,
+    pre_repair,
+)
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
 
@@ -162,7 +169,7 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     else:
         pf = job.prefilter()
         if pf is not None and not pf.matches(data) and (
-                "PA000" not in job.codes or _compiles(data, src.path)):
+                "PA000" not in job.codes or _valid(data, src.path)):
             # its identifiers, so that later rounds check it without reading it again
             words = pack_identifiers(identifiers(data)) if job.facts else None
             return words, digest, st.st_mtime_ns, st.st_size, "filtered"
@@ -170,17 +177,33 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
     return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
 
 
+def _valid(data: bytes, path: str) -> bool:
+    """Is a file no rule can match free of a parse error (PA000)? Only then is it skipped
+    unanalysed; a file with one is analysed, so that it is reported.
+
+    `_compiles` answers for most files, cheaply; when it says no, `parse` (what the analysis
+    itself would run) decides: a file valid only for a newer Python is valid. Either way
+    nothing else of the file is needed: no rule can match it, so it is not visited."""
+    if _compiles(data, path):
+        return True
+    try:
+        parsed = call_deep(lambda: parse(data))
+    except TooDeep:
+        return False  # analysed, and reported as such
+    return parsed.error is None
+
+
 def _compiles(data: bytes, path: str) -> bool:
-    """Is a file no rule can match valid for the running Python? Only then is it skipped
-    unanalysed: a file that does not decode or parse is analysed, so that it is reported
-    (PA000), unless it is valid for a newer Python (`parse` decides).
+    """Does the file compile on the running Python? (A sufficient condition for `_valid`.)
 
     The check parses into CPython's internal tree and builds the symbol table, without
-    making the Python `ast` objects (about half the cost of `ast.parse`)."""
+    making the Python `ast` objects. Code with PEP 695 type parameters, on a Python
+    without them, is checked as `parse` first repairs it (same length, same lines)."""
     try:
         text = decode(data)
     except DecodeError:
         return False
+    text = pre_repair(text) or text
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like

@@ -20,14 +20,18 @@ def import_tokens(roots: Iterable[str]) -> list[Token]:
 
 
 def import_regexes(roots: Iterable[bytes]) -> list[re.Pattern[bytes]]:
-    """Imports of any of ``roots``: at a line start, or after `;`."""
+    """Imports of any of ``roots``: at a line start, or after `;`.
+
+    A line start is the start of the text (`\\A`) or a newline: together the matches of
+    `^` in multi-line mode, which the regex engine would try at every byte of the file."""
     roots = sorted(set(roots), key=len, reverse=True)
     if not roots:
         return []
     alt = b"|".join(re.escape(r) for r in roots)
     imports = (rb"(?:from[ \t]+(?:" + alt + rb")\b|import[ \t]+(?:[^\n#;]*[ ,(])?(?:"
                + alt + rb")\b)")
-    return [re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\f]*" + imports, re.MULTILINE),
+    return [re.compile(rb"\A(?:\xef\xbb\xbf)?[ \t\f]*" + imports),
+            re.compile(rb"\n(?:\xef\xbb\xbf)?[ \t\f]*" + imports),
             re.compile(rb";[ \t\f]*" + imports)]
 
 

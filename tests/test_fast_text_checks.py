@@ -1,0 +1,99 @@
+"""The byte- and text-level checks of the hot path give the same answers as their plain
+definitions (they were rewritten for speed: issue #14). Each fast version is compared
+with the straightforward regular expression it replaces, on generated text built from the
+pieces those expressions care about, and on perfaudit's own source."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from perfaudit.engine import parse as P
+from perfaudit.engine.index import identifiers
+from perfaudit.engine.runner import Prefilter
+from perfaudit.rules._tokens import import_regexes
+
+_WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
+_BLOCK_HEADER = re.compile(r"^([ \t]*)(?:async[ \t]+)?(?:for|while|with|try)\b", re.MULTILINE)
+ROOTS = [b"os", b"aiohttp", b"time", b"os_extra"]
+
+
+def _plain_imports(roots: list[bytes]) -> list[re.Pattern[bytes]]:
+    alt = b"|".join(re.escape(r) for r in sorted(set(roots), key=len, reverse=True))
+    imports = (rb"(?:from[ \t]+(?:" + alt + rb")\b|import[ \t]+(?:[^\n#;]*[ ,(])?(?:"
+               + alt + rb")\b)")
+    return [re.compile(rb"^(?:\xef\xbb\xbf)?[ \t\f]*" + imports, re.MULTILINE),
+            re.compile(rb";[ \t\f]*" + imports)]
+
+
+PIECES = ["\n", " ", "\t", "\f", "\r", ";", ",", "(", "[", "=", ":", "#", ".", "0", "9x", "_",
+          "é", "\ufeff", "import ", "from ", "os", "time", "aiohttp", "as ", "async ", "for ",
+          "while", "with", "try", "def ", "class ", "type ", "f", "T", "x1", "12ab", "0x1f"]
+texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
+
+
+def _own_sources() -> list[str]:
+    root = Path(__file__).resolve().parent.parent / "perfaudit"
+    return [p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.py"))]
+
+
+def _check_identifiers(data: bytes) -> None:
+    assert identifiers(data) == frozenset(_WORD.findall(data))
+
+
+def _check_imports(data: bytes) -> None:
+    plain = any(p.search(data) is not None for p in _plain_imports(ROOTS))
+    fast = Prefilter(tuple(("import", r) for r in ROOTS)).matches(data)
+    assert fast == plain
+    assert fast == any(p.search(data) is not None for p in import_regexes(ROOTS))
+
+
+def _check_block_headers(text: str) -> None:
+    widths = {m.group(1) for m in _BLOCK_HEADER.finditer(text)}
+    assert P.may_nest_blocks_deeply(text) == ("\n" in text and len(widths) > 6)
+
+
+def _check_pep695_hints(text: str) -> None:
+    if P._PEP695.search(text) is not None:  # every match holds one of the hints
+        assert any(h.search(text) is not None for h in P._PEP695_HINTS)
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts)
+def test_fast_checks_agree_with_their_definitions(text: str) -> None:
+    data = text.encode("utf-8")
+    _check_identifiers(data)
+    _check_imports(data)
+    _check_block_headers(text)
+    _check_pep695_hints(text)
+
+
+def test_fast_checks_agree_on_real_code() -> None:
+    sources = _own_sources()
+    assert len(sources) > 50
+    for text in sources:
+        data = text.encode("utf-8")
+        _check_identifiers(data)
+        _check_imports(data)
+        _check_block_headers(text)
+        _check_pep695_hints(text)
+
+
+def test_import_at_file_start_after_bom_and_after_semicolon() -> None:
+    pf = Prefilter((("import", b"os"),))
+    assert pf.matches(b"import os\n")
+    assert pf.matches(b"\xef\xbb\xbfimport os\n")
+    assert pf.matches(b"x = 1\n  from os import path\n")
+    assert pf.matches(b"x = 1; import os\n")
+    assert not pf.matches(b"x = 1  # import os\n")
+    assert not pf.matches(b"import os_extra\n")
+    assert identifiers(b"0x1f 12ab34 _9 caf\xc3\xa9") == {b"x1f", b"ab34", b"_9", b"caf"}
+
+
+def test_deeply_nested_headers_are_seen_on_the_first_line_too() -> None:
+    text = "".join("    " * i + f"for x{i} in y:\n" for i in range(7)) + "    " * 7 + "pass\n"
+    assert P.may_nest_blocks_deeply(text)  # 7 widths, one of them on the first line
+    assert not P.may_nest_blocks_deeply("x = 1\n" + text.split("\n", 1)[1])  # 6 widths
