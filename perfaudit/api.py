@@ -27,6 +27,7 @@ from perfaudit.engine.pipeline import analyze_files
 from perfaudit.engine.runner import Job, read_and_analyze
 from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
+from perfaudit.rules.pa402_unbounded_module_cache import drop_shared_caches
 from perfaudit.tables import Tables, load_cli_table, load_tables
 
 
@@ -195,6 +196,11 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
              plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
     findings = _drop_run_once([f for res in results for f in res.findings], plan)
+    if "PA402" in plan.codes and plan.stdin is None:
+        # a module cache another file of the application imports may be evicted there;
+        # a public function's callers elsewhere decide whether its parameter is bounded
+        # (not for code read from stdin: the file on disk may not be that code)
+        findings = drop_shared_caches(findings, _application_files(plan))
     if plan.project_codes:
         if index is None:
             index = ProjectIndex(results)
@@ -214,6 +220,23 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
     findings = _mark_one_shot(findings, results, plan, index)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def _application_files(plan: _Plan) -> list[tuple[str, str]]:
+    """(path, module) of the scanned files that are application code (not test or example
+    code: a test that imports a cache to reset it does not evict it in production)."""
+    from perfaudit.engine.context import Classifier
+
+    classifiers: dict[int, Classifier] = {}
+    out = []
+    for f in plan.files:
+        cfg = plan.file_cfg.get(f.path, plan.configs[0])
+        classify = classifiers.get(id(cfg))
+        if classify is None:
+            classify = classifiers[id(cfg)] = Classifier(cfg)
+        if classify(f.path) == "code":
+            out.append((f.path, f.module))
+    return out
 
 
 def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:

@@ -19,7 +19,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TABLE_FILES = ("blocking.toml", "types.toml", "pools.toml", "resources.toml", "noqa.toml",
-               "audit.toml", "threads.toml", "cli.toml")
+               "audit.toml", "threads.toml", "memory.toml", "cli.toml")
 
 
 def table_paths() -> list[str]:

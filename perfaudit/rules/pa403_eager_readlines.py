@@ -5,6 +5,7 @@ from perfaudit.engine.analyze import FileContext
 from perfaudit.engine.rulebase import Example, Rule
 from perfaudit.engine.scope import Scope
 from perfaudit.model import FixKind
+from perfaudit.rules._memory import is_config_name, memory_table
 from perfaudit.rules._tokens import Token
 from perfaudit.tables import Tables
 
@@ -35,6 +36,12 @@ class EagerReadlines(Rule):
         for line in f:
             handle(line)
     ```
+
+    ## Not reported
+    In a function or class named for configuration (`Config._read_file`, `load_settings`,
+    `parse_library_properties`, `load_env`: the words of `[pa402] config_words` and
+    `[pa403] config_file_words` in `rules/memory.toml`): a configuration file (`.env`, an
+    ini or `.properties` file) is small and read once, so reading it whole costs nothing.
 
     ## Fix safety
     Safe for `for line in f.readlines():` in a `for` statement, rewritten to
@@ -82,9 +89,23 @@ class EagerReadlines(Rule):
         sym = ctx.resolve(target, scope)
         if sym is None or sym != ("inst", _FILE):
             return
+        if _reads_configuration(scope):
+            return
         # `for line in f.readlines()` -> `for line in f` keeps the lines as they were;
         # `read().splitlines()` drops the line endings, so that one is left to a human
         ctx.report(self, node,
                    f"iterating `.{what}` reads the whole file into a list first (peak memory "
                    "grows with the file); iterate over the file object itself",
                    fixable=attr == "readlines")
+
+
+def _reads_configuration(scope: Scope | None) -> bool:
+    """Inside a function or class named for configuration (`Config`, `load_settings`)."""
+    while scope is not None:
+        node = scope.node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and (
+                is_config_name(node.name) or not memory_table().config_file_words.isdisjoint(
+                    node.name.lower().split("_"))):
+            return True
+        scope = scope.parent
+    return False
