@@ -270,3 +270,21 @@ def test_argparse_sub_commands_are_commands(tmp_path: Path) -> None:
     })
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
     assert not result.findings and len(result.hidden) == 1
+
+
+def test_the_name_inside_a_message_string_is_not_a_mention(project: Path) -> None:
+    # tortoise-orm: `print("(no heads)")`, "Call init() before ..." are words of a message
+    _write(project, {"proj/other.py": (
+        "def warn():\n"
+        '    print("(no load)")\n'
+        '    raise RuntimeError("Call load() before warn")\n')})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.hidden)
+    # a replacement field is code, and a string that is the bare name may be a dynamic
+    # reference (getattr(mod, "load")): both keep the helper reported
+    for code in ('def use():\n    return f"{load()}"\n',
+                 'import proj.cli.helpers as h\n\n\ndef use():\n    return getattr(h, "load")\n'):
+        _write(project, {"proj/other.py": "from proj.cli.helpers import load\n\n\n" + code
+                         if "f\"" in code else code})
+        result = scan([str(project)], _cfg(project), cache=False)
+        assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings), code

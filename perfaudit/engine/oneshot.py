@@ -34,8 +34,11 @@ serves on its loop and stays reported.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import io
 import re
+import tokenize
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 
@@ -254,6 +257,48 @@ def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
 
 
+def _string_spans(data: bytes) -> list[tuple[int, int]]:
+    """Byte spans of the file's string literals that hold no code: plain strings and
+    docstrings, not f-strings with a replacement field (`f"{init()}"` calls `init`).
+    Empty when the file does not tokenize (every mention then counts: when in doubt,
+    a function is not one-shot)."""
+    try:
+        text = data.decode("utf-8")
+        starts = [0]
+        for line in text.splitlines(keepends=True):
+            starts.append(starts[-1] + len(line.encode("utf-8")))
+        lines = text.splitlines(keepends=True)
+
+        def offset(row: int, col: int) -> int:
+            return starts[row - 1] + len(lines[row - 1][:col].encode("utf-8"))
+
+        spans = []
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.STRING:
+                prefix = tok.string[:tok.string.find(tok.string[-1])].lower()
+                if "f" in prefix and "{" in tok.string:
+                    continue
+                spans.append((offset(*tok.start), offset(*tok.end)))
+            elif tok.type == getattr(tokenize, "FSTRING_MIDDLE", -1):
+                spans.append((offset(*tok.start), offset(*tok.end)))
+        return spans
+    except (SyntaxError, UnicodeDecodeError, tokenize.TokenError, IndexError, ValueError):
+        return []
+
+
+def _in_prose_string(spans: list[tuple[int, int]], start: int, end: int, data: bytes) -> bool:
+    """The mention lies inside a string literal that is more than the bare name: `"init"`
+    may be a dynamic reference (`getattr(mod, "init")`), `"Call init() first"` is prose."""
+    i = bisect.bisect_right(spans, (start, 1 << 62)) - 1
+    if i < 0:
+        return False
+    a, b = spans[i]
+    if not (a <= start and end <= b):
+        return False
+    body = data[a:b].rstrip(b"'\"").lstrip(b"rRbBuUfF").strip(b"'\"")
+    return body != data[start:end]
+
+
 def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
               dotted: bool = False) -> dict[str, int]:
     """How often each of ``names`` occurs in ``data`` as an identifier, other than where
@@ -264,6 +309,7 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
     if not names:
         return out
     imports: list[tuple[int, int]] | None = None
+    strings: list[tuple[int, int]] | None = None
     for m in _pattern(names).finditer(data):
         start = m.start()
         line_start = data.rfind(b"\n", 0, start) + 1
@@ -272,6 +318,10 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
         if b"#" in data[line_start:start] or (
                 _PROSE.match(data, m.end()) and data[start - 1:start] == b" "):
             continue  # a comment, or a word of prose in a docstring or message
+        if strings is None:
+            strings = _string_spans(data)
+        if _in_prose_string(strings, start, m.end(), data):
+            continue  # a word inside a message or docstring ("(no heads)")
         if imports is None:
             imports = [(i.start(), i.end()) for i in _IMPORT.finditer(data)]
         if any(a <= start < b for a, b in imports):
