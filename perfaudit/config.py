@@ -274,23 +274,17 @@ def config_from_table(table: Mapping[str, Any], *, root: str | None = None,
         v = str_list(key)
         if v is not None:
             kwargs[attr] = v
-    if "test-code" in table:
-        mode = table["test-code"]
-        if mode not in TEST_CODE_MODES:
-            raise PerfauditError(
-                f"{where}`test-code` must be \"report\", \"summary\" or \"ignore\", "
-                f"not {mode!r}")
-        kwargs["test_code"] = mode
+    for key, attr in (("test-code", "test_code"), ("cli-commands", "cli_commands")):
+        if key in table:
+            mode = table[key]
+            if mode not in TEST_CODE_MODES:
+                raise PerfauditError(
+                    f"{where}`{key}` must be \"report\", \"summary\" or \"ignore\", "
+                    f"not {mode!r}")
+            kwargs[attr] = mode
     allow = str_list("allow-blocking")
     if allow is not None:
         kwargs["allow_blocking"] = allow
-    if "cli-commands" in table:
-        mode = table["cli-commands"]
-        if mode not in TEST_CODE_MODES:
-            raise PerfauditError(
-                f"{where}`cli-commands` must be \"report\", \"summary\" or \"ignore\", "
-                f"not {mode!r}")
-        kwargs["cli_commands"] = mode
     decos = str_list("cli-decorators")
     if decos is not None:
         bad = [d for d in decos if not d or not all(p.isidentifier() for p in d.split("."))]
