@@ -131,7 +131,8 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
         for key, job in jobs.items():
             mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
             res, idx = analyze_files(mine, job, cache=store, workers=workers,
-                                     on_progress=on_progress, stats=stats, words=plan.words)
+                                     on_progress=on_progress, stats=stats, words=plan.words,
+                                     marks=plan.marks)
             results.extend(res)
             index = idx if len(jobs) == 1 else None
     findings = _collect(results, index, plan)
@@ -160,6 +161,8 @@ class _Plan:
     stdin: bytes | None = None
     #: the packed identifiers of files the scan left unanalysed (`analyze_files`)
     words: dict[str, bytes] = field(default_factory=dict)
+    #: files the cache held as filtered -> whether each may register a command by a call
+    marks: dict[str, bool] = field(default_factory=dict)
 
 
 def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None,
@@ -316,7 +319,7 @@ def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
 
     return mark_one_shot(findings, results, load_cli_table(plan.configs[0]),
                          files=[(f.path, f.module) for f in plan.files], read=read,
-                         analyse=analyse, words=plan.words, index=index,
+                         analyse=analyse, words=plan.words, marks=plan.marks, index=index,
                          is_app_code=is_app_code)
 
 

@@ -126,3 +126,39 @@ def test_a_command_registered_in_a_file_no_rule_matches(tmp_path: Path,
     registering[0] = False
     assert _marks(root, cache=False) == [("proj/cli/handlers.py", 7, "PA103", False)]
     assert alone[-1] == [(7, False)]
+
+
+
+def test_the_cache_keeps_whether_a_filtered_file_may_register(tmp_path: Path) -> None:
+    # one file changed after a cached scan: the files the cache holds as filtered bring
+    # their mark from the cache (the Home Assistant bench read ~9,000 of them again)
+    from perfaudit.engine import cache as cache_mod
+
+    cache = cache_mod.Cache.open(str(tmp_path / "c"), "0" * 16)
+    assert cache is not None
+    cache.store("/x/a.py", 1, 2, "d", None, "a", registers=False)
+    cache.store("/x/b.py", 1, 2, "e", None, "b", registers=True)
+    cache.store("/x/c.py", 1, 2, "f", None, "c")  # not known: the pass reads the file
+    cache.set_names(frozenset({b"open"}))
+    cache.save()
+    again = cache_mod.Cache.open(str(tmp_path / "c"), "0" * 16)
+    assert again is not None
+    for path, module, mark in (("/x/a.py", "a", False), ("/x/b.py", "b", True),
+                               ("/x/c.py", "c", None)):
+        assert again.lookup(path, 1, 2, path, module) is cache_mod.FILTERED
+        assert again.registers(path) is mark
+    assert again.registers("/x/missing.py") is None
+
+
+def test_a_marked_file_is_not_read_by_the_pass() -> None:
+    read: list[str] = []
+
+    def reader(path: str) -> bytes | None:
+        read.append(path)
+        return b"app.command()(create)\n"
+
+    source = oneshot._Source(["a.py", "b.py", "c.py"], reader, lambda p: True,
+                             marks={"a.py": False, "b.py": True})
+    assert source.may_register("a.py") is False and source.may_register("b.py") is True
+    assert read == []
+    assert source.may_register("c.py") is True and read == ["c.py"]

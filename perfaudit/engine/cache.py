@@ -45,7 +45,9 @@ _OWN_FILE = re.compile(
     r"([0-9A-Za-z.+!_-]+?-[0-9a-f]{16}-[0-9a-f]{16})\.(?:\d{1,3}\.marshal|names\.marshal|snapshot)")
 
 #: mtime_ns, size, content hash, packed result (None: the file was filtered out), module
-Entry = tuple[int, int, str, tuple[Any, ...] | None, str]
+#: (mtime, size, digest, packed result | None or a bool for a filtered file: whether it may
+#: register a command by a call (`index.may_register`), module)
+Entry = tuple[int, int, str, tuple[Any, ...] | bool | None, str]
 
 #: every cache file starts with this, then a blake2b-128 digest of the marshal payload
 _FILE_HEADER = b"perfaudit cache\n"
@@ -420,22 +422,30 @@ class Cache:
 
     @staticmethod
     def _outcome(e: Entry, display: str) -> FileResult | _Filtered | None:
-        if e[3] is None:
+        if e[3] is None or isinstance(e[3], bool):
             return FILTERED
         try:
             return _unpack(display, e[3])
         except (ValueError, TypeError, KeyError):  # a foreign or damaged entry
             return None
 
+    def registers(self, abspath: str) -> bool | None:
+        """For a file the cache holds as filtered: whether it may register a command by a
+        call (stored with it), or None when that was not recorded."""
+        e = self.entries.get(abspath)
+        return e[3] if isinstance(e, tuple) and len(e) == 5 and isinstance(e[3], bool) \
+            else None
+
     def known_digest(self, abspath: str, module: str) -> str | None:
         e = self._entry(abspath, module)
         return e[2] if e is not None else None
 
     def store(self, abspath: str, mtime_ns: int, size: int, digest: str,
-              res: FileResult | None, module: str) -> None:
-        """Record a result, or (``res`` None) that the file was filtered out."""
+              res: FileResult | None, module: str, registers: bool | None = None) -> None:
+        """Record a result, or (``res`` None) that the file was filtered out, with whether
+        it may register a command by a call when known (``registers``)."""
         self.entries[abspath] = (mtime_ns, size, digest,
-                                 _pack(res) if res is not None else None, module)
+                                 _pack(res) if res is not None else registers, module)
         self._dirty_shards.add(self._shard(abspath))
 
     def set_names(self, names: frozenset[bytes]) -> None:

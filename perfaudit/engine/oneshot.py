@@ -356,8 +356,10 @@ class _Source:
 
     def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
                  is_app_code: Callable[[str], bool],
-                 words: Mapping[str, bytes] | None = None) -> None:
+                 words: Mapping[str, bytes] | None = None,
+                 marks: Mapping[str, bool] | None = None) -> None:
         self._read = read
+        self._marks = marks or {}
         self._is_app: dict[str, bool] = {}
         self._is_app_code = is_app_code
         #: every file of the project (application code or not: see `is_app`)
@@ -393,7 +395,7 @@ class _Source:
         """Whether the file matches `index.REGISTERS` (from its packed identifiers when
         the workers marked them, else from its bytes)."""
         packed = self._words.get(path)
-        marked = may_register(packed) if packed is not None else None
+        marked = may_register(packed) if packed is not None else self._marks.get(path)
         if marked is not None:
             return marked
         data = self.data(path)
@@ -442,6 +444,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
          analyse: Callable[[str], FileResult | None],
          is_app_code: Callable[[str], bool],
          words: Mapping[str, bytes] | None = None,
+         marks: Mapping[str, bool] | None = None,
          index: ProjectIndex | None = None) -> list[Finding]:
     """``findings`` with those of PA101-PA106 in one-shot functions marked `one_shot`.
 
@@ -449,7 +452,8 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     project facts of a file the scan did not analyse (no rule could match it);
     ``is_app_code``: whether a path is application code (not test or example code);
     ``words``: the packed identifiers (`pack_identifiers`) of files the scan did not
-    analyse, when known (then those files are not read again); ``index``: the scan's
+    analyse, when known (then those files are not read again); ``marks``: for files the
+    cache held as filtered, whether each may register a command by a call; ``index``: the scan's
     `ProjectIndex` of ``results``, if it built one (then it is not built again).
     """
     wanted = [f for f in findings if f.code in CODES]
@@ -464,7 +468,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     known = {r.path for r in results}
     n_scanned = len(results)
     modules = {m: p for p, m in files if m}
-    source = _Source([p for p, _ in files], read, is_app_code, words)
+    source = _Source([p for p, _ in files], read, is_app_code, words, marks)
     # a file that no rule could match was not analysed; one that names a function with a
     # finding may register it as a command (`app.command(f)`, `asyncio.run(f())`)
     names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)

@@ -15,7 +15,12 @@ from collections.abc import Callable, Sequence
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
 from perfaudit.engine.discover import SourceFile
-from perfaudit.engine.index import ProjectIndex, mentioned, unpack_identifiers
+from perfaudit.engine.index import (
+    ProjectIndex,
+    may_register,
+    mentioned,
+    unpack_identifiers,
+)
 from perfaudit.engine.runner import Item, Job, Runner
 
 _MAX_ROUNDS = 64
@@ -30,12 +35,15 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                   on_progress: Callable[[int], None] | None = None,
                   stats: dict[str, tuple[int, int]] | None = None,
                   words: dict[str, bytes] | None = None,
+                  marks: dict[str, bool] | None = None,
                   ) -> tuple[list[FileResult], ProjectIndex | None]:
     """Every file's result, and (when project facts were asked for) the project index.
 
     ``words``, when given, receives the packed identifiers (`pack_identifiers`) of the
     files left unanalysed whose identifiers the workers computed (not those the cache
-    filtered): the one-shot pass reads them instead of the files.
+    filtered): the one-shot pass reads them instead of the files. ``marks`` receives, for
+    the files the cache held as filtered, whether each may register a command by a call
+    (`index.may_register`), when the cache recorded it: the one-shot pass reads no other.
     """
     results: list[FileResult] = []
     todo: list[Item] = []
@@ -62,6 +70,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
             hit = cache.lookup(ap, known[0], known[1], src.path, src.module)
             if hit is FILTERED:
                 pending[src.path] = (src, cache.names, None)
+                _remember(marks, src.path, cache.registers(ap))
                 done()
                 continue
             if isinstance(hit, FileResult):
@@ -80,6 +89,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
                                         src.module)
                 if out is FILTERED:
                     pending[src.path] = (src, cache.names, None)
+                    _remember(marks, src.path, cache.registers(abspath[src.path]))
                     continue
                 if isinstance(out, FileResult):
                     results.append(out)
@@ -90,7 +100,9 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
             if status == "filtered":
                 pending[src.path] = (src, frozenset(), _packed(res))
             if cache is not None and status in ("analyzed", "filtered"):
-                cache.store(abspath[src.path], mtime, size, digest, result, src.module)
+                packed = _packed(res) if status == "filtered" else None
+                cache.store(abspath[src.path], mtime, size, digest, result, src.module,
+                            may_register(packed) if packed is not None else None)
             if result is not None:
                 results.append(result)
 
@@ -98,6 +110,11 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     if words is not None:
         words.update((path, w) for path, (_, _, w) in pending.items() if w is not None)
     return results, index
+
+
+def _remember(marks: dict[str, bool] | None, path: str, registers: bool | None) -> None:
+    if marks is not None and registers is not None:
+        marks[path] = registers
 
 
 def _packed(res: object) -> bytes | None:
