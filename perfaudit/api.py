@@ -18,7 +18,7 @@ from perfaudit.config import (
     enabled_codes,
 )
 from perfaudit.engine.analyze import FileResult, is_suppressed
-from perfaudit.engine.cache import MAX_FILE_SIZE, Cache, project_root
+from perfaudit.engine.cache import MAX_FILE_SIZE, Cache, project_root, read_bounded
 from perfaudit.engine.discover import SourceFile, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
@@ -203,7 +203,8 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
         # a module cache another file of the application imports may be evicted there;
         # a public function's callers elsewhere decide whether its parameter is bounded
         # (not for code read from stdin: the file on disk may not be that code)
-        findings = drop_shared_caches(findings, _application_files(plan))
+        app = _AppFiles(plan)
+        findings = drop_shared_caches(findings, app.files(), app.read)
     if plan.project_codes:
         if index is None:
             index = ProjectIndex(results)
@@ -225,21 +226,49 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
     return findings
 
 
-def _application_files(plan: _Plan) -> list[tuple[str, str]]:
-    """(path, module) of the scanned files that are application code (not test or example
-    code: a test that imports a cache to reset it does not evict it in production)."""
+def _contexts(config_for: Callable[[str], Config]) -> Callable[[str], str]:
+    """A file's context ("code", "test" or "example") under its own config, with one
+    `Classifier` per config."""
     from perfaudit.engine.context import Classifier
 
     classifiers: dict[int, Classifier] = {}
-    out = []
-    for f in plan.files:
-        cfg = plan.file_cfg.get(f.path, plan.configs[0])
+
+    def context(path: str) -> str:
+        cfg = config_for(path)
         classify = classifiers.get(id(cfg))
         if classify is None:
             classify = classifiers[id(cfg)] = Classifier(cfg)
-        if classify(f.path) == "code":
-            out.append((f.path, f.module))
-    return out
+        return classify(path)
+
+    return context
+
+
+class _AppFiles:
+    """The scanned files as the project passes after the scan see them (run-once, PA402
+    eviction, one-shot): each file's config, whether it is application code (a test that
+    calls a function or imports a cache says nothing of production), and its bytes, read
+    within the bounds the scan itself keeps (`read_bounded`: no symlink, FIFO or file over
+    `max-file-size`), or the code read from stdin."""
+
+    def __init__(self, plan: _Plan) -> None:
+        self._plan = plan
+        self._context = _contexts(self.config_of)
+
+    def config_of(self, path: str) -> Config:
+        return self._plan.file_cfg.get(path, self._plan.configs[0])
+
+    def is_app_code(self, path: str) -> bool:
+        return self._context(path) == "code"
+
+    def files(self) -> list[tuple[str, str]]:
+        """(path, module) of the scanned files that are application code."""
+        return [(f.path, f.module) for f in self._plan.files if self.is_app_code(f.path)]
+
+    def read(self, path: str) -> bytes | None:
+        plan = self._plan
+        if plan.stdin is not None and path == plan.files[0].path:
+            return plan.stdin
+        return read_bounded(path, self.config_of(path).max_file_size or MAX_FILE_SIZE)
 
 
 def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:
@@ -251,26 +280,16 @@ def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:
     candidates = {id(f) for f in findings if single_request(f) and f.function}
     if not candidates:
         return findings
-    from perfaudit.engine.cache import read_bounded
-    from perfaudit.engine.context import Classifier
     from perfaudit.engine.rare import RunOnce
+
+    app = _AppFiles(plan)
 
     def sources() -> list[tuple[str, bytes]]:
         files: list[tuple[str, bytes]] = []
-        classifiers: dict[int, Classifier] = {}
-        for src in plan.files:
-            cfg = plan.file_cfg.get(src.path, plan.configs[0])
-            classify = classifiers.get(id(cfg))
-            if classify is None:
-                classify = classifiers[id(cfg)] = Classifier(cfg)
-            if classify(src.path) != "code":
-                continue  # a test calling a function says nothing of how often it runs
-            if plan.stdin is not None:
-                files.append((src.path, plan.stdin))
-                continue
-            data = read_bounded(src.path, cfg.max_file_size or MAX_FILE_SIZE)
+        for path, _module in app.files():  # (a test calling a function: not how often)
+            data = app.read(path)
             if data is not None:  # (a file the scan could not read either)
-                files.append((src.path, data))
+                files.append((path, data))
         return files
 
     tables = load_tables(plan.configs[0])
@@ -287,40 +306,22 @@ def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
     """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py)."""
     if not any(f.code in ONE_SHOT_CODES for f in findings):
         return findings
-    from perfaudit.engine.cache import read_bounded
-    from perfaudit.engine.context import Classifier
-
-    classifiers: dict[int, Classifier] = {}
+    app = _AppFiles(plan)
     sources = {f.path: f for f in plan.files}
-
-    def config_of(path: str) -> Config:
-        return plan.file_cfg.get(path, plan.configs[0])
-
-    def is_app_code(path: str) -> bool:
-        cfg = config_of(path)
-        classify = classifiers.get(id(cfg))
-        if classify is None:
-            classify = classifiers[id(cfg)] = Classifier(cfg)
-        return classify(path) == "code"
-
-    def read(path: str) -> bytes | None:
-        if plan.stdin is not None and path == plan.files[0].path:
-            return plan.stdin
-        return read_bounded(path, config_of(path).max_file_size or MAX_FILE_SIZE)
 
     def analyse(path: str) -> FileResult | None:
         src = sources.get(path)
-        data = read(path)
+        data = app.read(path)
         if src is None or data is None:
             return None
-        job = Job(config=config_of(path), codes=frozenset(), facts=True)
+        job = Job(config=app.config_of(path), codes=frozenset(), facts=True)
         res = read_and_analyze(src, data, job, ())
         return res if not res.findings else None  # (PA000: nothing to learn from it)
 
     return mark_one_shot(findings, results, load_cli_table(plan.configs[0]),
-                         files=[(f.path, f.module) for f in plan.files], read=read,
+                         files=[(f.path, f.module) for f in plan.files], read=app.read,
                          analyse=analyse, words=plan.words, marks=plan.marks, index=index,
-                         is_app_code=is_app_code)
+                         is_app_code=app.is_app_code)
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:
@@ -328,20 +329,15 @@ def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) ->
     ``findings`` (test and example code goes to ``hidden`` unless `test-code` = "report",
     and so do findings in one-shot CLI commands unless `cli-commands` = "report").
     ``config`` is the config of every file, or a function giving each file's config."""
-    from perfaudit.engine.context import Classifier
-
     config_for = (lambda _path: config) if isinstance(config, Config) else config
-    classifiers: dict[int, Classifier] = {}
+    context = _contexts(config_for)
     reported: list[Finding] = []
     hidden: list[Finding] = []
     modes: set[str] = set()
     cli_modes: set[str] = set()
     for f in result.findings:
         cfg = config_for(f.path)
-        classify = classifiers.get(id(cfg))
-        if classify is None:
-            classify = classifiers[id(cfg)] = Classifier(cfg)
-        ctx = classify(f.path)
+        ctx = context(f.path)
         if ctx != "code":
             f = replace(f, context=ctx)
             modes.add(cfg.test_code)

@@ -112,3 +112,19 @@ def test_public_function_called_with_request_data_in_its_module(tmp_path: Path) 
     text = MODES + "\n\nasync def view(request):\n    return allowed(request.query['mode'])\n"
     assert _scan(tmp_path, {"pkg/__init__.py": "", "pkg/registry.py": text}) == [
         ("pkg/registry.py", "PA402")]
+
+
+def test_a_file_over_max_file_size_is_not_read_by_the_pass(tmp_path: Path) -> None:
+    # the pass reads files within the scan's own bounds (`max-file-size`, issue #12): a
+    # file too large to analyse shows nothing, so the cache it imports stays reported
+    big = ("from app.sessions import user_sessions\n\n\n"
+           "def disconnect(sid):\n    user_sessions.pop(sid, None)\n"
+           + "# padding\n" * 400)
+    files = {"app/__init__.py": "", "app/sessions.py": CACHE, "app/socket.py": big}
+    assert _scan(tmp_path, files) == []
+    (tmp_path / "pyproject.toml").write_text("[tool.perfaudit]\nmax-file-size = 1000\n",
+                                             encoding="utf-8")
+    cfg = replace(load_config(start=str(tmp_path)), select=("PA402",))
+    result = scan([str(tmp_path)], cfg, cache=False)
+    assert sorted((Path(f.path).relative_to(tmp_path).as_posix(), f.code)
+                  for f in result.findings) == [("app/sessions.py", "PA402")]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from perfaudit.engine.analyze import FileContext
 from perfaudit.engine.rulebase import Example, Rule
@@ -166,12 +166,13 @@ _FROM_IMPORT = re.compile(rb"^[ \t]*from[ \t]+([\w.]+)[ \t]+import[ \t]+(\([^)]*
                           re.MULTILINE)
 
 
-def drop_shared_caches(findings: list[Finding],
-                       files: Iterable[tuple[str, str]]) -> list[Finding]:
+def drop_shared_caches(findings: list[Finding], files: Iterable[tuple[str, str]],
+                       read: Callable[[str], bytes | None]) -> list[Finding]:
     """The findings without the PA402 ones on a dict that another file of the scan
     imports (`from app.sessions import user_sessions`, `sessions.user_sessions`): it may
     be evicted there, as a dict passed to other code may (the per-file rule cannot see
-    that). ``files`` are (path, dotted module name) of every file scanned."""
+    that). ``files`` are (path, dotted module name) of every file scanned; ``read`` gives a
+    file's bytes (None: not readable within the scan's bounds, then it shows nothing)."""
     files = list(files)
     module_of = dict(files)
     targets: list[tuple[str, bytes, bytes]] = []
@@ -186,18 +187,14 @@ def drop_shared_caches(findings: list[Finding],
                        + b"|".join(re.escape(n) for _, _, n in targets) + rb")(?![A-Za-z0-9_])")
     shared: set[tuple[str, str]] = set()
     for path, _module in files:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        if names.search(data) is None:
+        data = read(path)
+        if data is None or names.search(data) is None:
             continue
         for owner, tail, name in targets:
             if owner != path and (owner, name.decode()) not in shared \
                     and _imports_from(data, tail, name):
                 shared.add((owner, name.decode()))
-    shared |= _called_only_locally(targets, files)
+    shared |= _called_only_locally(targets, files, read)
     if not shared:
         return findings
     out = []
@@ -209,7 +206,8 @@ def drop_shared_caches(findings: list[Finding],
 
 
 def _called_only_locally(targets: list[tuple[str, bytes, bytes]],
-                         files: list[tuple[str, str]]) -> set[tuple[str, str]]:
+                         files: list[tuple[str, str]],
+                         read: Callable[[str], bytes | None]) -> set[tuple[str, str]]:
     """The caches whose keys are bounded when a public function's calls in its module are
     all its calls (`def allowed(mode)` only ever called as `allowed("core")` there), and
     no other file of the scan names that function."""
@@ -219,12 +217,14 @@ def _called_only_locally(targets: list[tuple[str, bytes, bytes]],
     out: set[tuple[str, str]] = set()
     needs: dict[str, tuple[set[str], set[str]]] = {}  # owner -> (caches, functions)
     for owner, names in owners.items():
+        data = read(owner)
+        if data is None:
+            continue
         try:
-            with open(owner, "rb") as fh:
-                tree = ast.parse(fh.read())
+            tree = ast.parse(data)
             bounds = _Bounds(_Module(tree), local_callers=True)
             still = {n for n, _st in _growing_caches(tree, bounds)}
-        except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             continue  # unreadable or too deep: the findings stay
         freed = names - still
         if freed and bounds.assumed:
@@ -236,10 +236,8 @@ def _called_only_locally(targets: list[tuple[str, bytes, bytes]],
         re.escape(w.encode()) for w in sorted(words)) + rb")(?![A-Za-z0-9_])")
     named_elsewhere: dict[str, set[str]] = {}  # function -> files naming it
     for path, _module in files:
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read()
-        except OSError:
+        data = read(path)
+        if data is None:
             continue
         for m in set(pattern.findall(data)):
             named_elsewhere.setdefault(m.decode(), set()).add(path)
