@@ -469,3 +469,48 @@ def test_hasattr_guard(tmp_path: Path) -> None:
     '''})
     assert _got(result) == [("up.py", 13, "PA106", False), ("up.py", 14, "PA106", False),
                             ("up.py", 15, "PA106", True)]
+
+
+@pytest.mark.parametrize("text", [
+    "x = 1\n",
+    "if (data := f()):\n    pass\n",
+    "while chunk\t:= read():\n    pass\n",
+    "y = [z for w in v if (z := w)]\n",
+    "s = 'a := b'\n",  # in a string: a superset is fine
+    "(data  # a comment between the name and the operator\n := f())\n",
+    "(data \\\n := f())\n",
+    "f'{x:=^10}'\n",  # a format spec, not an assignment
+])
+def test_walrus_names_is_a_superset_of_the_targets(text: str) -> None:
+    """The text check that lets most functions skip searching their tree for `:=`: every
+    name bound by `:=` is in the set it returns, or it says it cannot tell (None)."""
+    import ast
+
+    from perfaudit.engine.analyze import walrus_names
+
+    names = walrus_names(text)
+    targets = {n.target.id for n in ast.walk(ast.parse(text)) if isinstance(n, ast.NamedExpr)}
+    assert names is None or targets <= names
+    if "\n :=" in text:
+        assert names is None  # no name just before the operator: the tree decides
+
+
+def test_walrus_across_a_comment_still_rebinds(tmp_path: Path) -> None:
+    """A parameter rebound by `:=` with a comment between the name and the operator is
+    no longer the caller's value, as with the plain spelling."""
+    result = _scan(tmp_path, {"w.py": '''
+        def check(path, sha):
+            if isinstance(sha, bytes):
+                return None
+            return open(path).read()
+
+        def walrus(url, data):
+            if (data  # the stripped url
+                    := url.strip()):
+                return check(url, data)
+            return None
+
+        async def handler():
+            walrus("x", b"raw")
+    '''}, **{"test-code": "report"})
+    assert [g[:3] for g in _got(result)] == [("w.py", 14, "PA106")]

@@ -311,8 +311,9 @@ class Analyzer:
         #: in a coroutine: a call passed straight to another call -> that call's name
         #: (`consume(gen())`: a generator created on the loop may run elsewhere)
         self.arg_of: dict[ast.AST, str] = {}
-        #: whether the file may use `:=` at all (most do not: no need to look for it)
-        self.walrus = ":=" in ctx.text
+        #: the names the file may bind with `:=` (a superset; most files have none), or
+        #: None when the text does not tell (then each function is searched)
+        self.walrus = walrus_names(ctx.text)
         #: the iterable of the `async for` being visited (an async iterator, not a call
         #: that runs a generator it is given)
         self.async_iter: ast.AST | None = None
@@ -756,7 +757,7 @@ class _ScopeSummarizer(Summarizer):
     """A `Summarizer` resolving names in one function's scope (or, for the defaults of
     its parameters, ``outer``: where they are evaluated)."""
 
-    __slots__ = ("scope", "start", "names", "_walrus")
+    __slots__ = ("scope", "start", "names", "_walrus", "wnames")
 
     def __init__(self, scope: Scope, start: Scope | None, names: list[str],
                  self_name: str | None, annotations: dict[str, ast.expr] | None) -> None:
@@ -765,18 +766,26 @@ class _ScopeSummarizer(Summarizer):
         self.start = start
         self.names = names
         self._walrus: frozenset[str] | None = None
+        #: names the file may bind with `:=` (see `walrus_names`); None: any
+        self.wnames: frozenset[str] | None = None
 
     def compute_params(self) -> frozenset[str]:
         # a parameter rebound in the body no longer holds what the caller passed
         binds = self.scope.bindings
         once = frozenset(n for n in self.names if len(binds.get(n, ())) == 1)
-        return once - self._walrus_targets() if once else once
+        return frozenset(n for n in once if not self._is_walrus(n)) if once else once
+
+    def _is_walrus(self, name: str) -> bool:
+        wn = self.wnames
+        if wn is not None and name not in wn:
+            return False  # the file binds no such name with `:=`: no need to search
+        return name in self._walrus_targets()
 
     def param_at(self, name: str, line: int) -> bool:
         # `if host == "localhost": host = socket.gethostbyname(host)`: the test reads the
         # caller's value; a use at or after the first rebinding (or in a loop holding one)
         # does not
-        if name not in self.names or name in self._walrus_targets():
+        if name not in self.names or self._is_walrus(name):
             return False
         self.scope.bindings  # noqa: B018 - computes the binding lines
         lines = self.scope._lines.get(name) if self.scope._lines is not None else None
@@ -839,7 +848,7 @@ class _ScopeSummarizer(Summarizer):
                         return None
                     kind = b[0][0]
                     if kind == "value" and (s.parent is None or (
-                            s is self.scope and name not in self._walrus_targets())):
+                            s is self.scope and not self._is_walrus(name))):
                         return b[0][1]  # type: ignore[return-value]
                     if kind == "ann" and s.parent is None:  # `X: dict[str, Any] = {...}`
                         value = b[0][3] if len(b[0]) > 3 else None
@@ -858,11 +867,33 @@ class _ScopeSummarizer(Summarizer):
 _READS = frozenset({"get", "keys", "items", "values", "copy"})
 
 
+def walrus_names(text: str) -> frozenset[str] | None:
+    """A superset of the names ``text`` binds with `:=`, read off the text (a target is
+    a name, then `:=` on the same line); None when some `:=` has no name just before it
+    (a comment or a line break between them): then the tree must be searched."""
+    i = text.find(":=")
+    if i == -1:
+        return frozenset()
+    names = set()
+    while i != -1:
+        j = i
+        while j > 0 and text[j - 1] in " \t":
+            j -= 1
+        k = j
+        while k > 0 and (text[k - 1].isalnum() or text[k - 1] == "_"):
+            k -= 1
+        if k == j:
+            return None
+        names.add(text[k:j])
+        i = text.find(":=", i + 2)
+    return frozenset(names)
+
+
 class _FlowFacts:
     """Collects one function's `FuncFacts.flow` (see engine/flow.py)."""
 
     def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
-                 walrus: bool = True) -> None:
+                 walrus: frozenset[str] | None = None) -> None:
         args = node.args
         positional = args.args if not args.posonlyargs else [*args.posonlyargs, *args.args]
         self.is_method = (scope.class_qual is not None and bool(positional)
@@ -876,8 +907,7 @@ class _FlowFacts:
         annotations = {a.arg: a.annotation for a in (*positional, *args.kwonlyargs)
                        if a.annotation is not None}
         self.summ = _ScopeSummarizer(scope, scope, names, self_name, annotations)
-        if not walrus:
-            self.summ._walrus = frozenset()
+        self.summ.wnames = walrus
         self._node = node
         self.direct_guards: list[tuple[Cond, ...]] = []
         self.has_direct = False
