@@ -31,7 +31,8 @@ def _plain_imports(roots: list[bytes]) -> list[re.Pattern[bytes]]:
 
 PIECES = ["\n", " ", "\t", "\f", "\r", ";", ",", "(", "[", "=", ":", "#", ".", "0", "9x", "_",
           "é", "\ufeff", "import ", "from ", "os", "time", "aiohttp", "as ", "async ", "for ",
-          "while", "with", "try", "def ", "class ", "type ", "f", "T", "x1", "12ab", "0x1f"]
+          "while", "with", "try", "def ", "class ", "type ", "f", "T", "x1", "12ab", "0x1f",
+          "ClientSession", "sleep"]
 texts = st.lists(st.sampled_from(PIECES), max_size=40).map("".join)
 
 
@@ -49,6 +50,15 @@ def _check_imports(data: bytes) -> None:
     fast = Prefilter(tuple(("import", r) for r in ROOTS)).matches(data)
     assert fast == plain
     assert fast == any(p.search(data) is not None for p in import_regexes(ROOTS))
+    # `import_if`: the import counts only in a file that also spells one of the names
+    cond = Prefilter((("import", b"os"), ("import_if", b"aiohttp\0ClientSession"),
+                      ("import_if", b"time\0sleep\0monotonic_sleep"))).matches(data)
+
+    def imports(root: bytes) -> bool:
+        return any(p.search(data) is not None for p in _plain_imports([root]))
+
+    assert cond == (imports(b"os") or (imports(b"aiohttp") and b"ClientSession" in data)
+                    or (imports(b"time") and (b"sleep" in data or b"monotonic_sleep" in data)))
 
 
 def _check_block_headers(text: str) -> None:
@@ -91,6 +101,19 @@ def test_import_at_file_start_after_bom_and_after_semicolon() -> None:
     assert not pf.matches(b"x = 1  # import os\n")
     assert not pf.matches(b"import os_extra\n")
     assert identifiers(b"0x1f 12ab34 _9 caf\xc3\xa9") == {b"x1f", b"ab34", b"_9", b"caf"}
+
+
+def test_an_import_counts_next_to_a_name_of_its_rows() -> None:
+    """`import aiohttp` for its exceptions cannot hold a call to `aiohttp.ClientSession`;
+    every spelling of such a call names it (an `as` alias too), and an `import` line
+    naming several modules is read whole."""
+    pf = Prefilter((("import", b"os"), ("import_if", b"aiohttp\0ClientSession")))
+    assert not pf.matches(b"import aiohttp\nraise aiohttp.ClientError\n")
+    assert pf.matches(b"import aiohttp\ns = aiohttp.ClientSession()\n")
+    assert pf.matches(b"from aiohttp import ClientSession as CS\nCS()\n")
+    assert pf.matches(b"import aiohttp, os\n")
+    assert pf.matches(b"import os, aiohttp\n")
+    assert not pf.matches(b"import aiohttp, json\n")
 
 
 def test_deeply_nested_headers_are_seen_on_the_first_line_too() -> None:

@@ -56,18 +56,37 @@ class Job:
 
 
 class Prefilter:
-    """Substrings first (fast), then regular expressions."""
+    """Substrings first (fast), then regular expressions; an import of a module of an
+    `import_if` token counts only next to one of its names (see
+    `rules._tokens.call_tokens`)."""
 
     def __init__(self, tokens: tuple[tuple[str, bytes], ...]) -> None:
-        from perfaudit.rules._tokens import import_regexes
+        from perfaudit.rules._tokens import import_finders
 
         self.literals = tuple(t for kind, t in tokens if kind == "lit")
-        self.patterns = (*import_regexes(t for kind, t in tokens if kind == "import"),
-                         *(re.compile(t, re.MULTILINE) for kind, t in tokens if kind == "re"))
+        self.plain = frozenset(t for kind, t in tokens if kind == "import")
+        ends: dict[bytes, set[bytes]] = {}
+        for kind, t in tokens:
+            if kind == "import_if":
+                root, *names = t.split(b"\0")
+                if root not in self.plain:
+                    ends.setdefault(root, set()).update(names)
+        #: module -> the names one of which must be in the file for its import to count
+        self.ends = {root: tuple(sorted(names)) for root, names in ends.items()}
+        self.imports, self.modules = import_finders(self.plain | self.ends.keys())
+        self.patterns = tuple(re.compile(t, re.MULTILINE) for kind, t in tokens if kind == "re")
 
     def matches(self, data: bytes) -> bool:
-        return (any(t in data for t in self.literals)
-                or any(p.search(data) is not None for p in self.patterns))
+        if any(t in data for t in self.literals):
+            return True
+        for finder in self.imports:
+            for m in finder.finditer(data):
+                mod = m.group(1)
+                mods = [mod] if mod is not None else self.modules.findall(m.group(2))
+                for root in mods:
+                    if root in self.plain or any(n in data for n in self.ends[root]):
+                        return True
+        return any(p.search(data) is not None for p in self.patterns)
 
 
 _worker_state: dict[str, object] = {}

@@ -19,8 +19,8 @@ def blocking_tokens(tables: Tables, codes: Collection[str] | None = None) -> lis
     """Prefilter tokens: a call resolves to a table row only through an import of the
     row's root module (`import os`, `import sys, os`, `from os.path import x`), or for
     builtins through a call by bare name (`open(`)."""
-    return call_tokens(q for q, e in tables.blocking.items()
-                       if codes is None or e.code in codes)
+    return call_tokens((q for q, e in tables.blocking.items()
+                        if codes is None or e.code in codes), tables.aliases)
 
 
 class BlockingCallRule(Rule):

@@ -18,7 +18,7 @@ class TableCallRule(Rule):
 
     @classmethod
     def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(cls.table(tables))
+        return call_tokens(cls.table(tables), tables.aliases)
 
     def call_interest(self, tables: Tables) -> Collection[str]:
         return self.table(tables)

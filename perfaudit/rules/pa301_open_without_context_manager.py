@@ -78,7 +78,8 @@ class OpenWithoutContextManager(LeakRule):
 
     @classmethod
     def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(q for q, (code, _) in tables.resources.items() if code == cls.code)
+        return call_tokens((q for q, (code, _) in tables.resources.items() if code == cls.code),
+                           tables.aliases)
 
     def report_leak(self, ctx: FileContext, leak: Leak) -> None:
         how = ("is never closed" if leak.kind == "never"

@@ -74,7 +74,7 @@ class OpenReadOneliner(Rule):
 
     @classmethod
     def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(_OPENERS)
+        return call_tokens(_OPENERS, tables.aliases)
 
     def call_interest(self, tables: Tables) -> Collection[str]:
         return [*(f"io.IOBase.{m}" for m in _METHODS), *_CONSUMERS]

@@ -81,7 +81,8 @@ class UnclosedResource(LeakRule):
 
     @classmethod
     def tokens(cls, tables: Tables) -> Collection[Token]:
-        return call_tokens(q for q, (code, _) in tables.resources.items() if code == cls.code)
+        return call_tokens((q for q, (code, _) in tables.resources.items() if code == cls.code),
+                           tables.aliases)
 
     def report_leak(self, ctx: FileContext, leak: Leak) -> None:
         release = "/".join(f"`{m}()`" for m in sorted(ctx.tables.resources[leak.qual][1]))
