@@ -91,6 +91,15 @@ def project(tmp_path: Path) -> Path:
     # build tooling run by setup.py
     ("versioneer.py", "example"),
     ("pkg/_versioneer.py", "code"),
+    # the project's dev tooling at its root (fastapi's docs-screenshot scripts, openai's
+    # release smoke tests); a package's own `scripts/` ships and stays application code
+    ("scripts/playwright/shot.py", "example"),
+    ("script/hassfest/main.py", "example"),
+    ("tools/gen.py", "example"),
+    ("benchmarks/bench_x.py", "example"),
+    ("pkg/scripts/atvproxy.py", "code"),
+    ("src/pkg/tools/search.py", "code"),
+    ("scripts.py", "code"),
 ])
 def test_default_classification(tmp_path: Path, rel: str, context: str) -> None:
     (tmp_path / ".git").mkdir()
@@ -373,8 +382,11 @@ def test_fast_patterns_agree_with_pathspec() -> None:
              "docs/x.py", "a/docs/b/c.py", "docs.py", "setup.py", "a/setup.py",
              "setup.py/x.py", "examples/x.py", "example.py", "demos/x/y.py",
              "guides/g.py", "src/app/main.py", "Tests/x.py", "testing.py", "a/testing.py",
-             "a/testing.py/b.py", "sample/x.py", "a/samples/b.py", "sample.py"]
-    for patterns in (DEFAULT_TEST_PATHS, DEFAULT_EXAMPLE_PATHS, ("spec*/", "*_spec.py")):
+             "a/testing.py/b.py", "sample/x.py", "a/samples/b.py", "sample.py",
+             "scripts/x.py", "a/scripts/x.py", "scripts.py", "scripts", "tools/a/b.py",
+             "a/tools/b.py", "script/x.py", "benchmarks/b.py", "x/benchmarks/b.py"]
+    for patterns in (DEFAULT_TEST_PATHS, DEFAULT_EXAMPLE_PATHS, ("spec*/", "*_spec.py"),
+                     ("/gen*/", "/build_tools/", "x.py")):
         fast = Patterns(patterns)
         assert fast._spec is None  # the fast path was taken
         spec = pathspec.PathSpec.from_lines("gitignore", patterns)

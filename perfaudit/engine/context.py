@@ -34,17 +34,22 @@ class Patterns:
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self._spec: Any = None
         self._dirs: re.Pattern[str] | None = None
+        self._top: re.Pattern[str] | None = None
         self._names: re.Pattern[str] | None = None
-        simple = all(p and p[0] not in "!#" and "/" not in p.rstrip("/") and "\\" not in p
-                     and "**" not in p for p in patterns)
+        simple = all(p and p[0] not in "!#" and "/" not in p.strip("/") and "\\" not in p
+                     and "**" not in p and (p[0] != "/" or p.endswith("/")) for p in patterns)
         if not simple:
             import pathspec
 
             self._spec = pathspec.PathSpec.from_lines("gitignore", patterns)
             return
-        dirs = [fnmatch.translate(p.rstrip("/")) for p in patterns if p.endswith("/")]
+        dirs = [fnmatch.translate(p.rstrip("/")) for p in patterns
+                if p.endswith("/") and p[0] != "/"]
+        top = [fnmatch.translate(p.strip("/")) for p in patterns if p[0] == "/"]
         names = [fnmatch.translate(p) for p in patterns if not p.endswith("/")]
         self._dirs = re.compile("|".join(dirs)) if dirs else None
+        #: `/scripts/`: a folder of that name at the root only
+        self._top = re.compile("|".join(top)) if top else None
         self._names = re.compile("|".join(names)) if names else None
 
     def match(self, rel: str) -> bool:
@@ -52,6 +57,8 @@ class Patterns:
             return bool(self._spec.match_file(rel))
         parts = rel.split("/")
         if self._dirs is not None and any(self._dirs.match(p) for p in parts[:-1]):
+            return True
+        if self._top is not None and len(parts) > 1 and self._top.match(parts[0]):
             return True
         return self._names is not None and any(self._names.match(p) for p in parts)
 
