@@ -18,6 +18,7 @@ class MemoryTable:
     config_attrs: frozenset[str]
     config_suffixes: tuple[str, ...]
     bounded_type_suffixes: tuple[str, ...]
+    bounded_types: frozenset[str]
     register_prefixes: tuple[str, ...]
     process_lifetime_suffixes: tuple[str, ...]
     one_shot_classes: frozenset[str]
@@ -36,6 +37,7 @@ def memory_table() -> MemoryTable:
         config_attrs=frozenset(pa402.get("config_attrs", [])),
         config_suffixes=tuple(pa402.get("config_suffixes", [])),
         bounded_type_suffixes=tuple(pa402.get("bounded_type_suffixes", [])),
+        bounded_types=frozenset(pa402.get("bounded_types", [])),
         register_prefixes=tuple(pa402.get("register_prefixes", [])),
         process_lifetime_suffixes=tuple(pa401.get("process_lifetime_suffixes", [])),
         one_shot_classes=frozenset(pa401.get("one_shot_classes", [])),

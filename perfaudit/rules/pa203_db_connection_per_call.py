@@ -1,5 +1,7 @@
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
+from perfaudit.rules._paced import module_tree, paced_loop
+from perfaudit.rules._retry import in_retry_loop
 from perfaudit.rules._table_calls import TableCallRule
 
 
@@ -17,6 +19,10 @@ class DbConnectionPerCall(TableCallRule):
     process start for PostgreSQL): far more than a typical query. A client like
     `MongoClient` or an SQLAlchemy engine is a whole connection pool with background
     threads. Created per item, that cost is paid per item.
+
+    A retry loop is not reported (connect again after a failure, stop at the first
+    success: waiting for a database to come up), nor a paced loop (one that sleeps a
+    second or more per iteration), as for PA201/PA202.
 
     ## Example
     ```python
@@ -56,6 +62,14 @@ class DbConnectionPerCall(TableCallRule):
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.loop_depth and site.qual is not None:
+            scope = site.scope
+            while scope.kind == "comp" and scope.parent is not None:
+                scope = scope.parent
+            if in_retry_loop(site.node, scope.node):
+                return  # connect again only after a failure: one logical connection
+            if paced_loop(site.node, scope.node, module_tree(site.scope),
+                          ctx.tables.paced_throttles):
+                return  # the loop waits its pace: a connection costs little next to it
             ctx.report(self, site.node,
                        f"`{site.qual}` inside a loop connects again on every iteration; "
                        "connect once before the loop (or use a pool) and reuse it",

@@ -72,7 +72,8 @@ class UnboundedModuleCache(Rule):
         `getattr(mod, "__file__")`), URL schemes (`urlsplit(url).scheme`), imported
         modules (`importlib.import_module(name)` as the value), a module `__getattr__`;
       - parameters annotated `Literal[...]`, `bool`, `type[...]`, an `Enum` of the module,
-        a class named for a kind of thing (`WidgetType`, `EventKind`), or a settings
+        a class named for a kind of thing (`WidgetType`, `EventKind`), an event loop or
+        a module (`[pa402] bounded_types`), or a settings
         class (`Settings | None`), or whose name says so (`cls`, `scheme`,
         `language`, `func`, ...: `[pa402] bounded_names` in `rules/memory.toml`);
       - a dict annotated with such a key type (`dict[type, X]`, `dict[tuple[Settings,
@@ -381,6 +382,7 @@ class _Module:
         name = _last_name(ann)
         return bool(name) and (name in _BOUNDED_TYPES or name in self.enums
                                or name in self.records or is_config_name(name)
+                               or name in memory_table().bounded_types
                                or name.endswith(memory_table().bounded_type_suffixes))
 
 
