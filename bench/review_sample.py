@@ -21,7 +21,7 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
   PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
 
 Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
-first review's 15 projects, ``--set 2`` the second review's 21; ``--projects-file FILE``
+first review's 15 projects, ``--set 2`` the second review's 21, ``--set 3`` the third's 15; ``--projects-file FILE``
 reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
 name spells it (``matrix_nio``, not ``matrix-nio``).
 
@@ -96,7 +96,26 @@ PROJECTS_2 = [
     "tortoise_orm==1.1.9",
 ]
 
-SETS = {"1": PROJECTS, "2": PROJECTS_2}
+#: the third review's set (issue #11, review5): none of the earlier sets or of the nine
+PROJECTS_3 = [
+    "fastapi==0.165.0",
+    "websockets==17.4",
+    "aio_pika==10.2.1",
+    "faststream==0.7.8",
+    "taskiq==0.13.0",
+    "saq==0.26.4",
+    "python_kasa==0.12.0",
+    "aioesphomeapi==46.23.0",
+    "beanie==2.2.0",
+    "openai==3.57.0",
+    "strawberry_graphql==0.341.2",
+    "aiomqtt==2.5.1",
+    "nats_py==2.16.0",
+    "asyncpg==0.32.0",
+    "aiokafka==0.14.0",
+]
+
+SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3}
 
 #: family -> (codes it covers, extra scan options)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -108,8 +127,8 @@ FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "PA4": (("PA401", "PA402", "PA403"), ("--extend-select", "PA402")),
 }
 
-#: the leaf location a PA106 message ends with: "... -> open() (pkg/mod.py:12)"
-LEAF = re.compile(r"\(([^()\s]+\.pyi?):(\d+)\)\s*$")
+#: the leaf location a PA106 message names: "... -> open() (pkg/mod.py:12); run it with ..."
+LEAF = re.compile(r"\(([^()\s]+\.pyi?):(\d+)\)(?:;|\s*$)")
 
 
 def scan(root: Path, options: tuple[str, ...]) -> list[dict[str, Any]]:
