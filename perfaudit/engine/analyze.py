@@ -74,6 +74,12 @@ class FuncFacts:
     #: calls something named like work that runs alongside it on the loop (`create_task`,
     #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work
     spawns: bool = False
+    #: a coroutine function: where its **startup prefix** ends, for engine/oneshot.py, as
+    #: ((line, col) of the first top-level statement of its body that holds an `await`,
+    #: `async for`, `async with`, `yield` or a call named in `SPAWN_NAMES`, ((line, col,
+    #: end_line, end_col) of each loop, comprehension or lambda before it, ...)); () when
+    #: there is no prefix (the first statement already suspends, or none ever does)
+    startup: tuple[Any, ...] = ()
 
 
 @dataclass(slots=True)
@@ -317,6 +323,11 @@ class Analyzer:
         #: the iterable of the `async for` being visited (an async iterator, not a call
         #: that runs a generator it is given)
         self.async_iter: ast.AST | None = None
+        #: in a coroutine: where the first `await`, `async for`/`async with`, `yield` or
+        #: call named in `SPAWN_NAMES` is (None until one is visited), and the spans of the
+        #: loops, comprehensions and lambdas visited before it (`FuncFacts.startup`)
+        self.suspends: tuple[int, int] | None = None
+        self.holes: list[tuple[int, int, int, int]] = []
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -404,6 +415,8 @@ class Analyzer:
             if self.stmt_rules:
                 for r in self.stmt_rules:
                     r.on_stmt(self.ctx, node, self.scope)
+            if (t is ast.AsyncWith or t is ast.AsyncFor) and self.suspends is None:
+                self.suspend(node)
             if t in FUNC_NODES:
                 self.visit_function(node)  # type: ignore[arg-type]
             elif t is ast.If and self.summ is not None:
@@ -424,8 +437,12 @@ class Analyzer:
             return
         if t is ast.Await:
             self.awaited = node.value  # type: ignore[attr-defined]
+            if self.suspends is None:
+                self.suspend(node)
         elif (t is ast.Yield or t is ast.YieldFrom) and self.flow is not None:
             self.flow.generator = True  # calling it runs nothing: its body runs when iterated
+            if self.suspends is None:
+                self.suspend(node)
         if t is ast.IfExp and self.summ is not None:
             self.visit_if(node)  # type: ignore[arg-type]
             return
@@ -436,6 +453,22 @@ class Analyzer:
             self.visit_lambda(node)  # type: ignore[arg-type]
             return
         self.generic(node)
+
+    def suspend(self, node: ast.AST) -> None:
+        """The first point where the coroutine being visited may let other work run on
+        its loop (or starts some)."""
+        ff = self.func_facts
+        if ff is not None and ff.is_async:
+            self.suspends = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+
+    def hole(self, node: ast.AST) -> None:
+        """A loop, comprehension or lambda of the coroutine being visited, before its
+        first suspension point: what runs in it is not startup."""
+        ff = self.func_facts
+        if ff is not None and ff.is_async and self.suspends is None:
+            self.holes.append((node.lineno, node.col_offset,  # type: ignore[attr-defined]
+                               node.end_lineno or node.lineno,  # type: ignore[attr-defined]
+                               node.end_col_offset or 0))  # type: ignore[attr-defined]
 
     def generic(self, node: ast.AST) -> None:
         leaves = _LEAVES
@@ -470,7 +503,8 @@ class Analyzer:
         for r in self.func_rules:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
-        saved_flow = (self.summ, self.guard, self.flow)
+        saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes)
+        self.suspends, self.holes = None, []
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
@@ -493,8 +527,10 @@ class Analyzer:
         self.visit_body(node.body)
         if self.func_facts is not None and self.flow is not None:
             self.func_facts.flow = self.flow.freeze()
+            if is_async and self.suspends is not None:
+                self.func_facts.startup = _startup(node.body, self.suspends, self.holes)
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
-        self.summ, self.guard, self.flow = saved_flow
+        self.summ, self.guard, self.flow, self.suspends, self.holes = saved_flow
 
     def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
         """The call's URL is a literal starting with one of ``prefixes``, or a parameter
@@ -537,6 +573,8 @@ class Analyzer:
         return False
 
     def visit_lambda(self, node: ast.Lambda) -> None:
+        if self.suspends is None:
+            self.hole(node)
         self._visit_args(node.args)
         scope = Scope("lambda", node, self.scope, self.scope.qual + ".<lambda>",
                       self.scope.module)
@@ -573,6 +611,8 @@ class Analyzer:
          self.flow) = saved
 
     def visit_loop(self, node: ast.AST) -> None:
+        if self.suspends is None:
+            self.hole(node)
         for r in self.loop_rules:
             r.on_loop_stmt(self.ctx, node, self.scope)
         if type(node) is ast.While:
@@ -597,6 +637,8 @@ class Analyzer:
         self.visit_body(node.orelse)  # type: ignore[attr-defined]
 
     def visit_comp(self, node: ast.AST) -> None:
+        if self.suspends is None:
+            self.hole(node)
         gens: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
         # the first iterable is evaluated in the enclosing scope
         for r in self.iter_rules:
@@ -652,6 +694,8 @@ class Analyzer:
             if called in SPAWN_NAMES and (qual is None or qual.partition(".")[0] not in
                                           _NOT_SPAWNING):
                 ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
+                if self.suspends is None:
+                    self.suspend(node)
         if ff is not None and qual is not None:
             flow = self.flow
             if entry is not None and entry.unless_first_arg and in_memory(
@@ -735,6 +779,20 @@ SPAWN_NAMES = frozenset({
 _NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
     "asyncio", "threading", "concurrent", "multiprocessing", "socketserver", "selectors",
     "sched", "http", "xmlrpc", "wsgiref"}
+
+
+def _startup(body: list[ast.stmt], suspends: tuple[int, int],
+             holes: list[tuple[int, int, int, int]]) -> tuple[Any, ...]:
+    """`FuncFacts.startup` of a coroutine whose first suspension point is at ``suspends``:
+    the top-level statements before the one that holds it are its startup prefix."""
+    end = None
+    for st in body:
+        if (st.lineno, st.col_offset) > suspends:
+            break
+        end = (st.lineno, st.col_offset)
+    if end is None or end == (body[0].lineno, body[0].col_offset):
+        return ()  # (the first statement already suspends: no prefix)
+    return (end, tuple(h for h in holes if (h[0], h[1]) < end))
 
 
 def _exits(body: list[ast.stmt]) -> bool:

@@ -37,7 +37,7 @@ from perfaudit.errors import PerfauditError
 from perfaudit.fsutil import remove_stale_temps, write_atomic
 from perfaudit.model import Finding, Span
 
-_MAGIC = "perfaudit-cache-6"
+_MAGIC = "perfaudit-cache-7"
 SHARDS = 16
 #: the names of perfaudit's own cache files: `<version>-<key>-<code>.<shard>.marshal`,
 #: `.names.marshal` and `.snapshot`; the group is the part before the first dot after the key
@@ -125,7 +125,7 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         [(i(fn.qual), fn.name, fn.is_async, fn.line,
           [(code, i(callee), line) for code, callee, line in fn.direct],
           [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees], fn.memoized,
-          fn.returns, fn.flow, fn.decorators, fn.spawns)
+          fn.returns, fn.flow, fn.decorators, fn.spawns, fn.startup)
          for fn in res.functions],
         {i(k): i(v) for k, v in res.imports.items()},
         {line: (tuple(sorted(codes)) if codes is not None else None)
@@ -144,8 +144,9 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
     return FileResult(
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
-        functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp)
-                   for q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp
+        functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp,
+                             su)
+                   for q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp, su
                    in functions],
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},

@@ -41,6 +41,7 @@ import re
 import tokenize
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.index import (
@@ -483,6 +484,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             if res is not None:
                 results.append(res)
     oneshot: set[str] = set()
+    startup: dict[str, tuple[Any, ...]] = {}
     if len(results) > n_scanned:
         index = None  # (it does not know the files analysed above)
         calls.add(results[n_scanned:])
@@ -490,7 +492,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
         facts = _Facts(results, modules, index)
         facts.table = table
         facts.methods = frozenset(_last(c) for c in (*table.commands, *table.groups))
-        oneshot, unaccounted = _one_shot(facts, wanted, source, known, calls)
+        oneshot, unaccounted, startup = _one_shot(facts, wanted, source, known, calls)
         extra = sorted(p for p in unaccounted | facts.missing if p not in known)
         if not extra:
             break
@@ -505,7 +507,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             break
         index = None
         calls.add(results[before:])
-    if not oneshot:
+    if not oneshot and not startup:
         return findings
     module_of = {r.path: r.module for r in results}
     out = []
@@ -513,7 +515,8 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
         if f.code in CODES and f.function:
             module = module_of.get(f.path, "")
             qual = f"{module}.{f.function}" if module else f.function
-            if qual in oneshot:
+            if qual in oneshot or (qual in startup and in_startup(
+                    startup[qual], f.span.line, f.span.column - 1)):
                 f = replace(f, one_shot=True)
         out.append(f)
     return out
@@ -585,14 +588,18 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
 
 
 def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source,
-             calls: _Calls) -> set[str]:
+             calls: _Calls, prefixed: Callable[[str], bool]) -> tuple[set[str], set[str]]:
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
     code, in application code that parses its command line (argparse, optparse, getopt,
     `sys.argv`), and starting nothing that runs alongside them on the loop: neither
     they nor any project function they reach calls something named like a task, a task
     group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
-    is not one."""
+    is not one.
+
+    Returns the scripts, and the coroutine functions that would be scripts but for what
+    they start, of those that ``prefixed`` accepts (a finding in their startup prefix may
+    still be one-shot: `_startup`)."""
     funcs = index.funcs
     runs: dict[str, str] = {}  # candidate -> its name
     for path, name in module_runs:
@@ -610,7 +617,7 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
             if t is not None and funcs[t].is_async and not funcs[t].decorators:
                 runs[t] = _last(t)
     if not runs:
-        return set()
+        return set(), set()
     # every caller is a sync function that runs a loop
     names = set(runs.values())
     for q in calls.callers(funcs, names):
@@ -621,13 +628,16 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
             t = index.resolve(c)
             if t in runs and (fn.is_async or not any(_runs_loop(x) for x in fn.callees)):
                 del runs[t]
-    # nothing they reach starts concurrent work
+    # nothing they reach starts concurrent work (else they serve)
+    serving: dict[str, str] = {}
     for q in list(runs):
         seen = {q}
         todo = [q]
         while todo and q in runs:
             fn = funcs[todo.pop()]
             if fn.spawns:
+                if prefixed(q):
+                    serving[q] = runs[q]
                 del runs[q]
                 break
             for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
@@ -635,22 +645,42 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
                 if t is not None and t not in seen:
                     seen.add(t)
                     todo.append(t)
-    if not runs:
-        return set()
+    if not runs and not serving:
+        return set(), set()
     # and their names are mentioned nowhere else (a callback, `create_task(main())`)
-    for _path, got in source.mentions(frozenset(runs.values()), wrapped=True):
+    for _path, got in source.mentions(frozenset((*runs.values(), *serving.values())),
+                                      wrapped=True):
         for name in got:
-            for q in [q for q, n in runs.items() if n == name]:
-                del runs[q]
-    return set(runs)
+            for group in (runs, serving):
+                for q in [q for q, n in group.items() if n == name]:
+                    del group[q]
+    return set(runs), set(serving)
 
 
 def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
-              analysed: set[str], calls: _Calls) -> tuple[set[str], set[str]]:
-    """The one-shot functions, and the files not analysed yet whose mentions of a
-    candidate helper's name could not be accounted for (analysing them may help)."""
+              analysed: set[str], calls: _Calls
+              ) -> tuple[set[str], set[str], dict[str, tuple[Any, ...]]]:
+    """The one-shot functions, the files not analysed yet whose mentions of a
+    candidate helper's name could not be accounted for (analysing them may help), and the
+    entries that serve but whose startup prefix is one-shot (-> that prefix, as
+    `FuncFacts.startup`)."""
     index = facts.index
     funcs = index.funcs
+    # (the module of a path that has a function in the index)
+    module_of = {p: facts.path_module[p] for p in {f.path for f in wanted}
+                 & set(index.path_of.values())}
+    # where the findings are, by function: an entry that serves matters only if one of
+    # them is in its startup prefix
+    sites: dict[str, list[tuple[int, int]]] = {}
+    for f in wanted:
+        module = module_of.get(f.path, "")
+        sites.setdefault(f"{module}.{f.function}" if module else f.function, []).append(
+            (f.span.line, f.span.column - 1))
+
+    def prefixed(q: str) -> bool:
+        startup = funcs[q].startup
+        return bool(startup) and any(in_startup(startup, *at) for at in sites.get(q, ()))
+
     registered: dict[str, list[str]] = {}
     for fn_name, regs in facts.registered.items():
         target = index.resolve(fn_name)
@@ -659,9 +689,11 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     # (a command that starts tasks or a server in its own body, such as `worker start`
     # or `server start`, serves on its loop: not one-shot)
     kinds: dict[str, str] = {}
+    #: the commands and scripts that serve, with a finding in their startup prefix
+    serving: dict[str, str] = {}
     by_decorators: dict[tuple[str, ...], str] = {}  # (the kind of an unregistered function)
     for q, fn in funcs.items():
-        if fn.spawns or not (fn.decorators or q in registered):
+        if not (fn.decorators or q in registered) or (fn.spawns and not prefixed(q)):
             continue
         if q in registered:
             kind = facts.command_kind(fn, registered[q])
@@ -670,11 +702,13 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
                 if got is None else got
         if kind:
-            kinds[q] = kind
-    kinds.update(dict.fromkeys(_scripts(index, facts.runs, source, calls), "script"))
+            (serving if fn.spawns else kinds)[q] = kind
+    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed)
+    kinds.update(dict.fromkeys(scripts, "script"))
+    serving.update(dict.fromkeys(serving_scripts, "script"))
     roots = set(kinds)
-    if not roots:
-        return set(), set()
+    if not roots and not serving:
+        return set(), set(), {}
     # the functions commands reach (only those can be one-shot)
     edges: dict[str, set[str]] = {}
 
@@ -710,9 +744,6 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             if t in reach:
                 callers.setdefault(t, set()).add(q)
     # the functions whose one-shot status decides a finding, and what leads to them
-    # (the module of a path that has a function in the index)
-    module_of = {p: facts.path_module[p] for p in {f.path for f in wanted}
-                 & set(index.path_of.values())}
     targets = set()
     for f in wanted:
         module = module_of.get(f.path, "")
@@ -814,4 +845,69 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         if not bad:
             break
         oneshot -= bad
-    return oneshot, unaccounted
+    return oneshot, unaccounted, _startup(index, serving, oneshot, source, calls, callees)
+
+
+def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
+    """Whether (``line``, ``col``: 0-based) is in the startup prefix ``startup``
+    (`FuncFacts.startup`): before its end, and in none of its loops, comprehensions or
+    lambdas."""
+    if not startup or (line, col) >= tuple(startup[0]):
+        return False
+    return not any((h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in startup[1])
+
+
+def _startup(index: ProjectIndex, serving: dict[str, str], oneshot: set[str],
+             source: _Source, calls: _Calls, callees: Callable[[str], set[str]]
+             ) -> dict[str, tuple[Any, ...]]:
+    """The startup prefixes of the commands and scripts that serve (``serving``: ->
+    their kind), for those that only entries run, each cut before its first call of a
+    project function that starts work on the loop (`setup_tasks()` that calls
+    `create_task`). Before the prefix ends, nothing else runs on the loop yet."""
+    if not serving:
+        return {}
+    funcs = index.funcs
+    # a command that other application code also calls (a typer command is the function
+    # itself) runs on that code's loop too; a script's callers were checked already
+    names = {_last(q) for q in serving}
+    others: set[str] = set()
+    for q in calls.callers(funcs, names):
+        if not source.is_app(index.path_of[q]) or q in oneshot:
+            continue
+        for t in callees(q):
+            if t in serving and t != q and serving[t] not in ("object", "script"):
+                others.add(t)
+    spawning: dict[str, bool] = {}
+
+    def spawns(q: str) -> bool:
+        """Whether ``q`` or a project function it reaches starts work on the loop."""
+        got = spawning.get(q)
+        if got is None:
+            seen = {q}
+            todo = [q]
+            got = False
+            while todo and not got:
+                t = todo.pop()
+                if funcs[t].spawns:
+                    got = True
+                    break
+                for c in callees(t):
+                    if c not in seen:
+                        seen.add(c)
+                        todo.append(c)
+            spawning[q] = got
+        return got
+
+    out = {}
+    for q in serving:
+        fn = funcs[q]
+        if q in others or not fn.startup:
+            continue
+        end, holes = tuple(fn.startup[0]), fn.startup[1]
+        for callee, line, col, _l2, _c2, stmt_line in fn.calls:
+            if (line, col) < end:
+                t = index.resolve(callee)
+                if t is not None and t != q and spawns(t):
+                    end = min(end, (stmt_line, 0))
+        out[q] = (end, holes)
+    return out
