@@ -75,10 +75,12 @@ class FuncFacts:
     #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work
     spawns: bool = False
     #: a coroutine function: where its **startup prefix** ends, for engine/oneshot.py, as
-    #: ((line, col) of the first top-level statement of its body that holds an `await`,
-    #: `async for`, `async with`, `yield` or a call named in `SPAWN_NAMES`, ((line, col,
+    #: ((line, col 0-based) of the innermost statement that holds its first `await`,
+    #: `async for`, `async with`, `yield` or call named in `SPAWN_NAMES`, ((line, col,
     #: end_line, end_col) of each loop, comprehension or lambda before it, ...)); () when
-    #: there is no prefix (the first statement already suspends, or none ever does)
+    #: there is no prefix (the first statement already suspends, or none ever does).
+    #: Statements run in the order they are written (loops aside), so what comes before
+    #: that statement runs before the coroutine first lets other work run on its loop
     startup: tuple[Any, ...] = ()
 
 
@@ -456,10 +458,11 @@ class Analyzer:
 
     def suspend(self, node: ast.AST) -> None:
         """The first point where the coroutine being visited may let other work run on
-        its loop (or starts some)."""
+        its loop (or starts some): where the innermost statement holding it starts."""
         ff = self.func_facts
         if ff is not None and ff.is_async:
-            self.suspends = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
+            st = self.stmt if self.stmt is not None else node
+            self.suspends = (st.lineno, st.col_offset)  # type: ignore[attr-defined]
 
     def hole(self, node: ast.AST) -> None:
         """A loop, comprehension or lambda of the coroutine being visited, before its
@@ -781,16 +784,11 @@ _NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
     "sched", "http", "xmlrpc", "wsgiref"}
 
 
-def _startup(body: list[ast.stmt], suspends: tuple[int, int],
+def _startup(body: list[ast.stmt], end: tuple[int, int],
              holes: list[tuple[int, int, int, int]]) -> tuple[Any, ...]:
-    """`FuncFacts.startup` of a coroutine whose first suspension point is at ``suspends``:
-    the top-level statements before the one that holds it are its startup prefix."""
-    end = None
-    for st in body:
-        if (st.lineno, st.col_offset) > suspends:
-            break
-        end = (st.lineno, st.col_offset)
-    if end is None or end == (body[0].lineno, body[0].col_offset):
+    """`FuncFacts.startup` of a coroutine whose first suspension point is in the
+    statement that starts at ``end``: what comes before it is its startup prefix."""
+    if end <= (body[0].lineno, body[0].col_offset):
         return ()  # (the first statement already suspends: no prefix)
     return (end, tuple(h for h in holes if (h[0], h[1]) < end))
 
