@@ -82,6 +82,13 @@ class FuncFacts:
     #: Statements run in the order they are written (loops aside), so what comes before
     #: that statement runs before the coroutine first lets other work run on its loop
     startup: tuple[Any, ...] = ()
+    #: a sync function: the functions it passes to `anyio.run(f, ...)`/`trio.run(f, ...)`
+    #: (run to their end on a new event loop), as resolved dotted names
+    runs: tuple[str, ...] = ()
+
+
+#: functions that run a coroutine function (not a coroutine) on a new event loop
+RUNS_FUNCTION = frozenset({"anyio.run", "trio.run"})
 
 
 @dataclass(slots=True)
@@ -720,6 +727,11 @@ class Analyzer:
             elif not ff.is_async:
                 if qual not in ff.callees:
                     ff.callees.append(qual)
+                if qual in RUNS_FUNCTION and node.args and type(node.args[0]) in (
+                        ast.Name, ast.Attribute):
+                    arg = resolve(node.args[0], self.scope)
+                    if arg is not None and arg[0] == "ref":
+                        ff.runs = (*ff.runs, arg[1])
                 if flow is not None and qual.partition(".")[0] not in self.external:
                     guard = tuple(self.guard)
                     fargs = flow.args(node)

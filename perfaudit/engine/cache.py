@@ -125,7 +125,7 @@ def _pack(res: FileResult) -> tuple[Any, ...]:
         [(i(fn.qual), fn.name, fn.is_async, fn.line,
           [(code, i(callee), line) for code, callee, line in fn.direct],
           [(i(c[0]), *c[1:]) for c in fn.calls], [i(c) for c in fn.callees], fn.memoized,
-          fn.returns, fn.flow, fn.decorators, fn.spawns, fn.startup)
+          fn.returns, fn.flow, fn.decorators, fn.spawns, fn.startup, fn.runs)
          for fn in res.functions],
         {i(k): i(v) for k, v in res.imports.items()},
         {line: (tuple(sorted(codes)) if codes is not None else None)
@@ -145,9 +145,9 @@ def _unpack(path: str, data: tuple[Any, ...]) -> FileResult:
         path=path, module=module,
         findings=[_unpack_finding(path, t) for t in findings],
         functions=[FuncFacts(q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp,
-                             su)
-                   for q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp, su
-                   in functions],
+                             su, tuple(runs))
+                   for q, n, a, ln, direct, calls, callees, memo, ret, flow, decos, sp, su,
+                   runs in functions],
         imports=dict(imports),
         noqa={int(k): (frozenset(v) if v is not None else None) for k, v in noqa.items()},
         skipped=skipped,

@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.analyze import RUNS_FUNCTION, FileResult, FuncFacts
 from perfaudit.engine.index import (
     ProjectIndex,
     identifiers,
@@ -83,9 +83,10 @@ class _Facts:
         for res in results:
             self.path_module[res.path] = res.module
             self.runs.update((res.path, fn) for callee, fn in res.registrations
-                             if callee.startswith("run:") and _runs_loop(callee[4:]))
+                             if (callee.startswith("run:") and _runs_loop(callee[4:]))
+                             or callee in RUNS_FUNCTION)
             for callee, fn in res.registrations:
-                if not callee.startswith("run:"):
+                if not callee.startswith("run:") and callee not in RUNS_FUNCTION:
                     self.registered.setdefault(fn, []).append(callee)
             if res.module:
                 self.module_path.setdefault(res.module, res.path)
@@ -304,7 +305,8 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
               dotted: bool = False) -> dict[str, int]:
     """How often each of ``names`` occurs in ``data`` as an identifier, other than where
     it is defined (`def name`) or imported; with ``wrapped``, only the occurrences that
-    are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)`; with
+    are not a call made right inside `asyncio.run(...)`/`run_until_complete(...)` (or the
+    function `anyio.run(f, ...)` is given); with
     ``dotted``, attribute mentions (`x.name`) are counted under ".name"."""
     out: dict[str, int] = {}
     if not names:
@@ -328,7 +330,8 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
         if any(a <= start < b for a, b in imports):
             continue
         if wrapped and _RUN_ARG.search(data, line_start, start) is not None and \
-                data[m.end():m.end() + 1] == b"(":
+                data[m.end():m.end() + 1] in (b"(", b",", b")"):
+            # (`asyncio.run(main())`, and `anyio.run(main, arg)` that takes the function)
             continue
         name = m.group(1).decode()
         if dotted and start and data[start - 1:start] == b".":
@@ -358,8 +361,11 @@ class _Source:
     def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
                  is_app_code: Callable[[str], bool],
                  words: Mapping[str, bytes] | None = None,
-                 marks: Mapping[str, bool] | None = None) -> None:
+                 marks: Mapping[str, bool] | None = None,
+                 modules: Mapping[str, str] | None = None) -> None:
         self._read = read
+        #: each file's module
+        self.modules = modules or {}
         self._marks = marks or {}
         self._is_app: dict[str, bool] = {}
         self._is_app_code = is_app_code
@@ -403,8 +409,13 @@ class _Source:
         return data is not None and registers(data)
 
     def parses_argv(self, path: str) -> bool:
-        """Whether the file reads its command line (argparse, optparse, getopt,
-        `sys.argv`): a program run from a shell, not a service's module."""
+        """Whether the file is part of a program run from a shell, not a service's
+        module: it reads its command line (argparse, optparse, getopt, `sys.argv`), or it
+        is the `__main__` of a package, a `cli` module or a module of a `cli` package
+        (`taskiq/cli/scheduler/cmd.py` runs what `SchedulerArgs.from_cli(args)` parsed)."""
+        parts = self.modules.get(path, "").split(".")
+        if parts[-1] in ("__main__", "cli") or "cli" in parts[:-1]:
+            return True
         data = self.data(path)
         return data is not None and _ARGV.search(data) is not None
 
@@ -464,12 +475,16 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     calls = _Calls()
     calls.add(results)
     if not _uses_cli(results, table) and not calls.runs_loop and not any(
-            c.startswith("run:") for res in results for c, _ in res.registrations):
+            c.startswith("run:") or c in RUNS_FUNCTION
+            for res in results for c, _ in res.registrations) and not any(
+            may_register(w) for w in (words or {}).values()) and not any(
+            (marks or {}).values()):
+        # (nor may a file the scan did not analyse register a command or run a loop)
         return findings
     known = {r.path for r in results}
     n_scanned = len(results)
     modules = {m: p for p, m in files if m}
-    source = _Source([p for p, _ in files], read, is_app_code, words, marks)
+    source = _Source([p for p, _ in files], read, is_app_code, words, marks, dict(files))
     # a file that no rule could match was not analysed; one that names a function with a
     # finding may register it as a command (`app.command(f)`, `asyncio.run(f())`)
     names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)
@@ -612,7 +627,7 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
             continue
         if not source.is_app(index.path_of[q]) or not source.parses_argv(index.path_of[q]):
             continue
-        for c in fn.callees:
+        for c in (*fn.callees, *fn.runs):
             t = index.resolve(c)
             if t is not None and funcs[t].is_async and not funcs[t].decorators:
                 runs[t] = _last(t)
