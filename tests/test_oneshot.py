@@ -288,3 +288,168 @@ def test_the_name_inside_a_message_string_is_not_a_mention(project: Path) -> Non
                          if "f\"" in code else code})
         result = scan([str(project)], _cfg(project), cache=False)
         assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings), code
+
+
+# -- the startup prefix of a command or script that serves --------------------------------
+
+SCHED_ARGS = '''\
+import argparse
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pattern", default="**/tasks.py")
+    return parser.parse_args(argv)
+'''
+
+SCHED_RUN = '''\
+import asyncio
+import time
+from pathlib import Path
+
+
+def import_tasks(pattern):
+    return [str(p) for p in Path().glob(pattern)]
+
+
+class SchedulerLoop:
+    async def run(self):
+        while True:
+            await asyncio.sleep(1)
+
+
+async def run_scheduler(args):
+    import_tasks(args.pattern)
+    await SchedulerLoop().run()
+    time.sleep(1)
+'''
+
+SCHED_CMD = '''\
+import asyncio
+
+from tq.cli.scheduler.args import parse
+from tq.cli.scheduler.run import run_scheduler
+
+
+class SchedulerCMD:
+    def exec(self, argv):
+        asyncio.run(run_scheduler(parse(argv)))
+'''
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path) -> Path:
+    """taskiq 0.13.0's `taskiq scheduler`: a command class in a `cli` package parses its
+    arguments with argparse in another module, and runs a coroutine that imports the
+    task modules (Path.glob), then serves its scheduler loop."""
+    root = tmp_path / "repo"
+    _write(root, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tq/__init__.py": "",
+        "tq/cli/__init__.py": "",
+        "tq/cli/scheduler/__init__.py": "",
+        "tq/cli/scheduler/args.py": SCHED_ARGS,
+        "tq/cli/scheduler/run.py": SCHED_RUN,
+        "tq/cli/scheduler/cmd.py": SCHED_CMD,
+    })
+    return root
+
+
+def test_startup_prefix_of_a_serving_script_is_one_shot(scheduler: Path) -> None:
+    result = scan([str(scheduler)], _cfg(scheduler), cache=False)
+    # the glob before the first await is startup; the sleep after it blocks the loop
+    # that the scheduler serves on
+    assert _rel(scheduler, result.hidden) == [("tq/cli/scheduler/run.py", 17, "PA106")]
+    assert _rel(scheduler, result.findings) == [("tq/cli/scheduler/run.py", 19, "PA103")]
+    assert result.hidden_counts() == {"test": 0, "example": 0, "one_shot": 1}
+    proc = run("scan", "tq", "--no-cache", "--format", "json", "--include-cli-commands",
+               cwd=scheduler)
+    flags = {(f["line"], f["code"]): f["one_shot"] for f in json.loads(proc.stdout)["findings"]}
+    assert flags == {(17, "PA106"): True, (19, "PA103"): False}
+    proc = run("scan", "tq", "--no-cache", "--format", "json", cwd=scheduler)
+    data = json.loads(proc.stdout)
+    assert data["not_shown"]["one_shot"] == 1 and len(data["findings"]) == 1
+
+
+def test_startup_needs_a_command_line_program(scheduler: Path) -> None:
+    # the same runner in a service's module that reads no command line: not a script,
+    # so its startup is a service's code and stays reported
+    _write(scheduler, {"tq/service.py": SCHED_CMD.replace("tq.cli.scheduler.args import parse",
+                                                          "tq.config import parse"),
+                       "tq/config.py": "def parse(argv):\n    return argv\n"})
+    (scheduler / "tq" / "cli" / "scheduler" / "cmd.py").unlink()
+    result = scan([str(scheduler)], _cfg(scheduler), cache=False)
+    assert ("tq/cli/scheduler/run.py", 17, "PA106") in _rel(scheduler, result.findings)
+    assert not result.hidden
+
+
+def test_startup_of_a_coroutine_also_called_by_application_code_is_reported(
+        scheduler: Path) -> None:
+    _write(scheduler, {"tq/worker.py": "from tq.cli.scheduler.run import run_scheduler\n\n\n"
+                                       "async def on_message(message):\n"
+                                       "    await run_scheduler(message)\n"})
+    result = scan([str(scheduler)], _cfg(scheduler), cache=False)
+    assert ("tq/cli/scheduler/run.py", 17, "PA106") in _rel(scheduler, result.findings)
+    assert not result.hidden
+
+
+def test_startup_mark_survives_the_cache(scheduler: Path, tmp_path: Path) -> None:
+    cache_dir = str(tmp_path / "cache")
+    cold = scan([str(scheduler)], _cfg(scheduler), cache_dir=cache_dir)
+    (scheduler / "tq" / "cli" / "scheduler" / "args.py").write_text(SCHED_ARGS + "\n")
+    warm = scan([str(scheduler)], _cfg(scheduler), cache_dir=cache_dir)  # per-file cache
+    for result in (cold, warm):
+        assert _rel(scheduler, result.hidden) == [("tq/cli/scheduler/run.py", 17, "PA106")]
+
+
+def test_startup_of_a_serving_command(tmp_path: Path) -> None:
+    # a typer command that reads its configuration, then starts its tasks; the same
+    # command called by a web route runs on the route's loop: reported
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tool.py": "import asyncio\nimport json\n\nimport typer\n\napp = typer.Typer()\n\n\n"
+                   "async def beat():\n    await asyncio.sleep(1)\n\n\n"
+                   "@app.command()\nasync def worker(path: str):\n"
+                   "    with open(path) as f:\n        cfg = json.load(f)\n"
+                   "    task = asyncio.create_task(beat())\n"
+                   "    open(path).close()\n    await task\n    return cfg\n",
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert _rel(tmp_path, result.hidden) == [("tool.py", 15, "PA101"), ("tool.py", 16, "PA101")]
+    assert [(line, code) for _, line, code in _rel(tmp_path, result.findings)
+            if code == "PA101"] == [(18, "PA101")]
+    _write(tmp_path, {"web.py": "from fastapi import FastAPI\n\nfrom tool import worker\n\n"
+                                "api = FastAPI()\n\n\n@api.get('/')\nasync def index():\n"
+                                "    await worker('x')\n"})
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert not result.hidden
+
+
+def test_anyio_run_of_a_function_is_a_script(tmp_path: Path) -> None:
+    # prefect 3.9.1's workspace supervisor: `anyio.run(_main_async, argv)` takes the
+    # function; its configuration is read in a `try` block before the first await
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "sup.py": "import argparse\nimport json\n\nimport anyio\n\n\n"
+                  "async def supervise(cfg):\n"
+                  "    async with anyio.create_task_group() as tg:\n"
+                  "        tg.start_soon(anyio.sleep, cfg)\n\n\n"
+                  "async def _main_async(argv=None):\n"
+                  "    args = argparse.ArgumentParser().parse_args(argv)\n"
+                  "    try:\n"
+                  "        with open(args.config) as f:\n"
+                  "            config = json.load(f)\n"
+                  "        return await supervise(config)\n"
+                  "    finally:\n"
+                  "        open(args.config).close()\n\n\n"
+                  "def main(argv=None):\n    return anyio.run(_main_async, argv)\n",
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert _rel(tmp_path, result.hidden) == [("sup.py", 15, "PA101"), ("sup.py", 16, "PA101")]
+    assert [(line, code) for _, line, code in _rel(tmp_path, result.findings)
+            if code == "PA101"] == [(19, "PA101")]
+    # mentioned elsewhere (handed to a task group), it may run on a serving loop
+    _write(tmp_path, {"other.py": "from sup import _main_async\n\n\n"
+                                  "async def run_all(tg):\n    tg.start_soon(_main_async)\n"})
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert not result.hidden

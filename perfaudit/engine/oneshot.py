@@ -80,6 +80,9 @@ class _Facts:
         self.registered: dict[str, list[str]] = {}
         #: functions run by a module-level `asyncio.run(f())` of application code
         self.runs: set[tuple[str, str]] = set()
+        #: (path, name) -> how many module-level calls of the file register a function
+        #: of that name (`app.command()(f)`, `parser.set_defaults(func=f)`)
+        self.reg_counts: dict[tuple[str, str], int] = {}
         for res in results:
             self.path_module[res.path] = res.module
             self.runs.update((res.path, fn) for callee, fn in res.registrations
@@ -88,6 +91,8 @@ class _Facts:
             for callee, fn in res.registrations:
                 if not callee.startswith("run:") and callee not in RUNS_FUNCTION:
                     self.registered.setdefault(fn, []).append(callee)
+                    key = (res.path, _last(fn))
+                    self.reg_counts[key] = self.reg_counts.get(key, 0) + 1
             if res.module:
                 self.module_path.setdefault(res.module, res.path)
                 if res.instances:
@@ -860,7 +865,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         if not bad:
             break
         oneshot -= bad
-    return oneshot, unaccounted, _startup(index, serving, oneshot, source, calls, callees)
+    return oneshot, unaccounted, _startup(facts, serving, oneshot, source, calls, callees)
 
 
 def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
@@ -872,7 +877,7 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     return not any((h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in startup[1])
 
 
-def _startup(index: ProjectIndex, serving: dict[str, str], oneshot: set[str],
+def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
              source: _Source, calls: _Calls, callees: Callable[[str], set[str]]
              ) -> dict[str, tuple[Any, ...]]:
     """The startup prefixes of the commands and scripts that serve (``serving``: ->
@@ -881,17 +886,30 @@ def _startup(index: ProjectIndex, serving: dict[str, str], oneshot: set[str],
     `create_task`). Before the prefix ends, nothing else runs on the loop yet."""
     if not serving:
         return {}
+    index = facts.index
     funcs = index.funcs
-    # a command that other application code also calls (a typer command is the function
-    # itself) runs on that code's loop too; a script's callers were checked already
-    names = {_last(q) for q in serving}
+    # a command that other application code also calls or mentions (a typer command is
+    # the function itself; `routes.add(worker)`) may run on that code's loop too: only
+    # its definition, imports and the calls that register it may name it (calling a
+    # click command object runs the command line; a script's mentions were checked)
+    cmds = {q for q, kind in serving.items() if kind not in ("object", "script")}
+    names = {_last(q) for q in cmds}
     others: set[str] = set()
     for q in calls.callers(funcs, names):
-        if not source.is_app(index.path_of[q]) or q in oneshot:
+        if not source.is_app(index.path_of[q]):
             continue
-        for t in callees(q):
-            if t in serving and t != q and serving[t] not in ("object", "script"):
-                others.add(t)
+        others.update(t for t in callees(q) if t in cmds and t != q)
+    mentions = dict(source.mentions(frozenset(names), dotted=True)) if names else {}
+    for q in cmds - others:
+        name = _last(q)
+        module = index.module_of[q]
+        mod_name = module[module.rfind(".") + 1:]
+        for p, got in mentions.items():
+            n = got.get(name, 0) + got.get(f"{mod_name}.{name}", 0) + (
+                got.get('"' + name, 0) if p != index.path_of[q] else 0)
+            if n > facts.reg_counts.get((p, name), 0):
+                others.add(q)
+                break
     spawning: dict[str, bool] = {}
 
     def spawns(q: str) -> bool:
