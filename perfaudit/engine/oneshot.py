@@ -26,10 +26,21 @@ Callers and mentions in test and example code do not count: they do not make a f
 run on a service's loop. A command that some non-command application code also calls is
 not one-shot.
 
-A coroutine function run by `asyncio.run(f())` is a one-shot **script** only when that
-happens in a program that reads its command line, nothing else mentions it, and neither it
-nor anything it reaches starts tasks or servers (`_scripts`): a server's `async def main()`
-serves on its loop and stays reported.
+A coroutine function run by `asyncio.run(f())` (`anyio.run(f, ...)`) is a one-shot
+**script** only when that happens in a command-line program (a file that reads its
+command line, a `__main__`, a `cli` module or a module of a `cli` package), nothing else
+mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
+a server's `async def main()` serves on its loop and stays reported.
+
+A command or script that serves still has a one-shot **startup prefix** (`_startup`):
+what its coroutine runs before the statement that holds its first `await`, `async for`,
+`async with`, `yield` or call named in `analyze.SPAWN_NAMES` (`FuncFacts.startup`, which
+the per-file pass records), cut before a call of a project function that starts work, and
+without the loops, comprehensions and lambdas in it. Until the coroutine first suspends,
+nothing else runs on its loop. It applies only to coroutines that nothing but their
+command line runs: a command that application code also calls or names, or a script
+mentioned elsewhere, keeps its whole body reported. An `await setup()` ends the prefix;
+the prefix of `setup` itself is not startup (it may be awaited again later).
 """
 
 from __future__ import annotations
