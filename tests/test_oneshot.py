@@ -453,3 +453,44 @@ def test_anyio_run_of_a_function_is_a_script(tmp_path: Path) -> None:
                                   "async def run_all(tg):\n    tg.start_soon(_main_async)\n"})
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
     assert not result.hidden
+
+
+def test_startup_prefix_facts() -> None:
+    """`FuncFacts.startup`: where the prefix ends (the innermost statement holding the
+    first suspension point) and the loops, comprehensions and lambdas before it."""
+    from perfaudit.engine.analyze import analyze_source
+    from perfaudit.engine.oneshot import in_startup
+    from perfaudit.rules import ALL_RULES, instantiate
+
+    source = (
+        "import asyncio, time\n"                      # 1
+        "async def a(args):\n"                         # 2
+        "    cfg = open(args).read()\n"                # 3
+        "    for p in args:\n"                         # 4
+        "        open(p)\n"                            # 5
+        "    fs = [open(p) for p in args]\n"           # 6
+        "    try:\n"                                   # 7
+        "        time.sleep(0); await asyncio.sleep(0)\n"  # 8
+        "    finally:\n"                               # 9
+        "        time.sleep(1)\n"                      # 10
+        "async def b():\n"                             # 11
+        "    await asyncio.sleep(1)\n"                 # 12
+        "    time.sleep(1)\n"                          # 13
+        "async def c(args):\n"                         # 14
+        "    time.sleep(1)\n"                          # 15
+        "    t = asyncio.ensure_future(b())\n"         # 16
+        "    time.sleep(1)\n"                          # 17
+        "def d():\n"                                   # 18
+        "    time.sleep(1)\n"                          # 19
+    )
+    rules = instantiate(frozenset(r.code for r in ALL_RULES))
+    result = analyze_source(source.encode(), "m.py", "m", False, Config(), rules)
+    facts = {fn.name: fn.startup for fn in result.functions}
+    assert facts["a"] == ((8, 23), ((4, 4, 5, 15), (6, 9, 6, 32)))
+    assert facts["b"] == () and facts["d"] == ()
+    assert facts["c"] == ((16, 4), ())
+    assert in_startup(facts["a"], 3, 10) and in_startup(facts["a"], 8, 8)
+    assert not in_startup(facts["a"], 5, 8)  # in the loop
+    assert not in_startup(facts["a"], 6, 10)  # in the comprehension
+    assert not in_startup(facts["a"], 10, 8)  # after the await
+    assert in_startup(facts["c"], 15, 4) and not in_startup(facts["c"], 17, 4)
