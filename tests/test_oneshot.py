@@ -418,6 +418,11 @@ def test_startup_of_a_serving_command(tmp_path: Path) -> None:
     assert _rel(tmp_path, result.hidden) == [("tool.py", 15, "PA101"), ("tool.py", 16, "PA101")]
     assert [(line, code) for _, line, code in _rel(tmp_path, result.findings)
             if code == "PA101"] == [(18, "PA101")]
+    # another module's own `worker`, and one that imports another `worker`, are not it
+    _write(tmp_path, {"jobs.py": "def worker():\n    return 1\n\n\nworker()\n",
+                      "pool.py": "from jobs import worker\n\nJOBS = [worker, 'worker']\n"})
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert len(result.hidden) == 2
     _write(tmp_path, {"web.py": "from fastapi import FastAPI\n\nfrom tool import worker\n\n"
                                 "api = FastAPI()\n\n\n@api.get('/')\nasync def index():\n"
                                 "    await worker('x')\n"})

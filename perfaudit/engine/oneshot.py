@@ -879,6 +879,40 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     return oneshot, unaccounted, _startup(facts, serving, oneshot, source, calls, callees)
 
 
+_FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(.*)\Z", re.DOTALL)
+
+
+def _imports(data: bytes, module: str, importer: str, is_package: bool) -> tuple[set[str], bool]:
+    """What the import statements of a file (of module ``importer``) import from
+    ``module``: the names (`from pkg.cli.flow import serve`, relative imports resolved),
+    and whether the module itself is imported (`import pkg.cli.flow`, `from pkg.cli
+    import flow`), so that a string may name one of its functions (`getattr`)."""
+    names: set[str] = set()
+    itself = False
+    parent, _, last = module.rpartition(".")
+    base = importer.split(".") if is_package else importer.split(".")[:-1]
+    for m in _IMPORT.finditer(data):
+        text = m.group(0)
+        words = {w.decode() for w in re.findall(rb"[A-Za-z_]\w*", text)}
+        got = _FROM.match(text)
+        if got is None:  # `import a.b.c`
+            itself = itself or module.encode() in text
+            continue
+        dots, rest = len(got.group(1)), got.group(2).decode()
+        if dots:
+            head = base[:len(base) - dots + 1] if dots > 1 else base
+            source = ".".join([*head, rest] if rest else head)
+        else:
+            source = rest
+        imported = {w.decode() for w in re.findall(rb"[A-Za-z_]\w*", got.group(3))}
+        if source == module:
+            names |= imported
+            itself = itself or bool(words)
+        elif source == parent and last in imported:
+            itself = True
+    return names, itself
+
+
 def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     """Whether (``line``, ``col``: 0-based) is in the startup prefix ``startup``
     (`FuncFacts.startup`): before its end, and in none of its loops, comprehensions or
@@ -916,8 +950,19 @@ def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
         module = index.module_of[q]
         mod_name = module[module.rfind(".") + 1:]
         for p, got in mentions.items():
-            n = got.get(name, 0) + got.get(f"{mod_name}.{name}", 0) + (
-                got.get('"' + name, 0) if p != index.path_of[q] else 0)
+            n = got.get(f"{mod_name}.{name}", 0)
+            if p == index.path_of[q]:
+                n += got.get(name, 0)
+            else:
+                # in another module, the name is this function only where an import
+                # names its module (`from pkg.cli.flow import serve`; a string, with
+                # `getattr`): prefect's other `serve` functions are not `flow serve`
+                # (a module imported under an alias of its own is not seen)
+                imported, itself = _imports(source.data(p) or b"", module,
+                                            source.modules.get(p, ""),
+                                            p.endswith("__init__.py"))
+                n += (got.get(name, 0) if name in imported else 0) + (
+                    got.get('"' + name, 0) if itself else 0)
             if n > facts.reg_counts.get((p, name), 0):
                 others.add(q)
                 break
