@@ -120,3 +120,24 @@ def test_deeply_nested_headers_are_seen_on_the_first_line_too() -> None:
     text = "".join("    " * i + f"for x{i} in y:\n" for i in range(7)) + "    " * 7 + "pass\n"
     assert P.may_nest_blocks_deeply(text)  # 7 widths, one of them on the first line
     assert not P.may_nest_blocks_deeply("x = 1\n" + text.split("\n", 1)[1])  # 6 widths
+
+
+_NEWER = ['s = f"{d["k"]}"\n', "t = f'{'\\n'.join(xs)}'\n", 'u = f"{x!r:{"w"}}"\n',
+          "def g[T](x: T) -> T:\n    return x\n", "type Alias = list[int]\n",
+          "try:\n    pass\nexcept ValueError, TypeError:\n    pass\n"]
+_BROKEN = ["x = (1,\n", "def f(:\n    pass\n", "nonlocal q\n", "def h(a, a):\n    pass\n",
+           "y = " + "(" * 201 + ")" * 201 + "\n", "v = f'{'\n", "return 1\n", "z = 1\n"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_NEWER + _BROKEN + ["a = 1\n", "# c\n"]), min_size=1,
+                max_size=6))
+def test_syntax_verdict_of_unanalysed_files_is_parses(lines: list[str]) -> None:
+    """A file no rule can match is skipped only when `parse` (what the analysis runs)
+    finds no error; the cheaper checks on the way (the symbol table, the repair loop
+    replayed without `ast` objects) never change that verdict, for newer syntax that
+    needs repairs mixed with real errors."""
+    from perfaudit.engine.runner import _valid
+
+    data = "".join(lines).encode()
+    assert _valid(data, "x.py") == (P.parse(data).error is None)

@@ -373,6 +373,49 @@ def _repair_loop(text: str, err: ParseError) -> tuple[ast.Module | None, ParseEr
     return None, err
 
 
+#: how the parser (not the symbol table) words the errors the repair loop meets
+_PARSER_ERRORS = ("f-string", "invalid syntax", "unterminated", "multiple exception types",
+                  "expected", "unmatched", "closing parenthesis", "unexpected",
+                  "invalid character", "EOL", "EOF")
+
+
+def repairs_to_valid(text: str, line: int, message: str) -> bool:
+    """Whether `_repair_loop`, started on ``text`` at a parse error on ``line``, ends with
+    text that parses (``message``: that error's); found with CPython's parser and symbol
+    table alone (without making
+    the `ast` objects, about half the cost of each parse). The repairs are the loop's own,
+    in the same order: the parser reports the same errors either way. False when that is
+    not certain (an error the symbol table raised, a limit, anything else): then `parse`
+    decides, as the analysis itself would."""
+    import symtable
+
+    if not message.startswith(_PARSER_ERRORS) or message.startswith(LIMIT_ERRORS):
+        return False
+    lines = text.splitlines(keepends=True)
+    seen: set[tuple[int, int]] = set()
+    for _ in range(_MAX_REPAIRS):
+        key = (line, len(seen))
+        if line < 1 or line > len(lines) or key in seen:
+            return False
+        seen.add(key)
+        if not _repair_line(lines, line - 1):
+            return False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                symtable.symtable("".join(lines), "<unknown>", "exec")
+        except SyntaxError as exc:
+            msg = exc.msg or ""
+            if not msg.startswith(_PARSER_ERRORS) or msg.startswith(LIMIT_ERRORS):
+                return False
+            line = exc.lineno or 1
+            continue
+        except Exception:  # RecursionError, ValueError, MemoryError...: `parse` tells
+            return False
+        return True
+    return False
+
+
 _TYPE_PARAMS = re.compile(r"^(\s*(?:async\s+def|def|class)\s+\w+\s*)\[")
 _TYPE_STMT = re.compile(r"^(\s*)type(\s+)(\w+)(\s*)(\[|=)")
 _EXCEPT_TUPLE = re.compile(r"^(\s*except\*?)(\s+)([^:#]+,[^:#]+?)(\s*):")

@@ -24,6 +24,7 @@ from perfaudit.engine.parse import (
     may_nest_blocks_deeply,
     parse,
     pre_repair,
+    repairs_to_valid,
 )
 from perfaudit.engine.rulebase import Rule
 from perfaudit.model import Finding, Span
@@ -203,8 +204,11 @@ def _valid(data: bytes, path: str) -> bool:
     `_compiles` answers for most files, cheaply; when it says no, `parse` (what the analysis
     itself would run) decides: a file valid only for a newer Python is valid. Either way
     nothing else of the file is needed: no rule can match it, so it is not visited."""
-    if _compiles(data, path):
+    verdict = _compiles(data, path)
+    if verdict is True:
         return True
+    if verdict is not False and repairs_to_valid(*verdict):
+        return True  # newer syntax (PEP 701 f-strings on 3.11) that parse() would repair
     try:
         parsed = call_deep(lambda: parse(data))
     except TooDeep:
@@ -212,8 +216,10 @@ def _valid(data: bytes, path: str) -> bool:
     return parsed.error is None
 
 
-def _compiles(data: bytes, path: str) -> bool:
-    """Does the file compile on the running Python? (A sufficient condition for `_valid`.)
+def _compiles(data: bytes, path: str) -> bool | tuple[str, int, str]:
+    """Does the file compile on the running Python? (True: a sufficient condition for
+    `_valid`.) When it does not, for a syntax error, the text checked and the error's line
+    and message (for `parse.repairs_to_valid`); else False.
 
     The check parses into CPython's internal tree and builds the symbol table, without
     making the Python `ast` objects. Code with PEP 695 type parameters, on a Python
@@ -227,7 +233,9 @@ def _compiles(data: bytes, path: str) -> bool:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like
             _check_syntax(text, path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+    except SyntaxError as exc:
+        return (text, exc.lineno or 1, exc.msg or "") if _HAS_SYMTABLE else False
+    except (ValueError, RecursionError, MemoryError, OverflowError):
         return False
     # the compiler's 20 nested blocks: checked only where loops/with/try nest deeply
     return not (may_nest_blocks_deeply(text) and compile_error(text) is not None)
