@@ -499,3 +499,22 @@ def test_startup_prefix_facts() -> None:
     assert not in_startup(facts["a"], 6, 10)  # in the comprehension
     assert not in_startup(facts["a"], 10, 8)  # after the await
     assert in_startup(facts["c"], 15, 4) and not in_startup(facts["c"], 17, 4)
+
+
+def test_imports_of_a_module() -> None:
+    from perfaudit.engine.oneshot import _imports
+
+    mod = "pkg.cli.flow"
+    assert _imports(b"from pkg.cli.flow import serve, run\n", mod, "pkg.x", False) == (
+        {"serve", "run"}, True)
+    assert _imports(b"from .flow import (\n    serve,\n)\n", mod, "pkg.cli.x", False) == (
+        {"serve"}, True)
+    assert _imports(b"from . import flow\n", mod, "pkg.cli", True) == (set(), True)
+    assert _imports(b"from ..cli import flow\n", mod, "pkg.a.b", False) == (set(), True)
+    assert _imports(b"from ..cli import flow\n", mod, "pkg.a", False) == (set(), False)
+    assert _imports(b"from ..cli import flow\n", mod, "pkg.sub.b", False) == (set(), True)
+    assert _imports(b"import pkg.cli.flow\n", mod, "other", False) == (set(), True)
+    # another module's `serve`, or a `flow` that is not this module
+    assert _imports(b"from prefect import flow, serve\n", mod, "pkg.x", False) == (
+        set(), False)
+    assert _imports(b"from .flows import serve\n", mod, "pkg.cli.x", False) == (set(), False)

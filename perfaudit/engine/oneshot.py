@@ -891,9 +891,11 @@ def _imports(data: bytes, module: str, importer: str, is_package: bool) -> tuple
     itself = False
     parent, _, last = module.rpartition(".")
     base = importer.split(".") if is_package else importer.split(".")[:-1]
+    last_b = last.encode()
     for m in _IMPORT.finditer(data):
         text = m.group(0)
-        words = {w.decode() for w in re.findall(rb"[A-Za-z_]\w*", text)}
+        if last_b not in text:
+            continue  # (every import of the module spells its last part)
         got = _FROM.match(text)
         if got is None:  # `import a.b.c`
             itself = itself or module.encode() in text
@@ -907,7 +909,7 @@ def _imports(data: bytes, module: str, importer: str, is_package: bool) -> tuple
         imported = {w.decode() for w in re.findall(rb"[A-Za-z_]\w*", got.group(3))}
         if source == module:
             names |= imported
-            itself = itself or bool(words)
+            itself = True
         elif source == parent and last in imported:
             itself = True
     return names, itself
@@ -938,29 +940,37 @@ def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
     # its definition, imports and the calls that register it may name it (calling a
     # click command object runs the command line; a script's mentions were checked)
     cmds = {q for q, kind in serving.items() if kind not in ("object", "script")}
-    names = {_last(q) for q in cmds}
     others: set[str] = set()
-    for q in calls.callers(funcs, names):
+    for q in calls.callers(funcs, {_last(q) for q in cmds}):
         if not source.is_app(index.path_of[q]):
             continue
         others.update(t for t in callees(q) if t in cmds and t != q)
-    mentions = dict(source.mentions(frozenset(names), dotted=True)) if names else {}
-    for q in cmds - others:
+    for q in sorted(cmds - others):
         name = _last(q)
         module = index.module_of[q]
         mod_name = module[module.rfind(".") + 1:]
-        for p, got in mentions.items():
-            n = got.get(f"{mod_name}.{name}", 0)
-            if p == index.path_of[q]:
-                n += got.get(name, 0)
-            else:
+        own = index.path_of[q]
+        word = name.encode()
+        for p in source.paths:
+            data = source.data(p)
+            if not data or word not in data or not source.is_app(p):
+                continue
+            if p != own:
                 # in another module, the name is this function only where an import
                 # names its module (`from pkg.cli.flow import serve`; a string, with
                 # `getattr`): prefect's other `serve` functions are not `flow serve`
                 # (a module imported under an alias of its own is not seen)
-                imported, itself = _imports(source.data(p) or b"", module,
-                                            source.modules.get(p, ""),
+                if mod_name.encode() not in data:
+                    continue  # (no import names its module)
+                imported, itself = _imports(data, module, source.modules.get(p, ""),
                                             p.endswith("__init__.py"))
+                if name not in imported and not itself:
+                    continue
+            got = _mentions(data, frozenset({name}), dotted=True)
+            n = got.get(f"{mod_name}.{name}", 0)
+            if p == own:
+                n += got.get(name, 0)
+            else:
                 n += (got.get(name, 0) if name in imported else 0) + (
                     got.get('"' + name, 0) if itself else 0)
             if n > facts.reg_counts.get((p, name), 0):
