@@ -402,6 +402,14 @@ class _Source:
             self._data[path] = self._read(path)
         return self._data[path]
 
+    def data_naming(self, path: str, word: bytes) -> bytes | None:
+        """The file's bytes if they may name ``word`` (from its identifiers when they
+        are known without reading it), else None."""
+        if (path in self._ids or path in self._words) and word not in self.ids(path):
+            return None
+        data = self.data(path)
+        return data if data is not None and word in data else None
+
     def ids(self, path: str) -> frozenset[bytes]:
         got = self._ids.get(path)
         if got is None:
@@ -464,6 +472,7 @@ class _Source:
 #: (`to init relations`, not `init if x else y`)
 _PROSE = re.compile(rb" (?!(?:if|else|and|or|not|in|is|for|async|await|lambda)\b)[a-z]")
 _HEAD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]*)\Z")
+_IDENT_BYTE = re.compile(rb"[A-Za-z0-9_]")
 _ARGV = re.compile(rb"\b(?:argparse|optparse|getopt|sys\.argv)\b")
 
 
@@ -951,17 +960,20 @@ def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
         mod_name = module[module.rfind(".") + 1:]
         own = index.path_of[q]
         word = name.encode()
+        pattern = re.compile(re.escape(word) + rb"(?![A-Za-z0-9_])")
         for p in source.paths:
-            data = source.data(p)
-            if not data or word not in data or not source.is_app(p):
+            data = source.data_naming(p, word)
+            if data is None or not source.is_app(p):
                 continue
             if p != own:
+                if mod_name.encode() not in data or not any(
+                        not _IDENT_BYTE.match(data, m.start() - 1) or not m.start()
+                        for m in pattern.finditer(data)):
+                    continue  # (no import names its module, or no mention of the name)
                 # in another module, the name is this function only where an import
                 # names its module (`from pkg.cli.flow import serve`; a string, with
                 # `getattr`): prefect's other `serve` functions are not `flow serve`
                 # (a module imported under an alias of its own is not seen)
-                if mod_name.encode() not in data:
-                    continue  # (no import names its module)
                 imported, itself = _imports(data, module, source.modules.get(p, ""),
                                             p.endswith("__init__.py"))
                 if name not in imported and not itself:
