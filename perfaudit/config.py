@@ -34,7 +34,7 @@ DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
     "examples/", "example/", "docs/", "demo/", "demos/", "sample/", "samples/", "guides/",
     "setup.py", "versioneer.py",
     # the project's own dev tooling, at its root only (a package's `scripts/` ships)
-    "/scripts/", "/script/", "/tools/", "/benchmarks/")
+    "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/")
 #: what a scan does with findings in test and example code
 TEST_CODE_MODES = ("report", "summary", "ignore")
 

@@ -96,6 +96,7 @@ def project(tmp_path: Path) -> Path:
     ("scripts/playwright/shot.py", "example"),
     ("script/hassfest/main.py", "example"),
     ("tools/gen.py", "example"),
+    ("devtools/dump_devinfo.py", "example"),
     ("benchmarks/bench_x.py", "example"),
     ("pkg/scripts/atvproxy.py", "code"),
     ("src/pkg/tools/search.py", "code"),

@@ -514,3 +514,42 @@ def test_walrus_across_a_comment_still_rebinds(tmp_path: Path) -> None:
             walrus("x", b"raw")
     '''}, **{"test-code": "report"})
     assert [g[:3] for g in _got(result)] == [("w.py", 14, "PA106")]
+
+
+def test_type_test_of_a_local_made_from_a_parameter_is_conditional(tmp_path: Path) -> None:
+    """openai's `_upload_content`: `content = file[1] if isinstance(file, tuple) else
+    file; if isinstance(content, PathLike): open(...)`. The test is on what the caller
+    passed, through a local: the chain may block (conditional), as a test of the
+    parameter itself would. A local made from something else, or bound twice, is state:
+    the chain stays unconditional."""
+    result = _scan(tmp_path, {"up.py": '''
+        from os import PathLike
+
+        def upload_content(file):
+            content = file[1] if isinstance(file, tuple) else file
+            if isinstance(content, PathLike):
+                return open(content, "rb").read()
+            return content
+
+        DEFAULT = object()
+
+        def from_state(file):
+            content = DEFAULT
+            if isinstance(content, PathLike):
+                return open(content, "rb").read()
+            return None
+
+        def rebound(file, other):
+            content = file
+            content = other
+            if isinstance(content, PathLike):
+                return open(content, "rb").read()
+            return None
+
+        async def handler(file, other):
+            upload_content(file)
+            from_state(file)
+            rebound(file, other)
+    '''}, **{"test-code": "report"})
+    assert _got(result) == [("up.py", 26, "PA106", True), ("up.py", 27, "PA106", False),
+                            ("up.py", 28, "PA106", False)]

@@ -46,6 +46,8 @@ _SAFE_MODULES = frozenset({"builtins", "io", "os", "pathlib", "collections",
                            "array", "typing", "types", "enum", "uuid", "ipaddress"})
 _ANNOTATED = frozenset({"typing.Annotated", "typing_extensions.Annotated"})
 _IGNORE: Cond = ("ign",)
+#: predicates on the kind of a value (`depends`)
+_TYPE_TESTS = frozenset({"builtins.isinstance", "builtins.hasattr", "builtins.callable"})
 _DEP: Cond = ("dep",)
 _CONTAINERS = {ast.Dict: "builtins.dict", ast.List: "builtins.list",
                ast.Tuple: "builtins.tuple", ast.Set: "builtins.set"}
@@ -133,7 +135,15 @@ class Summarizer:
         f = e.func
         if type(f) is ast.Attribute and self.subject(f.value) is not None:
             return True
-        return any(self.subject(a) is not None for a in e.args)
+        if any(self.subject(a) is not None for a in e.args):
+            return True
+        # `isinstance(content, PathLike)` with `content = file[1] if ... else file`: a type
+        # test of what the caller passed, through a local bound once to an expression of it
+        if e.args and type(e.args[0]) is ast.Name and self.resolve(f) in _TYPE_TESTS:
+            bound = self.module_value(e.args[0].id)
+            return isinstance(bound, ast.expr) and any(
+                type(n) is ast.Name and self.subject(n) is not None for n in ast.walk(bound))
+        return False
 
     def cond(self, e: ast.expr) -> Cond:
         c = self._cond(e)
