@@ -510,7 +510,13 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
                                       rules=all_meta(), paths=scanned),
                            lambda p: plan.file_cfg.get(p, plan.configs[0]))
 
-    findings = reported(_collect(results, index, plan)).findings
+    first = reported(_collect(results, index, plan))
+    findings = first.findings
+    #: per file, the functions with one-shot findings (`Item.one_shot`)
+    one_shot: dict[str, set[str]] = {}
+    for f in first.hidden:
+        if f.one_shot:
+            one_shot.setdefault(f.path, set()).add(f.function)
     fj = FixJob(unsafe, tuple((r.code, r.fix) for r in ALL_RULES))
     out = FixResult()
     targets = fix_targets([f.path for f in files], paths)
@@ -532,7 +538,8 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
         for p in todo:
             if targets.get(p) == "":
                 out.errors[p] = OUTSIDE
-        items = [_fix_item(Item, sources[p], current.get(p), fs, plan)
+        items = [_fix_item(Item, sources[p], current.get(p), fs, plan,
+                           frozenset(one_shot.get(p, ())))
                  for p, fs in todo.items() if targets.get(p)
                  and not {_key(f) for f in fs} <= left.get(p, set())]
         if not items:
@@ -591,7 +598,8 @@ def fix(paths: Sequence[str] = (".",), config: Config | None = None, *,
 
 
 def _fix_item(item_cls: type[Item], src: SourceFile, data: bytes | None,
-              findings: list[Finding], plan: _Plan) -> Item:
+              findings: list[Finding], plan: _Plan,
+              one_shot: frozenset[str] = frozenset()) -> Item:
     """What a fix worker needs for one file: its analysis job and the codes its config
     selects (less those its per-file-ignores drop)."""
     cfg = plan.file_cfg[src.path]
@@ -600,7 +608,7 @@ def _fix_item(item_cls: type[Item], src: SourceFile, data: bytes | None,
         ap = os.path.abspath(src.path)
         pfi = compiled_per_file_ignores(cfg)
         codes = frozenset(c for c in codes if not any(p.ignores(ap, c) for p in pfi))
-    return item_cls(src, data, findings, plan.jobs[cfg.analysis_key()], codes)
+    return item_cls(src, data, findings, plan.jobs[cfg.analysis_key()], codes, one_shot)
 
 
 def _key(f: Finding) -> tuple[str, str, int, int]:

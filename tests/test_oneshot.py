@@ -518,3 +518,24 @@ def test_imports_of_a_module() -> None:
     assert _imports(b"from prefect import flow, serve\n", mod, "pkg.x", False) == (
         set(), False)
     assert _imports(b"from .flows import serve\n", mod, "pkg.cli.x", False) == (set(), False)
+
+
+def test_fix_leaves_one_shot_code_alone_in_a_file_it_rewrites(tmp_path: Path) -> None:
+    # the file is rewritten for its reported findings, then analysed again on its own:
+    # that later round must still leave the one-shot command and the startup alone
+    text = ("import argparse\nimport asyncio\nimport time\n\nimport typer\n\n"
+            "app = typer.Typer()\n\n\n"
+            "@app.command()\nasync def one(path: str):\n    time.sleep(1)\n\n\n"
+            "async def beat():\n    await asyncio.sleep(1)\n\n\n"
+            "async def serve(args):\n    time.sleep(0.1)\n"
+            "    t = asyncio.create_task(beat())\n    time.sleep(1)\n    await t\n\n\n"
+            "async def handler(request):\n    time.sleep(1)\n\n\n"
+            "def main():\n    asyncio.run(serve(argparse.ArgumentParser().parse_args()))\n")
+    _write(tmp_path, {"pyproject.toml": "[tool.perfaudit]\n", "tool.py": text})
+    result = fix([str(tmp_path)], _cfg(tmp_path, select=("PA103",)))
+    lines = (tmp_path / "tool.py").read_text().splitlines()
+    assert lines[11] == "    time.sleep(1)"  # the command
+    assert lines[19] == "    time.sleep(0.1)"  # the startup
+    assert lines[21] == "    await asyncio.sleep(1)"  # after the task started
+    assert lines[26] == "    await asyncio.sleep(1)"  # the handler
+    assert len(result.remaining.hidden) == 2 and not result.remaining.findings

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from perfaudit.engine.analyze import FileResult
+from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.discover import SourceFile
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.runner import Job, _make_rules, read_and_analyze
@@ -51,6 +52,10 @@ class Item:
     job: Job
     #: the codes the file's config selects (less its per-file-ignores)
     codes: frozenset[str]
+    #: functions of the file that hold findings `scan` does not report because they are
+    #: one-shot (engine/oneshot.py): a re-analysis of the file alone cannot tell those
+    #: apart, so its later rounds leave these functions' PA101-PA106 findings alone
+    one_shot: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -92,7 +97,8 @@ def fix_one(item: Item, fj: FixJob, rules: Sequence[Rule]) -> Outcome:
         current = step.fixed
         out.applied.extend(step.applied)
         out.result = read_and_analyze(src, current, item.job, rules)
-        todo = [f for f in out.result.findings if f.code in item.codes and fj.wanted(f)]
+        todo = [f for f in out.result.findings if f.code in item.codes and fj.wanted(f)
+                and not (f.function in item.one_shot and f.code in ONE_SHOT_CODES)]
         if fj.unsafe:  # a later round must refuse what the first refused
             refused = refusals(todo, ())
             todo = [f for f in todo if f not in refused]
