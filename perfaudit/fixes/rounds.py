@@ -13,8 +13,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from perfaudit.engine.analyze import FileResult
-from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.discover import SourceFile
+from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.runner import Job, _make_rules, read_and_analyze
 from perfaudit.fixes import apply
