@@ -6,7 +6,10 @@ ruff's ASYNC210/212 (blocking HTTP), ASYNC220-222 (subprocess), ASYNC230 (open),
 (os.path/pathlib), ASYNC250 (input) and ASYNC251 (time.sleep) are mapped to PA102, PA104,
 PA101 and PA103. Every ruff finding must be found by perfaudit too, or be a documented
 deliberate difference (README, "Compared with ruff": `os.path.abspath`, `relpath` and
-`normpath`). Prints, per code base, the counts, perfaudit's recall of ruff's findings
+`normpath`). perfaudit runs with `--include-tests --include-cli-commands`: by default it
+reports application code and counts findings in tests, examples and one-shot commands in a
+summary line, while ruff reports every file; recall is about what each tool finds, so both
+look at the same files. Prints, per code base, the counts, perfaudit's recall of ruff's findings
 (deliberate differences left out) and every finding ruff has that perfaudit does not; with
 several code bases, the total.
 """
@@ -64,6 +67,7 @@ def compare(spec: str) -> tuple[int, int]:
     ruff_hits = {(Path(d["filename"]).resolve(), d["location"]["row"], MAPPING[d["code"]]):
                  d["code"] for d in json.loads(r.stdout)}
     p = subprocess.run([sys.executable, "-m", "perfaudit", "scan", "--isolated", "--disable-noqa",
+                        "--include-tests", "--include-cli-commands",
                         "--select", "PA101,PA102,PA103,PA104", "--format", "json",
                         "--exit-zero", "--no-cache", str(tree)],
                        capture_output=True, text=True, check=True)
