@@ -275,11 +275,13 @@ def _pattern(names: frozenset[str]) -> re.Pattern[bytes]:
     return re.compile(rb"(?<![A-Za-z0-9_])(" + alts + rb")(?![A-Za-z0-9_])")
 
 
-def _string_spans(data: bytes) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=64)
+def _string_spans(data: bytes) -> tuple[tuple[int, int], ...]:
     """Byte spans of the file's string literals that hold no code: plain strings and
     docstrings, not f-strings with a replacement field (`f"{init()}"` calls `init`).
     Empty when the file does not tokenize (every mention then counts: when in doubt,
-    a function is not one-shot)."""
+    a function is not one-shot). Memoized: a file's mentions are counted several times in
+    one pass (each round, each kind of mention), and tokenizing it is the costly part."""
     try:
         text = data.decode("utf-8")
         starts = [0]
@@ -299,12 +301,13 @@ def _string_spans(data: bytes) -> list[tuple[int, int]]:
                 spans.append((offset(*tok.start), offset(*tok.end)))
             elif tok.type == getattr(tokenize, "FSTRING_MIDDLE", -1):
                 spans.append((offset(*tok.start), offset(*tok.end)))
-        return spans
+        return tuple(spans)
     except (SyntaxError, UnicodeDecodeError, tokenize.TokenError, IndexError, ValueError):
-        return []
+        return ()
 
 
-def _in_prose_string(spans: list[tuple[int, int]], start: int, end: int, data: bytes) -> bool:
+def _in_prose_string(spans: Sequence[tuple[int, int]], start: int, end: int,
+                     data: bytes) -> bool:
     """The mention lies inside a string literal that is more than the bare name: `"init"`
     may be a dynamic reference (`getattr(mod, "init")`), `"Call init() first"` is prose."""
     i = bisect.bisect_right(spans, (start, 1 << 62)) - 1
@@ -328,7 +331,7 @@ def _mentions(data: bytes, names: frozenset[str], wrapped: bool = False,
     if not names:
         return out
     imports: list[tuple[int, int]] | None = None
-    strings: list[tuple[int, int]] | None = None
+    strings: Sequence[tuple[int, int]] | None = None
     for m in _pattern(names).finditer(data):
         start = m.start()
         line_start = data.rfind(b"\n", 0, start) + 1
@@ -493,6 +496,20 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     cache held as filtered, whether each may register a command by a call; ``index``: the scan's
     `ProjectIndex` of ``results``, if it built one (then it is not built again).
     """
+    try:
+        return _mark(findings, results, table, files=files, read=read, analyse=analyse,
+                     is_app_code=is_app_code, words=words, marks=marks, index=index)
+    finally:
+        _string_spans.cache_clear()  # it holds files' bytes: only for the one pass
+
+
+def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
+          files: Sequence[tuple[str, str]], read: Callable[[str], bytes | None],
+          analyse: Callable[[str], FileResult | None],
+          is_app_code: Callable[[str], bool],
+          words: Mapping[str, bytes] | None,
+          marks: Mapping[str, bool] | None,
+          index: ProjectIndex | None) -> list[Finding]:
     wanted = [f for f in findings if f.code in CODES]
     if not wanted:
         return findings
