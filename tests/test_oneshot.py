@@ -539,3 +539,27 @@ def test_fix_leaves_one_shot_code_alone_in_a_file_it_rewrites(tmp_path: Path) ->
     assert lines[21] == "    await asyncio.sleep(1)"  # after the task started
     assert lines[26] == "    await asyncio.sleep(1)"  # the handler
     assert len(result.remaining.hidden) == 2 and not result.remaining.findings
+
+
+def test_the_same_name_from_another_module_is_not_a_mention(project: Path) -> None:
+    """tortoise-orm's `migrate` command helper vs `tortoise.migrations.api.migrate`, and
+    fastmcp's `run_command` vs a CI script's own `run_command`: in another module a bare
+    name is the helper only where an import there names it from its module (or from a
+    package above it, which may re-export it)."""
+    _write(project, {
+        "proj/loader.py": "async def load(path):\n    return path\n",
+        "proj/service2.py": "from proj.loader import load\n\n\n"
+                            "async def handle(path):\n    return await load(path)\n",
+        "proj/local.py": "def load(x):\n    return x\n\n\ndef use():\n    return load(1)\n",
+    })
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.hidden)
+    # imported from the helper's module, or from the package above it: a mention
+    for imp in ("from proj.cli.helpers import load", "from proj.cli import load",
+                "from proj.cli.helpers import *"):
+        _write(project, {"proj/cli/__init__.py": "from proj.cli.helpers import load\n",
+                         "proj/service2.py": f"{imp}\n\n\n"
+                                             "async def handle(path):\n"
+                                             "    return await load(path)\n"})
+        result = scan([str(project)], _cfg(project), cache=False)
+        assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings), imp

@@ -861,8 +861,19 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         mod_name = module[module.rfind(".") + 1:]
         ok = True
         missing = set()
+        own = index.path_of[q]
         for p, got in mentions.items():
             n = got.get(name, 0)
+            if n and p != own and top_level:
+                # in another module, a bare name is this function only where an import
+                # there names it from its module (`from pkg.cli import migrate`, or `*`):
+                # tortoise's `migrate` command helper is not `migrations.api.migrate`
+                data = source.data(p)
+                if data is not None:
+                    imported, _ = _imports(data, module, source.modules.get(p, ""),
+                                           p.endswith("__init__.py"))
+                    if name not in imported and "*" not in imported:
+                        n = 0
             for key, k in got.items():
                 if key.endswith("." + name):
                     # `x.name` names a module-level function only as `<its module>.name`
@@ -910,18 +921,16 @@ _FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(.*)\Z", r
 
 def _imports(data: bytes, module: str, importer: str, is_package: bool) -> tuple[set[str], bool]:
     """What the import statements of a file (of module ``importer``) import from
-    ``module``: the names (`from pkg.cli.flow import serve`, relative imports resolved),
+    ``module``: the names (`from pkg.cli.flow import serve`, relative imports resolved;
+    also from a package above it, which may re-export them: `from pkg import serve`),
     and whether the module itself is imported (`import pkg.cli.flow`, `from pkg.cli
     import flow`), so that a string may name one of its functions (`getattr`)."""
     names: set[str] = set()
     itself = False
     parent, _, last = module.rpartition(".")
     base = importer.split(".") if is_package else importer.split(".")[:-1]
-    last_b = last.encode()
     for m in _IMPORT.finditer(data):
         text = m.group(0)
-        if last_b not in text:
-            continue  # (every import of the module spells its last part)
         got = _FROM.match(text)
         if got is None:  # `import a.b.c`
             itself = itself or module.encode() in text
@@ -933,11 +942,15 @@ def _imports(data: bytes, module: str, importer: str, is_package: bool) -> tuple
         else:
             source = rest
         imported = {w.decode() for w in re.findall(rb"[A-Za-z_]\w*", got.group(3))}
+        if b"*" in got.group(3):
+            imported.add("*")
         if source == module:
             names |= imported
             itself = True
         elif source == parent and last in imported:
             itself = True
+        elif source and module.startswith(source + "."):
+            names |= imported  # a package that may re-export it (`from pkg import f`)
     return names, itself
 
 
