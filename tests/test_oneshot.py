@@ -551,6 +551,7 @@ def test_the_same_name_from_another_module_is_not_a_mention(project: Path) -> No
         "proj/service2.py": "from proj.loader import load\n\n\n"
                             "async def handle(path):\n    return await load(path)\n",
         "proj/local.py": "def load(x):\n    return x\n\n\ndef use():\n    return load(1)\n",
+        "proj/api/__init__.py": 'from proj.loader import load\n\n__all__ = ["load"]\n',
     })
     result = scan([str(project)], _cfg(project), cache=False)
     assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.hidden)
@@ -563,3 +564,10 @@ def test_the_same_name_from_another_module_is_not_a_mention(project: Path) -> No
                                              "    return await load(path)\n"})
         result = scan([str(project)], _cfg(project), cache=False)
         assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings), imp
+    # a string names it where its module is imported (`getattr(helpers, "load")`)
+    _write(project, {"proj/cli/__init__.py": "",
+                     "proj/service2.py": "from proj.cli import helpers\n\n\n"
+                                         "async def handle(path):\n"
+                                         '    return await getattr(helpers, "load")(path)\n'})
+    result = scan([str(project)], _cfg(project), cache=False)
+    assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)

@@ -864,23 +864,27 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         own = index.path_of[q]
         for p, got in mentions.items():
             n = got.get(name, 0)
-            if n and p != own and top_level:
+            quoted = got.get('"' + name, 0) if p != own else 0
+            if (n or quoted) and p != own and top_level:
                 # in another module, a bare name is this function only where an import
-                # there names it from its module (`from pkg.cli import migrate`, or `*`):
-                # tortoise's `migrate` command helper is not `migrations.api.migrate`
+                # there names it from its module (`from pkg.cli import migrate`, or `*`),
+                # and a string (`getattr(mod, "migrate")`) only where its module is
+                # imported: tortoise's `migrate` command helper is not the
+                # `migrations.api.migrate` of that package's `__all__`
                 data = source.data(p)
                 if data is not None:
-                    imported, _ = _imports(data, module, source.modules.get(p, ""),
-                                           p.endswith("__init__.py"))
+                    imported, itself = _imports(data, module, source.modules.get(p, ""),
+                                                p.endswith("__init__.py"))
                     if name not in imported and "*" not in imported:
                         n = 0
+                    if not itself and "*" not in imported:
+                        quoted = 0
             for key, k in got.items():
                 if key.endswith("." + name):
                     # `x.name` names a module-level function only as `<its module>.name`
                     if not top_level or key == f"{mod_name}.{name}":
                         n += k
-            if got.get('"' + name) and p != index.path_of[q]:
-                n += got['"' + name]  # a string naming it, outside its own module
+            n += quoted  # a string naming it, outside its own module
             if not n:
                 continue
             have = sum(call_counts(g).get(name, 0) for g in by_path.get(p, ())
