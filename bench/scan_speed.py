@@ -43,30 +43,28 @@ TOUCHED = {"django": "django/core/files/storage/filesystem.py",
 
 
 def _tree_rss_kib(root_pid: int) -> int:
-    """Resident memory of a process and all its descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
+    """Resident memory of a process and all its descendants (Linux /proc).
+
+    The tree is walked through each task's `children` file: a handful of reads per
+    sample. (Reading every process's `stat` on the machine, 100 times a second, took a
+    good part of a core away from the 2-core runs it measures.)"""
     page_kib = os.sysconf("SC_PAGE_SIZE") // 1024
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as fh:
-                stat = fh.read()
-            with open(f"/proc/{entry}/statm", "rb") as fh:
-                statm = fh.read().split()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        parents[int(entry)] = int(fields[1])
-        rss[int(entry)] = int(statm[1]) * page_kib
     total = 0
-    for pid in rss:
-        p = pid
-        while p and p != root_pid:
-            p = parents.get(p, 0)
-        if p == root_pid:
-            total += rss[pid]
+    todo = [root_pid]
+    seen: set[int] = set()
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                total += int(fh.read().split()[1]) * page_kib
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile
     return total
 
 
