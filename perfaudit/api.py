@@ -19,7 +19,7 @@ from perfaudit.config import (
 )
 from perfaudit.engine.analyze import FileResult, is_suppressed
 from perfaudit.engine.cache import MAX_FILE_SIZE, Cache, project_root, read_bounded
-from perfaudit.engine.discover import SourceFile, discover, module_name
+from perfaudit.engine.discover import SourceFile, abspaths, discover, module_name
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.oneshot import mark as mark_one_shot
@@ -128,8 +128,9 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
                     on_progress(n_files)
                 return _by_context(ScanResult(findings=cached, files_scanned=n_files,
                                               rules=all_meta(), paths=scanned), config_of)
+        key_of = {id(c): c.analysis_key() for c in configs}  # (a digest: once per config)
         for key, job in jobs.items():
-            mine = [f for f in files if file_cfg[f.path].analysis_key() == key]
+            mine = [f for f in files if key_of[id(file_cfg[f.path])] == key]
             res, idx = analyze_files(mine, job, cache=store, workers=workers,
                                      on_progress=on_progress, stats=stats, words=plan.words,
                                      marks=plan.marks)
@@ -175,7 +176,8 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
     else:
         files = discover(paths, resolver.fixed or resolver.for_path(paths[0] if paths else "."),
                          config_for=None if resolver.fixed else resolver.for_folder)
-        file_cfg = {f.path: resolver.for_folder(os.path.dirname(os.path.abspath(f.path)))
+        absolute = abspaths([f.path for f in files])
+        file_cfg = {f.path: resolver.for_folder(os.path.dirname(absolute[f.path]))
                     for f in files}  # discovered paths are files: no stat needed
     configs = list({id(c): c for c in file_cfg.values()}.values()) or [
         resolver.fixed or resolver.for_path(".")]

@@ -141,3 +141,16 @@ def test_syntax_verdict_of_unanalysed_files_is_parses(lines: list[str]) -> None:
 
     data = "".join(lines).encode()
     assert _valid(data, "x.py") == (P.parse(data).error is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "..", ".", "", "x.py", "/", "//"]),
+                         min_size=1, max_size=6).map("/".join), min_size=1, max_size=20))
+def test_abspaths_agree_with_abspath(paths: list[str]) -> None:
+    """`abspaths` (the absolute path once per folder) gives `os.path.abspath` of each path."""
+    import os
+
+    from perfaudit.engine.discover import abspaths
+
+    got = abspaths(paths)
+    assert got == {p: os.path.abspath(p) for p in paths}

@@ -285,3 +285,23 @@ def _is_link_loop(path: str) -> bool:
     except OSError as exc:
         return exc.errno == errno.ELOOP
     return False
+
+
+def abspaths(paths: Sequence[str]) -> dict[str, str]:
+    """`os.path.abspath` of each path, computed once per folder (a scan names thousands of
+    files in a few hundred folders; each `abspath` joins the working folder and
+    normalises the whole path). A file name never is `.` or `..`, so the absolute path
+    of `d/name` is the absolute path of `d`, then `name`."""
+    folders: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for p in paths:
+        head, sep, name = p.rpartition(os.sep)
+        if not name or name in (".", "..") or (os.altsep and os.altsep in p):
+            out[p] = os.path.abspath(p)
+            continue
+        folder = head + sep  # "" for a bare name (the working folder), "/" at the root
+        ad = folders.get(folder)
+        if ad is None:
+            ad = folders[folder] = os.path.abspath(folder)
+        out[p] = os.path.join(ad, name)
+    return out

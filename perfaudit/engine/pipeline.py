@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
-from perfaudit.engine.discover import SourceFile
+from perfaudit.engine.discover import SourceFile, abspaths
 from perfaudit.engine.index import (
     ProjectIndex,
     may_register,
@@ -50,7 +50,7 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     #: filtered-out files -> (the blocking names they were already checked against, their
     #: identifiers when known: then later rounds check them without reading them again)
     pending: dict[str, Pending] = {}
-    abspath = {src.path: os.path.abspath(src.path) for src in files}
+    abspath = abspaths([src.path for src in files])
 
     def done(n: int = 1) -> None:
         if on_progress:
