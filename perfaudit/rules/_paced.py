@@ -1,4 +1,4 @@
-"""Paced loops: a loop that waits its own pace every time round (PA201, PA202).
+"""Paced loops: a loop that waits its own pace every time round (PA201-PA203).
 
 A loop whose body, on every iteration, sleeps a second or more (`time.sleep(2)`,
 `await asyncio.sleep(self.interval)` with an unknown or long value), or calls a throttle
@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
 from perfaudit.engine.scope import Scope
+from perfaudit.rules._retry import in_retry_loop
+
+if TYPE_CHECKING:
+    from perfaudit.engine.analyze import CallSite, FileContext
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -23,6 +28,23 @@ _COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 #: words of a class attribute that sets a pace
 _PACE_WORDS = ("rate", "delay", "interval", "pause")
 _SHORT = 1.0
+
+
+def statement_scope(scope: Scope) -> Scope:
+    """The function or module scope holding ``scope`` (a comprehension's own scope is
+    no statement's)."""
+    while scope.kind == "comp" and scope.parent is not None:
+        scope = scope.parent
+    return scope
+
+
+def retried_or_paced(ctx: FileContext, site: CallSite) -> bool:
+    """Whether the loop around the call at ``site`` makes it again only after a failure
+    (`rules/_retry.py`) or waits its pace every time round: a connection per iteration
+    then costs little (PA201-PA203)."""
+    root = statement_scope(site.scope).node
+    return in_retry_loop(site.node, root) or paced_loop(
+        site.node, root, module_tree(site.scope), ctx.tables.paced_throttles)
 
 
 def paced_loop(call: ast.Call, root: ast.AST, module: ast.Module,

@@ -2,8 +2,7 @@ from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
 from perfaudit.model import FixKind
 from perfaudit.rules._blocking import display
-from perfaudit.rules._paced import module_tree, paced_loop
-from perfaudit.rules._retry import in_retry_loop
+from perfaudit.rules._paced import retried_or_paced, statement_scope
 from perfaudit.rules._table_calls import TableCallRule
 
 
@@ -75,15 +74,10 @@ class RequestWithoutSessionInLoop(TableCallRule):
             return
         lib = site.qual.split(".", 1)[0]
         client = "requests.Session()" if lib == "requests" else "httpx.Client()"
-        scope = site.scope
-        while scope.kind == "comp" and scope.parent is not None:
-            scope = scope.parent
-        in_function = scope.kind == "function"  # the fix wraps a statement of a function
-        if in_retry_loop(site.node, scope.node):
-            return  # one logical request, made again only after a failure
-        if paced_loop(site.node, scope.node, module_tree(site.scope),
-                      ctx.tables.paced_throttles):
-            return  # the loop waits its pace: a connection costs little next to the pause
+        if retried_or_paced(ctx, site):
+            return  # one logical request made again after a failure, or once a pause
+        # the fix wraps a statement of a function
+        in_function = statement_scope(site.scope).kind == "function"
         ctx.report(self, site.node,
                    f"`{display(site.qual)}` in a loop opens a new connection (and TLS "
                    f"handshake) per iteration; create one `{client}` before the loop and "

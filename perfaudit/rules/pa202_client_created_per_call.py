@@ -6,8 +6,7 @@ from perfaudit.engine.rulebase import Example
 from perfaudit.engine.scope import Scope, resolve
 from perfaudit.model import Finding
 from perfaudit.rules._in_process import bound_name, in_process
-from perfaudit.rules._paced import module_tree, paced_loop
-from perfaudit.rules._retry import in_retry_loop
+from perfaudit.rules._paced import retried_or_paced
 from perfaudit.rules._table_calls import TableCallRule
 
 #: the message of a client used for a single request (not one created in a loop): these
@@ -77,14 +76,8 @@ class ClientCreatedPerCall(TableCallRule):
                                            bound_name(site.node, site.stmt)):
             return
         if site.loop_depth:
-            scope = site.scope
-            while scope.kind == "comp" and scope.parent is not None:
-                scope = scope.parent
-            if in_retry_loop(site.node, scope.node):
-                return  # a new client per attempt after a failure: one logical request
-            if paced_loop(site.node, scope.node, module_tree(site.scope),
-                          ctx.tables.paced_throttles):
-                return  # the loop waits its pace: a connection costs little next to the pause
+            if retried_or_paced(ctx, site):
+                return  # a new client per attempt after a failure, or once a pause
             ctx.report(self, site.node,
                        f"`{site.qual}` created inside a loop: each iteration builds a new "
                        "connection pool; create the client once, before the loop",

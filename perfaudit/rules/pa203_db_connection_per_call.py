@@ -1,7 +1,6 @@
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example
-from perfaudit.rules._paced import module_tree, paced_loop
-from perfaudit.rules._retry import in_retry_loop
+from perfaudit.rules._paced import retried_or_paced
 from perfaudit.rules._table_calls import TableCallRule
 
 
@@ -62,14 +61,8 @@ class DbConnectionPerCall(TableCallRule):
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         if site.loop_depth and site.qual is not None:
-            scope = site.scope
-            while scope.kind == "comp" and scope.parent is not None:
-                scope = scope.parent
-            if in_retry_loop(site.node, scope.node):
-                return  # connect again only after a failure: one logical connection
-            if paced_loop(site.node, scope.node, module_tree(site.scope),
-                          ctx.tables.paced_throttles):
-                return  # the loop waits its pace: a connection costs little next to it
+            if retried_or_paced(ctx, site):
+                return  # connected again only after a failure, or once a pause
             ctx.report(self, site.node,
                        f"`{site.qual}` inside a loop connects again on every iteration; "
                        "connect once before the loop (or use a pool) and reuse it",
