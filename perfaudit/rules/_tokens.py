@@ -8,33 +8,6 @@ from collections.abc import Iterable, Mapping
 Token = tuple[str, bytes]
 
 
-def roots_of(quals: Iterable[str]) -> set[str]:
-    return {q.partition(".")[0] for q in quals}
-
-
-def import_tokens(roots: Iterable[str]) -> list[Token]:
-    """A name from module R resolves only through an import of R (`import R`,
-    `import a, R`, `from R.x import y`). The prefilter merges every rule's roots into one
-    regular expression."""
-    return [("import", r.encode()) for r in sorted({r for r in roots if r and r != "builtins"})]
-
-
-def import_regexes(roots: Iterable[bytes]) -> list[re.Pattern[bytes]]:
-    """Imports of any of ``roots``: at a line start, or after `;`.
-
-    A line start is the start of the text (`\\A`) or a newline: together the matches of
-    `^` in multi-line mode, which the regex engine would try at every byte of the file."""
-    roots = sorted(set(roots), key=len, reverse=True)
-    if not roots:
-        return []
-    alt = b"|".join(re.escape(r) for r in roots)
-    imports = (rb"(?:from[ \t]+(?:" + alt + rb")\b|import[ \t]+(?:[^\n#;]*[ ,(])?(?:"
-               + alt + rb")\b)")
-    return [re.compile(rb"\A(?:\xef\xbb\xbf)?[ \t\f]*" + imports),
-            re.compile(rb"\n(?:\xef\xbb\xbf)?[ \t\f]*" + imports),
-            re.compile(rb";[ \t\f]*" + imports)]
-
-
 #: a module whose rows end in at most this many names gets an `import_if` token: its
 #: import counts only in a file that also spells one of them
 MAX_NAMES = 6
@@ -42,9 +15,14 @@ MAX_NAMES = 6
 
 def import_finders(roots: Iterable[bytes]) -> tuple[list[re.Pattern[bytes]],
                                                     re.Pattern[bytes]]:
-    """As `import_regexes`, with groups: 1, the module of a `from` import; 2, an `import`
-    statement's text up to its last module of ``roots``, whose modules the second pattern
-    (applied to group 2) finds."""
+    """Imports of any of ``roots`` (`import R`, `import a, R`, `from R.x import y`): at a
+    line start, or after `;`. A line start is the start of the text (`\\A`) or a newline:
+    together the matches of `^` in multi-line mode, which the regex engine would try at
+    every byte of the file.
+
+    Groups: 1, the module of a `from` import; 2, an `import` statement's text up to its
+    last module of ``roots``, whose modules the second pattern (applied to group 2)
+    finds."""
     roots = sorted(set(roots), key=len, reverse=True)
     alt = b"|".join(re.escape(r) for r in roots) or b"(?!)"
     imports = (rb"(?:from[ \t]+(" + alt + rb")\b|import[ \t]+((?:[^\n#;]*[ ,(])?(?:"
