@@ -349,9 +349,12 @@ def _real_bracket_depth(text: str) -> int:
     return deepest
 
 
-def _repair_loop(text: str, err: ParseError) -> tuple[ast.Module | None, ParseError | None]:
+def _repair_loop(text: str, err: ParseError,
+                 attempt: Callable[[str], ast.Module | ParseError] | None = None,
+                 ) -> tuple[ast.Module | None, ParseError | None]:
     """The repaired tree, or None and the last error seen (None if it was not a syntax
-    error)."""
+    error). ``attempt`` parses each repaired text (`_try_parse` by default)."""
+    attempt = attempt or _try_parse
     lines = text.splitlines(keepends=True)
     seen: set[tuple[int, int]] = set()
     for _ in range(_MAX_REPAIRS):
@@ -362,7 +365,7 @@ def _repair_loop(text: str, err: ParseError) -> tuple[ast.Module | None, ParseEr
         seen.add(key)
         if not _repair_line(lines, lineno - 1):
             return None, err
-        result = _try_parse("".join(lines))
+        result = attempt("".join(lines))
         if isinstance(result, ast.Module):
             return result, None
         if result.message.startswith("!"):
@@ -377,43 +380,43 @@ def _repair_loop(text: str, err: ParseError) -> tuple[ast.Module | None, ParseEr
 _PARSER_ERRORS = ("f-string", "invalid syntax", "unterminated", "multiple exception types",
                   "expected", "unmatched", "closing parenthesis", "unexpected",
                   "invalid character", "EOL", "EOF")
+#: what `_check_parses` gives for text that parses (no tree is made)
+_PARSES = ast.Module(body=[], type_ignores=[])
+
+
+def _check_parses(text: str) -> ast.Module | ParseError:
+    """`_try_parse` without the tree: `_PARSES`, or the parser's error as `_try_parse`
+    would give it, found with CPython's parser and symbol table alone (about half the
+    cost). An error that is not certainly the parser's (the symbol table raised it, or
+    another exception) is a "!" error: the repair loop stops."""
+    import symtable
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            symtable.symtable(text, "<unknown>", "exec")
+    except SyntaxError as exc:
+        msg = exc.msg or ""
+        if not msg.startswith(_PARSER_ERRORS):
+            return ParseError("!not certainly a parse error", 1, 1)
+        return ParseError(f"SyntaxError: {msg}", exc.lineno or 1, exc.offset or 1)
+    except Exception:  # RecursionError, ValueError, MemoryError...: `parse` tells
+        return ParseError("!not certainly a parse error", 1, 1)
+    return _PARSES
 
 
 def repairs_to_valid(text: str, line: int, message: str) -> bool:
     """Whether `_repair_loop`, started on ``text`` at a parse error on ``line``, ends with
-    text that parses (``message``: that error's); found with CPython's parser and symbol
-    table alone (without making
-    the `ast` objects, about half the cost of each parse). The repairs are the loop's own,
-    in the same order: the parser reports the same errors either way. False when that is
-    not certain (an error the symbol table raised, a limit, anything else): then `parse`
-    decides, as the analysis itself would."""
-    import symtable
-
+    text that parses (``message``: that error's); found without making the `ast` objects
+    (`_check_parses`). The repairs are the loop's own, in the same order: the parser
+    reports the same errors either way. False when that is not certain (an error the
+    symbol table raised, a limit, anything else): then `parse` decides, as the analysis
+    itself would."""
     if not message.startswith(_PARSER_ERRORS) or message.startswith(LIMIT_ERRORS):
         return False
-    lines = text.splitlines(keepends=True)
-    seen: set[tuple[int, int]] = set()
-    for _ in range(_MAX_REPAIRS):
-        key = (line, len(seen))
-        if line < 1 or line > len(lines) or key in seen:
-            return False
-        seen.add(key)
-        if not _repair_line(lines, line - 1):
-            return False
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                symtable.symtable("".join(lines), "<unknown>", "exec")
-        except SyntaxError as exc:
-            msg = exc.msg or ""
-            if not msg.startswith(_PARSER_ERRORS) or msg.startswith(LIMIT_ERRORS):
-                return False
-            line = exc.lineno or 1
-            continue
-        except Exception:  # RecursionError, ValueError, MemoryError...: `parse` tells
-            return False
-        return True
-    return False
+    done, _ = _repair_loop(text, ParseError(f"SyntaxError: {message}", line, 1),
+                           _check_parses)
+    return done is not None
 
 
 _TYPE_PARAMS = re.compile(r"^(\s*(?:async\s+def|def|class)\s+\w+\s*)\[")
