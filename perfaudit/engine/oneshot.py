@@ -873,12 +873,11 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
                 # `migrations.api.migrate` of that package's `__all__`
                 data = source.data(p)
                 if data is not None:
-                    imported, itself = _imports(data, module, source.modules.get(p, ""),
-                                                p.endswith("__init__.py"))
-                    if name not in imported and "*" not in imported:
-                        n = 0
-                    if not itself and "*" not in imported:
-                        quoted = 0
+                    bare, by_string = _names_it(
+                        _imports(data, module, source.modules.get(p, ""),
+                                 p.endswith("__init__.py")), name)
+                    n = n if bare else 0
+                    quoted = quoted if by_string else 0
             for key, k in got.items():
                 if key.endswith("." + name):
                     # `x.name` names a module-level function only as `<its module>.name`
@@ -958,6 +957,16 @@ def _imports(data: bytes, module: str, importer: str, is_package: bool) -> tuple
     return names, itself
 
 
+def _names_it(imports: tuple[set[str], bool], name: str) -> tuple[bool, bool]:
+    """Whether a module of another file, with these `_imports` of the function's module,
+    may mean function ``name`` by its bare name, and by a string (`getattr(mod, "f")`):
+    the bare name where an import names it or imports `*`, a string where the module
+    itself is imported (or `*`)."""
+    imported, itself = imports
+    star = "*" in imported
+    return name in imported or star, itself or star
+
+
 def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     """Whether (``line``, ``col``: 0-based) is in the startup prefix ``startup``
     (`FuncFacts.startup`): before its end, and in none of its loops, comprehensions or
@@ -1008,17 +1017,18 @@ def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
                 # names its module (`from pkg.cli.flow import serve`; a string, with
                 # `getattr`): prefect's other `serve` functions are not `flow serve`
                 # (a module imported under an alias of its own is not seen)
-                imported, itself = _imports(data, module, source.modules.get(p, ""),
-                                            p.endswith("__init__.py"))
-                if name not in imported and not itself:
+                bare, by_string = _names_it(
+                    _imports(data, module, source.modules.get(p, ""),
+                             p.endswith("__init__.py")), name)
+                if not bare and not by_string:
                     continue
             got = _mentions(data, frozenset({name}), dotted=True)
             n = got.get(f"{mod_name}.{name}", 0)
             if p == own:
                 n += got.get(name, 0)
             else:
-                n += (got.get(name, 0) if name in imported else 0) + (
-                    got.get('"' + name, 0) if itself else 0)
+                n += (got.get(name, 0) if bare else 0) + (
+                    got.get('"' + name, 0) if by_string else 0)
             if n > facts.reg_counts.get((p, name), 0):
                 others.add(q)
                 break
