@@ -114,6 +114,20 @@ def mentioned(tokens: frozenset[bytes], words: frozenset[bytes]) -> list[bytes]:
     return out
 
 
+def mentions_any(tokens: frozenset[bytes], packed: bytes) -> bool:
+    """Whether `mentioned` finds any of ``tokens`` in the file whose identifiers are
+    ``packed`` (`pack_identifiers`). Most files name none of the tokens' heads: that is
+    found from the split words, without building their set."""
+    if _heads(tokens).isdisjoint(packed.split(b" ")):
+        return False
+    return bool(mentioned(tokens, unpack_identifiers(packed)))
+
+
+@functools.lru_cache(maxsize=8)
+def _heads(tokens: frozenset[bytes]) -> frozenset[bytes]:
+    return frozenset(_by_head(tokens))
+
+
 @functools.lru_cache(maxsize=8)
 def _by_head(tokens: frozenset[bytes]) -> dict[bytes, list[tuple[bytes, bytes | None]]]:
     out: dict[bytes, list[tuple[bytes, bytes | None]]] = {}

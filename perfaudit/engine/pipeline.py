@@ -18,8 +18,7 @@ from perfaudit.engine.discover import SourceFile, abspaths
 from perfaudit.engine.index import (
     ProjectIndex,
     may_register,
-    mentioned,
-    unpack_identifiers,
+    mentions_any,
 )
 from perfaudit.engine.runner import Item, Job, Runner
 
@@ -138,7 +137,7 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
                 new = new_of[seen] = names - seen
             if not new:
                 continue
-            if words is not None and not mentioned(new, unpack_identifiers(words)):
+            if words is not None and not mentions_any(new, words):
                 pending[path] = (src, names, words)  # checked without reading it again
                 continue
             groups.setdefault(new, []).append((src, None))
