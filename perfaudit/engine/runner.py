@@ -288,7 +288,10 @@ class Runner:
     def run(self, items: Sequence[Item], names: frozenset[bytes] | None = None
             ) -> Iterator[tuple[SourceFile, Outcome]]:
         """Results stream back in input order."""
-        if self.n_workers <= 1 or len(items) < PARALLEL_THRESHOLD:
+        # a small batch is not worth starting the pool for; once it runs (a later round
+        # of a big scan), its workers are idle and take even a few files
+        if self.n_workers <= 1 or len(items) < (
+                2 if self._pool is not None else PARALLEL_THRESHOLD):
             if self._rules is None:
                 self._rules = _make_rules(self.job.codes)
             was_enabled = gc.isenabled()
