@@ -154,3 +154,35 @@ def test_abspaths_agree_with_abspath(paths: list[str]) -> None:
 
     got = abspaths(paths)
     assert got == {p: os.path.abspath(p) for p in paths}
+
+
+def test_discovered_paths_and_modules_agree_with_their_definitions(
+        tmp_path: Path, monkeypatch: object) -> None:
+    """`discover` works out each walked file's shown path (`_display`) and module
+    (`module_name`) once per folder; the results are those of the per-file definitions,
+    for relative, absolute, `..`-bearing and far-away arguments."""
+    import os
+
+    import pytest
+
+    from perfaudit.config import Config
+    from perfaudit.engine import discover as D
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    root = tmp_path / "proj"
+    for rel in ("pkg/__init__.py", "pkg/a.py", "pkg/sub/__init__.py", "pkg/sub/b.py",
+                "pkg/sub/deeper/c.py", "scripts/tool.py", "top.py", "pkg/..odd.py"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x = 1\n")
+    far = tmp_path / "a" / "b" / "c"
+    far.mkdir(parents=True)
+    cases = [(root, "."), (root, "pkg"), (root / "pkg", ".."), (root / "pkg" / "sub", "../.."),
+             (root / "pkg" / "sub", str(root)), (far, str(root)), (far, "../../../proj"),
+             (root / "scripts", "./../pkg/../pkg/")]
+    for cwd, arg in cases:
+        monkeypatch.chdir(cwd)
+        got = [(f.path, f.module, f.is_package) for f in D.discover([arg], Config())]
+        walked = list(D._walk(arg, [], lambda *a: False, None))
+        want = sorted((D._display(p), *D.module_name(p)) for p in walked)
+        assert got == want, (cwd, arg)
+        assert len(got) >= 6

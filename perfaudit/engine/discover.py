@@ -82,6 +82,12 @@ def module_name(path: str, _cache: dict[str, tuple[str, ...]] | None = None) -> 
     """Dotted module name from the package layout (folders with `__init__.py`)."""
     p = os.path.abspath(path)
     folder, fname = os.path.split(p)
+    return _module_in(folder, fname, _cache)
+
+
+def _module_in(folder: str, fname: str, _cache: dict[str, tuple[str, ...]] | None = None
+               ) -> tuple[str, bool]:
+    """`module_name` of the file ``fname`` in the absolute, normalised ``folder``."""
     stem = fname.rsplit(".", 1)[0]
     is_package = stem == "__init__"
     parts: list[str] = [] if is_package else [stem]
@@ -113,6 +119,29 @@ def _display(path: str) -> str:
     except ValueError:  # another drive on Windows
         return path
     return path if rel.startswith(".." + os.sep + "..") else rel
+
+
+def _display_folder(folder: str) -> str | None:
+    """What `_display` makes of the files in ``folder`` (a walked folder): the folder's
+    part of the shown path (None: the folder is shown as found)."""
+    if not os.path.isabs(folder):
+        return os.path.normpath(folder)
+    try:
+        return os.path.relpath(folder)
+    except ValueError:  # another drive on Windows
+        return None
+
+
+def _display_joined(shown: str | None, name: str, path: str) -> str:
+    """`_display(path)` for ``path`` = folder/``name``, from `_display_folder(folder)`.
+    (`normpath` and `relpath` of `folder/name` are those of the folder, then `/name`:
+    a file name is never `.` nor `..`.)"""
+    if shown is None:
+        return path
+    rel = name if shown == os.curdir else os.path.join(shown, name)
+    if rel.startswith(".." + os.sep + ".."):
+        return _display(path)  # (rare) as `_display` decides
+    return rel
 
 
 class _Excluder:
@@ -178,13 +207,37 @@ def discover(paths: Sequence[str], config: Config,
             ex = excluders[id(cfg)] = _Excluder(cfg)
         return ex
 
+    #: per folder found by the walk: its absolute path and its display path (`_display`)
+    folders: dict[str, tuple[str, str]] = {}
+
     def add(path: str, explicit: bool = False) -> None:
-        key = os.path.realpath(path) if explicit else os.path.abspath(path)
+        if explicit:
+            key = os.path.realpath(path)
+            if key in seen:
+                return
+            seen.add(key)
+            mod, is_pkg = module_name(path, mod_cache)
+            out.append(SourceFile(_display(path), mod, is_pkg))
+            return
+        # a walked path is `folder/name` with a plain file name: what `abspath`,
+        # `module_name` and `_display` make of it follows from the folder's, computed once
+        folder, _, name = path.rpartition(os.sep)
+        if not folder:  # a file at the file system's root, or no folder: as given
+            key = os.path.abspath(path)
+            if key not in seen:
+                seen.add(key)
+                out.append(SourceFile(_display(path), *module_name(path, mod_cache)))
+            return
+        known = folders.get(folder)
+        if known is None:
+            known = folders[folder] = (os.path.abspath(folder), _display_folder(folder))
+        absfolder, shown = known
+        key = os.path.join(absfolder, name)
         if key in seen:
             return
         seen.add(key)
-        mod, is_pkg = module_name(path, mod_cache)
-        out.append(SourceFile(_display(path), mod, is_pkg))
+        mod, is_pkg = _module_in(absfolder, name, mod_cache)
+        out.append(SourceFile(_display_joined(shown, name, path), mod, is_pkg))
 
     for arg in paths:
         if not os.path.exists(arg):
