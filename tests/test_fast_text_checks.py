@@ -161,7 +161,6 @@ def test_discovered_paths_and_modules_agree_with_their_definitions(
     """`discover` works out each walked file's shown path (`_display`) and module
     (`module_name`) once per folder; the results are those of the per-file definitions,
     for relative, absolute, `..`-bearing and far-away arguments."""
-    import os
 
     import pytest
 

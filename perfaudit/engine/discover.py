@@ -208,7 +208,7 @@ def discover(paths: Sequence[str], config: Config,
         return ex
 
     #: per folder found by the walk: its absolute path and its display path (`_display`)
-    folders: dict[str, tuple[str, str]] = {}
+    folders: dict[str, tuple[str, str | None]] = {}
 
     def add(path: str, explicit: bool = False) -> None:
         if explicit:
