@@ -148,3 +148,59 @@ def test_parallel_rounds_agree_with_serial(tmp_path: Path) -> None:
     serial = _keys(scan([str(tmp_path)], cfg, cache=False, workers=1))
     parallel = _keys(scan([str(tmp_path)], cfg, cache=False, workers=2))
     assert serial == parallel and len(serial) > 0
+
+
+def _with_unchecked_files(root: Path, broken: bool) -> None:
+    """`_project` and over 64 files no rule can match (so the pool defers their syntax
+    checks): some call the blocking project function (later rounds analyse them); with
+    ``broken``, some of both kinds do not parse."""
+    _project(root)
+    pkg = root / "app"
+    for i in range(70):
+        (pkg / f"plain_{i}.py").write_text(f"def f{i}(x):\n    return x + {i}\n")
+    for i in range(5):
+        (pkg / f"calls_{i}.py").write_text("from app.middle import settings\n"
+                                           f"async def c{i}():\n    return settings()\n")
+    # valid only on a newer Python (repaired, never PA000)
+    (pkg / "newer.py").write_text("def first[T](xs: list[T]) -> T:\n    return xs[0]\n")
+    if broken:
+        (pkg / "broken.py").write_text("def g(:\n    return 1\n")
+        # mentions the blocking function: a later round reads it too
+        (pkg / "broken_caller.py").write_text("from app.middle import settings\n"
+                                              "async def b(:\n    return settings()\n")
+    # two files of one module name (`helpers`): the later one among the results decides
+    # which imports the project index keeps, so a broken one must take its round-1 place
+    (root / "helpers.py").write_text("import time\nfrom app.io import read_cfg\n"
+                                     "def nap():\n    time.sleep(1)\n")
+    (root / "uses_helpers.py").write_text("from helpers import read_cfg\n"
+                                          "async def z():\n    return read_cfg('z')\n")
+    if broken:
+        (root / "dup").mkdir()
+        (root / "dup" / "helpers.py").write_text("x = (\n")
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_deferred_syntax_checks_agree_with_checks_in_round_one(
+        tmp_path: Path, broken: bool) -> None:
+    """With the pool, the syntax check of files no rule can match runs while the later
+    rounds do; a file it finds broken makes the later rounds run again. The findings, and
+    what the cache then holds, are those of the serial scan (which checks in round 1)."""
+    _with_unchecked_files(tmp_path, broken)
+    cfg = Config(root=str(tmp_path))
+    serial = _keys(scan([str(tmp_path)], cfg, cache=False, workers=1))
+    parallel = _keys(scan([str(tmp_path)], cfg, cache=False, workers=2))
+    assert parallel == serial
+    codes = {(name, code) for name, _, code, _ in serial}
+    assert {(f"calls_{i}.py", "PA106") for i in range(5)} | {("uses_helpers.py", "PA106")
+                                                              } <= codes
+    assert not any(name in ("newer.py",) or name.startswith("plain_") for name, *_ in serial)
+    pa000 = sorted(name for name, _, code, _ in serial if code == "PA000")
+    assert pa000 == (["broken.py", "broken_caller.py", "helpers.py"] if broken else [])
+    cache_dir = tmp_path / "cache"
+    cold = _keys(scan([str(tmp_path)], cfg, cache_dir=str(cache_dir), workers=2))
+    snapshots = list(cache_dir.glob("*.snapshot"))  # (the warm scan must use the entries)
+    assert snapshots
+    for snap in snapshots:
+        snap.unlink()
+    warm = _keys(scan([str(tmp_path)], cfg, cache_dir=str(cache_dir), workers=1))
+    assert cold == serial and warm == serial

@@ -20,7 +20,7 @@ from perfaudit.engine.index import (
     may_register,
     mentions_any,
 )
-from perfaudit.engine.runner import Item, Job, Runner
+from perfaudit.engine.runner import Item, Job, Outcome, Runner
 
 _MAX_ROUNDS = 64
 
@@ -80,9 +80,17 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
         else:
             todo.append((src, None))
 
+    #: files the pool left "unchecked" -> (their round-1 outcome, where in ``results`` the
+    #: file's own result would have gone had it been analysed in round 1)
+    unchecked: dict[str, tuple[SourceFile, Outcome, int]] = {}
     with Runner(job, workers) as runner:
-        for src, (res, digest, mtime, size, status) in runner.run(todo):
+        for src, outcome in runner.run(todo, defer_checks=True):
+            res, digest, mtime, size, status = outcome
             done()
+            if status == "unchecked":
+                pending[src.path] = (src, frozenset(), _packed(res))
+                unchecked[src.path] = (src, outcome, len(results))
+                continue
             if status == "same" and cache is not None:
                 out = cache.lookup_hash(abspath[src.path], digest, mtime, size, src.path,
                                         src.module)
@@ -105,10 +113,71 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
             if result is not None:
                 results.append(result)
 
-        index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
+        if not unchecked:
+            index = (_later_rounds(runner, results, pending, cache, abspath)
+                     if job.facts else None)
+        else:
+            results, pending, index = _with_checks(runner, job, results, pending, unchecked,
+                                                   cache, abspath)
     if words is not None:
         words.update((path, w) for path, (_, _, w) in pending.items() if w is not None)
     return results, index
+
+
+def _with_checks(runner: Runner, job: Job, results: list[FileResult],
+                 pending: dict[str, Pending],
+                 unchecked: dict[str, tuple[SourceFile, Outcome, int]],
+                 cache: Cache | None, abspath: dict[str, str],
+                 ) -> tuple[list[FileResult], dict[str, Pending], ProjectIndex | None]:
+    """The later rounds, run while the pool syntax-checks the files round 1 left
+    unchecked, on the premise that every one of them is valid (nearly always true), as if
+    each had been checked in round 1. A file the later rounds analyse without a PA000 is
+    valid: its check is skipped. When a check finds a file that is not, its PA000 result
+    goes where round 1 would have put it, and the later rounds run again without it: the
+    outcome is the same as checking every file in round 1."""
+    first_results, first_pending = list(results), dict(pending)
+    runner.start_checks([src for src, _, _ in unchecked.values()])
+    analysed_later: set[str] = set()
+
+    def analysed(path: str, res: FileResult | None) -> None:
+        analysed_later.add(path)
+        if res is not None and path in unchecked and not any(
+                f.code == "PA000" for f in res.findings):
+            runner.skip_check(path)  # it parses: the check would find it valid
+
+    index = (_later_rounds(runner, results, pending, cache, abspath, analysed)
+             if job.facts else None)
+    broken: list[tuple[int, FileResult]] = []
+    for src, (res, digest, mtime, size, status) in runner.finish_checks():
+        _, first, slot = unchecked[src.path]
+        if status == "valid":
+            # stored as round 1 would have (unless a later round stored its analysis)
+            if cache is not None and digest == first[1] and src.path not in analysed_later:
+                packed = _packed(first[0])
+                cache.store(abspath[src.path], first[2], first[3], first[1], None,
+                            src.module, may_register(packed) if packed is not None else None)
+            continue
+        result = res if isinstance(res, FileResult) else None
+        if result is None:
+            continue
+        if cache is not None and status == "analyzed":
+            cache.store(abspath[src.path], mtime, size, digest, result, src.module, None)
+        broken.append((slot, result))
+    if not broken:
+        return results, pending, index
+    # the premise failed: the later rounds again, from round 1's state with these results
+    by_slot: dict[int, list[FileResult]] = {}
+    for slot, result in broken:
+        by_slot.setdefault(slot, []).append(result)
+    results = []
+    for i, result in enumerate([*first_results, None]):
+        results.extend(by_slot.get(i, ()))
+        if result is not None:
+            results.append(result)
+    gone = {r.path for _, r in broken}
+    pending = {path: p for path, p in first_pending.items() if path not in gone}
+    index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
+    return results, pending, index
 
 
 def _remember(marks: dict[str, bool] | None, path: str, registers: bool | None) -> None:
@@ -122,7 +191,9 @@ def _packed(res: object) -> bytes | None:
 
 
 def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, Pending],
-                  cache: Cache | None, abspath: dict[str, str]) -> ProjectIndex:
+                  cache: Cache | None, abspath: dict[str, str],
+                  analysed: Callable[[str, FileResult | None], None] | None = None,
+                  ) -> ProjectIndex:
     index = ProjectIndex(results)
     names = index.blocking_tokens()
     for _ in range(_MAX_ROUNDS):
@@ -151,6 +222,8 @@ def _later_rounds(runner: Runner, results: list[FileResult], pending: dict[str, 
                     continue
                 pending.pop(src.path, None)
                 result = res if isinstance(res, FileResult) else None
+                if analysed is not None:
+                    analysed(src.path, result)
                 if result is not None:
                     results.append(result)
                     hits = True

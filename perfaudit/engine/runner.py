@@ -154,27 +154,41 @@ def _mib(n: int) -> str:
 #: what a worker sends back for one file: (result, content hash, mtime_ns, size, status).
 #: status: "analyzed"; "same" (the content hash matched the cache: result is None);
 #: "filtered" (no rule can match: the result is the file's identifiers, packed, or None
-#: when no project facts are wanted); "error" (unreadable).
+#: when no project facts are wanted); "unchecked" (as "filtered", but its syntax check,
+#: which decides between "filtered" and "analyzed", is left to `Runner.start_checks`);
+#: "valid" (a deferred syntax check passed: result None); "error" (unreadable).
 Outcome = tuple[FileResult | bytes | None, str, int, int, str]
 
 
-def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[Rule],
-          names: frozenset[bytes] | None) -> Outcome:
-    """Read one file; analyse it unless the cache has it or no rule can match it.
-
-    With ``names`` (a later round), the file is analysed only if it mentions one of them.
-    """
+def _read(src: SourceFile, job: Job
+          ) -> tuple[bytes, os.stat_result, None] | tuple[None, None, Outcome]:
+    """The file's bytes and stat, or the outcome of a file that cannot be read whole."""
     limit = job.config.max_file_size
     try:
         with open(src.path, "rb") as fh:
             st = os.fstat(fh.fileno())
             if limit and st.st_size > limit:  # never read it: one file must not take
-                return too_large(src, st.st_size, limit), "", -1, -1, "error"  # the memory
+                big = too_large(src, st.st_size, limit)  # the memory
+                return None, None, (big, "", -1, -1, "error")
             data = fh.read()
     except OSError as exc:
-        return unreadable(src, exc), "", -1, -1, "error"
+        return None, None, (unreadable(src, exc), "", -1, -1, "error")
     if limit and len(data) > limit:  # grew since the fstat
-        return too_large(src, len(data), limit), "", -1, -1, "error"
+        return None, None, (too_large(src, len(data), limit), "", -1, -1, "error")
+    return data, st, None
+
+
+def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[Rule],
+          names: frozenset[bytes] | None, defer_check: bool = False) -> Outcome:
+    """Read one file; analyse it unless the cache has it or no rule can match it.
+
+    With ``names`` (a later round), the file is analysed only if it mentions one of them.
+    With ``defer_check``, a file no rule can match is not syntax-checked here ("unchecked").
+    """
+    data, st, failed = _read(src, job)
+    if data is None or st is None:
+        assert failed is not None
+        return failed
     digest = content_hash(data)
     if names is not None:
         ids = identifiers(data)
@@ -188,11 +202,27 @@ def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[R
         return None, digest, st.st_mtime_ns, st.st_size, "same"
     else:
         pf = job.prefilter()
-        if pf is not None and not pf.matches(data) and (
-                "PA000" not in job.codes or _valid(data, src.path)):
-            # its identifiers, so that later rounds check it without reading it again
-            words = pack_identifiers(identifiers(data), data) if job.facts else None
-            return words, digest, st.st_mtime_ns, st.st_size, "filtered"
+        if pf is not None and not pf.matches(data):
+            unchecked = "PA000" in job.codes and defer_check
+            if unchecked or "PA000" not in job.codes or _valid(data, src.path):
+                # its identifiers, so that later rounds check it without reading it again
+                words = pack_identifiers(identifiers(data), data) if job.facts else None
+                return (words, digest, st.st_mtime_ns, st.st_size,
+                        "unchecked" if unchecked else "filtered")
+    res = read_and_analyze(src, data, job, rules)
+    return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
+
+
+def _check_task(src: SourceFile, job: Job, rules: Sequence[Rule]) -> Outcome:
+    """The deferred syntax check of a file no rule can match (read again): "valid", or
+    the file analysed, as `_task` would have, when it is not (its PA000)."""
+    data, st, failed = _read(src, job)
+    if data is None or st is None:
+        assert failed is not None
+        return failed
+    digest = content_hash(data)
+    if _valid(data, src.path):
+        return None, digest, st.st_mtime_ns, st.st_size, "valid"
     res = read_and_analyze(src, data, job, rules)
     return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
 
@@ -258,11 +288,22 @@ except ImportError:  # pragma: no cover
 Item = tuple[SourceFile, str | None]
 
 
-def _work(task: tuple[list[Item], frozenset[bytes] | None]) -> list[Outcome]:
-    items, names = task
+def _work(task: tuple[list[Item], frozenset[bytes] | None, bool]) -> list[Outcome]:
+    items, names, defer_check = task
     job: Job = _worker_state["job"]  # type: ignore[assignment]
     rules: list[Rule] = _worker_state["rules"]  # type: ignore[assignment]
-    return [_task(src, known, job, rules, names) for src, known in items]
+    return [_task(src, known, job, rules, names, defer_check) for src, known in items]
+
+
+def _check(items: list[SourceFile]) -> list[Outcome]:
+    job: Job = _worker_state["job"]  # type: ignore[assignment]
+    rules: list[Rule] = _worker_state["rules"]  # type: ignore[assignment]
+    return [_check_task(src, job, rules) for src in items]
+
+
+#: files per deferred syntax-check task: small, so that a later round's work submitted
+#: meanwhile waits little behind the checks in flight
+_CHECK_BATCH = 24
 
 
 class Runner:
@@ -276,18 +317,41 @@ class Runner:
         self.n_workers = workers if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._rules: list[Rule] | None = None
+        self._checks: _Checks | None = None
 
     def __enter__(self) -> Runner:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._checks is not None:
+            self._checks.stop()
+            self._checks = None
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
-    def run(self, items: Sequence[Item], names: frozenset[bytes] | None = None
-            ) -> Iterator[tuple[SourceFile, Outcome]]:
-        """Results stream back in input order."""
+    def start_checks(self, files: Sequence[SourceFile]) -> None:
+        """Start the syntax checks of the files a round left "unchecked", in the pool's
+        spare time: at most one batch per worker is in flight, so that the work of a
+        later round, submitted meanwhile, goes first."""
+        assert self._pool is not None  # files are left unchecked only by the pool
+        self._checks = _Checks(self._pool, files, self.n_workers)
+
+    def skip_check(self, path: str) -> None:
+        """The check of ``path`` is no longer needed (if it has not started yet)."""
+        if self._checks is not None:
+            self._checks.skip.add(path)
+
+    def finish_checks(self) -> Iterator[tuple[SourceFile, Outcome]]:
+        """The outcomes of the checks started, in their order, skipped ones left out."""
+        checks, self._checks = self._checks, None
+        if checks is not None:
+            yield from checks.results()
+
+    def run(self, items: Sequence[Item], names: frozenset[bytes] | None = None,
+            defer_checks: bool = False) -> Iterator[tuple[SourceFile, Outcome]]:
+        """Results stream back in input order. With ``defer_checks``, the files that the
+        pool finds no rule can match are left "unchecked" (see `start_checks`)."""
         # a small batch is not worth starting the pool for; once it runs (a later round
         # of a big scan), its workers are idle and take even a few files
         if self.n_workers <= 1 or len(items) < (
@@ -311,8 +375,62 @@ class Runner:
         size = max(4, min(64, len(items) // (self.n_workers * 8) or 1))
         batches = [list(items[i:i + size]) for i in range(0, len(items), size)]
         for batch, outcomes in zip(batches, self._pool.map(
-                _work, [(b, names) for b in batches]), strict=False):
+                _work, [(b, names, defer_checks) for b in batches]), strict=False):
             yield from zip((src for src, _ in batch), outcomes, strict=False)
+
+
+class _Checks:
+    """Deferred syntax checks fed to the pool by a thread, a few batches at a time."""
+
+    def __init__(self, pool: ProcessPoolExecutor, files: Sequence[SourceFile],
+                 n_workers: int) -> None:
+        import threading
+        from concurrent.futures import Future
+
+        self.skip: set[str] = set()
+        self._pool = pool
+        self._batches = [list(files[i:i + _CHECK_BATCH])
+                         for i in range(0, len(files), _CHECK_BATCH)]
+        self._sent: list[tuple[list[SourceFile], Future[list[Outcome]]]] = []
+        self._slots = threading.Semaphore(2 * max(1, n_workers))
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._feed, name="perfaudit-checks",
+                                        daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        try:
+            for batch in self._batches:
+                self._slots.acquire()
+                with self._lock:
+                    if self._stopped:
+                        return
+                    todo = [src for src in batch if src.path not in self.skip]
+                    if not todo:
+                        self._slots.release()
+                        continue
+                    fut = self._pool.submit(_check, todo)
+                    self._sent.append((todo, fut))
+                fut.add_done_callback(lambda _f: self._slots.release())
+        except BaseException as exc:  # (the pool broke or was shut down): told to
+            self._error = exc  # `results`, which then has not got every outcome
+        finally:
+            self._done.set()
+
+    def results(self) -> Iterator[tuple[SourceFile, Outcome]]:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        for todo, fut in self._sent:
+            yield from zip(todo, fut.result(), strict=False)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self._slots.release()
 
 
 def run_files(items: Sequence[Item], job: Job, *, workers: int | None = None
