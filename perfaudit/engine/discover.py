@@ -140,7 +140,8 @@ def _display_joined(shown: str | None, name: str, path: str) -> str:
         return path
     rel = name if shown == os.curdir else os.path.join(shown, name)
     if rel.startswith(".." + os.sep + ".."):
-        return _display(path)  # (rare) as `_display` decides
+        # far from the working folder: an absolute path stays as it is (`_display`)
+        return path if os.path.isabs(path) else _display(path)
     return rel
 
 
