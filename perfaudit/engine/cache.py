@@ -335,9 +335,9 @@ class Cache:
         self._dirty_shards: set[int] = set()
         self._names_dirty = False
         self.snapshot_file = f"{self.base}.snapshot"
-        self.entries: dict[str, Entry] = {}
+        self._entries: dict[str, Entry] = {}
         #: the blocking-function names the filtered entries were checked against
-        self.names: frozenset[bytes] = frozenset()
+        self._names: frozenset[bytes] = frozenset()
         self._loaded = False
         self._snapshot: tuple[str, list[Finding]] | None = None
         self._started = time.time()
@@ -347,11 +347,22 @@ class Cache:
         """The cache in ``folder`` (see `claim_folder`); None if it cannot be used."""
         return cls(folder, key) if claim_folder(folder) else None
 
-    def __getattribute__(self, name: str) -> Any:
-        if name in ("entries", "names") and not object.__getattribute__(self, "_loaded"):
-            object.__setattr__(self, "_loaded", True)
-            object.__getattribute__(self, "_load")()
-        return object.__getattribute__(self, name)
+    # the per-file entries and their names are loaded on first use (a scan that the
+    # snapshot answers never needs them); properties, so that no other attribute access
+    # pays for the check
+    @property
+    def entries(self) -> dict[str, Entry]:
+        if not self._loaded:
+            self._loaded = True
+            self._load()
+        return self._entries
+
+    @property
+    def names(self) -> frozenset[bytes]:
+        if not self._loaded:
+            self._loaded = True
+            self._load()
+        return self._names
 
     # -- whole-scan snapshot: when no file changed, the final findings are reused as they
     #    are, without loading the per-file entries or re-running the project pass.
@@ -392,7 +403,7 @@ class Cache:
             names = data[1]
         else:
             entries = {}  # entries without their names cannot be trusted for later rounds
-        self.entries, self.names = entries, names
+        self._entries, self._names = entries, names
 
     def _entry(self, abspath: str, module: str) -> Entry | None:
         e = self.entries.get(abspath)
@@ -451,7 +462,7 @@ class Cache:
 
     def set_names(self, names: frozenset[bytes]) -> None:
         if names != self.names:
-            self.names = names
+            self._names = names
             self._names_dirty = True
 
     def save(self) -> None:
