@@ -706,7 +706,9 @@ class Analyzer:
                 ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
                 if self.suspends is None:
                     self.suspend(node)
-        if ff is not None and qual is not None:
+        if ff is not None and qual is not None and type(self.stmt) is ast.Raise:
+            pass  # builds the exception of an error path (`raise E(f"{os.path.realpath(p)}")`)
+        elif ff is not None and qual is not None:
             flow = self.flow
             if entry is not None and entry.unless_first_arg and in_memory(
                     node, self.scope, entry.unless_first_arg):
