@@ -31,8 +31,8 @@ ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 DEFAULT_TEST_PATHS: tuple[str, ...] = (
     "tests/", "test/", "testing/", "testing.py", "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
-    "examples/", "example/", "docs/", "demo/", "demos/", "sample/", "samples/", "guides/",
-    "setup.py", "versioneer.py",
+    "examples/", "example/", "docs/", "docs_src/", "demo/", "demos/", "sample/", "samples/",
+    "guides/", "setup.py", "versioneer.py",
     # the project's own dev tooling, at its root only (a package's `scripts/` ships)
     "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/")
 #: what a scan does with findings in test and example code

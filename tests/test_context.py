@@ -75,6 +75,9 @@ def project(tmp_path: Path) -> Path:
     ("examples/x.py", "example"),
     ("example/x.py", "example"),
     ("docs/conf.py", "example"),
+    # the documentation's code (fastapi, typer, sqlmodel, mcp)
+    ("docs_src/oauth_clients/tutorial001.py", "example"),
+    ("pkg/docs_srcs/x.py", "code"),
     ("demo/x.py", "example"),
     ("demos/x.py", "example"),
     ("guides/x.py", "example"),
