@@ -428,6 +428,12 @@ class Analyzer:
                 self.suspend(node)
             if t in FUNC_NODES:
                 self.visit_function(node)  # type: ignore[arg-type]
+            elif t is ast.If and type(node.test) is ast.Constant:  # type: ignore[attr-defined]
+                # `if True: ... else: <never runs>` (psycopg's generated sync twins keep the
+                # blocking call in the else of `if True:  # ASYNC`), `if False: <never runs>`
+                self.visit(node.test)  # type: ignore[attr-defined]
+                self.visit_body(node.body if node.test.value  # type: ignore[attr-defined]
+                                else node.orelse)  # type: ignore[attr-defined]
             elif t is ast.If and self.summ is not None:
                 self.visit_if(node)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
