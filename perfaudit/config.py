@@ -29,7 +29,8 @@ ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
 #: gitignore-style patterns, matched against the path relative to the project root
 DEFAULT_TEST_PATHS: tuple[str, ...] = (
-    "tests/", "test/", "testing/", "testing.py", "test_*.py", "*_test.py", "conftest.py")
+    "tests/", "test/", "testing/", "testing.py", "test_util/", "test_utils/", "testutils/",
+    "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
     "examples/", "example/", "docs/", "docs_src/", "demo/", "demos/", "sample/", "samples/",
     "guides/", "setup.py", "versioneer.py",

@@ -91,6 +91,11 @@ def project(tmp_path: Path) -> Path:
     ("pkg/testing/fixtures.py", "test"),
     ("src/pkg/testing/client/sub.py", "test"),
     ("pkg/testing_utils.py", "code"),
+    # test support a package ships as a folder (uiprotect's sample-data generator)
+    ("src/uiprotect/test_util/__init__.py", "test"),
+    ("pkg/test_utils/fakes.py", "test"),
+    ("pkg/testutils/x.py", "test"),
+    ("pkg/test_utility/x.py", "code"),
     # build tooling run by setup.py
     ("versioneer.py", "example"),
     ("pkg/_versioneer.py", "code"),
