@@ -21,7 +21,8 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
   PA4     PA401-PA403 with --extend-select PA402 (PA402 is opt-in)
 
 Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
-first review's 15 projects, ``--set 2`` the second review's 21, ``--set 3`` the third's 15; ``--projects-file FILE``
+first review's 15 projects, ``--set 2`` the second review's 21, ``--set 3`` the third's 15, ``--set 4`` the fourth's
+15; ``--projects-file FILE``
 reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
 name spells it (``matrix_nio``, not ``matrix-nio``).
 
@@ -115,7 +116,25 @@ PROJECTS_3 = [
     "aiokafka==0.14.0",
 ]
 
-SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3}
+PROJECTS_4 = [
+    "asyncssh==2.24.1",
+    "aiortc==1.16.0",
+    "psycopg==3.3.9",
+    "disnake==2.12.2",
+    "nonebot2==2.5.0",
+    "faust_streaming==0.15.3",
+    "procrastinate==3.10.0",
+    "pydantic_ai_slim==2.68.0",
+    "aiohomekit==4.0.1",
+    "zwave_js_server_python==0.74.0",
+    "amqtt==0.12.1",
+    "blacksheep==2.6.4",
+    "aiobotocore==3.10.0",
+    "grpclib==0.4.9",
+    "gql==4.4.0",
+]
+
+SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3, "4": PROJECTS_4}
 
 #: family -> (codes it covers, extra scan options)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

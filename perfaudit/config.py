@@ -29,10 +29,11 @@ ASYNC_BACKENDS = ("asyncio", "anyio", "trio")
 
 #: gitignore-style patterns, matched against the path relative to the project root
 DEFAULT_TEST_PATHS: tuple[str, ...] = (
-    "tests/", "test/", "testing/", "testing.py", "test_*.py", "*_test.py", "conftest.py")
+    "tests/", "test/", "testing/", "testing.py", "test_util/", "test_utils/", "testutils/",
+    "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
-    "examples/", "example/", "docs/", "demo/", "demos/", "sample/", "samples/", "guides/",
-    "setup.py", "versioneer.py",
+    "examples/", "example/", "docs/", "docs_src/", "demo/", "demos/", "sample/", "samples/",
+    "guides/", "setup.py", "versioneer.py",
     # the project's own dev tooling, at its root only (a package's `scripts/` ships)
     "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/")
 #: what a scan does with findings in test and example code

@@ -64,6 +64,17 @@ class BlockingEntry:
     unless_descriptor: bool = False
     #: not reported when the URL (first argument) is known to start with one of these
     unless_url_prefix: tuple[str, ...] = ()
+    #: not reported when the flags argument (position, keyword) names one of these
+    #: constants (`socket.getaddrinfo(ip, 0, ..., socket.AI_NUMERICHOST)` parses an
+    #: address, it looks nothing up): (position, keyword, names), or None
+    unless_flag: tuple[int, str, frozenset[str]] | None = None
+
+
+def _flag_spec(spec: dict[str, Any] | None) -> tuple[int, str, frozenset[str]] | None:
+    """`unless_flag = {position = 5, keyword = "flags", names = [...]}` of a group."""
+    if not spec:
+        return None
+    return (int(spec["position"]), str(spec["keyword"]), frozenset(spec["names"]))
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
             blocking[call] = BlockingEntry(group["code"], call, group["instead"],
                                            frozenset(group.get("unless_first_arg", ())),
                                            bool(group.get("unless_descriptor", False)),
-                                           tuple(group.get("unless_url_prefix", ())))
+                                           tuple(group.get("unless_url_prefix", ())),
+                                           _flag_spec(group.get("unless_flag")))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(

@@ -75,6 +75,9 @@ def project(tmp_path: Path) -> Path:
     ("examples/x.py", "example"),
     ("example/x.py", "example"),
     ("docs/conf.py", "example"),
+    # the documentation's code (fastapi, typer, sqlmodel, mcp)
+    ("docs_src/oauth_clients/tutorial001.py", "example"),
+    ("pkg/docs_srcs/x.py", "code"),
     ("demo/x.py", "example"),
     ("demos/x.py", "example"),
     ("guides/x.py", "example"),
@@ -88,6 +91,11 @@ def project(tmp_path: Path) -> Path:
     ("pkg/testing/fixtures.py", "test"),
     ("src/pkg/testing/client/sub.py", "test"),
     ("pkg/testing_utils.py", "code"),
+    # test support a package ships as a folder (uiprotect's sample-data generator)
+    ("src/uiprotect/test_util/__init__.py", "test"),
+    ("pkg/test_utils/fakes.py", "test"),
+    ("pkg/testutils/x.py", "test"),
+    ("pkg/test_utility/x.py", "code"),
     # build tooling run by setup.py
     ("versioneer.py", "example"),
     ("pkg/_versioneer.py", "code"),

@@ -571,3 +571,47 @@ def test_the_same_name_from_another_module_is_not_a_mention(project: Path) -> No
                                          '    return await getattr(helpers, "load")(path)\n'})
     result = scan([str(project)], _cfg(project), cache=False)
     assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
+
+
+_CLI_APP = "import typer\n\nfrom proj.cli.resources import build\n\napp = typer.Typer()\n\n\n" \
+           "@app.command()\nasync def transfer(names: list[str]):\n" \
+           "    for r in [await build(n) for n in names]:\n        await r.migrate()\n"
+_CLI_RESOURCES = "class Resource:\n    def __init__(self, name):\n        self.name = name\n\n" \
+                 "    async def migrate(self):\n" \
+                 "        with open(self.name) as f:\n            return f.read()\n\n\n" \
+                 "async def build(name):\n    return Resource(name)\n"
+
+
+def test_methods_of_a_class_only_the_command_line_uses_are_one_shot(tmp_path: Path) -> None:
+    # prefect's `transfer` command builds resource objects in its `cli` package and calls
+    # their `migrate()` on objects the index cannot type: only the command line has them
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "proj/__init__.py": "", "proj/cli/__init__.py": "",
+        "proj/cli/app.py": _CLI_APP, "proj/cli/resources.py": _CLI_RESOURCES,
+        "tests/test_resources.py": "from proj.cli.resources import Resource\n\n\n"
+                                   "async def test_it():\n    await Resource('x').migrate()\n",
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert _rel(tmp_path, result.hidden) == [("proj/cli/resources.py", 6, "PA101")]
+    assert not [f for f in result.findings if f.code == "PA101"]
+
+
+@pytest.mark.parametrize("extra", [
+    # application code outside the command line names the class: a service may use it
+    {"proj/service.py": "from proj.cli.resources import Resource\n\n\n"
+                        "async def handle(name):\n    return await Resource(name).migrate()\n"},
+    # a command-line module that names it starts work alongside (a serving command)
+    {"proj/cli/serve.py": "import asyncio\n\nfrom proj.cli.resources import Resource\n\n\n"
+                          "async def serve(names):\n"
+                          "    await asyncio.gather(*(Resource(n).migrate() for n in names))\n"},
+])
+def test_a_class_used_beyond_the_command_line_stays_reported(
+        tmp_path: Path, extra: dict[str, str]) -> None:
+    _write(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "proj/__init__.py": "", "proj/cli/__init__.py": "",
+        "proj/cli/app.py": _CLI_APP, "proj/cli/resources.py": _CLI_RESOURCES, **extra,
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert ("proj/cli/resources.py", 6, "PA101") in _rel(tmp_path, result.findings)

@@ -208,3 +208,38 @@ def test_a_file_with_an_invalid_escape_warns_nothing() -> None:
         warnings.simplefilter("always")
         assert ro("job")
     assert [str(w.message) for w in caught] == []
+
+
+def test_a_coroutine_run_by_asyncio_run_runs_once_per_loop() -> None:
+    # livekit-agents' notebook helper: each `asyncio.run` makes a new loop, which no
+    # client made on it outlives, in a loop of runs too
+    ro = run_once("""
+        import asyncio
+        def display_room(url):
+            return asyncio.run(fetch_tokens(url))
+        def refresh_all(urls):
+            for u in urls:
+                asyncio.run(fetch_each(u))
+        async def fetch_tokens(url):
+            pass
+        async def fetch_each(url):
+            pass
+    """)
+    assert ro("fetch_tokens") and ro("fetch_each")
+    # awaited on a loop that keeps running, run on a loop kept by the caller, or run by a
+    # script's module-level `asyncio.run` (left to the one-shot rules): unknown
+    ro = run_once("""
+        import asyncio
+        def display_room(loop, url):
+            return loop.run_until_complete(fetch_tokens(url))
+        async def serve(url):
+            await fetch_each(url)
+        async def fetch_tokens(url):
+            pass
+        async def fetch_each(url):
+            pass
+        async def main():
+            pass
+        asyncio.run(main())
+    """)
+    assert not ro("fetch_tokens") and not ro("fetch_each") and not ro("main")

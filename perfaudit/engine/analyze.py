@@ -428,6 +428,12 @@ class Analyzer:
                 self.suspend(node)
             if t in FUNC_NODES:
                 self.visit_function(node)  # type: ignore[arg-type]
+            elif t is ast.If and type(node.test) is ast.Constant:  # type: ignore[attr-defined]
+                # `if True: ... else: <never runs>` (psycopg's generated sync twins keep the
+                # blocking call in the else of `if True:  # ASYNC`), `if False: <never runs>`
+                self.visit(node.test)  # type: ignore[attr-defined]
+                self.visit_body(node.body if node.test.value  # type: ignore[attr-defined]
+                                else node.orelse)  # type: ignore[attr-defined]
             elif t is ast.If and self.summ is not None:
                 self.visit_if(node)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
@@ -706,7 +712,9 @@ class Analyzer:
                 ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
                 if self.suspends is None:
                     self.suspend(node)
-        if ff is not None and qual is not None:
+        if ff is not None and qual is not None and type(self.stmt) is ast.Raise:
+            pass  # builds the exception of an error path (`raise E(f"{os.path.realpath(p)}")`)
+        elif ff is not None and qual is not None:
             flow = self.flow
             if entry is not None and entry.unless_first_arg and in_memory(
                     node, self.scope, entry.unless_first_arg):
@@ -714,6 +722,9 @@ class Analyzer:
             elif (entry is not None and entry.unless_descriptor
                   and wraps_descriptor(node, self.scope)):
                 pass  # `open(fd)`: wraps a descriptor already open, no path lookup
+            elif entry is not None and entry.unless_flag and passes_flag(
+                    node, self.scope, entry.unless_flag):
+                pass  # `getaddrinfo(ip, 0, ..., AI_NUMERICHOST)`: parses, looks nothing up
             elif entry is not None and entry.unless_url_prefix and self._local_url(
                     node, entry.unless_url_prefix):
                 pass  # `urlopen("data:...")`: decoded in memory
@@ -1115,6 +1126,25 @@ def wraps_descriptor(node: ast.Call, scope: Scope) -> bool:
         if b is None or len(b) != 1 or b[0][0] != "value":
             return False
         first = b[0][1]  # type: ignore[assignment]
+    return False
+
+
+def passes_flag(node: ast.Call, scope: Scope, spec: tuple[int, str, frozenset[str]]) -> bool:
+    """Whether the call's flags argument (``spec``: its position, its keyword, the
+    constants) names one of the constants, alone or or-ed with others
+    (`socket.AI_NUMERICHOST | socket.AI_PASSIVE`)."""
+    position, keyword, names = spec
+    arg: ast.expr | None = node.args[position] if len(node.args) > position else next(
+        (k.value for k in node.keywords if k.arg == keyword), None)
+    todo = [arg] if arg is not None else []
+    while todo:
+        e = todo.pop()
+        if type(e) is ast.BinOp and type(e.op) is ast.BitOr:
+            todo += [e.left, e.right]
+        elif type(e) in (ast.Name, ast.Attribute):
+            sym = resolve(e, scope)
+            if sym is not None and sym[0] == "ref" and sym[1] in names:
+                return True
     return False
 
 

@@ -21,7 +21,8 @@ one plain class, assumed when the caller's own value is unknown); ``("a", name)`
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
 ``("truthy", subj)``, ``("hasattr", subj, name)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
-``("dep",)`` (depends on the inputs in a way not understood) and ``("ign",)`` (does not
+``("dep",)`` (depends on the inputs in a way not understood), ``("env", default)`` (a
+switch read from the environment, true or not when the variable is unset) and ``("ign",)`` (does not
 depend on the inputs). A subject is ``("p", name)`` or ``("a", name)``.
 """
 
@@ -148,8 +149,94 @@ class Summarizer:
     def cond(self, e: ast.expr) -> Cond:
         c = self._cond(e)
         if c is None:
-            return _DEP if self.depends(e) else _IGNORE
+            if self.depends(e):
+                return _DEP
+            # a switch read from the environment (`if not DUMP_AUDIO: return`, with
+            # `DUMP_AUDIO = int(os.environ.get("LK_DUMP_TTS", "0") or 0)`): its value when
+            # the variable is not set
+            got = self.env_default(e)
+            if got is not None and got[1]:
+                return ("env", bool(got[0]))
+            return _IGNORE
         return c
+
+    def env_default(self, e: ast.expr, hops: int = 3) -> tuple[Any, bool] | None:
+        """The value of ``e`` when no environment variable it reads is set, and whether
+        it reads one (`os.getenv(k, d)`, `os.environ.get(k, d)`, through module-level
+        names, `int()`/`bool()`/`str()`, `.lower()`, `and`/`or`/`not`, comparisons with
+        literals); None when that cannot be told."""
+        t = type(e)
+        if t is ast.Constant:
+            v = e.value  # type: ignore[attr-defined]
+            return (v, False) if v is None or isinstance(v, (str, int, float, bool)) else None
+        if t in (ast.Tuple, ast.List, ast.Set):
+            vals = []
+            for el in e.elts:  # type: ignore[attr-defined]
+                got = self.env_default(el, 0)
+                if got is None or got[1]:
+                    return None
+                vals.append(got[0])
+            return (tuple(vals), False)
+        if t is ast.Name:
+            if hops <= 0 or self.subject(e) is not None:
+                return None
+            bound = self.module_value(e.id)  # type: ignore[attr-defined]
+            return self.env_default(bound, hops - 1) if isinstance(bound, ast.expr) else None
+        if t is ast.UnaryOp and type(e.op) is ast.Not:  # type: ignore[attr-defined]
+            got = self.env_default(e.operand, hops)  # type: ignore[attr-defined]
+            return (not got[0], got[1]) if got is not None else None
+        if t is ast.BoolOp:
+            used = False
+            value: Any = None
+            for v in e.values:  # type: ignore[attr-defined]
+                got = self.env_default(v, hops)
+                if got is None:
+                    return None
+                value, used = got[0], used or got[1]
+                if bool(value) != (type(e.op) is ast.And):  # type: ignore[attr-defined]
+                    break  # `a or b` stops at a true value, `a and b` at a false one
+            return (value, used)
+        if t is ast.Compare and len(e.ops) == 1:  # type: ignore[attr-defined]
+            left = self.env_default(e.left, hops)  # type: ignore[attr-defined]
+            right = self.env_default(e.comparators[0], hops)  # type: ignore[attr-defined]
+            op = _ENV_OPS.get(type(e.ops[0]))  # type: ignore[attr-defined]
+            if left is None or right is None or op is None:
+                return None
+            try:
+                return (op(left[0], right[0]), left[1] or right[1])
+            except TypeError:
+                return None
+        if t is ast.Call:
+            return self._env_call(e, hops)  # type: ignore[arg-type]
+        return None
+
+    def _env_call(self, e: ast.Call, hops: int) -> tuple[Any, bool] | None:
+        f = e.func
+        if type(f) is ast.Attribute and f.attr in _STR_METHODS and not e.args and not e.keywords:
+            got = self.env_default(f.value, hops)
+            if got is None or not isinstance(got[0], str):
+                return None
+            return (getattr(got[0], f.attr)(), got[1])
+        q = self.resolve(f)
+        if q in _ENV_READS:
+            if not e.args or not (type(e.args[0]) is ast.Constant
+                                  and isinstance(e.args[0].value, str)):
+                return None
+            default: ast.expr | None = e.args[1] if len(e.args) > 1 else next(
+                (k.value for k in e.keywords if k.arg == "default"), None)
+            if default is None:
+                return (None, True)
+            got = self.env_default(default, 0)
+            return (got[0], True) if got is not None and not got[1] else None
+        if q in _ENV_CASTS and len(e.args) == 1 and not e.keywords:
+            got = self.env_default(e.args[0], hops)
+            if got is None:
+                return None
+            try:
+                return (_ENV_CASTS[q](got[0]), got[1])
+            except (TypeError, ValueError):
+                return None
+        return None
 
     def _cond(self, e: ast.expr) -> Cond | None:
         t = type(e)
@@ -305,6 +392,18 @@ class Summarizer:
         return None
 
 
+#: what reads an environment variable, with a default (`env_default`)
+_ENV_READS = frozenset({"os.getenv", "os.environ.get"})
+_ENV_CASTS: dict[str, Any] = {"builtins.int": int, "builtins.bool": bool,
+                              "builtins.str": str, "builtins.float": float}
+_STR_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
+_ENV_OPS: dict[type, Any] = {
+    ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
+    ast.In: lambda a, b: a in b, ast.NotIn: lambda a, b: a not in b,
+    ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b,
+}
+
+
 def _type_alternatives(spec: ast.expr) -> list[ast.expr]:
     """The classes of an `isinstance` spec: `(str, Path)`, `str | Path` (PEP 604), or one."""
     if type(spec) is ast.Tuple:
@@ -452,8 +551,20 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         return _and([evaluate(x, env) for x in c[1:]])
     if kind == "or":
         return _or([evaluate(x, env) for x in c[1:]])
+    if kind == "env":
+        # a switch read from the environment: on by default, it runs; off by default, it
+        # may still be switched on (conditional), never ruled out
+        return T if c[1] else U
     if kind == "not":
-        r = evaluate(c[1], env)
+        inner = c[1]
+        if inner[0] == "env":
+            return T if not inner[1] else U
+        if inner[0] == "not":
+            return evaluate(inner[1], env)
+        if inner[0] in ("and", "or") and _has_env(inner):  # (push `not` down to the switch)
+            return evaluate(("or" if inner[0] == "and" else "and",
+                             *(("not", x) for x in inner[1:])), env)
+        r = evaluate(inner, env)
         return r if r in (U, IGN) else (F if r == T else T)
     v = env.get(tuple(c[1]))
     if v is None:
@@ -504,6 +615,11 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
     if kind == "in":
         return T if any(v[1] == x for x in c[2]) else F
     return U
+
+
+def _has_env(c: Cond) -> bool:
+    return c[0] == "env" or (c[0] in ("and", "or", "not") and any(
+        _has_env(x) for x in c[1:]))
 
 
 def evaluate_guard(guard: Guard, env: dict[tuple[str, str], AV]) -> int | None:

@@ -54,7 +54,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from perfaudit.engine.analyze import RUNS_FUNCTION, FileResult, FuncFacts
+from perfaudit.engine.analyze import RUNS_FUNCTION, SPAWN_NAMES, FileResult, FuncFacts
 from perfaudit.engine.index import (
     ProjectIndex,
     identifiers,
@@ -916,7 +916,61 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         if not bad:
             break
         oneshot -= bad
+    oneshot |= _cli_classes(index, sites, source)
     return oneshot, unaccounted, _startup(facts, serving, oneshot, source, calls, callees)
+
+
+_SPAWN_CALL = re.compile(rb"\b(?:" + b"|".join(sorted(n.encode() for n in SPAWN_NAMES))
+                         + rb")[ \t]*\(")
+
+
+def _cli_module(module: str) -> bool:
+    """A `__main__`, a `cli` module or a module of a `cli` package: part of a program run
+    from a shell."""
+    parts = module.split(".")
+    return parts[-1] in ("__main__", "cli") or "cli" in parts[:-1]
+
+
+def _cli_classes(index: ProjectIndex, sites: Mapping[str, object], source: _Source
+                 ) -> set[str]:
+    """The methods in ``sites`` of classes that only the command line uses: defined in a
+    command-line module (`_cli_module`), named in application code by command-line
+    modules only, none of which starts work that runs alongside (`FuncFacts.spawns`).
+    Their instances exist only in the command-line program, so their methods run only
+    there, whoever calls them: `prefect transfer`'s resource classes, whose `migrate()`
+    it calls on objects the index cannot type."""
+    by_class: dict[str, list[str]] = {}
+    for q in sites:
+        module = index.module_of.get(q)
+        if module is None or not _cli_module(module) or not index.funcs[q].is_async:
+            continue
+        cls = q.rpartition(".")[0]
+        if cls.startswith(module + ".") and "." not in cls[len(module) + 1:]:
+            by_class.setdefault(cls, []).append(q)
+    if not by_class:
+        return set()
+    count: dict[str, int] = {}
+    for cls in by_class:
+        count[_last(cls)] = count.get(_last(cls), 0) + 1
+    names = {_last(c): c for c in by_class if count[_last(c)] == 1}
+    spawning = {index.path_of[q] for q, fn in index.funcs.items() if fn.spawns}
+    analysed = set(index.path_of.values())
+    bad: set[str] = set()
+    for p, got in source.mentions(frozenset(names)):
+        if p not in analysed:
+            # (a file no rule matched: any call named like work started alongside counts)
+            data = source.data(p)
+            if data is None or _SPAWN_CALL.search(data):
+                spawning.add(p)
+        for name in got:
+            if name in names and (not _cli_module(source.modules.get(p, ""))
+                                  or p in spawning):
+                bad.add(name)
+    out: set[str] = set()
+    for name, cls in names.items():
+        if name not in bad and index.path_of[by_class[cls][0]] not in spawning:
+            out.update(by_class[cls])
+    return out
 
 
 _FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+(.*)\Z", re.DOTALL)

@@ -3,10 +3,12 @@
 A function is *run-once* when its name says so (a lifecycle hook of `[run_once]` in
 rules/pools.toml, `connect`, `startup`, ..., or a name holding one of its words,
 `send_telemetry_heartbeat`), or when every place the scanned application code names it
-is a call made from a run-once function, transitively. A call at module or class level
-does not count as run-once: a script's `asyncio.run(main())` makes `main` a one-shot
-entry point, but a demonstration of a per-call cost looks just the same, so it is left to
-the one-shot rules. Test and example code is not counted: a test calling a function says
+is a call made from a run-once function, transitively, or the coroutine of an
+`asyncio.run(f(...))` in a function (each run makes a new event loop, and a client made
+on one cannot be used on the next: there is nothing to reuse across calls; livekit-agents'
+notebook helper runs `asyncio.run(fetch_join_tokens(...))`). A call at module or class
+level does not count as run-once, `asyncio.run(main())` included: a demonstration of a
+per-call cost looks just the same, so it is left to the one-shot rules. Test and example code is not counted: a test calling a function says
 nothing of how often the application does. Only names are compared, never types: a call
 `x.name(...)` on any receiver counts as a possible caller of every function `name`, which
 can only add callers and so only keep a finding.
@@ -39,6 +41,10 @@ _MAX_FILES = 12
 _MAX_DEPTH = 8
 #: decorators that do not make a framework call the function
 _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
+
+#: the caller of a coroutine run by `asyncio.run(f(...))`: a new event loop each time, which
+#: no client made in it can outlive (so there is nothing to reuse across calls)
+NEW_LOOP = "<asyncio.run>"
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -83,7 +89,8 @@ class RunOnce:
         try:
             callers = self._callers(name)
             result = callers is not None and bool(callers) and all(
-                c is not None and self._run_once(c, depth + 1) for c in callers)
+                c == NEW_LOOP or (c is not None and self._run_once(c, depth + 1))
+                for c in callers)
         finally:
             self._active.discard(name)
         self._memo[name] = result
@@ -140,6 +147,8 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     stack: list[tuple[ast.AST, str | None, Scopes, bool]] = [(tree, None, (), False)]
     called: set[int] = set()
     binds: dict[int, bool] = {}
+    #: calls that are the coroutine of `asyncio.run(...)`: each runs on a new event loop
+    fresh: set[int] = set()
 
     def local(scopes: Scopes) -> bool:
         """The name is a local of one of ``scopes`` (a closure sees its outer locals):
@@ -180,12 +189,20 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
         if t is ast.Call:
             assert isinstance(node, ast.Call)
             f = node.func
+            if (type(f) is ast.Attribute and f.attr == "run" and type(f.value) is ast.Name
+                    and f.value.id == "asyncio" and node.args
+                    and type(node.args[0]) is ast.Call):
+                fresh.add(id(node.args[0]))
             if (type(f) is ast.Attribute and f.attr == name) or (
                     type(f) is ast.Name and f.id == name and not local(scopes)):
-                if repeated:
+                if id(node) in fresh and fn is not None:
+                    called.add(id(f))
+                    out.append(NEW_LOOP)  # (in a loop too: every run has its own loop)
+                elif repeated:
                     return None  # called in a loop (or a lambda): not once per caller
-                called.add(id(f))
-                out.append(fn)
+                else:
+                    called.add(id(f))
+                    out.append(fn)
         elif t is ast.Name:
             assert isinstance(node, ast.Name)
             if node.id == name and id(node) not in called and not local(scopes):

@@ -5,7 +5,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import CallSite, FileContext, in_memory, wraps_descriptor
+from perfaudit.engine.analyze import (
+    CallSite,
+    FileContext,
+    in_memory,
+    passes_flag,
+    wraps_descriptor,
+)
 from perfaudit.engine.rulebase import Rule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -43,6 +49,8 @@ class BlockingCallRule(Rule):
             return
         if entry.unless_descriptor and wraps_descriptor(site.node, site.scope):
             return
+        if entry.unless_flag and passes_flag(site.node, site.scope, entry.unless_flag):
+            return  # `getaddrinfo(ip, 0, ..., AI_NUMERICHOST)`: parses, looks nothing up
         if entry.unless_url_prefix and site.node.args and type(
                 site.node.args[0]) is ast.Constant and isinstance(
                 site.node.args[0].value, str) and site.node.args[0].value.startswith(
