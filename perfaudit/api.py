@@ -23,7 +23,7 @@ from perfaudit.engine.discover import SourceFile, abspaths, discover, module_nam
 from perfaudit.engine.index import ProjectIndex
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.oneshot import mark as mark_one_shot
-from perfaudit.engine.pipeline import analyze_files
+from perfaudit.engine.pipeline import analyze_files, analyze_files_then
 from perfaudit.engine.runner import Job, read_and_analyze
 from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
@@ -128,15 +128,27 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
                     on_progress(n_files)
                 return _by_context(ScanResult(findings=cached, files_scanned=n_files,
                                               rules=all_meta(), paths=scanned), config_of)
+        if len(jobs) == 1:  # the findings are collected while the pool ends its work
+            (job,) = jobs.values()
+            results, index, findings = analyze_files_then(
+                files, job, cache=store, workers=workers, on_progress=on_progress,
+                stats=stats, words=plan.words, marks=plan.marks,
+                then=lambda res, idx: _collect(res, idx, plan))
+            assert findings is not None
+            return _save_and_report(store, state, findings, n_files, scanned, config_of)
         key_of = {id(c): c.analysis_key() for c in configs}  # (a digest: once per config)
         for key, job in jobs.items():
             mine = [f for f in files if key_of[id(file_cfg[f.path])] == key]
-            res, idx = analyze_files(mine, job, cache=store, workers=workers,
-                                     on_progress=on_progress, stats=stats, words=plan.words,
-                                     marks=plan.marks)
+            res, _ = analyze_files(mine, job, cache=store, workers=workers,
+                                   on_progress=on_progress, stats=stats, words=plan.words,
+                                   marks=plan.marks)
             results.extend(res)
-            index = idx if len(jobs) == 1 else None
     findings = _collect(results, index, plan)
+    return _save_and_report(store, state, findings, n_files, scanned, config_of)
+
+
+def _save_and_report(store: Cache | None, state: str, findings: list[Finding], n_files: int,
+                     scanned: list[str], config_of: Callable[[str], Config]) -> ScanResult:
     if store is not None:
         store.save()
         store.save_snapshot(state, findings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from perfaudit.engine.analyze import FileResult
 from perfaudit.engine.cache import FILTERED, Cache
@@ -23,6 +24,10 @@ from perfaudit.engine.index import (
 from perfaudit.engine.runner import Item, Job, Outcome, Runner
 
 _MAX_ROUNDS = 64
+
+T = TypeVar("T")
+#: what runs on a scan's results and project index once they are known (`analyze_files_then`)
+Then = Callable[[list[FileResult], "ProjectIndex | None"], T]
 
 #: a filtered-out file: (its source, the blocking names it was checked against, its
 #: identifiers, packed, when known)
@@ -44,6 +49,24 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
     the files the cache held as filtered, whether each may register a command by a call
     (`index.may_register`), when the cache recorded it: the one-shot pass reads no other.
     """
+    results, index, _ = analyze_files_then(files, job, cache=cache, workers=workers,
+                                           on_progress=on_progress, stats=stats,
+                                           words=words, marks=marks)
+    return results, index
+
+
+def analyze_files_then(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
+                       workers: int | None = None,
+                       on_progress: Callable[[int], None] | None = None,
+                       stats: dict[str, tuple[int, int]] | None = None,
+                       words: dict[str, bytes] | None = None,
+                       marks: dict[str, bool] | None = None,
+                       then: Then[T] | None = None,
+                       ) -> tuple[list[FileResult], ProjectIndex | None, T | None]:
+    """`analyze_files`, and ``then`` applied to its results and index (with ``words``
+    filled in), its value returned too. ``then`` must be a pure function of these (and
+    of files it reads): it may run while the pool still syntax-checks files, and run
+    again should a check change the results."""
     results: list[FileResult] = []
     todo: list[Item] = []
     #: filtered-out files -> (the blocking names they were already checked against, their
@@ -116,25 +139,32 @@ def analyze_files(files: Sequence[SourceFile], job: Job, *, cache: Cache | None,
         if not unchecked:
             index = (_later_rounds(runner, results, pending, cache, abspath)
                      if job.facts else None)
+            _fill(words, pending)
+            value = then(results, index) if then is not None else None
         else:
-            results, pending, index = _with_checks(runner, job, results, pending, unchecked,
-                                                   cache, abspath)
+            results, pending, index, value = _with_checks(
+                runner, job, results, pending, unchecked, cache, abspath, words, then)
+    return results, index, value
+
+
+def _fill(words: dict[str, bytes] | None, pending: dict[str, Pending]) -> None:
     if words is not None:
         words.update((path, w) for path, (_, _, w) in pending.items() if w is not None)
-    return results, index
 
 
 def _with_checks(runner: Runner, job: Job, results: list[FileResult],
                  pending: dict[str, Pending],
                  unchecked: dict[str, tuple[SourceFile, Outcome, int]],
                  cache: Cache | None, abspath: dict[str, str],
-                 ) -> tuple[list[FileResult], dict[str, Pending], ProjectIndex | None]:
-    """The later rounds, run while the pool syntax-checks the files round 1 left
-    unchecked, on the premise that every one of them is valid (nearly always true), as if
-    each had been checked in round 1. A file the later rounds analyse without a PA000 is
-    valid: its check is skipped. When a check finds a file that is not, its PA000 result
-    goes where round 1 would have put it, and the later rounds run again without it: the
-    outcome is the same as checking every file in round 1."""
+                 words: dict[str, bytes] | None, then: Then[T] | None,
+                 ) -> tuple[list[FileResult], dict[str, Pending], ProjectIndex | None,
+                            T | None]:
+    """The later rounds, and ``then``, run while the pool syntax-checks the files round 1
+    left unchecked, on the premise that every one of them is valid (nearly always true),
+    as if each had been checked in round 1. A file the later rounds analyse without a
+    PA000 is valid: its check is skipped. When a check finds a file that is not, its PA000
+    result goes where round 1 would have put it, and the later rounds and ``then`` run
+    again without it: the outcome is the same as checking every file in round 1."""
     first_results, first_pending = list(results), dict(pending)
     runner.start_checks([src for src, _, _ in unchecked.values()])
     analysed_later: set[str] = set()
@@ -147,6 +177,8 @@ def _with_checks(runner: Runner, job: Job, results: list[FileResult],
 
     index = (_later_rounds(runner, results, pending, cache, abspath, analysed)
              if job.facts else None)
+    _fill(words, pending)
+    value = then(results, index) if then is not None else None
     broken: list[tuple[int, FileResult]] = []
     for src, (res, digest, mtime, size, status) in runner.finish_checks():
         _, first, slot = unchecked[src.path]
@@ -164,7 +196,7 @@ def _with_checks(runner: Runner, job: Job, results: list[FileResult],
             cache.store(abspath[src.path], mtime, size, digest, result, src.module, None)
         broken.append((slot, result))
     if not broken:
-        return results, pending, index
+        return results, pending, index, value
     # the premise failed: the later rounds again, from round 1's state with these results
     by_slot: dict[int, list[FileResult]] = {}
     for slot, result in broken:
@@ -177,7 +209,12 @@ def _with_checks(runner: Runner, job: Job, results: list[FileResult],
     gone = {r.path for _, r in broken}
     pending = {path: p for path, p in first_pending.items() if path not in gone}
     index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
-    return results, pending, index
+    if words is not None:
+        for path in gone:
+            words.pop(path, None)
+    _fill(words, pending)
+    value = then(results, index) if then is not None else None
+    return results, pending, index, value
 
 
 def _remember(marks: dict[str, bool] | None, path: str, registers: bool | None) -> None:
