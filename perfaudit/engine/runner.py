@@ -372,11 +372,24 @@ class Runner:
 
             self._pool = ProcessPoolExecutor(max_workers=self.n_workers,
                                              initializer=_init_worker, initargs=(self.job,))
-        size = max(4, min(64, len(items) // (self.n_workers * 8) or 1))
-        batches = [list(items[i:i + size]) for i in range(0, len(items), size)]
+        batches = _batches(items, self.n_workers)
         for batch, outcomes in zip(batches, self._pool.map(
                 _work, [(b, names, defer_checks) for b in batches]), strict=False):
             yield from zip((src for src, _ in batch), outcomes, strict=False)
+
+
+def _batches(items: Sequence[Item], n_workers: int) -> list[list[Item]]:
+    """Consecutive batches of ``items``, each an eighth of a worker's share of what is
+    left (4 to 64 files): big while there is much to do (fewer round trips), small towards
+    the end, so that no worker still has a long batch to finish when the others are done
+    (one batch of files that all need analysing takes a fifth of a second)."""
+    out: list[list[Item]] = []
+    i, n = 0, len(items)
+    while i < n:
+        size = max(4, min(64, (n - i) // (n_workers * 8)))
+        out.append(list(items[i:i + size]))
+        i += size
+    return out
 
 
 class _Checks:
