@@ -133,7 +133,7 @@ def _scan(paths: Sequence[str], resolver: ConfigResolver, workers: int | None,
             results, index, findings = analyze_files_then(
                 files, job, cache=store, workers=workers, on_progress=on_progress,
                 stats=stats, words=plan.words, marks=plan.marks,
-                then=lambda res, idx: _collect(res, idx, plan))
+                then=lambda res, idx: _collect(res, idx, plan), absolute=plan.absolute)
             assert findings is not None
             return _save_and_report(store, state, findings, n_files, scanned, config_of)
         key_of = {id(c): c.analysis_key() for c in configs}  # (a digest: once per config)
@@ -176,10 +176,13 @@ class _Plan:
     words: dict[str, bytes] = field(default_factory=dict)
     #: files the cache held as filtered -> whether each may register a command by a call
     marks: dict[str, bool] = field(default_factory=dict)
+    #: each discovered file's absolute path (`abspaths`), or None
+    absolute: dict[str, str] | None = None
 
 
 def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None,
              stdin_filename: str) -> _Plan:
+    absolute: dict[str, str] | None = None
     if stdin is not None:
         files = [SourceFile(stdin_filename, *(module_name(stdin_filename)
                                               if stdin_filename != "-" else ("stdin", False)))]
@@ -206,7 +209,8 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
                      tokens=prefilter_tokens(codes, load_tables(cs[0]))
                      if len(groups) == 1 or not facts else None)
             for key, cs in groups.items()}
-    return _Plan(files, file_cfg, codes_of, configs, codes, project_codes, jobs, stdin)
+    return _Plan(files, file_cfg, codes_of, configs, codes, project_codes, jobs, stdin,
+                 absolute=absolute)
 
 
 def _collect(results: Sequence[FileResult], index: ProjectIndex | None,

@@ -62,17 +62,19 @@ def analyze_files_then(files: Sequence[SourceFile], job: Job, *, cache: Cache | 
                        words: dict[str, bytes] | None = None,
                        marks: dict[str, bool] | None = None,
                        then: Then[T] | None = None,
+                       absolute: dict[str, str] | None = None,
                        ) -> tuple[list[FileResult], ProjectIndex | None, T | None]:
     """`analyze_files`, and ``then`` applied to its results and index (with ``words``
     filled in), its value returned too. ``then`` must be a pure function of these (and
     of files it reads): it may run while the pool still syntax-checks files, and run
-    again should a check change the results."""
+    again should a check change the results. ``absolute``: each file's `abspaths` entry,
+    when the caller has them already."""
     results: list[FileResult] = []
     todo: list[Item] = []
     #: filtered-out files -> (the blocking names they were already checked against, their
     #: identifiers when known: then later rounds check them without reading them again)
     pending: dict[str, Pending] = {}
-    abspath = abspaths([src.path for src in files])
+    abspath = absolute if absolute is not None else abspaths([src.path for src in files])
 
     def done(n: int = 1) -> None:
         if on_progress:
