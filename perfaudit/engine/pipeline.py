@@ -185,8 +185,10 @@ def _with_checks(runner: Runner, job: Job, results: list[FileResult],
     for src, (res, digest, mtime, size, status) in runner.finish_checks():
         _, first, slot = unchecked[src.path]
         if status == "valid":
-            # stored as round 1 would have (unless a later round stored its analysis)
-            if cache is not None and digest == first[1] and src.path not in analysed_later:
+            # stored as round 1 would have (unless a later round stored its analysis, or
+            # the file changed since round 1 read it)
+            if cache is not None and (mtime, size) == (first[2], first[3]) and \
+                    src.path not in analysed_later:
                 packed = _packed(first[0])
                 cache.store(abspath[src.path], first[2], first[3], first[1], None,
                             src.module, may_register(packed) if packed is not None else None)

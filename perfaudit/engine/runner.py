@@ -220,11 +220,10 @@ def _check_task(src: SourceFile, job: Job, rules: Sequence[Rule]) -> Outcome:
     if data is None or st is None:
         assert failed is not None
         return failed
-    digest = content_hash(data)
-    if _valid(data, src.path):
-        return None, digest, st.st_mtime_ns, st.st_size, "valid"
+    if _valid(data, src.path):  # (no content hash: round 1's stands if the stat agrees)
+        return None, "", st.st_mtime_ns, st.st_size, "valid"
     res = read_and_analyze(src, data, job, rules)
-    return res, digest, st.st_mtime_ns, st.st_size, "analyzed"
+    return res, content_hash(data), st.st_mtime_ns, st.st_size, "analyzed"
 
 
 def _valid(data: bytes, path: str) -> bool:
