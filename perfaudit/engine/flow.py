@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 from typing import Any
 
@@ -219,7 +220,7 @@ class Summarizer:
                 return None
             return (getattr(got[0], f.attr)(), got[1])
         q = self.resolve(f)
-        if q in _ENV_READS:
+        if q in _ENV_READS or (q is not None and _ENV_HELPER.search(q.rpartition(".")[2])):
             if not e.args or not (type(e.args[0]) is ast.Constant
                                   and isinstance(e.args[0].value, str)):
                 return None
@@ -406,8 +407,11 @@ class Summarizer:
         return None
 
 
-#: what reads an environment variable, with a default (`env_default`)
+#: what reads an environment variable, with a default (`env_default`); and a helper
+#: named for it (`resolve_env_int("LK_DUMP_TTS")`, `env_bool("X", True)`, `get_env(...)`),
+#: taken to return its default (the second argument or `default=`, else None) when unset
 _ENV_READS = frozenset({"os.getenv", "os.environ.get"})
+_ENV_HELPER = re.compile(r"(?:^|_)(?:env|getenv)(?:_|$)", re.IGNORECASE)
 _ENV_CASTS: dict[str, Any] = {"builtins.int": int, "builtins.bool": bool,
                               "builtins.str": str, "builtins.float": float}
 _STR_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
