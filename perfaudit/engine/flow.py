@@ -585,6 +585,14 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         r = evaluate(inner, env)
         return r if r in (U, IGN) else (F if r == T else T)
     v = env.get(tuple(c[1]))
+    if kind == "haskey":
+        # decided only for a dict display (its keys) or an empty container; otherwise a
+        # membership test is treated as before: not a feature switch (`":" in entrypoint`)
+        if v is not None and v[0] == "obj" and v[1] == "builtins.dict" and len(v) > 4:
+            return T if c[2] in v[4] else F
+        if v is not None and v[0] == "obj" and v[1] in _EMPTY_CALLS and v[2] is False:
+            return F
+        return IGN
     if v is None:
         return U
     if v[0] == "unk":
@@ -593,13 +601,6 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         return IGN if kind == "truthy" else U
     if kind == "hasattr":
         return _hasattr(v, str(c[2]))
-    if kind == "haskey":
-        # known only for a dict display (its keys) or an empty container
-        if v[0] == "obj" and v[1] == "builtins.dict" and len(v) > 4:
-            return T if c[2] in v[4] else F
-        if v[0] == "obj" and v[1] in _EMPTY_CALLS and v[2] is False:
-            return F
-        return U
     if kind == "isinstance":
         tq = _type(v)
         if tq is None:
