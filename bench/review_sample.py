@@ -22,7 +22,7 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
 
 Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
 first review's 15 projects, ``--set 2`` the second review's 21, ``--set 3`` the third's 15, ``--set 4`` the fourth's
-15; ``--projects-file FILE``
+15, ``--set 5`` the fifth's 15; ``--projects-file FILE``
 reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
 name spells it (``matrix_nio``, not ``matrix-nio``).
 
@@ -134,7 +134,25 @@ PROJECTS_4 = [
     "gql==4.4.0",
 ]
 
-SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3, "4": PROJECTS_4}
+PROJECTS_5 = [
+    "pytelegrambotapi==4.37.1",
+    "vkbottle==4.11.0",
+    "neo4j==6.4.1",
+    "aiomysql==0.3.2",
+    "xknx==4.0.0",
+    "pymodbus==3.16.1",
+    "aiocoap==0.4.17",
+    "uiprotect==25.0.0",
+    "hass_nabucasa==0.82.0",
+    "aioshelly==13.35.0",
+    "falcon==4.4.0",
+    "autobahn==26.10.2",
+    "pgqueuer==1.6.0",
+    "slack_sdk==3.48.0",
+    "livekit_agents==1.8.9",
+]
+
+SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3, "4": PROJECTS_4, "5": PROJECTS_5}
 
 #: family -> (codes it covers, extra scan options)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

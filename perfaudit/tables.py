@@ -98,6 +98,8 @@ class Tables:
     offload_decorators: Mapping[str, str] = field(default_factory=dict)
     clients: frozenset[str] = frozenset()
     client_requests: frozenset[str] = frozenset()
+    #: PA202: a client's methods that open a long-lived connection (`ws_connect`)
+    client_connections: frozenset[str] = frozenset()
     db_connects: frozenset[str] = frozenset()
     #: pools.toml [run_once]: names of lifecycle functions that run once per process
     run_once: frozenset[str] = frozenset()
@@ -183,6 +185,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
                             for call in group["calls"]},
         clients=frozenset(pools.get("clients", [])),
         client_requests=frozenset(pools.get("client_requests", [])),
+        client_connections=frozenset(pools.get("client_connections", [])),
         db_connects=frozenset(pools.get("db_connects", [])),
         run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
         run_once_words=frozenset(pools.get("run_once", {}).get("words", [])),

@@ -13,13 +13,14 @@ Everything here is plain tuples of str/int/bool/None (cached with `marshal`).
 Values (``AV``): ``("lit", v)`` a str/bytes/int/float/bool/None literal; ``("obj", type,
 truthy)`` an instance of a known type (truthiness True/False or None when unknown);
 ``("obj", type, truthy, True)`` an instance of that type or of a subclass (a call's
-result); ``("ret", function, methods)`` what a project function returns, with methods
+result); ``("obj", "builtins.dict", truthy, False, keys)`` a dict display with these str
+keys; ``("ret", function, methods)`` what a project function returns, with methods
 called on it (resolved by the project index); ``("const", name)`` a name imported from a
 project module (a constant, a function or a class; resolved by the index too);
 ``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
-``("truthy", subj)``, ``("hasattr", subj, name)``, ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
+``("truthy", subj)``, ``("hasattr", subj, name)``, ``("haskey", subj, key)`` (`"key" in subj`), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood), ``("env", default)`` (a
 switch read from the environment, true or not when the variable is unset) and ``("ign",)`` (does not
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import re
 import sys
 from typing import Any
 
@@ -218,7 +220,7 @@ class Summarizer:
                 return None
             return (getattr(got[0], f.attr)(), got[1])
         q = self.resolve(f)
-        if q in _ENV_READS:
+        if q in _ENV_READS or (q is not None and _ENV_HELPER.search(q.rpartition(".")[2])):
             if not e.args or not (type(e.args[0]) is ast.Constant
                                   and isinstance(e.args[0].value, str)):
                 return None
@@ -286,6 +288,14 @@ class Summarizer:
     def _compare(self, e: ast.Compare) -> Cond | None:
         op, right = e.ops[0], e.comparators[0]
         subj = self.subject(e.left)
+        if (subj is None and type(op) in (ast.In, ast.NotIn) and type(e.left) is ast.Constant
+                and isinstance(e.left.value, str)):
+            # `"ep" not in registration_parameters`: a key of what the caller passed
+            holder = self.subject(right)
+            if holder is None:
+                return None
+            has: Cond = ("haskey", holder, e.left.value)
+            return has if type(op) is ast.In else ("not", has)
         if subj is None:
             return None
         if type(op) in (ast.Is, ast.IsNot) and type(right) is ast.Constant and right.value is None:
@@ -320,6 +330,11 @@ class Summarizer:
             return None
         if t in _CONTAINERS:
             elts = e.keys if t is ast.Dict else e.elts  # type: ignore[attr-defined]
+            if t is ast.Dict and all(type(k) is ast.Constant and isinstance(k.value, str)
+                                     for k in elts):
+                # the keys of a dict display, for `"ep" in params` (no `**` unpacking)
+                return ("obj", "builtins.dict", bool(elts), False,
+                        tuple(sorted({k.value for k in elts})))
             return ("obj", _CONTAINERS[t], bool(elts))
         if t is ast.JoinedStr:
             return ("obj", "builtins.str", None)
@@ -392,8 +407,11 @@ class Summarizer:
         return None
 
 
-#: what reads an environment variable, with a default (`env_default`)
+#: what reads an environment variable, with a default (`env_default`); and a helper
+#: named for it (`resolve_env_int("LK_DUMP_TTS")`, `env_bool("X", True)`, `get_env(...)`),
+#: taken to return its default (the second argument or `default=`, else None) when unset
 _ENV_READS = frozenset({"os.getenv", "os.environ.get"})
+_ENV_HELPER = re.compile(r"(?:^|_)(?:env|getenv)(?:_|$)", re.IGNORECASE)
 _ENV_CASTS: dict[str, Any] = {"builtins.int": int, "builtins.bool": bool,
                               "builtins.str": str, "builtins.float": float}
 _STR_METHODS = frozenset({"lower", "upper", "strip", "casefold"})
@@ -567,6 +585,14 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         r = evaluate(inner, env)
         return r if r in (U, IGN) else (F if r == T else T)
     v = env.get(tuple(c[1]))
+    if kind == "haskey":
+        # decided only for a dict display (its keys) or an empty container; otherwise a
+        # membership test is treated as before: not a feature switch (`":" in entrypoint`)
+        if v is not None and v[0] == "obj" and v[1] == "builtins.dict" and len(v) > 4:
+            return T if c[2] in v[4] else F
+        if v is not None and v[0] == "obj" and v[1] in _EMPTY_CALLS and v[2] is False:
+            return F
+        return IGN
     if v is None:
         return U
     if v[0] == "unk":

@@ -78,6 +78,8 @@ class ClientCreatedPerCall(TableCallRule):
         if site.loop_depth:
             if retried_or_paced(ctx, site):
                 return  # a new client per attempt after a failure, or once a pause
+            if _holds_connection(site, ctx.tables.client_connections):
+                return  # one client per websocket held open in its block (a reconnect loop)
             ctx.report(self, site.node,
                        f"`{site.qual}` created inside a loop: each iteration builds a new "
                        "connection pool; create the client once, before the loop",
@@ -101,6 +103,22 @@ class ClientCreatedPerCall(TableCallRule):
                                f"`{site.qual}` {_SINGLE}: every call pays "
                                "connection setup again; create the client once (module "
                                "level or app startup) and reuse it", stmt=st)
+
+
+def _holds_connection(site: CallSite, methods: Collection[str]) -> bool:
+    """The client is a `with` item whose block opens a long-lived connection on it
+    (`async with ClientSession() as s:` then `s.ws_connect(...)`)."""
+    st = site.stmt
+    if not methods or not isinstance(st, (ast.With, ast.AsyncWith)):
+        return False
+    for item in st.items:
+        if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
+            name = item.optional_vars.id
+            return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                       and n.func.attr in methods and isinstance(n.func.value, ast.Name)
+                       and n.func.value.id == name
+                       for b in st.body for n in ast.walk(b))
+    return False
 
 
 def single_request(finding: Finding) -> bool:
