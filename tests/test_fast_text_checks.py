@@ -185,3 +185,31 @@ def test_discovered_paths_and_modules_agree_with_their_definitions(
         want = sorted((D._display(p), *D.module_name(p)) for p in walked)
         assert got == want, (cwd, arg)
         assert len(got) >= 6
+
+
+def test_file_reads_agree_with_open_read(tmp_path: Path) -> None:
+    """The runner reads files with os.open/os.read (`_read_all`): the bytes `open().read()`
+    gives, for empty, small and large files, a file that grew after its fstat, and a
+    pipe (short reads before the end)."""
+    import os
+
+    from perfaudit.engine.runner import _read_all
+
+    for n in (0, 1, 100, 70_000, 3_000_000):
+        p = tmp_path / f"f{n}"
+        p.write_bytes(os.urandom(n))
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            st = os.fstat(fd)
+            with open(p, "ab") as fh:
+                fh.write(b"grown")
+            assert _read_all(fd, st) == p.read_bytes(), n
+        finally:
+            os.close(fd)
+    r, w = os.pipe()
+    os.write(w, b"abc" * 1000)
+    os.close(w)
+    try:
+        assert _read_all(r, os.fstat(r)) == b"abc" * 1000
+    finally:
+        os.close(r)

@@ -6,6 +6,7 @@ import ast
 import gc
 import os
 import re
+import stat
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -165,17 +166,37 @@ def _read(src: SourceFile, job: Job
     """The file's bytes and stat, or the outcome of a file that cannot be read whole."""
     limit = job.config.max_file_size
     try:
-        with open(src.path, "rb") as fh:
-            st = os.fstat(fh.fileno())
+        # (os.open/os.read: the same errors as `open`, without its file objects, for
+        # two reads of most files per scan)
+        fd = os.open(src.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_BINARY", 0))
+        try:
+            st = os.fstat(fd)
             if limit and st.st_size > limit:  # never read it: one file must not take
                 big = too_large(src, st.st_size, limit)  # the memory
                 return None, None, (big, "", -1, -1, "error")
-            data = fh.read()
+            data = _read_all(fd, st)
+        finally:
+            os.close(fd)
     except OSError as exc:
         return None, None, (unreadable(src, exc), "", -1, -1, "error")
     if limit and len(data) > limit:  # grew since the fstat
         return None, None, (too_large(src, len(data), limit), "", -1, -1, "error")
     return data, st, None
+
+
+def _read_all(fd: int, st: os.stat_result) -> bytes:
+    """Everything left to read from ``fd`` (``st``: its fstat), to the end as `read()`
+    reads: a regular file that returns less than asked is at its end; one that grew
+    meanwhile, or anything else, is read until a read returns nothing."""
+    data = os.read(fd, st.st_size + 1)
+    if len(data) <= st.st_size and stat.S_ISREG(st.st_mode):
+        return data
+    chunks = [data]
+    while data:
+        data = os.read(fd, 1 << 20)
+        chunks.append(data)
+    return b"".join(chunks)
 
 
 def _task(src: SourceFile, known_digest: str | None, job: Job, rules: Sequence[Rule],
