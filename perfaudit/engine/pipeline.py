@@ -105,8 +105,8 @@ def analyze_files_then(files: Sequence[SourceFile], job: Job, *, cache: Cache | 
         else:
             todo.append((src, None))
 
-    #: files the pool left "unchecked" -> (their round-1 outcome, where in ``results`` the
-    #: file's own result would have gone had it been analysed in round 1)
+    #: files the pool left "unchecked" -> (the file, its round-1 outcome, where in
+    #: ``results`` its own result would have gone had it been analysed in round 1)
     unchecked: dict[str, tuple[SourceFile, Outcome, int]] = {}
     with Runner(job, workers) as runner:
         for src, outcome in runner.run(todo, defer_checks=True):

@@ -352,8 +352,8 @@ class Runner:
 
     def start_checks(self, files: Sequence[SourceFile]) -> None:
         """Start the syntax checks of the files a round left "unchecked", in the pool's
-        spare time: at most one batch per worker is in flight, so that the work of a
-        later round, submitted meanwhile, goes first."""
+        spare time: at most two small batches per worker are in flight, so that the work
+        of a later round, submitted meanwhile, goes first."""
         assert self._pool is not None  # files are left unchecked only by the pool
         self._checks = _Checks(self._pool, files, self.n_workers)
 
