@@ -174,3 +174,47 @@ def test_pep695_code_is_repaired_up_front_with_one_parse(monkeypatch: pytest.Mon
     assert names == ["Box", "first", "f"]
     sleep = parsed.tree.body[-1].body[0]  # type: ignore[attr-defined]
     assert sleep.lineno == 11
+
+
+def test_pep758_except_tuples_are_repaired_up_front_with_one_parse(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Home Assistant 2026.11 writes `except A, B:` (Python 3.14): each cost one more parse
+    import sys
+
+    from perfaudit.engine import parse as parse_mod
+
+    src = (b"import time\n"
+           b"async def f(x):\n"
+           b"    try:\n"
+           b"        time.sleep(1)\n"
+           b"    except ValueError, TypeError:\n"
+           b"        pass\n"
+           b"    except (OSError, KeyError) as exc:\n"
+           b"        return exc\n"
+           b"    try:\n"
+           b"        pass\n"
+           b"    except*  mod.Error,  OtherError  :\n"
+           b"        time.sleep(2)\n"
+           b"    doc = '''\n"
+           b"    except (A, B) as e:\n"
+           b"    '''\n"
+           b"    return doc\n")
+    calls = []
+    real = parse_mod._try_parse
+    monkeypatch.setattr(parse_mod, "_try_parse", lambda text: calls.append(1) or real(text))
+    parsed = parse(src)
+    assert parsed.tree is not None and parsed.error is None
+    if sys.version_info < (3, 14):
+        assert len(calls) == 1  # every `except A, B:` repaired before the first parse
+        pre = parse_mod.pre_repair(src.decode())
+        assert pre is not None
+        # the parenthesised clause and the docstring are left as they are; lines keep
+        # their numbers
+        assert "    except (OSError, KeyError) as exc:\n" in pre
+        assert "    except (A, B) as e:\n" in pre
+        assert pre.count("\n") == src.decode().count("\n")
+    import ast
+
+    sleeps = [n.lineno for n in ast.walk(parsed.tree)
+              if isinstance(n, ast.Attribute) and n.attr == "sleep"]
+    assert sleeps == [4, 12]
