@@ -402,12 +402,14 @@ def _check_parses(text: str) -> ast.Module | ParseError:
     would give it, found with CPython's parser and symbol table alone (about half the
     cost). An error that is not certainly the parser's (the symbol table raised it, or
     another exception) is a "!" error: the repair loop stops."""
-    import symtable
-
+    try:
+        from _symtable import symtable as build  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover
+        from symtable import symtable as build
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            symtable.symtable(text, "<unknown>", "exec")
+            build(text, "<unknown>", "exec")
     except SyntaxError as exc:
         msg = exc.msg or ""
         if not msg.startswith(_PARSER_ERRORS):
