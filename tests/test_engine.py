@@ -11,7 +11,7 @@ import pytest
 from perfaudit.api import scan
 from perfaudit.config import Config
 from perfaudit.engine.discover import discover, module_name
-from perfaudit.engine.parse import parse
+from perfaudit.engine.parse import Parsed, parse
 from perfaudit.engine.runner import Job, run_files
 from perfaudit.rules import ALL_RULES
 
@@ -143,11 +143,22 @@ def test_noqa_on_first_line_of_multiline_statement(tmp_path: Path) -> None:
     assert [x.span.line for x in result.findings] == [6]
 
 
+def _parse_counting(src: bytes, monkeypatch: pytest.MonkeyPatch) -> tuple[Parsed, list[int]]:
+    """`parse(src)`, which must succeed, and a list with one item per parse it tried."""
+    from perfaudit.engine import parse as parse_mod
+
+    calls: list[int] = []
+    real = parse_mod._try_parse
+    monkeypatch.setattr(parse_mod, "_try_parse", lambda text: calls.append(1) or real(text))
+    parsed = parse(src)
+    assert parsed.tree is not None and parsed.error is None
+    return parsed, calls
+
+
 def test_pep695_code_is_repaired_up_front_with_one_parse(monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
     import sys
 
-    from perfaudit.engine import parse as parse_mod
 
     src = (b"import time\n"
            b"type Pair[T] = tuple[T, T]\n"
@@ -161,11 +172,7 @@ def test_pep695_code_is_repaired_up_front_with_one_parse(monkeypatch: pytest.Mon
            b"async def f(d):\n"
            b"    time.sleep(1)\n"
            b"    return f\"{d[\"k\"]}\"\n")
-    calls = []
-    real = parse_mod._try_parse
-    monkeypatch.setattr(parse_mod, "_try_parse", lambda text: calls.append(1) or real(text))
-    parsed = parse(src)
-    assert parsed.tree is not None and parsed.error is None
+    parsed, calls = _parse_counting(src, monkeypatch)
     if sys.version_info < (3, 12):
         assert parsed.repaired
         # one parse with every PEP 695 construct repaired, one more for the f-string
@@ -199,11 +206,7 @@ def test_pep758_except_tuples_are_repaired_up_front_with_one_parse(
            b"    except (A, B) as e:\n"
            b"    '''\n"
            b"    return doc\n")
-    calls = []
-    real = parse_mod._try_parse
-    monkeypatch.setattr(parse_mod, "_try_parse", lambda text: calls.append(1) or real(text))
-    parsed = parse(src)
-    assert parsed.tree is not None and parsed.error is None
+    parsed, calls = _parse_counting(src, monkeypatch)
     if sys.version_info < (3, 14):
         assert len(calls) == 1  # every `except A, B:` repaired before the first parse
         pre = parse_mod.pre_repair(src.decode())
