@@ -440,8 +440,7 @@ class _Source:
         module: it reads its command line (argparse, optparse, getopt, `sys.argv`), or it
         is the `__main__` of a package, a `cli` module or a module of a `cli` package
         (`taskiq/cli/scheduler/cmd.py` runs what `SchedulerArgs.from_cli(args)` parsed)."""
-        parts = self.modules.get(path, "").split(".")
-        if parts[-1] in ("__main__", "cli") or "cli" in parts[:-1]:
+        if _cli_module(self.modules.get(path, "")):
             return True
         data = self.data(path)
         return data is not None and _ARGV.search(data) is not None
@@ -645,7 +644,8 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
 
 
 def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source,
-             calls: _Calls, prefixed: Callable[[str], bool]) -> tuple[set[str], set[str]]:
+             calls: _Calls, prefixed: Callable[[str], bool], spawns: Callable[[str], bool]
+             ) -> tuple[set[str], set[str]]:
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
     code, in application code that parses its command line (argparse, optparse, getopt,
@@ -688,20 +688,10 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
     # nothing they reach starts concurrent work (else they serve)
     serving: dict[str, str] = {}
     for q in list(runs):
-        seen = {q}
-        todo = [q]
-        while todo and q in runs:
-            fn = funcs[todo.pop()]
-            if fn.spawns:
-                if prefixed(q):
-                    serving[q] = runs[q]
-                del runs[q]
-                break
-            for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
-                t = index.resolve(c)
-                if t is not None and t not in seen:
-                    seen.add(t)
-                    todo.append(t)
+        if spawns(q):
+            if prefixed(q):
+                serving[q] = runs[q]
+            del runs[q]
     if not runs and not serving:
         return set(), set()
     # and their names are mentioned nowhere else (a callback, `create_task(main())`)
@@ -760,13 +750,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
                 if got is None else got
         if kind:
             (serving if fn.spawns else kinds)[q] = kind
-    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed)
-    kinds.update(dict.fromkeys(scripts, "script"))
-    serving.update(dict.fromkeys(serving_scripts, "script"))
-    roots = set(kinds)
-    if not roots and not serving:
-        return set(), set(), {}
-    # the functions commands reach (only those can be one-shot)
+    # the project functions each function calls
     edges: dict[str, set[str]] = {}
 
     def callees(q: str) -> set[str]:
@@ -782,6 +766,34 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             edges[q] = got
         return got
 
+    spawning: dict[str, bool] = {}
+
+    def spawns(q: str) -> bool:
+        """Whether ``q`` or a project function it reaches starts work on the loop."""
+        got = spawning.get(q)
+        if got is None:
+            seen = {q}
+            todo = [q]
+            got = False
+            while todo:
+                t = todo.pop()
+                if funcs[t].spawns:
+                    got = True
+                    break
+                for c in callees(t):
+                    if c not in seen:
+                        seen.add(c)
+                        todo.append(c)
+            spawning[q] = got
+        return got
+
+    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns)
+    kinds.update(dict.fromkeys(scripts, "script"))
+    serving.update(dict.fromkeys(serving_scripts, "script"))
+    roots = set(kinds)
+    if not roots and not serving:
+        return set(), set(), {}
+    # the functions commands reach (only those can be one-shot)
     reach = set(roots)
     todo = list(roots)
     while todo:
@@ -917,7 +929,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             break
         oneshot -= bad
     oneshot |= _cli_classes(index, sites, source)
-    return oneshot, unaccounted, _startup(facts, serving, oneshot, source, calls, callees)
+    return oneshot, unaccounted, _startup(facts, serving, source, calls, callees, spawns)
 
 
 _SPAWN_CALL = re.compile(rb"\b(?:" + b"|".join(sorted(n.encode() for n in SPAWN_NAMES))
@@ -1030,8 +1042,8 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     return not any((h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in startup[1])
 
 
-def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
-             source: _Source, calls: _Calls, callees: Callable[[str], set[str]]
+def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Calls,
+             callees: Callable[[str], set[str]], spawns: Callable[[str], bool]
              ) -> dict[str, tuple[Any, ...]]:
     """The startup prefixes of the commands and scripts that serve (``serving``: ->
     their kind), for those that only entries run, each cut before its first call of a
@@ -1086,27 +1098,6 @@ def _startup(facts: _Facts, serving: dict[str, str], oneshot: set[str],
             if n > facts.reg_counts.get((p, name), 0):
                 others.add(q)
                 break
-    spawning: dict[str, bool] = {}
-
-    def spawns(q: str) -> bool:
-        """Whether ``q`` or a project function it reaches starts work on the loop."""
-        got = spawning.get(q)
-        if got is None:
-            seen = {q}
-            todo = [q]
-            got = False
-            while todo and not got:
-                t = todo.pop()
-                if funcs[t].spawns:
-                    got = True
-                    break
-                for c in callees(t):
-                    if c not in seen:
-                        seen.add(c)
-                        todo.append(c)
-            spawning[q] = got
-        return got
-
     out = {}
     for q in serving:
         fn = funcs[q]
