@@ -716,15 +716,8 @@ class Analyzer:
             pass  # builds the exception of an error path (`raise E(f"{os.path.realpath(p)}")`)
         elif ff is not None and qual is not None:
             flow = self.flow
-            if entry is not None and entry.unless_first_arg and in_memory(
-                    node, self.scope, entry.unless_first_arg):
-                pass  # an archive on a buffer in memory: no file I/O
-            elif (entry is not None and entry.unless_descriptor
-                  and wraps_descriptor(node, self.scope)):
-                pass  # `open(fd)`: wraps a descriptor already open, no path lookup
-            elif entry is not None and entry.unless_flag and passes_flag(
-                    node, self.scope, entry.unless_flag):
-                pass  # `getaddrinfo(ip, 0, ..., AI_NUMERICHOST)`: parses, looks nothing up
+            if entry is not None and exempt_call(entry, node, self.scope):
+                pass  # the row does not block for these arguments
             elif entry is not None and entry.unless_url_prefix and self._local_url(
                     node, entry.unless_url_prefix):
                 pass  # `urlopen("data:...")`: decoded in memory
@@ -1127,6 +1120,17 @@ def wraps_descriptor(node: ast.Call, scope: Scope) -> bool:
             return False
         first = b[0][1]  # type: ignore[assignment]
     return False
+
+
+def exempt_call(entry: BlockingEntry, node: ast.Call, scope: Scope) -> bool:
+    """Whether a call of a blocking row does not block, by its arguments: an archive on a
+    buffer in memory (`unless_first_arg`: no file I/O), `open(fd)` of a descriptor already
+    open (`unless_descriptor`: no path lookup), `getaddrinfo(ip, 0, ..., AI_NUMERICHOST)`
+    (`unless_flag`: it parses, it looks nothing up). (`unless_url_prefix` is the caller's:
+    a chain also reads the branch conditions.)"""
+    return bool((entry.unless_first_arg and in_memory(node, scope, entry.unless_first_arg))
+                or (entry.unless_descriptor and wraps_descriptor(node, scope))
+                or (entry.unless_flag and passes_flag(node, scope, entry.unless_flag)))
 
 
 def passes_flag(node: ast.Call, scope: Scope, spec: tuple[int, str, frozenset[str]]) -> bool:

@@ -5,13 +5,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import (
-    CallSite,
-    FileContext,
-    in_memory,
-    passes_flag,
-    wraps_descriptor,
-)
+from perfaudit.engine.analyze import CallSite, FileContext, exempt_call
 from perfaudit.engine.rulebase import Rule
 from perfaudit.rules._tokens import Token, call_tokens
 from perfaudit.tables import Tables
@@ -45,12 +39,8 @@ class BlockingCallRule(Rule):
         entry = site.blocking
         if not site.on_loop or entry is None or entry.code != self.code:
             return
-        if entry.unless_first_arg and in_memory(site.node, site.scope, entry.unless_first_arg):
-            return
-        if entry.unless_descriptor and wraps_descriptor(site.node, site.scope):
-            return
-        if entry.unless_flag and passes_flag(site.node, site.scope, entry.unless_flag):
-            return  # `getaddrinfo(ip, 0, ..., AI_NUMERICHOST)`: parses, looks nothing up
+        if exempt_call(entry, site.node, site.scope):
+            return  # the row does not block for these arguments
         if entry.unless_url_prefix and site.node.args and type(
                 site.node.args[0]) is ast.Constant and isinstance(
                 site.node.args[0].value, str) and site.node.args[0].value.startswith(
