@@ -72,13 +72,13 @@ class ClientCreatedPerCall(TableCallRule):
     )
 
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
-        if site.qual is None or in_process(ctx, site.node, site.scope,
-                                           bound_name(site.node, site.stmt)):
+        name = bound_name(site.node, site.stmt)
+        if site.qual is None or in_process(ctx, site.node, site.scope, name):
             return
         if site.loop_depth:
             if retried_or_paced(ctx, site):
                 return  # a new client per attempt after a failure, or once a pause
-            if _holds_connection(site, ctx.tables.client_connections):
+            if _holds_connection(site.stmt, name, ctx.tables.client_connections):
                 return  # one client per websocket held open in its block (a reconnect loop)
             ctx.report(self, site.node,
                        f"`{site.qual}` created inside a loop: each iteration builds a new "
@@ -96,29 +96,24 @@ class ClientCreatedPerCall(TableCallRule):
             # a lifecycle hook runs once, a cached function once per key: one client for
             # one request costs nothing
             return
-        for item in st.items:
-            if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
-                if _single_request(st.body, item.optional_vars.id, ctx.tables.client_requests):
-                    ctx.report(self, site.node,
-                               f"`{site.qual}` {_SINGLE}: every call pays "
-                               "connection setup again; create the client once (module "
-                               "level or app startup) and reuse it", stmt=st)
+        if name is not None and _single_request(st.body, name, ctx.tables.client_requests):
+            ctx.report(self, site.node,
+                       f"`{site.qual}` {_SINGLE}: every call pays connection setup again; "
+                       "create the client once (module level or app startup) and reuse it",
+                       stmt=st)
 
 
-def _holds_connection(site: CallSite, methods: Collection[str]) -> bool:
-    """The client is a `with` item whose block opens a long-lived connection on it
-    (`async with ClientSession() as s:` then `s.ws_connect(...)`)."""
-    st = site.stmt
-    if not methods or not isinstance(st, (ast.With, ast.AsyncWith)):
+def _holds_connection(st: ast.stmt | None, name: str | None, methods: Collection[str]
+                      ) -> bool:
+    """The client is the `with` item ``name`` (`bound_name`) whose block opens a
+    long-lived connection on it (`async with ClientSession() as s:` then
+    `s.ws_connect(...)`)."""
+    if not methods or name is None or not isinstance(st, (ast.With, ast.AsyncWith)):
         return False
-    for item in st.items:
-        if item.context_expr is site.node and isinstance(item.optional_vars, ast.Name):
-            name = item.optional_vars.id
-            return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                       and n.func.attr in methods and isinstance(n.func.value, ast.Name)
-                       and n.func.value.id == name
-                       for b in st.body for n in ast.walk(b))
-    return False
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+               and n.func.attr in methods and isinstance(n.func.value, ast.Name)
+               and n.func.value.id == name
+               for b in st.body for n in ast.walk(b))
 
 
 def single_request(finding: Finding) -> bool:
