@@ -397,19 +397,33 @@ _PARSER_ERRORS = ("f-string", "invalid syntax", "unterminated", "multiple except
 _PARSES = ast.Module(body=[], type_ignores=[])
 
 
+_build: Callable[[str, str, str], object] | None
+try:
+    # the C function `symtable.symtable` calls, without the Python wrapper objects it then
+    # builds (about 3% of the check of Home Assistant's files); the module's own function
+    # where the C one is not there; None on a Python without either
+    from _symtable import symtable as _build  # type: ignore[import-not-found,no-redef]
+except ImportError:  # pragma: no cover
+    try:
+        from symtable import symtable as _build
+    except ImportError:
+        _build = None
+#: builds a text's symbol table (raising its syntax errors), or None (`_check_parses`,
+#: and the runner's syntax check of files no rule can match)
+build_symtable = _build
+
+
 def _check_parses(text: str) -> ast.Module | ParseError:
     """`_try_parse` without the tree: `_PARSES`, or the parser's error as `_try_parse`
     would give it, found with CPython's parser and symbol table alone (about half the
     cost). An error that is not certainly the parser's (the symbol table raised it, or
     another exception) is a "!" error: the repair loop stops."""
-    try:
-        from _symtable import symtable as build  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover
-        from symtable import symtable as build
+    if build_symtable is None:  # pragma: no cover
+        return ParseError("!no symbol table", 1, 1)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            build(text, "<unknown>", "exec")
+            build_symtable(text, "<unknown>", "exec")
     except SyntaxError as exc:
         msg = exc.msg or ""
         if not msg.startswith(_PARSER_ERRORS):

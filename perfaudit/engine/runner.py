@@ -20,6 +20,7 @@ from perfaudit.engine.discover import SourceFile
 from perfaudit.engine.index import calls_any, identifiers, mentioned, pack_identifiers
 from perfaudit.engine.parse import (
     DecodeError,
+    build_symtable,
     compile_error,
     decode,
     may_nest_blocks_deeply,
@@ -284,7 +285,7 @@ def _compiles(data: bytes, path: str) -> bool | tuple[str, int, str]:
             warnings.simplefilter("ignore")  # invalid escape sequences and the like
             _check_syntax(text, path)
     except SyntaxError as exc:
-        return (text, exc.lineno or 1, exc.msg or "") if _HAS_SYMTABLE else False
+        return (text, exc.lineno or 1, exc.msg or "") if build_symtable is not None else False
     except (ValueError, RecursionError, MemoryError, OverflowError):
         return False
     # the compiler's 20 nested blocks: checked only where loops/with/try nest deeply
@@ -292,24 +293,10 @@ def _compiles(data: bytes, path: str) -> bool | tuple[str, int, str]:
 
 
 def _check_syntax(text: str, path: str) -> None:
-    if _HAS_SYMTABLE:
-        _build_symtable(text, path, "exec")
+    if build_symtable is not None:
+        build_symtable(text, path, "exec")
     else:  # pragma: no cover - a Python without the symtable module
         compile(text, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-
-
-try:
-    # the C function `symtable.symtable` calls, without the Python wrapper objects it then
-    # builds (about 3% of the check of Home Assistant's files); the module's own function
-    # where the C one is not there
-    from _symtable import symtable as _build_symtable  # type: ignore[import-not-found]
-    _HAS_SYMTABLE = True
-except ImportError:  # pragma: no cover
-    try:
-        from symtable import symtable as _build_symtable
-        _HAS_SYMTABLE = True
-    except ImportError:
-        _HAS_SYMTABLE = False
 
 
 Item = tuple[SourceFile, str | None]
