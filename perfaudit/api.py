@@ -216,12 +216,12 @@ def _prepare(paths: Sequence[str], resolver: ConfigResolver, stdin: bytes | None
 def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
              plan: _Plan) -> list[Finding]:
     """The findings of a scan from its per-file results (and the project index)."""
-    findings = _drop_run_once([f for res in results for f in res.findings], plan)
+    app = _AppFiles(plan)
+    findings = _drop_run_once([f for res in results for f in res.findings], plan, app)
     if "PA402" in plan.codes and plan.stdin is None:
         # a module cache another file of the application imports may be evicted there;
         # a public function's callers elsewhere decide whether its parameter is bounded
         # (not for code read from stdin: the file on disk may not be that code)
-        app = _AppFiles(plan)
         findings = drop_shared_caches(findings, app.files(), app.read)
     if plan.project_codes:
         if index is None:
@@ -239,7 +239,7 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
             if not is_suppressed(by_path[f.path].noqa, f):
                 findings.append(f)
     findings = _per_file_selection(findings, plan.file_cfg, plan.codes_of)
-    findings = _mark_one_shot(findings, results, plan, index)
+    findings = _mark_one_shot(findings, results, plan, index, app)
     findings.sort(key=Finding.sort_key)
     return findings
 
@@ -271,12 +271,16 @@ class _AppFiles:
     def __init__(self, plan: _Plan) -> None:
         self._plan = plan
         self._context = _contexts(self.config_of)
+        self._app: dict[str, bool] = {}  # (each file classified once for all the passes)
 
     def config_of(self, path: str) -> Config:
         return self._plan.file_cfg.get(path, self._plan.configs[0])
 
     def is_app_code(self, path: str) -> bool:
-        return self._context(path) == "code"
+        got = self._app.get(path)
+        if got is None:
+            got = self._app[path] = self._context(path) == "code"
+        return got
 
     def files(self) -> list[tuple[str, str]]:
         """(path, module) of the scanned files that are application code."""
@@ -289,7 +293,7 @@ class _AppFiles:
         return read_bounded(path, self.config_of(path).max_file_size or MAX_FILE_SIZE)
 
 
-def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:
+def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list[Finding]:
     """Without the PA202 findings of a client used for one request in a function that
     only run-once functions call, transitively (engine/rare.py; by name: the lifecycle
     hooks and words of `[run_once]`), as far as the application code scanned tells."""
@@ -299,8 +303,6 @@ def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:
     if not candidates:
         return findings
     from perfaudit.engine.rare import RunOnce
-
-    app = _AppFiles(plan)
 
     def sources() -> list[tuple[str, bytes]]:
         files: list[tuple[str, bytes]] = []
@@ -320,11 +322,10 @@ def _drop_run_once(findings: list[Finding], plan: _Plan) -> list[Finding]:
 
 
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
-                   plan: _Plan, index: ProjectIndex | None = None) -> list[Finding]:
+                   plan: _Plan, index: ProjectIndex | None, app: _AppFiles) -> list[Finding]:
     """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py)."""
     if not any(f.code in ONE_SHOT_CODES for f in findings):
         return findings
-    app = _AppFiles(plan)
     sources = {f.path: f for f in plan.files}
 
     def analyse(path: str) -> FileResult | None:
