@@ -589,8 +589,7 @@ class Analyzer:
         return False
 
     def visit_lambda(self, node: ast.Lambda) -> None:
-        if self.suspends is None:
-            self.hole(node)
+        self.hole(node)
         self._visit_args(node.args)
         scope = Scope("lambda", node, self.scope, self.scope.qual + ".<lambda>",
                       self.scope.module)
@@ -627,8 +626,7 @@ class Analyzer:
          self.flow) = saved
 
     def visit_loop(self, node: ast.AST) -> None:
-        if self.suspends is None:
-            self.hole(node)
+        self.hole(node)
         for r in self.loop_rules:
             r.on_loop_stmt(self.ctx, node, self.scope)
         if type(node) is ast.While:
@@ -653,8 +651,7 @@ class Analyzer:
         self.visit_body(node.orelse)  # type: ignore[attr-defined]
 
     def visit_comp(self, node: ast.AST) -> None:
-        if self.suspends is None:
-            self.hole(node)
+        self.hole(node)
         gens: list[ast.comprehension] = node.generators  # type: ignore[attr-defined]
         # the first iterable is evaluated in the enclosing scope
         for r in self.iter_rules:

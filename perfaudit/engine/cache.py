@@ -352,17 +352,18 @@ class Cache:
     # pays for the check
     @property
     def entries(self) -> dict[str, Entry]:
-        if not self._loaded:
-            self._loaded = True
-            self._load()
+        self._load_once()
         return self._entries
 
     @property
     def names(self) -> frozenset[bytes]:
+        self._load_once()
+        return self._names
+
+    def _load_once(self) -> None:
         if not self._loaded:
             self._loaded = True
             self._load()
-        return self._names
 
     # -- whole-scan snapshot: when no file changed, the final findings are reused as they
     #    are, without loading the per-file entries or re-running the project pass.
