@@ -99,8 +99,10 @@ class CacheOnMethod(Rule):
             if sym is not None and sym[0] != "inst" and sym[1] in _CACHES:
                 if _harmless(parent.node, node, d, sym[1], _module_of(parent)):
                     return
+                kept = ("up to `maxsize` instances it saw (each until evicted)"
+                        if _size_limited(d, sym[1]) else "every `self` it sees")
                 ctx.report(self, d,
-                           f"`{sym[1]}` on method `{node.name}` keeps every `self` it sees "
+                           f"`{sym[1]}` on method `{node.name}` keeps {kept} "
                            "alive (an instance leak); cache per instance "
                            "(`functools.cached_property` or a dict on the instance) or cache a "
                            "module-level function", stmt=node)
