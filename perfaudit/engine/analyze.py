@@ -16,6 +16,7 @@ from typing import Any
 
 from perfaudit.config import Config
 from perfaudit.engine.flow import AV, Cond, Summarizer
+from perfaudit.engine.hooks import HookTable, hook_registrations, hook_table
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import (
@@ -113,7 +114,8 @@ class FileResult:
     classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: module-level statements that register a function by a call (`app.command(f)`,
     #: `app.command()(f)`): (what the call's callee resolves to, as in
-    #: `FuncFacts.decorators`, the function's dotted name)
+    #: `FuncFacts.decorators`, the function's dotted name); and the functions the file
+    #: registers as startup/shutdown hooks, anywhere: (`hooks.HOOK`, the function)
     registrations: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -308,6 +310,10 @@ class Analyzer:
         self.blocking = tables.blocking
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
+        #: a call or decorator that may register a startup/shutdown hook was seen
+        #: (engine/hooks.py then looks closer)
+        self.hook_hint = False
+        self._hooks = hook_table() if facts else None
         #: classes with resolved bases (`FileResult.classes`)
         self.classes: dict[str, tuple[str, ...]] = {}
         self.scope: Scope
@@ -530,6 +536,12 @@ class Analyzer:
                                         returns=ret[1] if ret is not None else "")
             if node.decorator_list:
                 self.func_facts.decorators = _decorators(node, parent)
+                if self._hooks is not None and not self.hook_hint:
+                    names = self._hooks.decorators
+                    self.hook_hint = any(
+                        isinstance(f, ast.Attribute) and f.attr in names
+                        for d in node.decorator_list
+                        for f in ((d.func if isinstance(d, ast.Call) else d),))
             if not is_async and self._offloaded(node, parent):
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
@@ -689,6 +701,8 @@ class Analyzer:
     def visit_call(self, node: ast.Call) -> None:
         sym = resolve(node.func, self.scope)
         qual = sym[1] if sym is not None and sym[0] != "inst" else None
+        if self._hooks is not None and not self.hook_hint:
+            self.hook_hint = _may_register_hook(node, qual, self._hooks)
         entry = self.blocking.get(qual) if qual is not None else None
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
@@ -1173,6 +1187,22 @@ def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> boo
     return False
 
 
+def _may_register_hook(node: ast.Call, qual: str | None, table: HookTable) -> bool:
+    """Whether a call may register a startup/shutdown hook (`hooks.hook_registrations`
+    decides): a constructor with hook keywords, `on_event(...)`, `add_event_handler(...)`,
+    `x.on_startup.append(...)`, `dp.startup.register(...)`, `@dp.startup()`."""
+    if qual is not None and node.keywords and qual in table.keywords:
+        return True
+    f = node.func
+    if type(f) is not ast.Attribute or f.attr not in table.methods:
+        return False
+    if f.attr in table.events or f.attr in table.registries:
+        return True
+    owner = f.value
+    return type(owner) is ast.Attribute and (owner.attr in table.lists
+                                             or owner.attr in table.registries)
+
+
 def _decorators(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope
                 ) -> tuple[str, ...]:
     """Each decorator as the dotted name it resolves to ("()" appended when it is called),
@@ -1315,6 +1345,8 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
         result.registrations = module_registrations(parsed.tree, mscope)
         if b"set_defaults" in data:
             result.registrations.extend(argparse_registrations(parsed.tree, mscope))
+        if analyzer.hook_hint:
+            result.registrations.extend(hook_registrations(parsed.tree, mscope))
     mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:

@@ -21,6 +21,7 @@ from typing import Any
 from perfaudit.config import Config
 from perfaudit.engine.analyze import ASYNC_CALL, NO_ARGS, FileResult, FuncFacts
 from perfaudit.engine.flow import AV, Cond, F, T, U, evaluate, evaluate_guard, known_class
+from perfaudit.engine.hooks import hook_table, may_hold_hooks
 from perfaudit.engine.scope import local_name
 from perfaudit.model import Finding, Span
 from perfaudit.tables import load_tables
@@ -67,12 +68,14 @@ def identifiers(data: bytes) -> frozenset[bytes]:
 
 def pack_identifiers(words: frozenset[bytes], data: bytes | None = None) -> bytes:
     """Identifiers as one byte string: cheap to send from a worker and to keep. With the
-    file's ``data``, whether it may register a command by a call (`REGISTERS`) is marked
-    too (`may_register`): the one-shot pass then reads no other file."""
+    file's ``data``, whether it may register a command by a call (`REGISTERS`) or a
+    startup/shutdown hook (`hooks.may_hold_hooks`) is marked too (`may_register`): the
+    one-shot pass then reads no other file."""
     packed = b" ".join(words)
     if data is None:
         return packed
-    return packed + (b" ." if registers(data) else b" ,")
+    hooks = not words.isdisjoint(hook_table().ids) and may_hold_hooks(data)
+    return packed + (b" ." if hooks or registers(data) else b" ,")
 
 
 #: a file that may register a command by a call (`app.command(f)`, `asyncio.run(f())`):

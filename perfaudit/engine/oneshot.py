@@ -55,6 +55,7 @@ from dataclasses import replace
 from typing import Any
 
 from perfaudit.engine.analyze import RUNS_FUNCTION, SPAWN_NAMES, FileResult, FuncFacts
+from perfaudit.engine.hooks import HOOK, may_hold_hooks
 from perfaudit.engine.index import (
     ProjectIndex,
     identifiers,
@@ -94,13 +95,17 @@ class _Facts:
         #: (path, name) -> how many module-level calls of the file register a function
         #: of that name (`app.command()(f)`, `parser.set_defaults(func=f)`)
         self.reg_counts: dict[tuple[str, str], int] = {}
+        #: functions registered as application startup/shutdown hooks (engine/hooks.py)
+        self.hooks: set[str] = set()
         for res in results:
             self.path_module[res.path] = res.module
             self.runs.update((res.path, fn) for callee, fn in res.registrations
                              if (callee.startswith("run:") and _runs_loop(callee[4:]))
                              or callee in RUNS_FUNCTION)
             for callee, fn in res.registrations:
-                if not callee.startswith("run:") and callee not in RUNS_FUNCTION:
+                if callee == HOOK:
+                    self.hooks.add(fn)
+                elif not callee.startswith("run:") and callee not in RUNS_FUNCTION:
                     self.registered.setdefault(fn, []).append(callee)
                     key = (res.path, _last(fn))
                     self.reg_counts[key] = self.reg_counts.get(key, 0) + 1
@@ -433,7 +438,7 @@ class _Source:
         if marked is not None:
             return marked
         data = self.data(path)
-        return data is not None and registers(data)
+        return data is not None and (registers(data) or may_hold_hooks(data))
 
     def parses_argv(self, path: str) -> bool:
         """Whether the file is part of a program run from a shell, not a service's
@@ -516,7 +521,7 @@ def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTabl
     calls = _Calls()
     calls.add(results)
     if not _uses_cli(results, table) and not calls.runs_loop and not any(
-            c.startswith("run:") or c in RUNS_FUNCTION
+            c.startswith("run:") or c in RUNS_FUNCTION or c == HOOK
             for res in results for c, _ in res.registrations) and not any(
             may_register(w) for w in (words or {}).values()) and not any(
             (marks or {}).values()):
@@ -757,7 +762,13 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         got = edges.get(q)
         if got is None:
             fn = funcs[q]
-            names = [c[0] for c in fn.calls] if fn.is_async else fn.callees
+            if fn.is_async:
+                # a coroutine handed to `create_task(...)`/`gather(...)` runs as a task of
+                # its own, after its caller: not reached from it (a hook's task serves)
+                spawned = {i for i, outer in fn.flow[8] if _last(outer) in SPAWN_NAMES}
+                names = [c[0] for i, c in enumerate(fn.calls) if i not in spawned]
+            else:
+                names = fn.callees
             got = set()
             for c in names:
                 t = index.resolve(c)
@@ -789,6 +800,12 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
 
     scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns)
     kinds.update(dict.fromkeys(scripts, "script"))
+    # startup/shutdown hooks: the loop serves nothing else while they run, whatever they
+    # start (a task a hook starts runs later, while the app serves: it is not reached)
+    for name in facts.hooks:
+        t = index.resolve(name)
+        if t is not None and t not in kinds:
+            kinds[t] = "hook"
     serving.update(dict.fromkeys(serving_scripts, "script"))
     roots = set(kinds)
     if not roots and not serving:

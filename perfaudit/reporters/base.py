@@ -44,7 +44,8 @@ def counts_by_code(result: ScanResult) -> list[tuple[str, str, int, bool]]:
 
 def hidden_line(result: ScanResult) -> str:
     """One line counting the findings in test and example code that are not shown, and
-    one counting those in one-shot CLI commands (lines joined by a newline)."""
+    one counting those in one-shot CLI commands and startup/shutdown hooks (lines joined
+    by a newline)."""
     if not result.hidden:
         return ""
     counts = result.hidden_counts()
@@ -56,6 +57,6 @@ def hidden_line(result: ScanResult) -> str:
                      "`--include-tests` shows them.")
     n = counts.get("one_shot", 0)
     if result.cli_commands == "summary" and n:
-        lines.append(f"{n} finding{'s' if n != 1 else ''} in one-shot CLI commands not "
-                     "shown; `--include-cli-commands` shows them.")
+        lines.append(f"{n} finding{'s' if n != 1 else ''} in one-shot CLI commands and "
+                     "startup hooks not shown; `--include-cli-commands` shows them.")
     return "\n".join(lines)
