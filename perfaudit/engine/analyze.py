@@ -473,7 +473,23 @@ class Analyzer:
         if t is ast.Lambda:
             self.visit_lambda(node)  # type: ignore[arg-type]
             return
+        if t is ast.BoolOp and self.summ is not None:
+            self.visit_boolop(node)  # type: ignore[arg-type]
+            return
         self.generic(node)
+
+    def visit_boolop(self, node: ast.BoolOp) -> None:
+        """`a and f()` calls `f` only when `a` is true (`a or f()`: only when it is false):
+        each operand is guarded by those before it, as `if a: f()` would be."""
+        assert self.summ is not None
+        depth = len(self.guard)
+        negate = type(node.op) is ast.Or
+        for v in node.values:
+            self.visit(v)
+            c = self.summ.cond(v)
+            if c[0] != "ign":  # (an operand perfaudit cannot read guards nothing it knows)
+                self.guard.append(("not", c) if negate else c)
+        del self.guard[depth:]
 
     def suspend(self, node: ast.AST) -> None:
         """The first point where the coroutine being visited may let other work run on
