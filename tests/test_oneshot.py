@@ -615,3 +615,29 @@ def test_a_class_used_beyond_the_command_line_stays_reported(
     })
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
     assert ("proj/cli/resources.py", 6, "PA101") in _rel(tmp_path, result.findings)
+
+
+def test_click_shell_commands_are_one_shot(tmp_path: Path) -> None:
+    """`@shell(...)` (click-shell) makes an interactive click group: its commands run one
+    at a time while the user waits, like any click command."""
+    root = tmp_path / "repo"
+    _write(root, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tool/__init__.py": "",
+        "tool/cli.py": (
+            "import asyncio\nimport functools\n\nimport click\nfrom click_shell import shell\n\n\n"
+            "def async_command(func):\n    @functools.wraps(func)\n"
+            "    def wrapper(*args, **kwargs):\n"
+            "        return asyncio.run(func(*args, **kwargs))\n    return wrapper\n\n\n"
+            "@shell(prompt='tool> ')\ndef session():\n    pass\n\n\n"
+            "@session.command()\n@click.option('--out')\n@async_command\n"
+            "async def save(out):\n    with open(out, 'wb') as f:\n        f.write(b'')\n"),
+        # the same shape on something that is not click-shell's: reported
+        "tool/service.py": (
+            "from mylib import shell\n\n\n@shell(prompt='x')\ndef session():\n    pass\n\n\n"
+            "@session.command()\nasync def save(out):\n"
+            "    with open(out, 'wb') as f:\n        f.write(b'')\n"),
+    })
+    result = scan([str(root)], _cfg(root), cache=False)
+    assert _rel(root, result.hidden) == [("tool/cli.py", 24, "PA101")]
+    assert _rel(root, result.findings) == [("tool/service.py", 11, "PA101")]
