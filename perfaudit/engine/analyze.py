@@ -442,6 +442,8 @@ class Analyzer:
                                 else node.orelse)  # type: ignore[attr-defined]
             elif t is ast.If and self.summ is not None:
                 self.visit_if(node)  # type: ignore[arg-type]
+            elif t is ast.Match and self.summ is not None:
+                self.visit_match(node)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
                 self.visit_class(node)  # type: ignore[arg-type]
             elif t in _LOOP_NODES:
@@ -477,6 +479,27 @@ class Analyzer:
             self.visit_boolop(node)  # type: ignore[arg-type]
             return
         self.generic(node)
+
+    def visit_match(self, node: ast.Match) -> None:
+        """Each `case` body runs when its pattern matches and no case before it did, as an
+        `if`/`elif` chain of the same tests would (`case Path() | str():` is
+        `isinstance(x, (Path, str))`)."""
+        assert self.summ is not None
+        self.visit(node.subject)
+        depth = len(self.guard)
+        before: list[Cond] = []
+        for case in node.cases:
+            c = self.summ.case_cond(node.subject, case)
+            self.guard.extend(("not", b) for b in before)
+            if c is not None and c[0] != "ign":
+                self.guard.append(c)
+            if case.guard is not None:
+                self.visit(case.guard)
+            self.visit_body(case.body)
+            del self.guard[depth:]
+            if c is None:
+                break  # (nothing after an irrefutable case runs)
+            before.append(c)
 
     def visit_boolop(self, node: ast.BoolOp) -> None:
         """`a and f()` calls `f` only when `a` is true (`a or f()`: only when it is false):

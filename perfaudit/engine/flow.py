@@ -285,6 +285,46 @@ class Summarizer:
             return ("isinstance", subj, tuple(types))
         return None
 
+    def case_cond(self, subject: ast.expr, case: ast.match_case) -> Cond | None:
+        """When a `case` of `match subject:` matches, as a condition: a class pattern is
+        an `isinstance` test (`case Path() | str():`), a literal one an equality, `None`
+        an `is None` test; a pattern with sub-patterns or captures it does not understand
+        only narrows what its class test says; a guard (`if ...`) is and-ed in. None: the
+        case matches whatever the subject is (`case _:`, `case x:`)."""
+        subj = self.subject(subject)
+        c = self._pattern(subj, case.pattern) if subj is not None else _DEP
+        if case.guard is not None:
+            g = self.cond(case.guard)
+            c = g if c is None else ("and", c, g)
+        return c
+
+    def _pattern(self, subj: Any, p: ast.pattern) -> Cond | None:
+        """None: matches whatever the subject is (`case _:`, `case x:`)."""
+        t = type(p)
+        if t is ast.MatchAs:
+            inner = p.pattern  # type: ignore[attr-defined]
+            return None if inner is None else (self._pattern(subj, inner) or None)
+        if t is ast.MatchOr:
+            parts = [self._pattern(subj, q) for q in p.patterns]  # type: ignore[attr-defined]
+            if any(x is None for x in parts):
+                return None
+            return ("or", *parts)
+        if t is ast.MatchClass:
+            q = self.resolve(p.cls)  # type: ignore[attr-defined]
+            if q is None:
+                return _DEP
+            c: Cond = ("isinstance", subj, (q,))
+            if p.patterns or p.kwd_patterns:  # type: ignore[attr-defined]
+                return ("and", c, _DEP)  # (the class is necessary, not sufficient)
+            return c
+        if t is ast.MatchSingleton:
+            v = p.value  # type: ignore[attr-defined]
+            return ("none", subj) if v is None else ("eq", subj, v)
+        if t is ast.MatchValue:
+            got = _const(p.value)  # type: ignore[attr-defined]
+            return ("eq", subj, got[0]) if got is not None else _DEP
+        return _DEP  # sequences, mappings, star patterns
+
     def _compare(self, e: ast.Compare) -> Cond | None:
         op, right = e.ops[0], e.comparators[0]
         subj = self.subject(e.left)
