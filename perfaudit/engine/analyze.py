@@ -774,7 +774,15 @@ class Analyzer:
             elif entry is not None:
                 ff.direct.append((entry.code, qual, node.lineno))
                 if flow is not None:
-                    flow.direct_guards.append(tuple(self.guard))
+                    guard = tuple(self.guard)
+                    if entry.unless_first_arg and self.summ is not None:
+                        # `ZipFile(source)`: not blocking where the caller passes a buffer
+                        # in memory for `source` (`read_meta(io.BytesIO(data))`)
+                        held = in_memory_param(node, self.summ)
+                        if held is not None:
+                            guard = (*guard, ("inmem", held,
+                                              tuple(sorted(entry.unless_first_arg))))
+                    flow.direct_guards.append(guard)
                     flow.has_direct = True
             elif qual.startswith("builtins."):
                 pass
@@ -1200,6 +1208,14 @@ def passes_flag(node: ast.Call, scope: Scope, spec: tuple[int, str, frozenset[st
             if sym is not None and sym[0] == "ref" and sym[1] in names:
                 return True
     return False
+
+
+def in_memory_param(node: ast.Call, summ: Summarizer) -> Any:
+    """The subject (a parameter, an attribute of `self`) the call's first argument (or
+    `fileobj=`) is, for a caller's value to tell whether it is a buffer in memory; None
+    when it is something else."""
+    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+    return summ.subject(args[0]) if len(args) == 1 else None
 
 
 def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:

@@ -20,7 +20,8 @@ project module (a constant, a function or a class; resolved by the index too);
 ``("p", name)`` the caller's own parameter (``("p", name, type)`` when it is annotated with
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
-``("truthy", subj)``, ``("hasattr", subj, name)``, ``("haskey", subj, key)`` (`"key" in subj`), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
+``("truthy", subj)``, ``("hasattr", subj, name)``, ``("haskey", subj, key)`` (`"key" in subj`),
+``("inmem", subj, types)`` (a blocking call runs unless subj is a buffer of these types), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood), ``("env", default)`` (a
 switch read from the environment, true or not when the variable is unset) and ``("ign",)`` (does not
@@ -625,6 +626,12 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         r = evaluate(inner, env)
         return r if r in (U, IGN) else (F if r == T else T)
     v = env.get(tuple(c[1]))
+    if kind == "inmem":
+        # a blocking call that does not block on a buffer in memory (`ZipFile(source)`):
+        # ruled out only where the caller passes one; anything else runs it
+        if v is not None and v[0] == "obj" and any(_issubclass(v[1], t) == T for t in c[2]):
+            return F
+        return IGN
     if kind == "haskey":
         # decided only for a dict display (its keys) or an empty container; otherwise a
         # membership test is treated as before: not a feature switch (`":" in entrypoint`)
