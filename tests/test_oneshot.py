@@ -641,3 +641,34 @@ def test_click_shell_commands_are_one_shot(tmp_path: Path) -> None:
     result = scan([str(root)], _cfg(root), cache=False)
     assert _rel(root, result.hidden) == [("tool/cli.py", 24, "PA101")]
     assert _rel(root, result.findings) == [("tool/service.py", 11, "PA101")]
+
+
+@pytest.mark.parametrize(("decorator", "one_shot"), [
+    ("@with_http", True),  # a wrapper the project defines
+    ("@tenacity.retry()", False),  # another library's decorator: not known to only wrap
+    ("@registry.register", False),  # an attribute of an object: may register it
+])
+def test_script_decorated_with_a_project_wrapper(tmp_path: Path, decorator: str,
+                                                 one_shot: bool) -> None:
+    """A coroutine a click command runs with `asyncio.run` is one-shot even when a
+    decorator of the project wraps it (maubot's `@with_authenticated_http`)."""
+    root = tmp_path / "repo"
+    _write(root, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "tool/__init__.py": "",
+        "tool/cli.py": (
+            "import asyncio\nimport functools\n\nimport click\nimport tenacity\n\n"
+            "from tool.reg import registry\n\n\n"
+            "def with_http(func):\n    @functools.wraps(func)\n"
+            "    async def wrapper(*args, **kwargs):\n"
+            "        return await func(*args, **kwargs)\n    return wrapper\n\n\n"
+            f"{decorator}\nasync def upload(path):\n"
+            "    with open(path, 'rb') as f:\n        return f.read()\n\n\n"
+            "@click.command()\n@click.argument('path')\ndef build(path):\n"
+            "    asyncio.run(upload(path))\n"),
+        "tool/reg.py": "class Registry:\n    def register(self, f):\n        return f\n\n\n"
+                       "registry = Registry()\n",
+    })
+    result = scan([str(root)], _cfg(root), cache=False)
+    where = _rel(root, result.hidden if one_shot else result.findings)
+    assert where == [("tool/cli.py", 19, "PA101")]

@@ -649,15 +649,16 @@ def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
 
 
 def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source: _Source,
-             calls: _Calls, prefixed: Callable[[str], bool], spawns: Callable[[str], bool]
-             ) -> tuple[set[str], set[str]]:
+             calls: _Calls, prefixed: Callable[[str], bool], spawns: Callable[[str], bool],
+             wraps_only: Callable[[FuncFacts], bool]) -> tuple[set[str], set[str]]:
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
     code, in application code that parses its command line (argparse, optparse, getopt,
     `sys.argv`), and starting nothing that runs alongside them on the loop: neither
     they nor any project function they reach calls something named like a task, a task
     group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
-    is not one.
+    is not one. A script may be decorated only with wrappers (`_Facts.wraps_only`: the
+    table's, or a decorator the project defines, such as one that opens a session).
 
     Returns the scripts, and the coroutine functions that would be scripts but for what
     they start, of those that ``prefixed`` accepts (a finding in their startup prefix may
@@ -666,7 +667,7 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
     runs: dict[str, str] = {}  # candidate -> its name
     for path, name in module_runs:
         t = index.resolve(name) if source.is_app(path) and source.parses_argv(path) else None
-        if t is not None and funcs[t].is_async and not funcs[t].decorators:
+        if t is not None and funcs[t].is_async and wraps_only(funcs[t]):
             runs[t] = _last(t)
     for q in calls.callers(funcs, ("run", "run_until_complete")):
         fn = funcs[q]
@@ -676,7 +677,7 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
             continue
         for c in (*fn.callees, *fn.runs):
             t = index.resolve(c)
-            if t is not None and funcs[t].is_async and not funcs[t].decorators:
+            if t is not None and funcs[t].is_async and wraps_only(funcs[t]):
                 runs[t] = _last(t)
     if not runs:
         return set(), set()
@@ -798,7 +799,8 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             spawning[q] = got
         return got
 
-    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns)
+    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns,
+                                        facts.wraps_only)
     kinds.update(dict.fromkeys(scripts, "script"))
     # startup/shutdown hooks: the loop serves nothing else while they run, whatever they
     # start (a task a hook starts runs later, while the app serves: it is not reached)
