@@ -407,12 +407,17 @@ class Analyzer:
         self.guard.pop()
 
     def generic_branches(self, node: ast.If | ast.IfExp) -> None:
+        summ = self.summ
+        if summ is not None:
+            summ.opaque += 1  # (a branch taken or not for reasons not about the inputs)
         if type(node) is ast.If:
             self.visit_body(node.body)
             self.visit_body(node.orelse)
         else:
             self.visit(node.body)  # type: ignore[arg-type]
             self.visit(node.orelse)  # type: ignore[arg-type]
+        if summ is not None:
+            summ.opaque -= 1
 
     def visit(self, node: ast.AST) -> None:
         t = type(node)
@@ -447,15 +452,28 @@ class Analyzer:
             elif t is ast.ClassDef:
                 self.visit_class(node)  # type: ignore[arg-type]
             elif t in _LOOP_NODES:
+                summ = self.summ
+                if summ is not None:
+                    summ.opaque += 1
                 self.visit_loop(node)
+                if summ is not None:
+                    summ.opaque -= 1
             else:
-                if self.summ is not None and self.summ.self_name is not None and (
+                summ = self.summ
+                if summ is not None and summ.self_name is not None and (
                         (t is ast.Assign
                          and type(node.targets[0]) is ast.Attribute)  # type: ignore[attr-defined]
                         or (t is ast.AnnAssign
                             and type(node.target) is ast.Attribute)):  # type: ignore[attr-defined]
                     self.record_store(node)  # type: ignore[arg-type]
-                self.generic(node)
+                if summ is not None and t in _REBINDS:
+                    summ.record_rebind(node, self.guard)  # type: ignore[arg-type]
+                if summ is not None and t in _OPAQUE:
+                    summ.opaque += 1
+                    self.generic(node)
+                    summ.opaque -= 1
+                else:
+                    self.generic(node)
             self.stmt = prev
             return
         if t is ast.Await:
@@ -491,11 +509,14 @@ class Analyzer:
         for case in node.cases:
             c = self.summ.case_cond(node.subject, case)
             self.guard.extend(("not", b) for b in before)
-            if c is not None and c[0] != "ign":
+            unknown = c is not None and c[0] == "ign"
+            if c is not None and not unknown:
                 self.guard.append(c)
             if case.guard is not None:
                 self.visit(case.guard)
+            self.summ.opaque += unknown
             self.visit_body(case.body)
+            self.summ.opaque -= unknown
             del self.guard[depth:]
             if c is None:
                 break  # (nothing after an irrefutable case runs)
@@ -872,6 +893,12 @@ def _exits(body: list[ast.stmt]) -> bool:
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
 
+#: statements that may rebind a parameter (`Summarizer.param_at` reads their guards)
+_REBINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+#: compound statements whose bodies run, repeat or stop for reasons not about the inputs
+_OPAQUE = (ast.With, ast.AsyncWith, ast.Try, *((ast.TryStar,) if sys.version_info >= (3, 11)
+                                                 else ()))
+
 #: `FuncFacts.flow` arg_of: a prefix for the name of a call, passed an argument, that is
 #: awaited or iterated with `async for`
 ASYNC_CALL = "<async>"
@@ -899,6 +926,16 @@ class _ScopeSummarizer(Summarizer):
         #: names the file may bind with `:=` (see `walrus_names`); None: any
         self.wnames: frozenset[str] | None = None
 
+    def record_rebind(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign,
+                      guard: list[Cond]) -> None:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = self.names
+        for tg in targets:
+            for n in (tg.elts if isinstance(tg, (ast.Tuple, ast.List)) else [tg]):
+                if isinstance(n, ast.Name) and n.id in names:
+                    self.rebinds.setdefault(n.id, {})[node.lineno] = (
+                        tuple(guard) if guard and not self.opaque else None)
+
     def compute_params(self) -> frozenset[str]:
         # a parameter rebound in the body no longer holds what the caller passed
         binds = self.scope.bindings
@@ -914,7 +951,8 @@ class _ScopeSummarizer(Summarizer):
     def param_at(self, name: str, line: int) -> bool:
         # `if host == "localhost": host = socket.gethostbyname(host)`: the test reads the
         # caller's value; a use at or after the first rebinding (or in a loop holding one)
-        # does not
+        # does not, unless every rebinding before it ran only under a guard (a condition
+        # then reads it as "the caller's value, if none of those guards held")
         if name not in self.names or self._is_walrus(name):
             return False
         self.scope.bindings  # noqa: B018 - computes the binding lines
@@ -922,10 +960,20 @@ class _ScopeSummarizer(Summarizer):
         if not lines or len(lines) < 2:
             return False
         later = lines[1:]  # the parameter itself is bound first, at the `def` line
-        if min(later) <= line:
+        if any(a <= line <= b and any(a <= at <= b for at in later)
+               for a, b in self.scope._loops):
             return False
-        return not any(a <= line <= b and any(a <= at <= b for at in later)
-                       for a, b in self.scope._loops)
+        before = [at for at in later if at <= line]
+        if not before:
+            return True
+        if self.taint is None:
+            return False  # (outside a condition: a value passed on is not the caller's)
+        known = self.rebinds.get(name, {})
+        guards = [known.get(at) for at in before]
+        if any(g is None or at >= line for g, at in zip(guards, before, strict=True)):
+            return False
+        self.taint.append(("or", *(("and", *g) for g in guards if g is not None)))
+        return True
 
     def resolve(self, e: ast.expr) -> str | None:
         sym = resolve(e, self.scope)

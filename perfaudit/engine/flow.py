@@ -79,6 +79,20 @@ class Summarizer:
         self._annotations = annotations
         self._params: frozenset[str] | None = None
         self.self_name = self_name
+        #: while a condition is summarised: for each parameter it reads that some earlier
+        #: statement rebinds under a guard, that guard (`param_at`); None otherwise
+        self.taint: list[Cond] | None = None
+        #: how many statements around the one being visited run or repeat for reasons
+        #: that are not the inputs (loops, `with`, `try`, an `if` on state)
+        self.opaque = 0
+        #: parameter -> line -> the guard under which an assignment there rebinds it
+        #: (None: under conditions perfaudit cannot state)
+        self.rebinds: dict[str, dict[int, tuple[Cond, ...] | None]] = {}
+
+    def record_rebind(self, node: ast.Assign | ast.AnnAssign | ast.AugAssign,
+                      guard: list[Cond]) -> None:
+        """An assignment to a parameter: under which guard it runs (`if api_key is None:
+        api_key = os.environ.get(...)` leaves the caller's `api_key="key"` alone)."""
 
     def compute_params(self) -> frozenset[str]:
         return frozenset()
@@ -132,14 +146,15 @@ class Summarizer:
 
     def depends(self, e: ast.expr) -> bool:
         """A test perfaudit cannot evaluate that is a predicate on an input: `f(param)`,
-        `param.method(...)`. Other tests (`key in cache`, `x > limit`, globals) are about
+        `f(key=param)`, `param.method(...)`. Other tests (`key in cache`, `x > limit`, globals) are about
         state, not about what the caller passes: they never make a chain conditional."""
         if type(e) is not ast.Call:
             return False
         f = e.func
         if type(f) is ast.Attribute and self.subject(f.value) is not None:
             return True
-        if any(self.subject(a) is not None for a in e.args):
+        if any(self.subject(a) is not None for a in e.args) or any(
+                self.subject(k.value) is not None for k in e.keywords):
             return True
         # `isinstance(content, PathLike)` with `content = file[1] if ... else file`: a type
         # test of what the caller passed, through a local bound once to an expression of it
@@ -150,7 +165,19 @@ class Summarizer:
         return False
 
     def cond(self, e: ast.expr) -> Cond:
-        c = self._cond(e)
+        outer = self.taint
+        self.taint = []
+        try:
+            c = self._cond(e)
+            rebound = self.taint
+        finally:
+            self.taint = outer
+        if rebound and c is not None:
+            # the test reads a parameter some earlier branch may have rebound: it holds
+            # the caller's value when no such branch ran; when one did, the test reads
+            # the new value, not the caller's (as for a parameter always rebound)
+            ran: Cond = ("or", *rebound)
+            c = ("or", ("and", ("not", ran), c), ("and", ran, _IGNORE))
         if c is None:
             if self.depends(e):
                 return _DEP
