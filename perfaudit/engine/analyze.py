@@ -310,6 +310,8 @@ class Analyzer:
         self.blocking = tables.blocking
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
+        #: per function with local functions: the names it reads (`_loaded`)
+        self._loads: dict[ast.AST, frozenset[str]] = {}
         #: a call or decorator that may register a startup/shutdown hook was seen
         #: (engine/hooks.py then looks closer)
         self.hook_hint = False
@@ -522,6 +524,16 @@ class Analyzer:
                 break  # (nothing after an irrefutable case runs)
             before.append(c)
 
+    def _loaded(self, func: ast.AST) -> frozenset[str]:
+        """The names a function's body reads anywhere (nested functions and lambdas
+        included); every name when it calls `locals()`, `vars()`, `eval()` or `exec()`."""
+        got = self._loads.get(func)
+        if got is None:
+            names = {n.id for n in ast.walk(func)
+                     if type(n) is ast.Name and type(n.ctx) is not ast.Store}
+            got = self._loads[func] = _ANY_NAME if names & _DYNAMIC else frozenset(names)
+        return got
+
     def visit_boolop(self, node: ast.BoolOp) -> None:
         """`a and f()` calls `f` only when `a` is true (`a or f()`: only when it is false):
         each operand is guarded by those before it, as `if a: f()` would be."""
@@ -577,6 +589,9 @@ class Analyzer:
             self.visit(d)
         self._visit_args(node.args)
         parent = self.scope
+        if (parent.kind == "function" and not node.decorator_list
+                and node.name not in self._loaded(parent.node)):
+            return  # a local function its enclosing function never names: it never runs
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         is_async = type(node) is ast.AsyncFunctionDef
@@ -892,6 +907,18 @@ def _exits(body: list[ast.stmt]) -> bool:
     """A block that never falls through to the statement after it."""
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
 
+
+#: builtins that read local names by string: a function calling one may run any local
+#: function it defines
+_DYNAMIC = frozenset({"locals", "vars", "eval", "exec"})
+
+
+class _AnyName(frozenset[str]):
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+_ANY_NAME = _AnyName()
 
 #: statements that may rebind a parameter (`Summarizer.param_at` reads their guards)
 _REBINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
