@@ -310,6 +310,8 @@ class Analyzer:
         self.blocking = tables.blocking
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
+        #: how many `global` statements name each name, in the whole file (`_lazy_global`)
+        self._globals: dict[str, int] | None = None
         #: per function with local functions: the names it reads (`_loaded`)
         self._loads: dict[ast.AST, frozenset[str]] = {}
         #: a call or decorator that may register a startup/shutdown hook was seen
@@ -367,10 +369,15 @@ class Analyzer:
             return
         # `if cond: return` guards the rest of the block with `not cond`
         depth = len(self.guard)
-        for st in body:
+        for i, st in enumerate(body):
             self.visit(st)
             if type(st) is ast.If and self.summ is not None:
                 body_exits, else_exits = _exits(st.body), _exits(st.orelse)
+                if (body_exits and not st.orelse
+                        and self._lazy_global(st.test, body[i + 1:], False)):
+                    # `if _registry is not None: return _registry`, then the load
+                    self.guard.append(_ONCE)
+                    continue
                 if body_exits != else_exits:
                     c = self.summ.cond(st.test)
                     if c[0] != "ign":
@@ -391,6 +398,14 @@ class Analyzer:
 
     def visit_if(self, node: ast.If | ast.IfExp) -> None:
         assert self.summ is not None
+        if type(node) is ast.If and self._lazy_global(node.test, node.body, True):
+            # `if _registry is None: _registry = load()`: runs once per process
+            self.visit(node.test)
+            self.guard.append(_ONCE)
+            self.visit_body(node.body)
+            self.guard.pop()
+            self.visit_body(node.orelse)
+            return
         self.visit(node.test)
         c = self.summ.cond(node.test)
         if c[0] == "ign":
@@ -523,6 +538,34 @@ class Analyzer:
             if c is None:
                 break  # (nothing after an irrefutable case runs)
             before.append(c)
+
+    def _lazy_global(self, test: ast.expr, then: list[ast.stmt], unset: bool) -> bool:
+        """Whether ``then`` runs once per process: ``test`` asks whether a module global
+        is still unset (``unset``: `_x is None`, `not _x`; else set: `_x is not None`,
+        `_x`), this function declares it `global` and ``then`` assigns it, and nothing
+        else in the module binds it (one module-level binding, no other `global`)."""
+        name = _global_test(test, unset)
+        func = self.scope.node
+        if name is None or self.scope.kind != "function" or not any(
+                type(st) is ast.Global and name in st.names
+                for st in func.body):  # type: ignore[attr-defined]
+            return False
+        if not any(type(n) is ast.Name and n.id == name and type(n.ctx) is ast.Store
+                   for st in then for n in ast.walk(st)):
+            return False
+        module = self.scope
+        while module.parent is not None:
+            module = module.parent
+        if len(module.bindings.get(name, ())) != 1:
+            return False
+        counts = self._globals
+        if counts is None:
+            counts = self._globals = {}
+            for n in ast.walk(module.node):
+                if type(n) is ast.Global:
+                    for g in n.names:
+                        counts[g] = counts.get(g, 0) + 1
+        return counts.get(name, 0) == 1
 
     def _loaded(self, func: ast.AST) -> frozenset[str]:
         """The names a function's body reads anywhere (nested functions and lambdas
@@ -906,6 +949,28 @@ def _startup(body: list[ast.stmt], end: tuple[int, int],
 def _exits(body: list[ast.stmt]) -> bool:
     """A block that never falls through to the statement after it."""
     return bool(body) and type(body[-1]) in (ast.Return, ast.Raise, ast.Continue, ast.Break)
+
+
+#: the guard of what runs once per process (`Analyzer._lazy_global`): rules out a chain
+_ONCE: Cond = ("once",)
+
+
+def _global_test(test: ast.expr, unset: bool) -> str | None:
+    """The name a test asks about when it asks whether it is unset (``unset``: `x is
+    None`, `not x`) or set (`x is not None`, `x`)."""
+    t = type(test)
+    if t is ast.UnaryOp and type(test.op) is ast.Not:  # type: ignore[attr-defined]
+        return _global_test(test.operand, not unset)  # type: ignore[attr-defined]
+    if t is ast.Name:
+        return None if unset else test.id  # type: ignore[attr-defined]
+    if (t is ast.Compare and len(test.ops) == 1  # type: ignore[attr-defined]
+            and type(test.left) is ast.Name  # type: ignore[attr-defined]
+            and type(test.comparators[0]) is ast.Constant  # type: ignore[attr-defined]
+            and test.comparators[0].value is None):  # type: ignore[attr-defined]
+        op = type(test.ops[0])  # type: ignore[attr-defined]
+        if (op is ast.Is and unset) or (op is ast.IsNot and not unset):
+            return test.left.id  # type: ignore[attr-defined]
+    return None
 
 
 #: builtins that read local names by string: a function calling one may run any local

@@ -23,7 +23,8 @@ one plain class, assumed when the caller's own value is unknown); ``("a", name)`
 ``("truthy", subj)``, ``("hasattr", subj, name)``, ``("haskey", subj, key)`` (`"key" in subj`),
 ``("inmem", subj, types)`` (a blocking call runs unless subj is a buffer of these types), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
-``("dep",)`` (depends on the inputs in a way not understood), ``("env", default)`` (a
+``("dep",)`` (depends on the inputs in a way not understood), ``("once",)`` (runs once
+per process: a module global loaded lazily), ``("env", default)`` (a
 switch read from the environment, true or not when the variable is unset) and ``("ign",)`` (does not
 depend on the inputs). A subject is ``("p", name)`` or ``("a", name)``.
 """
@@ -633,6 +634,8 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         return IGN
     if kind == "dep":
         return U
+    if kind == "once":  # a module global's lazy load: once per process, not per call
+        return F
     if kind == "and":
         return _and([evaluate(x, env) for x in c[1:]])
     if kind == "or":
