@@ -22,7 +22,8 @@ Families and the settings each is judged with (issue #11, "How it is checked"):
 
 Project sets (a review uses a set no earlier review used): ``--set 1`` (the default) is the
 first review's 15 projects, ``--set 2`` the second review's 21, ``--set 3`` the third's 15, ``--set 4`` the fourth's
-15, ``--set 5`` the fifth's 15; ``--projects-file FILE``
+15, ``--set 5`` the fifth's 15, ``--set 6`` and ``--set 7`` the sixth's and seventh's 15;
+``--projects-file FILE``
 reads ``name==version`` lines (``#`` starts a comment). Name a project as its sdist's file
 name spells it (``matrix_nio``, not ``matrix-nio``).
 
@@ -152,7 +153,47 @@ PROJECTS_5 = [
     "livekit_agents==1.8.9",
 ]
 
-SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3, "4": PROJECTS_4, "5": PROJECTS_5}
+#: set 6: bots, chat clients, IoT/home-automation, websocket/MQTT libraries (review 10)
+PROJECTS_6 = [
+    "discord_py_interactions==5.16.0",
+    "maubot==0.6.0",
+    "simplematrixbotlib==2.13.1",
+    "twitchapi==4.5.0",
+    "pydle==1.2.0",
+    "python_engineio==4.15.1",
+    "centrifuge_python==0.7.0",
+    "gmqtt==0.8.0",
+    "asyncua==2.1.0",
+    "zha==2.3.1",
+    "python_matter_server==8.1.2",
+    "reolink_aio==0.22.0",
+    "python_roborock==7.13.0",
+    "pyheos==1.0.6",
+    "aioslimproto==3.3.0",
+]
+
+#: set 7: database drivers, task queues, web frameworks, cloud/AI SDK clients, caches,
+#: crawlers (review 11)
+PROJECTS_7 = [
+    "pymongo==4.20.1",
+    "elasticsearch==9.5.1",
+    "qdrant_client==1.20.0",
+    "streaq==7.2.0",
+    "repid==2.1.4",
+    "connexion==3.3.0",
+    "lilya==0.29.0",
+    "anthropic==2.14.0",
+    "mistralai==3.7.0",
+    "gcloud_aio_storage==9.6.5",
+    "huggingface_hub==2.4.0",
+    "aiocache==0.12.3",
+    "cashews==7.6.0",
+    "crawl4ai==0.9.5",
+    "scrapy_playwright==0.0.48",
+]
+
+SETS = {"1": PROJECTS, "2": PROJECTS_2, "3": PROJECTS_3, "4": PROJECTS_4, "5": PROJECTS_5,
+        "6": PROJECTS_6, "7": PROJECTS_7}
 
 #: family -> (codes it covers, extra scan options)
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
