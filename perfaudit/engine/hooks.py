@@ -57,6 +57,10 @@ class HookTable:
     parts: tuple[bytes, ...]
     #: ... and matches one of these
     words: tuple[re.Pattern[bytes], ...]
+    #: how many of ``words`` are keyword shapes (`lifespan=`), first
+    n_keywords: int
+    #: the last names of the classes of ``keywords`` (`FastAPI`)
+    classes: frozenset[bytes]
 
 
 @functools.lru_cache(maxsize=1)
@@ -85,13 +89,16 @@ def hook_table() -> HookTable:
     # each shape starts with a literal, which the regex engine finds fast
     shapes = [
         *(lit(k) + rb"[ \t]*=" for k in kws),
-        *(lit(d) + rb"\b" for d in decorators),
+        rb"@[ \t]*[\w.]+\." + alt(decorators) + rb"\b",
         *(lit(m) + rb"[ \t]*\([ \t]*[\"']" + alt(ev) for m, ev in events.items()),
         *(lit(n) + rb"[ \t]*\.[ \t]*(?:append|insert|extend)[ \t]*\(" for n in lists),
         *(lit(n) + rb"[ \t]*\.[ \t]*register[ \t]*\(" for n in registries),
         rb"@[ \t]*[\w.]+\." + alt(registries) + rb"[ \t]*\([ \t]*\)",
     ]
     words = tuple(re.compile(x) for x in shapes)
+    #: the keyword shapes come first: a file naming none of the classes cannot hold one
+    n_keywords = len(kws)
+    classes = frozenset(c.rpartition(".")[2].encode() for c in keywords)
     # what every shape holds: a table name, so one of these substrings (each scanned for
     # in every file: few and short); a table name none of them covers is a part itself
     names = {*kws, *decorators, *(e for ev in events.values() for e in ev), *lists,
@@ -101,13 +108,20 @@ def hook_table() -> HookTable:
     ids = frozenset(n.encode() for n in (*names, *events))
     methods = frozenset({*events, *registries, "append", "insert", "extend", "register"})
     return HookTable(keywords, decorators, events, lists, registries, ids, methods, parts,
-                     words)
+                     words, n_keywords, classes)
 
 
-def may_hold_hooks(data: bytes) -> bool:
-    """Whether a file's bytes may register a hook (a cheap test before the walk)."""
+def may_hold_hooks(data: bytes, ids: frozenset[bytes] | None = None) -> bool:
+    """Whether a file's bytes may register a hook (a cheap test before the walk). With
+    the file's identifiers, a keyword (`on_shutdown=`) counts only in a file that names a
+    class of the table (`FastAPI`)."""
     t = hook_table()
-    return any(p in data for p in t.parts) and any(w.search(data) for w in t.words)
+    if not any(p in data for p in t.parts):
+        return False
+    words = t.words
+    if ids is not None and ids.isdisjoint(t.classes):
+        words = words[t.n_keywords:]
+    return any(w.search(data) for w in words)
 
 
 def hook_registrations(tree: ast.Module, mscope: Scope) -> list[tuple[str, str]]:

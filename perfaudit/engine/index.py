@@ -74,7 +74,7 @@ def pack_identifiers(words: frozenset[bytes], data: bytes | None = None) -> byte
     packed = b" ".join(words)
     if data is None:
         return packed
-    hooks = not words.isdisjoint(hook_table().ids) and may_hold_hooks(data)
+    hooks = not words.isdisjoint(hook_table().ids) and may_hold_hooks(data, words)
     return packed + (b" ." if hooks or registers(data) else b" ,")
 
 
