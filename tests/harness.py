@@ -62,3 +62,11 @@ def check_source(text: str, path: str, codes: set[str]) -> tuple[set[tuple[int, 
 
 def fixture_files() -> list[Path]:
     return sorted(p for p in FIXTURES.glob("PA*/**/*.py") if not p.name.endswith(".fixed.py"))
+
+
+def write_tree(root: Path, files: dict[str, str]) -> None:
+    """Write ``files`` (relative path -> text) under ``root``, making folders."""
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)

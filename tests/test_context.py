@@ -18,6 +18,7 @@ from perfaudit.config import Config, config_from_table, load_config
 from perfaudit.engine.context import Classifier
 from perfaudit.errors import PerfauditError
 from perfaudit.reporters import render
+from tests.harness import write_tree
 
 SLEEPY = "import time\nasync def f():\n    time.sleep(1)\n"
 
@@ -28,18 +29,11 @@ def run(*args: str, cwd: Path, stdin: str | None = None) -> subprocess.Completed
                           capture_output=True, text=True, env=env, timeout=120)
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A repository with application, test and example code that all block."""
     root = tmp_path / "proj"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "app/__init__.py": "",
         "app/main.py": SLEEPY,
@@ -118,18 +112,18 @@ def test_default_classification(tmp_path: Path, rel: str, context: str) -> None:
 def test_path_is_relative_to_the_project_root(tmp_path: Path) -> None:
     # a project living under a folder named `tests` is not all test code
     repo = tmp_path / "home" / "tests" / "proj"
-    _write(repo, {"app.py": SLEEPY, "tests/test_app.py": SLEEPY})
+    write_tree(repo, {"app.py": SLEEPY, "tests/test_app.py": SLEEPY})
     (repo / ".git").mkdir()
     classify = Classifier(Config(), cwd=str(tmp_path))
     assert classify(str(repo / "app.py")) == "code"
     assert classify(str(repo / "tests" / "test_app.py")) == "test"
     # the same without a repository: the folder of its pyproject.toml
     plain = tmp_path / "u" / "tests" / "proj2"
-    _write(plain, {"pyproject.toml": "[project]\nname = 'p'\n", "app.py": SLEEPY})
+    write_tree(plain, {"pyproject.toml": "[project]\nname = 'p'\n", "app.py": SLEEPY})
     assert Classifier(Config(), cwd=str(tmp_path))(str(plain / "app.py")) == "code"
     # or of the [tool.perfaudit] configuration in use
     conf = tmp_path / "v" / "tests" / "proj3"
-    _write(conf, {"pyproject.toml": "[tool.perfaudit]\n", "app.py": SLEEPY})
+    write_tree(conf, {"pyproject.toml": "[tool.perfaudit]\n", "app.py": SLEEPY})
     cfg = load_config(start=str(conf))
     assert Classifier(cfg, cwd=str(tmp_path))(str(conf / "app.py")) == "code"
 
@@ -138,7 +132,7 @@ def test_a_project_inside_a_tests_folder_of_the_repository_is_test_data(
         tmp_path: Path) -> None:
     # test data shaped like a project (its own pyproject.toml) stays test code
     (tmp_path / ".git").mkdir()
-    _write(tmp_path, {"tests/data/pkg/pyproject.toml": "[project]\nname='x'\n",
+    write_tree(tmp_path, {"tests/data/pkg/pyproject.toml": "[project]\nname='x'\n",
                       "tests/data/pkg/pkg/core.py": SLEEPY})
     classify = Classifier(Config(), cwd=str(tmp_path))
     assert classify(str(tmp_path / "tests/data/pkg/pkg/core.py")) == "test"
@@ -230,7 +224,7 @@ def test_cache_and_snapshot_keep_the_context(project: Path, tmp_path: Path) -> N
 
 def test_pa106_chain_from_a_test_is_test_context(tmp_path: Path) -> None:
     root = tmp_path / "proj"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "app/__init__.py": "",
         "app/build.py": "import time\n\ndef make_app():\n    time.sleep(1)\n    return 1\n",

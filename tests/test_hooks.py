@@ -14,6 +14,7 @@ from perfaudit.config import Config, load_config
 from perfaudit.engine.hooks import hook_table, may_hold_hooks
 from perfaudit.engine.index import identifiers, may_register, pack_identifiers
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
+from tests.harness import write_tree
 
 FASTAPI_MAIN = '''\
 import json
@@ -197,17 +198,10 @@ pool = Pool(on_startup=[warm], lifespan=warm)
 '''
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "proj/__init__.py": "",
         "proj/main.py": FASTAPI_MAIN,
@@ -276,7 +270,7 @@ def test_registering_file_no_rule_analyses(tmp_path: Path) -> None:
     """`app = FastAPI(lifespan=lifespan)` in a file that holds no blocking call (so no rule
     analyses it) still makes `lifespan` a hook."""
     root = tmp_path / "repo"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "svc/__init__.py": "",
         "svc/app.py": "from fastapi import FastAPI\n\nfrom svc.boot import lifespan\n\n"

@@ -17,6 +17,7 @@ from perfaudit.api import fix, scan
 from perfaudit.config import Config, config_from_table, load_config
 from perfaudit.errors import PerfauditError
 from perfaudit.reporters import render
+from tests.harness import write_tree
 
 COMMANDS = '''\
 import time
@@ -54,17 +55,10 @@ async def index():
 '''
 
 
-def _write(root: Path, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        p = root / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "proj/__init__.py": "",
         "proj/cli/__init__.py": "",
@@ -126,7 +120,7 @@ def test_config_key_is_read_and_validated(tmp_path: Path) -> None:
 
 
 def test_bad_cli_commands_in_pyproject_is_exit_2(tmp_path: Path) -> None:
-    _write(tmp_path, {"pyproject.toml": '[tool.perfaudit]\ncli-commands = "maybe"\n',
+    write_tree(tmp_path, {"pyproject.toml": '[tool.perfaudit]\ncli-commands = "maybe"\n',
                       "a.py": "x = 1\n"})
     proc = run("scan", "a.py", "--no-cache", cwd=tmp_path)
     assert proc.returncode == 2
@@ -134,7 +128,7 @@ def test_bad_cli_commands_in_pyproject_is_exit_2(tmp_path: Path) -> None:
 
 
 def test_cli_decorators_extend_the_table(tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "tool.py": "import time\nimport myframework\n\nrunner = myframework.Runner()\n\n\n"
                    "@runner.task\nasync def job():\n    time.sleep(1)\n",
@@ -182,7 +176,7 @@ def test_github_notice(project: Path) -> None:
 def test_a_caller_in_a_file_no_rule_matches_keeps_the_helper_reported(project: Path) -> None:
     # the worker file names no blocking call: no rule could match it, so the scan does
     # not analyse it; the one-shot pass must still see that it calls the helper
-    _write(project, {"proj/worker.py": "from proj.cli.helpers import load\n\n\n"
+    write_tree(project, {"proj/worker.py": "from proj.cli.helpers import load\n\n\n"
                                        "async def handle(message):\n"
                                        "    return await load(message)\n"})
     result = scan([str(project)], _cfg(project), cache=False)
@@ -190,7 +184,7 @@ def test_a_caller_in_a_file_no_rule_matches_keeps_the_helper_reported(project: P
 
 
 def test_a_helper_passed_as_a_callback_stays_reported(project: Path) -> None:
-    _write(project, {"proj/hooks.py": "from proj.cli.helpers import load\n\nHOOKS = [load]\n"})
+    write_tree(project, {"proj/hooks.py": "from proj.cli.helpers import load\n\nHOOKS = [load]\n"})
     result = scan([str(project)], _cfg(project), cache=False)
     assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
 
@@ -198,7 +192,7 @@ def test_a_helper_passed_as_a_callback_stays_reported(project: Path) -> None:
 def test_a_public_helper_outside_the_commands_package_stays_reported(tmp_path: Path) -> None:
     # `lib.io.load` is a library function a user's service may call: not one-shot, even if
     # the project's only caller is a command
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "lib/__init__.py": "",
         "lib/io.py": HELPERS,
@@ -240,7 +234,7 @@ def test_fix_leaves_one_shot_commands_alone(project: Path) -> None:
 
 
 def test_mentions_in_comments_prose_and_other_objects_do_not_count(project: Path) -> None:
-    _write(project, {"proj/other.py": (
+    write_tree(project, {"proj/other.py": (
         "# load is also the name of this module's method\n"
         "class Store:\n"
         "    def load(self):\n"
@@ -251,14 +245,14 @@ def test_mentions_in_comments_prose_and_other_objects_do_not_count(project: Path
     result = scan([str(project)], _cfg(project), cache=False)
     assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.hidden)
     # but the module named before the dot is the helper's own: that is a mention
-    _write(project, {"proj/other.py": "from proj.cli import helpers\n\n\n"
+    write_tree(project, {"proj/other.py": "from proj.cli import helpers\n\n\n"
                                       "def use():\n    return helpers.load\n"})
     result = scan([str(project)], _cfg(project), cache=False)
     assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings)
 
 
 def test_argparse_sub_commands_are_commands(tmp_path: Path) -> None:
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "tool.py": "import argparse\nimport asyncio\nimport time\n\n\n"
                    "async def build(args):\n    time.sleep(1)\n\n\n"
@@ -274,7 +268,7 @@ def test_argparse_sub_commands_are_commands(tmp_path: Path) -> None:
 
 def test_the_name_inside_a_message_string_is_not_a_mention(project: Path) -> None:
     # tortoise-orm: `print("(no heads)")`, "Call init() before ..." are words of a message
-    _write(project, {"proj/other.py": (
+    write_tree(project, {"proj/other.py": (
         "def warn():\n"
         '    print("(no load)")\n'
         '    raise RuntimeError("Call load() before warn")\n')})
@@ -284,7 +278,7 @@ def test_the_name_inside_a_message_string_is_not_a_mention(project: Path) -> Non
     # reference (getattr(mod, "load")): both keep the helper reported
     for code in ('def use():\n    return f"{load()}"\n',
                  'import proj.cli.helpers as h\n\n\ndef use():\n    return getattr(h, "load")\n'):
-        _write(project, {"proj/other.py": "from proj.cli.helpers import load\n\n\n" + code
+        write_tree(project, {"proj/other.py": "from proj.cli.helpers import load\n\n\n" + code
                          if "f\"" in code else code})
         result = scan([str(project)], _cfg(project), cache=False)
         assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings), code
@@ -343,7 +337,7 @@ def scheduler(tmp_path: Path) -> Path:
     arguments with argparse in another module, and runs a coroutine that imports the
     task modules (Path.glob), then serves its scheduler loop."""
     root = tmp_path / "repo"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "tq/__init__.py": "",
         "tq/cli/__init__.py": "",
@@ -374,7 +368,7 @@ def test_startup_prefix_of_a_serving_script_is_one_shot(scheduler: Path) -> None
 def test_startup_needs_a_command_line_program(scheduler: Path) -> None:
     # the same runner in a service's module that reads no command line: not a script,
     # so its startup is a service's code and stays reported
-    _write(scheduler, {"tq/service.py": SCHED_CMD.replace("tq.cli.scheduler.args import parse",
+    write_tree(scheduler, {"tq/service.py": SCHED_CMD.replace("tq.cli.scheduler.args import parse",
                                                           "tq.config import parse"),
                        "tq/config.py": "def parse(argv):\n    return argv\n"})
     (scheduler / "tq" / "cli" / "scheduler" / "cmd.py").unlink()
@@ -385,7 +379,7 @@ def test_startup_needs_a_command_line_program(scheduler: Path) -> None:
 
 def test_startup_of_a_coroutine_also_called_by_application_code_is_reported(
         scheduler: Path) -> None:
-    _write(scheduler, {"tq/worker.py": "from tq.cli.scheduler.run import run_scheduler\n\n\n"
+    write_tree(scheduler, {"tq/worker.py": "from tq.cli.scheduler.run import run_scheduler\n\n\n"
                                        "async def on_message(message):\n"
                                        "    await run_scheduler(message)\n"})
     result = scan([str(scheduler)], _cfg(scheduler), cache=False)
@@ -405,7 +399,7 @@ def test_startup_mark_survives_the_cache(scheduler: Path, tmp_path: Path) -> Non
 def test_startup_of_a_serving_command(tmp_path: Path) -> None:
     # a typer command that reads its configuration, then starts its tasks; the same
     # command called by a web route runs on the route's loop: reported
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "tool.py": "import asyncio\nimport json\n\nimport typer\n\napp = typer.Typer()\n\n\n"
                    "async def beat():\n    await asyncio.sleep(1)\n\n\n"
@@ -419,11 +413,11 @@ def test_startup_of_a_serving_command(tmp_path: Path) -> None:
     assert [(line, code) for _, line, code in _rel(tmp_path, result.findings)
             if code == "PA101"] == [(18, "PA101")]
     # another module's own `worker`, and one that imports another `worker`, are not it
-    _write(tmp_path, {"jobs.py": "def worker():\n    return 1\n\n\nworker()\n",
+    write_tree(tmp_path, {"jobs.py": "def worker():\n    return 1\n\n\nworker()\n",
                       "pool.py": "from jobs import worker\n\nJOBS = [worker, 'worker']\n"})
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
     assert len(result.hidden) == 2
-    _write(tmp_path, {"web.py": "from fastapi import FastAPI\n\nfrom tool import worker\n\n"
+    write_tree(tmp_path, {"web.py": "from fastapi import FastAPI\n\nfrom tool import worker\n\n"
                                 "api = FastAPI()\n\n\n@api.get('/')\nasync def index():\n"
                                 "    await worker('x')\n"})
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
@@ -433,7 +427,7 @@ def test_startup_of_a_serving_command(tmp_path: Path) -> None:
 def test_anyio_run_of_a_function_is_a_script(tmp_path: Path) -> None:
     # prefect 3.9.1's workspace supervisor: `anyio.run(_main_async, argv)` takes the
     # function; its configuration is read in a `try` block before the first await
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "sup.py": "import argparse\nimport json\n\nimport anyio\n\n\n"
                   "async def supervise(cfg):\n"
@@ -454,7 +448,7 @@ def test_anyio_run_of_a_function_is_a_script(tmp_path: Path) -> None:
     assert [(line, code) for _, line, code in _rel(tmp_path, result.findings)
             if code == "PA101"] == [(19, "PA101")]
     # mentioned elsewhere (handed to a task group), it may run on a serving loop
-    _write(tmp_path, {"other.py": "from sup import _main_async\n\n\n"
+    write_tree(tmp_path, {"other.py": "from sup import _main_async\n\n\n"
                                   "async def run_all(tg):\n    tg.start_soon(_main_async)\n"})
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
     assert not result.hidden
@@ -531,7 +525,7 @@ def test_fix_leaves_one_shot_code_alone_in_a_file_it_rewrites(tmp_path: Path) ->
             "    t = asyncio.create_task(beat())\n    time.sleep(1)\n    await t\n\n\n"
             "async def handler(request):\n    time.sleep(1)\n\n\n"
             "def main():\n    asyncio.run(serve(argparse.ArgumentParser().parse_args()))\n")
-    _write(tmp_path, {"pyproject.toml": "[tool.perfaudit]\n", "tool.py": text})
+    write_tree(tmp_path, {"pyproject.toml": "[tool.perfaudit]\n", "tool.py": text})
     result = fix([str(tmp_path)], _cfg(tmp_path, select=("PA103",)))
     lines = (tmp_path / "tool.py").read_text().splitlines()
     assert lines[11] == "    time.sleep(1)"  # the command
@@ -546,7 +540,7 @@ def test_the_same_name_from_another_module_is_not_a_mention(project: Path) -> No
     fastmcp's `run_command` vs a CI script's own `run_command`: in another module a bare
     name is the helper only where an import there names it from its module (or from a
     package above it, which may re-export it)."""
-    _write(project, {
+    write_tree(project, {
         "proj/loader.py": "async def load(path):\n    return path\n",
         "proj/service2.py": "from proj.loader import load\n\n\n"
                             "async def handle(path):\n    return await load(path)\n",
@@ -558,14 +552,14 @@ def test_the_same_name_from_another_module_is_not_a_mention(project: Path) -> No
     # imported from the helper's module, or from the package above it: a mention
     for imp in ("from proj.cli.helpers import load", "from proj.cli import load",
                 "from proj.cli.helpers import *"):
-        _write(project, {"proj/cli/__init__.py": "from proj.cli.helpers import load\n",
+        write_tree(project, {"proj/cli/__init__.py": "from proj.cli.helpers import load\n",
                          "proj/service2.py": f"{imp}\n\n\n"
                                              "async def handle(path):\n"
                                              "    return await load(path)\n"})
         result = scan([str(project)], _cfg(project), cache=False)
         assert ("proj/cli/helpers.py", 2, "PA101") in _rel(project, result.findings), imp
     # a string names it where its module is imported (`getattr(helpers, "load")`)
-    _write(project, {"proj/cli/__init__.py": "",
+    write_tree(project, {"proj/cli/__init__.py": "",
                      "proj/service2.py": "from proj.cli import helpers\n\n\n"
                                          "async def handle(path):\n"
                                          '    return await getattr(helpers, "load")(path)\n'})
@@ -585,7 +579,7 @@ _CLI_RESOURCES = "class Resource:\n    def __init__(self, name):\n        self.n
 def test_methods_of_a_class_only_the_command_line_uses_are_one_shot(tmp_path: Path) -> None:
     # prefect's `transfer` command builds resource objects in its `cli` package and calls
     # their `migrate()` on objects the index cannot type: only the command line has them
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "proj/__init__.py": "", "proj/cli/__init__.py": "",
         "proj/cli/app.py": _CLI_APP, "proj/cli/resources.py": _CLI_RESOURCES,
@@ -608,7 +602,7 @@ def test_methods_of_a_class_only_the_command_line_uses_are_one_shot(tmp_path: Pa
 ])
 def test_a_class_used_beyond_the_command_line_stays_reported(
         tmp_path: Path, extra: dict[str, str]) -> None:
-    _write(tmp_path, {
+    write_tree(tmp_path, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "proj/__init__.py": "", "proj/cli/__init__.py": "",
         "proj/cli/app.py": _CLI_APP, "proj/cli/resources.py": _CLI_RESOURCES, **extra,
@@ -621,7 +615,7 @@ def test_click_shell_commands_are_one_shot(tmp_path: Path) -> None:
     """`@shell(...)` (click-shell) makes an interactive click group: its commands run one
     at a time while the user waits, like any click command."""
     root = tmp_path / "repo"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "tool/__init__.py": "",
         "tool/cli.py": (
@@ -653,7 +647,7 @@ def test_script_decorated_with_a_project_wrapper(tmp_path: Path, decorator: str,
     """A coroutine a click command runs with `asyncio.run` is one-shot even when a
     decorator of the project wraps it (maubot's `@with_authenticated_http`)."""
     root = tmp_path / "repo"
-    _write(root, {
+    write_tree(root, {
         "pyproject.toml": "[tool.perfaudit]\n",
         "tool/__init__.py": "",
         "tool/cli.py": (
