@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, ParentNodeProvider, PositionProvider
+from libcst.metadata import CodeRange, PositionProvider
 
 from perfaudit.model import Finding
 
@@ -46,6 +46,8 @@ class FixContext:
         self.generator_depth = 0
         self.lambda_depth = 0
         self._transformer: cst.CSTTransformer | None = None
+        #: id(node) -> its parent, for `parent` of a node off the transformer's stack
+        self._parents: dict[int, cst.CSTNode] | None = None
 
     def module(self, name: str) -> str:
         """The local name of module ``name`` (an existing alias), scheduling its import."""
@@ -60,10 +62,17 @@ class FixContext:
         return (r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
 
     def parent(self, node: cst.CSTNode) -> cst.CSTNode | None:
-        assert self._transformer is not None
-        parent: cst.CSTNode | None = self._transformer.get_metadata(
-            ParentNodeProvider, node, None)
-        return parent
+        """The node's parent in the original tree. The fixes ask about the node being
+        left or its ancestors: those are on the transformer's stack, which costs nothing;
+        any other node's parent comes from a walk of the whole tree, made on first need."""
+        assert isinstance(self._transformer, FixTransformer)
+        stack = self._transformer.stack
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is node:
+                return stack[i - 1] if i else None
+        if self._parents is None:
+            self._parents = _parent_map(self._transformer.root)
+        return self._parents.get(id(node))
 
     def at(self, node: cst.CSTNode, *codes: str) -> list[Finding]:
         """The findings of ``codes`` reported exactly at ``node``."""
@@ -129,15 +138,32 @@ def _overrides(fix: RuleFix, hook: str) -> bool:
 class FixTransformer(cst.CSTTransformer):
     """One traversal for all the rules' fixes of a file."""
 
-    METADATA_DEPENDENCIES = (PositionProvider, ParentNodeProvider)
+    METADATA_DEPENDENCIES = (PositionProvider,)
 
     def __init__(self, ctx: FixContext, fixes: Sequence[RuleFix]) -> None:
         super().__init__()
         self.ctx = ctx
         ctx._transformer = self
+        #: the original nodes from the module down to the one being visited
+        self.stack: list[cst.CSTNode] = []
+        #: the original module (`FixContext.parent` of a node off the stack)
+        self.root: cst.CSTNode | None = None
         hooks = ("leave_Call", "leave_SimpleStatementLine", "leave_IndentedBlock",
                  "leave_FunctionDef", "leave_With", "leave_For", "leave_CompFor")
         self._hooks = {h: [f for f in fixes if _overrides(f, h)] for h in hooks}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if self.root is None:
+            self.root = node
+        self.stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode  # type: ignore[override]
+                 ) -> cst.CSTNode | cst.RemovalSentinel | cst.FlattenSentinel[cst.CSTNode]:
+        try:
+            return super().on_leave(original_node, updated_node)
+        finally:
+            self.stack.pop()
 
     def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
         self.ctx.generator_depth += 1
@@ -204,6 +230,18 @@ class FixTransformer(cst.CSTTransformer):
             if new is not None:
                 return new
         return updated
+
+
+def _parent_map(root: cst.CSTNode | None) -> dict[int, cst.CSTNode]:
+    """id(child) -> parent for every node under ``root`` (iterative: any depth)."""
+    out: dict[int, cst.CSTNode] = {}
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        for child in node.children:
+            out[id(child)] = node
+            todo.append(child)
+    return out
 
 
 def parenthesize(ctx: FixContext, original: cst.Call,
