@@ -1166,11 +1166,13 @@ class _FlowFacts:
                  walrus: frozenset[str] | None = None) -> None:
         args = node.args
         positional = args.args if not args.posonlyargs else [*args.posonlyargs, *args.args]
+        kinds = {d.id for d in node.decorator_list if isinstance(d, ast.Name)}
+        # a method's first parameter is bound by the call (`self`; `cls` for a classmethod,
+        # whose attributes are the class's, not an instance's: no `self_name`)
         self.is_method = (scope.class_qual is not None and bool(positional)
-                          and not any(isinstance(d, ast.Name)
-                                      and d.id in ("staticmethod", "classmethod")
-                                      for d in node.decorator_list))
-        self_name = positional[0].arg if self.is_method else None
+                          and "staticmethod" not in kinds)
+        self_name = (positional[0].arg if self.is_method and "classmethod" not in kinds
+                     else None)
         names = [a.arg for a in positional]
         if args.kwonlyargs:
             names.extend(a.arg for a in args.kwonlyargs)
