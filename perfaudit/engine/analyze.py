@@ -312,6 +312,8 @@ class Analyzer:
         self.functions: list[FuncFacts] = []
         #: how many `global` statements name each name, in the whole file (`_lazy_global`)
         self._globals: dict[str, int] | None = None
+        #: where each line of the file starts (`_never_named`), once needed
+        self._line_starts: list[int] | None = None
         #: per function with local functions: the names it reads (`_loaded`)
         self._loads: dict[ast.AST, frozenset[str]] = {}
         #: a call or decorator that may register a startup/shutdown hook was seen
@@ -567,6 +569,21 @@ class Analyzer:
                         counts[g] = counts.get(g, 0) + 1
         return counts.get(name, 0) == 1
 
+    def _never_named(self, parent: ast.FunctionDef | ast.AsyncFunctionDef,
+                     node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Whether the enclosing function ``parent`` never reads the name of its local
+        function ``node``. Most local functions are used: a word count in the parent's
+        text without comments settles those without walking its tree."""
+        starts = self._line_starts
+        if starts is None:
+            text = self.ctx.text
+            starts = self._line_starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        first, last = parent.lineno - 1, parent.end_lineno or parent.lineno
+        segment = self.ctx.text[starts[first]:starts[last] if last < len(starts) else None]
+        words = re.findall(r"(?<![\w.])" + re.escape(node.name) + r"\b",
+                           _COMMENT.sub("", segment))
+        return len(words) <= 1 and node.name not in self._loaded(parent)
+
     def _loaded(self, func: ast.AST) -> frozenset[str]:
         """The names a function's body reads anywhere (nested functions and lambdas
         included); every name when it calls `locals()`, `vars()`, `eval()` or `exec()`."""
@@ -633,7 +650,7 @@ class Analyzer:
         self._visit_args(node.args)
         parent = self.scope
         if (parent.kind == "function" and not node.decorator_list
-                and node.name not in self._loaded(parent.node)):
+                and self._never_named(parent.node, node)):  # type: ignore[arg-type]
             return  # a local function its enclosing function never names: it never runs
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
@@ -972,6 +989,11 @@ def _global_test(test: ast.expr, unset: bool) -> str | None:
             return test.left.id  # type: ignore[attr-defined]
     return None
 
+
+_NEWLINE = re.compile("\n")
+#: a comment to the end of its line (a `#` in a string cuts a line short too: then the
+#: tree walk of `_loaded` decides)
+_COMMENT = re.compile(r"#[^\n]*")
 
 #: builtins that read local names by string: a function calling one may run any local
 #: function it defines
