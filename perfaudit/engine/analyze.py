@@ -598,13 +598,17 @@ class Analyzer:
         """`a and f()` calls `f` only when `a` is true (`a or f()`: only when it is false):
         each operand is guarded by those before it, as `if a: f()` would be."""
         assert self.summ is not None
+        values = node.values
+        # only a call in a later operand needs the guard (most `a or b` hold none)
+        last = max((i for i, v in enumerate(values) if _has_call(v)), default=0)
         depth = len(self.guard)
         negate = type(node.op) is ast.Or
-        for v in node.values:
+        for i, v in enumerate(values):
             self.visit(v)
-            c = self.summ.cond(v)
-            if c[0] != "ign":  # (an operand perfaudit cannot read guards nothing it knows)
-                self.guard.append(("not", c) if negate else c)
+            if i < last:
+                c = self.summ.cond(v)
+                if c[0] != "ign":  # (an operand perfaudit cannot read guards nothing)
+                    self.guard.append(("not", c) if negate else c)
         del self.guard[depth:]
 
     def suspend(self, node: ast.AST) -> None:
@@ -836,8 +840,12 @@ class Analyzer:
     def visit_call(self, node: ast.Call) -> None:
         sym = resolve(node.func, self.scope)
         qual = sym[1] if sym is not None and sym[0] != "inst" else None
-        if self._hooks is not None and not self.hook_hint:
-            self.hook_hint = _may_register_hook(node, qual, self._hooks)
+        hooks = self._hooks
+        if hooks is not None and not self.hook_hint:
+            f = node.func
+            if ((type(f) is ast.Attribute and f.attr in hooks.methods)
+                    or (node.keywords and qual in hooks.keywords)):
+                self.hook_hint = _may_register_hook(node, qual, hooks)
         entry = self.blocking.get(qual) if qual is not None else None
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
@@ -988,6 +996,18 @@ def _global_test(test: ast.expr, unset: bool) -> str | None:
         if (op is ast.Is and unset) or (op is ast.IsNot and not unset):
             return test.left.id  # type: ignore[attr-defined]
     return None
+
+
+def _has_call(e: ast.expr) -> bool:
+    """Whether an expression holds a call (lambdas and comprehensions included)."""
+    todo: list[ast.AST] = [e]
+    while todo:
+        n = todo.pop()
+        if type(n) is ast.Call:
+            return True
+        if type(n) not in _LEAVES:
+            todo.extend(ast.iter_child_nodes(n))
+    return False
 
 
 _NEWLINE = re.compile("\n")
