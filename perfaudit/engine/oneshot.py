@@ -32,8 +32,9 @@ command line, a `__main__`, a `cli` module or a module of a `cli` package), noth
 mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
 a server's `async def main()` serves on its loop and stays reported.
 
-A command or script that waits for the terminal (`input()`, in it or in a function it
-reaches) talks to a user: it is one-shot whatever it starts (`interactive`).
+A command or script that waits for a user at the terminal (`input()`, `click.prompt`, the
+table's `prompts`, in it or in a function it reaches) talks to a user: it is one-shot
+whatever it starts (`interactive`).
 
 A command or script that serves still has a one-shot **startup prefix** (`_startup`):
 what its coroutine runs before the statement that holds its first `await`, `async for`,
@@ -789,10 +790,18 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
 
     asking: dict[str, bool] = {}
 
+    prompts = facts.table.prompts
+
+    def asks(fn: FuncFacts) -> bool:
+        return any(d[1] in prompts for d in fn.direct) or any(
+            (c[0] if fn.is_async else c) in prompts
+            for c in (fn.calls if fn.is_async else fn.callees))
+
     def interactive(q: str) -> bool:
-        """Whether ``q`` or a project function it reaches waits for the terminal
-        (`input()`): a program that talks to a user at a terminal, whatever else it starts
-        (crawl4ai's `crwl profiles` menu starts a browser), is no service."""
+        """Whether ``q`` or a project function it reaches waits for a user at the
+        terminal (`input()`, `click.prompt`, rich's `Prompt.ask`: the table's `prompts`):
+        a program that talks to a user, whatever else it starts (crawl4ai's `crwl
+        profiles` menu starts a browser), is no service."""
         got = asking.get(q)
         if got is None:
             seen = {q}
@@ -800,7 +809,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             got = False
             while todo:
                 t = todo.pop()
-                if any(d[1] == "builtins.input" for d in funcs[t].direct):
+                if asks(funcs[t]):
                     got = True
                     break
                 for c in callees(t):
