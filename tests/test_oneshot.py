@@ -665,7 +665,7 @@ def test_script_decorated_with_a_project_wrapper(tmp_path: Path, decorator: str,
     })
     result = scan([str(root)], _cfg(root), cache=False)
     where = _rel(root, result.hidden if one_shot else result.findings)
-    assert where == [("tool/cli.py", 20, "PA101")]
+    assert where == [("tool/cli.py", 19, "PA101")]
 
 
 @pytest.mark.parametrize(("prompt", "one_shot"), [
