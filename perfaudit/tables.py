@@ -214,8 +214,6 @@ class CliTable:
     groups: Mapping[str, str]
     #: decorators that only wrap a function
     wrappers: frozenset[str]
-    #: calls that wait for a user at the terminal (`input()`, `click.prompt`)
-    prompts: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=8)
@@ -224,8 +222,7 @@ def _load_cli(extra: tuple[str, ...]) -> CliTable:
     return CliTable(commands=frozenset([*data.get("commands", []), *extra]),
                     objects=frozenset(data.get("objects", [])),
                     groups=dict(data.get("groups", {})),
-                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])),
-                    prompts=frozenset(data.get("prompts", {}).get("calls", [])))
+                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])))
 
 
 def load_cli_table(config: Config) -> CliTable:

@@ -666,37 +666,3 @@ def test_script_decorated_with_a_project_wrapper(tmp_path: Path, decorator: str,
     result = scan([str(root)], _cfg(root), cache=False)
     where = _rel(root, result.hidden if one_shot else result.findings)
     assert where == [("tool/cli.py", 19, "PA101")]
-
-
-@pytest.mark.parametrize(("prompt", "one_shot"), [
-    ("    return input('choice: ')\n", True),
-    ("    return click.prompt('choice')\n", True),
-    ("    return rich.prompt.Prompt.ask('choice')\n", True),
-    ("    return 'q'\n", False),
-])
-def test_interactive_script_that_starts_work_is_one_shot(tmp_path: Path, prompt: str,
-                                                         one_shot: bool) -> None:
-    """A command-line script that waits for the terminal (`input()`, `click.prompt`, rich's
-    `Prompt.ask`, here in a helper) talks
-    to a user, whatever it starts (crawl4ai's `crwl profiles` menu starts a browser); the
-    same script without the prompt serves on its loop and stays reported."""
-    root = tmp_path / "repo"
-    write_tree(root, {
-        "pyproject.toml": "[tool.perfaudit]\n",
-        "tool/__init__.py": "",
-        "tool/cli.py": (
-            "import asyncio\nimport os\n\nimport anyio\nimport click\nimport rich.prompt\n\n\n"
-            "class Browser:\n    async def start(self):\n"
-            "        asyncio.create_task(asyncio.sleep(1))\n\n\n"
-            "def ask():\n" + prompt + "\n\n"
-            "async def manage():\n    while True:\n"
-            "        names = os.listdir('/tmp/profiles')\n"
-            "        if ask() == 'q':\n            return names\n"
-            "        await Browser().start()\n\n\n"
-            "@click.group(invoke_without_command=True)\ndef profiles():\n"
-            "    anyio.run(manage)\n"),
-    })
-    result = scan([str(root)], _cfg(root), cache=False)
-    where = [(p, line, code) for p, line, code in
-             _rel(root, result.hidden if one_shot else result.findings) if code == "PA101"]
-    assert where == [("tool/cli.py", 20, "PA101")]

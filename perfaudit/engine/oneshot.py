@@ -32,10 +32,6 @@ command line, a `__main__`, a `cli` module or a module of a `cli` package), noth
 mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
 a server's `async def main()` serves on its loop and stays reported.
 
-A command or script that waits for a user at the terminal (`input()`, `click.prompt`, the
-table's `prompts`, in it or in a function it reaches) talks to a user: it is one-shot
-whatever it starts (`interactive`).
-
 A command or script that serves still has a one-shot **startup prefix** (`_startup`):
 what its coroutine runs before the statement that holds its first `await`, `async for`,
 `async with`, `yield` or call named in `analyze.SPAWN_NAMES` (`FuncFacts.startup`, which
@@ -745,6 +741,21 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             registered.setdefault(target, []).extend(regs)
     # (a command that starts tasks or a server in its own body, such as `worker start`
     # or `server start`, serves on its loop: not one-shot)
+    kinds: dict[str, str] = {}
+    #: the commands and scripts that serve, with a finding in their startup prefix
+    serving: dict[str, str] = {}
+    by_decorators: dict[tuple[str, ...], str] = {}  # (the kind of an unregistered function)
+    for q, fn in funcs.items():
+        if not (fn.decorators or q in registered) or (fn.spawns and not prefixed(q)):
+            continue
+        if q in registered:
+            kind = facts.command_kind(fn, registered[q])
+        else:
+            got = by_decorators.get(fn.decorators)
+            kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
+                if got is None else got
+        if kind:
+            (serving if fn.spawns else kinds)[q] = kind
     # the project functions each function calls
     edges: dict[str, set[str]] = {}
 
@@ -788,58 +799,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             spawning[q] = got
         return got
 
-    asking: dict[str, bool] = {}
-
-    prompts = facts.table.prompts
-
-    def asks(fn: FuncFacts) -> bool:
-        return any(d[1] in prompts for d in fn.direct) or any(
-            (c[0] if fn.is_async else c) in prompts
-            for c in (fn.calls if fn.is_async else fn.callees))
-
-    def interactive(q: str) -> bool:
-        """Whether ``q`` or a project function it reaches waits for a user at the
-        terminal (`input()`, `click.prompt`, rich's `Prompt.ask`: the table's `prompts`):
-        a program that talks to a user, whatever else it starts (crawl4ai's `crwl
-        profiles` menu starts a browser), is no service."""
-        got = asking.get(q)
-        if got is None:
-            seen = {q}
-            todo = [q]
-            got = False
-            while todo:
-                t = todo.pop()
-                if asks(funcs[t]):
-                    got = True
-                    break
-                for c in callees(t):
-                    if c not in seen:
-                        seen.add(c)
-                        todo.append(c)
-            asking[q] = got
-        return got
-
-    def serves(q: str) -> bool:
-        return spawns(q) and not interactive(q)
-
-    kinds: dict[str, str] = {}
-    #: the commands and scripts that serve, with a finding in their startup prefix
-    serving: dict[str, str] = {}
-    by_decorators: dict[tuple[str, ...], str] = {}  # (the kind of an unregistered function)
-    for q, fn in funcs.items():
-        if not (fn.decorators or q in registered) or (
-                fn.spawns and not prefixed(q) and not interactive(q)):
-            continue
-        if q in registered:
-            kind = facts.command_kind(fn, registered[q])
-        else:
-            got = by_decorators.get(fn.decorators)
-            kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
-                if got is None else got
-        if kind:
-            (serving if fn.spawns and not interactive(q) else kinds)[q] = kind
-
-    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, serves,
+    scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns,
                                         facts.wraps_only)
     kinds.update(dict.fromkeys(scripts, "script"))
     # startup/shutdown hooks: the loop serves nothing else while they run, whatever they
