@@ -310,6 +310,8 @@ class Analyzer:
         self.blocking = tables.blocking
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
+        #: per function tested by `_lazy_global`: the names it declares `global`
+        self._declared: dict[ast.AST, frozenset[str]] = {}
         #: how many `global` statements name each name, in the whole file (`_lazy_global`)
         self._globals: dict[str, int] | None = None
         #: where each line of the file starts (`_never_named`), once needed
@@ -375,8 +377,8 @@ class Analyzer:
             self.visit(st)
             if type(st) is ast.If and self.summ is not None:
                 body_exits, else_exits = _exits(st.body), _exits(st.orelse)
-                if (body_exits and not st.orelse
-                        and self._lazy_global(st.test, body[i + 1:], False)):
+                if body_exits and not st.orelse and self._lazy_global(st.test, body, False,
+                                                                      i + 1):
                     # `if _registry is not None: return _registry`, then the load
                     self.guard.append(_ONCE)
                     continue
@@ -541,19 +543,25 @@ class Analyzer:
                 break  # (nothing after an irrefutable case runs)
             before.append(c)
 
-    def _lazy_global(self, test: ast.expr, then: list[ast.stmt], unset: bool) -> bool:
-        """Whether ``then`` runs once per process: ``test`` asks whether a module global
-        is still unset (``unset``: `_x is None`, `not _x`; else set: `_x is not None`,
-        `_x`), this function declares it `global` and ``then`` assigns it, and nothing
-        else in the module binds it (one module-level binding, no other `global`)."""
+    def _lazy_global(self, test: ast.expr, then: list[ast.stmt], unset: bool,
+                     start: int = 0) -> bool:
+        """Whether ``then`` (from ``start``) runs once per process: ``test`` asks whether
+        a module global is still unset (``unset``: `_x is None`, `not _x`; else set: `_x is
+        not None`, `_x`), this function declares it `global` and ``then`` assigns it, and
+        nothing else in the module binds it (one module-level binding, no other `global`)."""
         name = _global_test(test, unset)
+        if name is None or self.scope.kind != "function":
+            return False
         func = self.scope.node
-        if name is None or self.scope.kind != "function" or not any(
-                type(st) is ast.Global and name in st.names
-                for st in func.body):  # type: ignore[attr-defined]
+        declared = self._declared.get(func)
+        if declared is None:  # (the `global` statements at the top level of its body)
+            declared = self._declared[func] = frozenset(
+                g for st in func.body if isinstance(st, ast.Global)  # type: ignore[attr-defined]
+                for g in st.names)
+        if name not in declared:
             return False
         if not any(type(n) is ast.Name and n.id == name and type(n.ctx) is ast.Store
-                   for st in then for n in ast.walk(st)):
+                   for st in then[start:] for n in ast.walk(st)):
             return False
         module = self.scope
         while module.parent is not None:
