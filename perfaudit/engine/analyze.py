@@ -428,17 +428,27 @@ class Analyzer:
         self.guard.pop()
 
     def generic_branches(self, node: ast.If | ast.IfExp) -> None:
-        summ = self.summ
-        if summ is not None:
-            summ.opaque += 1  # (a branch taken or not for reasons not about the inputs)
+        # (a branch taken or not for reasons not about the inputs)
+        self.opaquely(self._branches, node)
+
+    def _branches(self, node: ast.If | ast.IfExp) -> None:
         if type(node) is ast.If:
             self.visit_body(node.body)
             self.visit_body(node.orelse)
         else:
             self.visit(node.body)  # type: ignore[arg-type]
             self.visit(node.orelse)  # type: ignore[arg-type]
-        if summ is not None:
-            summ.opaque -= 1
+
+    def opaquely(self, visit: Any, node: ast.AST) -> None:
+        """``visit(node)`` counted as running for reasons that are not the inputs (what a
+        parameter rebinding in it does is then unknown: `Summarizer.opaque`)."""
+        summ = self.summ
+        if summ is None:
+            visit(node)
+            return
+        summ.opaque += 1
+        visit(node)
+        summ.opaque -= 1
 
     def visit(self, node: ast.AST) -> None:
         t = type(node)
@@ -473,12 +483,7 @@ class Analyzer:
             elif t is ast.ClassDef:
                 self.visit_class(node)  # type: ignore[arg-type]
             elif t in _LOOP_NODES:
-                summ = self.summ
-                if summ is not None:
-                    summ.opaque += 1
-                self.visit_loop(node)
-                if summ is not None:
-                    summ.opaque -= 1
+                self.opaquely(self.visit_loop, node)
             else:
                 summ = self.summ
                 if summ is not None and summ.self_name is not None and (
@@ -489,10 +494,8 @@ class Analyzer:
                     self.record_store(node)  # type: ignore[arg-type]
                 if summ is not None and t in _REBINDS:
                     summ.record_rebind(node, self.guard)  # type: ignore[arg-type]
-                if summ is not None and t in _OPAQUE:
-                    summ.opaque += 1
-                    self.generic(node)
-                    summ.opaque -= 1
+                if t in _OPAQUE:
+                    self.opaquely(self.generic, node)
                 else:
                     self.generic(node)
             self.stmt = prev
@@ -535,9 +538,10 @@ class Analyzer:
                 self.guard.append(c)
             if case.guard is not None:
                 self.visit(case.guard)
-            self.summ.opaque += unknown
-            self.visit_body(case.body)
-            self.summ.opaque -= unknown
+            if unknown:
+                self.opaquely(self.visit_body, case.body)  # type: ignore[arg-type]
+            else:
+                self.visit_body(case.body)
             del self.guard[depth:]
             if c is None:
                 break  # (nothing after an irrefutable case runs)
@@ -1402,19 +1406,23 @@ def passes_flag(node: ast.Call, scope: Scope, spec: tuple[int, str, frozenset[st
     return False
 
 
+def _sources(node: ast.Call) -> list[ast.expr]:
+    """What an archive or file call reads: its first argument, or `fileobj=`."""
+    return [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+
+
 def in_memory_param(node: ast.Call, summ: Summarizer) -> Any:
     """The subject (a parameter, an attribute of `self`) the call's first argument (or
     `fileobj=`) is, for a caller's value to tell whether it is a buffer in memory; None
     when it is something else."""
-    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
+    args = _sources(node)
     return summ.subject(args[0]) if len(args) == 1 else None
 
 
 def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
     """Whether the call's first argument (or `fileobj=`) is an instance of one of
     ``types`` (`zipfile.ZipFile(io.BytesIO(data))`: an archive in memory)."""
-    args = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "fileobj")]
-    for arg in args:
+    for arg in _sources(node):
         sym = resolve(arg, scope)
         if sym is not None and sym[0] == "inst" and sym[1] in types:
             return True

@@ -332,7 +332,7 @@ class Summarizer:
         t = type(p)
         if t is ast.MatchAs:
             inner = p.pattern  # type: ignore[attr-defined]
-            return None if inner is None else (self._pattern(subj, inner) or None)
+            return None if inner is None else self._pattern(subj, inner)
         if t is ast.MatchOr:
             parts = [self._pattern(subj, q) for q in p.patterns]  # type: ignore[attr-defined]
             if any(x is None for x in parts):
