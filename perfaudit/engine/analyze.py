@@ -16,7 +16,7 @@ from typing import Any
 
 from perfaudit.config import Config
 from perfaudit.engine.flow import AV, Cond, Summarizer
-from perfaudit.engine.hooks import HookTable, hook_registrations, hook_table
+from perfaudit.engine.hooks import call_hint, decorator_hint, hook_registrations, hook_table
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import (
@@ -688,11 +688,7 @@ class Analyzer:
             if node.decorator_list:
                 self.func_facts.decorators = _decorators(node, parent)
                 if self._hooks is not None and not self.hook_hint:
-                    names = self._hooks.decorators
-                    self.hook_hint = any(
-                        isinstance(f, ast.Attribute) and f.attr in names
-                        for d in node.decorator_list
-                        for f in ((d.func if isinstance(d, ast.Call) else d),))
+                    self.hook_hint = decorator_hint(node.decorator_list, self._hooks)
             if not is_async and self._offloaded(node, parent):
                 self.func_facts.is_async = True  # called from the loop, it does not block it
                 self.func_facts.callees = []  # (and it blocks no sync caller either)
@@ -857,7 +853,7 @@ class Analyzer:
             f = node.func
             if ((type(f) is ast.Attribute and f.attr in hooks.methods)
                     or (node.keywords and qual in hooks.keywords)):
-                self.hook_hint = _may_register_hook(node, qual, hooks)
+                self.hook_hint = call_hint(node, qual, hooks)
         entry = self.blocking.get(qual) if qual is not None else None
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
@@ -1440,22 +1436,6 @@ def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> boo
         if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
             return True
     return False
-
-
-def _may_register_hook(node: ast.Call, qual: str | None, table: HookTable) -> bool:
-    """Whether a call may register a startup/shutdown hook (`hooks.hook_registrations`
-    decides): a constructor with hook keywords, `on_event(...)`, `add_event_handler(...)`,
-    `x.on_startup.append(...)`, `dp.startup.register(...)`, `@dp.startup()`."""
-    if qual is not None and node.keywords and qual in table.keywords:
-        return True
-    f = node.func
-    if type(f) is not ast.Attribute or f.attr not in table.methods:
-        return False
-    if f.attr in table.events or f.attr in table.registries:
-        return True
-    owner = f.value
-    return type(owner) is ast.Attribute and (owner.attr in table.lists
-                                             or owner.attr in table.registries)
 
 
 def _decorators(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope

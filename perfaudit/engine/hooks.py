@@ -124,6 +124,39 @@ def may_hold_hooks(data: bytes, ids: frozenset[bytes] | None = None) -> bool:
     return any(w.search(data) for w in words)
 
 
+def _names_event(call: ast.Call, method: str, table: HookTable) -> bool:
+    """Whether a call of ``method`` names a lifecycle event first (`on_event("startup")`,
+    `add_event_handler("shutdown", f)`)."""
+    first = call.args[0] if call.args else None
+    return (type(first) is ast.Constant and isinstance(first.value, str)
+            and first.value in table.events[method])
+
+
+def call_hint(node: ast.Call, qual: str | None, table: HookTable) -> bool:
+    """Whether a call may register a hook, for the per-file pass to ask
+    `hook_registrations` (cheap, a superset): a constructor of the table with keywords,
+    an event method (`on_event(...)`), a registry (`dp.startup.register(...)`,
+    `@dp.startup()`), a hook list (`app.on_startup.append(...)`)."""
+    if qual is not None and node.keywords and qual in table.keywords:
+        return True
+    f = node.func
+    if type(f) is not ast.Attribute or f.attr not in table.methods:
+        return False
+    if f.attr in table.events or f.attr in table.registries:
+        return True
+    owner = f.value
+    return type(owner) is ast.Attribute and (owner.attr in table.lists
+                                             or owner.attr in table.registries)
+
+
+def decorator_hint(decorators: list[ast.expr], table: HookTable) -> bool:
+    """Whether a decorator may register a hook by its name alone (`@app.before_serving`,
+    `@app.on_startup()`); called ones are calls, for `call_hint`."""
+    return any(isinstance(f, ast.Attribute) and f.attr in table.decorators
+               for d in decorators
+               for f in ((d.func if isinstance(d, ast.Call) else d),))
+
+
 def hook_registrations(tree: ast.Module, mscope: Scope) -> list[tuple[str, str]]:
     """The functions ``tree`` registers as startup/shutdown hooks, as `(HOOK, function)`."""
     table = hook_table()
@@ -154,10 +187,8 @@ def hook_registrations(tree: ast.Module, mscope: Scope) -> list[tuple[str, str]]
             return True
         if call and f.attr in table.registries and not d.args:  # type: ignore[attr-defined]
             return True  # `@dp.startup()`
-        if call and f.attr in table.events and d.args:  # type: ignore[attr-defined]
-            first = d.args[0]  # type: ignore[attr-defined]
-            return (type(first) is ast.Constant and isinstance(first.value, str)
-                    and first.value in table.events[f.attr])
+        if call and f.attr in table.events:
+            return _names_event(d, f.attr, table)  # type: ignore[arg-type]
         return False
 
     def on_call(call: ast.Call, locals_: dict[str, str], cls: str | None) -> None:
@@ -175,9 +206,7 @@ def hook_registrations(tree: ast.Module, mscope: Scope) -> list[tuple[str, str]]
         if type(f) is not ast.Attribute or not call.args:
             return
         if f.attr in table.events and len(call.args) >= 2:  # add_event_handler("startup", f)
-            first = call.args[0]
-            if (type(first) is ast.Constant and isinstance(first.value, str)
-                    and first.value in table.events[f.attr]):
+            if _names_event(call, f.attr, table):
                 t = target(call.args[1], locals_, cls)
                 if t is not None:
                     out.append((HOOK, t))
