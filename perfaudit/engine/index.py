@@ -74,8 +74,7 @@ def pack_identifiers(words: frozenset[bytes], data: bytes | None = None) -> byte
     packed = b" ".join(words)
     if data is None:
         return packed
-    hooks = not words.isdisjoint(hook_table().ids) and may_hold_hooks(data, words)
-    return packed + (b" ." if hooks or registers(data) else b" ,")
+    return packed + (b" ." if registers(data, words) else b" ,")
 
 
 #: a file that may register a command by a call (`app.command(f)`, `asyncio.run(f())`):
@@ -86,10 +85,16 @@ _REGISTERS_PARTS = (b".command", b".callback", b".default", b".group", b"run(",
                     b"run_until_complete(")
 
 
-def registers(data: bytes) -> bool:
-    """Whether ``data`` matches `REGISTERS`, with cheap substring tests first."""
-    return any(part in data for part in _REGISTERS_PARTS) and \
-        REGISTERS.search(data) is not None
+def registers(data: bytes, words: frozenset[bytes] | None = None) -> bool:
+    """Whether ``data`` may register a command by a call (`REGISTERS`, with cheap
+    substring tests first) or a startup/shutdown hook (`hooks.may_hold_hooks`; with the
+    file's identifiers ``words``, a file naming none of the table's names is ruled out
+    without reading it again)."""
+    if any(part in data for part in _REGISTERS_PARTS) and REGISTERS.search(data) is not None:
+        return True
+    if words is not None and words.isdisjoint(hook_table().ids):
+        return False
+    return may_hold_hooks(data, words)
 
 
 def may_register(packed: bytes) -> bool | None:

@@ -55,7 +55,7 @@ from dataclasses import replace
 from typing import Any
 
 from perfaudit.engine.analyze import RUNS_FUNCTION, SPAWN_NAMES, FileResult, FuncFacts
-from perfaudit.engine.hooks import HOOK, may_hold_hooks
+from perfaudit.engine.hooks import HOOK
 from perfaudit.engine.index import (
     ProjectIndex,
     identifiers,
@@ -431,14 +431,14 @@ class _Source:
         return got
 
     def may_register(self, path: str) -> bool:
-        """Whether the file matches `index.REGISTERS` (from its packed identifiers when
-        the workers marked them, else from its bytes)."""
+        """Whether the file may register a command or a hook (`index.registers`: from its
+        packed identifiers when the workers marked them, else from its bytes)."""
         packed = self._words.get(path)
         marked = may_register(packed) if packed is not None else self._marks.get(path)
         if marked is not None:
             return marked
         data = self.data(path)
-        return data is not None and (registers(data) or may_hold_hooks(data))
+        return data is not None and registers(data)
 
     def parses_argv(self, path: str) -> bool:
         """Whether the file is part of a program run from a shell, not a service's
