@@ -139,10 +139,8 @@ def analyze_files_then(files: Sequence[SourceFile], job: Job, *, cache: Cache | 
                 results.append(result)
 
         if not unchecked:
-            index = (_later_rounds(runner, results, pending, cache, abspath)
-                     if job.facts else None)
-            _fill(words, pending)
-            value = then(results, index) if then is not None else None
+            index, value = _conclude(runner, job, results, pending, cache, abspath, words,
+                                     then)
         else:
             results, pending, index, value = _with_checks(
                 runner, job, results, pending, unchecked, cache, abspath, words, then)
@@ -152,6 +150,19 @@ def analyze_files_then(files: Sequence[SourceFile], job: Job, *, cache: Cache | 
 def _fill(words: dict[str, bytes] | None, pending: dict[str, Pending]) -> None:
     if words is not None:
         words.update((path, w) for path, (_, _, w) in pending.items() if w is not None)
+
+
+def _conclude(runner: Runner, job: Job, results: list[FileResult],
+              pending: dict[str, Pending], cache: Cache | None, abspath: dict[str, str],
+              words: dict[str, bytes] | None, then: Then[T] | None,
+              analysed: Callable[[str, FileResult | None], None] | None = None,
+              ) -> tuple[ProjectIndex | None, T | None]:
+    """The later rounds (with the project facts), the identifiers of the files still
+    filtered out, then ``then``."""
+    index = (_later_rounds(runner, results, pending, cache, abspath, analysed)
+             if job.facts else None)
+    _fill(words, pending)
+    return index, then(results, index) if then is not None else None
 
 
 def _with_checks(runner: Runner, job: Job, results: list[FileResult],
@@ -177,10 +188,8 @@ def _with_checks(runner: Runner, job: Job, results: list[FileResult],
                 f.code == "PA000" for f in res.findings):
             runner.skip_check(path)  # it parses: the check would find it valid
 
-    index = (_later_rounds(runner, results, pending, cache, abspath, analysed)
-             if job.facts else None)
-    _fill(words, pending)
-    value = then(results, index) if then is not None else None
+    index, value = _conclude(runner, job, results, pending, cache, abspath, words, then,
+                             analysed)
     broken: list[tuple[int, FileResult]] = []
     for src, (res, digest, mtime, size, status) in runner.finish_checks():
         _, first, slot = unchecked[src.path]
@@ -212,12 +221,10 @@ def _with_checks(runner: Runner, job: Job, results: list[FileResult],
             results.append(result)
     gone = {r.path for _, r in broken}
     pending = {path: p for path, p in first_pending.items() if path not in gone}
-    index = _later_rounds(runner, results, pending, cache, abspath) if job.facts else None
     if words is not None:
         for path in gone:
             words.pop(path, None)
-    _fill(words, pending)
-    value = then(results, index) if then is not None else None
+    index, value = _conclude(runner, job, results, pending, cache, abspath, words, then)
     return results, pending, index, value
 
 
