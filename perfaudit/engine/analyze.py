@@ -1507,6 +1507,44 @@ def module_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]
     return out
 
 
+#: the prefix of a decorator factory's entry in `FileResult.registrations`
+FACTORY = "factory:"
+
+
+def factory_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
+    """Module-level functions that make the function they decorate a command by returning
+    `<callee>(...)(f)`, with `f` a parameter of the function that returns it or a function
+    defined there (a `functools.wraps` wrapper): maubot's `cliq.command(help)` factory ends
+    with `return app.command(help=help)(wrapper)`. (`FACTORY` + the callee as
+    `FuncFacts.decorators` names it, the factory's qualified name.)"""
+    out = []
+    for st in tree.body:
+        if type(st) is not ast.FunctionDef:
+            continue
+        todo: list[ast.FunctionDef | ast.AsyncFunctionDef] = [st]
+        while todo:
+            fn = todo.pop()
+            names = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args)}
+            for node in ast.walk(fn):
+                if node is not fn and type(node) in (ast.FunctionDef, ast.AsyncFunctionDef):
+                    names.add(node.name)  # type: ignore[attr-defined]
+                    if type(node) is ast.FunctionDef and node in fn.body:
+                        todo.append(node)
+            for node in fn.body:
+                if type(node) is not ast.Return or type(node.value) is not ast.Call:
+                    continue
+                call = node.value
+                if (len(call.args) != 1 or call.keywords or type(call.args[0]) is not ast.Name
+                        or call.args[0].id not in names or type(call.func) is not ast.Call
+                        or type(call.func.func) not in (ast.Attribute, ast.Name)):
+                    continue
+                sym = resolve(call.func.func, scope)
+                if sym is not None and sym[0] != "inst":
+                    out.append((FACTORY + sym[1] + "()", f"{scope.module.name}.{st.name}"
+                                if scope.module.name else st.name))
+    return out
+
+
 def argparse_registrations(tree: ast.Module, scope: Scope) -> list[tuple[str, str]]:
     """argparse sub-commands: `parser.set_defaults(func=handler)` anywhere in the file,
     with `handler` a module-level function: ("argparse.ArgumentParser.set_defaults",
@@ -1582,6 +1620,8 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
             result.registrations.extend(argparse_registrations(parsed.tree, mscope))
         if analyzer.hook_hint:
             result.registrations.extend(hook_registrations(parsed.tree, mscope))
+        if b"return " in data and b")(" in data:
+            result.registrations.extend(factory_registrations(parsed.tree, mscope))
     mscope._decls = None  # its class scopes point back at the module scope: free them now
     result.functions = analyzer.functions
     if facts:

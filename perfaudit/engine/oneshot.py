@@ -54,7 +54,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from perfaudit.engine.analyze import RUNS_FUNCTION, SPAWN_NAMES, FileResult, FuncFacts
+from perfaudit.engine.analyze import (
+    FACTORY,
+    RUNS_FUNCTION,
+    SPAWN_NAMES,
+    FileResult,
+    FuncFacts,
+)
 from perfaudit.engine.hooks import HOOK
 from perfaudit.engine.index import (
     ProjectIndex,
@@ -97,6 +103,9 @@ class _Facts:
         self.reg_counts: dict[tuple[str, str], int] = {}
         #: functions registered as application startup/shutdown hooks (engine/hooks.py)
         self.hooks: set[str] = set()
+        #: the project's decorator factories (`analyze.factory_registrations`): factory ->
+        #: the callees that register what it decorates (`app.command()`)
+        self.factories: dict[str, list[str]] = {}
         for res in results:
             self.path_module[res.path] = res.module
             self.runs.update((res.path, fn) for callee, fn in res.registrations
@@ -105,6 +114,8 @@ class _Facts:
             for callee, fn in res.registrations:
                 if callee == HOOK:
                     self.hooks.add(fn)
+                elif callee.startswith(FACTORY):
+                    self.factories.setdefault(fn, []).append(callee[len(FACTORY):])
                 elif not callee.startswith("run:") and callee not in RUNS_FUNCTION:
                     self.registered.setdefault(fn, []).append(callee)
                     key = (res.path, _last(fn))
@@ -222,12 +233,21 @@ class _Facts:
             if got is None:
                 got = ""
                 name = d.removesuffix("()")
+                self._kinds[d] = ""  # (a factory that names itself)
                 for key in self.candidates(name) if _last(name) in self.methods else ():
                     if key in self.table.objects:
                         got = "object"
                         break
                     if key in self.table.commands:
                         got = "function"
+                    elif key in self.factories and d.endswith("()"):
+                        # a project decorator factory that returns `app.command()(f)`:
+                        # the function it decorates is what that command registers
+                        made = self.command_kind(_NO_DECORATORS, self.factories[key])
+                        if made == "object":
+                            got = made
+                            break
+                        got = got or made
                 self._kinds[d] = got
             if got == "object":
                 return got
@@ -247,6 +267,10 @@ class _Facts:
             if self.index.resolve(d) is None:
                 return False
         return True
+
+
+#: `command_kind` of registrations alone
+_NO_DECORATORS = FuncFacts(qual="", name="", is_async=False, line=0)
 
 
 def _last(qual: str) -> str:
