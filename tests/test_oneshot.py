@@ -495,6 +495,52 @@ def test_startup_prefix_facts() -> None:
     assert in_startup(facts["c"], 15, 4) and not in_startup(facts["c"], 17, 4)
 
 
+def test_startup_prefix_goes_into_the_other_branches_of_an_if() -> None:
+    """A branch whose first statements run before any await is startup, even when an
+    earlier branch of the same `if` awaits; what follows an await in a branch, loops in
+    a branch, and everything after the `if` is not."""
+    from perfaudit.engine.analyze import analyze_source
+    from perfaudit.engine.oneshot import in_startup
+    from perfaudit.rules import ALL_RULES, instantiate
+
+    source = (
+        "import asyncio, time\n"                      # 1
+        "async def a(x):\n"                           # 2
+        "    if x == 1:\n"                            # 3
+        "        await asyncio.sleep(0)\n"            # 4
+        "        time.sleep(1)\n"                     # 5
+        "    elif x == 2:\n"                          # 6
+        "        time.sleep(2)\n"                     # 7
+        "        if x:\n"                             # 8
+        "            await asyncio.sleep(0)\n"        # 9
+        "        time.sleep(3)\n"                     # 10
+        "    else:\n"                                 # 11
+        "        with open(x) as f:\n"                # 12
+        "            f.read(); [time.sleep(4) for _ in f]\n"  # 13
+        "            await asyncio.sleep(0)\n"        # 14
+        "    time.sleep(5)\n"                         # 15
+        "async def b(x):\n"                           # 16
+        "    for i in x:\n"                           # 17
+        "        if i:\n"                             # 18
+        "            await asyncio.sleep(0)\n"        # 19
+        "        else:\n"                             # 20
+        "            time.sleep(1)\n"                 # 21
+        "    time.sleep(1)\n"                         # 22
+    )
+    rules = instantiate(frozenset(r.code for r in ALL_RULES))
+    result = analyze_source(source.encode(), "m.py", "m", False, Config(), rules)
+    facts = {fn.name: fn.startup for fn in result.functions}
+    a = facts["a"]
+    assert in_startup(a, 7, 8) and in_startup(a, 12, 13) and in_startup(a, 13, 12)
+    assert not in_startup(a, 4, 8) and not in_startup(a, 5, 8)  # at and after the await
+    assert not in_startup(a, 10, 8)  # after an inner `if` whose branch awaits
+    assert not in_startup(a, 13, 23)  # a comprehension
+    assert not in_startup(a, 15, 4)  # after the `if`
+    # a loop holds the first await: no branch of it is startup
+    assert facts["b"] == ((19, 12), ((17, 4, 21, 25),))
+    assert not in_startup(facts["b"], 21, 12)
+
+
 def test_imports_of_a_module() -> None:
     from perfaudit.engine.oneshot import _imports
 

@@ -973,10 +973,135 @@ _NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
 def _startup(body: list[ast.stmt], end: tuple[int, int],
              holes: list[tuple[int, int, int, int]]) -> tuple[Any, ...]:
     """`FuncFacts.startup` of a coroutine whose first suspension point is in the
-    statement that starts at ``end``: what comes before it is its startup prefix."""
+    statement that starts at ``end``: what comes before it is its startup prefix.
+
+    When that statement lies in a branch of an `if` (outside any loop), the other
+    branches of that `if` are startup too, up to their own first suspension point: the
+    prefix then ends where the outermost such `if` ends, and each branch's code from its
+    suspension point on is a hole marked "branch" (a fifth element, 1). pyatv's
+    `atvlog` awaits a generator in its `if args.env:` branch and opens the log file in
+    its `else:` branch before any await: the open runs before the loop serves anything."""
     if end <= (body[0].lineno, body[0].col_offset):
         return ()  # (the first statement already suspends: no prefix)
-    return (end, tuple(h for h in holes if (h[0], h[1]) < end))
+    kept: list[tuple[int, ...]] = [h for h in holes if (h[0], h[1]) < end]
+    outer = _outer_if(body, end)
+    if outer is not None:
+        new_end = (outer.end_lineno or outer.lineno, outer.end_col_offset or 0)
+        _branch_holes([outer], new_end, kept)
+        end = new_end
+    return (end, tuple(dict.fromkeys(kept)))
+
+
+def _outer_if(body: list[ast.stmt], end: tuple[int, int]) -> ast.If | None:
+    """The outermost `if` statement among those that hold the statement starting at
+    ``end``, when no loop holds it (None otherwise)."""
+    outer = None
+    block: list[ast.stmt] | None = body
+    while block:
+        for st in block:
+            start = (st.lineno, st.col_offset)
+            stop = (st.end_lineno or st.lineno, st.end_col_offset or 0)
+            if start <= end < stop:
+                break
+        else:
+            return outer
+        if (st.lineno, st.col_offset) == end:
+            return outer
+        if type(st) in _LOOP_NODES:
+            return None  # (the loop is a hole: its other paths are not startup either)
+        if type(st) is ast.If:
+            outer = outer or st
+            inner = st.body if end < _stmt_end(st.body[-1]) else st.orelse
+            block = inner
+        elif type(st) in (ast.With, ast.AsyncWith):
+            block = st.body  # type: ignore[attr-defined]
+        elif type(st) in _TRY_NODES:
+            block = next((b for b in (st.body, *(h.body for h in st.handlers),  # type: ignore[attr-defined]
+                                      st.orelse, st.finalbody)  # type: ignore[attr-defined]
+                          if b and (b[0].lineno, b[0].col_offset) <= end < _stmt_end(b[-1])), None)
+        else:
+            return outer
+    return outer
+
+
+def _stmt_end(st: ast.stmt) -> tuple[int, int]:
+    return (st.end_lineno or st.lineno, st.end_col_offset or 0)
+
+
+_TRY_NODES: tuple[type, ...] = (ast.Try, *((ast.TryStar,) if sys.version_info >= (3, 11)
+                                          else ()))
+_SUSPENDS = (ast.Await, ast.AsyncFor, ast.AsyncWith, ast.Yield, ast.YieldFrom)
+_NOT_RUN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _may_suspend(node: ast.AST) -> bool:
+    """Whether ``node`` holds an await, `async for`/`async with`, a yield or a call named
+    in `SPAWN_NAMES` (a superset of the analyser's suspension points: when in doubt, a
+    statement is not startup), outside nested functions, classes and lambdas."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, _SUSPENDS):
+            return True
+        if type(n) is ast.Call:
+            f = n.func
+            name = f.attr if type(f) is ast.Attribute else f.id if type(f) is ast.Name else None
+            if name in SPAWN_NAMES:
+                return True
+        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _NOT_RUN))
+    return False
+
+
+def _expr_holes(node: ast.AST, out: list[tuple[int, ...]]) -> None:
+    """The comprehensions and lambdas in ``node`` (which runs before any suspension): holes."""
+    for n in ast.walk(node):
+        if isinstance(n, (*_COMP_NODES, ast.Lambda)):
+            out.append((n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0))
+
+
+def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
+                  out: list[tuple[int, ...]]) -> bool:
+    """Add to ``out`` the holes of a block that runs before any suspension point when it
+    starts: from where it may first suspend to ``stop`` (the end of the branch that holds
+    it; a "branch" hole), and its loops, comprehensions and lambdas before that. True
+    when the block may suspend."""
+    for st in block:
+        t = type(st)
+        start = (st.lineno, st.col_offset)
+        if t in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            continue  # (defining it runs nothing of its body)
+        if t is ast.If and not _may_suspend(st.test):  # type: ignore[attr-defined]
+            _expr_holes(st.test, out)  # type: ignore[attr-defined]
+            suspends = False
+            for branch in (st.body, st.orelse):  # type: ignore[attr-defined]
+                if branch and _branch_holes(branch, _stmt_end(branch[-1]), out):
+                    suspends = True
+            if suspends:
+                after = _stmt_end(st)
+                if after < stop:
+                    out.append((*after, *stop, 1))
+                return True
+            continue
+        if t is ast.With and not any(_may_suspend(i) for i in st.items):  # type: ignore[attr-defined]
+            for i in st.items:  # type: ignore[attr-defined]
+                _expr_holes(i, out)
+            if _branch_holes(st.body, stop, out):  # type: ignore[attr-defined]
+                return True
+            continue
+        if t in _TRY_NODES:
+            for b in (st.body, *(h.body for h in st.handlers),  # type: ignore[attr-defined]
+                      st.orelse, st.finalbody):  # type: ignore[attr-defined]
+                if _branch_holes(b, stop, out):
+                    return True
+            continue
+        if _may_suspend(st):
+            out.append((*start, *stop, 1))
+            return True
+        if t in _LOOP_NODES:
+            out.append((*start, *_stmt_end(st)))
+        else:
+            _expr_holes(st, out)
+    return False
 
 
 def _exits(body: list[ast.stmt]) -> bool:

@@ -1147,8 +1147,12 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
         if q in others or not fn.startup:
             continue
         end, holes = tuple(fn.startup[0]), fn.startup[1]
+        # (a call in a branch after that branch's first suspension point, a "branch"
+        # hole, runs after the prefix: it cuts nothing)
+        branches = [h for h in holes if len(h) > 4]
         for callee, line, col, _l2, _c2, stmt_line in fn.calls:
-            if (line, col) < end:
+            if (line, col) < end and not any(
+                    (h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in branches):
                 t = index.resolve(callee)
                 if t is not None and t != q and spawns(t):
                     end = min(end, (stmt_line, 0))
