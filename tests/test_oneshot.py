@@ -456,7 +456,8 @@ def test_anyio_run_of_a_function_is_a_script(tmp_path: Path) -> None:
 
 def test_startup_prefix_facts() -> None:
     """`FuncFacts.startup`: where the prefix ends (the innermost statement holding the
-    first suspension point) and the loops, comprehensions and lambdas before it."""
+    first call that starts work on the loop, or a yield; an await does not end it), and
+    the loops, comprehensions and lambdas before it."""
     from perfaudit.engine.analyze import analyze_source
     from perfaudit.engine.oneshot import in_startup
     from perfaudit.rules import ALL_RULES, instantiate
@@ -469,7 +470,7 @@ def test_startup_prefix_facts() -> None:
         "        open(p)\n"                            # 5
         "    fs = [open(p) for p in args]\n"           # 6
         "    try:\n"                                   # 7
-        "        time.sleep(0); await asyncio.sleep(0)\n"  # 8
+        "        await asyncio.sleep(0); time.sleep(0); asyncio.create_task(b())\n"  # 8
         "    finally:\n"                               # 9
         "        time.sleep(1)\n"                      # 10
         "async def b():\n"                             # 11
@@ -481,24 +482,29 @@ def test_startup_prefix_facts() -> None:
         "    time.sleep(1)\n"                          # 17
         "def d():\n"                                   # 18
         "    time.sleep(1)\n"                          # 19
+        "async def e():\n"                             # 20
+        "    yield 1\n"                                # 21
     )
     rules = instantiate(frozenset(r.code for r in ALL_RULES))
     result = analyze_source(source.encode(), "m.py", "m", False, Config(), rules)
     facts = {fn.name: fn.startup for fn in result.functions}
-    assert facts["a"] == ((8, 23), ((4, 4, 5, 15), (6, 9, 6, 32)))
-    assert facts["b"] == () and facts["d"] == ()
-    assert facts["c"] == ((16, 4), ())
-    assert in_startup(facts["a"], 3, 10) and in_startup(facts["a"], 8, 8)
+    assert facts["a"] == ((8, 47), ((4, 4, 5, 15), (6, 9, 6, 32)), ())
+    assert facts["b"] == ((13, 17), (), ())  # (it starts nothing: the whole body)
+    assert facts["d"] == () and facts["e"] == ()
+    assert facts["c"] == ((16, 4), (), ())
+    assert in_startup(facts["a"], 3, 10) and in_startup(facts["a"], 8, 32)  # after the await
+    assert not in_startup(facts["a"], 8, 47)
     assert not in_startup(facts["a"], 5, 8)  # in the loop
     assert not in_startup(facts["a"], 6, 10)  # in the comprehension
-    assert not in_startup(facts["a"], 10, 8)  # after the await
+    assert not in_startup(facts["a"], 10, 8)  # after the task started
+    assert in_startup(facts["b"], 13, 4)  # after an await
     assert in_startup(facts["c"], 15, 4) and not in_startup(facts["c"], 17, 4)
 
 
 def test_startup_prefix_goes_into_the_other_branches_of_an_if() -> None:
-    """A branch whose first statements run before any await is startup, even when an
-    earlier branch of the same `if` awaits; what follows an await in a branch, loops in
-    a branch, and everything after the `if` is not."""
+    """A branch whose first statements run before the coroutine starts work is startup,
+    even when an earlier branch of the same `if` starts some; what follows the start in
+    a branch, loops in a branch, and everything after the `if` is not."""
     from perfaudit.engine.analyze import analyze_source
     from perfaudit.engine.oneshot import in_startup
     from perfaudit.rules import ALL_RULES, instantiate
@@ -507,12 +513,12 @@ def test_startup_prefix_goes_into_the_other_branches_of_an_if() -> None:
         "import asyncio, time\n"                      # 1
         "async def a(x):\n"                           # 2
         "    if x == 1:\n"                            # 3
-        "        await asyncio.sleep(0)\n"            # 4
+        "        asyncio.create_task(b())\n"          # 4
         "        time.sleep(1)\n"                     # 5
         "    elif x == 2:\n"                          # 6
         "        time.sleep(2)\n"                     # 7
         "        if x:\n"                             # 8
-        "            await asyncio.sleep(0)\n"        # 9
+        "            await asyncio.gather(b())\n"     # 9
         "        time.sleep(3)\n"                     # 10
         "    else:\n"                                 # 11
         "        with open(x) as f:\n"                # 12
@@ -522,7 +528,7 @@ def test_startup_prefix_goes_into_the_other_branches_of_an_if() -> None:
         "async def b(x):\n"                           # 16
         "    for i in x:\n"                           # 17
         "        if i:\n"                             # 18
-        "            await asyncio.sleep(0)\n"        # 19
+        "            asyncio.create_task(b(i))\n"     # 19
         "        else:\n"                             # 20
         "            time.sleep(1)\n"                 # 21
         "    time.sleep(1)\n"                         # 22
@@ -532,13 +538,33 @@ def test_startup_prefix_goes_into_the_other_branches_of_an_if() -> None:
     facts = {fn.name: fn.startup for fn in result.functions}
     a = facts["a"]
     assert in_startup(a, 7, 8) and in_startup(a, 12, 13) and in_startup(a, 13, 12)
-    assert not in_startup(a, 4, 8) and not in_startup(a, 5, 8)  # at and after the await
-    assert not in_startup(a, 10, 8)  # after an inner `if` whose branch awaits
+    assert in_startup(a, 14, 12)  # an await starts nothing
+    assert not in_startup(a, 4, 8) and not in_startup(a, 5, 8)  # at and after the start
+    assert not in_startup(a, 10, 8)  # after an inner `if` whose branch starts work
     assert not in_startup(a, 13, 23)  # a comprehension
     assert not in_startup(a, 15, 4)  # after the `if`
-    # a loop holds the first await: no branch of it is startup
-    assert facts["b"] == ((19, 12), ((17, 4, 21, 25),))
+    # a loop holds the first start: no branch of it is startup
+    assert facts["b"][:2] == ((19, 12), ((17, 4, 21, 25),))
     assert not in_startup(facts["b"], 21, 12)
+
+
+def test_cut_of_a_prefix_at_a_project_call_that_starts_work() -> None:
+    """`_cut`: a call of a project function that starts work ends the prefix at its
+    statement, or in a branch of an `if` (outside loops) ends that branch, and the
+    prefix then ends with the outermost such `if`."""
+    from perfaudit.engine.oneshot import _cut, in_startup
+
+    # if (3,4)-(10,20) whose first branch ends at (5,20); an inner if (4,8)-(5,20) whose
+    # first branch ends at (4,30); a loop (12,4)-(13,20)
+    ifs = ((3, 4, 10, 20, 5, 20), (4, 8, 5, 20, 4, 30))
+    pre = ((20, 0), ((12, 4, 13, 20),))
+    got = _cut(pre, ifs, (4, 0))  # a statement in the inner if's first branch
+    assert got[0] == (10, 20)
+    assert not in_startup(got, 4, 12) and not in_startup(got, 5, 12)
+    assert in_startup(got, 7, 8)  # the outer `if`'s other branch
+    got = _cut(pre, ifs, (13, 0))  # in the loop: from the loop's start
+    assert got == ((12, 4), pre[1])
+    assert _cut(pre, (), (15, 0)) == ((15, 0), pre[1])
 
 
 def test_imports_of_a_module() -> None:

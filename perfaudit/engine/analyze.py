@@ -73,8 +73,11 @@ class FuncFacts:
     #: one-shot CLI commands of engine/oneshot.py
     decorators: tuple[str, ...] = ()
     #: calls something named like work that runs alongside it on the loop (`create_task`,
-    #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work
-    spawns: bool = False
+    #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work;
+    #: `THREADS` when all it starts is threads (`threading.Thread(...).start()`), which
+    #: run beside the loop, not on it; `PROJECT` when the calls named so are all of the
+    #: project's own functions (or threads): whether those start work, their bodies tell
+    spawns: int = False
     #: a coroutine function: where its **startup prefix** ends, for engine/oneshot.py, as
     #: ((line, col 0-based) of the innermost statement that holds its first `await`,
     #: `async for`, `async with`, `yield` or call named in `SPAWN_NAMES`, ((line, col,
@@ -86,6 +89,13 @@ class FuncFacts:
     #: a sync function: the functions it passes to `anyio.run(f, ...)`/`trio.run(f, ...)`
     #: (run to their end on a new event loop), as resolved dotted names
     runs: tuple[str, ...] = ()
+
+
+#: `FuncFacts.spawns` of a function that starts threads but no work on its event loop
+THREADS = 2
+#: `FuncFacts.spawns` of a function whose calls named like starting work are all of
+#: functions of the project (and threads)
+PROJECT = 3
 
 
 #: functions that run a coroutine function (not a coroutine) on a new event loop
@@ -346,14 +356,19 @@ class Analyzer:
         #: the iterable of the `async for` being visited (an async iterator, not a call
         #: that runs a generator it is given)
         self.async_iter: ast.AST | None = None
-        #: in a coroutine: where the first `await`, `async for`/`async with`, `yield` or
-        #: call named in `SPAWN_NAMES` is (None until one is visited), and the spans of the
-        #: loops, comprehensions and lambdas visited before it (`FuncFacts.startup`)
+        #: in a coroutine: where the first `yield` or call named in `SPAWN_NAMES` is
+        #: (None until one is visited), and the spans of the loops, comprehensions and
+        #: lambdas visited before it (`FuncFacts.startup`)
         self.suspends: tuple[int, int] | None = None
         self.holes: list[tuple[int, int, int, int]] = []
+        #: and its `if` statements before it: (line, col, end line, end col, end line and
+        #: col of the first branch)
+        self.ifs: list[tuple[int, int, int, int, int, int]] = []
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
+        #: the project's top-level package (a call into it is the project's own)
+        self.own_top = ctx.module.name.partition(".")[0]
 
     def run(self, tree: ast.Module, module: ModuleInfo) -> Scope:
         self.scope = Scope("module", tree, None, module.name, module)
@@ -466,8 +481,8 @@ class Analyzer:
             if self.stmt_rules:
                 for r in self.stmt_rules:
                     r.on_stmt(self.ctx, node, self.scope)
-            if (t is ast.AsyncWith or t is ast.AsyncFor) and self.suspends is None:
-                self.suspend(node)
+            if t is ast.If and self.suspends is None:
+                self.branch(node)  # type: ignore[arg-type]
             if t in FUNC_NODES:
                 self.visit_function(node)  # type: ignore[arg-type]
             elif t is ast.If and type(node.test) is ast.Constant:  # type: ignore[attr-defined]
@@ -502,8 +517,6 @@ class Analyzer:
             return
         if t is ast.Await:
             self.awaited = node.value  # type: ignore[attr-defined]
-            if self.suspends is None:
-                self.suspend(node)
         elif (t is ast.Yield or t is ast.YieldFrom) and self.flow is not None:
             self.flow.generator = True  # calling it runs nothing: its body runs when iterated
             if self.suspends is None:
@@ -631,6 +644,14 @@ class Analyzer:
             st = self.stmt if self.stmt is not None else node
             self.suspends = (st.lineno, st.col_offset)  # type: ignore[attr-defined]
 
+    def branch(self, node: ast.If) -> None:
+        """An `if` of the coroutine being visited, before its first suspension point: its
+        span and where its first branch ends (`FuncFacts.startup`)."""
+        ff = self.func_facts
+        if ff is not None and ff.is_async:
+            self.ifs.append((node.lineno, node.col_offset, *_stmt_end(node),
+                             *_stmt_end(node.body[-1])))
+
     def hole(self, node: ast.AST) -> None:
         """A loop, comprehension or lambda of the coroutine being visited, before its
         first suspension point: what runs in it is not startup."""
@@ -676,8 +697,8 @@ class Analyzer:
         for r in self.func_rules:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
-        saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes)
-        self.suspends, self.holes = None, []
+        saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs)
+        self.suspends, self.holes, self.ifs = None, [], []
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
@@ -702,10 +723,12 @@ class Analyzer:
         self.visit_body(node.body)
         if self.func_facts is not None and self.flow is not None:
             self.func_facts.flow = self.flow.freeze()
-            if is_async and self.suspends is not None:
-                self.func_facts.startup = _startup(node.body, self.suspends, self.holes)
+            if is_async:
+                self.func_facts.startup = _startup(
+                    node.body, self.suspends or _stmt_end(node.body[-1]), self.holes,
+                    self.ifs)
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
-        self.summ, self.guard, self.flow, self.suspends, self.holes = saved_flow
+        self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs = saved_flow
 
     def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
         """The call's URL is a literal starting with one of ``prefixes``, or a parameter
@@ -865,12 +888,23 @@ class Analyzer:
             for r in self.any_call_rules:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
-        if ff is not None and not ff.spawns:
+        if ff is not None and ff.spawns is not True:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)
                       else f.id if isinstance(f, ast.Name) else None)
-            if called in SPAWN_NAMES and (qual is None or qual.partition(".")[0] not in
-                                          _NOT_SPAWNING):
+            top = qual.partition(".")[0] if qual is not None else None
+            if called not in SPAWN_NAMES:
+                pass
+            elif top == "threading":
+                if not ff.spawns:
+                    ff.spawns = THREADS  # (a thread runs elsewhere: the loop goes on alone)
+            elif top is not None and top == self.own_top:
+                # a function of the project named like it: engine/oneshot.py can tell from
+                # its body (`self.start()` that launches a subprocess starts no task)
+                ff.spawns = PROJECT
+                if self.suspends is None:
+                    self.suspend(node)
+            elif top is None or top not in _NOT_SPAWNING:
                 ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
                 if self.suspends is None:
                     self.suspend(node)
@@ -971,7 +1005,9 @@ _NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
 
 
 def _startup(body: list[ast.stmt], end: tuple[int, int],
-             holes: list[tuple[int, int, int, int]]) -> tuple[Any, ...]:
+             holes: list[tuple[int, int, int, int]],
+             ifs: Sequence[tuple[int, ...]] = ()
+             ) -> tuple[Any, ...]:
     """`FuncFacts.startup` of a coroutine whose first suspension point is in the
     statement that starts at ``end``: what comes before it is its startup prefix.
 
@@ -989,7 +1025,7 @@ def _startup(body: list[ast.stmt], end: tuple[int, int],
         new_end = (outer.end_lineno or outer.lineno, outer.end_col_offset or 0)
         _branch_holes([outer], new_end, kept)
         end = new_end
-    return (end, tuple(dict.fromkeys(kept)))
+    return (end, tuple(dict.fromkeys(kept)), tuple(i for i in ifs if (i[0], i[1]) < end))
 
 
 def _outer_if(body: list[ast.stmt], end: tuple[int, int]) -> ast.If | None:
@@ -1030,7 +1066,7 @@ def _stmt_end(st: ast.stmt) -> tuple[int, int]:
 
 _TRY_NODES: tuple[type, ...] = (ast.Try, *((ast.TryStar,) if sys.version_info >= (3, 11)
                                           else ()))
-_SUSPENDS = (ast.Await, ast.AsyncFor, ast.AsyncWith, ast.Yield, ast.YieldFrom)
+_SUSPENDS = (ast.Yield, ast.YieldFrom)
 _NOT_RUN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 

@@ -56,8 +56,10 @@ from typing import Any
 
 from perfaudit.engine.analyze import (
     FACTORY,
+    PROJECT,
     RUNS_FUNCTION,
     SPAWN_NAMES,
+    THREADS,
     FileResult,
     FuncFacts,
 )
@@ -755,8 +757,14 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             (f.span.line, f.span.column - 1))
 
     def prefixed(q: str) -> bool:
-        startup = funcs[q].startup
-        return bool(startup) and any(in_startup(startup, *at) for at in sites.get(q, ()))
+        """Whether a finding, or a call of a project function (whose findings may be
+        one-shot through it), lies in ``q``'s startup prefix."""
+        fn = funcs[q]
+        startup = fn.startup
+        return bool(startup) and (
+            any(in_startup(startup, *at) for at in sites.get(q, ()))
+            or any(in_startup(startup, c[1], c[2]) and index.resolve(c[0]) is not None
+                   for c in fn.calls))
 
     registered: dict[str, list[str]] = {}
     for fn_name, regs in facts.registered.items():
@@ -768,18 +776,6 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     kinds: dict[str, str] = {}
     #: the commands and scripts that serve, with a finding in their startup prefix
     serving: dict[str, str] = {}
-    by_decorators: dict[tuple[str, ...], str] = {}  # (the kind of an unregistered function)
-    for q, fn in funcs.items():
-        if not (fn.decorators or q in registered) or (fn.spawns and not prefixed(q)):
-            continue
-        if q in registered:
-            kind = facts.command_kind(fn, registered[q])
-        else:
-            got = by_decorators.get(fn.decorators)
-            kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
-                if got is None else got
-        if kind:
-            (serving if fn.spawns else kinds)[q] = kind
     # the project functions each function calls
     edges: dict[str, set[str]] = {}
 
@@ -802,26 +798,65 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             edges[q] = got
         return got
 
-    spawning: dict[str, bool] = {}
+    spawning: dict[tuple[str, bool], bool] = {}
 
-    def spawns(q: str) -> bool:
-        """Whether ``q`` or a project function it reaches starts work on the loop."""
-        got = spawning.get(q)
+    def named(q: str) -> list[str]:
+        """The calls of ``q`` named like work started (`SPAWN_NAMES`) of a function of
+        the project: the per-file pass leaves them to the call graph (`self.start()`
+        that launches a subprocess starts no task)."""
+        fn = funcs[q]
+        top = index.module_of[q].partition(".")[0]
+        return [c for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees)
+                if _last(c) in SPAWN_NAMES and c.partition(".")[0] == top]
+
+    def starts_itself(q: str) -> bool:
+        """Whether ``q``'s own body starts work on the loop: a call named like it of
+        something outside the project, or of a project function perfaudit cannot find
+        (inherited from another library's class)."""
+        got = funcs[q].spawns
+        return got is True or (got == PROJECT and any(index.resolve(c) is None
+                                                      for c in named(q)))
+
+    def spawns(q: str, on_loop: bool = False) -> bool:
+        """Whether ``q`` or a project function it reaches starts work (a task, a server,
+        a thread); with ``on_loop``, work on the loop (not a thread: and what a function
+        that starts a thread builds is taken for that thread's work, such as prefect's
+        healthcheck server, which `_run_healthcheck_server` builds and runs in a
+        thread)."""
+        got = spawning.get((q, on_loop))
         if got is None:
             seen = {q}
             todo = [q]
             got = False
             while todo:
                 t = todo.pop()
-                if funcs[t].spawns:
+                if starts_itself(t) or (funcs[t].spawns and not on_loop):
                     got = True
                     break
+                if funcs[t].spawns == THREADS:
+                    continue  # (on_loop: it starts threads only)
                 for c in callees(t):
                     if c not in seen:
                         seen.add(c)
                         todo.append(c)
-            spawning[q] = got
+            spawning[(q, on_loop)] = got
         return got
+
+    by_decorators: dict[tuple[str, ...], str] = {}  # (the kind of an unregistered function)
+    for q, fn in funcs.items():
+        if not (fn.decorators or q in registered):
+            continue
+        serves = bool(fn.spawns)
+        if serves and not prefixed(q):
+            continue
+        if q in registered:
+            kind = facts.command_kind(fn, registered[q])
+        else:
+            got = by_decorators.get(fn.decorators)
+            kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
+                if got is None else got
+        if kind:
+            (serving if serves else kinds)[q] = kind
 
     scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns,
                                         facts.wraps_only)
@@ -836,9 +871,29 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     roots = set(kinds)
     if not roots and not serving:
         return set(), set(), {}
+    startup = _startup(facts, serving, source, calls, callees, spawns)
+    # the project functions each entry that serves calls in its startup prefix only (and
+    # nowhere else in its body): they run, to their end, before it starts serving
+    prefix_calls: dict[str, set[str]] = {}
+    for s, pre in startup.items():
+        inside: set[str] = set()
+        outside: set[str] = set()
+        for callee, line, col, *_ in funcs[s].calls:
+            t = index.resolve(callee)
+            if t is not None and t != s:
+                (inside if in_startup(pre, line, col) else outside).add(t)
+        if inside - outside:
+            prefix_calls[s] = inside - outside
+
+    def run_by(c: str, q: str, done: set[str]) -> bool:
+        """Whether caller ``c`` runs ``q`` only where nothing else is on the loop: it is
+        in ``done`` (one-shot), or it calls ``q`` in its startup prefix only."""
+        return c in done or q in prefix_calls.get(c, ())
+
     # the functions commands reach (only those can be one-shot)
-    reach = set(roots)
-    todo = list(roots)
+    seeds = roots.union(*prefix_calls.values())
+    reach = set(seeds)
+    todo = list(seeds)
     while todo:
         for t in callees(todo.pop()):
             if t not in reach:
@@ -872,7 +927,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         todo.extend(c for c in callers.get(q, ()) if c in reach)
     # a public function of a module outside the commands' packages may be used by code
     # the index does not see (a library's users): it is exported, not a helper
-    packages = {_package(index.module_of[q]) for q in roots}
+    packages = {_package(index.module_of[q]) for q in roots | prefix_calls.keys()}
     helpers = {q for q in needed - roots
                if not _last(q).startswith("__") and facts.wraps_only(funcs[q])
                and not _exported(q, index.module_of[q], packages)}
@@ -885,7 +940,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         changed = False
         for q in helpers - maybe:
             cs = callers.get(q, set()) - {q}
-            if cs and cs <= maybe:
+            if cs and all(run_by(c, q, maybe) for c in cs):
                 maybe.add(q)
                 changed = True
     # mentions of those helpers' names in application code, by file
@@ -942,7 +997,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             if not n:
                 continue
             have = sum(call_counts(g).get(name, 0) for g in by_path.get(p, ())
-                       if g in oneshot or g == q)
+                       if g == q or run_by(g, q, oneshot))
             if n > have:
                 ok = False
                 if p not in analysed:
@@ -956,7 +1011,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         changed = False
         for q in sorted(helpers - oneshot):
             cs = callers.get(q, set()) - {q}
-            if not cs or not cs <= oneshot:
+            if not cs or not all(run_by(c, q, oneshot) for c in cs):
                 continue
             ok, missing = accounted(q, oneshot)
             unaccounted |= missing
@@ -967,12 +1022,12 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     # so do the helpers it reaches); calling a command object runs the command line
     while True:
         bad = {q for q in oneshot if kinds.get(q) not in ("object", "script")
-               and not (callers.get(q, set()) - {q}) <= oneshot}
+               and not all(run_by(c, q, oneshot) for c in callers.get(q, set()) - {q})}
         if not bad:
             break
         oneshot -= bad
     oneshot |= _cli_classes(index, sites, source)
-    return oneshot, unaccounted, _startup(facts, serving, source, calls, callees, spawns)
+    return oneshot, unaccounted, startup
 
 
 _SPAWN_CALL = re.compile(rb"\b(?:" + b"|".join(sorted(n.encode() for n in SPAWN_NAMES))
@@ -1086,7 +1141,7 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
 
 
 def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Calls,
-             callees: Callable[[str], set[str]], spawns: Callable[[str], bool]
+             callees: Callable[[str], set[str]], spawns: Callable[[str, bool], bool]
              ) -> dict[str, tuple[Any, ...]]:
     """The startup prefixes of the commands and scripts that serve (``serving``: ->
     their kind), for those that only entries run, each cut before its first call of a
@@ -1132,11 +1187,12 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
                 if not bare and not by_string:
                     continue
             got = _mentions(data, frozenset({name}), dotted=True)
-            n = got.get(f"{mod_name}.{name}", 0)
             if p == own:
-                n += got.get(name, 0)
+                # (its own module names it bare: `worker.start(...)` there is a method of
+                # a local `worker`, not `prefect/cli/worker.py`'s `start` command)
+                n = got.get(name, 0)
             else:
-                n += (got.get(name, 0) if bare else 0) + (
+                n = got.get(f"{mod_name}.{name}", 0) + (got.get(name, 0) if bare else 0) + (
                     got.get('"' + name, 0) if by_string else 0)
             if n > facts.reg_counts.get((p, name), 0):
                 others.add(q)
@@ -1146,15 +1202,44 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
         fn = funcs[q]
         if q in others or not fn.startup:
             continue
-        end, holes = tuple(fn.startup[0]), fn.startup[1]
-        # (a call in a branch after that branch's first suspension point, a "branch"
-        # hole, runs after the prefix: it cuts nothing)
-        branches = [h for h in holes if len(h) > 4]
-        for callee, line, col, _l2, _c2, stmt_line in fn.calls:
-            if (line, col) < end and not any(
-                    (h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in branches):
+        module = index.module_of[q]
+        pre: tuple[Any, ...] = (tuple(fn.startup[0]), tuple(fn.startup[1]))
+        ifs = fn.startup[2] if len(fn.startup) > 2 else ()
+        # a call of a project function that starts work on the loop ends the prefix
+        # where its statement starts, or, in a branch of an `if`, that branch (and so
+        # the `if`: `_cut`); a call already past the prefix (in the branch of an earlier
+        # such call, or after it) cuts nothing
+        for callee, line, col, _l2, _c2, stmt_line in sorted(fn.calls, key=lambda c: c[1:3]):
+            if in_startup(pre, line, col):
                 t = index.resolve(callee)
-                if t is not None and t != q and spawns(t):
-                    end = min(end, (stmt_line, 0))
-        out[q] = (end, holes)
+                if (t is not None and t != q and spawns(t, True)) or (
+                        t is None and _last(callee) in SPAWN_NAMES
+                        and callee.partition(".")[0] == module.partition(".")[0]):
+                    pre = _cut(pre, ifs, (stmt_line, 0))
+        out[q] = pre
     return out
+
+
+def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
+         ) -> tuple[Any, ...]:
+    """The startup prefix ``pre`` (end, holes) with work started at ``at``: from there
+    on (from the start of the outermost loop holding it) nothing is startup, up to the
+    end of the `if` branches that hold it (a "branch" hole for each), and the prefix
+    ends where the outermost of those `if` statements ends (``ifs``: as
+    `analyze.Analyzer.branch` records them)."""
+    end, holes = pre
+    for h in holes:
+        if len(h) == 4 and (h[0], h[1]) <= at < (h[2], h[3]):
+            at = min(at, (h[0], h[1]))  # (a loop: its next round runs after the work)
+    chain = sorted((i for i in ifs if (i[0], i[1]) < at < (i[2], i[3])),
+                   key=lambda i: (i[0], i[1]))
+    if not chain:
+        return (min(end, at), holes)
+    added = []
+    start = inside = at  # (where the hole starts; what the next `if` out holds)
+    for i in reversed(chain):  # innermost first
+        branch_end = (i[4], i[5]) if inside < (i[4], i[5]) else (i[2], i[3])
+        if start < branch_end:
+            added.append((*start, *branch_end, 1))
+        start, inside = (i[2], i[3]), (i[0], i[1])
+    return (min(end, (chain[0][2], chain[0][3])), (*holes, *added))
