@@ -444,6 +444,17 @@ def test_anyio_run_of_a_function_is_a_script(tmp_path: Path) -> None:
                   "def main(argv=None):\n    return anyio.run(_main_async, argv)\n",
     })
     result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    # (the task group's work is done when `supervise` returns: the `finally` runs with
+    # nothing else on the loop)
+    assert _rel(tmp_path, result.hidden) == [("sup.py", 15, "PA101"), ("sup.py", 16, "PA101"),
+                                             ("sup.py", 19, "PA101")]
+    # a task that outlives `supervise` runs on while the `finally` blocks
+    sup = (tmp_path / "sup.py").read_text()
+    (tmp_path / "sup.py").write_text(sup.replace(
+        "    async with anyio.create_task_group() as tg:\n"
+        "        tg.start_soon(anyio.sleep, cfg)\n",
+        "    import asyncio\n    asyncio.get_running_loop().create_task(anyio.sleep(cfg))\n"))
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
     assert _rel(tmp_path, result.hidden) == [("sup.py", 15, "PA101"), ("sup.py", 16, "PA101")]
     assert [(line, code) for _, line, code in _rel(tmp_path, result.findings)
             if code == "PA101"] == [(19, "PA101")]
@@ -546,6 +557,38 @@ def test_startup_prefix_goes_into_the_other_branches_of_an_if() -> None:
     # a loop holds the first start: no branch of it is startup
     assert facts["b"][:2] == ((19, 12), ((17, 4, 21, 25),))
     assert not in_startup(facts["b"], 21, 12)
+
+
+def test_what_a_function_starts() -> None:
+    """`FuncFacts.spawns`: work on the loop that may outlive the call, work it waits for
+    (a scope), threads, and calls of the project's own functions named like starting
+    work (decided by their bodies); waiting on an object starts nothing."""
+    from perfaudit.engine.analyze import LOOP, PROJECT, SCOPED, THREADS, analyze_source
+    from perfaudit.rules import ALL_RULES, instantiate
+
+    source = (
+        "import asyncio, threading\n"
+        "import anyio\n"
+        "async def lasting(x):\n    asyncio.create_task(x())\n"
+        "async def not_awaited(x):\n    return asyncio.gather(x())\n"
+        "async def gathered(x):\n    await asyncio.gather(x())\n"
+        "async def grouped(x):\n"
+        "    async with anyio.create_task_group() as tg:\n        tg.start_soon(x)\n"
+        "async def other_group(tg, x):\n    tg.start_soon(x)\n"
+        "async def waits(proc, event):\n    await proc.wait()\n    await event.wait()\n"
+        "def threads():\n    threading.Thread(target=print).start()\n"
+        "class Runner:\n"
+        "    async def start(self):\n        pass\n"
+        "    async def main(self):\n        await self.start()\n"
+    )
+    rules = instantiate(frozenset(r.code for r in ALL_RULES))
+    result = analyze_source(source.encode(), "m.py", "m", False, Config(), rules)
+    bits = {fn.name: fn.spawns for fn in result.functions}
+    assert bits["lasting"] == LOOP and bits["not_awaited"] == LOOP
+    assert bits["gathered"] == SCOPED and bits["grouped"] == SCOPED
+    assert bits["other_group"] == LOOP  # (a task group made elsewhere may outlive it)
+    assert bits["waits"] == 0 and bits["threads"] == THREADS
+    assert bits["main"] == PROJECT and bits["start"] == 0
 
 
 def test_cut_of_a_prefix_at_a_project_call_that_starts_work() -> None:

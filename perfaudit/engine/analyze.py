@@ -74,10 +74,8 @@ class FuncFacts:
     decorators: tuple[str, ...] = ()
     #: calls something named like work that runs alongside it on the loop (`create_task`,
     #: `gather`, `serve_forever`, `start`: `SPAWN_NAMES`): its loop may serve other work;
-    #: `THREADS` when all it starts is threads (`threading.Thread(...).start()`), which
-    #: run beside the loop, not on it; `PROJECT` when the calls named so are all of the
-    #: project's own functions (or threads): whether those start work, their bodies tell
-    spawns: int = False
+    #: as bits: `LOOP`, `THREADS`, `PROJECT`, `SCOPED` (what it starts, and where)
+    spawns: int = 0
     #: a coroutine function: where its **startup prefix** ends, for engine/oneshot.py, as
     #: ((line, col 0-based) of the innermost statement that holds its first `await`,
     #: `async for`, `async with`, `yield` or call named in `SPAWN_NAMES`, ((line, col,
@@ -91,11 +89,24 @@ class FuncFacts:
     runs: tuple[str, ...] = ()
 
 
-#: `FuncFacts.spawns` of a function that starts threads but no work on its event loop
+#: the bits of `FuncFacts.spawns`: it starts work on its event loop that may outlive
+#: it (a task, a server: `create_task`, `serve`)
+LOOP = 1
+#: it starts threads (`threading.Thread(...).start()`), which run beside the loop
 THREADS = 2
-#: `FuncFacts.spawns` of a function whose calls named like starting work are all of
-#: functions of the project (and threads)
-PROJECT = 3
+#: it calls a function of the project named like starting work (`self.start()`): that
+#: function's body tells (engine/oneshot.py)
+PROJECT = 4
+#: it starts work on its loop in a scope it waits for (`await asyncio.gather(...)`, a
+#: task group's `async with` and its `start_soon` calls): none of it outlives the call
+SCOPED = 8
+#: the spawning calls that wait for what they start when awaited, and the task groups
+#: that wait for theirs at the end of their `async with`
+_JOINED_WHEN_AWAITED = frozenset({"gather", "wait"})
+_GROUPS = frozenset({"TaskGroup", "create_task_group", "open_nursery"})
+#: the `wait` that may start work (tasks from the coroutines it is given, before Python
+#: 3.11); a method `wait` of an object waits for it (a process, an event)
+_WAIT_FUNCTIONS = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
 
 
 #: functions that run a coroutine function (not a coroutine) on a new event loop
@@ -364,6 +375,8 @@ class Analyzer:
         #: and its `if` statements before it: (line, col, end line, end col, end line and
         #: col of the first branch)
         self.ifs: list[tuple[int, int, int, int, int, int]] = []
+        #: in a coroutine: the names bound to a task group by `async with` (`tg`)
+        self.groups: set[str] = set()
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -644,6 +657,26 @@ class Analyzer:
             st = self.stmt if self.stmt is not None else node
             self.suspends = (st.lineno, st.col_offset)  # type: ignore[attr-defined]
 
+    def _joined(self, node: ast.Call, called: str | None) -> bool:
+        """Whether the work the spawning call ``node`` starts is waited for before the
+        coroutine goes on or leaves a scope of it: `await asyncio.gather(...)`, `async
+        with anyio.create_task_group() as tg`, and `tg.start_soon(...)` on such a `tg`
+        (recorded in ``self.groups``)."""
+        if called in _JOINED_WHEN_AWAITED:
+            return node is self.awaited
+        st = self.stmt
+        if called in _GROUPS:
+            if type(st) is ast.AsyncWith:
+                for item in st.items:
+                    if item.context_expr is node:
+                        if type(item.optional_vars) is ast.Name:
+                            self.groups.add(item.optional_vars.id)
+                        return True
+            return False
+        f = node.func
+        return (type(f) is ast.Attribute and type(f.value) is ast.Name
+                and f.value.id in self.groups)
+
     def branch(self, node: ast.If) -> None:
         """An `if` of the coroutine being visited, before its first suspension point: its
         span and where its first branch ends (`FuncFacts.startup`)."""
@@ -697,8 +730,9 @@ class Analyzer:
         for r in self.func_rules:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
-        saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs)
-        self.suspends, self.holes, self.ifs = None, [], []
+        saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
+                      self.groups)
+        self.suspends, self.holes, self.ifs, self.groups = None, [], [], set()
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
@@ -728,7 +762,8 @@ class Analyzer:
                     node.body, self.suspends or _stmt_end(node.body[-1]), self.holes,
                     self.ifs)
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
-        self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs = saved_flow
+        (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
+         self.groups) = saved_flow
 
     def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
         """The call's URL is a literal starting with one of ``prefixes``, or a parameter
@@ -888,24 +923,25 @@ class Analyzer:
             for r in self.any_call_rules:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
-        if ff is not None and ff.spawns is not True:
+        if ff is not None and not ff.spawns & LOOP:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)
                       else f.id if isinstance(f, ast.Name) else None)
             top = qual.partition(".")[0] if qual is not None else None
-            if called not in SPAWN_NAMES:
-                pass
+            if called not in SPAWN_NAMES or (called == "wait" and type(f) is ast.Attribute
+                                             and qual not in _WAIT_FUNCTIONS):
+                pass  # (`process.wait()`, `event.wait()`: waiting, not starting)
             elif top == "threading":
-                if not ff.spawns:
-                    ff.spawns = THREADS  # (a thread runs elsewhere: the loop goes on alone)
+                ff.spawns |= THREADS  # (a thread runs elsewhere: the loop goes on alone)
             elif top is not None and top == self.own_top:
                 # a function of the project named like it: engine/oneshot.py can tell from
                 # its body (`self.start()` that launches a subprocess starts no task)
-                ff.spawns = PROJECT
+                ff.spawns |= PROJECT
                 if self.suspends is None:
                     self.suspend(node)
             elif top is None or top not in _NOT_SPAWNING:
-                ff.spawns = True  # (`subprocess.run` waits; `asyncio.gather` does not)
+                # (`subprocess.run` waits; `asyncio.gather` does not)
+                ff.spawns |= SCOPED if self._joined(node, called) else LOOP
                 if self.suspends is None:
                     self.suspend(node)
         if ff is not None and qual is not None and type(self.stmt) is ast.Raise:

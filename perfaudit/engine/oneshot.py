@@ -56,8 +56,10 @@ from typing import Any
 
 from perfaudit.engine.analyze import (
     FACTORY,
+    LOOP,
     PROJECT,
     RUNS_FUNCTION,
+    SCOPED,
     SPAWN_NAMES,
     THREADS,
     FileResult,
@@ -798,7 +800,7 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             edges[q] = got
         return got
 
-    spawning: dict[tuple[str, bool], bool] = {}
+    spawning: dict[tuple[str, int], bool] = {}
 
     def named(q: str) -> list[str]:
         """The calls of ``q`` named like work started (`SPAWN_NAMES`) of a function of
@@ -809,20 +811,21 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         return [c for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees)
                 if _last(c) in SPAWN_NAMES and c.partition(".")[0] == top]
 
-    def starts_itself(q: str) -> bool:
-        """Whether ``q``'s own body starts work on the loop: a call named like it of
-        something outside the project, or of a project function perfaudit cannot find
-        (inherited from another library's class)."""
+    def starts_itself(q: str, bits: int) -> bool:
+        """Whether ``q``'s own body starts work of ``bits`` on the loop (`LOOP`, and
+        `SCOPED`): a call named like it of something outside the project, or of a
+        project function perfaudit cannot find (inherited from another library's class)."""
         got = funcs[q].spawns
-        return got is True or (got == PROJECT and any(index.resolve(c) is None
-                                                      for c in named(q)))
+        return bool(got & bits) or (bool(got & PROJECT) and any(index.resolve(c) is None
+                                                                for c in named(q)))
 
-    def spawns(q: str, on_loop: bool = False) -> bool:
+    def spawns(q: str, on_loop: int = 0) -> bool:
         """Whether ``q`` or a project function it reaches starts work (a task, a server,
-        a thread); with ``on_loop``, work on the loop (not a thread: and what a function
-        that starts a thread builds is taken for that thread's work, such as prefect's
-        healthcheck server, which `_run_healthcheck_server` builds and runs in a
-        thread)."""
+        a thread); with ``on_loop``, work on the loop of those bits (`LOOP`: that may
+        outlive the call; `LOOP | SCOPED`: while the call runs), not a thread, and what
+        a function that starts a thread builds is taken for that thread's work (prefect's
+        healthcheck server, which `_run_healthcheck_server` builds and runs in a thread).
+        A call named like starting work of a project function is decided by its body."""
         got = spawning.get((q, on_loop))
         if got is None:
             seen = {q}
@@ -830,11 +833,11 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             got = False
             while todo:
                 t = todo.pop()
-                if starts_itself(t) or (funcs[t].spawns and not on_loop):
+                if (funcs[t].spawns and not on_loop) or (on_loop and starts_itself(t, on_loop)):
                     got = True
                     break
-                if funcs[t].spawns == THREADS:
-                    continue  # (on_loop: it starts threads only)
+                if funcs[t].spawns & THREADS and not funcs[t].spawns & PROJECT:
+                    continue  # (on_loop: it starts threads, and builds their work)
                 for c in callees(t):
                     if c not in seen:
                         seen.add(c)
@@ -881,7 +884,9 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         for callee, line, col, *_ in funcs[s].calls:
             t = index.resolve(callee)
             if t is not None and t != s:
-                (inside if in_startup(pre, line, col) else outside).add(t)
+                # (one that starts work, even work it waits for, serves while it runs)
+                (inside if in_startup(pre, line, col) and not spawns(t, LOOP | SCOPED)
+                 else outside).add(t)
         if inside - outside:
             prefix_calls[s] = inside - outside
 
@@ -1141,7 +1146,7 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
 
 
 def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Calls,
-             callees: Callable[[str], set[str]], spawns: Callable[[str, bool], bool]
+             callees: Callable[[str], set[str]], spawns: Callable[[str, int], bool]
              ) -> dict[str, tuple[Any, ...]]:
     """The startup prefixes of the commands and scripts that serve (``serving``: ->
     their kind), for those that only entries run, each cut before its first call of a
@@ -1212,7 +1217,7 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
         for callee, line, col, _l2, _c2, stmt_line in sorted(fn.calls, key=lambda c: c[1:3]):
             if in_startup(pre, line, col):
                 t = index.resolve(callee)
-                if (t is not None and t != q and spawns(t, True)) or (
+                if (t is not None and t != q and spawns(t, LOOP)) or (
                         t is None and _last(callee) in SPAWN_NAMES
                         and callee.partition(".")[0] == module.partition(".")[0]):
                     pre = _cut(pre, ifs, (stmt_line, 0))
