@@ -77,12 +77,13 @@ class FuncFacts:
     #: as bits: `LOOP`, `THREADS`, `PROJECT`, `SCOPED` (what it starts, and where)
     spawns: int = 0
     #: a coroutine function: where its **startup prefix** ends, for engine/oneshot.py, as
-    #: ((line, col 0-based) of the innermost statement that holds its first `await`,
-    #: `async for`, `async with`, `yield` or call named in `SPAWN_NAMES`, ((line, col,
-    #: end_line, end_col) of each loop, comprehension or lambda before it, ...)); () when
-    #: there is no prefix (the first statement already suspends, or none ever does).
-    #: Statements run in the order they are written (loops aside), so what comes before
-    #: that statement runs before the coroutine first lets other work run on its loop
+    #: ((line, col 0-based) of the innermost statement that holds its first `yield` or
+    #: call named in `SPAWN_NAMES` (the end of its body when there is none), ((line, col,
+    #: end_line, end_col[, 1 for the rest of a branch]) of each hole: a loop,
+    #: comprehension or lambda before it, ...), (each `if` before it: line, col, end line,
+    #: end col, end of its first branch)); () when the first statement already starts
+    #: work. Statements run in the order they are written (loops aside), so what comes
+    #: before that statement runs before the coroutine starts work on its loop
     startup: tuple[Any, ...] = ()
     #: a sync function: the functions it passes to `anyio.run(f, ...)`/`trio.run(f, ...)`
     #: (run to their end on a new event loop), as resolved dotted names

@@ -33,14 +33,16 @@ mentions it, and neither it nor anything it reaches starts tasks or servers (`_s
 a server's `async def main()` serves on its loop and stays reported.
 
 A command or script that serves still has a one-shot **startup prefix** (`_startup`):
-what its coroutine runs before the statement that holds its first `await`, `async for`,
-`async with`, `yield` or call named in `analyze.SPAWN_NAMES` (`FuncFacts.startup`, which
-the per-file pass records), cut before a call of a project function that starts work, and
-without the loops, comprehensions and lambdas in it. Until the coroutine first suspends,
-nothing else runs on its loop. It applies only to coroutines that nothing but their
+what its coroutine runs before it starts work on its loop, that is before the statement
+that holds its first `yield` or call named in `analyze.SPAWN_NAMES` (`FuncFacts.startup`,
+which the per-file pass records; an `await` does not end it), cut before a call of a
+project function that starts work left running after it returns (`_cut`; work it waits
+for, `FuncFacts.spawns` `SCOPED`, and threads do not count), and without the loops,
+comprehensions and lambdas in it. The other branches of an `if` whose branch starts work
+are startup up to their own start. It applies only to coroutines that nothing but their
 command line runs: a command that application code also calls or names, or a script
-mentioned elsewhere, keeps its whole body reported. An `await setup()` ends the prefix;
-the prefix of `setup` itself is not startup (it may be awaited again later).
+mentioned elsewhere, keeps its whole body reported. A project function that a prefix
+alone calls, and that starts nothing itself, is a helper of it (`run_by`).
 """
 
 from __future__ import annotations
