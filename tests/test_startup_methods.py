@@ -52,6 +52,19 @@ class Client:
 
     async def handle(self, request):
         return os.path.isfile(request.path)
+
+    async def stop(self):
+        await self.save()
+        asyncio.get_running_loop().create_task(self._watch())
+
+    async def save(self):
+        with open("state.json", "w") as fh:
+            fh.write("{}")
+
+    async def _watch(self):
+        while True:
+            os.stat("/var/lib/c/flag")
+            await asyncio.sleep(1)
 '''
 
 STORE = '''\
@@ -64,6 +77,12 @@ async def read_state():
 
 async def cleanup():
     return os.path.exists("/var/lib/c/tmp")
+
+
+class Asset:
+    async def save(self, fp):
+        with open(fp, "wb") as fh:
+            fh.write(b"")
 '''
 
 HANDLERS = '''\
@@ -153,6 +172,10 @@ def test_start_stop_methods_and_codegen_are_one_shot(project: Path, cache: bool,
             ("proj/service.py", "Client.close", "PA101"),  # in an `async for` loop
             ("proj/service.py", "Client.handle", "PA101"),
             ("proj/store.py", "cleanup", "PA101"),  # a handler calls it
+            # only `stop` calls a `save`, but two functions have that name
+            ("proj/service.py", "Client.save", "PA101"),
+            ("proj/store.py", "Asset.save", "PA101"),
+            ("proj/service.py", "Client._watch", "PA101"),  # a watcher loop stop starts
             ("proj/handlers.py", "login", "PA101"),  # a route named login
             ("proj/components/lookalike.py", "to_code", "PA101"),  # not the generator
         }
@@ -174,7 +197,7 @@ def test_report_mode_shows_them(project: Path) -> None:
 def test_a_file_named_alone_judges_its_own_methods(project: Path) -> None:
     # without the rest of the project, read_state has no known caller: it stays reported
     result = scan([str(project / "proj/store.py")], _cfg(project), cache=False)
-    assert {f.function for f in result.findings} == {"read_state", "cleanup"}
+    assert {f.function for f in result.findings} == {"read_state", "cleanup", "Asset.save"}
 
 
 def test_startup_names_ignore_a_leading_underscore_or_async() -> None:

@@ -9,12 +9,14 @@ After the one-shot pass (engine/oneshot.py), two more kinds of findings are mark
   stops, logs in or out of a client or server (`start`, `close`, `login`, `_start`,
   `async_start`, ...), or in a function that only such coroutines call (every call of its
   name in the application code is made from one, transitively: engine/rare.py, without
-  counting `asyncio.run`, whose loop may serve for as long as the process runs). It runs
+  counting `asyncio.run`, whose loop may serve for as long as the process runs), when the
+  application code defines one function of that name (calls are matched by name). It runs
   once per start: loading a TLS certificate, making a directory, reading a token file
   there delays that start by milliseconds, not every request. These stay reported: a
   method with a decorator other than `staticmethod`/`classmethod` (a framework may call
   it per request: `@app.post("/start")`), and a call in a `while` or `async for` loop of
-  the method (a start that keeps polling serves on its loop).
+  the function (a start that keeps polling, or a watcher task it starts, serves on its
+  loop).
 * **Code generators** (`[codegen]`): every PA101-PA106 finding in a module that imports one
   of the table's modules (ESPHome's `esphome.codegen`), whose `async def`s are run by the
   generator's own scheduler with no event loop behind them.
@@ -23,6 +25,8 @@ After the one-shot pass (engine/oneshot.py), two more kinds of findings are mark
 from __future__ import annotations
 
 import ast
+import functools
+import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -38,6 +42,7 @@ CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106"})
 _PLAIN = frozenset({"staticmethod", "classmethod", "builtins.staticmethod",
                     "builtins.classmethod"})
 _POLLS = (ast.While, ast.AsyncFor)
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def startup_name(name: str, names: frozenset[str]) -> bool:
@@ -61,6 +66,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     generated: dict[str, bool] = {}
     trees: dict[str, ast.Module | None] = {}
     run_once: RunOnce | None = None
+    app: list[tuple[str, bytes]] | None = None
     names = table.startup_names
 
     def is_generated(res: FileResult) -> bool:
@@ -99,16 +105,38 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             continue
         fn = _function(res, f.function)
         last = f.function.rpartition(".")[2]
-        if fn is not None and fn.is_async and startup_name(last, names):
-            if _plain(fn) and not _polls(tree(f.path), fn, f.span.line):
-                f = replace(f, one_shot=True)
-        elif fn is not None and not startup_name(last, names) and "<locals>" not in f.function:
-            if run_once is None:
-                run_once = RunOnce(sources, lambda n: startup_name(n, names), new_loop=False)
-            if run_once.called_once(last):
-                f = replace(f, one_shot=True)
+        if fn is None or "<locals>" in f.function or not _plain(fn):
+            out.append(f)
+            continue
+        if startup_name(last, names):
+            once = fn.is_async
+        else:
+            # a helper: one function of that name in the application code (a call of
+            # `x.save()` from `close` says nothing of another class's `save`), and every
+            # call of it made from a start or stop method, transitively
+            if app is None or run_once is None:
+                app = list(sources())
+                run_once = RunOnce(functools.partial(list, app),
+                                   functools.partial(startup_name, names=names),
+                                   new_loop=False)
+            once = _defined_once(app, last) and run_once.called_once(last)
+        if once and not _polls(tree(f.path), fn, f.span.line):
+            f = replace(f, one_shot=True)
         out.append(f)
     return out
+
+
+def _defined_once(files: Iterable[tuple[str, bytes]], name: str) -> bool:
+    """Whether the application code defines one function or method called ``name``."""
+    pattern = re.compile(rb"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name.encode())
+                         + rb"[ \t]*[(\[]", re.MULTILINE)
+    n = 0
+    for _path, data in files:
+        if name.encode() in data:
+            n += len(pattern.findall(data))
+            if n > 1:
+                return False
+    return n == 1
 
 
 def _function(res: FileResult, function: str) -> FuncFacts | None:
@@ -129,7 +157,7 @@ def _polls(tree: ast.Module | None, fn: FuncFacts, line: int) -> bool:
     if tree is None:
         return True
     for node in ast.walk(tree):
-        if isinstance(node, ast.AsyncFunctionDef) and node.name == fn.name and (
+        if isinstance(node, _FUNCS) and node.name == fn.name and (
                 node.lineno == fn.line or any(d.lineno == fn.line
                                               for d in node.decorator_list)):
             stack: list[ast.AST] = list(node.body)
