@@ -121,6 +121,9 @@ class Tables:
     in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: blocking.toml [error_path]: cleanup calls not reported in an `except` handler that
+    #: ends by raising or returning
+    error_cleanup: frozenset[str] = frozenset()
 
     def runs_once(self, name: str) -> bool:
         """Whether a function's name says it runs once or rarely: a `[run_once]` hook, or
@@ -169,6 +172,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(
         blocking=blocking,
+        error_cleanup=frozenset(blocking_data.get("error_path", {}).get("cleanup", [])),
         classes=frozenset(types_data.get("classes", [])),
         aliases=dict(types_data.get("aliases", {})),
         returns=dict(types_data.get("returns", {})),
@@ -214,6 +218,12 @@ class CliTable:
     groups: Mapping[str, str]
     #: decorators that only wrap a function
     wrappers: frozenset[str]
+    #: `[startup_methods]`: names of coroutines that start or stop a service
+    startup_names: frozenset[str] = frozenset()
+    #: `[startup_methods]`: the codes marked one-shot in them
+    startup_codes: frozenset[str] = frozenset()
+    #: `[codegen]`: modules whose importers' coroutines run without an event loop
+    codegen: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=8)
@@ -222,7 +232,10 @@ def _load_cli(extra: tuple[str, ...]) -> CliTable:
     return CliTable(commands=frozenset([*data.get("commands", []), *extra]),
                     objects=frozenset(data.get("objects", [])),
                     groups=dict(data.get("groups", {})),
-                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])))
+                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])),
+                    startup_names=frozenset(data.get("startup_methods", {}).get("names", [])),
+                    startup_codes=frozenset(data.get("startup_methods", {}).get("codes", [])),
+                    codegen=frozenset(data.get("codegen", {}).get("imports", [])))
 
 
 def load_cli_table(config: Config) -> CliTable:

@@ -330,6 +330,10 @@ class Analyzer:
         self.func_rules, self.loop_rules, self.stmt_rules, self.iter_rules = (
             d.func_rules, d.loop_rules, d.stmt_rules, d.iter_rules)
         self.blocking = tables.blocking
+        #: cleanup calls that are not reported on an error path (`[error_path]`)
+        self.cleanup = tables.error_cleanup
+        #: how many `except` handlers that end by raising or returning enclose the node
+        self.error_path = 0
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
         #: per function tested by `_lazy_global`: the names it declares `global`
@@ -547,6 +551,12 @@ class Analyzer:
         if t is ast.BoolOp and self.summ is not None:
             self.visit_boolop(node)  # type: ignore[arg-type]
             return
+        if t is ast.ExceptHandler and type(node.body[-1]) in _ENDS_ERROR:  # type: ignore[attr-defined]
+            # the error path of an operation that failed: its cleanup runs once per failure
+            self.error_path += 1
+            self.generic(node)
+            self.error_path -= 1
+            return
         self.generic(node)
 
     def visit_match(self, node: ast.Match) -> None:
@@ -723,6 +733,8 @@ class Analyzer:
         if (parent.kind == "function" and not node.decorator_list
                 and self._never_named(parent.node, node)):  # type: ignore[arg-type]
             return  # a local function its enclosing function never names: it never runs
+        if node.decorator_list and _skipped(node, parent):
+            return  # `@pytest.mark.skip(...)`: the test never runs
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         is_async = type(node) is ast.AsyncFunctionDef
@@ -829,6 +841,8 @@ class Analyzer:
         parent = self.scope
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
+        if node.decorator_list and _skipped(node, parent):
+            return  # a test class skipped as a whole: none of its tests runs
         scope = Scope("class", node, parent, qual, parent.module)
         if self.want_facts and node.bases:
             bases = [resolve(b, parent) for b in node.bases]
@@ -914,6 +928,8 @@ class Analyzer:
                     or (node.keywords and qual in hooks.keywords)):
                 self.hook_hint = call_hint(node, qual, hooks)
         entry = self.blocking.get(qual) if qual is not None else None
+        if entry is not None and self.error_path and qual in self.cleanup:
+            entry = None  # `except OSError: os.unlink(tmp); raise`: cleanup of a failure
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
             site = CallSite(node, qual, self.on_loop, self.loop_depth, self.scope, self.stmt,
@@ -1236,6 +1252,8 @@ _ANY_NAME = _AnyName()
 #: statements that may rebind a parameter (`Summarizer.param_at` reads their guards)
 _REBINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 #: compound statements whose bodies run, repeat or stop for reasons not about the inputs
+#: the last statement of an `except` handler on an error path: it re-raises or gives up
+_ENDS_ERROR = (ast.Raise, ast.Return)
 _OPAQUE = (ast.With, ast.AsyncWith, ast.Try, *((ast.TryStar,) if sys.version_info >= (3, 11)
                                                  else ()))
 
@@ -1632,6 +1650,25 @@ def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> boo
         target = d.func if type(d) is ast.Call else d
         sym = resolve(target, scope.parent or scope)
         if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
+            return True
+    return False
+
+
+#: decorators that skip a test unconditionally (`skipif`/`skipIf` are not: the test runs
+#: where the condition is false)
+_SKIPS = frozenset({"pytest.mark.skip", "unittest.skip", "unittest.case.skip"})
+
+
+def _skipped(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+             scope: Scope) -> bool:
+    """Whether a test function or class is skipped unconditionally: `@pytest.mark.skip`,
+    `@pytest.mark.skip(reason=...)`, `@unittest.skip("...")`."""
+    for d in node.decorator_list:
+        target = d.func if type(d) is ast.Call else d
+        if type(target) is not ast.Attribute or target.attr != "skip":
+            continue
+        sym = resolve(target, scope)
+        if sym is not None and sym[0] != "inst" and sym[1] in _SKIPS:
             return True
     return False
 

@@ -56,11 +56,20 @@ class RunOnce:
     ``name`` runs once. ``sources`` gives (path, bytes) of the application code of the
     scan (read lazily, once); ``hook(name)`` tells a name that runs once by itself (the
     `[run_once]` table); ``decorators`` (dotted, or their last part) are memoizers, which
-    do not hide other callers the way a framework's decorator does."""
+    do not hide other callers the way a framework's decorator does. With ``new_loop``
+    False, the coroutine of an `asyncio.run(f(...))` is not run-once by that call alone
+    (the loop it makes may serve for as long as the process runs). ``naming(name)``, when
+    given, replaces ``sources`` with the files that may name ``name`` (None: too many)."""
 
     def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
-                 hook: Callable[[str], bool], decorators: frozenset[str] = frozenset()
+                 hook: Callable[[str], bool], decorators: frozenset[str] = frozenset(),
+                 *, new_loop: bool = True,
+                 naming: Callable[[str], Iterable[tuple[str, bytes]] | None] | None = None
                  ) -> None:
+        self._new_loop = new_loop
+        #: (path, bytes) of the application files that may name a name (a cheaper
+        #: pre-selection than reading every file: identifiers the workers computed)
+        self._naming = naming
         self._sources = sources
         self._files: list[tuple[str, bytes]] | None = None
         self._trees: dict[str, ast.Module | None] = {}
@@ -89,7 +98,8 @@ class RunOnce:
         try:
             callers = self._callers(name)
             result = callers is not None and bool(callers) and all(
-                c == NEW_LOOP or (c is not None and self._run_once(c, depth + 1))
+                (c == NEW_LOOP and self._new_loop)
+                or (c is not None and c != NEW_LOOP and self._run_once(c, depth + 1))
                 for c in callers)
         finally:
             self._active.discard(name)
@@ -99,12 +109,19 @@ class RunOnce:
     def _callers(self, name: str) -> list[str | None] | None:
         """The functions (None: module or class level) of every call of ``name`` in the
         application code; None when something else names it."""
-        if self._files is None:
-            self._files = list(self._sources())
+        if self._naming is not None:
+            named = self._naming(name)
+            if named is None:
+                return None  # (too common a name to judge)
+            files: Iterable[tuple[str, bytes]] = named
+        else:
+            if self._files is None:
+                self._files = list(self._sources())
+            files = self._files
         word = _word(name)
         raw = name.encode()
         hits: list[tuple[str, bytes]] = []
-        for path, data in self._files:  # first find the files, cheaply: a common name
+        for path, data in files:  # first find the files, cheaply: a common name
             if raw in data and word.search(data) is not None:  # gives up before parsing
                 hits.append((path, data))
                 if len(hits) > _MAX_FILES:
