@@ -781,3 +781,32 @@ def test_script_decorated_with_a_project_wrapper(tmp_path: Path, decorator: str,
     result = scan([str(root)], _cfg(root), cache=False)
     where = _rel(root, result.hidden if one_shot else result.findings)
     assert where == [("tool/cli.py", 19, "PA101")]
+
+
+def test_a_command_named_like_a_method_of_a_local_of_its_module_name(tmp_path: Path) -> None:
+    """prefect's `worker start`: in `cli/worker.py`, `await worker.start()` on a local
+    `worker` is not a mention of the module's own `start` command, so the command keeps
+    its startup prefix; what follows the start stays reported."""
+    write_tree(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "proj/__init__.py": "",
+        "proj/cli/__init__.py": "",
+        "proj/cli/worker.py": (
+            "import asyncio\nimport json\n\nimport typer\n\napp = typer.Typer()\n\n\n"
+            "class Worker:\n"
+            "    async def start(self):\n"
+            "        asyncio.get_running_loop().create_task(asyncio.sleep(1))\n\n\n"
+            "@app.command()\n"
+            "async def start(path: str):\n"
+            "    with open(path) as f:\n"                     # 16
+            "        cfg = json.load(f)\n"
+            "    worker = Worker()\n"
+            "    await worker.start()\n"
+            "    open(path).close()\n"                        # 20
+            "    return cfg\n"),
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert _rel(tmp_path, result.hidden) == [("proj/cli/worker.py", 16, "PA101"),
+                                             ("proj/cli/worker.py", 17, "PA101")]
+    assert [(p, line) for p, line, code in _rel(tmp_path, result.findings)
+            if code == "PA101"] == [("proj/cli/worker.py", 20)]
