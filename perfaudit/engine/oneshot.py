@@ -737,6 +737,8 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
             for group in (runs, serving):
                 for q in [q for q, n in group.items() if n == name]:
                     del group[q]
+        if not runs and not serving:
+            break  # (no name left to look for: the other files need not be read)
     return set(runs), set(serving)
 
 
@@ -760,15 +762,42 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         sites.setdefault(f"{module}.{f.function}" if module else f.function, []).append(
             (f.span.line, f.span.column - 1))
 
+    leads: dict[str, bool] = {}
+
+    def leads_to_a_site(t: str) -> bool:
+        """Whether ``t`` or a project function it reaches holds one of the findings."""
+        got = leads.get(t)
+        if got is None:
+            seen = {t}
+            todo = [t]
+            got = False
+            while todo and not got:
+                u = todo.pop()
+                if u in sites or leads.get(u):
+                    got = True
+                    break
+                for c in callees(u):
+                    if c not in seen:
+                        seen.add(c)
+                        todo.append(c)
+            leads[t] = got
+        return got
+
     def prefixed(q: str) -> bool:
-        """Whether a finding, or a call of a project function (whose findings may be
-        one-shot through it), lies in ``q``'s startup prefix."""
+        """Whether a finding, or a call of a project function that leads to one (whose
+        findings may be one-shot through it), lies in ``q``'s startup prefix."""
         fn = funcs[q]
         startup = fn.startup
-        return bool(startup) and (
-            any(in_startup(startup, *at) for at in sites.get(q, ()))
-            or any(in_startup(startup, c[1], c[2]) and index.resolve(c[0]) is not None
-                   for c in fn.calls))
+        if not startup:
+            return False
+        if any(in_startup(startup, *at) for at in sites.get(q, ())):
+            return True
+        for c in fn.calls:
+            if in_startup(startup, c[1], c[2]):
+                t = index.resolve(c[0])
+                if t is not None and t != q and leads_to_a_site(t):
+                    return True
+        return False
 
     registered: dict[str, list[str]] = {}
     for fn_name, regs in facts.registered.items():
@@ -851,17 +880,18 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     for q, fn in funcs.items():
         if not (fn.decorators or q in registered):
             continue
-        serves = bool(fn.spawns)
-        if serves and not prefixed(q):
-            continue
         if q in registered:
             kind = facts.command_kind(fn, registered[q])
         else:
             got = by_decorators.get(fn.decorators)
             kind = by_decorators[fn.decorators] = facts.command_kind(fn) \
                 if got is None else got
-        if kind:
-            (serving if serves else kinds)[q] = kind
+        if not kind:
+            continue
+        serves = bool(fn.spawns)
+        if serves and not prefixed(q):
+            continue
+        (serving if serves else kinds)[q] = kind
 
     scripts, serving_scripts = _scripts(index, facts.runs, source, calls, prefixed, spawns,
                                         facts.wraps_only)
