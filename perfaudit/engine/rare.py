@@ -6,7 +6,12 @@ rules/pools.toml, `connect`, `startup`, ..., or a name holding one of its words,
 is a call made from a run-once function, transitively, or the coroutine of an
 `asyncio.run(f(...))` in a function (each run makes a new event loop, and a client made
 on one cannot be used on the next: there is nothing to reuse across calls; livekit-agents'
-notebook helper runs `asyncio.run(fetch_join_tokens(...))`). A call at module or class
+notebook helper runs `asyncio.run(fetch_join_tokens(...))`), or a call whose result its
+caller memoises: `if self.index_id is None: self.index_id = await self._latest_index()`
+(the target, an attribute or a module global, is tested empty, possibly with an expiry
+test beside it, around the assignment), which runs once per object until the memo is
+cleared, in a loop too (crawl4ai's URL seeder fetches the Common Crawl index id once per
+seeder). A call at module or class
 level does not count as run-once, `asyncio.run(main())` included: a demonstration of a
 per-call cost looks just the same, so it is left to the one-shot rules. Test and example code is not counted: a test calling a function says
 nothing of how often the application does. Only names are compared, never types: a call
@@ -45,6 +50,8 @@ _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
 #: the caller of a coroutine run by `asyncio.run(f(...))`: a new event loop each time, which
 #: no client made in it can outlive (so there is nothing to reuse across calls)
 NEW_LOOP = "<asyncio.run>"
+#: the caller of a call whose result it memoises (`if self.x is None: self.x = f()`)
+MEMOISED = "<memoised>"
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -89,7 +96,7 @@ class RunOnce:
         try:
             callers = self._callers(name)
             result = callers is not None and bool(callers) and all(
-                c == NEW_LOOP or (c is not None and self._run_once(c, depth + 1))
+                c in (NEW_LOOP, MEMOISED) or (c is not None and self._run_once(c, depth + 1))
                 for c in callers)
         finally:
             self._active.discard(name)
@@ -149,6 +156,8 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     binds: dict[int, bool] = {}
     #: calls that are the coroutine of `asyncio.run(...)`: each runs on a new event loop
     fresh: set[int] = set()
+    #: calls whose result their caller memoises
+    memoised = _memoised_calls(tree, name)
 
     def local(scopes: Scopes) -> bool:
         """The name is a local of one of ``scopes`` (a closure sees its outer locals):
@@ -198,6 +207,9 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
                 if id(node) in fresh and fn is not None:
                     called.add(id(f))
                     out.append(NEW_LOOP)  # (in a loop too: every run has its own loop)
+                elif id(node) in memoised and fn is not None:
+                    called.add(id(f))
+                    out.append(MEMOISED)  # (in a loop too: the memo is filled once)
                 elif repeated:
                     return None  # called in a loop (or a lambda): not once per caller
                 else:
@@ -222,6 +234,65 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
         for child in ast.iter_child_nodes(node):
             stack.append((child, fn, scopes, repeated))
     return out
+
+
+def _memoised_calls(tree: ast.Module, name: str) -> set[int]:
+    """The calls of ``name`` whose result is memoised by the code around them: the value
+    (maybe awaited) of `T = ...` directly in the body of an `if` whose test says `T` is
+    empty (`T is None`, `not T`, alone or as one operand of `and`/`or`: `if s == "cc" and
+    self.index_id is None:`, `if self._token is None or self._expired():`), where `T` is
+    an attribute (`self.index_id`) or a name (a module global declared `global`)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if type(node) is not ast.If:
+            continue
+        assert isinstance(node, ast.If)
+        tests = node.test.values if isinstance(node.test, ast.BoolOp) else [node.test]
+        empty = {d for d in map(_emptiness, tests) if d is not None}
+        if not empty:
+            continue
+        for st in node.body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1) and not (
+                    isinstance(st, ast.AnnAssign) and st.value is not None):
+                continue
+            target = st.targets[0] if isinstance(st, ast.Assign) else st.target
+            value = st.value.value if isinstance(st.value, ast.Await) else st.value
+            if (_dotted(target) in empty
+                    and isinstance(value, ast.Call) and _callee(value) == name):
+                out.add(id(value))
+    return out
+
+
+def _emptiness(test: ast.expr) -> str | None:
+    """The dotted name (`self.index_id`) that ``test`` says is empty: `x is None`,
+    `x == None` or `not x`; None for any other test."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        x: ast.expr = test.operand
+    elif (isinstance(test, ast.Compare) and len(test.ops) == 1
+          and isinstance(test.ops[0], (ast.Is, ast.Eq))
+          and isinstance(test.comparators[0], ast.Constant)
+          and test.comparators[0].value is None):
+        x = test.left
+    else:
+        return None
+    return _dotted(x)
+
+
+def _dotted(e: ast.expr) -> str | None:
+    """`a.b.c` for a name or a chain of attributes on one, else None."""
+    parts = []
+    while isinstance(e, ast.Attribute):
+        parts.append(e.attr)
+        e = e.value
+    if not isinstance(e, ast.Name):
+        return None
+    parts.append(e.id)
+    return ".".join(reversed(parts))
+
+
+def _callee(call: ast.Call) -> str | None:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
 
 
 def _params(args: ast.arguments) -> list[ast.arg]:
