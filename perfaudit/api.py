@@ -323,7 +323,7 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
 
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
                    plan: _Plan, index: ProjectIndex | None, app: _AppFiles) -> list[Finding]:
-    """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py)."""
+    """Mark the PA101-PA106 and PA201-PA204 findings in one-shot CLI commands (engine/oneshot.py)."""
     if not any(f.code in ONE_SHOT_CODES for f in findings):
         return findings
     sources = {f.path: f for f in plan.files}

@@ -73,7 +73,7 @@ class Config:
     conditional_chains: str = "ignore"
     #: findings in test and example code: "report" them, "summary" (one line), "ignore"
     test_code: str = "summary"
-    #: PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py): "report" them,
+    #: PA101-PA106 and PA201-PA204 findings in one-shot CLI commands (engine/oneshot.py): "report" them,
     #: "summary" (one line), "ignore"
     cli_commands: str = "summary"
     #: decorators added to the CLI table (rules/cli.toml `commands`)
