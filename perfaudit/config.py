@@ -34,8 +34,9 @@ DEFAULT_TEST_PATHS: tuple[str, ...] = (
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
     "examples/", "example/", "docs/", "docs_src/", "demo/", "demos/", "sample/", "samples/",
     "guides/", "setup.py", "versioneer.py",
-    # the project's own dev tooling, at its root only (a package's `scripts/` ships)
-    "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/")
+    # the project's own dev tooling and extras, at its root only (a package's `scripts/`
+    # or `contrib/` ships)
+    "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/", "/contrib/")
 #: what a scan does with findings in test and example code
 TEST_CODE_MODES = ("report", "summary", "ignore")
 
