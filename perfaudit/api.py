@@ -25,6 +25,7 @@ from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.oneshot import mark as mark_one_shot
 from perfaudit.engine.pipeline import analyze_files, analyze_files_then
 from perfaudit.engine.runner import Job, read_and_analyze
+from perfaudit.engine.startup import mark as mark_startup
 from perfaudit.model import Finding, FixKind, ScanResult
 from perfaudit.rules import ALL_RULES, all_meta, instantiate
 from perfaudit.rules.pa402_unbounded_module_cache import drop_shared_caches
@@ -286,6 +287,16 @@ class _AppFiles:
         """(path, module) of the scanned files that are application code."""
         return [(f.path, f.module) for f in self._plan.files if self.is_app_code(f.path)]
 
+    def sources(self) -> list[tuple[str, bytes]]:
+        """(path, bytes) of the application code (a test calling a function says nothing
+        of how often the application does)."""
+        files: list[tuple[str, bytes]] = []
+        for path, _module in self.files():
+            data = self.read(path)
+            if data is not None:  # (a file the scan could not read either)
+                files.append((path, data))
+        return files
+
     def read(self, path: str) -> bytes | None:
         plan = self._plan
         if plan.stdin is not None and path == plan.files[0].path:
@@ -304,16 +315,8 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
         return findings
     from perfaudit.engine.rare import RunOnce
 
-    def sources() -> list[tuple[str, bytes]]:
-        files: list[tuple[str, bytes]] = []
-        for path, _module in app.files():  # (a test calling a function: not how often)
-            data = app.read(path)
-            if data is not None:  # (a file the scan could not read either)
-                files.append((path, data))
-        return files
-
     tables = load_tables(plan.configs[0])
-    run_once = RunOnce(sources, tables.runs_once, tables.run_once_decorators)
+    run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators)
     # (the rule has judged the function's own name: one still reported with a run-once
     # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
     return [f for f in findings
@@ -323,7 +326,9 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
 
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
                    plan: _Plan, index: ProjectIndex | None, app: _AppFiles) -> list[Finding]:
-    """Mark the PA101-PA106 and PA201-PA204 findings in one-shot CLI commands (engine/oneshot.py)."""
+    """Mark the PA101-PA106 and PA201-PA204 findings in one-shot CLI commands
+    (engine/oneshot.py), and PA101-PA106 in start and stop methods and code generators
+    (engine/startup.py)."""
     if not any(f.code in ONE_SHOT_CODES for f in findings):
         return findings
     sources = {f.path: f for f in plan.files}
@@ -337,10 +342,13 @@ def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
         res = read_and_analyze(src, data, job, ())
         return res if not res.findings else None  # (PA000: nothing to learn from it)
 
-    return mark_one_shot(findings, results, load_cli_table(plan.configs[0]),
-                         files=[(f.path, f.module) for f in plan.files], read=app.read,
-                         analyse=analyse, words=plan.words, marks=plan.marks, index=index,
-                         is_app_code=app.is_app_code)
+    table = load_cli_table(plan.configs[0])
+    findings = mark_one_shot(findings, results, table,
+                             files=[(f.path, f.module) for f in plan.files], read=app.read,
+                             analyse=analyse, words=plan.words, marks=plan.marks,
+                             index=index, is_app_code=app.is_app_code)
+    return mark_startup(findings, results, table, sources=app.sources, read=app.read,
+                        is_app_code=app.is_app_code)
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:

@@ -115,8 +115,9 @@ def scan(
         "--include-tests", help="Report findings in test and example code too (default: "
         "one summary line; config key `test-code`).")] = False,
     include_cli_commands: Annotated[bool, typer.Option(
-        "--include-cli-commands", help="Report PA101-PA106 and PA201-PA204 findings in one-shot CLI "
-        "commands and app startup/shutdown hooks too (default: one summary line; config "
+        "--include-cli-commands", help="Report PA101-PA106 and PA201-PA204 findings in "
+        "one-shot CLI commands and startup/shutdown code (app hooks, start/stop methods) "
+        "too (default: one summary line; config "
         "key `cli-commands`).")] = False,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="With --baseline: rewrite the baseline file without the "
@@ -273,7 +274,7 @@ def fix_command(
         "--include-tests", help="Fix test and example code too (default: application code "
         "only, as `scan` reports it).")] = False,
     include_cli_commands: Annotated[bool, typer.Option(
-        "--include-cli-commands", help="Fix one-shot CLI commands and startup hooks too "
+        "--include-cli-commands", help="Fix one-shot CLI commands and startup/shutdown code too "
         "(default: not, as `scan` does not report them).")] = False,
 ) -> None:
     """Apply the fixes of the findings that have one, keeping formatting and comments."""

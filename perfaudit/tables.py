@@ -223,6 +223,12 @@ class CliTable:
     groups: Mapping[str, str]
     #: decorators that only wrap a function
     wrappers: frozenset[str]
+    #: `[startup_methods]`: names of coroutines that start or stop a service
+    startup_names: frozenset[str] = frozenset()
+    #: `[startup_methods]`: the codes marked one-shot in them
+    startup_codes: frozenset[str] = frozenset()
+    #: `[codegen]`: modules whose importers' coroutines run without an event loop
+    codegen: frozenset[str] = frozenset()
 
 
 @functools.lru_cache(maxsize=8)
@@ -231,7 +237,10 @@ def _load_cli(extra: tuple[str, ...]) -> CliTable:
     return CliTable(commands=frozenset([*data.get("commands", []), *extra]),
                     objects=frozenset(data.get("objects", [])),
                     groups=dict(data.get("groups", {})),
-                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])))
+                    wrappers=frozenset(data.get("wrappers", {}).get("calls", [])),
+                    startup_names=frozenset(data.get("startup_methods", {}).get("names", [])),
+                    startup_codes=frozenset(data.get("startup_methods", {}).get("codes", [])),
+                    codegen=frozenset(data.get("codegen", {}).get("imports", [])))
 
 
 def load_cli_table(config: Config) -> CliTable:

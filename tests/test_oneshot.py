@@ -105,7 +105,7 @@ def test_report_and_ignore_modes(project: Path) -> None:
     assert "one-shot" not in out.getvalue()
     summary = io.StringIO()
     render("text", scan([str(project)], _cfg(project), cache=False), summary)
-    assert "2 findings in one-shot CLI commands and startup hooks not shown" in summary.getvalue()
+    assert "2 findings in one-shot CLI commands and startup or shutdown code not shown" in summary.getvalue()
 
 
 def test_config_key_is_read_and_validated(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_cli_decorators_extend_the_table(tmp_path: Path) -> None:
 def test_text_summary_line_and_include_flag(project: Path) -> None:
     proc = run("scan", "proj", "--no-cache", cwd=project)
     assert proc.returncode == 1
-    assert ("2 findings in one-shot CLI commands and startup hooks not shown; "
+    assert ("2 findings in one-shot CLI commands and startup or shutdown code not shown; "
             "`--include-cli-commands` shows them.") in proc.stdout
     assert "proj/cli/commands.py" not in proc.stdout
     proc = run("scan", "proj", "--no-cache", "--include-cli-commands", cwd=project)

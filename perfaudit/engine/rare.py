@@ -63,11 +63,14 @@ class RunOnce:
     ``name`` runs once. ``sources`` gives (path, bytes) of the application code of the
     scan (read lazily, once); ``hook(name)`` tells a name that runs once by itself (the
     `[run_once]` table); ``decorators`` (dotted, or their last part) are memoizers, which
-    do not hide other callers the way a framework's decorator does."""
+    do not hide other callers the way a framework's decorator does. With ``new_loop``
+    False, the coroutine of an `asyncio.run(f(...))` is not run-once by that call alone
+    (the loop it makes may serve for as long as the process runs)."""
 
     def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
-                 hook: Callable[[str], bool], decorators: frozenset[str] = frozenset()
-                 ) -> None:
+                 hook: Callable[[str], bool], decorators: frozenset[str] = frozenset(),
+                 *, new_loop: bool = True) -> None:
+        self._new_loop = new_loop
         self._sources = sources
         self._files: list[tuple[str, bytes]] | None = None
         self._trees: dict[str, ast.Module | None] = {}
@@ -96,7 +99,9 @@ class RunOnce:
         try:
             callers = self._callers(name)
             result = callers is not None and bool(callers) and all(
-                c in (NEW_LOOP, MEMOISED) or (c is not None and self._run_once(c, depth + 1))
+                (c == NEW_LOOP and self._new_loop) or c == MEMOISED
+                or (c is not None and c not in (NEW_LOOP, MEMOISED)
+                    and self._run_once(c, depth + 1))
                 for c in callers)
         finally:
             self._active.discard(name)

@@ -44,7 +44,7 @@ def counts_by_code(result: ScanResult) -> list[tuple[str, str, int, bool]]:
 
 def hidden_line(result: ScanResult) -> str:
     """One line counting the findings in test and example code that are not shown, and
-    one counting those in one-shot CLI commands and startup/shutdown hooks (lines joined
+    one counting those in one-shot CLI commands and startup/shutdown code (lines joined
     by a newline)."""
     if not result.hidden:
         return ""
@@ -58,5 +58,5 @@ def hidden_line(result: ScanResult) -> str:
     n = counts.get("one_shot", 0)
     if result.cli_commands == "summary" and n:
         lines.append(f"{n} finding{'s' if n != 1 else ''} in one-shot CLI commands and "
-                     "startup hooks not shown; `--include-cli-commands` shows them.")
+                     "startup or shutdown code not shown; `--include-cli-commands` shows them.")
     return "\n".join(lines)

@@ -1,0 +1,174 @@
+"""Start and stop methods, and coroutines no event loop runs: marked like one-shot code.
+
+After the one-shot pass (engine/oneshot.py), two more kinds of findings are marked
+`one_shot`, so that they are summarised with the one-shot CLI commands and startup hooks
+(`--include-cli-commands` shows them):
+
+* **Start and stop methods** (`[startup_methods]` in rules/cli.toml): a finding of one of
+  the table's codes (PA101: file-system work) in a coroutine whose name says it starts,
+  stops, logs in or out of a client or server (`start`, `close`, `login`, `_start`,
+  `async_start`, ...), or in a function that only such coroutines call (every call of its
+  name in the application code is made from one, transitively: engine/rare.py, without
+  counting `asyncio.run`, whose loop may serve for as long as the process runs), when the
+  application code defines one function of that name (calls are matched by name). It runs
+  once per start: loading a TLS certificate, making a directory, reading a token file
+  there delays that start by milliseconds, not every request. These stay reported: a
+  method with a decorator other than `staticmethod`/`classmethod` (a framework may call
+  it per request: `@app.post("/start")`), and a call in a `while` or `async for` loop of
+  the function (a start that keeps polling, or a watcher task it starts, serves on its
+  loop).
+* **Code generators** (`[codegen]`): every PA101-PA106 finding in a module that imports one
+  of the table's modules (ESPHome's `esphome.codegen`), whose `async def`s are run by the
+  generator's own scheduler with no event loop behind them.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.rare import RunOnce
+from perfaudit.model import Finding
+from perfaudit.tables import CliTable
+
+#: the codes a code generator's coroutines are marked for (the blocking ones of
+#: engine/oneshot.CODES)
+CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106"})
+#: decorators after which only the code calls the function
+_PLAIN = frozenset({"staticmethod", "classmethod", "builtins.staticmethod",
+                    "builtins.classmethod"})
+_POLLS = (ast.While, ast.AsyncFor)
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def startup_name(name: str, names: frozenset[str]) -> bool:
+    """Whether a function's name is one of ``names``, a leading `_` or `async_` aside."""
+    base = name.lstrip("_").lower()
+    return base in names or (base.startswith("async_") and base[6:] in names)
+
+
+def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
+         sources: Callable[[], Iterable[tuple[str, bytes]]],
+         read: Callable[[str], bytes | None],
+         is_app_code: Callable[[str], bool]) -> list[Finding]:
+    """``findings`` with those in start/stop methods and code generators marked
+    `one_shot`. ``sources`` gives (path, bytes) of the application code (for the callers
+    of a function); ``read`` a file's bytes; ``is_app_code`` whether a path is application
+    code (a finding in a test is summarised as such whatever its function)."""
+    if not (table.codegen or table.startup_names) or not any(
+            f.code in CODES and not f.one_shot for f in findings):
+        return findings
+    by_path = {r.path: r for r in results}
+    generated: dict[str, bool] = {}
+    trees: dict[str, ast.Module | None] = {}
+    run_once: RunOnce | None = None
+    app: list[tuple[str, bytes]] | None = None
+    names = table.startup_names
+
+    def is_generated(res: FileResult) -> bool:
+        hit = generated.get(res.path)
+        if hit is None:
+            hit = generated[res.path] = any(
+                q == m or q.startswith(m + ".")
+                for q in res.imports.values() for m in table.codegen)
+        return hit
+
+    def tree(path: str) -> ast.Module | None:
+        if path not in trees:
+            data = read(path)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    trees[path] = ast.parse(data) if data is not None else None
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                trees[path] = None
+        return trees[path]
+
+    out: list[Finding] = []
+    for f in findings:
+        if f.one_shot or f.code not in CODES or not f.function:
+            out.append(f)
+            continue
+        res = by_path.get(f.path)
+        if res is None or not is_app_code(f.path):
+            out.append(f)
+            continue
+        if table.codegen and is_generated(res):
+            out.append(replace(f, one_shot=True))
+            continue
+        if f.code not in table.startup_codes:
+            out.append(f)
+            continue
+        fn = _function(res, f.function)
+        last = f.function.rpartition(".")[2]
+        if fn is None or "<locals>" in f.function or not _plain(fn):
+            out.append(f)
+            continue
+        if startup_name(last, names):
+            once = fn.is_async
+        else:
+            # a helper: one function of that name in the application code (a call of
+            # `x.save()` from `close` says nothing of another class's `save`), and every
+            # call of it made from a start or stop method, transitively
+            if app is None or run_once is None:
+                app = list(sources())
+                run_once = RunOnce(functools.partial(list, app),
+                                   functools.partial(startup_name, names=names),
+                                   new_loop=False)
+            once = _defined_once(app, last) and run_once.called_once(last)
+        if once and not _polls(tree(f.path), fn, f.span.line):
+            f = replace(f, one_shot=True)
+        out.append(f)
+    return out
+
+
+def _defined_once(files: Iterable[tuple[str, bytes]], name: str) -> bool:
+    """Whether the application code defines one function or method called ``name``."""
+    pattern = re.compile(rb"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name.encode())
+                         + rb"[ \t]*[(\[]", re.MULTILINE)
+    n = 0
+    for _path, data in files:
+        if name.encode() in data:
+            n += len(pattern.findall(data))
+            if n > 1:
+                return False
+    return n == 1
+
+
+def _function(res: FileResult, function: str) -> FuncFacts | None:
+    qual = f"{res.module}.{function}" if res.module else function
+    for fn in res.functions:
+        if fn.qual == qual:
+            return fn
+    return None
+
+
+def _plain(fn: FuncFacts) -> bool:
+    return all(d in _PLAIN for d in fn.decorators)
+
+
+def _polls(tree: ast.Module | None, fn: FuncFacts, line: int) -> bool:
+    """Whether ``line`` sits in a `while` or `async for` loop of the function defined at
+    ``fn.line`` (or the file cannot be read: then it may)."""
+    if tree is None:
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, _FUNCS) and node.name == fn.name and (
+                node.lineno == fn.line or any(d.lineno == fn.line
+                                              for d in node.decorator_list)):
+            stack: list[ast.AST] = list(node.body)
+            while stack:
+                n = stack.pop()
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                  ast.ClassDef)):
+                    continue
+                if isinstance(n, _POLLS) and n.lineno <= line <= (n.end_lineno or n.lineno):
+                    return True
+                stack.extend(ast.iter_child_nodes(n))
+            return False
+    return True
