@@ -316,7 +316,8 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
     from perfaudit.engine.rare import RunOnce
 
     tables = load_tables(plan.configs[0])
-    run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators)
+    run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators,
+                       per_request=tables.per_request_classes)
     # (the rule has judged the function's own name: one still reported with a run-once
     # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
     return [f for f in findings

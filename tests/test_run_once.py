@@ -312,3 +312,20 @@ def test_a_call_whose_result_its_caller_memoises_runs_once() -> None:
             async def _latest_index(self):
                 pass
     """)("_latest_index")
+
+
+def test_a_memo_on_an_object_made_per_request_is_filled_per_request() -> None:
+    src = """
+        class UserHandler({base}):
+            async def get(self):
+                if self._user is None:
+                    self._user = await self.fetch_user()
+            async def fetch_user(self):
+                pass
+    """
+    bases = frozenset({"RequestHandler", "View"})
+    for base, once in (("object", True), ("tornado.web.RequestHandler", False),
+                       ("View", False), ("Viewer", True)):
+        sources = [("m0.py", textwrap.dedent(src.format(base=base)).encode())]
+        ro = RunOnce(lambda s=sources: s, HOOKS.__contains__, per_request=bases)
+        assert ro("fetch_user") is once, base

@@ -11,7 +11,8 @@ caller memoises: `if self.index_id is None: self.index_id = await self._latest_i
 (the target, an attribute or a module global, is tested empty, possibly with an expiry
 test beside it, around the assignment), which runs once per object until the memo is
 cleared, in a loop too (crawl4ai's URL seeder fetches the Common Crawl index id once per
-seeder). A call at module or class
+seeder), unless the class memoising it is a per-request object (a base named like
+`RequestHandler`). A call at module or class
 level does not count as run-once, `asyncio.run(main())` included: a demonstration of a
 per-call cost looks just the same, so it is left to the one-shot rules. Test and example code is not counted: a test calling a function says
 nothing of how often the application does. Only names are compared, never types: a call
@@ -69,8 +70,10 @@ class RunOnce:
 
     def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
                  hook: Callable[[str], bool], decorators: frozenset[str] = frozenset(),
-                 *, new_loop: bool = True) -> None:
+                 *, new_loop: bool = True, per_request: frozenset[str] = frozenset()
+                 ) -> None:
         self._new_loop = new_loop
+        self._per_request = per_request
         self._sources = sources
         self._files: list[tuple[str, bytes]] | None = None
         self._trees: dict[str, ast.Module | None] = {}
@@ -126,7 +129,7 @@ class RunOnce:
             tree = self._tree(path, data)
             if tree is None:
                 return None
-            uses = _uses(tree, name, self._decorators)
+            uses = _uses(tree, name, self._decorators, self._per_request)
             if uses is None:
                 return None
             found.extend(uses)
@@ -148,7 +151,8 @@ def _word(name: str) -> re.Pattern[bytes]:
     return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
 
 
-def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | None] | None:
+def _uses(tree: ast.Module, name: str, memoizers: frozenset[str],
+          per_request: frozenset[str] = frozenset()) -> list[str | None] | None:
     """The enclosing function of each call of ``name`` in ``tree`` (None at module or class
     level), or None when the name is used otherwise (see the module docstring). A plain
     name bound locally in a function (a parameter, a variable) is not the function."""
@@ -162,7 +166,7 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     #: calls that are the coroutine of `asyncio.run(...)`: each runs on a new event loop
     fresh: set[int] = set()
     #: calls whose result their caller memoises
-    memoised = _memoised_calls(tree, name)
+    memoised = _memoised_calls(tree, name, per_request)
 
     def local(scopes: Scopes) -> bool:
         """The name is a local of one of ``scopes`` (a closure sees its outer locals):
@@ -241,15 +245,24 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     return out
 
 
-def _memoised_calls(tree: ast.Module, name: str) -> set[int]:
+def _memoised_calls(tree: ast.Module, name: str, per_request: frozenset[str]) -> set[int]:
     """The calls of ``name`` whose result is memoised by the code around them: the value
     (maybe awaited) of `T = ...` directly in the body of an `if` whose test says `T` is
     empty (`T is None`, `not T`, alone or as one operand of `and`/`or`: `if s == "cc" and
     self.index_id is None:`, `if self._token is None or self._expired():`), where `T` is
-    an attribute (`self.index_id`) or a name (a module global declared `global`)."""
+    an attribute (`self.index_id`) or a name (a module global declared `global`). Not in
+    a class one of whose bases is named in ``per_request`` (`RequestHandler`, `View`): an
+    object made per request memoises per request."""
     out: set[int] = set()
+    skip: set[int] = set()
+    if per_request:
+        for cls in ast.walk(tree):
+            if isinstance(cls, ast.ClassDef) and any(
+                    (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", ""))
+                    in per_request for b in cls.bases):
+                skip.update(id(n) for n in ast.walk(cls) if type(n) is ast.If)
     for node in ast.walk(tree):
-        if type(node) is not ast.If:
+        if type(node) is not ast.If or id(node) in skip:
             continue
         assert isinstance(node, ast.If)
         tests = node.test.values if isinstance(node.test, ast.BoolOp) else [node.test]
