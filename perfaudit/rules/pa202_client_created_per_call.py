@@ -101,7 +101,8 @@ class ClientCreatedPerCall(TableCallRule):
                 or _memo_checked(fn, st, site.scope)
                 or _interactive(fn, site.scope, ctx.tables.interactive_calls)
                 or (_names_any(ctx, fn, site.scope, ctx.tables.auth_words)
-                    and not _route(fn) and _stores_response(fn, st))):
+                    and not _route(fn) and _stores_response(fn, st)
+                    and not _per_request(site.scope, ctx.tables.per_request_classes))):
             # a lifecycle hook runs once, a cached function once per key, a firmware
             # download when a device needs an update, a login once per login or expiry:
             # one client for one request costs nothing
@@ -152,6 +153,16 @@ def _names_any(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, sco
     if isinstance(cls, ast.ClassDef):
         names.append(cls.name)
     return any(not words.isdisjoint(_words(n)) for n in names)
+
+
+def _per_request(scope: Scope, bases: frozenset[str]) -> bool:
+    """The function is a method of a class based on one a framework makes per request
+    (`[run_once] per_request_classes`: a tornado `RequestHandler`): what it stores on its
+    object lasts one request."""
+    cls = scope.parent.node if scope.parent is not None else None
+    return isinstance(cls, ast.ClassDef) and any(
+        (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")) in bases
+        for b in cls.bases)
 
 
 def _rare_topic(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef,
