@@ -130,6 +130,9 @@ class Tables:
     in_process: Mapping[str, frozenset[str]] = field(default_factory=dict)
     #: rules/noqa.toml: another linter's code -> the perfaudit codes it also suppresses
     noqa_aliases: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    #: blocking.toml [error_path]: cleanup calls not reported in an `except` handler that
+    #: ends by raising or returning
+    error_cleanup: frozenset[str] = frozenset()
 
     def runs_once(self, name: str) -> bool:
         """Whether a function's name says it runs once or rarely: a `[run_once]` hook, or
@@ -178,6 +181,7 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(
         blocking=blocking,
+        error_cleanup=frozenset(blocking_data.get("error_path", {}).get("cleanup", [])),
         classes=frozenset(types_data.get("classes", [])),
         aliases=dict(types_data.get("aliases", {})),
         returns=dict(types_data.get("returns", {})),

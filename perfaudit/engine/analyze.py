@@ -308,6 +308,10 @@ class Analyzer:
         self.func_rules, self.loop_rules, self.stmt_rules, self.iter_rules = (
             d.func_rules, d.loop_rules, d.stmt_rules, d.iter_rules)
         self.blocking = tables.blocking
+        #: cleanup calls that are not reported on an error path (`[error_path]`)
+        self.cleanup = tables.error_cleanup
+        #: how many `except` handlers that end by raising or returning enclose the node
+        self.error_path = 0
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
         #: per function tested by `_lazy_global`: the names it declares `global`
@@ -519,6 +523,12 @@ class Analyzer:
             return
         if t is ast.BoolOp and self.summ is not None:
             self.visit_boolop(node)  # type: ignore[arg-type]
+            return
+        if t is ast.ExceptHandler and type(node.body[-1]) in _ENDS_ERROR:  # type: ignore[attr-defined]
+            # the error path of an operation that failed: its cleanup runs once per failure
+            self.error_path += 1
+            self.generic(node)
+            self.error_path -= 1
             return
         self.generic(node)
 
@@ -855,6 +865,8 @@ class Analyzer:
                     or (node.keywords and qual in hooks.keywords)):
                 self.hook_hint = call_hint(node, qual, hooks)
         entry = self.blocking.get(qual) if qual is not None else None
+        if entry is not None and self.error_path and qual in self.cleanup:
+            entry = None  # `except OSError: os.unlink(tmp); raise`: cleanup of a failure
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
             site = CallSite(node, qual, self.on_loop, self.loop_depth, self.scope, self.stmt,
@@ -1038,6 +1050,8 @@ _ANY_NAME = _AnyName()
 #: statements that may rebind a parameter (`Summarizer.param_at` reads their guards)
 _REBINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
 #: compound statements whose bodies run, repeat or stop for reasons not about the inputs
+#: the last statement of an `except` handler on an error path: it re-raises or gives up
+_ENDS_ERROR = (ast.Raise, ast.Return)
 _OPAQUE = (ast.With, ast.AsyncWith, ast.Try, *((ast.TryStar,) if sys.version_info >= (3, 11)
                                                  else ()))
 
