@@ -343,13 +343,20 @@ def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
         res = read_and_analyze(src, data, job, ())
         return res if not res.findings else None  # (PA000: nothing to learn from it)
 
+    read_once: dict[str, bytes | None] = {}  # (both passes read some of the same files)
+
+    def read(path: str) -> bytes | None:
+        if path not in read_once:
+            read_once[path] = app.read(path)
+        return read_once[path]
+
     table = load_cli_table(plan.configs[0])
     findings = mark_one_shot(findings, results, table,
-                             files=[(f.path, f.module) for f in plan.files], read=app.read,
+                             files=[(f.path, f.module) for f in plan.files], read=read,
                              analyse=analyse, words=plan.words, marks=plan.marks,
                              index=index, is_app_code=app.is_app_code)
-    return mark_startup(findings, results, table, sources=app.sources, read=app.read,
-                        is_app_code=app.is_app_code)
+    return mark_startup(findings, results, table, paths=[f.path for f in plan.files],
+                        read=read, is_app_code=app.is_app_code, words=plan.words)
 
 
 def _by_context(result: ScanResult, config: Config | Callable[[str], Config]) -> ScanResult:

@@ -26,7 +26,7 @@ import os
 import ssl
 import time
 
-from proj.store import read_state
+from proj.store import read_state, warm_cache
 
 
 class Client:
@@ -45,6 +45,7 @@ class Client:
 
     async def logout(self):
         await read_state()
+        await warm_cache()
 
     async def close(self):
         async for event in self.events():
@@ -77,6 +78,10 @@ async def read_state():
 
 async def cleanup():
     return os.path.exists("/var/lib/c/tmp")
+
+
+async def warm_cache():
+    return os.path.exists("/var/lib/c/warm")
 
 
 class Asset:
@@ -136,6 +141,9 @@ def project(tmp_path: Path) -> Path:
         "proj/service.py": SERVICE,
         "proj/store.py": STORE,
         "proj/handlers.py": HANDLERS,
+        # (no rule matches it: the scan knows its identifiers, not its analysis)
+        "proj/jobs.py": "from proj.store import warm_cache\n\n\nasync def job():\n"
+                        "    await warm_cache()\n",
         "proj/components/__init__.py": "",
         "proj/components/sensor.py": CODEGEN,
         "proj/components/lookalike.py": NOT_CODEGEN,
@@ -172,6 +180,7 @@ def test_start_stop_methods_and_codegen_are_one_shot(project: Path, cache: bool,
             ("proj/service.py", "Client.close", "PA101"),  # in an `async for` loop
             ("proj/service.py", "Client.handle", "PA101"),
             ("proj/store.py", "cleanup", "PA101"),  # a handler calls it
+            ("proj/store.py", "warm_cache", "PA101"),  # a job in a file not analysed too
             # only `stop` calls a `save`, but two functions have that name
             ("proj/service.py", "Client.save", "PA101"),
             ("proj/store.py", "Asset.save", "PA101"),
@@ -197,7 +206,8 @@ def test_report_mode_shows_them(project: Path) -> None:
 def test_a_file_named_alone_judges_its_own_methods(project: Path) -> None:
     # without the rest of the project, read_state has no known caller: it stays reported
     result = scan([str(project / "proj/store.py")], _cfg(project), cache=False)
-    assert {f.function for f in result.findings} == {"read_state", "cleanup", "Asset.save"}
+    assert {f.function for f in result.findings} == {"read_state", "cleanup", "Asset.save",
+                                                      "warm_cache"}
 
 
 def test_startup_names_ignore_a_leading_underscore_or_async() -> None:

@@ -678,6 +678,8 @@ class Analyzer:
         if (parent.kind == "function" and not node.decorator_list
                 and self._never_named(parent.node, node)):  # type: ignore[arg-type]
             return  # a local function its enclosing function never names: it never runs
+        if node.decorator_list and _skipped(node, parent):
+            return  # `@pytest.mark.skip(...)`: the test never runs
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
         is_async = type(node) is ast.AsyncFunctionDef
@@ -780,6 +782,8 @@ class Analyzer:
         parent = self.scope
         qual = (f"{parent.qual}.<locals>.{node.name}" if parent.kind in ("function", "lambda")
                 else f"{parent.qual}.{node.name}")
+        if node.decorator_list and _skipped(node, parent):
+            return  # a test class skipped as a whole: none of its tests runs
         scope = Scope("class", node, parent, qual, parent.module)
         if self.want_facts and node.bases:
             bases = [resolve(b, parent) for b in node.bases]
@@ -1448,6 +1452,25 @@ def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> boo
         target = d.func if type(d) is ast.Call else d
         sym = resolve(target, scope.parent or scope)
         if sym is not None and sym[0] == "ref" and sym[1] in _MEMOIZERS:
+            return True
+    return False
+
+
+#: decorators that skip a test unconditionally (`skipif`/`skipIf` are not: the test runs
+#: where the condition is false)
+_SKIPS = frozenset({"pytest.mark.skip", "unittest.skip", "unittest.case.skip"})
+
+
+def _skipped(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef,
+             scope: Scope) -> bool:
+    """Whether a test function or class is skipped unconditionally: `@pytest.mark.skip`,
+    `@pytest.mark.skip(reason=...)`, `@unittest.skip("...")`."""
+    for d in node.decorator_list:
+        target = d.func if type(d) is ast.Call else d
+        if type(target) is not ast.Attribute or target.attr != "skip":
+            continue
+        sym = resolve(target, scope)
+        if sym is not None and sym[0] != "inst" and sym[1] in _SKIPS:
             return True
     return False
 

@@ -66,13 +66,19 @@ class RunOnce:
     `[run_once]` table); ``decorators`` (dotted, or their last part) are memoizers, which
     do not hide other callers the way a framework's decorator does. With ``new_loop``
     False, the coroutine of an `asyncio.run(f(...))` is not run-once by that call alone
-    (the loop it makes may serve for as long as the process runs)."""
+    (the loop it makes may serve for as long as the process runs). ``naming(name)``, when
+    given, replaces ``sources`` with the files that may name ``name`` (None: too many)."""
 
     def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
                  hook: Callable[[str], bool], decorators: frozenset[str] = frozenset(),
-                 *, new_loop: bool = True, per_request: frozenset[str] = frozenset()
-                 ) -> None:
+                 *, new_loop: bool = True,
+                 naming: Callable[[str], Iterable[tuple[str, bytes]] | None] | None = None,
+                 per_request: frozenset[str] = frozenset()) -> None:
         self._new_loop = new_loop
+        #: (path, bytes) of the application files that may name a name (a cheaper
+        #: pre-selection than reading every file: identifiers the workers computed)
+        self._naming = naming
+        #: base classes whose objects are made per request (a memo there is per request)
         self._per_request = per_request
         self._sources = sources
         self._files: list[tuple[str, bytes]] | None = None
@@ -114,12 +120,19 @@ class RunOnce:
     def _callers(self, name: str) -> list[str | None] | None:
         """The functions (None: module or class level) of every call of ``name`` in the
         application code; None when something else names it."""
-        if self._files is None:
-            self._files = list(self._sources())
+        if self._naming is not None:
+            named = self._naming(name)
+            if named is None:
+                return None  # (too common a name to judge)
+            files: Iterable[tuple[str, bytes]] = named
+        else:
+            if self._files is None:
+                self._files = list(self._sources())
+            files = self._files
         word = _word(name)
         raw = name.encode()
         hits: list[tuple[str, bytes]] = []
-        for path, data in self._files:  # first find the files, cheaply: a common name
+        for path, data in files:  # first find the files, cheaply: a common name
             if raw in data and word.search(data) is not None:  # gives up before parsing
                 hits.append((path, data))
                 if len(hits) > _MAX_FILES:

@@ -28,10 +28,11 @@ import ast
 import functools
 import re
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.index import unpack_identifiers
 from perfaudit.engine.rare import RunOnce
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
@@ -44,6 +45,8 @@ _PLAIN = frozenset({"staticmethod", "classmethod", "builtins.staticmethod",
                     "builtins.classmethod"})
 _POLLS = (ast.While, ast.AsyncFor)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+#: a name held by more application files than this is too common to judge (as rare.py)
+_MAX_FILES = 12
 
 
 def startup_name(name: str, names: frozenset[str]) -> bool:
@@ -53,13 +56,15 @@ def startup_name(name: str, names: frozenset[str]) -> bool:
 
 
 def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
-         sources: Callable[[], Iterable[tuple[str, bytes]]],
-         read: Callable[[str], bytes | None],
-         is_app_code: Callable[[str], bool]) -> list[Finding]:
+         paths: Sequence[str], read: Callable[[str], bytes | None],
+         is_app_code: Callable[[str], bool],
+         words: Mapping[str, bytes] | None = None) -> list[Finding]:
     """``findings`` with those in start/stop methods and code generators marked
-    `one_shot`. ``sources`` gives (path, bytes) of the application code (for the callers
-    of a function); ``read`` a file's bytes; ``is_app_code`` whether a path is application
-    code (a finding in a test is summarised as such whatever its function)."""
+    `one_shot`. ``paths``: every file of the scan; ``read`` gives a file's bytes;
+    ``is_app_code`` whether a path is application code (a finding in a test is summarised
+    as such whatever its function, and only application code counts as a caller);
+    ``words``: the packed identifiers (`index.pack_identifiers`) of the files the scan did
+    not analyse, so that they are read only when they name a helper."""
     if not (table.codegen or table.startup_names) or not any(
             f.code in CODES and not f.one_shot for f in findings):
         return findings
@@ -67,7 +72,12 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     generated: dict[str, bool] = {}
     trees: dict[str, ast.Module | None] = {}
     run_once: RunOnce | None = None
-    app: list[tuple[str, bytes]] | None = None
+    naming: _Naming | None = None
+    #: how many functions of each name the analysed files define (two: no need to read)
+    defined: dict[str, int] = {}
+    for r in results:
+        for ff in r.functions:
+            defined[ff.name] = defined.get(ff.name, 0) + 1
     names = table.startup_names
 
     def is_generated(res: FileResult) -> bool:
@@ -115,20 +125,70 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             # a helper: one function of that name in the application code (a call of
             # `x.save()` from `close` says nothing of another class's `save`), and every
             # call of it made from a start or stop method, transitively
-            if app is None or run_once is None:
-                app = list(sources())
-                run_once = RunOnce(functools.partial(list, app),
-                                   functools.partial(startup_name, names=names),
-                                   new_loop=False)
-            once = _defined_once(app, last) and run_once.called_once(last)
+            if naming is None or run_once is None:
+                naming = _Naming(paths, read, is_app_code, words or {})
+                run_once = RunOnce(list, functools.partial(startup_name, names=names),
+                                   new_loop=False, naming=naming)
+            once = (defined.get(last, 0) == 1 and _defined_once(naming(last), last)
+                    and run_once.called_once(last))
         if once and not _polls(tree(f.path), fn, f.span.line):
             f = replace(f, one_shot=True)
         out.append(f)
     return out
 
 
-def _defined_once(files: Iterable[tuple[str, bytes]], name: str) -> bool:
-    """Whether the application code defines one function or method called ``name``."""
+class _Naming:
+    """``naming(name)``: (path, bytes) of the application files whose text holds
+    ``name``, each file read once; a file with known identifiers is read only when they
+    hold the name."""
+
+    def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
+                 is_app_code: Callable[[str], bool], words: Mapping[str, bytes]) -> None:
+        self._paths = paths
+        self._read = read
+        self._is_app_code = is_app_code
+        self._words = words
+        self._data: dict[str, bytes | None] = {}
+        self._memo: dict[str, list[tuple[str, bytes]] | None] = {}
+        self._is_app: dict[str, bool] = {}
+
+    def _app(self, path: str) -> bool:
+        got = self._is_app.get(path)
+        if got is None:
+            got = self._is_app[path] = self._is_app_code(path)
+        return got
+
+    def __call__(self, name: str) -> list[tuple[str, bytes]] | None:
+        """None when more than `_MAX_FILES` files hold the name: too common to judge (a
+        helper only start-up code calls is named in a few)."""
+        if name in self._memo:
+            return self._memo[name]
+        raw = name.encode()
+        out: list[tuple[str, bytes]] = []
+        for p in self._paths:
+            packed = self._words.get(p)
+            if packed is not None and (raw not in packed
+                                       or raw not in unpack_identifiers(packed)):
+                continue
+            if p in self._data:
+                data = self._data[p]
+            else:
+                data = self._data[p] = self._read(p)
+            # (a test calling a function says nothing of how often the application does)
+            if data is not None and raw in data and self._app(p):
+                out.append((p, data))
+                if len(out) > _MAX_FILES:
+                    self._memo[name] = None
+                    return None
+        self._memo[name] = out
+        return out
+
+
+def _defined_once(files: Iterable[tuple[str, bytes]] | None, name: str) -> bool:
+    """Whether the application code defines one function or method called ``name``
+    (``files``: those that hold the name; None: too many to judge)."""
+    if files is None:
+        return False
     pattern = re.compile(rb"^[ \t]*(?:async[ \t]+)?def[ \t]+" + re.escape(name.encode())
                          + rb"[ \t]*[(\[]", re.MULTILINE)
     n = 0
