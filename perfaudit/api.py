@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import hashlib
 import os
@@ -313,16 +314,28 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
     candidates = {id(f) for f in findings if single_request(f) and f.function}
     if not candidates:
         return findings
-    from perfaudit.engine.rare import RunOnce
+    from perfaudit.engine.rare import RunOnce, parse_quietly, runs_with
 
     tables = load_tables(plan.configs[0])
     run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators,
                        per_request=tables.per_request_classes)
-    # (the rule has judged the function's own name: one still reported with a run-once
-    # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
-    return [f for f in findings
-            if id(f) not in candidates or not run_once.called_once(
-                f.function.rpartition(".")[2])]
+    trees: dict[str, ast.Module | None] = {}
+
+    def once(f: Finding) -> bool:
+        if ".<locals>." in f.function:
+            # a nested function runs once per call of the function that calls it once
+            # (it is not matched by name: many functions nest an `_execute`)
+            if f.path not in trees:
+                data = app.read(f.path)
+                trees[f.path] = parse_quietly(data) if data is not None else None
+            tree = trees[f.path]
+            outer = runs_with(tree, f.function) if tree is not None else None
+            return outer is not None and run_once(outer)
+        # (the rule has judged the function's own name: one still reported with a run-once
+        # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
+        return run_once.called_once(f.function.rpartition(".")[2])
+
+    return [f for f in findings if id(f) not in candidates or not once(f)]
 
 
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],

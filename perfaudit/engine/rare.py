@@ -150,13 +150,81 @@ class RunOnce:
 
     def _tree(self, path: str, data: bytes) -> ast.Module | None:
         if path not in self._trees:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # `"\d"`: SyntaxWarning on stderr
-                    self._trees[path] = ast.parse(data)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                self._trees[path] = None
+            self._trees[path] = parse_quietly(data)
         return self._trees[path]
+
+
+def parse_quietly(data: bytes) -> ast.Module | None:
+    """``data`` parsed, or None when it does not parse (no SyntaxWarning on stderr)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `"\d"`: SyntaxWarning on stderr
+            return ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def runs_with(tree: ast.Module, function: str) -> str | None:
+    """For a function nested in another (``function`` is `outer.<locals>.inner`, or
+    `Class.method.<locals>.inner`): the name of the outermost function it runs once per
+    call of, or None. ``inner`` runs once per call of ``outer`` when ``outer`` names it
+    only in calls, none in a loop, a comprehension or a lambda (`return inner()`; weaviate's
+    `_check_package_version` returns `_execute()`): a callback registered, a reference
+    passed on or a call repeated keeps the nested function to itself. So a common nested
+    name (`_execute` in many functions) is not matched by name across the project."""
+    parts = function.split(".<locals>.")
+    if len(parts) < 2:
+        return None
+    # the defining node of each level, outermost first
+    nodes: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    body: list[ast.stmt] = tree.body
+    for i, part in enumerate(parts):
+        names = part.split(".")
+        for j, piece in enumerate(names):
+            hit = next((n for n in body if isinstance(n, (*_FUNCS, ast.ClassDef))
+                        and n.name == piece), None)
+            if hit is None:
+                return None
+            if j == len(names) - 1 and not isinstance(hit, _FUNCS):
+                return None
+            body = hit.body
+            if isinstance(hit, _FUNCS) and j == len(names) - 1:
+                nodes.append(hit)
+        if i < len(parts) - 1 and len(nodes) != i + 1:
+            return None
+    outer: str | None = None
+    for k in range(len(nodes) - 1, 0, -1):
+        if not _called_plainly(nodes[k - 1], nodes[k].name):
+            break
+        outer = nodes[k - 1].name
+    return outer
+
+
+def _called_plainly(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``fn``'s body names ``name`` at least once, and only as the callee of a call
+    that runs once per run of ``fn`` (not in a loop, comprehension, lambda or nested
+    function)."""
+    calls = 0
+    stack: list[tuple[ast.AST, bool]] = [(st, False) for st in fn.body]
+    callees: set[int] = set()
+    while stack:
+        node, repeated = stack.pop()
+        if isinstance(node, (*_FUNCS, ast.ClassDef)):
+            if node.name == name:
+                continue  # its definition
+            repeated = True  # (a nested function may run any number of times)
+        if isinstance(node, (ast.Lambda, *_LOOPS, *_COMPS)):
+            repeated = True
+        if isinstance(node, ast.Call) and type(node.func) is ast.Name and node.func.id == name:
+            if repeated:
+                return False
+            calls += 1
+            callees.add(id(node.func))
+        elif isinstance(node, ast.Name) and node.id == name and id(node) not in callees:
+            return False  # a reference: a callback, a value passed on
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, repeated))
+    return calls > 0
 
 
 @lru_cache(maxsize=256)
