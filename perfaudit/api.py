@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import hashlib
 import os
@@ -313,21 +314,35 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
     candidates = {id(f) for f in findings if single_request(f) and f.function}
     if not candidates:
         return findings
-    from perfaudit.engine.rare import RunOnce
+    from perfaudit.engine.rare import RunOnce, parse_quietly, runs_with
 
     tables = load_tables(plan.configs[0])
-    run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators)
-    # (the rule has judged the function's own name: one still reported with a run-once
-    # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
-    return [f for f in findings
-            if id(f) not in candidates or not run_once.called_once(
-                f.function.rpartition(".")[2])]
+    run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators,
+                       per_request=tables.per_request_classes)
+    trees: dict[str, ast.Module | None] = {}
+
+    def once(f: Finding) -> bool:
+        if ".<locals>." in f.function:
+            # a nested function runs once per call of the function that calls it once
+            # (it is not matched by name: many functions nest an `_execute`)
+            if f.path not in trees:
+                data = app.read(f.path)
+                trees[f.path] = parse_quietly(data) if data is not None else None
+            tree = trees[f.path]
+            outer = runs_with(tree, f.function) if tree is not None else None
+            return outer is not None and run_once(outer)
+        # (the rule has judged the function's own name: one still reported with a run-once
+        # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
+        return run_once.called_once(f.function.rpartition(".")[2])
+
+    return [f for f in findings if id(f) not in candidates or not once(f)]
 
 
 def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
                    plan: _Plan, index: ProjectIndex | None, app: _AppFiles) -> list[Finding]:
-    """Mark the PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py), start
-    and stop methods and code generators (engine/startup.py)."""
+    """Mark the PA101-PA106 and PA201-PA204 findings in one-shot CLI commands
+    (engine/oneshot.py), and PA101-PA106 in start and stop methods and code generators
+    (engine/startup.py)."""
     if not any(f.code in ONE_SHOT_CODES for f in findings):
         return findings
     sources = {f.path: f for f in plan.files}

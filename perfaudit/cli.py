@@ -115,9 +115,9 @@ def scan(
         "--include-tests", help="Report findings in test and example code too (default: "
         "one summary line; config key `test-code`).")] = False,
     include_cli_commands: Annotated[bool, typer.Option(
-        "--include-cli-commands", help="Report PA101-PA106 findings in one-shot CLI "
-        "commands and startup/shutdown code (app hooks, start/stop methods) too (default: "
-        "one summary line; config "
+        "--include-cli-commands", help="Report PA101-PA106 and PA201-PA204 findings in "
+        "one-shot CLI commands and startup/shutdown code (app hooks, start/stop methods) "
+        "too (default: one summary line; config "
         "key `cli-commands`).")] = False,
     update_baseline: Annotated[bool, typer.Option(
         "--update-baseline", help="With --baseline: rewrite the baseline file without the "

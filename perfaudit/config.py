@@ -34,8 +34,9 @@ DEFAULT_TEST_PATHS: tuple[str, ...] = (
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
     "examples/", "example/", "docs/", "docs_src/", "demo/", "demos/", "sample/", "samples/",
     "guides/", "setup.py", "versioneer.py",
-    # the project's own dev tooling, at its root only (a package's `scripts/` ships)
-    "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/")
+    # the project's own dev tooling and extras, at its root only (a package's `scripts/`
+    # or `contrib/` ships)
+    "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/", "/contrib/")
 #: what a scan does with findings in test and example code
 TEST_CODE_MODES = ("report", "summary", "ignore")
 
@@ -73,7 +74,7 @@ class Config:
     conditional_chains: str = "ignore"
     #: findings in test and example code: "report" them, "summary" (one line), "ignore"
     test_code: str = "summary"
-    #: PA101-PA106 findings in one-shot CLI commands (engine/oneshot.py): "report" them,
+    #: PA101-PA106 and PA201-PA204 findings in one-shot CLI commands (engine/oneshot.py): "report" them,
     #: "summary" (one line), "ignore"
     cli_commands: str = "summary"
     #: decorators added to the CLI table (rules/cli.toml `commands`)

@@ -45,7 +45,7 @@ class Finding:
     cause: str = ""
     #: the kind of code the file is: "code" (application), "test" or "example"
     context: str = "code"
-    #: PA101-PA106: the call runs only in a one-shot CLI command (a function registered
+    #: PA101-PA106, PA201-PA204: the call runs only in a one-shot CLI command (a function registered
     #: with a CLI framework, or only reached from such functions), on a loop of its own
     one_shot: bool = False
 

@@ -108,6 +108,15 @@ class Tables:
     #: once per key)
     run_once_words: frozenset[str] = frozenset()
     run_once_decorators: frozenset[str] = frozenset()
+    #: pools.toml [run_once]: words of a function's module, class or own name that say it
+    #: serves a rare event (a firmware update); words that say it authenticates (only with
+    #: a credential it stores); calls that wait for a person (`webbrowser.open`)
+    run_once_topics: frozenset[str] = frozenset()
+    #: pools.toml [run_once]: base classes (last name) whose objects are made per request:
+    #: a memo on one is filled per request
+    per_request_classes: frozenset[str] = frozenset()
+    auth_words: frozenset[str] = frozenset()
+    interactive_calls: frozenset[str] = frozenset()
     #: pools.toml [paced_loops]: calls that wait the loop's pace (`self.throttle()`)
     paced_throttles: frozenset[str] = frozenset()
     #: resources.toml: constructor -> (code, methods that release it)
@@ -194,6 +203,10 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
         run_once=frozenset(pools.get("run_once", {}).get("functions", [])),
         run_once_words=frozenset(pools.get("run_once", {}).get("words", [])),
         run_once_decorators=frozenset(pools.get("run_once", {}).get("decorators", [])),
+        run_once_topics=frozenset(pools.get("run_once", {}).get("topics", [])),
+        per_request_classes=frozenset(pools.get("run_once", {}).get("per_request_classes", [])),
+        auth_words=frozenset(pools.get("run_once", {}).get("auth_words", [])),
+        interactive_calls=frozenset(pools.get("run_once", {}).get("interactive", [])),
         paced_throttles=frozenset(pools.get("paced_loops", {}).get("throttles", [])),
         resources=resources,
         resource_exempt=resource_exempt,

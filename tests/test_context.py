@@ -103,6 +103,12 @@ def project(tmp_path: Path) -> Path:
     ("pkg/scripts/atvproxy.py", "code"),
     ("src/pkg/tools/search.py", "code"),
     ("scripts.py", "code"),
+    # community extras at the root, not installed with the package (aiocoap's
+    # contrib/android/prepare-launcher-code.py build script); a package's own `contrib`
+    # (tortoise.contrib, aiortc.contrib) ships and stays application code
+    ("contrib/android/prepare-launcher-code.py", "example"),
+    ("tortoise/contrib/pydantic/creator.py", "code"),
+    ("src/aiortc/contrib/signaling.py", "code"),
 ])
 def test_default_classification(tmp_path: Path, rel: str, context: str) -> None:
     (tmp_path / ".git").mkdir()
@@ -387,7 +393,8 @@ def test_fast_patterns_agree_with_pathspec() -> None:
              "guides/g.py", "src/app/main.py", "Tests/x.py", "testing.py", "a/testing.py",
              "a/testing.py/b.py", "sample/x.py", "a/samples/b.py", "sample.py",
              "scripts/x.py", "a/scripts/x.py", "scripts.py", "scripts", "tools/a/b.py",
-             "a/tools/b.py", "script/x.py", "benchmarks/b.py", "x/benchmarks/b.py"]
+             "a/tools/b.py", "script/x.py", "benchmarks/b.py", "x/benchmarks/b.py",
+             "contrib/a/b.py", "a/contrib/b.py"]
     for patterns in (DEFAULT_TEST_PATHS, DEFAULT_EXAMPLE_PATHS, ("spec*/", "*_spec.py"),
                      ("/gen*/", "/build_tools/", "x.py")):
         fast = Patterns(patterns)

@@ -243,3 +243,89 @@ def test_a_coroutine_run_by_asyncio_run_runs_once_per_loop() -> None:
         asyncio.run(main())
     """)
     assert not ro("fetch_tokens") and not ro("fetch_each") and not ro("main")
+
+
+def test_a_call_whose_result_its_caller_memoises_runs_once() -> None:
+    # crawl4ai's URL seeder: the Common Crawl index id is fetched once per seeder, in a
+    # loop over the sources too, and again only once the memo is cleared or expired
+    ro = run_once("""
+        class Seeder:
+            async def urls(self, sources):
+                for s in sources:
+                    if s == "cc" and self.index_id is None:
+                        self.index_id = await self._latest_index()
+            async def token(self):
+                if self._token is None or self._expired():
+                    self._token: str = await self._fetch_token()
+                return self._token
+            async def _latest_index(self):
+                pass
+            async def _fetch_token(self):
+                pass
+        _CLIENT = None
+        def client():
+            global _CLIENT
+            if not _CLIENT:
+                _CLIENT = make_client()
+            return _CLIENT
+        def make_client():
+            pass
+    """)
+    assert ro("_latest_index") and ro("_fetch_token") and ro("make_client")
+    # look-alikes that stay unknown: the memo tested is not the one assigned, the
+    # assignment is not under the test, the test is not an emptiness test, or the value
+    # is used before it is stored
+    for caller in ("""
+            if self.index_id is None:
+                self.other = await self._latest_index()
+    """, """
+            if self.index_id is None:
+                pass
+            self.index_id = await self._latest_index()
+    """, """
+            if self.index_id is not None:
+                self.index_id = await self._latest_index()
+    """, """
+            if self.index_id is None:
+                self.index_id = (await self._latest_index()).strip()
+    """, """
+            if self.index_id is None:
+                return await self._latest_index()
+    """, """
+            for s in sources:
+                if self.index_id is None:
+                    pass
+                self.index_id = await self._latest_index()
+    """):
+        src = ("class Seeder:\n    async def urls(self, sources):\n"
+               + textwrap.indent(textwrap.dedent(caller), "        ")
+               + "    async def _latest_index(self):\n        pass\n")
+        assert not run_once(src)("_latest_index"), caller
+    # one memoised call and one plain call from a per-request handler: not once
+    assert not run_once("""
+        class Seeder:
+            async def urls(self):
+                if self.index_id is None:
+                    self.index_id = await self._latest_index()
+            async def handle(self, request):
+                return await self._latest_index()
+            async def _latest_index(self):
+                pass
+    """)("_latest_index")
+
+
+def test_a_memo_on_an_object_made_per_request_is_filled_per_request() -> None:
+    src = """
+        class UserHandler({base}):
+            async def get(self):
+                if self._user is None:
+                    self._user = await self.fetch_user()
+            async def fetch_user(self):
+                pass
+    """
+    bases = frozenset({"RequestHandler", "View"})
+    for base, once in (("object", True), ("tornado.web.RequestHandler", False),
+                       ("View", False), ("Viewer", True)):
+        sources = [("m0.py", textwrap.dedent(src.format(base=base)).encode())]
+        ro = RunOnce(lambda s=sources: s, HOOKS.__contains__, per_request=bases)
+        assert ro("fetch_user") is once, base

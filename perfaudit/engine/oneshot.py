@@ -3,7 +3,11 @@
 An `async def` registered as a command of a command-line framework (typer, click,
 asyncclick, cyclopts, ...: `rules/cli.toml`) runs alone, on a loop made for it by
 `asyncio.run` in a short-lived process; blocking that loop delays nothing else. PA101-PA106
-findings in such a function are marked `one_shot` (api.py then summarises them).
+findings in such a function are marked `one_shot` (api.py then summarises them), and so are
+PA201-PA204 findings: a connection pool pays off across the requests of a long-lived
+process, and a command makes its few requests once and exits (crawl4ai's `crwl docs`
+download); a call without a timeout there holds no worker and no loop that serves others,
+and hangs a command its user sees and can interrupt.
 
 A function is one-shot when:
 
@@ -78,8 +82,10 @@ from perfaudit.engine.index import (
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
-#: the codes a one-shot function's findings are marked for (blocking the event loop)
-CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106"})
+#: the codes a one-shot function's findings are marked for (blocking the event loop; a
+#: connection pool, or a timeout, that a command run once does not need)
+CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106",
+                   "PA201", "PA202", "PA203", "PA204"})
 _MAX_HOPS = 16
 _MAX_ROUNDS = 4
 
@@ -520,7 +526,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
          words: Mapping[str, bytes] | None = None,
          marks: Mapping[str, bool] | None = None,
          index: ProjectIndex | None = None) -> list[Finding]:
-    """``findings`` with those of PA101-PA106 in one-shot functions marked `one_shot`.
+    """``findings`` with those of `CODES` in one-shot functions marked `one_shot`.
 
     ``files``: every file of the project, as (path, module); ``read`` gives a file's bytes; ``analyse`` the
     project facts of a file the scan did not analyse (no rule could match it);

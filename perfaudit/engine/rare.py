@@ -6,7 +6,13 @@ rules/pools.toml, `connect`, `startup`, ..., or a name holding one of its words,
 is a call made from a run-once function, transitively, or the coroutine of an
 `asyncio.run(f(...))` in a function (each run makes a new event loop, and a client made
 on one cannot be used on the next: there is nothing to reuse across calls; livekit-agents'
-notebook helper runs `asyncio.run(fetch_join_tokens(...))`). A call at module or class
+notebook helper runs `asyncio.run(fetch_join_tokens(...))`), or a call whose result its
+caller memoises: `if self.index_id is None: self.index_id = await self._latest_index()`
+(the target, an attribute or a module global, is tested empty, possibly with an expiry
+test beside it, around the assignment), which runs once per object until the memo is
+cleared, in a loop too (crawl4ai's URL seeder fetches the Common Crawl index id once per
+seeder), unless the class memoising it is a per-request object (a base named like
+`RequestHandler`). A call at module or class
 level does not count as run-once, `asyncio.run(main())` included: a demonstration of a
 per-call cost looks just the same, so it is left to the one-shot rules. Test and example code is not counted: a test calling a function says
 nothing of how often the application does. Only names are compared, never types: a call
@@ -45,6 +51,8 @@ _PLAIN_DECORATORS = frozenset({"staticmethod", "classmethod"})
 #: the caller of a coroutine run by `asyncio.run(f(...))`: a new event loop each time, which
 #: no client made in it can outlive (so there is nothing to reuse across calls)
 NEW_LOOP = "<asyncio.run>"
+#: the caller of a call whose result it memoises (`if self.x is None: self.x = f()`)
+MEMOISED = "<memoised>"
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
@@ -64,12 +72,14 @@ class RunOnce:
     def __init__(self, sources: Callable[[], Iterable[tuple[str, bytes]]],
                  hook: Callable[[str], bool], decorators: frozenset[str] = frozenset(),
                  *, new_loop: bool = True,
-                 naming: Callable[[str], Iterable[tuple[str, bytes]] | None] | None = None
-                 ) -> None:
+                 naming: Callable[[str], Iterable[tuple[str, bytes]] | None] | None = None,
+                 per_request: frozenset[str] = frozenset()) -> None:
         self._new_loop = new_loop
         #: (path, bytes) of the application files that may name a name (a cheaper
         #: pre-selection than reading every file: identifiers the workers computed)
         self._naming = naming
+        #: base classes whose objects are made per request (a memo there is per request)
+        self._per_request = per_request
         self._sources = sources
         self._files: list[tuple[str, bytes]] | None = None
         self._trees: dict[str, ast.Module | None] = {}
@@ -98,8 +108,9 @@ class RunOnce:
         try:
             callers = self._callers(name)
             result = callers is not None and bool(callers) and all(
-                (c == NEW_LOOP and self._new_loop)
-                or (c is not None and c != NEW_LOOP and self._run_once(c, depth + 1))
+                (c == NEW_LOOP and self._new_loop) or c == MEMOISED
+                or (c is not None and c not in (NEW_LOOP, MEMOISED)
+                    and self._run_once(c, depth + 1))
                 for c in callers)
         finally:
             self._active.discard(name)
@@ -131,7 +142,7 @@ class RunOnce:
             tree = self._tree(path, data)
             if tree is None:
                 return None
-            uses = _uses(tree, name, self._decorators)
+            uses = _uses(tree, name, self._decorators, self._per_request)
             if uses is None:
                 return None
             found.extend(uses)
@@ -139,13 +150,81 @@ class RunOnce:
 
     def _tree(self, path: str, data: bytes) -> ast.Module | None:
         if path not in self._trees:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # `"\d"`: SyntaxWarning on stderr
-                    self._trees[path] = ast.parse(data)
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                self._trees[path] = None
+            self._trees[path] = parse_quietly(data)
         return self._trees[path]
+
+
+def parse_quietly(data: bytes) -> ast.Module | None:
+    """``data`` parsed, or None when it does not parse (no SyntaxWarning on stderr)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # `"\d"`: SyntaxWarning on stderr
+            return ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def runs_with(tree: ast.Module, function: str) -> str | None:
+    """For a function nested in another (``function`` is `outer.<locals>.inner`, or
+    `Class.method.<locals>.inner`): the name of the outermost function it runs once per
+    call of, or None. ``inner`` runs once per call of ``outer`` when ``outer`` names it
+    only in calls, none in a loop, a comprehension or a lambda (`return inner()`; weaviate's
+    `_check_package_version` returns `_execute()`): a callback registered, a reference
+    passed on or a call repeated keeps the nested function to itself. So a common nested
+    name (`_execute` in many functions) is not matched by name across the project."""
+    parts = function.split(".<locals>.")
+    if len(parts) < 2:
+        return None
+    # the defining node of each level, outermost first
+    nodes: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    body: list[ast.stmt] = tree.body
+    for i, part in enumerate(parts):
+        names = part.split(".")
+        for j, piece in enumerate(names):
+            hit = next((n for n in body if isinstance(n, (*_FUNCS, ast.ClassDef))
+                        and n.name == piece), None)
+            if hit is None:
+                return None
+            if j == len(names) - 1 and not isinstance(hit, _FUNCS):
+                return None
+            body = hit.body
+            if isinstance(hit, _FUNCS) and j == len(names) - 1:
+                nodes.append(hit)
+        if i < len(parts) - 1 and len(nodes) != i + 1:
+            return None
+    outer: str | None = None
+    for k in range(len(nodes) - 1, 0, -1):
+        if not _called_plainly(nodes[k - 1], nodes[k].name):
+            break
+        outer = nodes[k - 1].name
+    return outer
+
+
+def _called_plainly(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    """Whether ``fn``'s body names ``name`` at least once, and only as the callee of a call
+    that runs once per run of ``fn`` (not in a loop, comprehension, lambda or nested
+    function)."""
+    calls = 0
+    stack: list[tuple[ast.AST, bool]] = [(st, False) for st in fn.body]
+    callees: set[int] = set()
+    while stack:
+        node, repeated = stack.pop()
+        if isinstance(node, (*_FUNCS, ast.ClassDef)):
+            if node.name == name:
+                continue  # its definition
+            repeated = True  # (a nested function may run any number of times)
+        if isinstance(node, (ast.Lambda, *_LOOPS, *_COMPS)):
+            repeated = True
+        if isinstance(node, ast.Call) and type(node.func) is ast.Name and node.func.id == name:
+            if repeated:
+                return False
+            calls += 1
+            callees.add(id(node.func))
+        elif isinstance(node, ast.Name) and node.id == name and id(node) not in callees:
+            return False  # a reference: a callback, a value passed on
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, repeated))
+    return calls > 0
 
 
 @lru_cache(maxsize=256)
@@ -153,7 +232,8 @@ def _word(name: str) -> re.Pattern[bytes]:
     return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(name.encode()) + rb"(?![A-Za-z0-9_])")
 
 
-def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | None] | None:
+def _uses(tree: ast.Module, name: str, memoizers: frozenset[str],
+          per_request: frozenset[str] = frozenset()) -> list[str | None] | None:
     """The enclosing function of each call of ``name`` in ``tree`` (None at module or class
     level), or None when the name is used otherwise (see the module docstring). A plain
     name bound locally in a function (a parameter, a variable) is not the function."""
@@ -166,6 +246,8 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
     binds: dict[int, bool] = {}
     #: calls that are the coroutine of `asyncio.run(...)`: each runs on a new event loop
     fresh: set[int] = set()
+    #: calls whose result their caller memoises
+    memoised = _memoised_calls(tree, name, per_request)
 
     def local(scopes: Scopes) -> bool:
         """The name is a local of one of ``scopes`` (a closure sees its outer locals):
@@ -215,6 +297,9 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
                 if id(node) in fresh and fn is not None:
                     called.add(id(f))
                     out.append(NEW_LOOP)  # (in a loop too: every run has its own loop)
+                elif id(node) in memoised and fn is not None:
+                    called.add(id(f))
+                    out.append(MEMOISED)  # (in a loop too: the memo is filled once)
                 elif repeated:
                     return None  # called in a loop (or a lambda): not once per caller
                 else:
@@ -239,6 +324,74 @@ def _uses(tree: ast.Module, name: str, memoizers: frozenset[str]) -> list[str | 
         for child in ast.iter_child_nodes(node):
             stack.append((child, fn, scopes, repeated))
     return out
+
+
+def _memoised_calls(tree: ast.Module, name: str, per_request: frozenset[str]) -> set[int]:
+    """The calls of ``name`` whose result is memoised by the code around them: the value
+    (maybe awaited) of `T = ...` directly in the body of an `if` whose test says `T` is
+    empty (`T is None`, `not T`, alone or as one operand of `and`/`or`: `if s == "cc" and
+    self.index_id is None:`, `if self._token is None or self._expired():`), where `T` is
+    an attribute (`self.index_id`) or a name (a module global declared `global`). Not in
+    a class one of whose bases is named in ``per_request`` (`RequestHandler`, `View`): an
+    object made per request memoises per request."""
+    out: set[int] = set()
+    skip: set[int] = set()
+    if per_request:
+        for cls in ast.walk(tree):
+            if isinstance(cls, ast.ClassDef) and any(
+                    (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", ""))
+                    in per_request for b in cls.bases):
+                skip.update(id(n) for n in ast.walk(cls) if type(n) is ast.If)
+    for node in ast.walk(tree):
+        if type(node) is not ast.If or id(node) in skip:
+            continue
+        assert isinstance(node, ast.If)
+        tests = node.test.values if isinstance(node.test, ast.BoolOp) else [node.test]
+        empty = {d for d in map(_emptiness, tests) if d is not None}
+        if not empty:
+            continue
+        for st in node.body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1) and not (
+                    isinstance(st, ast.AnnAssign) and st.value is not None):
+                continue
+            target = st.targets[0] if isinstance(st, ast.Assign) else st.target
+            value = st.value.value if isinstance(st.value, ast.Await) else st.value
+            if (_dotted(target) in empty
+                    and isinstance(value, ast.Call) and _callee(value) == name):
+                out.add(id(value))
+    return out
+
+
+def _emptiness(test: ast.expr) -> str | None:
+    """The dotted name (`self.index_id`) that ``test`` says is empty: `x is None`,
+    `x == None` or `not x`; None for any other test."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        x: ast.expr = test.operand
+    elif (isinstance(test, ast.Compare) and len(test.ops) == 1
+          and isinstance(test.ops[0], (ast.Is, ast.Eq))
+          and isinstance(test.comparators[0], ast.Constant)
+          and test.comparators[0].value is None):
+        x = test.left
+    else:
+        return None
+    return _dotted(x)
+
+
+def _dotted(e: ast.expr) -> str | None:
+    """`a.b.c` for a name or a chain of attributes on one, else None."""
+    parts = []
+    while isinstance(e, ast.Attribute):
+        parts.append(e.attr)
+        e = e.value
+    if not isinstance(e, ast.Name):
+        return None
+    parts.append(e.id)
+    return ".".join(reversed(parts))
+
+
+def _callee(call: ast.Call) -> str | None:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
 
 
 def _params(args: ast.arguments) -> list[ast.arg]:

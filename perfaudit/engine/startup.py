@@ -37,7 +37,8 @@ from perfaudit.engine.rare import RunOnce
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
-#: the codes a code generator's coroutines are marked for (as engine/oneshot.CODES)
+#: the codes a code generator's coroutines are marked for (the blocking ones of
+#: engine/oneshot.CODES)
 CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105", "PA106"})
 #: decorators after which only the code calls the function
 _PLAIN = frozenset({"staticmethod", "classmethod", "builtins.staticmethod",

@@ -1,4 +1,5 @@
 import ast
+import re
 from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
@@ -45,8 +46,12 @@ class ClientCreatedPerCall(TableCallRule):
     `setup`, ...), a function named with a word of the `[run_once]` table of
     `rules/pools.toml` (`heartbeat`, `telemetry`, `refresh`, `train`), a cached function
     (`functools.cache`, `alru_cache`, `cachetools`, or an early return on a module-level
-    memo), and a function that only such functions call in the application code
-    (transitively, not in a loop). A client created in a loop there still is, except in a
+    memo), a firmware download (`ota`, `firmware` in its module, class or own name), an
+    authentication that stores the credential it got on its object (`login`, `token`, ...
+    and `self._token = data["access_token"]`), a function that waits for a person
+    (`webbrowser.open`, `input`), a function whose result its caller memoises
+    (`if self.x is None: self.x = await f()`), and a function that only such functions
+    call in the application code (transitively, not in a loop). A client created in a loop there still is, except in a
     retry loop (the same request again after a failure) or a paced loop (a sleep of a
     second or more, or a throttle call, on every iteration).
     """
@@ -90,11 +95,17 @@ class ClientCreatedPerCall(TableCallRule):
             return
         fn = site.scope.node
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
-                (ctx.tables.runs_once(fn.name) and not _route(fn))
+                ((ctx.tables.runs_once(fn.name) or _rare_topic(ctx, fn, site.scope))
+                 and not _route(fn))
                 or _memoized(fn, site.scope, ctx.tables.run_once_decorators)
-                or _memo_checked(fn, st, site.scope)):
-            # a lifecycle hook runs once, a cached function once per key: one client for
-            # one request costs nothing
+                or _memo_checked(fn, st, site.scope)
+                or _interactive(fn, site.scope, ctx.tables.interactive_calls)
+                or (_names_any(ctx, fn, site.scope, ctx.tables.auth_words)
+                    and not _route(fn) and _stores_response(fn, st)
+                    and not _per_request(site.scope, ctx.tables.per_request_classes))):
+            # a lifecycle hook runs once, a cached function once per key, a firmware
+            # download when a device needs an update, a login once per login or expiry:
+            # one client for one request costs nothing
             return
         if name is not None and _single_request(st.body, name, ctx.tables.client_requests):
             ctx.report(self, site.node,
@@ -119,6 +130,104 @@ def _holds_connection(st: ast.stmt | None, name: str | None, methods: Collection
 def single_request(finding: Finding) -> bool:
     """A PA202 finding of a client used for one request (not one created in a loop)."""
     return finding.code == ClientCreatedPerCall.code and _SINGLE in finding.message
+
+
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def _words(name: str) -> set[str]:
+    """The lower-case words of a dotted, snake_case or CamelCase name
+    (`RemoteOtaImageMetadata` -> remote, ota, image, metadata; `twitchAPI.oauth` ->
+    twitch, api, oauth)."""
+    return {w.lower() for part in re.split(r"[._\-]+", name) for w in _CAMEL.findall(part)}
+
+
+def _names_any(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+               words: frozenset[str]) -> bool:
+    """One of ``words`` is a word of the function's name, its class's name or its
+    module's dotted name."""
+    if not words:
+        return False
+    names = [fn.name, ctx.module.name]
+    cls = scope.parent.node if scope.parent is not None else None
+    if isinstance(cls, ast.ClassDef):
+        names.append(cls.name)
+    return any(not words.isdisjoint(_words(n)) for n in names)
+
+
+def _per_request(scope: Scope, bases: frozenset[str]) -> bool:
+    """The function is a method of a class based on one a framework makes per request
+    (`[run_once] per_request_classes`: a tornado `RequestHandler`): what it stores on its
+    object lasts one request."""
+    cls = scope.parent.node if scope.parent is not None else None
+    return isinstance(cls, ast.ClassDef) and any(
+        (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")) in bases
+        for b in cls.bases)
+
+
+def _rare_topic(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef,
+                scope: Scope) -> bool:
+    """The function's module, class or own name holds a `[run_once] topics` word: it
+    serves a rare event (`zigpy.ota`'s `RemoteOtaImageMetadata._fetch` downloads a
+    firmware image when a device needs an update)."""
+    return _names_any(ctx, fn, scope, ctx.tables.run_once_topics)
+
+
+def _interactive(fn: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope,
+                 calls: frozenset[str]) -> bool:
+    """The function waits for a person (`[run_once] interactive`): it opens a browser for
+    them to log in (`webbrowser.open`) or reads the terminal: it runs at a person's pace,
+    once per login (twitchAPI's `UserAuthenticator.authenticate`). A server never does."""
+    if not calls:
+        return False
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            sym = resolve(node.func, scope)
+            if sym is not None and sym[0] != "inst" and sym[1] in calls:
+                return True
+    return False
+
+
+def _stores_response(fn: ast.FunctionDef | ast.AsyncFunctionDef, client: ast.stmt) -> bool:
+    """From the client's `with` on, the function stores a value made from the response on
+    its object or in a module global: an assignment to an attribute of its first parameter
+    (`self._token = data["access_token"]`, `self.client.user_id, uid = ...`) or to a name it
+    declares `global`, whose value uses a name bound from the `with` on (`data`, `r`)."""
+    params = [*fn.args.posonlyargs, *fn.args.args]
+    owner = params[0].arg if params else None
+    own: list[ast.AST] = []  # the function's own nodes, not those of nested functions
+    todo: list[ast.AST] = list(fn.body)
+    while todo:
+        node = todo.pop()
+        own.append(node)
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                 ast.ClassDef)):
+            todo.extend(ast.iter_child_nodes(node))
+    globals_ = {n for node in own if isinstance(node, ast.Global) for n in node.names}
+    late = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            and n.lineno >= client.lineno}
+    if not late:
+        return False
+    for node in own:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.lineno < client.lineno:
+            continue
+        value = node.value
+        if value is None or not any(isinstance(n, ast.Name) and n.id in late
+                                    for n in ast.walk(value)):
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for t in targets:
+            for e in ast.walk(t):
+                if isinstance(e, ast.Name) and isinstance(e.ctx, ast.Store) and (
+                        e.id in globals_):
+                    return True
+                if isinstance(e, ast.Attribute) and isinstance(e.ctx, ast.Store):
+                    base: ast.expr = e.value
+                    while isinstance(base, ast.Attribute):
+                        base = base.value
+                    if isinstance(base, ast.Name) and base.id == owner and owner is not None:
+                        return True
+    return False
 
 
 def _route(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
