@@ -101,6 +101,12 @@ PROJECT = 4
 #: it starts work on its loop in a scope it waits for (`await asyncio.gather(...)`, a
 #: task group's `async with` and its `start_soon` calls): none of it outlives the call
 SCOPED = 8
+#: it runs a coroutine on a new event loop to its end (`asyncio.run(main())` in a sync
+#: command): whether that serves, the coroutine tells (engine/oneshot.py)
+RUNS = 16
+#: the functions that run a coroutine (function) on a new event loop to its end
+RUNS_TO_END = frozenset({"asyncio.run", "asyncio.runners.run", "anyio.run", "trio.run",
+                         "uvloop.run", "asyncio.Runner.run"})
 #: the spawning calls that wait for what they start when awaited, and the task groups
 #: that wait for theirs at the end of their `async with`
 _JOINED_WHEN_AWAITED = frozenset({"gather", "wait"})
@@ -956,6 +962,8 @@ class Analyzer:
                 ff.spawns |= PROJECT
                 if self.suspends is None:
                     self.suspend(node)
+            elif qual in RUNS_TO_END:
+                ff.spawns |= RUNS  # (a new loop, run to its end: what it runs decides)
             elif top is None or top not in _NOT_SPAWNING:
                 # (`subprocess.run` waits; `asyncio.gather` does not)
                 ff.spawns |= SCOPED if self._joined(node, called) else LOOP

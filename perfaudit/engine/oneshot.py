@@ -64,6 +64,7 @@ from perfaudit.engine.analyze import (
     FACTORY,
     LOOP,
     PROJECT,
+    RUNS,
     RUNS_FUNCTION,
     SCOPED,
     SPAWN_NAMES,
@@ -870,7 +871,8 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             got = False
             while todo:
                 t = todo.pop()
-                if (funcs[t].spawns and not on_loop) or (on_loop and starts_itself(t, on_loop)):
+                if (funcs[t].spawns & ~RUNS and not on_loop) or (
+                        on_loop and starts_itself(t, on_loop)):
                     got = True
                     break
                 if funcs[t].spawns & THREADS and not funcs[t].spawns & PROJECT:
@@ -894,7 +896,9 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
                 if got is None else got
         if not kind:
             continue
-        serves = bool(fn.spawns)
+        # (a sync command that runs a coroutine with `asyncio.run` serves when that
+        # coroutine starts work)
+        serves = bool(fn.spawns & ~RUNS) or bool(fn.spawns & RUNS and spawns(q))
         if serves and not prefixed(q):
             continue
         (serving if serves else kinds)[q] = kind
