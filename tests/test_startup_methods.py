@@ -212,7 +212,8 @@ def test_a_file_named_alone_judges_its_own_methods(project: Path) -> None:
 
 def test_startup_names_ignore_a_leading_underscore_or_async() -> None:
     names = load_cli_table(load_config(start="/")).startup_names
-    assert startup_name("_start", names) and startup_name("async_start", names)
-    assert startup_name("__aclose", names) and startup_name("Login", names)
-    for other in ("start_recording", "restart", "connect", "run", "initialize", "handle"):
+    assert startup_name("_start", names) and startup_name("__aclose", names)
+    assert startup_name("Login", names)
+    for other in ("start_recording", "restart", "connect", "run", "initialize", "handle",
+                  "async_setup", "async_start"):
         assert not startup_name(other, names), other

@@ -7,10 +7,13 @@ After the one-shot pass (engine/oneshot.py), two more kinds of findings are mark
 * **Start and stop methods** (`[startup_methods]` in rules/cli.toml): a finding of one of
   the table's codes (PA101: file-system work) in a coroutine whose name says it starts,
   stops, logs in or out of a client or server (`start`, `close`, `login`, `_start`,
-  `async_start`, ...), or in a function that only such coroutines call (every call of its
+  ...), or in a function that only such coroutines call (every call of its
   name in the application code is made from one, transitively: engine/rare.py, without
   counting `asyncio.run`, whose loop may serve for as long as the process runs), when the
-  application code defines one function of that name (calls are matched by name). It runs
+  application code defines one function of that name (calls are matched by name), and a
+  file that defines a start or stop method names it (a helper reached only through another
+  helper in another file is not looked for: reading every file for every name cost too
+  much on each scan). It runs
   once per start: loading a TLS certificate, making a directory, reading a token file
   there delays that start by milliseconds, not every request. These stay reported: a
   method with a decorator other than `staticmethod`/`classmethod` (a framework may call
@@ -50,9 +53,10 @@ _MAX_FILES = 12
 
 
 def startup_name(name: str, names: frozenset[str]) -> bool:
-    """Whether a function's name is one of ``names``, a leading `_` or `async_` aside."""
-    base = name.lstrip("_").lower()
-    return base in names or (base.startswith("async_") and base[6:] in names)
+    """Whether a function's name is one of ``names``, a leading `_` aside. (Not an
+    `async_` prefix: Home Assistant's `async_setup` runs while the loop serves the
+    integrations already set up, and HA itself reports blocking calls there.)"""
+    return name.lstrip("_").lower() in names
 
 
 def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable, *,
@@ -75,10 +79,23 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     naming: _Naming | None = None
     #: how many functions of each name the analysed files define (two: no need to read)
     defined: dict[str, int] = {}
+    names = table.startup_names
+    #: the analysed files that define a start or stop method: a helper none of them names
+    #: is not looked for elsewhere (one reached from a start method only through a helper
+    #: in another file stays reported: reading every analysed file for each name cost a
+    #: third of a second on Home Assistant, on every scan)
+    starters: list[str] = []
     for r in results:
+        starts = False
         for ff in r.functions:
             defined[ff.name] = defined.get(ff.name, 0) + 1
-    names = table.startup_names
+            starts = starts or (ff.is_async and startup_name(ff.name, names))
+        if starts:
+            starters.append(r.path)
+
+    def near_start(name: str) -> bool:
+        raw = name.encode()
+        return any(raw in data for data in map(read, starters) if data is not None)
 
     def is_generated(res: FileResult) -> bool:
         hit = generated.get(res.path)
@@ -129,8 +146,8 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
                 naming = _Naming(paths, read, is_app_code, words or {})
                 run_once = RunOnce(list, functools.partial(startup_name, names=names),
                                    new_loop=False, naming=naming)
-            once = (defined.get(last, 0) == 1 and _defined_once(naming(last), last)
-                    and run_once.called_once(last))
+            once = (defined.get(last, 0) == 1 and near_start(last)
+                    and _defined_once(naming(last), last) and run_once.called_once(last))
         if once and not _polls(tree(f.path), fn, f.span.line):
             f = replace(f, one_shot=True)
         out.append(f)
