@@ -330,7 +330,9 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
                 trees[f.path] = parse_quietly(data) if data is not None else None
             tree = trees[f.path]
             outer = runs_with(tree, f.function) if tree is not None else None
-            return outer is not None and run_once(outer)
+            if outer is not None and run_once(outer):
+                return True
+            # (or every call of its name runs once: `asyncio.run(inner())` in a function)
         # (the rule has judged the function's own name: one still reported with a run-once
         # name is a route, `@app.post("/heartbeat")`, so only its callers are asked about)
         return run_once.called_once(f.function.rpartition(".")[2])

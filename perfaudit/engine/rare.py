@@ -181,8 +181,7 @@ def runs_with(tree: ast.Module, function: str) -> str | None:
     for i, part in enumerate(parts):
         names = part.split(".")
         for j, piece in enumerate(names):
-            hit = next((n for n in body if isinstance(n, (*_FUNCS, ast.ClassDef))
-                        and n.name == piece), None)
+            hit = _defined_in(body, piece)
             if hit is None:
                 return None
             if j == len(names) - 1 and not isinstance(hit, _FUNCS):
@@ -198,6 +197,28 @@ def runs_with(tree: ast.Module, function: str) -> str | None:
             break
         outer = nodes[k - 1].name
     return outer
+
+
+def _defined_in(body: list[ast.stmt], name: str
+                ) -> ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | None:
+    """The function or class ``name`` defined in ``body``, also under an `if`, `try`,
+    `with` or loop of it (not in a nested function or class); None when there is none or
+    more than one."""
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
+    stack: list[ast.stmt] = list(body)
+    while stack:
+        st = stack.pop()
+        if isinstance(st, (*_FUNCS, ast.ClassDef)):
+            if st.name == name:
+                found.append(st)
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            sub = getattr(st, field, None)
+            if isinstance(sub, list):
+                for x in sub:
+                    stack.extend(x.body if isinstance(x, (ast.ExceptHandler, ast.match_case))
+                                 else [x])
+    return found[0] if len(found) == 1 else None
 
 
 def _called_plainly(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
