@@ -177,6 +177,8 @@ class ProjectIndex:
         # stubs with bodies), but where `m.py` and `m.pyi` are the same module, the code
         # that runs is `m.py`'s: its functions and imports win over the stub's.
         results = list(results)
+        #: the results it was built from, in order (`extended`)
+        self._results = results
         for stub in (False, True):
             for res in results:
                 if res.path.endswith(".pyi") is not stub:
@@ -208,6 +210,42 @@ class ProjectIndex:
             if len(fn.flow) > 6 and fn.flow[6] is not None:
                 cls, _, attr = qual.rpartition(".")
                 self._props.setdefault(cls, {})[attr] = fn.flow[6]
+
+    def extended(self, results: Sequence[FileResult]) -> ProjectIndex:
+        """The index of this one's results followed by ``results`` (a new index: its
+        caches start empty), built without going over this one's results again, when
+        that gives the same index as building it from all of them: no stub on either side
+        (stubs come last when built at once) and no function of ``results`` already known.
+        Otherwise built from scratch."""
+        extra = list(results)
+        if any(p.endswith(".pyi") for p in self.path_of.values()) or any(
+                r.path.endswith(".pyi") or any(fn.qual in self.funcs for fn in r.functions)
+                for r in extra):
+            return ProjectIndex([*self._results, *extra])
+        new = ProjectIndex(())
+        new._results = [*self._results, *extra]
+        new.funcs = dict(self.funcs)
+        new.path_of = dict(self.path_of)
+        new.module_of = dict(self.module_of)
+        new.imports = dict(self.imports)
+        new.constants = dict(self.constants)
+        new._props = {cls: dict(props) for cls, props in self._props.items()}
+        for res in extra:
+            if res.module:
+                new.imports[res.module] = res.imports
+                for name, value in res.constants.items():
+                    new.constants[f"{res.module}.{name}"] = value
+            for fn in res.functions:
+                new.funcs[fn.qual] = fn
+                new.path_of[fn.qual] = res.path
+                new.module_of[fn.qual] = res.module
+                if len(fn.flow) > 6 and fn.flow[6] is not None:
+                    cls, _, attr = fn.qual.rpartition(".")
+                    new._props.setdefault(cls, {})[attr] = fn.flow[6]
+        new.renamed = frozenset(local for table in new.imports.values()
+                                for local, target in table.items()
+                                if local != target.rpartition(".")[2])
+        return new
 
     def resolve(self, qual: str) -> str | None:
         """The project function a dotted name denotes, following re-exports; or None."""

@@ -584,7 +584,8 @@ def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTabl
     oneshot: set[str] = set()
     startup: dict[str, tuple[Any, ...]] = {}
     if len(results) > n_scanned:
-        index = None  # (it does not know the files analysed above)
+        # (it does not know the files analysed above)
+        index = index.extended(results[n_scanned:]) if index is not None else None
         calls.add(results[n_scanned:])
     for _ in range(_MAX_ROUNDS):
         facts = _Facts(results, modules, index)
@@ -603,7 +604,7 @@ def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTabl
         if len(results) == before:
             # no new facts: another round would find the same, and nothing more to analyse
             break
-        index = None
+        index = facts.index.extended(results[before:])
         calls.add(results[before:])
     if not oneshot and not startup:
         return findings
