@@ -133,6 +133,8 @@ class Tables:
     #: blocking.toml [error_path]: cleanup calls not reported in an `except` handler that
     #: ends by raising or returning
     error_cleanup: frozenset[str] = frozenset()
+    #: `canonical`'s answers so far (a file resolves the same names many times)
+    _canonical: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def runs_once(self, name: str) -> bool:
         """Whether a function's name says it runs once or rarely: a `[run_once]` hook, or
@@ -144,6 +146,12 @@ class Tables:
 
     def canonical(self, qual: str) -> str:
         """Map a re-export or alias to the name the tables use (longest prefix first)."""
+        got = self._canonical.get(qual)
+        if got is None:
+            got = self._canonical[qual] = self._canonical_of(qual)
+        return got
+
+    def _canonical_of(self, qual: str) -> str:
         if qual in self.aliases:
             return self.aliases[qual]
         head, _, _tail = qual.rpartition(".")
