@@ -30,13 +30,12 @@ from __future__ import annotations
 import ast
 import functools
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.index import unpack_identifiers
-from perfaudit.engine.rare import RunOnce
+from perfaudit.engine.rare import RunOnce, parse_quietly
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
@@ -108,12 +107,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     def tree(path: str) -> ast.Module | None:
         if path not in trees:
             data = read(path)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    trees[path] = ast.parse(data) if data is not None else None
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
-                trees[path] = None
+            trees[path] = parse_quietly(data) if data is not None else None
         return trees[path]
 
     out: list[Finding] = []
