@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import gc
 import hashlib
 import os
@@ -314,23 +313,17 @@ def _drop_run_once(findings: list[Finding], plan: _Plan, app: _AppFiles) -> list
     candidates = {id(f) for f in findings if single_request(f) and f.function}
     if not candidates:
         return findings
-    from perfaudit.engine.rare import RunOnce, parse_quietly, runs_with
+    from perfaudit.engine.rare import RunOnce
 
     tables = load_tables(plan.configs[0])
     run_once = RunOnce(app.sources, tables.runs_once, tables.run_once_decorators,
                        per_request=tables.per_request_classes)
-    trees: dict[str, ast.Module | None] = {}
 
     def once(f: Finding) -> bool:
         if ".<locals>." in f.function:
             # a nested function runs once per call of the function that calls it once
-            # (it is not matched by name: many functions nest an `_execute`)
-            if f.path not in trees:
-                data = app.read(f.path)
-                trees[f.path] = parse_quietly(data) if data is not None else None
-            tree = trees[f.path]
-            outer = runs_with(tree, f.function) if tree is not None else None
-            if outer is not None and run_once(outer):
+            data = app.read(f.path)
+            if data is not None and run_once.nested_once(f.path, data, f.function):
                 return True
             # (or every call of its name runs once: `asyncio.run(inner())` in a function)
         # (the rule has judged the function's own name: one still reported with a run-once

@@ -42,7 +42,7 @@ from functools import lru_cache
 
 #: a name named in more application files than this is too common to judge (a helper that
 #: only start-up code calls is named in a few)
-_MAX_FILES = 12
+MAX_FILES = 12
 #: run-once callers followed, transitively
 _MAX_DEPTH = 8
 #: decorators that do not make a framework call the function
@@ -135,7 +135,7 @@ class RunOnce:
         for path, data in files:  # first find the files, cheaply: a common name
             if raw in data and word.search(data) is not None:  # gives up before parsing
                 hits.append((path, data))
-                if len(hits) > _MAX_FILES:
+                if len(hits) > MAX_FILES:
                     return None
         found: list[str | None] = []
         for path, data in hits:
@@ -147,6 +147,15 @@ class RunOnce:
                 return None
             found.extend(uses)
         return found
+
+    def nested_once(self, path: str, data: bytes, function: str) -> bool:
+        """For a function nested in another (`outer.<locals>.inner` in the file ``path``
+        holding ``data``): whether it runs once because the function it runs with
+        (`runs_with`) runs once. Nested functions are not matched by name across the
+        project: many functions nest an `_execute`."""
+        tree = self._tree(path, data)
+        outer = runs_with(tree, function) if tree is not None else None
+        return outer is not None and self(outer)
 
     def _tree(self, path: str, data: bytes) -> ast.Module | None:
         if path not in self._trees:
