@@ -35,7 +35,7 @@ from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.index import unpack_identifiers
-from perfaudit.engine.rare import RunOnce, parse_quietly
+from perfaudit.engine.rare import MAX_FILES, RunOnce, parse_quietly
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
@@ -47,8 +47,6 @@ _PLAIN = frozenset({"staticmethod", "classmethod", "builtins.staticmethod",
                     "builtins.classmethod"})
 _POLLS = (ast.While, ast.AsyncFor)
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
-#: a name held by more application files than this is too common to judge (as rare.py)
-_MAX_FILES = 12
 
 
 def startup_name(name: str, names: frozenset[str]) -> bool:
@@ -63,9 +61,10 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
          is_app_code: Callable[[str], bool],
          words: Mapping[str, bytes] | None = None) -> list[Finding]:
     """``findings`` with those in start/stop methods and code generators marked
-    `one_shot`. ``paths``: every file of the scan; ``read`` gives a file's bytes;
+    `one_shot`. ``paths``: every file of the scan; ``read`` gives a file's bytes, and
     ``is_app_code`` whether a path is application code (a finding in a test is summarised
-    as such whatever its function, and only application code counts as a caller);
+    as such whatever its function, and only application code counts as a caller), each
+    cheap when asked again (the caller keeps what they read and classify);
     ``words``: the packed identifiers (`index.pack_identifiers`) of the files the scan did
     not analyse, so that they are read only when they name a helper."""
     if not (table.codegen or table.startup_names) or not any(
@@ -150,8 +149,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
 
 class _Naming:
     """``naming(name)``: (path, bytes) of the application files whose text holds
-    ``name``, each file read once; a file with known identifiers is read only when they
-    hold the name."""
+    ``name``; a file with known identifiers is read only when they hold the name."""
 
     def __init__(self, paths: Sequence[str], read: Callable[[str], bytes | None],
                  is_app_code: Callable[[str], bool], words: Mapping[str, bytes]) -> None:
@@ -159,18 +157,10 @@ class _Naming:
         self._read = read
         self._is_app_code = is_app_code
         self._words = words
-        self._data: dict[str, bytes | None] = {}
         self._memo: dict[str, list[tuple[str, bytes]] | None] = {}
-        self._is_app: dict[str, bool] = {}
-
-    def _app(self, path: str) -> bool:
-        got = self._is_app.get(path)
-        if got is None:
-            got = self._is_app[path] = self._is_app_code(path)
-        return got
 
     def __call__(self, name: str) -> list[tuple[str, bytes]] | None:
-        """None when more than `_MAX_FILES` files hold the name: too common to judge (a
+        """None when more than `MAX_FILES` files hold the name: too common to judge (a
         helper only start-up code calls is named in a few)."""
         if name in self._memo:
             return self._memo[name]
@@ -181,14 +171,11 @@ class _Naming:
             if packed is not None and (raw not in packed
                                        or raw not in unpack_identifiers(packed)):
                 continue
-            if p in self._data:
-                data = self._data[p]
-            else:
-                data = self._data[p] = self._read(p)
+            data = self._read(p)
             # (a test calling a function says nothing of how often the application does)
-            if data is not None and raw in data and self._app(p):
+            if data is not None and raw in data and self._is_app_code(p):
                 out.append((p, data))
-                if len(out) > _MAX_FILES:
+                if len(out) > MAX_FILES:
                     self._memo[name] = None
                     return None
         self._memo[name] = out
@@ -204,10 +191,9 @@ def _defined_once(files: Iterable[tuple[str, bytes]] | None, name: str) -> bool:
                          + rb"[ \t]*[(\[]", re.MULTILINE)
     n = 0
     for _path, data in files:
-        if name.encode() in data:
-            n += len(pattern.findall(data))
-            if n > 1:
-                return False
+        n += len(pattern.findall(data))
+        if n > 1:
+            return False
     return n == 1
 
 
@@ -235,8 +221,7 @@ def _polls(tree: ast.Module | None, fn: FuncFacts, line: int) -> bool:
             stack: list[ast.AST] = list(node.body)
             while stack:
                 n = stack.pop()
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                                  ast.ClassDef)):
+                if isinstance(n, (*_FUNCS, ast.Lambda, ast.ClassDef)):
                     continue
                 if isinstance(n, _POLLS) and n.lineno <= line <= (n.end_lineno or n.lineno):
                     return True
