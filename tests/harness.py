@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from perfaudit.api import scan
-from perfaudit.config import Config, config_from_table
+from perfaudit.config import Config, config_from_table, load_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -70,3 +70,8 @@ def write_tree(root: Path, files: dict[str, str]) -> None:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text)
+
+
+def project_config(root: Path, **kw: object) -> Config:
+    """The configuration a scan of the project at ``root`` finds, with ``kw`` replaced."""
+    return replace(load_config(start=str(root)), **kw)  # type: ignore[arg-type]

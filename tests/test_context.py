@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from perfaudit.config import Config, config_from_table, load_config
 from perfaudit.engine.context import Classifier
 from perfaudit.errors import PerfauditError
 from perfaudit.reporters import render
+from tests.harness import project_config as _cfg
 from tests.harness import write_tree
 
 SLEEPY = "import time\nasync def f():\n    time.sleep(1)\n"
@@ -179,10 +179,6 @@ def test_bad_test_code_in_pyproject_is_exit_2(project: Path) -> None:
 
 
 # --------------------------------------------------------------------------- scan
-
-
-def _cfg(project: Path, **kw: object) -> Config:
-    return replace(load_config(start=str(project)), **kw)  # type: ignore[arg-type]
 
 
 def test_default_reports_application_code_and_counts_the_rest(project: Path) -> None:

@@ -4,16 +4,15 @@ handlers, tasks a hook starts, and hooks the app also calls stay reported."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from perfaudit.api import scan
-from perfaudit.config import Config, load_config
 from perfaudit.engine.hooks import hook_table, may_hold_hooks
 from perfaudit.engine.index import identifiers, may_register, pack_identifiers
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
+from tests.harness import project_config as _cfg
 from tests.harness import write_tree
 
 FASTAPI_MAIN = '''\
@@ -211,10 +210,6 @@ def project(tmp_path: Path) -> Path:
         "proj/not_a_framework.py": NOT_A_FRAMEWORK,
     })
     return root
-
-
-def _cfg(root: Path, **kw: object) -> Config:
-    return replace(load_config(start=str(root)), **kw)  # type: ignore[arg-type]
 
 
 def _where(root: Path, findings: list) -> set[tuple[str, str]]:  # type: ignore[type-arg]

@@ -8,15 +8,15 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from perfaudit.api import fix, scan
-from perfaudit.config import Config, config_from_table, load_config
+from perfaudit.config import Config, config_from_table
 from perfaudit.errors import PerfauditError
 from perfaudit.reporters import render
+from tests.harness import project_config as _cfg
 from tests.harness import write_tree
 
 COMMANDS = '''\
@@ -67,10 +67,6 @@ def project(tmp_path: Path) -> Path:
         "proj/service.py": SERVICE,
     })
     return root
-
-
-def _cfg(root: Path, **kw: object) -> Config:
-    return replace(load_config(start=str(root)), **kw)  # type: ignore[arg-type]
 
 
 def _rel(root: Path, result_findings: list) -> list[tuple[str, int, str]]:  # type: ignore[type-arg]

@@ -5,11 +5,10 @@ timeout there holds no worker and no loop that serves others."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from perfaudit.api import scan
-from perfaudit.config import Config, load_config
+from tests.harness import project_config as _cfg
 from tests.harness import write_tree
 
 COMMANDS = '''\
@@ -51,10 +50,6 @@ api = FastAPI()
 def docs_route(url: str):
     return fetch_docs(url)
 '''
-
-
-def _cfg(root: Path, **kw: object) -> Config:
-    return replace(load_config(start=str(root)), **kw)  # type: ignore[arg-type]
 
 
 def _project(tmp_path: Path, service: bool) -> Path:

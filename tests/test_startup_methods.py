@@ -6,17 +6,17 @@ reported."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from perfaudit.api import scan
-from perfaudit.config import Config, load_config
+from perfaudit.config import load_config
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
 from perfaudit.engine.startup import startup_name
 from perfaudit.reporters.base import hidden_line
 from perfaudit.tables import load_cli_table
+from tests.harness import project_config as _cfg
 from tests.harness import write_tree
 
 SERVICE = '''\
@@ -149,10 +149,6 @@ def project(tmp_path: Path) -> Path:
         "proj/components/lookalike.py": NOT_CODEGEN,
     })
     return root
-
-
-def _cfg(root: Path, **kw: object) -> Config:
-    return replace(load_config(start=str(root)), **kw)  # type: ignore[arg-type]
 
 
 def _where(root: Path, findings: list) -> set[tuple[str, str, str]]:  # type: ignore[type-arg]
