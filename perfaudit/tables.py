@@ -243,6 +243,10 @@ class CliTable:
     startup_names: frozenset[str] = frozenset()
     #: `[startup_methods]`: the codes marked one-shot in them
     startup_codes: frozenset[str] = frozenset()
+    #: `[startup_methods]`: names of coroutines that serve until stopped, and words of the
+    #: names of the classes whose such methods count (their startup prefix is marked)
+    serving_names: frozenset[str] = frozenset()
+    serving_classes: frozenset[str] = frozenset()
     #: `[codegen]`: modules whose importers' coroutines run without an event loop
     codegen: frozenset[str] = frozenset()
 
@@ -256,6 +260,9 @@ def _load_cli(extra: tuple[str, ...]) -> CliTable:
                     wrappers=frozenset(data.get("wrappers", {}).get("calls", [])),
                     startup_names=frozenset(data.get("startup_methods", {}).get("names", [])),
                     startup_codes=frozenset(data.get("startup_methods", {}).get("codes", [])),
+                    serving_names=frozenset(data.get("startup_methods", {}).get("serving", [])),
+                    serving_classes=frozenset(
+                        data.get("startup_methods", {}).get("serving_classes", [])),
                     codegen=frozenset(data.get("codegen", {}).get("imports", [])))
 
 

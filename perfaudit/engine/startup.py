@@ -35,6 +35,7 @@ from dataclasses import replace
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.index import unpack_identifiers
+from perfaudit.engine.oneshot import in_startup
 from perfaudit.engine.rare import MAX_FILES, RunOnce, parse_quietly
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
@@ -121,16 +122,21 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
         if table.codegen and is_generated(res):
             out.append(replace(f, one_shot=True))
             continue
-        if f.code not in table.startup_codes:
+        if (f.code if f.code != "PA106" else _leaf_code(f, by_path)) not in table.startup_codes:
             out.append(f)
             continue
         fn = _function(res, f.function)
-        last = f.function.rpartition(".")[2]
+        owner, _, last = f.function.rpartition(".")
         if fn is None or "<locals>" in f.function or not _plain(fn):
             out.append(f)
             continue
         if startup_name(last, names):
             once = fn.is_async
+        elif startup_name(last, table.serving_names) and _serving_class(
+                owner, table.serving_classes):
+            # a coroutine that serves until stopped: only what runs before it starts
+            # serving (its startup prefix, engine/oneshot.py), outside its loops
+            once = fn.is_async and _before_serving(tree(f.path), fn, f)
         else:
             # a helper: one function of that name in the application code (a call of
             # `x.save()` from `close` says nothing of another class's `save`), and every
@@ -197,6 +203,57 @@ def _defined_once(files: Iterable[tuple[str, bytes]] | None, name: str) -> bool:
     return n == 1
 
 
+def _leaf_code(f: Finding, by_path: Mapping[str, FileResult]) -> str:
+    """A PA106 finding's blocking call at the end of its chain: its code (PA101: file-system
+    work, PA102: a request, ...), found from `Finding.cause` ("open() at path:line") in
+    the analysed file that makes it; "" when not found."""
+    blocker, _, where = f.cause.rpartition(" at ")
+    path, _, line = where.rpartition(":")
+    res = by_path.get(path)
+    if res is None or not line.isdigit():
+        return ""
+    row = int(line)
+    for fn in res.functions:
+        for code, callee, at in fn.direct:
+            if at == row and callee.removeprefix("builtins.") + "()" == blocker:
+                return code
+    return ""
+
+
+def _serving_class(owner: str, words: frozenset[str]) -> bool:
+    """Whether the class ``owner`` (dotted, within its module) is named as a server, bot
+    or worker: one of the words of its CamelCase or snake_case name is in ``words``
+    (`AgentServer`, `AsyncTeleBot`)."""
+    cls = owner.rpartition(".")[2]
+    return bool(cls) and any(w.lower() in words for w in _WORDS.findall(cls))
+
+
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
+
+
+def _before_serving(tree: ast.Module | None, fn: FuncFacts, f: Finding) -> bool:
+    """Whether ``f`` lies in the startup prefix of the coroutine ``fn`` (`FuncFacts.startup`:
+    before the statement where it first starts work, `oneshot.in_startup`), and the
+    coroutine does start work after it (a coroutine that starts nothing may be a job). A
+    `for` loop in the prefix with no `await` in it (a directory cleaned before serving)
+    runs once per start too; any other loop, comprehension or lambda does not count."""
+    if tree is None or not fn.startup:
+        return False
+    node = _node(tree, fn)
+    if node is None or tuple(fn.startup[0]) >= _end(node.body[-1]):
+        return False  # (its prefix is its whole body: it starts no work)
+    once_loops = {(n.lineno, n.col_offset) for n in ast.walk(node)
+                  if type(n) is ast.For and not any(
+                      isinstance(m, (ast.Await, ast.AsyncFor, ast.AsyncWith))
+                      for m in ast.walk(n))}
+    holes = tuple(h for h in fn.startup[1] if len(h) != 4 or (h[0], h[1]) not in once_loops)
+    return in_startup((fn.startup[0], holes), f.span.line, f.span.column - 1)
+
+
+def _end(st: ast.stmt) -> tuple[int, int]:
+    return (st.end_lineno or st.lineno, st.end_col_offset or 0)
+
+
 def _function(res: FileResult, function: str) -> FuncFacts | None:
     qual = f"{res.module}.{function}" if res.module else function
     for fn in res.functions:
@@ -212,19 +269,25 @@ def _plain(fn: FuncFacts) -> bool:
 def _polls(tree: ast.Module | None, fn: FuncFacts, line: int) -> bool:
     """Whether ``line`` sits in a `while` or `async for` loop of the function defined at
     ``fn.line`` (or the file cannot be read: then it may)."""
-    if tree is None:
+    node = _node(tree, fn) if tree is not None else None
+    if node is None:
         return True
+    stack: list[ast.AST] = list(node.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (*_FUNCS, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(n, _POLLS) and n.lineno <= line <= (n.end_lineno or n.lineno):
+            return True
+        stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _node(tree: ast.Module, fn: FuncFacts) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The definition of ``fn`` in its file's ``tree``."""
     for node in ast.walk(tree):
         if isinstance(node, _FUNCS) and node.name == fn.name and (
                 node.lineno == fn.line or any(d.lineno == fn.line
                                               for d in node.decorator_list)):
-            stack: list[ast.AST] = list(node.body)
-            while stack:
-                n = stack.pop()
-                if isinstance(n, (*_FUNCS, ast.Lambda, ast.ClassDef)):
-                    continue
-                if isinstance(n, _POLLS) and n.lineno <= line <= (n.end_lineno or n.lineno):
-                    return True
-                stack.extend(ast.iter_child_nodes(n))
-            return False
-    return True
+            return node
+    return None
