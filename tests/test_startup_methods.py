@@ -13,7 +13,7 @@ import pytest
 from perfaudit.api import scan
 from perfaudit.config import load_config
 from perfaudit.engine.oneshot import CODES as ONE_SHOT_CODES
-from perfaudit.engine.startup import startup_name
+from perfaudit.engine.startup import _serving_class, startup_name
 from perfaudit.reporters.base import hidden_line
 from perfaudit.tables import load_cli_table
 from tests.harness import project_config as _cfg
@@ -213,3 +213,110 @@ def test_startup_names_ignore_a_leading_underscore_or_async() -> None:
     for other in ("start_recording", "restart", "connect", "run", "initialize", "handle",
                   "async_setup", "async_start"):
         assert not startup_name(other, names), other
+
+
+# a PA106 chain is judged by the blocking call at its end, in whichever module it is
+CHAIN_APP = '''\
+import asyncio
+
+from proj.io import cleanup_dir, load_state, ping_config, wait_ready
+
+
+class Application:
+    async def start(self):
+        self.state = load_state()
+        cleanup_dir()
+        wait_ready()
+        ping_config()
+
+    async def shutdown(self):
+        cleanup_dir()
+
+    async def on_update(self, update):
+        return load_state()
+
+
+class MetricsServer:
+    async def run(self):
+        cleanup_dir()
+        self.state = load_state()
+        wait_ready()
+        await self.site.start()
+        load_state()
+        await asyncio.Event().wait()
+
+
+class Exporter:
+    async def run(self):
+        # (no server, bot or worker: a job's run)
+        cleanup_dir()
+        await asyncio.gather(self.a(), self.b())
+
+
+class BotWorker:
+    async def run(self):
+        # (it starts no work: the whole body could be a job)
+        return load_state()
+'''
+
+CHAIN_IO = '''\
+import json
+import os
+import shutil
+import time
+import urllib.request
+
+
+def load_state():
+    with open("state.json") as fh:
+        return json.load(fh)
+
+
+def cleanup_dir():
+    _remove_tree("/var/lib/app/tmp")
+
+
+def _remove_tree(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+
+
+def wait_ready():
+    time.sleep(0.5)
+
+
+def ping_config():
+    return urllib.request.urlopen("http://config.local", timeout=5).read()
+'''
+
+
+def test_chains_count_by_the_blocking_call_at_their_end(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    write_tree(root, {"pyproject.toml": "[tool.perfaudit]\n", "proj/__init__.py": "",
+                      "proj/app.py": CHAIN_APP, "proj/io.py": CHAIN_IO})
+    result = scan([str(root)], _cfg(root, cli_commands="report"), cache=False)
+    got = {(f.function, f.span.line, f.one_shot) for f in result.findings
+           if f.code == "PA106"}
+    assert got == {
+        ("Application.start", 8, True),  # open(), in another module
+        ("Application.start", 9, True),  # rmtree() two calls down
+        ("Application.start", 10, False),  # time.sleep()
+        ("Application.start", 11, False),  # urlopen()
+        ("Application.shutdown", 14, True),
+        ("Application.on_update", 17, False),  # a handler
+        ("MetricsServer.run", 22, True),  # before it starts serving
+        ("MetricsServer.run", 23, True),
+        ("MetricsServer.run", 24, False),  # a sleep, even there
+        ("MetricsServer.run", 26, False),  # once it serves
+        ("Exporter.run", 33, False),
+        ("BotWorker.run", 40, False),
+    }
+
+
+def test_serving_classes_match_whole_words() -> None:
+    words = load_cli_table(load_config(start="/")).serving_classes
+    for cls in ("AgentServer", "AsyncTeleBot", "HTTPServer", "Worker", "mod.BotWorker",
+                "metrics_server"):
+        assert _serving_class(cls, words), cls
+    for cls in ("Observer", "Robotics", "Job", "Homeworker", "", "Exporter"):
+        assert not _serving_class(cls, words), cls
