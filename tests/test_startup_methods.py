@@ -315,8 +315,8 @@ def test_chains_count_by_the_blocking_call_at_their_end(tmp_path: Path) -> None:
 
 def test_serving_classes_match_whole_words() -> None:
     words = load_cli_table(load_config(start="/")).serving_classes
-    for cls in ("AgentServer", "AsyncTeleBot", "HTTPServer", "Worker", "mod.BotWorker",
+    for cls in ("AgentServer", "AsyncTeleBot", "HTTPServer", "mod.BotWorker",
                 "metrics_server"):
         assert _serving_class(cls, words), cls
-    for cls in ("Observer", "Robotics", "Job", "Homeworker", "", "Exporter"):
+    for cls in ("Observer", "Robotics", "Job", "Worker", "Agent", "", "Exporter"):
         assert not _serving_class(cls, words), cls

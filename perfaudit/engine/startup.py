@@ -36,7 +36,7 @@ from dataclasses import replace
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.index import unpack_identifiers
 from perfaudit.engine.oneshot import in_startup
-from perfaudit.engine.rare import MAX_FILES, RunOnce, parse_quietly
+from perfaudit.engine.rare import MAX_FILES, MEMOISED, RunOnce, parse_quietly
 from perfaudit.model import Finding
 from perfaudit.tables import CliTable
 
@@ -131,26 +131,39 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             out.append(f)
             continue
         if startup_name(last, names):
-            once = fn.is_async
+            # (a chain from a start that takes a job's argument, `start(self, flow_run)`,
+            # may run per job: only the PA101 calls in the method itself count there)
+            once = fn.is_async and (f.code != "PA106" or not _required_args(tree(f.path), fn))
         elif startup_name(last, table.serving_names) and _serving_class(
                 owner, table.serving_classes):
-            # a coroutine that serves until stopped: only what runs before it starts
-            # serving (its startup prefix, engine/oneshot.py), outside its loops
-            once = fn.is_async and _before_serving(tree(f.path), fn, f)
+            # a coroutine that serves until stopped, called with its options only: what
+            # runs before it starts serving (its startup prefix, engine/oneshot.py)
+            once = (fn.is_async and not _required_args(tree(f.path), fn)
+                    and _before_serving(tree(f.path), fn, f))
         else:
             # a helper: one function of that name in the application code (a call of
             # `x.save()` from `close` says nothing of another class's `save`), and every
             # call of it made from a start or stop method, transitively
             if naming is None or run_once is None:
                 naming = _Naming(paths, read, is_app_code, words or {})
-                run_once = RunOnce(list, functools.partial(startup_name, names=names),
-                                   new_loop=False, naming=naming)
+                run_once = _StartOnce(list, functools.partial(startup_name, names=names),
+                                      new_loop=False, naming=naming)
             once = (defined.get(last, 0) == 1 and near_start(last)
                     and _defined_once(naming(last), last) and run_once.called_once(last))
         if once and not _polls(tree(f.path), fn, f.span.line):
             f = replace(f, one_shot=True)
         out.append(f)
     return out
+
+
+class _StartOnce(RunOnce):
+    """`RunOnce` without its memoised calls: `if self.x is None: self.x = f()` runs `f`
+    once per object, and the object may be made per connection (asyncssh's X11 listener,
+    per SSH connection), not once per start."""
+
+    def _callers(self, name: str) -> list[str | None] | None:
+        got = super()._callers(name)
+        return None if got is None else [None if c == MEMOISED else c for c in got]
 
 
 class _Naming:
@@ -248,6 +261,19 @@ def _before_serving(tree: ast.Module | None, fn: FuncFacts, f: Finding) -> bool:
                       for m in ast.walk(n))}
     holes = tuple(h for h in fn.startup[1] if len(h) != 4 or (h[0], h[1]) not in once_loops)
     return in_startup((fn.startup[0], holes), f.span.line, f.span.column - 1)
+
+
+def _required_args(tree: ast.Module | None, fn: FuncFacts) -> bool:
+    """Whether ``fn`` takes an argument with no default besides `self`/`cls` (a job's or
+    a request's: `run(self, flow_run)`), or cannot be found."""
+    node = _node(tree, fn) if tree is not None else None
+    if node is None:
+        return True
+    a = node.args
+    positional = [*a.posonlyargs, *a.args]
+    if positional and positional[0].arg in ("self", "cls"):
+        positional = positional[1:]
+    return len(positional) > len(a.defaults) or any(d is None for d in a.kw_defaults)
 
 
 def _end(st: ast.stmt) -> tuple[int, int]:
