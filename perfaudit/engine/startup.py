@@ -74,7 +74,8 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     by_path = {r.path: r for r in results}
     generated: dict[str, bool] = {}
     trees: dict[str, ast.Module | None] = {}
-    run_once: RunOnce | None = None
+    #: (PA101, PA106: a chain's helper does not count a memoised call as once)
+    run_once: dict[bool, RunOnce] = {}
     naming: _Naming | None = None
     #: how many functions of each name the analysed files define (two: no need to read)
     defined: dict[str, int] = {}
@@ -144,12 +145,15 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             # a helper: one function of that name in the application code (a call of
             # `x.save()` from `close` says nothing of another class's `save`), and every
             # call of it made from a start or stop method, transitively
-            if naming is None or run_once is None:
+            if naming is None:
                 naming = _Naming(paths, read, is_app_code, words or {})
-                run_once = _StartOnce(list, functools.partial(startup_name, names=names),
-                                      new_loop=False, naming=naming)
+            chain = f.code == "PA106"
+            if chain not in run_once:
+                run_once[chain] = (_StartOnce if chain else RunOnce)(
+                    list, functools.partial(startup_name, names=names), new_loop=False,
+                    naming=naming)
             once = (defined.get(last, 0) == 1 and near_start(last)
-                    and _defined_once(naming(last), last) and run_once.called_once(last))
+                    and _defined_once(naming(last), last) and run_once[chain].called_once(last))
         if once and not _polls(tree(f.path), fn, f.span.line):
             f = replace(f, one_shot=True)
         out.append(f)
@@ -157,9 +161,11 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
 
 
 class _StartOnce(RunOnce):
-    """`RunOnce` without its memoised calls: `if self.x is None: self.x = f()` runs `f`
-    once per object, and the object may be made per connection (asyncssh's X11 listener,
-    per SSH connection), not once per start."""
+    """`RunOnce` without its memoised calls, for the helpers of PA106 chains: `if self.x is
+    None: self.x = f()` runs `f` once per object, and the object may be made per
+    connection (asyncssh's X11 auth, read once per SSH connection, judged true), not once
+    per start. (PA101 keeps them: crawl4ai's URL seeder reads its index cache once per
+    seeder, judged false.)"""
 
     def _callers(self, name: str) -> list[str | None] | None:
         got = super()._callers(name)
