@@ -20,6 +20,17 @@ After the one-shot pass (engine/oneshot.py), two more kinds of findings are mark
   it per request: `@app.post("/start")`), and a call in a `while` or `async for` loop of
   the function (a start that keeps polling, or a watcher task it starts, serves on its
   loop).
+  A PA106 finding counts by the blocking call at the end of its chain (`_leaf_code`):
+  one whose leaf has one of the table's codes (file-system work) is marked like that call
+  in the method, unless the method takes an argument with no default (`start(self,
+  flow_run)`: per job); one that ends in a sleep, request, subprocess or query stays. A
+  PA106 chain's helper does not count a call its caller memoises per object (`_StartOnce`:
+  the object may be a connection).
+* **Coroutines that serve until stopped** (`serving`, `serving_classes`): a `run`,
+  `serve`, `run_webhooks`, ... of a class whose name has the word server, bot or daemon,
+  with no argument lacking a default: the same codes in its startup prefix (the code before
+  it first starts work, `FuncFacts.startup`, tested with `oneshot.in_startup`; a `for`
+  loop there that awaits nothing counts, other loops do not), when it does start work.
 * **Code generators** (`[codegen]`): every PA101-PA106 finding in a module that imports one
   of the table's modules (ESPHome's `esphome.codegen`), whose `async def`s are run by the
   generator's own scheduler with no event loop behind them.
