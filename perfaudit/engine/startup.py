@@ -43,6 +43,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from perfaudit.engine.analyze import FileResult, FuncFacts
 from perfaudit.engine.index import unpack_identifiers
@@ -85,8 +86,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     by_path = {r.path: r for r in results}
     generated: dict[str, bool] = {}
     trees: dict[str, ast.Module | None] = {}
-    #: (PA101, PA106: a chain's helper does not count a memoised call as once)
-    run_once: dict[bool, RunOnce] = {}
+    run_once: _StartOnce | None = None
     naming: _Naming | None = None
     #: how many functions of each name the analysed files define (two: no need to read)
     defined: dict[str, int] = {}
@@ -156,15 +156,13 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             # a helper: one function of that name in the application code (a call of
             # `x.save()` from `close` says nothing of another class's `save`), and every
             # call of it made from a start or stop method, transitively
-            if naming is None:
+            if naming is None or run_once is None:
                 naming = _Naming(paths, read, is_app_code, words or {})
-            chain = f.code == "PA106"
-            if chain not in run_once:
-                run_once[chain] = (_StartOnce if chain else RunOnce)(
-                    list, functools.partial(startup_name, names=names), new_loop=False,
-                    naming=naming)
+                run_once = _StartOnce(list, functools.partial(startup_name, names=names),
+                                      new_loop=False, naming=naming)
             once = (defined.get(last, 0) == 1 and near_start(last)
-                    and _defined_once(naming(last), last) and run_once[chain].called_once(last))
+                    and _defined_once(naming(last), last)
+                    and run_once.once(last, strict=f.code == "PA106"))
         if once and not _polls(tree(f.path), fn, f.span.line):
             f = replace(f, one_shot=True)
         out.append(f)
@@ -172,15 +170,38 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
 
 
 class _StartOnce(RunOnce):
-    """`RunOnce` without its memoised calls, for the helpers of PA106 chains: `if self.x is
-    None: self.x = f()` runs `f` once per object, and the object may be made per
-    connection (asyncssh's X11 auth, read once per SSH connection, judged true), not once
-    per start. (PA101 keeps them: crawl4ai's URL seeder reads its index cache once per
-    seeder, judged false.)"""
+    """`RunOnce` that, ``strict``, does not count memoised calls, for the helpers of PA106
+    chains: `if self.x is None: self.x = f()` runs `f` once per object, and the object may
+    be made per connection (asyncssh's X11 auth, read once per SSH connection, judged
+    true), not once per start. (PA101 keeps them: crawl4ai's URL seeder reads its index
+    cache once per seeder, judged false.) Both ways share the callers found of each name
+    (finding them walks every file that names it), each with its own memo."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._strict = False
+        self._found: dict[str, list[str | None] | None] = {}
+        self._memos: dict[bool, dict[str, bool]] = {False: self._memo, True: {}}
+
+    def once(self, name: str, *, strict: bool) -> bool:
+        """`called_once`; ``strict``: without memoised calls (only ever fewer names)."""
+        self._strict, self._memo = False, self._memos[False]
+        loose = self.called_once(name)
+        if not strict or not loose:
+            return loose
+        self._strict, self._memo = True, self._memos[True]
+        try:
+            return self.called_once(name)
+        finally:
+            self._strict, self._memo = False, self._memos[False]
 
     def _callers(self, name: str) -> list[str | None] | None:
-        got = super()._callers(name)
-        return None if got is None else [None if c == MEMOISED else c for c in got]
+        if name not in self._found:
+            self._found[name] = super()._callers(name)
+        got = self._found[name]
+        if not self._strict or got is None:
+            return got
+        return [None if c == MEMOISED else c for c in got]
 
 
 class _Naming:
