@@ -444,12 +444,12 @@ class Analyzer:
                     self.guard.append(_ONCE)
                     continue
                 g = self._cache_guard(st, body, i + 1) if i + 1 < len(body) else None
-                if g is not None:
+                conds = self._memo_conds(g) if g is not None else None
+                if g is not None and conds is not None:
                     # `if self._ctx is not None: return self._ctx`, then the build: the
                     # rest runs while the cache is empty (for the values passed, when
                     # the cache is keyed by them)
-                    self.guard.append(("not", ("and", ("cached", g.keys),
-                                               *self._memo_conds(g))))
+                    self.guard.append(("not", ("and", ("cached", g.keys), *conds)))
                     continue
                 if body_exits != else_exits:
                     c = self.summ.cond(st.test)
@@ -480,11 +480,12 @@ class Analyzer:
             self.visit_body(node.orelse)
             return
         g = self._cache_guard(node) if type(node) is ast.If else None
-        if g is not None:
+        conds = self._memo_conds(g) if g is not None else None
+        if g is not None and conds is not None:
             # `if self._ctx is None: ... self._ctx = ctx`: runs while the cache is empty
             assert type(node) is ast.If
             self.visit(node.test)
-            self.guard.append(("or", ("not", ("cached", g.keys)), *self._memo_conds(g)))
+            self.guard.append(("or", ("not", ("cached", g.keys)), *conds))
             self.visit_body(node.body)
             self.guard.pop()
             self.visit_body(node.orelse)
@@ -590,10 +591,13 @@ class Analyzer:
         finder = self._memo()
         return finder.branch(st) if block is None else finder.early_return(st, block, start)
 
-    def _memo_conds(self, g: CacheGuard) -> list[Cond]:
-        """The conditions on the inputs beside a cache test (`not ignore_cache`)."""
+    def _memo_conds(self, g: CacheGuard) -> list[Cond] | None:
+        """The conditions on the inputs beside a cache test (`not ignore_cache`); None
+        when one of them cannot be stated (`now - self._loaded_at > 60`: it may hold on
+        any call, so the test is no cache guard)."""
         assert self.summ is not None
-        return [c for c in map(self.summ.cond, g.others) if c[0] != "ign"]
+        conds = [self.summ.cond(o) for o in g.others]
+        return None if any(c[0] == "ign" for c in conds) else conds
 
     def _cached_branch(self, node: ast.If) -> bool:
         """Visit ``node`` when it is a branch that fills the function's own cache
@@ -875,7 +879,11 @@ class Analyzer:
         saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
                       self.groups, self.cached)
         self.suspends, self.holes, self.ifs, self.groups = None, [], [], set()
-        self.cached = 0  # (a nested function runs whenever it is called)
+        # (a nested function runs whenever it is called); a coroutine memoised by its
+        # decorator (`@alru_cache`) without parameters runs its body once per process (with
+        # parameters, once per distinct argument: per request when they vary)
+        self.cached = int(is_async and bool(node.decorator_list) and _memoized(node, scope)
+                          and not _has_params(node, scope))
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
@@ -1779,6 +1787,17 @@ def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
 
 _MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",
                         "cachetools.cached", "async_lru.alru_cache"})
+
+
+def _has_params(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+    """Whether the function takes arguments beyond a method's `self` or `cls`."""
+    a = node.args
+    n = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs)
+    if a.vararg is not None or a.kwarg is not None:
+        return True
+    plain = scope.class_qual is not None and not any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+    return n > (1 if plain else 0)
 
 
 def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
