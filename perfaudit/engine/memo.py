@@ -148,8 +148,8 @@ class Finder:
         # a test of the cache itself (its expiry) is part of the cache test; a test of the
         # inputs is kept as a condition; a test of other state (`time.time() - _loaded_at
         # > 60`, a flag) may hold on any call: no cache guard then
-        others = [o for o in operands if self._cache_test(o, filled) is None
-                  and not _mentions(o, target)]
+        others = [o for o in operands if not _mentions(o, target)
+                  and (self._cache_test(o, filled) or ("",))[0] != target]
         if any(not _reads(o, self.params) for o in others):
             return None
         return target, found[1], others
