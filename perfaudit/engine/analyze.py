@@ -539,8 +539,8 @@ class Analyzer:
             self.visit_body(node.body, memo_only=True)
             return
         assert isinstance(node, _OPAQUE)
-        self.visit_body(node.body, memo_only=True)  # type: ignore[attr-defined]
-        for x in (*node.handlers, *node.orelse, *node.finalbody):  # type: ignore[attr-defined]
+        self.visit_body(node.body, memo_only=True)
+        for x in (*node.handlers, *node.orelse, *node.finalbody):
             self.visit(x)
 
     def _memo(self) -> Finder:

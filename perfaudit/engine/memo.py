@@ -219,7 +219,7 @@ class Finder:
                 elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                     out.setdefault(node.id, []).append(None)
             for name, values in out.items():  # (an `x = v` also holds a Store name)
-                plain = [v for v in values if v is not None]
+                plain: list[ast.expr | None] = [v for v in values if v is not None]
                 out[name] = plain if len(values) == 2 * len(plain) else [None]
             self._locals = {n: v for n, v in out.items() if n not in self.globals}
         return self._locals
@@ -252,6 +252,7 @@ class Finder:
                 if (isinstance(f, ast.Name) and f.id == "setattr" and len(node.value.args) == 3
                         and _dotted(node.value.args[0]) == self.self_name
                         and isinstance(node.value.args[1], ast.Constant)
+                        and isinstance(node.value.args[1].value, str)
                         and f"{self.self_name}.{node.value.args[1].value}" == target):
                     return True
             if top:
