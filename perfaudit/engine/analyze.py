@@ -353,6 +353,9 @@ class Analyzer:
         self._declared: dict[ast.AST, frozenset[str]] = {}
         #: how many `global` statements name each name, in the whole file (`_lazy_global`)
         self._globals: dict[str, int] | None = None
+        #: the same from the text (`_module_global`: a line that starts with `global`,
+        #: in a string too, which can only count more)
+        self._text_globals: dict[str, int] | None = None
         #: where each line of the file starts (`_never_named`), once needed
         self._line_starts: list[int] | None = None
         #: per function with local functions: the names it reads (`_loaded`)
@@ -567,19 +570,19 @@ class Analyzer:
     def _module_global(self, name: str, declared: bool) -> bool:
         """Whether ``name`` is bound once at module level and no `global` statement of the
         file names it, but the function's own where ``declared`` (`_lazy_global`)."""
+        counts = self._text_globals
+        if counts is None:  # (read from the text: most files have no `global` at all)
+            counts = self._text_globals = {}
+            if "global" in self.ctx.text:
+                for m in _GLOBAL_STMT.finditer(self.ctx.text):
+                    for g in m.group(1).split(","):
+                        counts[g.strip()] = counts.get(g.strip(), 0) + 1
+        if counts.get(name, 0) != (1 if declared else 0):
+            return False
         module = self.scope
         while module.parent is not None:
             module = module.parent
-        if len(module.bindings.get(name, ())) != 1:
-            return False
-        counts = self._globals
-        if counts is None:
-            counts = self._globals = {}
-            for n in ast.walk(module.node):
-                if type(n) is ast.Global:
-                    for g in n.names:
-                        counts[g] = counts.get(g, 0) + 1
-        return counts.get(name, 0) == (1 if declared else 0)
+        return len(module.bindings.get(name, ())) == 1
 
     def _cache_guard(self, st: ast.If, block: list[ast.stmt] | None = None, start: int = 0
                      ) -> CacheGuard | None:
@@ -1393,6 +1396,8 @@ _ANY_NAME = _AnyName()
 
 #: statements that may rebind a parameter (`Summarizer.param_at` reads their guards)
 _REBINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+#: a `global` statement (`_module_global`)
+_GLOBAL_STMT = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.MULTILINE)
 #: the codes of blocking calls not reported where they build the function's own cache
 MEMO_CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105"})
 #: compound statements whose bodies run, repeat or stop for reasons not about the inputs

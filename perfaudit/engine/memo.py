@@ -192,10 +192,12 @@ class Finder:
         head = dotted.partition(".")[0]
         if "." in dotted:
             return dotted if head == self.self_name else None
-        if dotted in self.globals:
-            return dotted if self._module_name(dotted, True) else None
-        if keyed and dotted not in self.params and dotted not in self.locals \
-                and self._module_name(dotted, False):
+        # (the module's counts first: most names tested are locals, and no `global`
+        # statement of the file names them, which needs no walk of the function)
+        if self._module_name(dotted, True) and dotted in self.globals:
+            return dotted
+        if keyed and self._module_name(dotted, False) and dotted not in self.params \
+                and dotted not in self.locals:
             return dotted
         return None
 
