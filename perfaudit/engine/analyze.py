@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +30,7 @@ from perfaudit.engine.scope import (
     resolve,
 )
 from perfaudit.model import Finding, Span
-from perfaudit.tables import BlockingEntry, Tables, load_tables, loop_methods
+from perfaudit.tables import BlockingEntry, Tables, load_tables, loop_methods, prompt_calls
 
 # --------------------------------------------------------------------------- facts
 
@@ -118,6 +118,14 @@ _WAIT_FUNCTIONS = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
 
 #: functions that run a coroutine function (not a coroutine) on a new event loop
 RUNS_FUNCTION = frozenset({"anyio.run", "trio.run"})
+
+#: the kinds of `FuncFacts.startup` holes (a fifth element; a loop, comprehension or lambda
+#: has none): the rest of an `if` branch from where it starts work; a loop each round of
+#: which waits for a person (a terminal menu: engine/oneshot.py takes its rounds for
+#: startup); a prompt call in such a loop (never startup)
+BRANCH = 1
+PACED = 2
+PROMPT = 3
 
 
 @dataclass(slots=True)
@@ -704,12 +712,59 @@ class Analyzer:
 
     def hole(self, node: ast.AST) -> None:
         """A loop, comprehension or lambda of the coroutine being visited, before its
-        first suspension point: what runs in it is not startup."""
+        first suspension point: what runs in it is not startup. A loop that waits for a
+        person in every round (`paced`) is a "menu" hole (a fifth element, `PACED`), and
+        each prompt call in it a "prompt" hole (`PROMPT`)."""
         ff = self.func_facts
         if ff is not None and ff.is_async and self.suspends is None:
-            self.holes.append((node.lineno, node.col_offset,  # type: ignore[attr-defined]
-                               node.end_lineno or node.lineno,  # type: ignore[attr-defined]
-                               node.end_col_offset or 0))  # type: ignore[attr-defined]
+            span = (node.lineno, node.col_offset,  # type: ignore[attr-defined]
+                    node.end_lineno or node.lineno,  # type: ignore[attr-defined]
+                    node.end_col_offset or 0)  # type: ignore[attr-defined]
+            prompts = self.paced(node) if type(node) in (ast.While, ast.For) else []
+            if prompts:
+                self.holes.append((*span, PACED))
+                self.holes.extend((*p, PROMPT) for p in prompts)
+            else:
+                self.holes.append(span)
+
+    def paced(self, loop: ast.AST) -> list[tuple[int, int, int, int]]:
+        """The spans of the prompt calls in ``loop`` (`[prompts]` of rules/cli.toml:
+        `input()`, `click.prompt`, `rich.prompt.Prompt.ask`, ...) when one of them runs
+        in every round: a statement of the loop's own body that is (or assigns) such a
+        call, with no `continue` before it that could skip it. Empty otherwise."""
+        prompts = prompt_calls()
+        body: list[ast.stmt] = loop.body  # type: ignore[attr-defined]
+        for st in body:
+            value = getattr(st, "value", None) if type(st) in (
+                ast.Expr, ast.Assign, ast.AnnAssign) else None
+            if value is not None and self._prompt(value, prompts):
+                break
+            if any(type(n) is ast.Continue for n in _walk_round(st)):
+                return []
+        else:
+            return []
+        return [(n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
+                for st in body for n in _walk_body(st)
+                if type(n) is ast.Call and self._prompt(n, prompts, chained=False)]
+
+    def _prompt(self, expr: ast.expr, prompts: frozenset[str], chained: bool = True) -> bool:
+        """Whether ``expr`` is a call of a prompt; with ``chained``, also a call made on
+        its result or given it first (`input().strip()`, `int(input())`)."""
+        e: ast.expr = expr
+        while type(e) is ast.Call:
+            sym = resolve(e.func, self.scope)
+            if sym is not None and sym[0] != "inst" and sym[1] in prompts:
+                return True
+            if not chained:
+                return False
+            f = e.func
+            if type(f) is ast.Attribute and type(f.value) is ast.Call:
+                e = f.value
+            elif e.args:
+                e = e.args[0]
+            else:
+                return False
+        return False
 
     def generic(self, node: ast.AST) -> None:
         leaves = _LEAVES
@@ -1121,6 +1176,25 @@ def _outer_if(body: list[ast.stmt], end: tuple[int, int]) -> ast.If | None:
     return outer
 
 
+def _walk_body(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and what it holds, outside nested functions, classes and lambdas."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _NOT_RUN))
+
+
+def _walk_round(node: ast.AST) -> Iterator[ast.AST]:
+    """`_walk_body` without nested loops (a `continue` there ends that loop's round)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(c for c in ast.iter_child_nodes(n)
+                    if not isinstance(c, (*_NOT_RUN, *_LOOP_NODES)))
+
+
 def _stmt_end(st: ast.stmt) -> tuple[int, int]:
     return (st.end_lineno or st.lineno, st.end_col_offset or 0)
 
@@ -1176,7 +1250,7 @@ def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
             if suspends:
                 after = _stmt_end(st)
                 if after < stop:
-                    out.append((*after, *stop, 1))
+                    out.append((*after, *stop, BRANCH))
                 return True
             continue
         if t is ast.With and not any(_may_suspend(i) for i in st.items):  # type: ignore[attr-defined]
@@ -1192,7 +1266,7 @@ def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
                     return True
             continue
         if _may_suspend(st):
-            out.append((*start, *stop, 1))
+            out.append((*start, *stop, BRANCH))
             return True
         if t in _LOOP_NODES:
             out.append((*start, *_stmt_end(st)))

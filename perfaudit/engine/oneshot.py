@@ -32,7 +32,8 @@ not one-shot.
 
 A coroutine function run by `asyncio.run(f())` (`anyio.run(f, ...)`) is a one-shot
 **script** only when that happens in a command-line program (a file that reads its
-command line, a `__main__`, a `cli` module or a module of a `cli` package), nothing else
+command line, a `__main__`, a `cli` module or a module of a `cli` package, or a function
+that the project's packaging names as a console script: engine/entrypoints.py), nothing else
 mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
 a server's `async def main()` serves on its loop and stays reported.
 
@@ -63,6 +64,7 @@ from typing import Any
 from perfaudit.engine.analyze import (
     FACTORY,
     LOOP,
+    PACED,
     PROJECT,
     RUNS,
     RUNS_FUNCTION,
@@ -72,6 +74,7 @@ from perfaudit.engine.analyze import (
     FileResult,
     FuncFacts,
 )
+from perfaudit.engine.entrypoints import console_scripts
 from perfaudit.engine.hooks import HOOK
 from perfaudit.engine.index import (
     ProjectIndex,
@@ -435,6 +438,7 @@ class _Source:
         self._words = words or {}
         self._data: dict[str, bytes | None] = {}
         self._ids: dict[str, frozenset[bytes]] = {}
+        self._mains: frozenset[str] | None = None
 
     def is_app(self, path: str) -> bool:
         got = self._is_app.get(path)
@@ -486,6 +490,13 @@ class _Source:
             return True
         data = self.data(path)
         return data is not None and _ARGV.search(data) is not None
+
+    def mains(self) -> frozenset[str]:
+        """The functions the project's packaging names as console scripts
+        (engine/entrypoints.py), read on first use."""
+        if self._mains is None:
+            self._mains = console_scripts(self.modules.items())
+        return self._mains
 
     def mentions(self, names: frozenset[str], wrapped: bool = False, dotted: bool = False
                  ) -> Iterator[tuple[str, dict[str, int]]]:
@@ -692,7 +703,8 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
     code, in application code that parses its command line (argparse, optparse, getopt,
-    `sys.argv`), and starting nothing that runs alongside them on the loop: neither
+    `sys.argv`) or by a function the packaging names as a console script
+    (`_Source.mains`), and starting nothing that runs alongside them on the loop: neither
     they nor any project function they reach calls something named like a task, a task
     group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
     is not one. A script may be decorated only with wrappers (`_Facts.wraps_only`: the
@@ -711,8 +723,9 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
         fn = funcs[q]
         if fn.is_async or not any(_runs_loop(c) for c in fn.callees):
             continue
-        if not source.is_app(index.path_of[q]) or not source.parses_argv(index.path_of[q]):
-            continue
+        path = index.path_of[q]
+        if not source.is_app(path) or not (source.parses_argv(path) or q in source.mains()):
+            continue  # (a console script's function is a program's main too)
         for c in (*fn.callees, *fn.runs):
             t = index.resolve(c)
             if t is not None and funcs[t].is_async and wraps_only(funcs[t]):
@@ -928,8 +941,10 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
             t = index.resolve(callee)
             if t is not None and t != s:
                 # (one that starts work, even work it waits for, serves while it runs)
-                (inside if in_startup(pre, line, col) and not spawns(t, LOOP | SCOPED)
-                 else outside).add(t)
+                # (nor does one called in a terminal menu's round, where work an earlier
+                # round started may be running)
+                (inside if in_startup(pre, line, col) and not in_menu(pre, line, col)
+                 and not spawns(t, LOOP | SCOPED) else outside).add(t)
         if inside - outside:
             prefix_calls[s] = inside - outside
 
@@ -1182,10 +1197,18 @@ def _names_it(imports: tuple[set[str], bool], name: str) -> tuple[bool, bool]:
 def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     """Whether (``line``, ``col``: 0-based) is in the startup prefix ``startup``
     (`FuncFacts.startup`): before its end, and in none of its loops, comprehensions or
-    lambdas."""
+    lambdas; the rounds of a terminal menu (`PACED`) are in it, their prompts not."""
     if not startup or (line, col) >= tuple(startup[0]):
         return False
-    return not any((h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in startup[1])
+    return not any((h[0], h[1]) <= (line, col) < (h[2], h[3])
+                   for h in startup[1] if len(h) < 5 or h[4] != PACED)
+
+
+def in_menu(startup: tuple[Any, ...], line: int, col: int) -> bool:
+    """Whether (``line``, ``col``) is in a terminal menu of ``startup`` (`PACED`)."""
+    return bool(startup) and any(
+        len(h) > 4 and h[4] == PACED and (h[0], h[1]) <= (line, col) < (h[2], h[3])
+        for h in startup[1])
 
 
 def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Calls,
@@ -1276,9 +1299,18 @@ def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
     ends where the outermost of those `if` statements ends (``ifs``: as
     `analyze.Analyzer.branch` records them)."""
     end, holes = pre
-    for h in holes:
-        if len(h) == 4 and (h[0], h[1]) <= at < (h[2], h[3]):
-            at = min(at, (h[0], h[1]))  # (a loop: its next round runs after the work)
+    moved = True
+    while moved:
+        moved = False
+        for h in holes:
+            if len(h) == 4 and (h[0], h[1]) < at < (h[2], h[3]):
+                at = (h[0], h[1])  # (a loop: its next round runs after the work)
+                moved = True
+            elif len(h) > 4 and h[4] == PACED and (h[0], h[1]) <= at < (h[2], h[3]):
+                # (a terminal menu: each next round waits for a person first, which
+                # stalls whatever this round left running; what follows the loop does not)
+                at = (h[2], h[3])
+                moved = True
     chain = sorted((i for i in ifs if (i[0], i[1]) < at < (i[2], i[3])),
                    key=lambda i: (i[0], i[1]))
     if not chain:
