@@ -62,6 +62,7 @@ from dataclasses import replace
 from typing import Any
 
 from perfaudit.engine.analyze import (
+    BRANCH,
     FACTORY,
     LOOP,
     PACED,
@@ -1204,6 +1205,15 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
                    for h in startup[1] if len(h) < 5 or h[4] != PACED)
 
 
+def _before_start(pre: tuple[Any, ...], line: int, col: int) -> bool:
+    """Whether a call at (``line``, ``col``) runs before the prefix ``pre`` ends: before
+    its end, in it or in one of its loops, comprehensions or lambdas, but not in the rest
+    of an `if` branch that already started work."""
+    return (line, col) < tuple(pre[0]) and not any(
+        len(h) > 4 and h[4] == BRANCH and (h[0], h[1]) <= (line, col) < (h[2], h[3])
+        for h in pre[1])
+
+
 def in_menu(startup: tuple[Any, ...], line: int, col: int) -> bool:
     """Whether (``line``, ``col``) is in a terminal menu of ``startup`` (`PACED`)."""
     return bool(startup) and any(
@@ -1279,9 +1289,10 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
         # a call of a project function that starts work on the loop ends the prefix
         # where its statement starts, or, in a branch of an `if`, that branch (and so
         # the `if`: `_cut`); a call already past the prefix (in the branch of an earlier
-        # such call, or after it) cuts nothing
+        # such call, or after it) cuts nothing; one in a loop of the prefix ends it where
+        # that loop starts (what follows the loop runs after the work started)
         for callee, line, col, _l2, _c2, stmt_line in sorted(fn.calls, key=lambda c: c[1:3]):
-            if in_startup(pre, line, col):
+            if _before_start(pre, line, col):
                 t = index.resolve(callee)
                 if (t is not None and t != q and spawns(t, LOOP)) or (
                         t is None and _last(callee) in SPAWN_NAMES
