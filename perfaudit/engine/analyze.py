@@ -390,7 +390,7 @@ class Analyzer:
         #: (None until one is visited), and the spans of the loops, comprehensions and
         #: lambdas visited before it (`FuncFacts.startup`)
         self.suspends: tuple[int, int] | None = None
-        self.holes: list[tuple[int, int, int, int]] = []
+        self.holes: list[tuple[int, ...]] = []
         #: and its `if` statements before it: (line, col, end line, end col, end line and
         #: col of the first branch)
         self.ifs: list[tuple[int, int, int, int, int, int]] = []
@@ -1121,7 +1121,7 @@ _NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
 
 
 def _startup(body: list[ast.stmt], end: tuple[int, int],
-             holes: list[tuple[int, int, int, int]],
+             holes: list[tuple[int, ...]],
              ifs: Sequence[tuple[int, ...]] = ()
              ) -> tuple[Any, ...]:
     """`FuncFacts.startup` of a coroutine whose first suspension point is in the

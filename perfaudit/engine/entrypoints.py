@@ -19,11 +19,16 @@ from __future__ import annotations
 import configparser
 import os
 import re
-import tomllib
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 from perfaudit.engine.cache import project_root, read_bounded
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 #: `name = module:function` (with optional extras `[x]`), as in setup.cfg and setup.py
 _SPEC = re.compile(r"[\w.-]+\s*=\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-z_][\w.]*)\s*(?:\[[^\]]*\])?")
