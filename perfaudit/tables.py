@@ -74,6 +74,10 @@ class BlockingEntry:
     #: constants (`socket.getaddrinfo(ip, 0, ..., socket.AI_NUMERICHOST)` parses an
     #: address, it looks nothing up): (position, keyword, names), or None
     unless_flag: tuple[int, str, frozenset[str]] | None = None
+    #: not reported when one of these keywords is passed a value that is not a false
+    #: constant, directly or through a `**kwargs` the function sets it in
+    #: (`psycopg2.connect(dsn, async_=True)` starts libpq's asynchronous connect)
+    unless_keyword_true: frozenset[str] = frozenset()
 
 
 def _flag_spec(spec: dict[str, Any] | None) -> tuple[int, str, frozenset[str]] | None:
@@ -190,7 +194,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
                                            frozenset(group.get("unless_first_arg", ())),
                                            bool(group.get("unless_descriptor", False)),
                                            tuple(group.get("unless_url_prefix", ())),
-                                           _flag_spec(group.get("unless_flag")))
+                                           _flag_spec(group.get("unless_flag")),
+                                           frozenset(group.get("unless_keyword_true", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(

@@ -26,6 +26,7 @@ CASES = [
      "PA101", "ASYNC230"),
     ("import os.path\nasync def f(p):\n    return os.path.exists(p)  # noqa: {c}\n",
      "PA101", "ASYNC240"),
+    ("async def f():\n    return input('> ')  # noqa: {c}\n", "PA101", "ASYNC250"),
     ("import requests\ndef f(u):\n    return requests.get(u)  # noqa: {c}\n", "PA204", "S113"),
     ("def f(p):\n    fh = open(p)  # noqa: {c}\n    return fh.read()\n", "PA301", "SIM115"),
     ("def f(p):\n    return open(p).read()  # noqa: {c}\n", "PA302", "SIM115"),
@@ -75,7 +76,7 @@ def test_alias_table_names_known_codes_only() -> None:
         assert targets and set(targets) <= codes, (alias, targets)
     # the aliases the README documents
     documented = {"S113", "SIM115", "B019", "RUF006", "FURB129", *(
-        f"ASYNC{n}" for n in (210, 211, 212, 220, 221, 222, 230, 231, 232, 240, 251))}
+        f"ASYNC{n}" for n in (210, 211, 212, 220, 221, 222, 230, 231, 232, 240, 250, 251))}
     assert documented <= set(aliases)
 
 

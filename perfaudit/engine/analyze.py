@@ -1674,11 +1674,51 @@ def exempt_call(entry: BlockingEntry, node: ast.Call, scope: Scope) -> bool:
     """Whether a call of a blocking row does not block, by its arguments: an archive on a
     buffer in memory (`unless_first_arg`: no file I/O), `open(fd)` of a descriptor already
     open (`unless_descriptor`: no path lookup), `getaddrinfo(ip, 0, ..., AI_NUMERICHOST)`
-    (`unless_flag`: it parses, it looks nothing up). (`unless_url_prefix` is the caller's:
-    a chain also reads the branch conditions.)"""
+    (`unless_flag`: it parses, it looks nothing up), `psycopg2.connect(dsn, async_=True)`
+    (`unless_keyword_true`: it starts an asynchronous connect). (`unless_url_prefix` is the
+    caller's: a chain also reads the branch conditions.)"""
     return bool((entry.unless_first_arg and in_memory(node, scope, entry.unless_first_arg))
                 or (entry.unless_descriptor and wraps_descriptor(node, scope))
-                or (entry.unless_flag and passes_flag(node, scope, entry.unless_flag)))
+                or (entry.unless_flag and passes_flag(node, scope, entry.unless_flag))
+                or (entry.unless_keyword_true
+                    and passes_true_keyword(node, scope, entry.unless_keyword_true)))
+
+
+def _not_false(value: ast.expr) -> bool:
+    """Whether a value may be true: anything but a false constant (`False`, `0`, `None`)."""
+    return not (type(value) is ast.Constant and not value.value)
+
+
+def passes_true_keyword(node: ast.Call, scope: Scope, names: frozenset[str]) -> bool:
+    """Whether the call passes one of the keywords ``names`` a value that is not a false
+    constant: as a keyword (`async_=True`), or in a `**kwargs` dict that the enclosing
+    function sets it in (aiopg: `kwargs["async_"] = kwargs.pop("async", True)`, then
+    `psycopg2.connect(dsn, **kwargs)`; also `kwargs.setdefault("async_", True)`)."""
+    spread: set[str] = set()
+    for k in node.keywords:
+        if k.arg in names:
+            return _not_false(k.value)
+        if k.arg is None and type(k.value) is ast.Name:
+            spread.add(k.value.id)
+        elif k.arg is None and type(k.value) is ast.Dict:  # `**{"async": 1}`
+            for key, value in zip(k.value.keys, k.value.values, strict=True):
+                if type(key) is ast.Constant and key.value in names:
+                    return _not_false(value)
+    if not spread or scope.kind != "function":
+        return False
+    for sub in ast.walk(scope.node):
+        if type(sub) is ast.Assign:
+            for t in sub.targets:
+                if (type(t) is ast.Subscript and type(t.value) is ast.Name
+                        and t.value.id in spread and type(t.slice) is ast.Constant
+                        and t.slice.value in names):
+                    return _not_false(sub.value)
+        elif (type(sub) is ast.Call and type(sub.func) is ast.Attribute
+              and sub.func.attr == "setdefault" and type(sub.func.value) is ast.Name
+              and sub.func.value.id in spread and len(sub.args) == 2
+              and type(sub.args[0]) is ast.Constant and sub.args[0].value in names):
+            return _not_false(sub.args[1])
+    return False
 
 
 def passes_flag(node: ast.Call, scope: Scope, spec: tuple[int, str, frozenset[str]]) -> bool:

@@ -39,9 +39,10 @@ class EagerReadlines(Rule):
 
     ## Not reported
     In a function or class named for configuration (`Config._read_file`, `load_settings`,
-    `parse_library_properties`, `load_env`: the words of `[pa402] config_words` and
-    `[pa403] config_file_words` in `rules/memory.toml`): a configuration file (`.env`, an
-    ini or `.properties` file) is small and read once, so reading it whole costs nothing.
+    `parse_library_properties`, `load_env`, `parse_keyfile`: the words of
+    `[pa402] config_words` and `[pa403] config_file_words` in `rules/memory.toml`): a
+    configuration or credentials file (`.env`, an ini or `.properties` file, a key file) is
+    small and read once, so reading it whole costs nothing.
 
     ## Fix safety
     Safe for `for line in f.readlines():` in a `for` statement, rewritten to
