@@ -875,8 +875,9 @@ def test_a_console_script_is_a_programs_main(tmp_path: Path) -> None:
 def test_terminal_menu_facts() -> None:
     """A loop of a coroutine whose own body calls a prompt in every round is a menu hole
     (`PACED`), each prompt call in it a `PROMPT` hole; a `continue` before the prompt, a
-    prompt only in a branch, an awaited prompt or a prompt in a nested function is not."""
-    from perfaudit.engine.analyze import PACED, PROMPT, analyze_source
+    prompt only in a branch, an awaited prompt or a prompt in a nested function is not;
+    a prompt outside a menu is an `ASKS` hole."""
+    from perfaudit.engine.analyze import ASKS, PACED, PROMPT, analyze_source
     from perfaudit.rules import ALL_RULES, instantiate
 
     source = (
@@ -901,17 +902,26 @@ def test_terminal_menu_facts() -> None:
         "    while True:\n"                          # 23
         "        def ask():\n            return input()\n"
         "        ask()\n"
+        "async def asks():\n"
+        "    x = input()\n"                          # 28: a prompt outside a menu
+        "    await crawl(x)\n"
     )
     rules = instantiate(frozenset(r.code for r in ALL_RULES))
     result = analyze_source(source.encode(), "m.py", "m", False, Config(), rules)
     holes = {fn.name: fn.startup[1] for fn in result.functions if fn.is_async}
-    kinds = {name: sorted((h[0], h[4] if len(h) > 4 else 0) for h in hs)
+    kinds = {name: sorted((h[0], h[4] if len(h) > 4 else 0) for h in hs
+                          if len(h) < 5 or h[4] != ASKS)
              for name, hs in holes.items()}
+    asks = {name: sorted(h[0] for h in hs if len(h) > 4 and h[4] == ASKS)
+            for name, hs in holes.items()}
     assert kinds["menu"] == [(5, PACED), (7, PROMPT), (9, PROMPT)]
     assert kinds["skipping"] == [(11, 0)]
     assert kinds["branch_only"] == [(16, 0)]
     assert kinds["awaited"] == [(20, 0)]
     assert kinds["nested"] == [(23, 0)]
+    assert kinds["asks"] == [] and asks["asks"] == [28]
+    # (every prompt call on the loop before the first start is one, in a menu or not)
+    assert asks["menu"] == [7, 9] and asks["skipping"] == [14] and asks["awaited"] == []
 
 
 def test_prefix_cut_in_a_menu_and_in_a_loop() -> None:

@@ -126,6 +126,9 @@ RUNS_FUNCTION = frozenset({"anyio.run", "trio.run"})
 BRANCH = 1
 PACED = 2
 PROMPT = 3
+#: a prompt call outside a menu: startup, but not in a coroutine that a menu's round runs
+#: (engine/oneshot.py `_entered`)
+ASKS = 4
 
 
 @dataclass(slots=True)
@@ -396,6 +399,8 @@ class Analyzer:
         self.ifs: list[tuple[int, int, int, int, int, int]] = []
         #: in a coroutine: the names bound to a task group by `async with` (`tg`)
         self.groups: set[str] = set()
+        #: calls that wait for a person (`[prompts]` of rules/cli.toml)
+        self.prompts = prompt_calls()
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -1001,6 +1006,10 @@ class Analyzer:
             for r in self.any_call_rules:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
+        if (ff is not None and ff.is_async and self.suspends is None and qual is not None
+                and qual in self.prompts):
+            self.holes.append((node.lineno, node.col_offset, node.end_lineno or node.lineno,
+                               node.end_col_offset or 0, ASKS))
         if ff is not None and not ff.spawns & LOOP:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)

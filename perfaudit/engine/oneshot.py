@@ -62,11 +62,13 @@ from dataclasses import replace
 from typing import Any
 
 from perfaudit.engine.analyze import (
+    ASKS,
     BRANCH,
     FACTORY,
     LOOP,
     PACED,
     PROJECT,
+    PROMPT,
     RUNS,
     RUNS_FUNCTION,
     SCOPED,
@@ -932,10 +934,14 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     if not roots and not serving:
         return set(), set(), {}
     startup = _startup(facts, serving, source, calls, callees, spawns)
+    from_menu: set[str] = set()
+    startup.update(_entered(facts, startup, source, calls, callees, spawns, roots, from_menu))
     # the project functions each entry that serves calls in its startup prefix only (and
     # nowhere else in its body): they run, to their end, before it starts serving
     prefix_calls: dict[str, set[str]] = {}
     for s, pre in startup.items():
+        if s in from_menu:
+            continue  # (work an earlier round started may run while they run)
         inside: set[str] = set()
         outside: set[str] = set()
         for callee, line, col, *_ in funcs[s].calls:
@@ -1202,7 +1208,7 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     if not startup or (line, col) >= tuple(startup[0]):
         return False
     return not any((h[0], h[1]) <= (line, col) < (h[2], h[3])
-                   for h in startup[1] if len(h) < 5 or h[4] != PACED)
+                   for h in startup[1] if len(h) < 5 or h[4] in (BRANCH, PROMPT))
 
 
 def _before_start(pre: tuple[Any, ...], line: int, col: int) -> bool:
@@ -1300,6 +1306,65 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
                     pre = _cut(pre, ifs, (stmt_line, 0))
         out[q] = pre
     return out
+
+
+def _entered(facts: _Facts, startup: dict[str, tuple[Any, ...]], source: _Source,
+             calls: _Calls, callees: Callable[[str], set[str]],
+             spawns: Callable[[str, int], bool], roots: set[str], menus: set[str]
+             ) -> dict[str, tuple[Any, ...]]:
+    """The startup prefixes of the coroutines that the ``startup`` prefixes call and that
+    are no prefix helpers: they start work themselves, or a terminal menu's round calls
+    them. Run only there, they run with nothing else on the loop (in a round, nothing its
+    prompts do not stall) until they start work. Only those that no other application
+    code calls or names; each cut like an entry's (`_startup`), with its prompt calls
+    reported (`ASKS` -> `PROMPT`: work a menu's earlier round started may be waiting).
+    Those a menu's round calls are added to ``menus``: nothing they call is a helper."""
+    index = facts.index
+    funcs = index.funcs
+    found: set[str] = set()
+    bad: set[str] = set()
+    for s, pre in startup.items():
+        for callee, line, col, *_ in funcs[s].calls:
+            t = index.resolve(callee)
+            if t is None or t == s:
+                continue
+            if in_startup(pre, line, col) and funcs[t].is_async and funcs[t].startup and (
+                    in_menu(pre, line, col) or spawns(t, LOOP | SCOPED)):
+                found.add(t)
+                if in_menu(pre, line, col):
+                    menus.add(t)
+            else:
+                bad.add(t)
+    found -= bad | set(startup) | roots
+    if not found:
+        return {}
+    # no other caller (a task it is handed to included)
+    for q in calls.callers(funcs, {_last(t) for t in found}):
+        if q in startup or not source.is_app(index.path_of[q]):
+            continue
+        fn = funcs[q]
+        for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+            found.discard(index.resolve(c) or "")
+    if not found:
+        return {}
+    # and no mention but those calls (a callback, `getattr`, another object's attribute)
+    made: dict[str, int] = {}
+    for s in startup:
+        for callee, *_ in funcs[s].calls:
+            t = index.resolve(callee)
+            if t in found:
+                made[_last(t)] = made.get(_last(t), 0) + 1
+    named: dict[str, int] = {}
+    for _path, got in source.mentions(frozenset(_last(t) for t in found), dotted=True):
+        for key, n in got.items():
+            name = key.rpartition(".")[2].lstrip('"')
+            named[name] = named.get(name, 0) + n
+    found = {t for t in found if named.get(_last(t), 0) <= made.get(_last(t), 0)
+             and sum(_last(u) == _last(t) for u in found) == 1}
+    out = _startup(facts, dict.fromkeys(found, "script"), source, calls, callees, spawns)
+    return {t: (pre[0], tuple((*h[:4], PROMPT) if len(h) > 4 and h[4] == ASKS else h
+                              for h in pre[1]))
+            for t, pre in out.items()}
 
 
 def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
