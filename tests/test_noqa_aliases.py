@@ -32,7 +32,7 @@ CASES = [
     ("def f(p):\n    return open(p).read()  # noqa: {c}\n", "PA302", "SIM115"),
     ("import functools\nclass A:\n    @functools.lru_cache  # noqa: {c}\n"
      "    def m(self, x):\n        return x\n", "PA401", "B019"),
-    ("import asyncio\nasync def g(): ...\nasync def f():\n"
+    ("import asyncio\nasync def g():\n    await asyncio.sleep(0)\nasync def f():\n"
      "    asyncio.create_task(g())  # noqa: {c}\n", "PA304", "RUF006"),
     ("def f(p):\n    with open(p) as fh:\n        for line in fh.readlines():  # noqa: {c}\n"
      "            print(line)\n",

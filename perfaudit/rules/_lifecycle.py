@@ -221,6 +221,12 @@ def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, a
                 return None  # `atexit.register(f.close)`: released elsewhere
             if parent.attr in ("__exit__", "__enter__", "detach"):
                 return None
+            if (f"while:{parent.attr}" in close and isinstance(grand, ast.Call)
+                    and grand.func is parent and _in_while_test(grand, parents)):
+                # `while p.poll() is None: ...`: the loop ends once the child is reaped
+                if _in_finally_or_handler(grand, parents, fn):
+                    safe_close = True
+                closes.append(grand)
             continue  # a method call or attribute read: still ours
         if isinstance(parent, ast.keyword):
             parent = parents.get(parent)
@@ -248,6 +254,14 @@ def _classify(name: str, assign: ast.stmt, fn: ast.AST, parents: dict[ast.AST, a
             if end > start and all(_cannot_raise(s) for s in body[start + 1:end]):
                 return None
     return "unsafe"
+
+
+def _in_while_test(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Whether ``node`` is part of the test of a `while` loop."""
+    child, cur = node, parents.get(node)
+    while cur is not None and not isinstance(cur, ast.stmt):
+        child, cur = cur, parents.get(cur)
+    return isinstance(cur, ast.While) and cur.test is child
 
 
 def plain_value(e: ast.expr) -> bool:

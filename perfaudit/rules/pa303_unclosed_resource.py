@@ -42,7 +42,9 @@ class UnclosedResource(LeakRule):
     function or handed to a call that may take ownership of it, or bound to a `global`
     name that another function of the module releases; nor for an archive on a
     buffer in memory (`zipfile.ZipFile(io.BytesIO())`: no file descriptor) or a child
-    started with `start_new_session=` (detached on purpose, as a daemon is).
+    started with `start_new_session=` (detached on purpose, as a daemon is). A
+    `while p.poll() is None:` loop reaps a child as `p.wait()` does (`"while:poll"` in
+    the table: a method that releases when a `while` loop's test calls it).
     """
 
     code = "PA303"
@@ -85,7 +87,8 @@ class UnclosedResource(LeakRule):
                            tables.aliases)
 
     def report_leak(self, ctx: FileContext, leak: Leak) -> None:
-        release = "/".join(f"`{m}()`" for m in sorted(ctx.tables.resources[leak.qual][1]))
+        release = "/".join(f"`{m}()`" for m in sorted(ctx.tables.resources[leak.qual][1])
+                           if not m.startswith("while:"))
         how = ("is never released" if leak.kind == "never"
                else "is released outside `finally`, so an exception first leaks it")
         ctx.report(self, leak.call,

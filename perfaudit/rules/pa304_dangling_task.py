@@ -3,6 +3,7 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
+from perfaudit.engine.scope import Scope
 from perfaudit.rules._tokens import Token
 from perfaudit.tables import Tables
 
@@ -37,6 +38,13 @@ class DanglingTask(Rule):
         task.add_done_callback(background_tasks.discard)
     ```
     (or an `asyncio.TaskGroup`).
+
+    ## Not reported
+    A task whose coroutine is an `async def` of the same module (a function, or a private
+    method called on `self`/`cls`: a public one may be overridden) with no `await`, `async for` or `async with` in its body: it
+    runs to its end in its first step, while the loop's ready queue still holds it, so
+    it cannot be collected unfinished (limits' `ensure_future(self.__schedule_expiry())`,
+    which only stores another task it creates).
     """
 
     code = "PA304"
@@ -49,7 +57,7 @@ class DanglingTask(Rule):
             async def handler(event):
                 asyncio.create_task(notify(event))  # expect: PA304
             async def notify(event):
-                pass
+                await asyncio.sleep(0)
         """),
         Example.ok("""
             import asyncio
@@ -59,7 +67,7 @@ class DanglingTask(Rule):
                 TASKS.add(task)
                 task.add_done_callback(TASKS.discard)
             async def notify(event):
-                pass
+                await asyncio.sleep(0)
         """),
     )
 
@@ -78,9 +86,63 @@ class DanglingTask(Rule):
     def on_call(self, ctx: FileContext, site: CallSite) -> None:
         stmt = site.stmt
         if isinstance(stmt, ast.Expr) and stmt.value is site.node:
+            if site.node.args and _never_suspends(site.node.args[0], site.scope):
+                return
             name = "loop.create_task" if site.qual == _SPAWN[2] else site.qual
             ctx.report(self, site.node,
                        f"the task from `{name}()` is not referenced: the loop keeps only a "
                        "weak reference, so it can be garbage-collected before it finishes; "
                        "keep it (a set plus `add_done_callback(set.discard)`, or a TaskGroup)",
                        stmt=stmt)
+
+
+_SUSPENDS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
+_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
+def _never_suspends(coro: ast.expr, scope: Scope) -> bool:
+    """Whether ``coro`` calls an `async def` of this module that never suspends: a
+    module-level function (`f()`) or a method of the enclosing class (`self.f()`,
+    `cls.f()`), defined once there, with no `await`, `async for` or `async with` outside
+    its nested functions. A method must be private (a leading `_`)."""
+    if type(coro) is not ast.Call:
+        return False
+    f = coro.func
+    if type(f) is ast.Name:
+        name, holder = f.id, _module_body(scope)
+    elif (type(f) is ast.Attribute and type(f.value) is ast.Name
+          and f.value.id in ("self", "cls") and f.attr.startswith("_")):
+        # (a private method: a public one is a hook that subclasses override, and an
+        # override may await: disnake's `self.on_timeout()`)
+        name, holder = f.attr, _class_body(scope)
+    else:
+        return False
+    if holder is None:
+        return False
+    defs = [d for d in holder if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and d.name == name]
+    if len(defs) != 1 or type(defs[0]) is not ast.AsyncFunctionDef:
+        return False
+    todo: list[ast.AST] = list(defs[0].body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _SUSPENDS):
+            return False
+        if isinstance(node, _NESTED):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return True
+
+
+def _module_body(scope: Scope) -> list[ast.stmt] | None:
+    s: Scope | None = scope
+    while s is not None and s.kind != "module":
+        s = s.parent
+    return s.node.body if s is not None and isinstance(s.node, ast.Module) else None
+
+
+def _class_body(scope: Scope) -> list[ast.stmt] | None:
+    s: Scope | None = scope
+    while s is not None and s.kind != "class":
+        s = s.parent
+    return s.node.body if s is not None and isinstance(s.node, ast.ClassDef) else None
