@@ -48,6 +48,14 @@ are startup up to their own start. It applies only to coroutines that nothing bu
 command line runs: a command that application code also calls or names, or a script
 mentioned elsewhere, keeps its whole body reported. A project function that a prefix
 alone calls, and that starts nothing itself, is a helper of it (`run_by`).
+
+A terminal menu (a loop that waits for a person in every round: `[prompts]` of
+`rules/cli.toml`, `analyze.PACED`) is no hole of a prefix: its rounds are startup but for
+their prompt calls, and work a round starts ends the prefix after the loop (each later
+round stalls that work on its prompt anyway). A coroutine that prefixes alone call, and that
+starts work itself or that a menu's round calls, has a prefix of its own (`_entered`). A
+function that the project's packaging names as a console script is a program's main, like
+one in a file that reads its command line (engine/entrypoints.py).
 """
 
 from __future__ import annotations
