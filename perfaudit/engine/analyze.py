@@ -17,6 +17,7 @@ from typing import Any
 from perfaudit.config import Config
 from perfaudit.engine.flow import AV, Cond, Summarizer
 from perfaudit.engine.hooks import call_hint, decorator_hint, hook_registrations, hook_table
+from perfaudit.engine.memo import CacheGuard, Finder
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import (
@@ -351,12 +352,21 @@ class Analyzer:
         self.cleanup = tables.error_cleanup
         #: how many `except` handlers that end by raising or returning enclose the node
         self.error_path = 0
+        #: how many code regions of the function being visited run only while its own
+        #: cache is empty (engine/memo.py; counted where no branch conditions are kept)
+        self.cached = 0
+        #: the cache guards finder of the function being visited, once needed
+        self.memo: Finder | None = None
+        self.memo_for: ast.AST | None = None
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
         #: per function tested by `_lazy_global`: the names it declares `global`
         self._declared: dict[ast.AST, frozenset[str]] = {}
         #: how many `global` statements name each name, in the whole file (`_lazy_global`)
         self._globals: dict[str, int] | None = None
+        #: the same from the text (`_module_global`: a line that starts with `global`,
+        #: in a string too, which can only count more)
+        self._text_globals: dict[str, int] | None = None
         #: where each line of the file starts (`_never_named`), once needed
         self._line_starts: list[int] | None = None
         #: per function with local functions: the names it reads (`_loaded`)
@@ -418,10 +428,23 @@ class Analyzer:
 
     # -- traversal -------------------------------------------------------------
 
-    def visit_body(self, body: list[ast.stmt]) -> None:
+    def visit_body(self, body: list[ast.stmt], *, memo_only: bool = False) -> None:
+        """Visit a block. A test that ends the block early guards the rest of it; with
+        ``memo_only`` (the body of a `with` or `try`), only a cache's early return does."""
         if self.summ is None:
-            for st in body:
+            if self.scope.kind != "function":
+                for st in body:
+                    self.visit(st)
+                return
+            cached = self.cached
+            for i, st in enumerate(body):
                 self.visit(st)
+                if type(st) is ast.If and i + 1 < len(body):
+                    # `if self._ctx is not None: return self._ctx`, then the build
+                    g = self._cache_guard(st, body, i + 1)
+                    if g is not None and g.static(self._memo().params):
+                        self.cached += 1
+            self.cached = cached
             return
         # `if cond: return` guards the rest of the block with `not cond`
         depth = len(self.guard)
@@ -429,10 +452,20 @@ class Analyzer:
             self.visit(st)
             if type(st) is ast.If and self.summ is not None:
                 body_exits, else_exits = _exits(st.body), _exits(st.orelse)
-                if body_exits and not st.orelse and self._lazy_global(st.test, body, False,
+                if memo_only:
+                    body_exits = else_exits = False  # (only a cache's guard, below)
+                elif body_exits and not st.orelse and self._lazy_global(st.test, body, False,
                                                                       i + 1):
                     # `if _registry is not None: return _registry`, then the load
                     self.guard.append(_ONCE)
+                    continue
+                g = self._cache_guard(st, body, i + 1) if i + 1 < len(body) else None
+                conds = self._memo_conds(g) if g is not None else None
+                if g is not None and conds is not None:
+                    # `if self._ctx is not None: return self._ctx`, then the build: the
+                    # rest runs while the cache is empty (for the values passed, when
+                    # the cache is keyed by them)
+                    self.guard.append(("not", ("and", ("cached", g.keys), *conds)))
                     continue
                 if body_exits != else_exits:
                     c = self.summ.cond(st.test)
@@ -458,6 +491,17 @@ class Analyzer:
             # `if _registry is None: _registry = load()`: runs once per process
             self.visit(node.test)
             self.guard.append(_ONCE)
+            self.visit_body(node.body)
+            self.guard.pop()
+            self.visit_body(node.orelse)
+            return
+        g = self._cache_guard(node) if type(node) is ast.If else None
+        conds = self._memo_conds(g) if g is not None else None
+        if g is not None and conds is not None:
+            # `if self._ctx is None: ... self._ctx = ctx`: runs while the cache is empty
+            assert type(node) is ast.If
+            self.visit(node.test)
+            self.guard.append(("or", ("not", ("cached", g.keys)), *conds))
             self.visit_body(node.body)
             self.guard.pop()
             self.visit_body(node.orelse)
@@ -502,6 +546,88 @@ class Analyzer:
         visit(node)
         summ.opaque -= 1
 
+    def _visit_block(self, node: ast.AST) -> None:
+        """A `with` or `try` in a function: as `generic`, but its body is a block whose
+        cache guards count (`async with self._lock: if self._ctx: return self._ctx`)."""
+        if isinstance(node, (ast.With, ast.AsyncWith)):
+            for item in node.items:
+                self.visit(item)
+            self.visit_body(node.body, memo_only=True)
+            return
+        assert isinstance(node, _OPAQUE)
+        self.visit_body(node.body, memo_only=True)
+        for x in (*node.handlers, *node.orelse, *node.finalbody):
+            self.visit(x)
+
+    def _memo(self) -> Finder:
+        """The cache guards finder of the function being visited."""
+        fn = self.scope.node
+        if self.memo is None or self.memo_for is not fn:
+            assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
+            parent = self.scope.parent
+            self_name = None
+            per_request = False
+            if parent is not None and parent.kind == "class":
+                positional = [*fn.args.posonlyargs, *fn.args.args]
+                kinds = {d.id for d in fn.decorator_list if isinstance(d, ast.Name)}
+                if positional and not kinds & {"staticmethod", "classmethod"}:
+                    self_name = positional[0].arg
+                names = self.ctx.tables.per_request_classes
+                per_request = any((b.attr if isinstance(b, ast.Attribute)
+                                   else getattr(b, "id", "")) in names
+                                  for b in parent.node.bases)  # type: ignore[attr-defined]
+            self.memo = Finder(fn, self_name, self._module_global, per_request)
+            self.memo_for = fn
+        return self.memo
+
+    def _module_global(self, name: str, declared: bool) -> bool:
+        """Whether ``name`` is bound once at module level and no `global` statement of the
+        file names it, but the function's own where ``declared`` (`_lazy_global`)."""
+        counts = self._text_globals
+        if counts is None:  # (read from the text: most files have no `global` at all)
+            counts = self._text_globals = {}
+            if "global" in self.ctx.text:
+                for m in _GLOBAL_STMT.finditer(self.ctx.text):
+                    for g in m.group(1).split(","):
+                        counts[g.strip()] = counts.get(g.strip(), 0) + 1
+        if counts.get(name, 0) != (1 if declared else 0):
+            return False
+        module = self.scope
+        while module.parent is not None:
+            module = module.parent
+        return len(module.bindings.get(name, ())) == 1
+
+    def _cache_guard(self, st: ast.If, block: list[ast.stmt] | None = None, start: int = 0
+                     ) -> CacheGuard | None:
+        """The cache guard of ``st`` in the function being visited: an early return of
+        the cached value followed by ``block[start:]``, or (without ``block``) a branch
+        that fills an empty cache (engine/memo.py)."""
+        if self.scope.kind != "function":
+            return None
+        finder = self._memo()
+        return finder.branch(st) if block is None else finder.early_return(st, block, start)
+
+    def _memo_conds(self, g: CacheGuard) -> list[Cond] | None:
+        """The conditions on the inputs beside a cache test (`not ignore_cache`); None
+        when one of them cannot be stated (`now - self._loaded_at > 60`: it may hold on
+        any call, so the test is no cache guard)."""
+        assert self.summ is not None
+        conds = [self.summ.cond(o) for o in g.others]
+        return None if any(c[0] == "ign" for c in conds) else conds
+
+    def _cached_branch(self, node: ast.If) -> bool:
+        """Visit ``node`` when it is a branch that fills the function's own cache
+        whatever the caller passes (counted in ``self.cached``); False otherwise."""
+        g = self._cache_guard(node)
+        if g is None or not g.static(self._memo().params):
+            return False
+        self.visit(node.test)
+        self.cached += 1
+        self.visit_body(node.body)
+        self.cached -= 1
+        self.visit_body(node.orelse)
+        return True
+
     def visit(self, node: ast.AST) -> None:
         t = type(node)
         if t is ast.Call:
@@ -530,6 +656,9 @@ class Analyzer:
                                 else node.orelse)  # type: ignore[attr-defined]
             elif t is ast.If and self.summ is not None:
                 self.visit_if(node)  # type: ignore[arg-type]
+            elif t is ast.If and self.scope.kind == "function" and self._cached_branch(
+                    node):  # type: ignore[arg-type]
+                pass  # `if self._ctx is None: ... self._ctx = ctx` in a coroutine
             elif t is ast.Match and self.summ is not None:
                 self.visit_match(node)  # type: ignore[arg-type]
             elif t is ast.ClassDef:
@@ -547,7 +676,8 @@ class Analyzer:
                 if summ is not None and t in _REBINDS:
                     summ.record_rebind(node, self.guard)  # type: ignore[arg-type]
                 if t in _OPAQUE:
-                    self.opaquely(self.generic, node)
+                    self.opaquely(self.generic if self.scope.kind != "function"
+                                  else self._visit_block, node)
                 else:
                     self.generic(node)
             self.stmt = prev
@@ -810,8 +940,13 @@ class Analyzer:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
         saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
-                      self.groups)
+                      self.groups, self.cached)
         self.suspends, self.holes, self.ifs, self.groups = None, [], [], set()
+        # (a nested function runs whenever it is called); a coroutine memoised by its
+        # decorator (`@alru_cache`) without parameters runs its body once per process (with
+        # parameters, once per distinct argument: per request when they vary)
+        self.cached = int(is_async and bool(node.decorator_list) and _memoized(node, scope)
+                          and not _has_params(node, scope))
         self.scope, self.on_loop, self.loop_depth = scope, is_async, 0
         self.ctx.function = local_name(qual, parent.module.name)
         if self.want_facts:
@@ -842,7 +977,7 @@ class Analyzer:
                     self.ifs)
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
         (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
-         self.groups) = saved_flow
+         self.groups, self.cached) = saved_flow
 
     def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
         """The call's URL is a literal starting with one of ``prefixes``, or a parameter
@@ -996,6 +1131,8 @@ class Analyzer:
         entry = self.blocking.get(qual) if qual is not None else None
         if entry is not None and self.error_path and qual in self.cleanup:
             entry = None  # `except OSError: os.unlink(tmp); raise`: cleanup of a failure
+        if entry is not None and self.cached and entry.code in MEMO_CODES:
+            entry = None  # builds the function's own cache: once per cache (engine/memo.py)
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
             site = CallSite(node, qual, self.on_loop, self.loop_depth, self.scope, self.stmt,
@@ -1071,7 +1208,7 @@ class Analyzer:
                     # (the common case, no guard and no arguments, is just the name)
                     flow.edges.append(qual if not guard and fargs is None
                                       else (qual, guard, *(fargs or NO_ARGS)))
-            elif self.on_loop:
+            elif self.on_loop and not self.cached:  # (a cache's build runs once)
                 stmt_line = self.stmt.lineno if self.stmt is not None else node.lineno
                 ff.calls.append((qual, node.lineno, node.col_offset,
                                  node.end_lineno or node.lineno, node.end_col_offset or 0,
@@ -1342,6 +1479,10 @@ _ANY_NAME = _AnyName()
 
 #: statements that may rebind a parameter (`Summarizer.param_at` reads their guards)
 _REBINDS = (ast.Assign, ast.AnnAssign, ast.AugAssign)
+#: a `global` statement (`_module_global`)
+_GLOBAL_STMT = re.compile(r"^[ \t]*global[ \t]+([\w \t,]+)", re.MULTILINE)
+#: the codes of blocking calls not reported where they build the function's own cache
+MEMO_CODES = frozenset({"PA101", "PA102", "PA103", "PA104", "PA105"})
 #: compound statements whose bodies run, repeat or stop for reasons not about the inputs
 #: the last statement of an `except` handler on an error path: it re-raises or gives up
 _ENDS_ERROR = (ast.Raise, ast.Return)
@@ -1774,6 +1915,17 @@ def in_memory(node: ast.Call, scope: Scope, types: frozenset[str]) -> bool:
 
 _MEMOIZERS = frozenset({"functools.cache", "functools.lru_cache", "functools.cached_property",
                         "cachetools.cached", "async_lru.alru_cache"})
+
+
+def _has_params(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:
+    """Whether the function takes arguments beyond a method's `self` or `cls`."""
+    a = node.args
+    n = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs)
+    if a.vararg is not None or a.kwarg is not None:
+        return True
+    plain = scope.class_qual is not None and not any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list)
+    return n > (1 if plain else 0)
 
 
 def _memoized(node: ast.FunctionDef | ast.AsyncFunctionDef, scope: Scope) -> bool:

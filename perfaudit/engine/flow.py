@@ -24,7 +24,9 @@ one plain class, assumed when the caller's own value is unknown); ``("a", name)`
 ``("inmem", subj, types)`` (a blocking call runs unless subj is a buffer of these types), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood), ``("once",)`` (runs once
-per process: a module global loaded lazily), ``("env", default)`` (a
+per process: a module global loaded lazily), ``("cached", keys)`` (the function's own
+cache is filled, engine/memo.py: true unless keyed by the parameters ``keys`` (None: by
+what is not followed) and the caller passes them other than as literals), ``("env", default)`` (a
 switch read from the environment, true or not when the variable is unset) and ``("ign",)`` (does not
 depend on the inputs). A subject is ``("p", name)`` or ``("a", name)``.
 """
@@ -636,6 +638,14 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         return U
     if kind == "once":  # a module global's lazy load: once per process, not per call
         return F
+    if kind == "cached":
+        # the function's own cache is filled (engine/memo.py): always, unless it is keyed
+        # by parameters and the caller passes values that are not literals (one build
+        # per distinct key is per request when the keys vary), or by what is not followed
+        keys = c[1]
+        if keys is None:
+            return F
+        return T if all(env.get(("p", k), ("unk",))[0] == "lit" for k in keys) else F
     if kind == "and":
         return _and([evaluate(x, env) for x in c[1:]])
     if kind == "or":
