@@ -51,6 +51,12 @@ def loop_methods() -> frozenset[str]:
     return frozenset(read_table("threads.toml").get("loop_bound", {}).get("methods", []))
 
 
+@functools.lru_cache(maxsize=1)
+def prompt_calls() -> frozenset[str]:
+    """Calls that wait for a person at the terminal (`[prompts]` of rules/cli.toml)."""
+    return frozenset(read_table("cli.toml").get("prompts", {}).get("calls", []))
+
+
 @dataclass(frozen=True)
 class BlockingEntry:
     code: str

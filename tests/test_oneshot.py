@@ -806,3 +806,136 @@ def test_a_command_named_like_a_method_of_a_local_of_its_module_name(tmp_path: P
                                              ("proj/cli/worker.py", 17, "PA101")]
     assert [(p, line) for p, line, code in _rel(tmp_path, result.findings)
             if code == "PA101"] == [("proj/cli/worker.py", 20)]
+
+
+def test_console_script_entry_points_of_the_packaging(tmp_path: Path) -> None:
+    """engine/entrypoints.py: the functions `[project.scripts]`, `[tool.poetry.scripts]`,
+    setup.cfg's and setup.py's `console_scripts` name, read from the project root above
+    the packages (a `src/` layout too); GUI scripts and other strings are not."""
+    from perfaudit.engine.entrypoints import console_scripts
+
+    write_tree(tmp_path, {
+        "pyproject.toml": '[project.scripts]\ntool-doctor = "pkg.install:doctor"\n'
+                          'tool-x = "pkg.cli:app.run [extra]"\n'
+                          '[project.gui-scripts]\ntool-gui = "pkg.gui:main"\n'
+                          '[tool.poetry.scripts]\ntool-p = "pkg.p:main"\n'
+                          'tool-q = { callable = "pkg.q:main" }\n',
+        "setup.cfg": "[options.entry_points]\nconsole_scripts =\n"
+                     "    tool-c = pkg.c:main\n    tool-d = pkg.d:run [x]\n",
+        "setup.py": "setup(entry_points={'console_scripts': ['tool-s = pkg.s:main']},\n"
+                    "      description='a = b:c is prose')\n",
+        "src/pkg/__init__.py": "",
+        "src/pkg/install.py": "",
+    })
+    files = [(str(tmp_path / "src/pkg/install.py"), "pkg.install"),
+             (str(tmp_path / "src/pkg/__init__.py"), "pkg")]
+    assert console_scripts(files) == {
+        "pkg.install.doctor", "pkg.cli.app.run", "pkg.p.main", "pkg.q.main", "pkg.c.main",
+        "pkg.d.run", "pkg.s.main"}
+    # (a setup.py string is taken only when it is a whole `name = module:function`)
+    assert console_scripts([]) == frozenset()
+
+
+DOCTOR = (
+    "import asyncio\nimport os\n\n\n"
+    "async def check():\n"
+    "    os.makedirs('cache', exist_ok=True)\n"  # 6
+    "    server = await asyncio.start_server(lambda r, w: None, port=0)\n"
+    "    os.path.exists('cache')\n"  # 8: after the server started
+    "    server.close()\n\n\n"
+    "async def probe():\n"
+    "    return os.path.exists('probe')\n\n\n"  # 13
+    "def doctor():\n    asyncio.run(check())\n\n\n"
+    "def other():\n    asyncio.run(probe())\n"
+)
+
+
+def test_a_console_script_is_a_programs_main(tmp_path: Path) -> None:
+    # crawl4ai's `crawl4ai-doctor = "crawl4ai.install:doctor"`: a module that reads no
+    # command line, whose `doctor()` runs `asyncio.run(run_doctor())`
+    write_tree(tmp_path, {
+        "pyproject.toml": '[project]\nname = "pkg"\n'
+                          '[project.scripts]\npkg-doctor = "pkg.install:doctor"\n'
+                          "[tool.perfaudit]\n",
+        "pkg/__init__.py": "",
+        "pkg/install.py": DOCTOR,
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    # its startup (before the server starts) is one-shot; after the start, and in a
+    # coroutine that a function no entry point names runs, findings stay reported
+    assert _rel(tmp_path, result.hidden) == [("pkg/install.py", 6, "PA101")]
+    assert _rel(tmp_path, result.findings) == [("pkg/install.py", 8, "PA101"),
+                                               ("pkg/install.py", 13, "PA101")]
+    # without the entry point, `check` is a coroutine of a module like any other
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "pkg"\n[tool.perfaudit]\n')
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert not result.hidden and len(result.findings) == 3
+
+
+def test_terminal_menu_facts() -> None:
+    """A loop of a coroutine whose own body calls a prompt in every round is a menu hole
+    (`PACED`), each prompt call in it a `PROMPT` hole; a `continue` before the prompt, a
+    prompt only in a branch, an awaited prompt or a prompt in a nested function is not;
+    a prompt outside a menu is an `ASKS` hole."""
+    from perfaudit.engine.analyze import ASKS, PACED, PROMPT, analyze_source
+    from perfaudit.rules import ALL_RULES, instantiate
+
+    source = (
+        "import click\nimport aioconsole\nfrom rich.prompt import Prompt\n"
+        "async def menu():\n"
+        "    while True:\n"                          # 5
+        "        print('menu')\n"
+        "        n = int(input('n? ').strip())\n"     # 7: chained
+        "        if n:\n"
+        "            click.confirm('sure?')\n"       # 9
+        "async def skipping(x):\n"
+        "    for i in x:\n"                          # 11
+        "        if i:\n            continue\n"
+        "        Prompt.ask('go?')\n"
+        "async def branch_only(x):\n"
+        "    while x:\n"                             # 16
+        "        if x:\n            input()\n"
+        "async def awaited():\n"
+        "    while True:\n"                          # 20
+        "        await aioconsole.ainput()\n"
+        "async def nested():\n"
+        "    while True:\n"                          # 23
+        "        def ask():\n            return input()\n"
+        "        ask()\n"
+        "async def asks():\n"
+        "    x = input()\n"                          # 28: a prompt outside a menu
+        "    await crawl(x)\n"
+    )
+    rules = instantiate(frozenset(r.code for r in ALL_RULES))
+    result = analyze_source(source.encode(), "m.py", "m", False, Config(), rules)
+    holes = {fn.name: fn.startup[1] for fn in result.functions if fn.is_async}
+    kinds = {name: sorted((h[0], h[4] if len(h) > 4 else 0) for h in hs
+                          if len(h) < 5 or h[4] != ASKS)
+             for name, hs in holes.items()}
+    asks = {name: sorted(h[0] for h in hs if len(h) > 4 and h[4] == ASKS)
+            for name, hs in holes.items()}
+    assert kinds["menu"] == [(5, PACED), (7, PROMPT), (9, PROMPT)]
+    assert kinds["skipping"] == [(11, 0)]
+    assert kinds["branch_only"] == [(16, 0)]
+    assert kinds["awaited"] == [(20, 0)]
+    assert kinds["nested"] == [(23, 0)]
+    assert kinds["asks"] == [] and asks["asks"] == [28]
+    # (every prompt call on the loop before the first start is one, in a menu or not)
+    assert asks["menu"] == [7, 9] and asks["skipping"] == [14] and asks["awaited"] == []
+
+
+def test_prefix_cut_in_a_menu_and_in_a_loop() -> None:
+    """`_cut`: work started in a round of a menu ends the prefix after the menu; in a
+    plain loop, where the loop starts. `in_startup` takes a menu's rounds, not its
+    prompts."""
+    from perfaudit.engine.analyze import PACED, PROMPT
+    from perfaudit.engine.oneshot import _cut, in_menu, in_startup
+
+    holes = ((5, 4, 12, 20, PACED), (6, 12, 6, 30, PROMPT), (8, 8, 9, 20))
+    pre = ((20, 0), holes)
+    assert in_startup(pre, 7, 8) and in_menu(pre, 7, 8)
+    assert not in_startup(pre, 6, 12)  # the prompt
+    assert not in_startup(pre, 8, 20)  # a plain loop in the menu
+    assert _cut(pre, (), (10, 0)) == ((12, 20), holes)  # after the menu
+    assert _cut(pre, (), (9, 0)) == ((12, 20), holes)  # (a plain loop in the menu)
+    assert _cut(((20, 0), ((5, 4, 12, 20),)), (), (10, 0))[0] == (5, 4)  # a plain loop

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ from perfaudit.engine.scope import (
     resolve,
 )
 from perfaudit.model import Finding, Span
-from perfaudit.tables import BlockingEntry, Tables, load_tables, loop_methods
+from perfaudit.tables import BlockingEntry, Tables, load_tables, loop_methods, prompt_calls
 
 # --------------------------------------------------------------------------- facts
 
@@ -119,6 +119,17 @@ _WAIT_FUNCTIONS = frozenset({"asyncio.wait", "asyncio.tasks.wait"})
 
 #: functions that run a coroutine function (not a coroutine) on a new event loop
 RUNS_FUNCTION = frozenset({"anyio.run", "trio.run"})
+
+#: the kinds of `FuncFacts.startup` holes (a fifth element; a loop, comprehension or lambda
+#: has none): the rest of an `if` branch from where it starts work; a loop each round of
+#: which waits for a person (a terminal menu: engine/oneshot.py takes its rounds for
+#: startup); a prompt call in such a loop (never startup)
+BRANCH = 1
+PACED = 2
+PROMPT = 3
+#: a prompt call outside a menu: startup, but not in a coroutine that a menu's round runs
+#: (engine/oneshot.py `_entered`)
+ASKS = 4
 
 
 @dataclass(slots=True)
@@ -392,12 +403,14 @@ class Analyzer:
         #: (None until one is visited), and the spans of the loops, comprehensions and
         #: lambdas visited before it (`FuncFacts.startup`)
         self.suspends: tuple[int, int] | None = None
-        self.holes: list[tuple[int, int, int, int]] = []
+        self.holes: list[tuple[int, ...]] = []
         #: and its `if` statements before it: (line, col, end line, end col, end line and
         #: col of the first branch)
         self.ifs: list[tuple[int, int, int, int, int, int]] = []
         #: in a coroutine: the names bound to a task group by `async with` (`tg`)
         self.groups: set[str] = set()
+        #: calls that wait for a person (`[prompts]` of rules/cli.toml)
+        self.prompts = prompt_calls()
         #: calls into these top-level modules need no argument summaries (the stdlib,
         #: except a name the scanned module's own package shadows)
         self.external = _STDLIB - {ctx.module.name.partition(".")[0]}
@@ -834,12 +847,59 @@ class Analyzer:
 
     def hole(self, node: ast.AST) -> None:
         """A loop, comprehension or lambda of the coroutine being visited, before its
-        first suspension point: what runs in it is not startup."""
+        first suspension point: what runs in it is not startup. A loop that waits for a
+        person in every round (`paced`) is a "menu" hole (a fifth element, `PACED`), and
+        each prompt call in it a "prompt" hole (`PROMPT`)."""
         ff = self.func_facts
         if ff is not None and ff.is_async and self.suspends is None:
-            self.holes.append((node.lineno, node.col_offset,  # type: ignore[attr-defined]
-                               node.end_lineno or node.lineno,  # type: ignore[attr-defined]
-                               node.end_col_offset or 0))  # type: ignore[attr-defined]
+            span = (node.lineno, node.col_offset,  # type: ignore[attr-defined]
+                    node.end_lineno or node.lineno,  # type: ignore[attr-defined]
+                    node.end_col_offset or 0)  # type: ignore[attr-defined]
+            prompts = self.paced(node) if type(node) in (ast.While, ast.For) else []
+            if prompts:
+                self.holes.append((*span, PACED))
+                self.holes.extend((*p, PROMPT) for p in prompts)
+            else:
+                self.holes.append(span)
+
+    def paced(self, loop: ast.AST) -> list[tuple[int, int, int, int]]:
+        """The spans of the prompt calls in ``loop`` (`[prompts]` of rules/cli.toml:
+        `input()`, `click.prompt`, `rich.prompt.Prompt.ask`, ...) when one of them runs
+        in every round: a statement of the loop's own body that is (or assigns) such a
+        call, with no `continue` before it that could skip it. Empty otherwise."""
+        prompts = prompt_calls()
+        body: list[ast.stmt] = loop.body  # type: ignore[attr-defined]
+        for st in body:
+            value = getattr(st, "value", None) if type(st) in (
+                ast.Expr, ast.Assign, ast.AnnAssign) else None
+            if value is not None and self._prompt(value, prompts):
+                break
+            if any(type(n) is ast.Continue for n in _walk_round(st)):
+                return []
+        else:
+            return []
+        return [(n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
+                for st in body for n in _walk_body(st)
+                if type(n) is ast.Call and self._prompt(n, prompts, chained=False)]
+
+    def _prompt(self, expr: ast.expr, prompts: frozenset[str], chained: bool = True) -> bool:
+        """Whether ``expr`` is a call of a prompt; with ``chained``, also a call made on
+        its result or given it first (`input().strip()`, `int(input())`)."""
+        e: ast.expr = expr
+        while type(e) is ast.Call:
+            sym = resolve(e.func, self.scope)
+            if sym is not None and sym[0] != "inst" and sym[1] in prompts:
+                return True
+            if not chained:
+                return False
+            f = e.func
+            if type(f) is ast.Attribute and type(f.value) is ast.Call:
+                e = f.value
+            elif e.args:
+                e = e.args[0]
+            else:
+                return False
+        return False
 
     def generic(self, node: ast.AST) -> None:
         leaves = _LEAVES
@@ -1083,6 +1143,10 @@ class Analyzer:
             for r in self.any_call_rules:
                 r.on_call(self.ctx, site)
         ff = self.func_facts
+        if (ff is not None and ff.is_async and self.suspends is None and qual is not None
+                and qual in self.prompts):
+            self.holes.append((node.lineno, node.col_offset, node.end_lineno or node.lineno,
+                               node.end_col_offset or 0, ASKS))
         if ff is not None and not ff.spawns & LOOP:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)
@@ -1203,7 +1267,7 @@ _NOT_SPAWNING = frozenset(sys.stdlib_module_names) - {
 
 
 def _startup(body: list[ast.stmt], end: tuple[int, int],
-             holes: list[tuple[int, int, int, int]],
+             holes: list[tuple[int, ...]],
              ifs: Sequence[tuple[int, ...]] = ()
              ) -> tuple[Any, ...]:
     """`FuncFacts.startup` of a coroutine whose first suspension point is in the
@@ -1256,6 +1320,25 @@ def _outer_if(body: list[ast.stmt], end: tuple[int, int]) -> ast.If | None:
         else:
             return outer
     return outer
+
+
+def _walk_body(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and what it holds, outside nested functions, classes and lambdas."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _NOT_RUN))
+
+
+def _walk_round(node: ast.AST) -> Iterator[ast.AST]:
+    """`_walk_body` without nested loops (a `continue` there ends that loop's round)."""
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo.extend(c for c in ast.iter_child_nodes(n)
+                    if not isinstance(c, (*_NOT_RUN, *_LOOP_NODES)))
 
 
 def _stmt_end(st: ast.stmt) -> tuple[int, int]:
@@ -1313,7 +1396,7 @@ def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
             if suspends:
                 after = _stmt_end(st)
                 if after < stop:
-                    out.append((*after, *stop, 1))
+                    out.append((*after, *stop, BRANCH))
                 return True
             continue
         if t is ast.With and not any(_may_suspend(i) for i in st.items):  # type: ignore[attr-defined]
@@ -1329,7 +1412,7 @@ def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
                     return True
             continue
         if _may_suspend(st):
-            out.append((*start, *stop, 1))
+            out.append((*start, *stop, BRANCH))
             return True
         if t in _LOOP_NODES:
             out.append((*start, *_stmt_end(st)))

@@ -32,7 +32,8 @@ not one-shot.
 
 A coroutine function run by `asyncio.run(f())` (`anyio.run(f, ...)`) is a one-shot
 **script** only when that happens in a command-line program (a file that reads its
-command line, a `__main__`, a `cli` module or a module of a `cli` package), nothing else
+command line, a `__main__`, a `cli` module or a module of a `cli` package, or a function
+that the project's packaging names as a console script: engine/entrypoints.py), nothing else
 mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
 a server's `async def main()` serves on its loop and stays reported.
 
@@ -47,6 +48,14 @@ are startup up to their own start. It applies only to coroutines that nothing bu
 command line runs: a command that application code also calls or names, or a script
 mentioned elsewhere, keeps its whole body reported. A project function that a prefix
 alone calls, and that starts nothing itself, is a helper of it (`run_by`).
+
+A terminal menu (a loop that waits for a person in every round: `[prompts]` of
+`rules/cli.toml`, `analyze.PACED`) is no hole of a prefix: its rounds are startup but for
+their prompt calls, and work a round starts ends the prefix after the loop (each later
+round stalls that work on its prompt anyway). A coroutine that prefixes alone call, and that
+starts work itself or that a menu's round calls, has a prefix of its own (`_entered`). A
+function that the project's packaging names as a console script is a program's main, like
+one in a file that reads its command line (engine/entrypoints.py).
 """
 
 from __future__ import annotations
@@ -61,9 +70,13 @@ from dataclasses import replace
 from typing import Any
 
 from perfaudit.engine.analyze import (
+    ASKS,
+    BRANCH,
     FACTORY,
     LOOP,
+    PACED,
     PROJECT,
+    PROMPT,
     RUNS,
     RUNS_FUNCTION,
     SCOPED,
@@ -72,6 +85,7 @@ from perfaudit.engine.analyze import (
     FileResult,
     FuncFacts,
 )
+from perfaudit.engine.entrypoints import console_scripts
 from perfaudit.engine.hooks import HOOK
 from perfaudit.engine.index import (
     ProjectIndex,
@@ -435,6 +449,7 @@ class _Source:
         self._words = words or {}
         self._data: dict[str, bytes | None] = {}
         self._ids: dict[str, frozenset[bytes]] = {}
+        self._mains: frozenset[str] | None = None
 
     def is_app(self, path: str) -> bool:
         got = self._is_app.get(path)
@@ -486,6 +501,13 @@ class _Source:
             return True
         data = self.data(path)
         return data is not None and _ARGV.search(data) is not None
+
+    def mains(self) -> frozenset[str]:
+        """The functions the project's packaging names as console scripts
+        (engine/entrypoints.py), read on first use."""
+        if self._mains is None:
+            self._mains = console_scripts(self.modules.items())
+        return self._mains
 
     def mentions(self, names: frozenset[str], wrapped: bool = False, dotted: bool = False
                  ) -> Iterator[tuple[str, dict[str, int]]]:
@@ -692,7 +714,8 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
     """Coroutine functions run as a one-shot script: called only as the argument of
     `asyncio.run(...)` (`run_until_complete`, `anyio.run`, ...) by sync functions or module
     code, in application code that parses its command line (argparse, optparse, getopt,
-    `sys.argv`), and starting nothing that runs alongside them on the loop: neither
+    `sys.argv`) or by a function the packaging names as a console script
+    (`_Source.mains`), and starting nothing that runs alongside them on the loop: neither
     they nor any project function they reach calls something named like a task, a task
     group or a server (`analyze.SPAWN_NAMES`). A server's `main()` that serves on its loop
     is not one. A script may be decorated only with wrappers (`_Facts.wraps_only`: the
@@ -711,8 +734,9 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
         fn = funcs[q]
         if fn.is_async or not any(_runs_loop(c) for c in fn.callees):
             continue
-        if not source.is_app(index.path_of[q]) or not source.parses_argv(index.path_of[q]):
-            continue
+        path = index.path_of[q]
+        if not source.is_app(path) or not (source.parses_argv(path) or q in source.mains()):
+            continue  # (a console script's function is a program's main too)
         for c in (*fn.callees, *fn.runs):
             t = index.resolve(c)
             if t is not None and funcs[t].is_async and wraps_only(funcs[t]):
@@ -918,18 +942,24 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
     if not roots and not serving:
         return set(), set(), {}
     startup = _startup(facts, serving, source, calls, callees, spawns)
+    from_menu: set[str] = set()
+    startup.update(_entered(facts, startup, source, calls, callees, spawns, roots, from_menu))
     # the project functions each entry that serves calls in its startup prefix only (and
     # nowhere else in its body): they run, to their end, before it starts serving
     prefix_calls: dict[str, set[str]] = {}
     for s, pre in startup.items():
+        if s in from_menu:
+            continue  # (work an earlier round started may run while they run)
         inside: set[str] = set()
         outside: set[str] = set()
         for callee, line, col, *_ in funcs[s].calls:
             t = index.resolve(callee)
             if t is not None and t != s:
                 # (one that starts work, even work it waits for, serves while it runs)
-                (inside if in_startup(pre, line, col) and not spawns(t, LOOP | SCOPED)
-                 else outside).add(t)
+                # (nor does one called in a terminal menu's round, where work an earlier
+                # round started may be running)
+                (inside if in_startup(pre, line, col) and not in_menu(pre, line, col)
+                 and not spawns(t, LOOP | SCOPED) else outside).add(t)
         if inside - outside:
             prefix_calls[s] = inside - outside
 
@@ -1182,10 +1212,27 @@ def _names_it(imports: tuple[set[str], bool], name: str) -> tuple[bool, bool]:
 def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     """Whether (``line``, ``col``: 0-based) is in the startup prefix ``startup``
     (`FuncFacts.startup`): before its end, and in none of its loops, comprehensions or
-    lambdas."""
+    lambdas; the rounds of a terminal menu (`PACED`) are in it, their prompts not."""
     if not startup or (line, col) >= tuple(startup[0]):
         return False
-    return not any((h[0], h[1]) <= (line, col) < (h[2], h[3]) for h in startup[1])
+    return not any((h[0], h[1]) <= (line, col) < (h[2], h[3])
+                   for h in startup[1] if len(h) < 5 or h[4] in (BRANCH, PROMPT))
+
+
+def _before_start(pre: tuple[Any, ...], line: int, col: int) -> bool:
+    """Whether a call at (``line``, ``col``) runs before the prefix ``pre`` ends: before
+    its end, in it or in one of its loops, comprehensions or lambdas, but not in the rest
+    of an `if` branch that already started work."""
+    return (line, col) < tuple(pre[0]) and not any(
+        len(h) > 4 and h[4] == BRANCH and (h[0], h[1]) <= (line, col) < (h[2], h[3])
+        for h in pre[1])
+
+
+def in_menu(startup: tuple[Any, ...], line: int, col: int) -> bool:
+    """Whether (``line``, ``col``) is in a terminal menu of ``startup`` (`PACED`)."""
+    return bool(startup) and any(
+        len(h) > 4 and h[4] == PACED and (h[0], h[1]) <= (line, col) < (h[2], h[3])
+        for h in startup[1])
 
 
 def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Calls,
@@ -1256,9 +1303,10 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
         # a call of a project function that starts work on the loop ends the prefix
         # where its statement starts, or, in a branch of an `if`, that branch (and so
         # the `if`: `_cut`); a call already past the prefix (in the branch of an earlier
-        # such call, or after it) cuts nothing
+        # such call, or after it) cuts nothing; one in a loop of the prefix ends it where
+        # that loop starts (what follows the loop runs after the work started)
         for callee, line, col, _l2, _c2, stmt_line in sorted(fn.calls, key=lambda c: c[1:3]):
-            if in_startup(pre, line, col):
+            if _before_start(pre, line, col):
                 t = index.resolve(callee)
                 if (t is not None and t != q and spawns(t, LOOP)) or (
                         t is None and _last(callee) in SPAWN_NAMES
@@ -1266,6 +1314,65 @@ def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Ca
                     pre = _cut(pre, ifs, (stmt_line, 0))
         out[q] = pre
     return out
+
+
+def _entered(facts: _Facts, startup: dict[str, tuple[Any, ...]], source: _Source,
+             calls: _Calls, callees: Callable[[str], set[str]],
+             spawns: Callable[[str, int], bool], roots: set[str], menus: set[str]
+             ) -> dict[str, tuple[Any, ...]]:
+    """The startup prefixes of the coroutines that the ``startup`` prefixes call and that
+    are no prefix helpers: they start work themselves, or a terminal menu's round calls
+    them. Run only there, they run with nothing else on the loop (in a round, nothing its
+    prompts do not stall) until they start work. Only those that no other application
+    code calls or names; each cut like an entry's (`_startup`), with its prompt calls
+    reported (`ASKS` -> `PROMPT`: work a menu's earlier round started may be waiting).
+    Those a menu's round calls are added to ``menus``: nothing they call is a helper."""
+    index = facts.index
+    funcs = index.funcs
+    found: set[str] = set()
+    bad: set[str] = set()
+    for s, pre in startup.items():
+        for callee, line, col, *_ in funcs[s].calls:
+            t = index.resolve(callee)
+            if t is None or t == s:
+                continue
+            if in_startup(pre, line, col) and funcs[t].is_async and funcs[t].startup and (
+                    in_menu(pre, line, col) or spawns(t, LOOP | SCOPED)):
+                found.add(t)
+                if in_menu(pre, line, col):
+                    menus.add(t)
+            else:
+                bad.add(t)
+    found -= bad | set(startup) | roots
+    if not found:
+        return {}
+    # no other caller (a task it is handed to included)
+    for q in calls.callers(funcs, {_last(t) for t in found}):
+        if q in startup or not source.is_app(index.path_of[q]):
+            continue
+        fn = funcs[q]
+        for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+            found.discard(index.resolve(c) or "")
+    if not found:
+        return {}
+    # and no mention but those calls (a callback, `getattr`, another object's attribute)
+    made: dict[str, int] = {}
+    for s in startup:
+        for callee, *_ in funcs[s].calls:
+            t = index.resolve(callee)
+            if t in found:
+                made[_last(t)] = made.get(_last(t), 0) + 1
+    named: dict[str, int] = {}
+    for _path, got in source.mentions(frozenset(_last(t) for t in found), dotted=True):
+        for key, n in got.items():
+            name = key.rpartition(".")[2].lstrip('"')
+            named[name] = named.get(name, 0) + n
+    found = {t for t in found if named.get(_last(t), 0) <= made.get(_last(t), 0)
+             and sum(_last(u) == _last(t) for u in found) == 1}
+    out = _startup(facts, dict.fromkeys(found, "script"), source, calls, callees, spawns)
+    return {t: (pre[0], tuple((*h[:4], PROMPT) if len(h) > 4 and h[4] == ASKS else h
+                              for h in pre[1]))
+            for t, pre in out.items()}
 
 
 def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
@@ -1276,9 +1383,18 @@ def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
     ends where the outermost of those `if` statements ends (``ifs``: as
     `analyze.Analyzer.branch` records them)."""
     end, holes = pre
-    for h in holes:
-        if len(h) == 4 and (h[0], h[1]) <= at < (h[2], h[3]):
-            at = min(at, (h[0], h[1]))  # (a loop: its next round runs after the work)
+    moved = True
+    while moved:
+        moved = False
+        for h in holes:
+            if len(h) == 4 and (h[0], h[1]) < at < (h[2], h[3]):
+                at = (h[0], h[1])  # (a loop: its next round runs after the work)
+                moved = True
+            elif len(h) > 4 and h[4] == PACED and (h[0], h[1]) <= at < (h[2], h[3]):
+                # (a terminal menu: each next round waits for a person first, which
+                # stalls whatever this round left running; what follows the loop does not)
+                at = (h[2], h[3])
+                moved = True
     chain = sorted((i for i in ifs if (i[0], i[1]) < at < (i[2], i[3])),
                    key=lambda i: (i[0], i[1]))
     if not chain:
