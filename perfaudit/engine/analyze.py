@@ -2128,6 +2128,9 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     ctx = FileContext(path, parsed.text, module, config, tables)
     analyzer = Analyzer(ctx, rules, facts)
     mscope = analyzer.run(parsed.tree, module)
+    # the cache guards finder holds a method of the analyzer: a reference cycle, which
+    # the cyclic GC (disabled while scanning) would never free, with the file's tree
+    analyzer.memo = analyzer.memo_for = None
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)
