@@ -39,11 +39,19 @@ _SETUP_PY = re.compile(rb"""["']\s*[\w.-]+\s*=\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-
 def module_roots(files: Iterable[tuple[str, str]]) -> set[str]:
     """The folders that hold the top-level packages of (path, module) pairs."""
     roots = set()
+    seen: set[tuple[str, int]] = set()  # (the files of a folder share their root)
+    sep = os.sep
     for path, module in files:
         if not module:
             continue
-        depth = module.count(".") + 1 + (os.path.basename(path) == "__init__.py")
-        folder = os.path.abspath(path)
+        cut = path.rfind(sep)
+        folder = path[:cut] if cut >= 0 else ""
+        # (from the file's folder: one level up for each dot, one more for a package)
+        depth = module.count(".") + (path[cut + 1:] == "__init__.py")
+        if (folder, depth) in seen:
+            continue
+        seen.add((folder, depth))
+        folder = os.path.abspath(folder or ".")
         for _ in range(depth):
             folder = os.path.dirname(folder)
         roots.add(folder)
