@@ -39,22 +39,26 @@ _SETUP_PY = re.compile(rb"""["']\s*[\w.-]+\s*=\s*([A-Za-z_][\w.]*)\s*:\s*([A-Za-
 def module_roots(files: Iterable[tuple[str, str]]) -> set[str]:
     """The folders that hold the top-level packages of (path, module) pairs."""
     roots = set()
-    seen: set[tuple[str, int]] = set()  # (the files of a folder share their root)
+    found: set[str] = set()  # the roots as the paths spell them, before `abspath`
     sep = os.sep
     for path, module in files:
         if not module:
             continue
-        cut = path.rfind(sep)
-        folder = path[:cut] if cut >= 0 else ""
-        # (from the file's folder: one level up for each dot, one more for a package)
-        depth = module.count(".") + (path[cut + 1:] == "__init__.py")
-        if (folder, depth) in seen:
-            continue
-        seen.add((folder, depth))
-        folder = os.path.abspath(folder or ".")
-        for _ in range(depth):
-            folder = os.path.dirname(folder)
-        roots.add(folder)
+        # `pkg/sub/mod.py` for `pkg.sub.mod` (`pkg/sub/__init__.py` for a package): the
+        # root is what comes before it (string work only: this runs for every file)
+        tail = module.replace(".", sep)
+        for rel in (tail + ".py", tail + ".pyi", tail + sep + "__init__.py"):
+            if path.endswith(rel) and (len(path) == len(rel) or path[-len(rel) - 1] == sep):
+                found.add(path[:len(path) - len(rel)])
+                break
+        else:  # (a module named otherwise: up one folder per part of its name)
+            depth = module.count(".") + 1 + (os.path.basename(path) == "__init__.py")
+            folder = os.path.abspath(path)
+            for _ in range(depth):
+                folder = os.path.dirname(folder)
+            roots.add(folder)
+    for prefix in found:
+        roots.add(os.path.abspath(prefix or "."))
     return roots
 
 
