@@ -186,7 +186,7 @@ class Finder:
     def _target(self, e: ast.expr, *, keyed: bool) -> str | None:
         """The dotted name of ``e`` when it can hold a cache across calls: an attribute
         of `self`, or a global (declared so, or for a keyed cache a module-level name)."""
-        dotted = _dotted(e)
+        dotted = dotted_name(e)
         if dotted is None:
             return None
         head = dotted.partition(".")[0]
@@ -243,16 +243,16 @@ class Finder:
                         if not isinstance(sub, (ast.Attribute, ast.Name, ast.Subscript)):
                             continue
                         base = sub.value if isinstance(sub, ast.Subscript) else sub
-                        if _dotted(base) == target and (
+                        if dotted_name(base) == target and (
                                 isinstance(sub, ast.Subscript) or key is None):
                             return True
             if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)):
                 f = node.value.func
                 if isinstance(f, ast.Attribute) and f.attr in ("update", "setdefault") \
-                        and _dotted(f.value) == target:
+                        and dotted_name(f.value) == target:
                     return True
                 if (isinstance(f, ast.Name) and f.id == "setattr" and len(node.value.args) == 3
-                        and _dotted(node.value.args[0]) == self.self_name
+                        and dotted_name(node.value.args[0]) == self.self_name
                         and isinstance(node.value.args[1], ast.Constant)
                         and isinstance(node.value.args[1].value, str)
                         and f"{self.self_name}.{node.value.args[1].value}" == target):
@@ -273,10 +273,10 @@ class Finder:
             if isinstance(node, (ast.Attribute, ast.Name, ast.Subscript)) and isinstance(
                     node.ctx, (ast.Store, ast.Del)):
                 base = node.value if isinstance(node, ast.Subscript) else node
-                if _dotted(base) == target:
+                if dotted_name(base) == target:
                     return True
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
-                    and node.func.attr in _CLEARS and _dotted(node.func.value) == target:
+                    and node.func.attr in _CLEARS and dotted_name(node.func.value) == target:
                 return True
         return False
 
@@ -326,7 +326,7 @@ def _inner_tests(body: list[ast.stmt]) -> list[ast.expr]:
 
 
 def _mentions(e: ast.AST, target: str) -> bool:
-    return any(isinstance(n, (ast.Attribute, ast.Name)) and _dotted(n) == target
+    return any(isinstance(n, (ast.Attribute, ast.Name)) and dotted_name(n) == target
                for n in ast.walk(e))
 
 
@@ -334,7 +334,8 @@ def _reads(e: ast.AST, params: frozenset[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(e))
 
 
-def _dotted(e: ast.AST) -> str | None:
+def dotted_name(e: ast.AST) -> str | None:
+    """`a.b.c` for a name or a chain of attributes on one, else None."""
     parts: list[str] = []
     while isinstance(e, ast.Attribute):
         parts.append(e.attr)

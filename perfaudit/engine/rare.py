@@ -40,6 +40,8 @@ import warnings
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from perfaudit.engine.memo import dotted_name as _dotted
+
 #: a name named in more application files than this is too common to judge (a helper that
 #: only start-up code calls is named in a few)
 MAX_FILES = 12
@@ -407,16 +409,6 @@ def _emptiness(test: ast.expr) -> str | None:
     return _dotted(x)
 
 
-def _dotted(e: ast.expr) -> str | None:
-    """`a.b.c` for a name or a chain of attributes on one, else None."""
-    parts = []
-    while isinstance(e, ast.Attribute):
-        parts.append(e.attr)
-        e = e.value
-    if not isinstance(e, ast.Name):
-        return None
-    parts.append(e.id)
-    return ".".join(reversed(parts))
 
 
 def _callee(call: ast.Call) -> str | None:
