@@ -17,7 +17,7 @@ from typing import Any
 from perfaudit.config import Config
 from perfaudit.engine.flow import AV, Cond, Summarizer
 from perfaudit.engine.hooks import call_hint, decorator_hint, hook_registrations, hook_table
-from perfaudit.engine.memo import CacheGuard, Finder
+from perfaudit.engine.memo import CacheGuard, Finder, based_on
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import (
@@ -28,6 +28,7 @@ from perfaudit.engine.scope import (
     annotation_type,
     local_name,
     lookup,
+    module_scope,
     resolve,
 )
 from perfaudit.model import Finding, Span
@@ -355,9 +356,8 @@ class Analyzer:
         #: how many code regions of the function being visited run only while its own
         #: cache is empty (engine/memo.py; counted where no branch conditions are kept)
         self.cached = 0
-        #: the cache guards finder of the function being visited, once needed
+        #: the cache guards finder of the function being visited (its `fn`), once needed
         self.memo: Finder | None = None
-        self.memo_for: ast.AST | None = None
         self.loop_methods = loop_methods()
         self.functions: list[FuncFacts] = []
         #: per function tested by `_lazy_global`: the names it declares `global`
@@ -562,22 +562,17 @@ class Analyzer:
     def _memo(self) -> Finder:
         """The cache guards finder of the function being visited."""
         fn = self.scope.node
-        if self.memo is None or self.memo_for is not fn:
+        if self.memo is None or self.memo.fn is not fn:
             assert isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
             parent = self.scope.parent
             self_name = None
-            per_request = False
             if parent is not None and parent.kind == "class":
                 positional = [*fn.args.posonlyargs, *fn.args.args]
                 kinds = {d.id for d in fn.decorator_list if isinstance(d, ast.Name)}
                 if positional and not kinds & {"staticmethod", "classmethod"}:
                     self_name = positional[0].arg
-                names = self.ctx.tables.per_request_classes
-                per_request = any((b.attr if isinstance(b, ast.Attribute)
-                                   else getattr(b, "id", "")) in names
-                                  for b in parent.node.bases)  # type: ignore[attr-defined]
+            per_request = per_request_method(self.scope, self.ctx.tables.per_request_classes)
             self.memo = Finder(fn, self_name, self._module_global, per_request)
-            self.memo_for = fn
         return self.memo
 
     def _module_global(self, name: str, declared: bool) -> bool:
@@ -592,10 +587,7 @@ class Analyzer:
                         counts[g.strip()] = counts.get(g.strip(), 0) + 1
         if counts.get(name, 0) != (1 if declared else 0):
             return False
-        module = self.scope
-        while module.parent is not None:
-            module = module.parent
-        return len(module.bindings.get(name, ())) == 1
+        return len(module_scope(self.scope).bindings.get(name, ())) == 1
 
     def _cache_guard(self, st: ast.If, block: list[ast.stmt] | None = None, start: int = 0
                      ) -> CacheGuard | None:
@@ -753,9 +745,7 @@ class Analyzer:
         if not any(type(n) is ast.Name and n.id == name and type(n.ctx) is ast.Store
                    for st in then[start:] for n in ast.walk(st)):
             return False
-        module = self.scope
-        while module.parent is not None:
-            module = module.parent
+        module = module_scope(self.scope)
         if len(module.bindings.get(name, ())) != 1:
             return False
         counts = self._globals
@@ -842,8 +832,8 @@ class Analyzer:
         span and where its first branch ends (`FuncFacts.startup`)."""
         ff = self.func_facts
         if ff is not None and ff.is_async:
-            self.ifs.append((node.lineno, node.col_offset, *_stmt_end(node),
-                             *_stmt_end(node.body[-1])))
+            self.ifs.append((node.lineno, node.col_offset, *stmt_end(node),
+                             *stmt_end(node.body[-1])))
 
     def hole(self, node: ast.AST) -> None:
         """A loop, comprehension or lambda of the coroutine being visited, before its
@@ -852,9 +842,7 @@ class Analyzer:
         each prompt call in it a "prompt" hole (`PROMPT`)."""
         ff = self.func_facts
         if ff is not None and ff.is_async and self.suspends is None:
-            span = (node.lineno, node.col_offset,  # type: ignore[attr-defined]
-                    node.end_lineno or node.lineno,  # type: ignore[attr-defined]
-                    node.end_col_offset or 0)  # type: ignore[attr-defined]
+            span = node_span(node)
             prompts = self.paced(node) if type(node) in (ast.While, ast.For) else []
             if prompts:
                 self.holes.append((*span, PACED))
@@ -867,7 +855,7 @@ class Analyzer:
         `input()`, `click.prompt`, `rich.prompt.Prompt.ask`, ...) when one of them runs
         in every round: a statement of the loop's own body that is (or assigns) such a
         call, with no `continue` before it that could skip it. Empty otherwise."""
-        prompts = prompt_calls()
+        prompts = self.prompts
         body: list[ast.stmt] = loop.body  # type: ignore[attr-defined]
         for st in body:
             value = getattr(st, "value", None) if type(st) in (
@@ -878,8 +866,7 @@ class Analyzer:
                 return []
         else:
             return []
-        return [(n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
-                for st in body for n in _walk_body(st)
+        return [node_span(n) for st in body for n in _walk_body(st)
                 if type(n) is ast.Call and self._prompt(n, prompts, chained=False)]
 
     def _prompt(self, expr: ast.expr, prompts: frozenset[str], chained: bool = True) -> bool:
@@ -973,7 +960,7 @@ class Analyzer:
             self.func_facts.flow = self.flow.freeze()
             if is_async:
                 self.func_facts.startup = _startup(
-                    node.body, self.suspends or _stmt_end(node.body[-1]), self.holes,
+                    node.body, self.suspends or stmt_end(node.body[-1]), self.holes,
                     self.ifs)
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
         (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
@@ -1145,8 +1132,7 @@ class Analyzer:
         ff = self.func_facts
         if (ff is not None and ff.is_async and self.suspends is None and qual is not None
                 and qual in self.prompts):
-            self.holes.append((node.lineno, node.col_offset, node.end_lineno or node.lineno,
-                               node.end_col_offset or 0, ASKS))
+            self.holes.append((*node_span(node), ASKS))
         if ff is not None and not ff.spawns & LOOP:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)
@@ -1284,7 +1270,7 @@ def _startup(body: list[ast.stmt], end: tuple[int, int],
     kept: list[tuple[int, ...]] = [h for h in holes if (h[0], h[1]) < end]
     outer = _outer_if(body, end)
     if outer is not None:
-        new_end = (outer.end_lineno or outer.lineno, outer.end_col_offset or 0)
+        new_end = stmt_end(outer)
         _branch_holes([outer], new_end, kept)
         end = new_end
     return (end, tuple(dict.fromkeys(kept)), tuple(i for i in ifs if (i[0], i[1]) < end))
@@ -1297,9 +1283,7 @@ def _outer_if(body: list[ast.stmt], end: tuple[int, int]) -> ast.If | None:
     block: list[ast.stmt] | None = body
     while block:
         for st in block:
-            start = (st.lineno, st.col_offset)
-            stop = (st.end_lineno or st.lineno, st.end_col_offset or 0)
-            if start <= end < stop:
+            if (st.lineno, st.col_offset) <= end < stmt_end(st):
                 break
         else:
             return outer
@@ -1309,55 +1293,58 @@ def _outer_if(body: list[ast.stmt], end: tuple[int, int]) -> ast.If | None:
             return None  # (the loop is a hole: its other paths are not startup either)
         if type(st) is ast.If:
             outer = outer or st
-            inner = st.body if end < _stmt_end(st.body[-1]) else st.orelse
+            inner = st.body if end < stmt_end(st.body[-1]) else st.orelse
             block = inner
         elif type(st) in (ast.With, ast.AsyncWith):
             block = st.body  # type: ignore[attr-defined]
         elif type(st) in _TRY_NODES:
             block = next((b for b in (st.body, *(h.body for h in st.handlers),  # type: ignore[attr-defined]
                                       st.orelse, st.finalbody)  # type: ignore[attr-defined]
-                          if b and (b[0].lineno, b[0].col_offset) <= end < _stmt_end(b[-1])), None)
+                          if b and (b[0].lineno, b[0].col_offset) <= end < stmt_end(b[-1])), None)
         else:
             return outer
     return outer
 
 
-def _walk_body(node: ast.AST) -> Iterator[ast.AST]:
-    """``node`` and what it holds, outside nested functions, classes and lambdas."""
+def _walk_body(node: ast.AST, skip: tuple[type, ...] | None = None) -> Iterator[ast.AST]:
+    """``node`` and what it holds, outside nested functions, classes and lambdas (outside
+    ``skip``, when given)."""
+    skip = _NOT_RUN if skip is None else skip
     todo = [node]
     while todo:
         n = todo.pop()
         yield n
-        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _NOT_RUN))
+        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, skip))
 
 
 def _walk_round(node: ast.AST) -> Iterator[ast.AST]:
     """`_walk_body` without nested loops (a `continue` there ends that loop's round)."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
-        yield n
-        todo.extend(c for c in ast.iter_child_nodes(n)
-                    if not isinstance(c, (*_NOT_RUN, *_LOOP_NODES)))
+    return _walk_body(node, _NOT_RUN_OR_LOOPS)
 
 
-def _stmt_end(st: ast.stmt) -> tuple[int, int]:
+def stmt_end(st: ast.stmt) -> tuple[int, int]:
+    """Where a statement ends: (line, col 0-based)."""
     return (st.end_lineno or st.lineno, st.end_col_offset or 0)
+
+
+def node_span(n: ast.AST) -> tuple[int, int, int, int]:
+    """(line, col 0-based, end line, end col) of a node with a position."""
+    return (n.lineno, n.col_offset, n.end_lineno or n.lineno,  # type: ignore[attr-defined]
+            n.end_col_offset or 0)  # type: ignore[attr-defined]
 
 
 _TRY_NODES: tuple[type, ...] = (ast.Try, *((ast.TryStar,) if sys.version_info >= (3, 11)
                                           else ()))
 _SUSPENDS = (ast.Yield, ast.YieldFrom)
 _NOT_RUN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_NOT_RUN_OR_LOOPS = (*_NOT_RUN, *_LOOP_NODES)
 
 
 def _may_suspend(node: ast.AST) -> bool:
     """Whether ``node`` holds an await, `async for`/`async with`, a yield or a call named
     in `SPAWN_NAMES` (a superset of the analyser's suspension points: when in doubt, a
     statement is not startup), outside nested functions, classes and lambdas."""
-    todo = [node]
-    while todo:
-        n = todo.pop()
+    for n in _walk_body(node):
         if isinstance(n, _SUSPENDS):
             return True
         if type(n) is ast.Call:
@@ -1365,7 +1352,6 @@ def _may_suspend(node: ast.AST) -> bool:
             name = f.attr if type(f) is ast.Attribute else f.id if type(f) is ast.Name else None
             if name in SPAWN_NAMES:
                 return True
-        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _NOT_RUN))
     return False
 
 
@@ -1373,7 +1359,7 @@ def _expr_holes(node: ast.AST, out: list[tuple[int, ...]]) -> None:
     """The comprehensions and lambdas in ``node`` (which runs before any suspension): holes."""
     for n in ast.walk(node):
         if isinstance(n, (*_COMP_NODES, ast.Lambda)):
-            out.append((n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0))
+            out.append(node_span(n))
 
 
 def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
@@ -1391,10 +1377,10 @@ def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
             _expr_holes(st.test, out)  # type: ignore[attr-defined]
             suspends = False
             for branch in (st.body, st.orelse):  # type: ignore[attr-defined]
-                if branch and _branch_holes(branch, _stmt_end(branch[-1]), out):
+                if branch and _branch_holes(branch, stmt_end(branch[-1]), out):
                     suspends = True
             if suspends:
-                after = _stmt_end(st)
+                after = stmt_end(st)
                 if after < stop:
                     out.append((*after, *stop, BRANCH))
                 return True
@@ -1415,7 +1401,7 @@ def _branch_holes(block: list[ast.stmt], stop: tuple[int, int],
             out.append((*start, *stop, BRANCH))
             return True
         if t in _LOOP_NODES:
-            out.append((*start, *_stmt_end(st)))
+            out.append((*start, *stmt_end(st)))
         else:
             _expr_holes(st, out)
     return False
@@ -1820,6 +1806,14 @@ def wraps_descriptor(node: ast.Call, scope: Scope) -> bool:
     return False
 
 
+def per_request_method(scope: Scope, bases: frozenset[str]) -> bool:
+    """The function of ``scope`` is a method of a class based on one a framework makes per
+    request (`[run_once] per_request_classes`: a tornado `RequestHandler`): what it stores
+    on its object lasts one request."""
+    cls = scope.parent.node if scope.parent is not None else None
+    return isinstance(cls, ast.ClassDef) and based_on(cls, bases)
+
+
 def exempt_call(entry: BlockingEntry, node: ast.Call, scope: Scope) -> bool:
     """Whether a call of a blocking row does not block, by its arguments: an archive on a
     buffer in memory (`unless_first_arg`: no file I/O), `open(fd)` of a descriptor already
@@ -2130,7 +2124,7 @@ def analyze_source(data: bytes, path: str, module_name: str, is_package: bool,
     mscope = analyzer.run(parsed.tree, module)
     # the cache guards finder holds a method of the analyzer: a reference cycle, which
     # the cyclic GC (disabled while scanning) would never free, with the file's tree
-    analyzer.memo = analyzer.memo_for = None
+    analyzer.memo = None
     for r in rules:
         if r.hooks_end:
             r.on_end(ctx, mscope)

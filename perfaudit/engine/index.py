@@ -187,24 +187,12 @@ class ProjectIndex:
         self._results = results
         for stub in (False, True):
             for res in results:
-                if res.path.endswith(".pyi") is not stub:
-                    continue
-                if res.module and (not stub or res.module not in self.imports):
-                    self.imports[res.module] = res.imports
-                    for name, value in res.constants.items():
-                        self.constants[f"{res.module}.{name}"] = value
-                for fn in res.functions:
-                    if stub and fn.qual in self.funcs:
-                        continue
-                    self.funcs[fn.qual] = fn
-                    self.path_of[fn.qual] = res.path
-                    self.module_of[fn.qual] = res.module
+                if res.path.endswith(".pyi") is stub:
+                    self._add(res, stub)
         self._resolved: dict[str, str | None] = {}
         #: names imported under another name (`from m import f as g`): a call to `g` may
         #: reach `f`, so these are always resolved
-        self.renamed = frozenset(local for table in self.imports.values()
-                                 for local, target in table.items()
-                                 if local != target.rpartition(".")[2])
+        self.renamed = self._renamed()
         self._chains: dict[str, tuple[str | None, tuple[str, str, int]]] | None = None
         self._memo: dict[tuple[str, tuple[tuple[tuple[str, str], AV], ...]],
                          tuple[Reach | None, bool]] = {}
@@ -212,10 +200,33 @@ class ProjectIndex:
         self._steps = 0
         #: class -> property name -> the condition it returns (`return self.x and ...`)
         self._props: dict[str, dict[str, Cond]] = {}
-        for qual, fn in self.funcs.items():
-            if len(fn.flow) > 6 and fn.flow[6] is not None:
-                cls, _, attr = qual.rpartition(".")
-                self._props.setdefault(cls, {})[attr] = fn.flow[6]
+        for fn in self.funcs.values():
+            self._add_prop(fn)
+
+    def _add(self, res: FileResult, stub: bool) -> None:
+        """Add one file's module facts and functions (a stub's only where the module's
+        `.py` gave none)."""
+        if res.module and (not stub or res.module not in self.imports):
+            self.imports[res.module] = res.imports
+            for name, value in res.constants.items():
+                self.constants[f"{res.module}.{name}"] = value
+        for fn in res.functions:
+            if stub and fn.qual in self.funcs:
+                continue
+            self.funcs[fn.qual] = fn
+            self.path_of[fn.qual] = res.path
+            self.module_of[fn.qual] = res.module
+
+    def _add_prop(self, fn: FuncFacts) -> None:
+        """A `@property` that returns a condition (`FuncFacts.flow[6]`)."""
+        if len(fn.flow) > 6 and fn.flow[6] is not None:
+            cls, _, attr = fn.qual.rpartition(".")
+            self._props.setdefault(cls, {})[attr] = fn.flow[6]
+
+    def _renamed(self) -> frozenset[str]:
+        return frozenset(local for table in self.imports.values()
+                         for local, target in table.items()
+                         if local != target.rpartition(".")[2])
 
     def extended(self, results: Sequence[FileResult]) -> ProjectIndex:
         """The index of this one's results followed by ``results`` (a new index: its
@@ -237,20 +248,10 @@ class ProjectIndex:
         new.constants = dict(self.constants)
         new._props = {cls: dict(props) for cls, props in self._props.items()}
         for res in extra:
-            if res.module:
-                new.imports[res.module] = res.imports
-                for name, value in res.constants.items():
-                    new.constants[f"{res.module}.{name}"] = value
+            new._add(res, False)
             for fn in res.functions:
-                new.funcs[fn.qual] = fn
-                new.path_of[fn.qual] = res.path
-                new.module_of[fn.qual] = res.module
-                if len(fn.flow) > 6 and fn.flow[6] is not None:
-                    cls, _, attr = fn.qual.rpartition(".")
-                    new._props.setdefault(cls, {})[attr] = fn.flow[6]
-        new.renamed = frozenset(local for table in new.imports.values()
-                                for local, target in table.items()
-                                if local != target.rpartition(".")[2])
+                new._add_prop(fn)
+        new.renamed = new._renamed()
         return new
 
     def resolve(self, qual: str) -> str | None:

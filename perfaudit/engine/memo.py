@@ -334,6 +334,13 @@ def _reads(e: ast.AST, params: frozenset[str]) -> bool:
     return any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(e))
 
 
+def based_on(cls: ast.ClassDef, names: frozenset[str]) -> bool:
+    """Whether one of the class's bases is named (its last part) one of ``names``
+    (`[run_once] per_request_classes`: a tornado `RequestHandler`)."""
+    return any((b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")) in names
+               for b in cls.bases)
+
+
 def dotted_name(e: ast.AST) -> str | None:
     """`a.b.c` for a name or a chain of attributes on one, else None."""
     parts: list[str] = []

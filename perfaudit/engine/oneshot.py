@@ -1215,7 +1215,7 @@ def in_startup(startup: tuple[Any, ...], line: int, col: int) -> bool:
     lambdas; the rounds of a terminal menu (`PACED`) are in it, their prompts not."""
     if not startup or (line, col) >= tuple(startup[0]):
         return False
-    return not any((h[0], h[1]) <= (line, col) < (h[2], h[3])
+    return not any(_holds(h, line, col)
                    for h in startup[1] if len(h) < 5 or h[4] in (BRANCH, PROMPT))
 
 
@@ -1224,15 +1224,18 @@ def _before_start(pre: tuple[Any, ...], line: int, col: int) -> bool:
     its end, in it or in one of its loops, comprehensions or lambdas, but not in the rest
     of an `if` branch that already started work."""
     return (line, col) < tuple(pre[0]) and not any(
-        len(h) > 4 and h[4] == BRANCH and (h[0], h[1]) <= (line, col) < (h[2], h[3])
-        for h in pre[1])
+        len(h) > 4 and h[4] == BRANCH and _holds(h, line, col) for h in pre[1])
 
 
 def in_menu(startup: tuple[Any, ...], line: int, col: int) -> bool:
     """Whether (``line``, ``col``) is in a terminal menu of ``startup`` (`PACED`)."""
     return bool(startup) and any(
-        len(h) > 4 and h[4] == PACED and (h[0], h[1]) <= (line, col) < (h[2], h[3])
-        for h in startup[1])
+        len(h) > 4 and h[4] == PACED and _holds(h, line, col) for h in startup[1])
+
+
+def _holds(hole: Sequence[int], line: int, col: int) -> bool:
+    """Whether the span of a `FuncFacts.startup` hole holds (``line``, ``col``)."""
+    return (hole[0], hole[1]) <= (line, col) < (hole[2], hole[3])
 
 
 def _startup(facts: _Facts, serving: dict[str, str], source: _Source, calls: _Calls,
@@ -1390,7 +1393,7 @@ def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
             if len(h) == 4 and (h[0], h[1]) < at < (h[2], h[3]):
                 at = (h[0], h[1])  # (a loop: its next round runs after the work)
                 moved = True
-            elif len(h) > 4 and h[4] == PACED and (h[0], h[1]) <= at < (h[2], h[3]):
+            elif len(h) > 4 and h[4] == PACED and _holds(h, *at):
                 # (a terminal menu: each next round waits for a person first, which
                 # stalls whatever this round left running; what follows the loop does not)
                 at = (h[2], h[3])
@@ -1404,6 +1407,6 @@ def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
     for i in reversed(chain):  # innermost first
         branch_end = (i[4], i[5]) if inside < (i[4], i[5]) else (i[2], i[3])
         if start < branch_end:
-            added.append((*start, *branch_end, 1))
+            added.append((*start, *branch_end, BRANCH))
         start, inside = (i[2], i[3]), (i[0], i[1])
     return (min(end, (chain[0][2], chain[0][3])), (*holes, *added))

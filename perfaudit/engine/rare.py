@@ -40,6 +40,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 
+from perfaudit.engine.memo import based_on
 from perfaudit.engine.memo import dotted_name as _dotted
 
 #: a name named in more application files than this is too common to judge (a helper that
@@ -370,9 +371,7 @@ def _memoised_calls(tree: ast.Module, name: str, per_request: frozenset[str]) ->
     skip: set[int] = set()
     if per_request:
         for cls in ast.walk(tree):
-            if isinstance(cls, ast.ClassDef) and any(
-                    (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", ""))
-                    in per_request for b in cls.bases):
+            if isinstance(cls, ast.ClassDef) and based_on(cls, per_request):
                 skip.update(id(n) for n in ast.walk(cls) if type(n) is ast.If)
     for node in ast.walk(tree):
         if type(node) is not ast.If or id(node) in skip:
@@ -407,8 +406,6 @@ def _emptiness(test: ast.expr) -> str | None:
     else:
         return None
     return _dotted(x)
-
-
 
 
 def _callee(call: ast.Call) -> str | None:

@@ -300,7 +300,8 @@ def _reaching(name: str, s: Scope, line: int) -> Sym:
     return result
 
 
-def _module_scope(scope: Scope) -> Scope:
+def module_scope(scope: Scope) -> Scope:
+    """The module scope that holds ``scope``."""
     while scope.parent is not None:
         scope = scope.parent
     return scope
@@ -328,7 +329,7 @@ def _eval_bindings(name: str, binds: list[Binding], scope: Scope) -> Sym:
         elif kind == "cls":
             sym = ("class", str(b[1]))
         elif kind == "global":
-            mscope = _module_scope(scope)
+            mscope = module_scope(scope)
             if mscope is scope:
                 continue
             sym = lookup(name, mscope)
@@ -677,7 +678,7 @@ def _attr_type(decl: list[tuple[ast.expr, Scope]],
 
 
 def _declarations(scope: Scope) -> _Decls:
-    mscope = _module_scope(scope)
+    mscope = module_scope(scope)
     if mscope._decls is None:
         mscope._decls = _Decls(mscope)
     return mscope._decls

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from perfaudit.engine.analyze import FileResult, FuncFacts
+from perfaudit.engine.analyze import FileResult, FuncFacts, stmt_end
 from perfaudit.engine.index import unpack_identifiers
 from perfaudit.engine.oneshot import in_startup
 from perfaudit.engine.rare import MAX_FILES, MEMOISED, RunOnce, parse_quietly
@@ -122,6 +122,17 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             trees[path] = parse_quietly(data) if data is not None else None
         return trees[path]
 
+    #: the definition of each function asked about, by (path, line): several findings
+    #: of one function need it, and finding it walks the file's tree
+    defs: dict[tuple[str, int], ast.FunctionDef | ast.AsyncFunctionDef | None] = {}
+
+    def definition(path: str, fn: FuncFacts) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        key = (path, fn.line)
+        if key not in defs:
+            t = tree(path)
+            defs[key] = _node(t, fn) if t is not None else None
+        return defs[key]
+
     out: list[Finding] = []
     for f in findings:
         if f.one_shot or f.code not in CODES or not f.function:
@@ -145,13 +156,15 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
         if startup_name(last, names):
             # (a chain from a start that takes a job's argument, `start(self, flow_run)`,
             # may run per job: only the PA101 calls in the method itself count there)
-            once = fn.is_async and (f.code != "PA106" or not _required_args(tree(f.path), fn))
+            once = fn.is_async and (f.code != "PA106"
+                                    or not _required_args(definition(f.path, fn)))
         elif startup_name(last, table.serving_names) and _serving_class(
                 owner, table.serving_classes):
             # a coroutine that serves until stopped, called with its options only: what
             # runs before it starts serving (its startup prefix, engine/oneshot.py)
-            once = (fn.is_async and not _required_args(tree(f.path), fn)
-                    and _before_serving(tree(f.path), fn, f))
+            node = definition(f.path, fn)
+            once = (fn.is_async and not _required_args(node)
+                    and _before_serving(node, fn, f))
         else:
             # a helper: one function of that name in the application code (a call of
             # `x.save()` from `close` says nothing of another class's `save`), and every
@@ -163,7 +176,7 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
             once = (defined.get(last, 0) == 1 and near_start(last)
                     and _defined_once(naming(last), last)
                     and run_once.once(last, strict=f.code == "PA106"))
-        if once and not _polls(tree(f.path), fn, f.span.line):
+        if once and not _polls(definition(f.path, fn), f.span.line):
             f = replace(f, one_shot=True)
         out.append(f)
     return out
@@ -282,16 +295,16 @@ def _serving_class(owner: str, words: frozenset[str]) -> bool:
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 
 
-def _before_serving(tree: ast.Module | None, fn: FuncFacts, f: Finding) -> bool:
-    """Whether ``f`` lies in the startup prefix of the coroutine ``fn`` (`FuncFacts.startup`:
-    before the statement where it first starts work, `oneshot.in_startup`), and the
-    coroutine does start work after it (a coroutine that starts nothing may be a job). A
+def _before_serving(node: ast.FunctionDef | ast.AsyncFunctionDef | None, fn: FuncFacts,
+                    f: Finding) -> bool:
+    """Whether ``f`` lies in the startup prefix of the coroutine ``fn``, defined at
+    ``node`` (`FuncFacts.startup`: before the statement where it first starts work,
+    `oneshot.in_startup`), and the coroutine does start work after it (a coroutine that starts nothing may be a job). A
     `for` loop in the prefix with no `await` in it (a directory cleaned before serving)
     runs once per start too; any other loop, comprehension or lambda does not count."""
-    if tree is None or not fn.startup:
+    if node is None or not fn.startup:
         return False
-    node = _node(tree, fn)
-    if node is None or tuple(fn.startup[0]) >= _end(node.body[-1]):
+    if tuple(fn.startup[0]) >= stmt_end(node.body[-1]):
         return False  # (its prefix is its whole body: it starts no work)
     once_loops = {(n.lineno, n.col_offset) for n in ast.walk(node)
                   if type(n) is ast.For and not any(
@@ -301,10 +314,9 @@ def _before_serving(tree: ast.Module | None, fn: FuncFacts, f: Finding) -> bool:
     return in_startup((fn.startup[0], holes), f.span.line, f.span.column - 1)
 
 
-def _required_args(tree: ast.Module | None, fn: FuncFacts) -> bool:
-    """Whether ``fn`` takes an argument with no default besides `self`/`cls` (a job's or
-    a request's: `run(self, flow_run)`), or cannot be found."""
-    node = _node(tree, fn) if tree is not None else None
+def _required_args(node: ast.FunctionDef | ast.AsyncFunctionDef | None) -> bool:
+    """Whether the function defined at ``node`` takes an argument with no default besides
+    `self`/`cls` (a job's or a request's: `run(self, flow_run)`), or was not found."""
     if node is None:
         return True
     a = node.args
@@ -312,10 +324,6 @@ def _required_args(tree: ast.Module | None, fn: FuncFacts) -> bool:
     if positional and positional[0].arg in ("self", "cls"):
         positional = positional[1:]
     return len(positional) > len(a.defaults) or any(d is None for d in a.kw_defaults)
-
-
-def _end(st: ast.stmt) -> tuple[int, int]:
-    return (st.end_lineno or st.lineno, st.end_col_offset or 0)
 
 
 def _function(res: FileResult, function: str) -> FuncFacts | None:
@@ -330,10 +338,9 @@ def _plain(fn: FuncFacts) -> bool:
     return all(d in _PLAIN for d in fn.decorators)
 
 
-def _polls(tree: ast.Module | None, fn: FuncFacts, line: int) -> bool:
+def _polls(node: ast.FunctionDef | ast.AsyncFunctionDef | None, line: int) -> bool:
     """Whether ``line`` sits in a `while` or `async for` loop of the function defined at
-    ``fn.line`` (or the file cannot be read: then it may)."""
-    node = _node(tree, fn) if tree is not None else None
+    ``node`` (or it was not found: then it may)."""
     if node is None:
         return True
     stack: list[ast.AST] = list(node.body)

@@ -2,11 +2,12 @@ import ast
 import re
 from collections.abc import Collection
 
-from perfaudit.engine.analyze import CallSite, FileContext
+from perfaudit.engine.analyze import CallSite, FileContext, per_request_method
 from perfaudit.engine.rulebase import Example
 from perfaudit.engine.scope import Scope, resolve
 from perfaudit.model import Finding
 from perfaudit.rules._in_process import bound_name, in_process
+from perfaudit.rules._lifecycle import walk_local
 from perfaudit.rules._paced import retried_or_paced
 from perfaudit.rules._table_calls import TableCallRule
 
@@ -102,7 +103,7 @@ class ClientCreatedPerCall(TableCallRule):
                 or _interactive(fn, site.scope, ctx.tables.interactive_calls)
                 or (_names_any(ctx, fn, site.scope, ctx.tables.auth_words)
                     and not _route(fn) and _stores_response(fn, st)
-                    and not _per_request(site.scope, ctx.tables.per_request_classes))):
+                    and not per_request_method(site.scope, ctx.tables.per_request_classes))):
             # a lifecycle hook runs once, a cached function once per key, a firmware
             # download when a device needs an update, a login once per login or expiry:
             # one client for one request costs nothing
@@ -155,16 +156,6 @@ def _names_any(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, sco
     return any(not words.isdisjoint(_words(n)) for n in names)
 
 
-def _per_request(scope: Scope, bases: frozenset[str]) -> bool:
-    """The function is a method of a class based on one a framework makes per request
-    (`[run_once] per_request_classes`: a tornado `RequestHandler`): what it stores on its
-    object lasts one request."""
-    cls = scope.parent.node if scope.parent is not None else None
-    return isinstance(cls, ast.ClassDef) and any(
-        (b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "")) in bases
-        for b in cls.bases)
-
-
 def _rare_topic(ctx: FileContext, fn: ast.FunctionDef | ast.AsyncFunctionDef,
                 scope: Scope) -> bool:
     """The function's module, class or own name holds a `[run_once] topics` word: it
@@ -195,14 +186,7 @@ def _stores_response(fn: ast.FunctionDef | ast.AsyncFunctionDef, client: ast.stm
     declares `global`, whose value uses a name bound from the `with` on (`data`, `r`)."""
     params = [*fn.args.posonlyargs, *fn.args.args]
     owner = params[0].arg if params else None
-    own: list[ast.AST] = []  # the function's own nodes, not those of nested functions
-    todo: list[ast.AST] = list(fn.body)
-    while todo:
-        node = todo.pop()
-        own.append(node)
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
-                                 ast.ClassDef)):
-            todo.extend(ast.iter_child_nodes(node))
+    own = list(walk_local(fn))  # the function's own nodes, not those of nested functions
     globals_ = {n for node in own if isinstance(node, ast.Global) for n in node.names}
     late = {n.id for n in own if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
             and n.lineno >= client.lineno}

@@ -3,7 +3,8 @@ from collections.abc import Collection
 
 from perfaudit.engine.analyze import CallSite, FileContext
 from perfaudit.engine.rulebase import Example, Rule
-from perfaudit.engine.scope import Scope
+from perfaudit.engine.scope import Scope, module_scope
+from perfaudit.rules._lifecycle import walk_local
 from perfaudit.rules._tokens import Token
 from perfaudit.tables import Tables
 
@@ -97,7 +98,6 @@ class DanglingTask(Rule):
 
 
 _SUSPENDS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
-_NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
 def _never_suspends(coro: ast.expr, scope: Scope) -> bool:
@@ -123,22 +123,12 @@ def _never_suspends(coro: ast.expr, scope: Scope) -> bool:
             and d.name == name]
     if len(defs) != 1 or type(defs[0]) is not ast.AsyncFunctionDef:
         return False
-    todo: list[ast.AST] = list(defs[0].body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, _SUSPENDS):
-            return False
-        if isinstance(node, _NESTED):
-            continue
-        todo.extend(ast.iter_child_nodes(node))
-    return True
+    return not any(isinstance(node, _SUSPENDS) for node in walk_local(defs[0]))
 
 
 def _module_body(scope: Scope) -> list[ast.stmt] | None:
-    s: Scope | None = scope
-    while s is not None and s.kind != "module":
-        s = s.parent
-    return s.node.body if s is not None and isinstance(s.node, ast.Module) else None
+    node = module_scope(scope).node
+    return node.body if isinstance(node, ast.Module) else None
 
 
 def _class_body(scope: Scope) -> list[ast.stmt] | None:
