@@ -857,17 +857,19 @@ class Analyzer:
         call, with no `continue` before it that could skip it. Empty otherwise."""
         prompts = self.prompts
         body: list[ast.stmt] = loop.body  # type: ignore[attr-defined]
-        for st in body:
-            value = getattr(st, "value", None) if type(st) in (
-                ast.Expr, ast.Assign, ast.AnnAssign) else None
-            if value is not None and self._prompt(value, prompts):
-                break
-            if any(type(n) is ast.Continue for n in _walk_round(st)):
-                return []
-        else:
+        first = next((i for i, st in enumerate(body) if self._prompt_stmt(st, prompts)), None)
+        # (the statements before it are walked only when there is one: most loops have none)
+        if first is None or any(type(n) is ast.Continue for st in body[:first]
+                                for n in _walk_round(st)):
             return []
         return [node_span(n) for st in body for n in _walk_body(st)
                 if type(n) is ast.Call and self._prompt(n, prompts, chained=False)]
+
+    def _prompt_stmt(self, st: ast.stmt, prompts: frozenset[str]) -> bool:
+        """Whether the statement is (or assigns) a call of a prompt (`_prompt`)."""
+        value = getattr(st, "value", None) if type(st) in (
+            ast.Expr, ast.Assign, ast.AnnAssign) else None
+        return value is not None and self._prompt(value, prompts)
 
     def _prompt(self, expr: ast.expr, prompts: frozenset[str], chained: bool = True) -> bool:
         """Whether ``expr`` is a call of a prompt; with ``chained``, also a call made on
@@ -1344,7 +1346,9 @@ def _may_suspend(node: ast.AST) -> bool:
     """Whether ``node`` holds an await, `async for`/`async with`, a yield or a call named
     in `SPAWN_NAMES` (a superset of the analyser's suspension points: when in doubt, a
     statement is not startup), outside nested functions, classes and lambdas."""
-    for n in _walk_body(node):
+    todo = [node]  # (`_walk_body` inline: this runs for many statements of every coroutine)
+    while todo:
+        n = todo.pop()
         if isinstance(n, _SUSPENDS):
             return True
         if type(n) is ast.Call:
@@ -1352,6 +1356,7 @@ def _may_suspend(node: ast.AST) -> bool:
             name = f.attr if type(f) is ast.Attribute else f.id if type(f) is ast.Name else None
             if name in SPAWN_NAMES:
                 return True
+        todo.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _NOT_RUN))
     return False
 
 

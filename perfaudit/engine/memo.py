@@ -80,6 +80,7 @@ class Finder:
         self._globals: frozenset[str] | None = None
         self._locals: dict[str, list[ast.expr | None]] | None = None
         self._params: frozenset[str] | None = None
+        self._nodes: list[ast.AST] | None = None
 
     @property
     def params(self) -> frozenset[str]:
@@ -202,9 +203,16 @@ class Finder:
         return None
 
     @property
+    def nodes(self) -> list[ast.AST]:
+        """The function's own nodes (`_walk` of its body), walked once for all the tests."""
+        if self._nodes is None:
+            self._nodes = _walk(self.fn.body)
+        return self._nodes
+
+    @property
     def globals(self) -> frozenset[str]:
         if self._globals is None:
-            self._globals = frozenset(n for node in _walk(self.fn.body)
+            self._globals = frozenset(n for node in self.nodes
                                       if isinstance(node, ast.Global) for n in node.names)
         return self._globals
 
@@ -214,7 +222,7 @@ class Finder:
         plain `name = value`)."""
         if self._locals is None:
             out: dict[str, list[ast.expr | None]] = {}
-            for node in _walk(self.fn.body):
+            for node in self.nodes:
                 if isinstance(node, ast.Assign) and len(node.targets) == 1 \
                         and isinstance(node.targets[0], ast.Name):
                     out.setdefault(node.targets[0].id, []).append(node.value)
@@ -267,7 +275,7 @@ class Finder:
     def _reset_before(self, st: ast.If, target: str) -> bool:
         """Whether the function stores, deletes or clears the cache before ``st`` (on
         every call: then nothing is kept from one call to the next)."""
-        for node in _walk(self.fn.body):
+        for node in self.nodes:
             if getattr(node, "lineno", st.lineno) >= st.lineno:
                 continue
             if isinstance(node, (ast.Attribute, ast.Name, ast.Subscript)) and isinstance(
