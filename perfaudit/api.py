@@ -230,7 +230,8 @@ def _collect(results: Sequence[FileResult], index: ProjectIndex | None,
         by_path = {r.path: r for r in results}
         # a conditional chain is reported where the caller's config asks for it
         report_conditional = any(c.conditional_chains == "report" for c in plan.configs)
-        for f in index.transitive_findings(conditional=report_conditional):
+        for f in index.transitive_findings(conditional=report_conditional,
+                                           cleanup=load_tables(plan.configs[0]).error_cleanup):
             if f.conditional and plan.file_cfg.get(
                     f.path, plan.configs[0]).conditional_chains != "report":
                 continue

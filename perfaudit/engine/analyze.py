@@ -68,8 +68,9 @@ class FuncFacts:
     #: via self) or None for no arguments; last,
     #: for a `@property` that returns one expression, that expression as a condition;
     #: whether it is a generator function; for a coroutine, the calls passed straight to
-    #: another call as (index in `calls`, that call's name)
-    flow: tuple[Any, ...] = ((), False, (), (), (), (), None, False, ())
+    #: another call as (index in `calls`, that call's name), and the indices in `calls`
+    #: of the calls made on an error path (`[error_path]` of rules/blocking.toml)
+    flow: tuple[Any, ...] = ((), False, (), (), (), (), None, False, (), ())
     #: its decorators, each as the dotted name it resolves to (`click.command()`: "()"
     #: appended when the decorator is called), or "" when it cannot be resolved; for the
     #: one-shot CLI commands of engine/oneshot.py
@@ -1207,6 +1208,8 @@ class Analyzer:
                     flow.call_args.append(
                         None if qual.partition(".")[0] in self.external
                         else UNKNOWN_ARGS if node is self.awaited else flow.args(node))
+                    if self.error_path:
+                        flow.error_calls.append(len(ff.calls) - 1)
                     outer = self.arg_of.pop(node, None) if self.arg_of else None
                     if outer is not None:
                         flow.arg_of.append((len(ff.calls) - 1, outer))
@@ -1679,6 +1682,8 @@ class _FlowFacts:
         self.generator = False
         #: (index in `FuncFacts.calls`, the call it is passed to as an argument)
         self.arg_of: list[tuple[int, str]] = []
+        #: indices in `FuncFacts.calls` of the calls made on an error path (`[error_path]`)
+        self.error_calls: list[int] = []
         self._kwargs_intact: bool | None = None
         self.prop: Any = None
         if (self.is_method and node.decorator_list
@@ -1776,7 +1781,7 @@ class _FlowFacts:
         guards = tuple(self.direct_guards) if any(self.direct_guards) else ()
         return (params, self.is_method, guards, tuple(self.edges),
                 tuple(self.stores), tuple(self.call_args), self.prop, self.generator,
-                tuple(self.arg_of))
+                tuple(self.arg_of), tuple(self.error_calls))
 #: calls that return a new file descriptor
 _FD_CALLS = frozenset({"os.open", "os.dup", "os.memfd_create"})
 

@@ -565,9 +565,13 @@ class ProjectIndex:
                     span=Span(line, col + 1, end_line, end_col + 1), stmt_line=stmt_line,
                     function=local_name(qual, module), fixable=False)
 
-    def transitive_findings(self, *, conditional: bool = True) -> Iterator[Finding]:
+    def transitive_findings(self, *, conditional: bool = True,
+                            cleanup: Collection[str] = ()) -> Iterator[Finding]:
         """PA106 findings; ``conditional``: also the chains that block only under
-        branches perfaudit cannot evaluate for the call site (marked as such)."""
+        branches perfaudit cannot evaluate for the call site (marked as such).
+        ``cleanup``: the calls not reported on an error path (`[error_path]`): a call
+        there of a function whose every blocking call is one of them is not reported
+        either (`except ...: trash(path); return`, with `trash` removing the file)."""
         chains = self.blocking_chains()
         # a call can reach a blocking function only under that function's own name, or
         # its class's name for a constructor: skip resolving every other call
@@ -585,6 +589,7 @@ class ProjectIndex:
             fn_name = local_name(qual, module)
             call_args = fn.flow[5]
             arg_of = dict(fn.flow[8]) if len(fn.flow) > 8 else {}
+            on_error = fn.flow[9] if len(fn.flow) > 9 and cleanup else ()
             for i, (callee, line, col, end_line, end_col, stmt_line) in enumerate(fn.calls):
                 if callee.rpartition(".")[2] not in wanted:
                     continue
@@ -600,6 +605,8 @@ class ProjectIndex:
                     found = (found[0], found[1], True)  # the generator may run elsewhere
                 if found is None or (found[2] and not conditional):
                     continue
+                if i in on_error and self._only_blocks_with(target, cleanup):
+                    continue  # cleanup of a failure, once per failure
                 quals, (_code, blocker, bline), is_cond = found
                 names = [self.display(q) for q in quals]
                 bpath = self.path_of[quals[-1]]
@@ -618,6 +625,26 @@ class ProjectIndex:
                     function=fn_name, conditional=is_cond,
                     cause=f"{blocker}() at {path_txt}:{bline}")
 
+
+    def _only_blocks_with(self, target: str, calls: Collection[str]) -> bool:
+        """Whether every blocking call that ``target`` makes, itself or through the sync
+        project functions it calls (at most `_MAX_CLEANUP_FUNCS` of them), is one of
+        ``calls``."""
+        seen = {target}
+        todo = [target]
+        while todo:
+            fn = self.funcs[todo.pop()]
+            if any(callee not in calls for _code, callee, _line in fn.direct):
+                return False
+            for callee in fn.callees:
+                nxt = self.resolve(callee)
+                if nxt is None or nxt in seen or self.funcs[nxt].is_async:
+                    continue
+                if len(seen) >= _MAX_CLEANUP_FUNCS:
+                    return False
+                seen.add(nxt)
+                todo.append(nxt)
+        return True
 
     def _generator_handed_off(self, target: str, outer: str) -> int | None:
         """A generator function's call creates the generator and runs none of its body:
@@ -640,6 +667,8 @@ class ProjectIndex:
         return U if is_async else T
 
 
+#: the functions `_only_blocks_with` reads before it gives up (and the call is reported)
+_MAX_CLEANUP_FUNCS = 32
 #: calls that run the iteration of their arguments in a worker thread
 _TO_THREAD = frozenset({"asyncio.to_thread", "anyio.to_thread.run_sync",
                         "trio.to_thread.run_sync", "asyncio.AbstractEventLoop.run_in_executor"})
