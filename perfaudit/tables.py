@@ -78,6 +78,10 @@ class BlockingEntry:
     #: constant, directly or through a `**kwargs` the function sets it in
     #: (`psycopg2.connect(dsn, async_=True)` starts libpq's asynchronous connect)
     unless_keyword_true: frozenset[str] = frozenset()
+    #: not reported on a process known to have exited already: in the body of
+    #: `if proc.poll() is not None:` (or `proc.returncode is not None`), or the `else` of
+    #: the `is None` test (`proc.communicate()` then only collects what is left in the pipes)
+    unless_exited: bool = False
 
 
 def _flag_spec(spec: dict[str, Any] | None) -> tuple[int, str, frozenset[str]] | None:
@@ -195,7 +199,8 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
                                            bool(group.get("unless_descriptor", False)),
                                            tuple(group.get("unless_url_prefix", ())),
                                            _flag_spec(group.get("unless_flag")),
-                                           frozenset(group.get("unless_keyword_true", ())))
+                                           frozenset(group.get("unless_keyword_true", ())),
+                                           bool(group.get("unless_exited", False)))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(

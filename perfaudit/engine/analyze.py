@@ -1835,7 +1835,48 @@ def exempt_call(entry: BlockingEntry, node: ast.Call, scope: Scope) -> bool:
                 or (entry.unless_descriptor and wraps_descriptor(node, scope))
                 or (entry.unless_flag and passes_flag(node, scope, entry.unless_flag))
                 or (entry.unless_keyword_true
-                    and passes_true_keyword(node, scope, entry.unless_keyword_true)))
+                    and passes_true_keyword(node, scope, entry.unless_keyword_true))
+                or (entry.unless_exited and after_exit(node, scope)))
+
+
+def after_exit(node: ast.Call, scope: Scope) -> bool:
+    """Whether ``node`` (`proc.wait()`, `proc.communicate()`) runs only once ``proc`` has
+    exited: in the body of an `if` of its function that tests `proc.poll() is not None`
+    (or `proc.returncode is not None`), or in the `else` of the `is None` test."""
+    func = node.func
+    if type(func) is not ast.Attribute or scope.kind != "function":
+        return False
+    receiver = ast.dump(func.value)
+    for st in ast.walk(scope.node):
+        if type(st) is not ast.If:
+            continue
+        exited = _exit_test(st.test, receiver)
+        if exited is None:
+            continue
+        branch = st.body if exited else st.orelse
+        if any(n is node for b in branch for n in ast.walk(b)):
+            return True
+    return False
+
+
+def _exit_test(test: ast.expr, receiver: str) -> bool | None:
+    """True for `<receiver>.poll() is not None` / `<receiver>.returncode is not None`,
+    False for the same with `is None`, else None."""
+    if (type(test) is not ast.Compare or len(test.ops) != 1
+            or type(test.comparators[0]) is not ast.Constant
+            or test.comparators[0].value is not None
+            or type(test.ops[0]) not in (ast.Is, ast.IsNot)):
+        return None
+    left = test.left
+    if type(left) is ast.Call and not left.args and not left.keywords:
+        left = left.func
+        if type(left) is not ast.Attribute or left.attr != "poll":
+            return None
+    elif type(left) is not ast.Attribute or left.attr != "returncode":
+        return None
+    if ast.dump(left.value) != receiver:
+        return None
+    return type(test.ops[0]) is ast.IsNot
 
 
 def _not_false(value: ast.expr) -> bool:
