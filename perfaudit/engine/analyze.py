@@ -107,6 +107,12 @@ SCOPED = 8
 #: it runs a coroutine on a new event loop to its end (`asyncio.run(main())` in a sync
 #: command): whether that serves, the coroutine tells (engine/oneshot.py)
 RUNS = 16
+#: with `LOOP`: some of that work may still run when it returns. Not set when each piece
+#: is bound to a local name that the function itself awaits, cancels or stops, and
+#: that is used for nothing but its attributes (`t = create_task(...)` ... `t.cancel();
+#: await t`; `pw = await async_playwright().start()` ... `await pw.stop()`): what it
+#: started ends with it (engine/oneshot.py `_consoles`)
+KEEPS = 32
 #: the functions that run a coroutine (function) on a new event loop to its end
 RUNS_TO_END = frozenset({"asyncio.run", "asyncio.runners.run", "anyio.run", "trio.run",
                          "uvloop.run", "asyncio.Runner.run"})
@@ -132,6 +138,10 @@ PROMPT = 3
 #: a prompt call outside a menu: startup, but not in a coroutine that a menu's round runs
 #: (engine/oneshot.py `_entered`)
 ASKS = 4
+#: a terminal menu (`PACED`) that is a statement of the coroutine's own body, not nested
+#: in a branch, a `with`, a `try` or another loop: the coroutine is an interactive
+#: console (engine/oneshot.py `_consoles`); recorded beside its `PACED` hole
+CONSOLE = 5
 
 
 @dataclass(slots=True)
@@ -410,6 +420,8 @@ class Analyzer:
         self.ifs: list[tuple[int, int, int, int, int, int]] = []
         #: in a coroutine: the names bound to a task group by `async with` (`tg`)
         self.groups: set[str] = set()
+        #: the statements of the body of the function being visited
+        self.body: list[ast.stmt] = []
         #: calls that wait for a person (`[prompts]` of rules/cli.toml)
         self.prompts = prompt_calls()
         #: calls into these top-level modules need no argument summaries (the stdlib,
@@ -828,6 +840,43 @@ class Analyzer:
         return (type(f) is ast.Attribute and type(f.value) is ast.Name
                 and f.value.id in self.groups)
 
+    def _owned(self, node: ast.Call) -> bool:
+        """Whether the work the spawning call ``node`` starts ends with the function
+        (`KEEPS`): its result is bound to a local name, once, by the statement being
+        visited (`t = create_task(...)`, `pw = await X().start()`); the function's own
+        body uses that name only for its attributes or to await it (never passes,
+        returns or stores it, nor uses it in a nested function); and it awaits it or
+        calls its `cancel`, `stop`, `close` or `aclose`. Not in a loop (each round would
+        start another)."""
+        st = self.stmt
+        value = st.value if type(st) in (ast.Assign, ast.AnnAssign) else None  # type: ignore[union-attr]
+        if self.loop_depth or value is None or not (value is node or (type(value) is ast.Await
+                                                    and value.value is node)):
+            return False
+        targets = st.targets if type(st) is ast.Assign else [st.target]  # type: ignore[union-attr]
+        if len(targets) != 1 or type(targets[0]) is not ast.Name:
+            return False
+        name = targets[0].id
+        fn = self.scope.node
+        loads = stores = used = 0
+        ended = False
+        for n in ast.walk(fn):
+            if type(n) is ast.Name and n.id == name:
+                if type(n.ctx) is ast.Store:
+                    stores += 1
+                else:
+                    loads += 1
+            elif type(n) is ast.Attribute and type(n.value) is ast.Name and n.value.id == name:
+                used += 1
+                ended = ended or n.attr in _ENDS_WORK
+            elif type(n) is ast.Await and type(n.value) is ast.Name and n.value.id == name:
+                used += 1
+                ended = True
+            elif n is not fn and type(n) in _NOT_RUN and any(
+                    type(m) is ast.Name and m.id == name for m in ast.walk(n)):
+                return False  # (a nested function or class uses it: it may outlive us)
+        return ended and stores == 1 and loads == used
+
     def branch(self, node: ast.If) -> None:
         """An `if` of the coroutine being visited, before its first suspension point: its
         span and where its first branch ends (`FuncFacts.startup`)."""
@@ -847,6 +896,8 @@ class Analyzer:
             prompts = self.paced(node) if type(node) in (ast.While, ast.For) else []
             if prompts:
                 self.holes.append((*span, PACED))
+                if any(st is node for st in self.body):
+                    self.holes.append((*span, CONSOLE))
                 self.holes.extend((*p, PROMPT) for p in prompts)
             else:
                 self.holes.append(span)
@@ -930,8 +981,9 @@ class Analyzer:
             r.on_function(self.ctx, node, scope)
         saved = (self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function)
         saved_flow = (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
-                      self.groups, self.cached)
+                      self.groups, self.cached, self.body)
         self.suspends, self.holes, self.ifs, self.groups = None, [], [], set()
+        self.body = node.body
         # (a nested function runs whenever it is called); a coroutine memoised by its
         # decorator (`@alru_cache`) without parameters runs its body once per process (with
         # parameters, once per distinct argument: per request when they vary)
@@ -967,7 +1019,7 @@ class Analyzer:
                     self.ifs)
         self.scope, self.on_loop, self.loop_depth, self.func_facts, self.ctx.function = saved
         (self.summ, self.guard, self.flow, self.suspends, self.holes, self.ifs,
-         self.groups, self.cached) = saved_flow
+         self.groups, self.cached, self.body) = saved_flow
 
     def _local_url(self, node: ast.Call, prefixes: tuple[str, ...]) -> bool:
         """The call's URL is a literal starting with one of ``prefixes``, or a parameter
@@ -1136,7 +1188,7 @@ class Analyzer:
         if (ff is not None and ff.is_async and self.suspends is None and qual is not None
                 and qual in self.prompts):
             self.holes.append((*node_span(node), ASKS))
-        if ff is not None and not ff.spawns & LOOP:
+        if ff is not None and not ff.spawns & KEEPS:
             f = node.func
             called = (f.attr if isinstance(f, ast.Attribute)
                       else f.id if isinstance(f, ast.Name) else None)
@@ -1156,7 +1208,10 @@ class Analyzer:
                 ff.spawns |= RUNS  # (a new loop, run to its end: what it runs decides)
             elif top is None or top not in _NOT_SPAWNING:
                 # (`subprocess.run` waits; `asyncio.gather` does not)
-                ff.spawns |= SCOPED if self._joined(node, called) else LOOP
+                if self._joined(node, called):
+                    ff.spawns |= SCOPED
+                else:
+                    ff.spawns |= LOOP if self._owned(node) else LOOP | KEEPS
                 if self.suspends is None:
                     self.suspend(node)
         if ff is not None and qual is not None and type(self.stmt) is ast.Raise:
@@ -1342,6 +1397,8 @@ _TRY_NODES: tuple[type, ...] = (ast.Try, *((ast.TryStar,) if sys.version_info >=
                                           else ()))
 _SUSPENDS = (ast.Yield, ast.YieldFrom)
 _NOT_RUN = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+#: the methods that end the work a task or a client started (`_owned`)
+_ENDS_WORK = frozenset({"cancel", "stop", "close", "aclose"})
 _NOT_RUN_OR_LOOPS = (*_NOT_RUN, *_LOOP_NODES)
 
 

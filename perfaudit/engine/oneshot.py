@@ -72,7 +72,9 @@ from typing import Any
 from perfaudit.engine.analyze import (
     ASKS,
     BRANCH,
+    CONSOLE,
     FACTORY,
+    KEEPS,
     LOOP,
     PACED,
     PROJECT,
@@ -579,7 +581,8 @@ def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTabl
     results = list(results)
     calls = _Calls()
     calls.add(results)
-    if not _uses_cli(results, table) and not calls.runs_loop and not any(
+    if not _uses_cli(results, table) and not calls.runs_loop and not _has_console(
+            results) and not any(
             c.startswith("run:") or c in RUNS_FUNCTION or c == HOOK
             for res in results for c, _ in res.registrations) and not any(
             may_register(w) for w in (words or {}).values()) and not any(
@@ -687,6 +690,12 @@ class _Calls:
         for n in names:
             found |= self.by_last.get(n, set())
         return sorted(found & funcs.keys())
+
+
+def _has_console(results: Sequence[FileResult]) -> bool:
+    """Whether some analysed coroutine holds a terminal menu in its own body (`_consoles`)."""
+    return any(fn.startup and any(len(h) > 4 and h[4] == CONSOLE for h in fn.startup[1])
+               for res in results for fn in res.functions)
 
 
 def _uses_cli(results: Sequence[FileResult], table: CliTable) -> bool:
@@ -938,6 +947,10 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
         if t is not None and t not in kinds:
             kinds[t] = "hook"
     serving.update(dict.fromkeys(serving_scripts, "script"))
+    consoles = _consoles(index, facts.wraps_only, named)
+    for q in consoles:
+        if q not in serving:
+            kinds.setdefault(q, "console")
     roots = set(kinds)
     if not roots and not serving:
         return set(), set(), {}
@@ -1022,7 +1035,10 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
                 maybe.add(q)
                 changed = True
     # mentions of those helpers' names in application code, by file
-    mentions = dict(source.mentions(frozenset(_last(q) for q in helpers & maybe), dotted=True))
+    # (and of the consoles': every mention must be a call from a one-shot function)
+    consoles = {q for q, kind in kinds.items() if kind == "console"}
+    mentions = dict(source.mentions(frozenset(_last(q) for q in (helpers & maybe) | consoles),
+                                    dotted=True))
     # calls each function makes, by the callee's last name (a sync function's callees are
     # distinct names: one call each)
     def call_counts(q: str) -> dict[str, int]:
@@ -1098,9 +1114,16 @@ def _one_shot(facts: _Facts, wanted: Sequence[Finding], source: _Source,
                 changed = True
     # a command that other application code also calls runs on that code's loop too (and
     # so do the helpers it reaches); calling a command object runs the command line
+    # (an interactive console, also where its name is mentioned other than by such a call:
+    # a callback, a task, an object the index cannot type)
     while True:
         bad = {q for q in oneshot if kinds.get(q) not in ("object", "script")
                and not all(run_by(c, q, oneshot) for c in callers.get(q, set()) - {q})}
+        for q in consoles & oneshot - bad:
+            ok, missing = accounted(q, oneshot)
+            unaccounted |= missing
+            if not ok:
+                bad.add(q)
         if not bad:
             break
         oneshot -= bad
@@ -1376,6 +1399,46 @@ def _entered(facts: _Facts, startup: dict[str, tuple[Any, ...]], source: _Source
     return {t: (pre[0], tuple((*h[:4], PROMPT) if len(h) > 4 and h[4] == ASKS else h
                               for h in pre[1]))
             for t, pre in out.items()}
+
+
+def _consoles(index: ProjectIndex, wraps_only: Callable[[FuncFacts], bool],
+              named: Callable[[str], list[str]]) -> set[str]:
+    """The interactive consoles of the project: coroutine functions one of whose own
+    statements (not nested in a branch, a `with`, a `try` or another loop) is a terminal
+    menu (`analyze.CONSOLE`: a loop each round of which calls a blocking prompt, with no
+    `continue` before it, before the coroutine starts any work), decorated with nothing
+    but wrappers (`_Facts.wraps_only`: no route, handler or task decorator), and neither
+    they nor any project function they reach (a round's coroutine included) start work
+    on the loop that may still run when that function returns (`analyze.KEEPS`; a call
+    named like starting work of a project function perfaudit cannot find counts). Each
+    round stops the loop until a person answers, so no other work shares it: whoever
+    calls such a coroutine from code that serves is what keeps it reported (`_one_shot`
+    checks its callers and every mention of its name)."""
+    funcs = index.funcs
+    found = {q for q, fn in funcs.items()
+             if fn.is_async and fn.startup
+             and any(len(h) > 4 and h[4] == CONSOLE for h in fn.startup[1])}
+    if not found:
+        return found
+    def lasting(q: str) -> bool:
+        seen = {q}
+        todo = [q]
+        while todo:
+            t = todo.pop()
+            fn = funcs[t]
+            if fn.spawns & KEEPS or (fn.spawns & PROJECT and any(
+                    index.resolve(c) is None for c in named(t))):
+                return True
+            if fn.spawns & THREADS and not fn.spawns & PROJECT:
+                continue  # (what a function that starts threads builds is their work)
+            for c in ([c[0] for c in fn.calls] if fn.is_async else fn.callees):
+                u = index.resolve(c)
+                if u is not None and u not in seen:
+                    seen.add(u)
+                    todo.append(u)
+        return False
+
+    return {q for q in found if wraps_only(funcs[q]) and not lasting(q)}
 
 
 def _cut(pre: tuple[Any, ...], ifs: Sequence[Sequence[int]], at: tuple[int, int]
