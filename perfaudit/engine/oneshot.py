@@ -56,6 +56,14 @@ round stalls that work on its prompt anyway). A coroutine that prefixes alone ca
 starts work itself or that a menu's round calls, has a prefix of its own (`_entered`). A
 function that the project's packaging names as a console script is a program's main, like
 one in a file that reads its command line (engine/entrypoints.py).
+
+An **interactive console** (`_consoles`) is one-shot like a command: a coroutine one of
+whose own statements is a terminal menu (`analyze.CONSOLE`), decorated only with
+wrappers, and that neither itself nor anything it reaches starts work on the loop that
+may outlive the call (`analyze.KEEPS`). Every round stops the loop on its prompt, so
+nothing else shares it; its prompt calls are one-shot too. Any caller in application
+code that is not one-shot, and any mention of its name that is not such a call, keeps it
+reported.
 """
 
 from __future__ import annotations
