@@ -284,6 +284,9 @@ class _AppFiles:
             got = self._app[path] = self._context(path) == "code"
         return got
 
+    def is_example_code(self, path: str) -> bool:
+        return self._context(path) == "example"
+
     def files(self) -> list[tuple[str, str]]:
         """(path, module) of the scanned files that are application code."""
         return [(f.path, f.module) for f in self._plan.files if self.is_app_code(f.path)]
@@ -363,7 +366,8 @@ def _mark_one_shot(findings: list[Finding], results: Sequence[FileResult],
     findings = mark_one_shot(findings, results, table,
                              files=[(f.path, f.module) for f in plan.files], read=read,
                              analyse=analyse, words=plan.words, marks=plan.marks,
-                             index=index, is_app_code=app.is_app_code)
+                             index=index, is_app_code=app.is_app_code,
+                             is_example_code=app.is_example_code)
     return mark_startup(findings, results, table, paths=[f.path for f in plan.files],
                         read=read, is_app_code=app.is_app_code, words=plan.words)
 

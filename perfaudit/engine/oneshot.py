@@ -447,8 +447,11 @@ class _Source:
                  is_app_code: Callable[[str], bool],
                  words: Mapping[str, bytes] | None = None,
                  marks: Mapping[str, bool] | None = None,
-                 modules: Mapping[str, str] | None = None) -> None:
+                 modules: Mapping[str, str] | None = None,
+                 is_example_code: Callable[[str], bool] | None = None) -> None:
         self._read = read
+        #: whether a path is example code (`engine/context.py`)
+        self.is_example = is_example_code or (lambda _path: False)
         #: each file's module
         self.modules = modules or {}
         self._marks = marks or {}
@@ -558,7 +561,8 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
          is_app_code: Callable[[str], bool],
          words: Mapping[str, bytes] | None = None,
          marks: Mapping[str, bool] | None = None,
-         index: ProjectIndex | None = None) -> list[Finding]:
+         index: ProjectIndex | None = None,
+         is_example_code: Callable[[str], bool] | None = None) -> list[Finding]:
     """``findings`` with those of `CODES` in one-shot functions marked `one_shot`.
 
     ``files``: every file of the project, as (path, module); ``read`` gives a file's bytes; ``analyse`` the
@@ -567,11 +571,13 @@ def mark(findings: list[Finding], results: Sequence[FileResult], table: CliTable
     ``words``: the packed identifiers (`pack_identifiers`) of files the scan did not
     analyse, when known (then those files are not read again); ``marks``: for files the
     cache held as filtered, whether each may register a command by a call; ``index``: the scan's
-    `ProjectIndex` of ``results``, if it built one (then it is not built again).
+    `ProjectIndex` of ``results``, if it built one (then it is not built again);
+    ``is_example_code``: whether a path is example code (`_scripts`).
     """
     try:
         return _mark(findings, results, table, files=files, read=read, analyse=analyse,
-                     is_app_code=is_app_code, words=words, marks=marks, index=index)
+                     is_app_code=is_app_code, words=words, marks=marks, index=index,
+                     is_example_code=is_example_code)
     finally:
         _string_spans.cache_clear()  # it holds files' bytes: only for the one pass
 
@@ -582,7 +588,8 @@ def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTabl
           is_app_code: Callable[[str], bool],
           words: Mapping[str, bytes] | None,
           marks: Mapping[str, bool] | None,
-          index: ProjectIndex | None) -> list[Finding]:
+          index: ProjectIndex | None,
+          is_example_code: Callable[[str], bool] | None = None) -> list[Finding]:
     wanted = [f for f in findings if f.code in CODES]
     if not wanted:
         return findings
@@ -600,7 +607,8 @@ def _mark(findings: list[Finding], results: Sequence[FileResult], table: CliTabl
     known = {r.path for r in results}
     n_scanned = len(results)
     modules = {m: p for p, m in files if m}
-    source = _Source([p for p, _ in files], read, is_app_code, words, marks, dict(files))
+    source = _Source([p for p, _ in files], read, is_app_code, words, marks, dict(files),
+                     is_example_code)
     # a file that no rule could match was not analysed; one that names a function with a
     # finding may register it as a command (`app.command(f)`, `asyncio.run(f())`)
     names = frozenset(f.function.rpartition(".")[2] for f in wanted if f.function)
@@ -744,7 +752,9 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
     funcs = index.funcs
     runs: dict[str, str] = {}  # candidate -> its name
     for path, name in module_runs:
-        t = index.resolve(name) if source.is_app(path) and source.parses_argv(path) else None
+        # (an example file's module code is the example's program: `python examples/x.py`)
+        t = index.resolve(name) if (source.is_app(path) and source.parses_argv(path)) or (
+            source.is_example(path)) else None
         if t is not None and funcs[t].is_async and wraps_only(funcs[t]):
             runs[t] = _last(t)
     for q in calls.callers(funcs, ("run", "run_until_complete")):
@@ -779,14 +789,22 @@ def _scripts(index: ProjectIndex, module_runs: Iterable[tuple[str, str]], source
             del runs[q]
     if not runs and not serving:
         return set(), set()
-    # and their names are mentioned nowhere else (a callback, `create_task(main())`)
-    for _path, got in source.mentions(frozenset((*runs.values(), *serving.values())),
-                                      wrapped=True):
+    # and their names are mentioned nowhere else (a callback, `create_task(main())`); an
+    # example's coroutine is named only in its own file (application code does not import
+    # an example: its own `main` is another function)
+    for group in (runs, serving):
+        for q in [q for q in group if source.is_example(index.path_of[q])]:
+            data = source.data(index.path_of[q])
+            if data is None or _mentions(data, frozenset({group[q]}), wrapped=True):
+                del group[q]
+    app = {q: n for group in (runs, serving) for q, n in group.items()
+           if not source.is_example(index.path_of[q])}
+    for _path, got in source.mentions(frozenset(app.values()), wrapped=True):
         for name in got:
             for group in (runs, serving):
-                for q in [q for q, n in group.items() if n == name]:
+                for q in [q for q, n in group.items() if n == name and q in app]:
                     del group[q]
-        if not runs and not serving:
+        if not any(q in app for group in (runs, serving) for q in group):
             break  # (no name left to look for: the other files need not be read)
     return set(runs), set(serving)
 
