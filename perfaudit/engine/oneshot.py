@@ -33,8 +33,9 @@ not one-shot.
 A coroutine function run by `asyncio.run(f())` (`anyio.run(f, ...)`) is a one-shot
 **script** only when that happens in a command-line program (a file that reads its
 command line, a `__main__`, a `cli` module or a module of a `cli` package, or a function
-that the project's packaging names as a console script: engine/entrypoints.py), nothing else
-mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
+that the project's packaging names as a console script: engine/entrypoints.py) or at module
+level in example code (an example is run as a program; only its own file may name it),
+nothing else mentions it, and neither it nor anything it reaches starts tasks or servers (`_scripts`):
 a server's `async def main()` serves on its loop and stays reported.
 
 A command or script that serves still has a one-shot **startup prefix** (`_startup`):
