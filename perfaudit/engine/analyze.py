@@ -1899,7 +1899,7 @@ def _poll_wrappers(scope: Scope) -> dict[str, str]:
     for st in cls.node.body:
         if type(st) not in FUNC_NODES:
             continue
-        found = [n.func.value for n in ast.walk(st)  # type: ignore[attr-defined]
+        found = [n.func.value for n in ast.walk(st)
                  if type(n) is ast.Call and type(n.func) is ast.Attribute
                  and n.func.attr == "poll" and not n.args
                  and type(n.func.value) is ast.Attribute
