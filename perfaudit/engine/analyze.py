@@ -167,11 +167,12 @@ class FileResult:
 class CallSite:
     """A call as the rules see it."""
 
-    __slots__ = ("node", "qual", "on_loop", "loop_depth", "scope", "stmt", "blocking")
+    __slots__ = ("node", "qual", "on_loop", "loop_depth", "scope", "stmt", "blocking",
+                 "cached")
 
     def __init__(self, node: ast.Call, qual: str | None, on_loop: bool, loop_depth: int,
                  scope: Scope, stmt: ast.stmt | None,
-                 blocking: BlockingEntry | None) -> None:
+                 blocking: BlockingEntry | None, cached: bool = False) -> None:
         self.node = node
         #: the callee's canonical dotted name, or None when it cannot be resolved
         self.qual = qual
@@ -183,6 +184,9 @@ class CallSite:
         self.stmt = stmt
         #: the blocking-table row for ``qual``, if any
         self.blocking = blocking
+        #: the call builds the function's own cache (engine/memo.py): it runs once per
+        #: cache fill, not once per call
+        self.cached = cached
 
 
 _NOQA = re.compile(
@@ -1126,7 +1130,7 @@ class Analyzer:
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
             site = CallSite(node, qual, self.on_loop, self.loop_depth, self.scope, self.stmt,
-                            entry)
+                            entry, self.cached > 0)
             if rules:
                 for r in rules:
                     r.on_call(self.ctx, site)
