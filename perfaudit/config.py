@@ -33,7 +33,7 @@ DEFAULT_TEST_PATHS: tuple[str, ...] = (
     "test_*.py", "*_test.py", "conftest.py")
 DEFAULT_EXAMPLE_PATHS: tuple[str, ...] = (
     "examples/", "example/", "docs/", "docs_src/", "demo/", "demos/", "sample/", "samples/",
-    "guides/", "setup.py", "versioneer.py",
+    "playground/", "playgrounds/", "guides/", "setup.py", "versioneer.py",
     # the project's own dev tooling and extras, at its root only (a package's `scripts/`
     # or `contrib/` ships)
     "/scripts/", "/script/", "/tools/", "/devtools/", "/benchmarks/", "/contrib/")

@@ -78,6 +78,11 @@ def project(tmp_path: Path) -> Path:
     ("sample/hello.py", "example"),
     ("pkg/samples/x.py", "example"),
     ("pkg/sample.py", "code"),
+    # demo and dev scripts a package ships beside its code (browser-use's dom/playground/)
+    ("browser_use/dom/playground/extraction.py", "example"),
+    ("playgrounds/x.py", "example"),
+    ("pkg/playground.py", "code"),
+    ("pkg/playground_utils/x.py", "code"),
     ("setup.py", "example"),
     ("docs/tests/test_x.py", "test"),
     # test helpers a package ships (prefect.testing, litestar.testing, opsdroid.testing)

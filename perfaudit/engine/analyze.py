@@ -177,11 +177,12 @@ class FileResult:
 class CallSite:
     """A call as the rules see it."""
 
-    __slots__ = ("node", "qual", "on_loop", "loop_depth", "scope", "stmt", "blocking")
+    __slots__ = ("node", "qual", "on_loop", "loop_depth", "scope", "stmt", "blocking",
+                 "cached")
 
     def __init__(self, node: ast.Call, qual: str | None, on_loop: bool, loop_depth: int,
                  scope: Scope, stmt: ast.stmt | None,
-                 blocking: BlockingEntry | None) -> None:
+                 blocking: BlockingEntry | None, cached: bool = False) -> None:
         self.node = node
         #: the callee's canonical dotted name, or None when it cannot be resolved
         self.qual = qual
@@ -193,6 +194,9 @@ class CallSite:
         self.stmt = stmt
         #: the blocking-table row for ``qual``, if any
         self.blocking = blocking
+        #: the call builds the function's own cache (engine/memo.py): it runs once per
+        #: cache fill, not once per call
+        self.cached = cached
 
 
 _NOQA = re.compile(
@@ -1178,7 +1182,7 @@ class Analyzer:
         rules = self.call_rules.get(qual) if qual is not None else None
         if rules or self.any_call_rules:
             site = CallSite(node, qual, self.on_loop, self.loop_depth, self.scope, self.stmt,
-                            entry)
+                            entry, self.cached > 0)
             if rules:
                 for r in rules:
                     r.on_call(self.ctx, site)
@@ -1899,39 +1903,98 @@ def exempt_call(entry: BlockingEntry, node: ast.Call, scope: Scope) -> bool:
 def after_exit(node: ast.Call, scope: Scope) -> bool:
     """Whether ``node`` (`proc.wait()`, `proc.communicate()`) runs only once ``proc`` has
     exited: in the body of an `if` of its function that tests `proc.poll() is not None`
-    (or `proc.returncode is not None`), or in the `else` of the `is None` test."""
+    (or `proc.returncode is not None`), in the `else` of the `is None` test, or after a
+    `while proc.poll() is None:` loop with no `break` (`await asyncio.sleep(0.1)` in it).
+    The poll may be a method of the class that returns it (`while await self.poll() is
+    None:` with `async def poll(self): return self.process.poll()`)."""
     func = node.func
     if type(func) is not ast.Attribute or scope.kind != "function":
         return False
     receiver = ast.dump(func.value)
+    polls = _poll_wrappers(scope)
     for st in ast.walk(scope.node):
-        if type(st) is not ast.If:
+        if type(st) is ast.If:
+            exited = _exit_test(st.test, receiver, polls)
+            if exited is not None and _holds(st.body if exited else st.orelse, node):
+                return True
             continue
-        exited = _exit_test(st.test, receiver)
-        if exited is None:
-            continue
-        branch = st.body if exited else st.orelse
-        if any(n is node for b in branch for n in ast.walk(b)):
-            return True
+        for block in (getattr(st, "body", None), getattr(st, "orelse", None),
+                      getattr(st, "finalbody", None)):
+            if not isinstance(block, list):
+                continue
+            for i, loop in enumerate(block):
+                if (type(loop) is ast.While and not loop.orelse
+                        and _exit_test(loop.test, receiver, polls) is False
+                        and not _breaks(loop.body) and _holds(block[i + 1:], node)):
+                    return True
     return False
 
 
-def _exit_test(test: ast.expr, receiver: str) -> bool | None:
+def _holds(block: list[ast.stmt], node: ast.AST) -> bool:
+    return any(n is node for b in block for n in ast.walk(b))
+
+
+def _breaks(body: list[ast.stmt]) -> bool:
+    """Whether a `break` of this loop is in ``body`` (not one of a nested loop)."""
+    todo: list[ast.AST] = list(body)
+    while todo:
+        n = todo.pop()
+        if type(n) is ast.Break:
+            return True
+        if type(n) in (ast.For, ast.AsyncFor, ast.While):
+            todo.extend(n.orelse)  # type: ignore[attr-defined]
+            continue
+        if type(n) in FUNC_NODES or type(n) is ast.ClassDef:
+            continue
+        todo.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _poll_wrappers(scope: Scope) -> dict[str, str]:
+    """The methods of the function's class that return the poll of an attribute:
+    `def poll(self): return self.process.poll()` -> {"poll": dump of `self.process`}."""
+    cls = scope.parent
+    out: dict[str, str] = {}
+    if cls is None or cls.kind != "class" or type(cls.node) is not ast.ClassDef:
+        return out
+    for st in cls.node.body:
+        if type(st) not in FUNC_NODES:
+            continue
+        found = [n.func.value for n in ast.walk(st)
+                 if type(n) is ast.Call and type(n.func) is ast.Attribute
+                 and n.func.attr == "poll" and not n.args
+                 and type(n.func.value) is ast.Attribute
+                 and type(n.func.value.value) is ast.Name]
+        if len(found) == 1:
+            out[st.name] = ast.dump(found[0])  # type: ignore[attr-defined]
+    return out
+
+
+def _exit_test(test: ast.expr, receiver: str, polls: Mapping[str, str]) -> bool | None:
     """True for `<receiver>.poll() is not None` / `<receiver>.returncode is not None`,
-    False for the same with `is None`, else None."""
+    False for the same with `is None`, else None. `await self.poll()` counts as the poll
+    of the attribute a method in ``polls`` polls."""
     if (type(test) is not ast.Compare or len(test.ops) != 1
             or type(test.comparators[0]) is not ast.Constant
             or test.comparators[0].value is not None
             or type(test.ops[0]) not in (ast.Is, ast.IsNot)):
         return None
     left = test.left
+    if type(left) is ast.Await:
+        left = left.value
     if type(left) is ast.Call and not left.args and not left.keywords:
-        left = left.func
-        if type(left) is not ast.Attribute or left.attr != "poll":
+        f = left.func
+        if type(f) is not ast.Attribute:
             return None
-    elif type(left) is not ast.Attribute or left.attr != "returncode":
-        return None
-    if ast.dump(left.value) != receiver:
+        if f.attr == "poll" and ast.dump(f.value) == receiver:
+            return type(test.ops[0]) is ast.IsNot
+        wrapped = polls.get(f.attr)
+        if (wrapped != receiver or type(f.value) is not ast.Name
+                or f.value.id not in ("self", "cls")):
+            return None
+        return type(test.ops[0]) is ast.IsNot
+    if (type(left) is not ast.Attribute or left.attr != "returncode"
+            or ast.dump(left.value) != receiver):
         return None
     return type(test.ops[0]) is ast.IsNot
 

@@ -47,7 +47,8 @@ class ClientCreatedPerCall(TableCallRule):
     `setup`, ...), a function named with a word of the `[run_once]` table of
     `rules/pools.toml` (`heartbeat`, `telemetry`, `refresh`, `train`), a cached function
     (`functools.cache`, `alru_cache`, `cachetools`, or an early return on a module-level
-    memo), a firmware download (`ota`, `firmware` in its module, class or own name), an
+    memo), the build of the function's own cache (`if _MODELS is not None: return _MODELS`
+    before the client, `_MODELS = ...` after it: engine/memo.py), a firmware download (`ota`, `firmware` in its module, class or own name), an
     authentication that stores the credential it got on its object (`login`, `token`, ...
     and `self._token = data["access_token"]`), a function that waits for a person
     (`webbrowser.open`, `input`), a function whose result its caller memoises
@@ -99,7 +100,7 @@ class ClientCreatedPerCall(TableCallRule):
                 ((ctx.tables.runs_once(fn.name) or _rare_topic(ctx, fn, site.scope))
                  and not _route(fn))
                 or _memoized(fn, site.scope, ctx.tables.run_once_decorators)
-                or _memo_checked(fn, st, site.scope)
+                or site.cached or _memo_checked(fn, st, site.scope)
                 or _interactive(fn, site.scope, ctx.tables.interactive_calls)
                 or (_names_any(ctx, fn, site.scope, ctx.tables.auth_words)
                     and not _route(fn) and _stores_response(fn, st)
