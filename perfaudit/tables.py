@@ -82,6 +82,10 @@ class BlockingEntry:
     #: `if proc.poll() is not None:` (or `proc.returncode is not None`), or the `else` of
     #: the `is None` test (`proc.communicate()` then only collects what is left in the pipes)
     unless_exited: bool = False
+    #: reported only when the first argument may start with one of these: a str literal
+    #: that does not is returned unchanged (`os.path.expanduser("cache.json")` looks at
+    #: nothing); a parameter is checked against the caller's value or its default (PA106)
+    only_prefix: tuple[str, ...] = ()
 
 
 def _flag_spec(spec: dict[str, Any] | None) -> tuple[int, str, frozenset[str]] | None:
@@ -147,6 +151,8 @@ class Tables:
     #: blocking.toml [error_path]: cleanup calls not reported in an `except` handler that
     #: ends by raising or returning
     error_cleanup: frozenset[str] = frozenset()
+    #: method names of the `unless_exited` rows (`wait`, `communicate`)
+    exited_methods: frozenset[str] = frozenset()
     #: `canonical`'s answers so far (a file resolves the same names many times)
     _canonical: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -200,12 +206,15 @@ def _load(extra: tuple[BlockingRow, ...]) -> Tables:
                                            tuple(group.get("unless_url_prefix", ())),
                                            _flag_spec(group.get("unless_flag")),
                                            frozenset(group.get("unless_keyword_true", ())),
-                                           bool(group.get("unless_exited", False)))
+                                           bool(group.get("unless_exited", False)),
+                                           tuple(group.get("only_prefix", ())))
     for row in extra:
         blocking[row.call] = BlockingEntry(row.code, row.call, row.instead)
     return Tables(
         blocking=blocking,
         error_cleanup=frozenset(blocking_data.get("error_path", {}).get("cleanup", [])),
+        exited_methods=frozenset(q.rpartition(".")[2] for q, e in blocking.items()
+                                 if e.unless_exited),
         classes=frozenset(types_data.get("classes", [])),
         aliases=dict(types_data.get("aliases", {})),
         returns=dict(types_data.get("returns", {})),

@@ -364,6 +364,10 @@ class Analyzer:
         self.func_rules, self.loop_rules, self.stmt_rules, self.iter_rules = (
             d.func_rules, d.loop_rules, d.stmt_rules, d.iter_rules)
         self.blocking = tables.blocking
+        #: method names of the rows that do not block on a process known to have exited
+        #: (`Popen.wait`): such a call is not recorded for the project index either, which
+        #: types `self.process = launch_kernel(...)` from another module's annotation
+        self.exited_methods = tables.exited_methods
         #: cleanup calls that are not reported on an error path (`[error_path]`)
         self.cleanup = tables.error_cleanup
         #: how many `except` handlers that end by raising or returning enclose the node
@@ -1238,6 +1242,12 @@ class Analyzer:
                         if held is not None:
                             guard = (*guard, ("inmem", held,
                                               tuple(sorted(entry.unless_first_arg))))
+                    if entry.only_prefix and self.summ is not None and node.args:
+                        # `os.path.expanduser(path)`: not blocking where the caller's
+                        # value (or the default) is a literal without a leading `~`
+                        subj = self.summ.subject(node.args[0])
+                        if subj is not None:
+                            guard = (*guard, ("prefix", subj, entry.only_prefix))
                     flow.direct_guards.append(guard)
                     flow.has_direct = True
             elif qual.startswith("builtins."):
@@ -1256,7 +1266,10 @@ class Analyzer:
                     # (the common case, no guard and no arguments, is just the name)
                     flow.edges.append(qual if not guard and fargs is None
                                       else (qual, guard, *(fargs or NO_ARGS)))
-            elif self.on_loop and not self.cached:  # (a cache's build runs once)
+            elif self.on_loop and not self.cached and not (  # (a cache's build runs once)
+                    type(node.func) is ast.Attribute
+                    and node.func.attr in self.exited_methods
+                    and after_exit(node, self.scope)):
                 stmt_line = self.stmt.lineno if self.stmt is not None else node.lineno
                 ff.calls.append((qual, node.lineno, node.col_offset,
                                  node.end_lineno or node.lineno, node.end_col_offset or 0,
@@ -1897,7 +1910,15 @@ def exempt_call(entry: BlockingEntry, node: ast.Call, scope: Scope) -> bool:
                 or (entry.unless_flag and passes_flag(node, scope, entry.unless_flag))
                 or (entry.unless_keyword_true
                     and passes_true_keyword(node, scope, entry.unless_keyword_true))
-                or (entry.unless_exited and after_exit(node, scope)))
+                or (entry.unless_exited and after_exit(node, scope))
+                or (bool(entry.only_prefix) and _literal_without(node, entry.only_prefix)))
+
+
+def _literal_without(node: ast.Call, prefixes: tuple[str, ...]) -> bool:
+    """The call's first argument is a str literal that starts with none of ``prefixes``."""
+    first = node.args[0] if node.args else None
+    return (type(first) is ast.Constant and isinstance(first.value, str)
+            and not first.value.startswith(prefixes))
 
 
 def after_exit(node: ast.Call, scope: Scope) -> bool:
@@ -1917,7 +1938,6 @@ def after_exit(node: ast.Call, scope: Scope) -> bool:
             exited = _exit_test(st.test, receiver, polls)
             if exited is not None and _holds(st.body if exited else st.orelse, node):
                 return True
-            continue
         for block in (getattr(st, "body", None), getattr(st, "orelse", None),
                       getattr(st, "finalbody", None)):
             if not isinstance(block, list):

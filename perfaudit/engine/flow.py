@@ -21,7 +21,7 @@ project module (a constant, a function or a class; resolved by the index too);
 one plain class, assumed when the caller's own value is unknown); ``("a", name)`` an attribute of the caller's
 `self`; ``("unk",)`` an unknown value passed for a parameter without a default. Conditions (``Cond``): ``("isinstance", subj, types)``, ``("none", subj)``,
 ``("truthy", subj)``, ``("hasattr", subj, name)``, ``("haskey", subj, key)`` (`"key" in subj`),
-``("inmem", subj, types)`` (a blocking call runs unless subj is a buffer of these types), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
+``("inmem", subj, types)`` (a blocking call runs unless subj is a buffer of these types), ``("prefix", subj, prefixes)`` (it runs unless subj is a str without these prefixes), ``("str", subj, "startswith"|"endswith", prefixes)``, ``("eq", subj,
 value)``, ``("in", subj, values)``, ``("and", ...)``, ``("or", ...)``, ``("not", c)``,
 ``("dep",)`` (depends on the inputs in a way not understood), ``("once",)`` (runs once
 per process: a module global loaded lazily), ``("cached", keys)`` (the function's own
@@ -670,6 +670,14 @@ def evaluate(c: Cond, env: dict[tuple[str, str], AV]) -> int | None:
         # a blocking call that does not block on a buffer in memory (`ZipFile(source)`):
         # ruled out only where the caller passes one; anything else runs it
         if v is not None and v[0] == "obj" and any(_issubclass(v[1], t) == T for t in c[2]):
+            return F
+        return IGN
+    if kind == "prefix":
+        # a call that looks nothing up unless its argument starts with a prefix
+        # (`os.path.expanduser`): ruled out where the caller passes a str literal without
+        # one; anything else runs it
+        if v is not None and v[0] == "lit" and isinstance(v[1], str) and not v[1].startswith(
+                tuple(c[2])):
             return F
         return IGN
     if kind == "haskey":
