@@ -5,8 +5,8 @@
 ruff's ASYNC210/212 (blocking HTTP), ASYNC220-222 (subprocess), ASYNC230 (open), ASYNC240
 (os.path/pathlib), ASYNC250 (input) and ASYNC251 (time.sleep) are mapped to PA102, PA104,
 PA101 and PA103. Every ruff finding must be found by perfaudit too, or be a documented
-deliberate difference (README, "Compared with ruff": `os.path.abspath`, `relpath` and
-`normpath`). perfaudit runs with `--include-tests --include-cli-commands`: by default it
+deliberate difference (README, "Compared with ruff": `os.path.abspath`, `relpath`,
+`normpath`, and `expanduser`). perfaudit runs with `--include-tests --include-cli-commands`: by default it
 reports application code and counts findings in tests, examples and one-shot commands in a
 summary line, while ruff reports every file; recall is about what each tool finds, so both
 look at the same files. Prints, per code base, the counts, perfaudit's recall of ruff's findings
@@ -30,7 +30,7 @@ MAPPING = {"ASYNC210": "PA102", "ASYNC212": "PA102", "ASYNC220": "PA104",
            "ASYNC221": "PA104", "ASYNC222": "PA104", "ASYNC230": "PA101", "ASYNC240": "PA101",
            "ASYNC250": "PA101", "ASYNC251": "PA103"}
 #: ruff findings perfaudit leaves out on purpose (README, "Compared with ruff")
-DELIBERATE = ("os.path.abspath", "os.path.relpath", "os.path.normpath")
+DELIBERATE = ("os.path.abspath", "os.path.relpath", "os.path.normpath", "expanduser(")
 
 
 def main() -> int:
