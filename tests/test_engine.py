@@ -55,6 +55,20 @@ def test_module_names_follow_packages(tmp_path: Path) -> None:
     assert module_name(str(pkg / "__init__.py")) == ("pkg.sub", True)
 
 
+def test_a_folder_without_init_inside_a_package_is_part_of_it(tmp_path: Path) -> None:
+    # PEP 420: `dbos/cli/cli.py` with `dbos/__init__.py` and no `dbos/cli/__init__.py` is
+    # `dbos.cli.cli` (its `from ..cli._github_init import x` must resolve); a folder of
+    # loose scripts outside any package is not a package
+    pkg = tmp_path / "proj" / "dbos" / "cli"
+    pkg.mkdir(parents=True)
+    (tmp_path / "proj" / "dbos" / "__init__.py").write_text("")
+    (pkg / "cli.py").write_text("")
+    (tmp_path / "proj" / "scripts").mkdir()
+    (tmp_path / "proj" / "scripts" / "run.py").write_text("")
+    assert module_name(str(pkg / "cli.py")) == ("dbos.cli.cli", False)
+    assert module_name(str(tmp_path / "proj" / "scripts" / "run.py")) == ("run", False)
+
+
 def test_parse_error_is_one_finding_and_the_scan_goes_on(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text("import os\ndef f(:\n    pass\n")
     (tmp_path / "good.py").write_text(SLEEPY)

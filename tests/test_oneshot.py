@@ -200,6 +200,27 @@ def test_a_public_helper_outside_the_commands_package_stays_reported(tmp_path: P
     assert _rel(tmp_path, result.hidden) == [("lib/cli/commands.py", 12, "PA103")]
 
 
+def test_a_helper_in_a_namespace_folder_of_the_package_is_followed(tmp_path: Path) -> None:
+    # dbos: `dbos/cli/` has no `__init__.py`; its command imports a helper with
+    # `from ..cli.gh import make`, whose request without a timeout runs once per command
+    write_tree(tmp_path, {
+        "pyproject.toml": "[tool.perfaudit]\n",
+        "pkg/__init__.py": "",
+        "pkg/cli/gh.py": (
+            "from urllib.request import Request, urlopen\n\n\n"
+            "def make(name):\n"
+            "    with urlopen(Request('https://x/' + name)) as r:\n"
+            "        return r.read()\n"),
+        "pkg/cli/cli.py": (
+            "import click\n\nfrom ..cli.gh import make\n\n\n"
+            "@click.group()\ndef app() -> None:\n    pass\n\n\n"
+            "@app.command()\n@click.argument('name')\ndef init(name):\n    make(name)\n"),
+    })
+    result = scan([str(tmp_path)], _cfg(tmp_path), cache=False)
+    assert _rel(tmp_path, result.findings) == []
+    assert _rel(tmp_path, result.hidden) == [("pkg/cli/gh.py", 5, "PA204")]
+
+
 def test_cache_and_snapshot_keep_the_mark(project: Path, tmp_path: Path) -> None:
     cache_dir = str(tmp_path / "cache")
     cold = scan([str(project)], _cfg(project), cache_dir=cache_dir)

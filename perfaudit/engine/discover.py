@@ -78,6 +78,11 @@ def _repo_chain(folder: str) -> list[str]:
         cur = parent
 
 
+def _is_package(folder: str) -> bool:
+    return os.path.isfile(os.path.join(folder, "__init__.py")) or os.path.isfile(
+        os.path.join(folder, "__init__.pyi"))
+
+
 def module_name(path: str, _cache: dict[str, tuple[str, ...]] | None = None) -> tuple[str, bool]:
     """Dotted module name from the package layout (folders with `__init__.py`)."""
     p = os.path.abspath(path)
@@ -97,8 +102,9 @@ def _module_in(folder: str, fname: str, _cache: dict[str, tuple[str, ...]] | Non
     else:
         pkg_parts: list[str] = []
         cur = folder
-        while os.path.isfile(os.path.join(cur, "__init__.py")) or os.path.isfile(
-                os.path.join(cur, "__init__.pyi")):
+        # a folder without `__init__.py` inside a regular package is a namespace portion
+        # of it (PEP 420: `dbos/cli/cli.py` with `dbos/__init__.py` is `dbos.cli.cli`)
+        while _is_package(cur) or _is_package(os.path.dirname(cur)):
             pkg_parts.append(os.path.basename(cur))
             parent = os.path.dirname(cur)
             if parent == cur:
