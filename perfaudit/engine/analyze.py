@@ -17,7 +17,7 @@ from typing import Any
 from perfaudit.config import Config
 from perfaudit.engine.flow import AV, Cond, Summarizer
 from perfaudit.engine.hooks import call_hint, decorator_hint, hook_registrations, hook_table
-from perfaudit.engine.memo import CacheGuard, Finder, based_on
+from perfaudit.engine.memo import CacheGuard, Finder, based_on, constant_number
 from perfaudit.engine.parse import parse
 from perfaudit.engine.rulebase import Rule
 from perfaudit.engine.scope import (
@@ -593,8 +593,16 @@ class Analyzer:
                 if positional and not kinds & {"staticmethod", "classmethod"}:
                     self_name = positional[0].arg
             per_request = per_request_method(self.scope, self.ctx.tables.per_request_classes)
-            self.memo = Finder(fn, self_name, self._module_global, per_request)
+            self.memo = Finder(fn, self_name, self._module_global, per_request,
+                               self._module_number)
         return self.memo
+
+    def _module_number(self, name: str) -> float | None:
+        """The number a module-level name is bound to once (`TTL = 60 * 60`), if any."""
+        b = module_scope(self.scope).bindings.get(name, ())
+        if len(b) != 1 or b[0][0] != "value" or not isinstance(b[0][1], ast.expr):
+            return None
+        return constant_number(b[0][1])
 
     def _module_global(self, name: str, declared: bool) -> bool:
         """Whether ``name`` is bound once at module level and no `global` statement of the

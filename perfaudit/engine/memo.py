@@ -19,8 +19,11 @@ it is filled (`T`, `T is not None`, `hasattr(self, "x")`, `key in T`), or for a 
 it is empty (`not T`, `T is None`, `not hasattr(...)`, `key not in T`), maybe joined by
 `and` (early return) or `or` (branch) with other tests: a test of the cache itself
 (`T.is_expired()`) counts as part of the cache test (credentials expire hours apart); a
-test of the function's inputs is kept as a condition (`not ignore_cache`); a test of any
-other state (`time.time() - _loaded_at > 60`, a flag) makes it no cache guard.
+test of the function's inputs is kept as a condition (`not ignore_cache`); so is a test of
+the cache's age against a time to live of five minutes or more (`now - _fetched_at < 3600`,
+with `now` a clock call, a stamp the function stores and a TTL that is a number or a
+module-level constant: the build runs at most once per TTL); a test of any other state
+(`time.time() - _loaded_at > 60`, a flag) makes it no cache guard.
 
 What is not a cache, and so stays reported: a value kept in a local; a guard whose branch
 does not return the cached value (`if self._c is not None: self._c.clear()`), or returns
@@ -45,6 +48,11 @@ _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _WRAPPERS = (ast.With, ast.AsyncWith, ast.Try)
 #: methods that empty a container
 _CLEARS = frozenset({"clear", "pop", "popitem"})
+#: a cache that expires no sooner than this (seconds) is refilled "every few minutes or
+#: rarer"; a reload on a shorter age may run every minute
+MIN_TTL = 300.0
+#: clock functions (`time.monotonic()`, `loop.time()`)
+_CLOCKS = frozenset({"time", "monotonic", "perf_counter"})
 
 
 @dataclass(frozen=True)
@@ -58,11 +66,16 @@ class CacheGuard:
     keys: tuple[str, ...] | None
     #: the other operands of the test, about the function's inputs (kept as conditions)
     others: tuple[ast.expr, ...]
+    #: those of ``others`` that test an opt-in flag to bypass the cache (`not refresh`,
+    #: with `refresh=False`): at its default the cache is used
+    bypass: tuple[ast.expr, ...] = ()
 
     def static(self, params: frozenset[str]) -> bool:
         """Whether the guarded code runs once per cache, whatever the caller passes (for
-        a coroutine's own calls: the values passed are not known there)."""
-        return self.keys == () and not any(_reads(o, params) for o in self.others)
+        a coroutine's own calls: the values passed are not known there), but for an
+        opt-in flag that asks for a rebuild (`get_models(refresh=True)`)."""
+        return self.keys == () and not any(
+            _reads(o, params) for o in self.others if not any(o is b for b in self.bypass))
 
 
 class Finder:
@@ -73,10 +86,13 @@ class Finder:
     function is a method of a class made per request, whose attributes are no cache)."""
 
     def __init__(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, self_name: str | None,
-                 module_name: Callable[[str, bool], bool], per_request: bool) -> None:
+                 module_name: Callable[[str, bool], bool], per_request: bool,
+                 constant: Callable[[str], float | None] | None = None) -> None:
         self.fn = fn
         self.self_name = None if per_request else self_name
         self._module_name = module_name
+        #: the number a module-level name is bound to once (`CACHE_SECONDS = 60 * 60`)
+        self._constant = constant
         self._globals: frozenset[str] | None = None
         self._locals: dict[str, list[ast.expr | None]] | None = None
         self._params: frozenset[str] | None = None
@@ -109,7 +125,7 @@ class Finder:
             return None  # (returned only when the caller asks for it: not a cache hit)
         if not any(self._stores(s, target, key) for s in block[start:]):
             return None
-        return self._guard(st, target, key, others)
+        return self._guard(st, target, key, others, True)
 
     def branch(self, st: ast.If) -> CacheGuard | None:
         """For `if <empty>: ...` whose body fills the cache: the guard (the body runs
@@ -120,16 +136,34 @@ class Finder:
         target, key, others = got
         if not any(self._stores(s, target, key, top=True) for s in st.body):
             return None
-        return self._guard(st, target, key, others)
+        return self._guard(st, target, key, others, False)
 
     # -- the parts ---------------------------------------------------------------------
 
     def _guard(self, st: ast.If, target: str, key: ast.expr | None,
-               others: list[ast.expr]) -> CacheGuard | None:
+               others: list[ast.expr], filled: bool) -> CacheGuard | None:
         if self._reset_before(st, target):
             return None
         keys = () if key is None else self._key_params(key)
-        return CacheGuard(target, keys, tuple(others))
+        return CacheGuard(target, keys, tuple(others),
+                          tuple(o for o in others if self._bypass(o, filled)))
+
+    def _bypass(self, e: ast.expr, filled: bool) -> bool:
+        """Whether ``e`` holds (``filled``: `not refresh` beside a filled cache) or fails
+        (`refresh or not cache`) when a flag parameter has its false default."""
+        neg = False
+        while isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            neg, e = not neg, e.operand
+        if not isinstance(e, ast.Name) or neg != filled:
+            return False
+        a = self.fn.args
+        positional = [*a.posonlyargs, *a.args]
+        pairs = list(zip(positional[len(positional) - len(a.defaults):], a.defaults,
+                         strict=True))
+        pairs += [(k, d) for k, d in zip(a.kwonlyargs, a.kw_defaults, strict=True)
+                  if d is not None]
+        return any(arg.arg == e.id and isinstance(d, ast.Constant) and d.value in (False, None)
+                   for arg, d in pairs)
 
     def _test(self, test: ast.expr, *, filled: bool
               ) -> tuple[str, ast.expr | None, list[ast.expr]] | None:
@@ -147,13 +181,57 @@ class Finder:
             return None
         target = found[0]
         # a test of the cache itself (its expiry) is part of the cache test; a test of the
-        # inputs is kept as a condition; a test of other state (`time.time() - _loaded_at
-        # > 60`, a flag) may hold on any call: no cache guard then
+        # inputs is kept as a condition, and so is an age test against a long TTL; a test of
+        # other state (`time.time() - _loaded_at > 60`, a flag) may hold on any call: no
+        # cache guard then
         others = [o for o in operands if not _mentions(o, target)
-                  and (self._cache_test(o, filled) or ("",))[0] != target]
+                  and (self._cache_test(o, filled) or ("",))[0] != target
+                  and not self._long_ttl(o, filled)]
         if any(not _reads(o, self.params) for o in others):
             return None
         return target, found[1], others
+
+    def _long_ttl(self, e: ast.expr, fresh: bool) -> bool:
+        """Whether ``e`` tests the age of the cache against a time to live of at least
+        `MIN_TTL` seconds: `now - STAMP < TTL` (``fresh``: still valid) or `> TTL` (expired),
+        where `now` is a clock call (`time.monotonic()`, or a local bound once to one), the
+        stamp an attribute of `self` or a global that the function stores, and the TTL a
+        number or a module-level constant (browser_use's hourly models cache). A shorter
+        TTL, or any other test, is not part of the cache test."""
+        if not isinstance(e, ast.Compare) or len(e.ops) != 1:
+            return False
+        left, op, right = e.left, e.ops[0], e.comparators[0]
+        if isinstance(op, (ast.Gt, ast.GtE)):  # `TTL > age` is `age < TTL`
+            left, right, op = right, left, (ast.Lt() if isinstance(op, ast.Gt) else ast.LtE())
+        elif not isinstance(op, (ast.Lt, ast.LtE)):
+            return False
+        age, ttl = (left, right) if fresh else (right, left)
+        if not (isinstance(age, ast.BinOp) and isinstance(age.op, ast.Sub)):
+            return False
+        seconds = self._number(ttl)
+        if seconds is None or seconds < MIN_TTL or not self._clock(age.left):
+            return False
+        stamp = dotted_name(age.right)
+        if stamp is None or (stamp.partition(".")[0] != self.self_name
+                             and not ("." not in stamp and stamp in self.globals)):
+            return False
+        return any(isinstance(n, (ast.Name, ast.Attribute)) and isinstance(n.ctx, ast.Store)
+                   and dotted_name(n) == stamp for n in self.nodes)
+
+    def _number(self, e: ast.expr) -> float | None:
+        if isinstance(e, ast.Name) and self._constant is not None:
+            return self._constant(e.id)
+        return constant_number(e)
+
+    def _clock(self, e: ast.expr, depth: int = 0) -> bool:
+        if isinstance(e, ast.Call) and not e.args and not e.keywords:
+            name = dotted_name(e.func)
+            return name is not None and name.rpartition(".")[2] in _CLOCKS
+        if isinstance(e, ast.Name) and depth == 0:
+            bound = self.locals.get(e.id)
+            return bound is not None and len(bound) == 1 and bound[0] is not None \
+                and self._clock(bound[0], 1)
+        return False
 
     def _cache_test(self, e: ast.expr, filled: bool) -> tuple[str, ast.expr | None] | None:
         """(cache, key) when ``e`` says the cache is filled (``filled``) or empty."""
@@ -309,6 +387,26 @@ class Finder:
                 return None
             out.update(sub)
         return tuple(sorted(out))
+
+
+def constant_number(e: ast.expr | None, depth: int = 0) -> float | None:
+    """The value of a numeric literal, or of `+ - * /` of them (`60 * 60`)."""
+    if isinstance(e, ast.Constant) and isinstance(e.value, (int, float)) \
+            and not isinstance(e.value, bool):
+        return float(e.value)
+    if isinstance(e, ast.BinOp) and depth < 4 and isinstance(
+            e.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
+        a, b = constant_number(e.left, depth + 1), constant_number(e.right, depth + 1)
+        if a is None or b is None:
+            return None
+        if isinstance(e.op, ast.Add):
+            return a + b
+        if isinstance(e.op, ast.Sub):
+            return a - b
+        if isinstance(e.op, ast.Mult):
+            return a * b
+        return a / b if b else None
+    return None
 
 
 def _walk(body: list[ast.stmt]) -> list[ast.AST]:
